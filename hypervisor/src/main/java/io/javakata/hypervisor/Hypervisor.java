@@ -1,0 +1,43 @@
+package io.javakata.hypervisor;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * One virtual machine managed through its VMM's control API (QMP for QEMU, REST for Cloud
+ * Hypervisor). A driver knows nothing of containers, ttrpc or containerd: it turns a validated
+ * {@link VmSpec} into a running VMM process and says how to reach the agent inside.
+ *
+ * <p>Lifecycle: {@link #start()} once, then {@link #stop(Duration)} (idempotent), then
+ * {@link #close()}. Thread-safety: all methods may be called from any thread. {@link #start()}
+ * blocks until the VMM's control socket answers (bounded by the spec's boot timeout), or throws
+ * after killing whatever it launched, so a failed start leaves no process behind.
+ */
+public interface Hypervisor extends AutoCloseable {
+
+    /** Launches the VMM and the guest. Throws with the VMM's own error text on failure. */
+    void start() throws IOException;
+
+    /** How the shim reaches the agent in this VM; valid after {@link #start()}. */
+    AgentEndpoint agentEndpoint();
+
+    /** The VMM's host pid; valid after {@link #start()}. */
+    long pid();
+
+    /** Which accelerator the VM actually runs on, and why it was chosen. */
+    Accelerator.Choice accelerator();
+
+    /** Completes with the VMM's exit code when its process ends, for whatever reason. */
+    CompletableFuture<Integer> onExit();
+
+    /**
+     * Stops the VM: asks the VMM to quit, waits up to {@code grace}, then kills it. Idempotent;
+     * returns once the process is gone. Never throws for a VM that is already gone.
+     */
+    void stop(Duration grace);
+
+    /** Same as {@code stop(Duration.ofSeconds(2))}. */
+    @Override
+    void close();
+}

@@ -1,0 +1,84 @@
+package io.javakata.shim.config;
+
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * The shim's configuration, read from configuration.toml (see {@code ConfigLoader}). Every field has
+ * a default, so an empty file is a valid configuration.
+ *
+ * @param hypervisor how VMs are launched
+ * @param virtiofsd  how the pod directory is shared into the guest
+ * @param agent      how the agent is reached
+ * @param runtime    the shim's own settings
+ */
+public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent agent, Runtime runtime) {
+
+    public static final Path DEFAULT_PATH = Path.of("/etc/javakata/configuration.toml");
+
+    public static RuntimeConfig defaults() {
+        return new RuntimeConfig(Hypervisor.defaults(), Virtiofsd.defaults(), Agent.defaults(), Runtime.defaults());
+    }
+
+    /**
+     * [hypervisor] table.
+     *
+     * @param type          "qemu" (the only driver so far)
+     * @param path          the VMM binary
+     * @param kernel        the guest kernel
+     * @param initrd        the guest initrd (agent, runc, modules)
+     * @param machine       "q35" or "microvm"
+     * @param accel         "auto", "kvm" or "tcg"
+     * @param vcpus         default vCPUs of a pod VM
+     * @param memoryMiB     default memory of a pod VM (TOML key memory_mib)
+     * @param kernelParams  extra kernel parameters (TOML key kernel_params)
+     * @param bootTimeout   how long to wait for the agent after launching the VM (TOML key
+     *                      boot_timeout_seconds)
+     */
+    public record Hypervisor(String type, Path path, Path kernel, Path initrd, String machine, String accel,
+                             int vcpus, int memoryMiB, String kernelParams, Duration bootTimeout) {
+        public static Hypervisor defaults() {
+            return new Hypervisor("qemu", Path.of("/usr/bin/qemu-system-x86_64"),
+                    Path.of("/usr/share/javakata/vmlinuz"), Path.of("/usr/share/javakata/initrd.img"),
+                    "q35", "auto", 1, 512, "", Duration.ofSeconds(90));
+        }
+    }
+
+    /**
+     * [virtiofsd] table.
+     *
+     * @param path  the virtiofsd binary
+     * @param cache "auto", "always" or "none"
+     */
+    public record Virtiofsd(Path path, String cache) {
+        public static Virtiofsd defaults() {
+            return new Virtiofsd(Path.of("/usr/lib/qemu/virtiofsd"), "auto");
+        }
+    }
+
+    /**
+     * [agent] table.
+     *
+     * @param transport      "serial" or "vsock"
+     * @param requestTimeout deadline of an agent request that should answer at once (TOML key
+     *                       request_timeout_seconds)
+     */
+    public record Agent(String transport, Duration requestTimeout) {
+        public static Agent defaults() {
+            return new Agent("serial", Duration.ofSeconds(30));
+        }
+    }
+
+    /**
+     * [runtime] table.
+     *
+     * @param stateDir where sandboxes keep their sockets, logs and shared directories (TOML key
+     *                 state_dir)
+     * @param debug    log at DEBUG even when containerd does not pass -debug
+     */
+    public record Runtime(Path stateDir, boolean debug) {
+        public static Runtime defaults() {
+            return new Runtime(Path.of("/run/javakata"), false);
+        }
+    }
+}
