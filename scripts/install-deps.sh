@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs, from Debian's apt, what javakata needs to build, install and test, and only what is
+# missing: a machine that already has everything gets no apt call at all. Idempotent.
+#
+#   scripts/install-deps.sh
+#
+# Java 25 is not a Debian package: it must already be at $JAVAKATA_JDK
+# (default /usr/lib/jvm/temurin-25-jdk-amd64); this script only checks it.
+set -euo pipefail
+
+JDK="${JAVAKATA_JDK:-/usr/lib/jvm/temurin-25-jdk-amd64}"
+
+# Runtime: containerd + ctr, runc (host side, for runc comparisons; the guest carries its own copy),
+# QEMU (with the C virtiofsd in qemu-system-common), CNI plugins.
+# Build: maven; the guest image: busybox-static, cpio, xz-utils, kmod (depmod), runc's binary.
+# Scripts and tests: jq, iproute2, procps (pgrep), util-linux (findmnt).
+PACKAGES=(
+    containerd runc qemu-system-x86 busybox-static containernetworking-plugins
+    cpio xz-utils zstd kmod jq iproute2 procps util-linux maven ca-certificates
+)
+# The guest image's own build may name more packages (one per line) in guest/image/packages.txt.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [[ -r "$ROOT/guest/image/packages.txt" ]]; then
+    while read -r pkg _; do
+        [[ -n "$pkg" && "$pkg" != \#* ]] && PACKAGES+=("$pkg")
+    done < "$ROOT/guest/image/packages.txt"
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "install-deps: must run as root (it installs Debian packages)" >&2
+    exit 1
+fi
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+    [[ "$status" == installed ]] || missing+=("$pkg")
+done
+
+if ((${#missing[@]} > 0)); then
+    echo "install-deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+    echo "install-deps: all ${#PACKAGES[@]} packages already installed"
+fi
+
+if [[ ! -x "$JDK/bin/java" ]]; then
+    echo "install-deps: Java 25 not found: $JDK/bin/java does not exist." >&2
+    echo "  javakata needs Temurin 25 (Eclipse Adoptium) at $JDK, or set JAVAKATA_JDK to another JDK 25." >&2
+    exit 1
+fi
+version=$("$JDK/bin/java" -XshowSettings:properties -version 2>&1 | awk -F' = ' '/java.specification.version/ {print $2}')
+if [[ "$version" != 25 ]]; then
+    echo "install-deps: $JDK is Java '$version', javakata needs Java 25" >&2
+    exit 1
+fi
+echo "install-deps: Java 25 at $JDK"
