@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# A private containerd, entirely under one directory: its config, root, state, sockets and log.
+# It never touches the system's containerd, its config or its sockets.
+#
+#   scripts/containerd.sh start DIR   writes DIR/config.toml, starts containerd (log: DIR/containerd.log,
+#                                     pid: DIR/containerd.pid), waits until `ctr version` answers
+#   scripts/containerd.sh stop DIR    stops containerd, kills shims, QEMU and virtiofsd it left behind,
+#                                     unmounts everything under DIR, removes DIR
+#   scripts/containerd.sh config DIR  only writes DIR/config.toml
+#
+# The gRPC socket is DIR/c.sock: keep DIR short (a Unix socket path has at most 108 bytes).
+set -euo pipefail
+
+usage() { echo "usage: $0 start|stop|config DIR" >&2; exit 2; }
+[[ $# -eq 2 ]] || usage
+action="$1"
+dir="$2"
+[[ "$dir" == /* ]] || dir="$(pwd)/$dir"
+dir="${dir%/}"
+sock="$dir/c.sock"
+
+log() { echo "containerd.sh: $*" >&2; }
+
+write_config() {
+    mkdir -p "$dir"
+    cat > "$dir/config.toml" <<TOML
+# Private containerd for javakata (scripts/containerd.sh); everything lives under $dir.
+version = 2
+root = "$dir/root"
+state = "$dir/state"
+
+[grpc]
+  address = "$sock"
+
+[ttrpc]
+  address = "$sock.ttrpc"
+
+[debug]
+  # debug makes containerd start shims with -debug.
+  level = "debug"
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$dir/opt"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  # root here lacks CAP_SYS_RESOURCE: containerd must not try to lower OOM scores.
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata]
+      runtime_type = "io.containerd.javakata.v2"
+TOML
+}
+
+answers() { ctr -a "$sock" version >/dev/null 2>&1; }
+
+start() {
+    if (( ${#sock} > 100 )); then
+        log "socket path $sock is ${#sock} bytes: too long for a Unix socket (limit 108 with .ttrpc); use a shorter DIR"
+        exit 1
+    fi
+    if [[ -f "$dir/containerd.pid" ]] && kill -0 "$(cat "$dir/containerd.pid")" 2>/dev/null; then
+        log "already running under $dir (pid $(cat "$dir/containerd.pid"))"
+        exit 1
+    fi
+    write_config
+    # setsid: containerd gets its own session, so a Ctrl-C in the caller's terminal reaches only the caller,
+    # whose trap then stops containerd in order.
+    setsid containerd --config "$dir/config.toml" </dev/null >>"$dir/containerd.log" 2>&1 &
+    local pid=$!
+    echo "$pid" > "$dir/containerd.pid"
+    local deadline=$((SECONDS + 30))
+    until answers; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            log "containerd exited during start-up; last lines of $dir/containerd.log:"
+            tail -n 20 "$dir/containerd.log" >&2
+            exit 1
+        fi
+        if (( SECONDS >= deadline )); then
+            log "containerd did not answer on $sock within 30 s; see $dir/containerd.log"
+            exit 1
+        fi
+        sleep 0.1
+    done
+    log "containerd pid $pid answers on $sock"
+}
+
+# Pids of processes that belong to this containerd: anything whose command line or environment names
+# DIR (shims get -address DIR/c.sock and inherit TTRPC_ADDRESS=DIR/c.sock.ttrpc, which QEMU and
+# virtiofsd inherit in turn unless cleared, and which survives re-parenting), plus all their descendants
+# (runc's container processes are children of their shim).
+owned_pids() {
+    local p roots=()
+    for p in /proc/[0-9]*; do
+        p="${p#/proc/}"
+        [[ "$p" == "$$" || "$p" == "$BASHPID" ]] && continue
+        {
+            if tr '\0' ' ' < "/proc/$p/cmdline" | grep -qF -- "$dir/" ||
+               tr '\0' '\n' < "/proc/$p/environ" | grep -qxF -- "TTRPC_ADDRESS=$sock.ttrpc"; then
+                roots+=("$p")
+            fi
+        } 2>/dev/null
+    done
+    ((${#roots[@]} > 0)) || return 0
+    ps -e -o pid=,ppid= | awk -v roots="${roots[*]}" '
+        BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) own[r[i]] = 1 }
+        { parent[$1] = $2 }
+        END {
+            do { grew = 0
+                 for (c in parent) if (!(c in own) && (parent[c] in own)) { own[c] = 1; grew = 1 }
+            } while (grew)
+            for (p in own) if (p in parent) print p
+        }'
+}
+
+# Asks containerd to kill and remove every task and container, in every namespace, so that shims tear
+# down their sandboxes themselves. Bounded: whatever is left is killed afterwards.
+remove_all() {
+    local ns id
+    for ns in $(timeout 5 ctr -a "$sock" namespaces ls -q 2>/dev/null); do
+        for id in $(timeout 5 ctr -a "$sock" -n "$ns" tasks ls -q 2>/dev/null); do
+            timeout 10 ctr -a "$sock" -n "$ns" tasks kill -a -s KILL "$id" >/dev/null 2>&1 || true
+            timeout 30 ctr -a "$sock" -n "$ns" tasks rm -f "$id" >/dev/null 2>&1 || true
+        done
+        for id in $(timeout 5 ctr -a "$sock" -n "$ns" containers ls -q 2>/dev/null); do
+            timeout 30 ctr -a "$sock" -n "$ns" containers rm "$id" >/dev/null 2>&1 || true
+        done
+    done
+}
+
+stop() {
+    if [[ ! -d "$dir" ]]; then
+        return 0
+    fi
+    local pid=""
+    [[ -f "$dir/containerd.pid" ]] && pid="$(cat "$dir/containerd.pid")"
+    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+        remove_all
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -0 "$pid" 2>/dev/null && { log "containerd $pid ignored SIGTERM for 10 s; killing it"; kill -KILL "$pid" 2>/dev/null || true; }
+    fi
+    local left
+    left="$(owned_pids)"
+    if [[ -n "$left" ]]; then
+        log "killing what containerd left behind:"
+        for p in $left; do
+            echo "  $p $( { tr '\0' ' ' < "/proc/$p/cmdline" | cut -c1-160; } 2>/dev/null)" >&2
+        done
+        # shellcheck disable=SC2086
+        kill -KILL $left 2>/dev/null || true
+        for _ in $(seq 50); do [[ -z "$(owned_pids)" ]] && break; sleep 0.1; done
+    fi
+    # Deepest mount points first.
+    local mounts
+    mounts="$(awk -v d="$dir/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r | uniq)"
+    for m in $mounts; do
+        m="$(printf '%b' "$m")"   # mountinfo escapes spaces as \040
+        umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || log "cannot unmount $m"
+    done
+    rm -rf "$dir"
+}
+
+case "$action" in
+    start) start ;;
+    stop) stop ;;
+    config) write_config ;;
+    *) usage ;;
+esac
