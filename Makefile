@@ -1,0 +1,64 @@
+# javakata: build, install, demo and test. Every target runs on a fresh Debian 12 machine (as root):
+# it installs what is missing first.
+#
+#   make demo     install everything, then run one container in a VM through a private containerd
+#   make test     install everything, then run the unit tests and the integration tests
+#   make install  install the shim, the guest assets and a default configuration (idempotent)
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+# Java 25 for every mvn call, whatever the default java is.
+export JAVA_HOME := /usr/lib/jvm/temurin-25-jdk-amd64
+export PATH := $(JAVA_HOME)/bin:/usr/local/sbin:/usr/local/bin:$(PATH)
+
+MVN         := mvn -B -q
+GUEST_OUT   := build/guest
+AGENT_JAR   := guest/target/javakata-agent.jar
+SHIM_JAR    := shim/target/javakata-shim.jar
+DIST        := shim/src/main/dist
+
+PREFIX_BIN  := /usr/local/bin
+SHARE       := /usr/share/javakata
+ETC         := /etc/javakata
+
+.PHONY: all deps build guest install demo test clean
+
+all: build
+
+deps:
+	scripts/install-deps.sh
+
+build: deps
+	$(MVN) package -DskipTests
+
+guest: build
+	guest/image/build.sh --agent-jar $(AGENT_JAR) --out $(GUEST_OUT)
+
+install: deps build guest
+	install -D -m 0755 $(DIST)/containerd-shim-javakata-v2 $(PREFIX_BIN)/containerd-shim-javakata-v2
+	install -D -m 0644 $(SHIM_JAR) $(SHARE)/javakata-shim.jar
+	install -D -m 0644 $(GUEST_OUT)/vmlinuz $(SHARE)/vmlinuz
+	install -D -m 0644 $(GUEST_OUT)/initrd.img $(SHARE)/initrd.img
+	@if [[ -e $(ETC)/configuration.toml ]]; then \
+	    if cmp -s $(DIST)/configuration.toml $(ETC)/configuration.toml; then \
+	        echo "install: $(ETC)/configuration.toml is already the default"; \
+	    else \
+	        echo "install: kept the existing $(ETC)/configuration.toml (the default is $(DIST)/configuration.toml)"; \
+	    fi; \
+	else \
+	    install -D -m 0644 $(DIST)/configuration.toml $(ETC)/configuration.toml; \
+	    echo "install: wrote the default $(ETC)/configuration.toml"; \
+	fi
+	@if [[ -x $(DIST)/make-aot-cache.sh ]]; then $(DIST)/make-aot-cache.sh $(SHARE)/javakata-shim.jar; fi
+	@echo "install: containerd-shim-javakata-v2 -> $(PREFIX_BIN), jar and guest assets -> $(SHARE)"
+
+demo: install
+	scripts/demo.sh
+
+test: install
+	mvn -B verify
+
+clean:
+	$(MVN) clean
+	rm -rf build
