@@ -1,0 +1,72 @@
+package io.javakata.sys;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+
+/** Raw file descriptors: open(2), dup2(2), close(2), with the x86-64 flag values of asm-generic/fcntl.h. */
+public final class Fds {
+
+    private static final System.Logger LOG = System.getLogger(Fds.class.getName());
+
+    public static final int O_RDONLY = 0;
+    public static final int O_WRONLY = 1;
+    public static final int O_RDWR = 2;
+    public static final int O_CREAT = 0100;
+    public static final int O_APPEND = 02000;
+    public static final int O_NONBLOCK = 04000;
+    public static final int O_CLOEXEC = 02000000;
+
+    private Fds() {
+    }
+
+    /** open(2); {@code mode} matters only with {@link #O_CREAT}. Returns the new descriptor. */
+    public static int open(Path path, int flags, int mode) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = LibC.callState(arena);
+            int result = (int) LibC.OPEN.invokeExact(state, arena.allocateFrom(path.toString()), flags, mode);
+            return (int) LibC.check("open(" + path + ", 0" + Integer.toOctalString(flags) + ")", result, state);
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw LibC.propagate(t);
+        }
+    }
+
+    /** dup2(2): makes {@code newFd} a copy of {@code oldFd}, closing what {@code newFd} was first. */
+    public static void dup2(int oldFd, int newFd) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = LibC.callState(arena);
+            int result = (int) LibC.DUP2.invokeExact(state, oldFd, newFd);
+            LibC.check("dup2(" + oldFd + ", " + newFd + ")", result, state);
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw LibC.propagate(t);
+        }
+    }
+
+    /**
+     * close(2). A failure is logged, not thrown: Linux releases the descriptor even when close reports an
+     * error, so there is nothing for the caller to retry or undo.
+     */
+    public static void close(int fd) {
+        try {
+            closeChecked(fd);
+        } catch (ErrnoException e) {
+            LOG.log(System.Logger.Level.WARNING, e.getMessage());
+        }
+    }
+
+    static void closeChecked(int fd) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = LibC.callState(arena);
+            int result = (int) LibC.CLOSE.invokeExact(state, fd);
+            LibC.check("close(" + fd + ")", result, state);
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw LibC.propagate(t);
+        }
+    }
+}

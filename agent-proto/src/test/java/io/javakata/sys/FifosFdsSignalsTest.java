@@ -1,0 +1,79 @@
+package io.javakata.sys;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.FileInputStream;
+import java.io.FileOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+@Timeout(20)
+class FifosFdsSignalsTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void fifoCarriesBytesBetweenBothEnds() throws Exception {
+        Path fifo = dir.resolve("out");
+        Fifos.mkfifo(fifo, 0600);
+        assertTrue(Files.readAttributes(fifo, java.nio.file.attribute.BasicFileAttributes.class).isOther(), "a FIFO");
+        int readFd = Fds.open(fifo, Fds.O_RDONLY | Fds.O_NONBLOCK | Fds.O_CLOEXEC, 0);
+        int writeFd = Fds.open(fifo, Fds.O_WRONLY | Fds.O_NONBLOCK | Fds.O_CLOEXEC, 0);
+        try (var out = new FileOutputStream("/proc/self/fd/" + writeFd);
+             var in = new FileInputStream("/proc/self/fd/" + readFd)) {
+            out.write("hello".getBytes(StandardCharsets.UTF_8));
+            out.flush();
+            assertEquals("hello", new String(in.readNBytes(5), StandardCharsets.UTF_8));
+        } finally {
+            Fds.close(readFd);
+            Fds.close(writeFd);
+        }
+    }
+
+    @Test
+    void mkfifoOnExistingPathIsEexist() throws Exception {
+        Path fifo = dir.resolve("twice");
+        Fifos.mkfifo(fifo, 0600);
+        ErrnoException e = assertThrows(ErrnoException.class, () -> Fifos.mkfifo(fifo, 0600));
+        assertEquals(17, e.errno());
+        assertTrue(e.getMessage().startsWith("mkfifo(" + fifo + ", 0600) failed: errno 17 EEXIST ("), e.getMessage());
+    }
+
+    @Test
+    void dup2MakesANewDescriptorForTheSameFile() throws Exception {
+        Path file = dir.resolve("target");
+        int fd = Fds.open(file, Fds.O_WRONLY | Fds.O_CREAT | Fds.O_CLOEXEC, 0600);
+        int copy = 987;
+        try {
+            Fds.dup2(fd, copy);
+            assertEquals(file.toRealPath(), Files.readSymbolicLink(Path.of("/proc/self/fd/" + copy)));
+        } finally {
+            Fds.close(copy);
+            Fds.close(fd);
+        }
+        assertTrue(Files.notExists(Path.of("/proc/self/fd/" + copy)));
+    }
+
+    @Test
+    void openOfMissingFileIsEnoent() {
+        ErrnoException e = assertThrows(ErrnoException.class,
+                () -> Fds.open(dir.resolve("none"), Fds.O_RDONLY, 0));
+        assertEquals(2, e.errno());
+    }
+
+    @Test
+    void signalZeroProbesProcesses() throws Exception {
+        Signals.kill(Processes.pid(), 0);
+        ErrnoException e = assertThrows(ErrnoException.class, () -> Signals.kill(Integer.MAX_VALUE, 0));
+        assertEquals(3, e.errno());
+        assertTrue(e.getMessage().contains("ESRCH"), e.getMessage());
+    }
+}

@@ -1,0 +1,39 @@
+package io.javakata.sys;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** Sizes and offsets as gcc's sizeof/offsetof report them on x86-64 Linux (protocol-facts §10). */
+@Timeout(10)
+class LayoutsTest {
+
+    @Test
+    void sockaddrVmMatchesVmSocketsH() {
+        assertEquals(16, Layouts.SOCKADDR_VM.byteSize());
+        assertEquals(0, Layouts.offset(Layouts.SOCKADDR_VM, "svm_family"));
+        assertEquals(2, Layouts.offset(Layouts.SOCKADDR_VM, "svm_reserved1"));
+        assertEquals(4, Layouts.offset(Layouts.SOCKADDR_VM, "svm_port"));
+        assertEquals(8, Layouts.offset(Layouts.SOCKADDR_VM, "svm_cid"));
+        assertEquals(12, Layouts.offset(Layouts.SOCKADDR_VM, "svm_flags"));
+        assertEquals(13, Layouts.offset(Layouts.SOCKADDR_VM, "svm_zero"));
+    }
+
+    @Test
+    void timevalIsTwoLongs() {
+        assertEquals(16, Layouts.TIMEVAL.byteSize());
+        assertEquals(0, Layouts.offset(Layouts.TIMEVAL, "tv_sec"));
+        assertEquals(8, Layouts.offset(Layouts.TIMEVAL, "tv_usec"));
+    }
+
+    @Test
+    void siginfoHasPidAtSixteen() {
+        assertEquals(128, Layouts.SIGINFO.byteSize());
+        assertEquals(0, Layouts.offset(Layouts.SIGINFO, "si_signo"));
+        assertEquals(8, Layouts.offset(Layouts.SIGINFO, "si_code"));
+        assertEquals(16, Layouts.offset(Layouts.SIGINFO, "si_pid"));
+        assertEquals(20, Layouts.offset(Layouts.SIGINFO, "si_uid"));
+        assertEquals(24, Layouts.offset(Layouts.SIGINFO, "si_status"));
+    }
+}
