@@ -1,0 +1,145 @@
+package io.javakata.shim.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.javakata.ttrpc.Errors;
+
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.Map;
+
+/**
+ * Where a task's shim listens, and the bundle files that record it (protocol-facts §2.2, §2.7). One shim serves a whole
+ * pod: a CRI container's task is grouped under its sandbox id, so both hash to the same socket. Stateless and
+ * thread-safe.
+ */
+public final class ShimAddresses {
+
+    static final String CONTAINER_TYPE = "io.kubernetes.cri.container-type";
+    static final String SANDBOX_ID = "io.kubernetes.cri.sandbox-id";
+    /** sun_path holds 108 bytes; Go's shim library refuses more than 106 (socketPathLimit). */
+    static final int SOCKET_PATH_LIMIT = 106;
+    static final String ADDRESS_FILE = "address";
+
+    private ShimAddresses() {
+    }
+
+    /** The pod a task belongs to: its sandbox id for a CRI container, else the task id itself. */
+    public static String groupingId(Map<String, String> annotations, String taskId) {
+        if ("container".equals(annotations.get(CONTAINER_TYPE))) {
+            String sandbox = annotations.get(SANDBOX_ID);
+            if (sandbox == null || sandbox.isEmpty()) {
+                throw Errors.invalidArgument("annotation %s is missing in task %s: a CRI container needs its sandbox id",
+                        SANDBOX_ID, taskId);
+            }
+            return sandbox;
+        }
+        return taskId;
+    }
+
+    /** True when the task is a CRI container that must join an existing pod shim. */
+    public static boolean joinsPod(Map<String, String> annotations) {
+        return "container".equals(annotations.get(CONTAINER_TYPE));
+    }
+
+    /** {@code <stateDir>/s/<sha256 hex of "<containerdAddress>/<namespace>/<groupingId>">}, the Go shims' rule. */
+    public static Path socketPath(Path stateDir, String containerdAddress, String namespace, String groupingId) {
+        String key = containerdAddress + "/" + namespace + "/" + groupingId;
+        Path socket = stateDir.resolve("s").resolve(sha256Hex(key));
+        int length = socket.toString().getBytes(StandardCharsets.UTF_8).length;
+        if (length > SOCKET_PATH_LIMIT) {
+            throw Errors.invalidArgument("shim socket path %s is %d bytes: must be at most %d (shorten runtime.state_dir)",
+                    socket, length, SOCKET_PATH_LIMIT);
+        }
+        return socket;
+    }
+
+    static String sha256Hex(String s) {
+        try {
+            var digest = MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
+            return HexFormat.of().formatHex(digest);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 missing from the JDK", e);
+        }
+    }
+
+    /**
+     * The annotations of an OCI {@code config.json}, read leniently (everything else in the spec is ignored). A spec
+     * without annotations gives an empty map.
+     */
+    public static Map<String, String> readAnnotations(Path configJson) throws IOException {
+        JsonNode root;
+        try {
+            root = new ObjectMapper().readTree(configJson.toFile());
+        } catch (IOException e) {
+            throw new IOException("read " + configJson + ": " + e.getMessage(), e);
+        }
+        Map<String, String> annotations = new HashMap<>();
+        JsonNode node = root == null ? null : root.get("annotations");
+        if (node != null && node.isObject()) {
+            node.properties().forEach(e -> {
+                if (e.getValue().isTextual()) {
+                    annotations.put(e.getKey(), e.getValue().textValue());
+                }
+            });
+        }
+        return annotations;
+    }
+
+    /** Writes {@code <bundle>/address} atomically (".address", then rename), without a trailing newline. */
+    public static void writeAddressFile(Path bundle, String address) throws IOException {
+        Path tmp = bundle.resolve("." + ADDRESS_FILE);
+        try {
+            Files.writeString(tmp, address, StandardCharsets.UTF_8);
+            Files.move(tmp, bundle.resolve(ADDRESS_FILE), StandardCopyOption.ATOMIC_MOVE,
+                    StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            Files.deleteIfExists(tmp);
+            throw new IOException("write " + bundle.resolve(ADDRESS_FILE) + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The socket named by {@code <bundle>/address}, if the file exists and holds a {@code unix://} address. */
+    public static java.util.Optional<Path> readAddressFile(Path bundle) throws IOException {
+        try {
+            String address = Files.readString(bundle.resolve(ADDRESS_FILE), StandardCharsets.UTF_8).strip();
+            return address.startsWith("unix://") ? java.util.Optional.of(Path.of(address.substring(7)))
+                    : java.util.Optional.empty();
+        } catch (NoSuchFileException e) {
+            return java.util.Optional.empty();
+        }
+    }
+
+    /**
+     * Whether something accepts connections on a socket within the timeout (Go's CanConnect uses 100 ms). A refused or
+     * missing socket answers false at once.
+     */
+    public static boolean canConnect(Path socket, Duration timeout) {
+        try (var channel = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            channel.configureBlocking(false);
+            if (channel.connect(UnixDomainSocketAddress.of(socket))) {
+                return true;
+            }
+            try (var selector = Selector.open()) {
+                channel.register(selector, SelectionKey.OP_CONNECT);
+                return selector.select(Math.max(1, timeout.toMillis())) > 0 && channel.finishConnect();
+            }
+        } catch (IOException e) {
+            return false;
+        }
+    }
+}

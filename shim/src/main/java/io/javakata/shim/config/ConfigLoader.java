@@ -1,0 +1,218 @@
+package io.javakata.shim.config;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.dataformat.toml.TomlMapper;
+import io.javakata.ttrpc.Errors;
+import io.javakata.ttrpc.RuntimeStatusException;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Reads {@code configuration.toml} into a {@link RuntimeConfig}. Every key is optional (missing keys keep
+ * {@link RuntimeConfig#defaults()}), but the file is strict, as Firecracker's configs are: an unknown table or key, a
+ * value of the wrong type or out of range fails with a message naming the key, the value, the rule and the file.
+ * Stateless and thread-safe.
+ */
+public final class ConfigLoader {
+
+    /** Names the configuration file when containerd's runtime options do not ({@code ConfigPath}). */
+    public static final String ENV_VAR = "JAVAKATA_CONFIG";
+
+    private static final System.Logger LOG = System.getLogger(ConfigLoader.class.getName());
+
+    private static final Map<String, Set<String>> KNOWN = Map.of(
+            "hypervisor", Set.of("type", "path", "kernel", "initrd", "machine", "accel", "vcpus", "memory_mib",
+                    "kernel_params", "boot_timeout_seconds"),
+            "virtiofsd", Set.of("path", "cache"),
+            "agent", Set.of("transport", "request_timeout_seconds"),
+            "runtime", Set.of("state_dir", "debug"));
+    private static final String ORDER = "hypervisor, virtiofsd, agent, runtime";
+
+    private ConfigLoader() {
+    }
+
+    /** Which file to read: the runtime options' config path, else {@code $JAVAKATA_CONFIG}, else the default. */
+    public static Selection select(Optional<String> optionsConfigPath, Map<String, String> env) {
+        return select(optionsConfigPath, env, RuntimeConfig.DEFAULT_PATH);
+    }
+
+    static Selection select(Optional<String> optionsConfigPath, Map<String, String> env, Path defaultPath) {
+        if (optionsConfigPath.isPresent() && !optionsConfigPath.get().isBlank()) {
+            return new Selection(Path.of(optionsConfigPath.get()), true);
+        }
+        String fromEnv = env.get(ENV_VAR);
+        if (fromEnv != null && !fromEnv.isBlank()) {
+            return new Selection(Path.of(fromEnv), true);
+        }
+        return new Selection(defaultPath, false);
+    }
+
+    /**
+     * A chosen configuration file.
+     *
+     * @param file     the path
+     * @param explicit whether someone named it (then a missing file is an error; a missing default file is not)
+     */
+    public record Selection(Path file, boolean explicit) {
+        public RuntimeConfig load() {
+            if (!explicit && !Files.exists(file)) {
+                LOG.log(Level.INFO, "no configuration file " + file + ": using the defaults");
+                return RuntimeConfig.defaults();
+            }
+            return ConfigLoader.load(file);
+        }
+    }
+
+    /**
+     * Reads and validates one file.
+     *
+     * @throws RuntimeStatusException INVALID_ARGUMENT naming the file and, for a bad entry, the key, value and rule;
+     *                                NOT_FOUND if the file does not exist
+     */
+    public static RuntimeConfig load(Path file) {
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (NoSuchFileException e) {
+            throw Errors.notFound("configuration file %s does not exist", file);
+        } catch (IOException e) {
+            throw Errors.invalidArgument("read configuration file %s: %s", file, e.getMessage());
+        }
+        JsonNode root;
+        try {
+            root = new TomlMapper().readTree(text);
+        } catch (IOException e) {
+            throw Errors.invalidArgument("parse configuration file %s: %s", file, firstLine(e.getMessage()));
+        }
+        return fromTree(root == null ? new TomlMapper().createObjectNode() : root, file);
+    }
+
+    private static RuntimeConfig fromTree(JsonNode root, Path file) {
+        root.properties().forEach(e -> {
+            Set<String> keys = KNOWN.get(e.getKey());
+            if (keys == null) {
+                throw Errors.invalidArgument("unknown table [%s] in %s; known tables: %s", e.getKey(), file, ORDER);
+            }
+            if (!e.getValue().isObject()) {
+                throw Errors.invalidArgument("%s in %s must be a table [%s], not a value", e.getKey(), file, e.getKey());
+            }
+            e.getValue().properties().forEach(kv -> {
+                if (!keys.contains(kv.getKey())) {
+                    throw Errors.invalidArgument("unknown key %s.%s in %s; known keys: %s", e.getKey(), kv.getKey(),
+                            file, String.join(", ", keys.stream().sorted().toList()));
+                }
+            });
+        });
+        var d = RuntimeConfig.defaults();
+        var h = Table.of(root, "hypervisor", file);
+        var v = Table.of(root, "virtiofsd", file);
+        var a = Table.of(root, "agent", file);
+        var r = Table.of(root, "runtime", file);
+        var hv = d.hypervisor();
+        var hypervisor = new RuntimeConfig.Hypervisor(
+                h.oneOf("type", hv.type(), "qemu"),
+                h.absolutePath("path", hv.path()),
+                h.absolutePath("kernel", hv.kernel()),
+                h.absolutePath("initrd", hv.initrd()),
+                h.oneOf("machine", hv.machine(), "q35", "microvm"),
+                h.oneOf("accel", hv.accel(), "auto", "kvm", "tcg"),
+                h.integer("vcpus", hv.vcpus(), 1, 254),
+                h.integer("memory_mib", hv.memoryMiB(), 64, 1 << 20),
+                h.string("kernel_params", hv.kernelParams()),
+                Duration.ofSeconds(h.integer("boot_timeout_seconds", (int) hv.bootTimeout().toSeconds(), 1, 3600)));
+        var virtiofsd = new RuntimeConfig.Virtiofsd(
+                v.absolutePath("path", d.virtiofsd().path()),
+                v.oneOf("cache", d.virtiofsd().cache(), "auto", "always", "none"));
+        var agent = new RuntimeConfig.Agent(
+                a.oneOf("transport", d.agent().transport(), "serial", "vsock"),
+                Duration.ofSeconds(a.integer("request_timeout_seconds", (int) d.agent().requestTimeout().toSeconds(),
+                        1, 3600)));
+        var runtime = new RuntimeConfig.Runtime(
+                r.absolutePath("state_dir", d.runtime().stateDir()),
+                r.bool("debug", d.runtime().debug()));
+        return new RuntimeConfig(hypervisor, virtiofsd, agent, runtime);
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) {
+            return "malformed TOML";
+        }
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+
+    /** Typed, validated reads from one table; each error names "table.key", the value, the rule and the file. */
+    private record Table(JsonNode node, String name, Path file) {
+        static Table of(JsonNode root, String name, Path file) {
+            return new Table(root.get(name), name, file);
+        }
+
+        private Optional<JsonNode> value(String key) {
+            return node == null ? Optional.empty() : Optional.ofNullable(node.get(key));
+        }
+
+        private RuntimeStatusException bad(String key, JsonNode value, String rule) {
+            return Errors.invalidArgument("%s.%s = %s in %s: %s", name, key, value, file, rule);
+        }
+
+        String string(String key, String dflt) {
+            var value = value(key);
+            if (value.isEmpty()) {
+                return dflt;
+            }
+            if (!value.get().isTextual()) {
+                throw bad(key, value.get(), "must be a string");
+            }
+            return value.get().textValue();
+        }
+
+        String oneOf(String key, String dflt, String... allowed) {
+            String s = string(key, dflt);
+            for (String a : allowed) {
+                if (a.equals(s)) {
+                    return s;
+                }
+            }
+            throw bad(key, value(key).orElseThrow(), "must be one of " + String.join(", ", allowed));
+        }
+
+        Path absolutePath(String key, Path dflt) {
+            String s = string(key, dflt.toString());
+            if (!s.startsWith("/")) {
+                throw bad(key, value(key).orElseThrow(), "must be an absolute path");
+            }
+            return Path.of(s);
+        }
+
+        int integer(String key, int dflt, int min, int max) {
+            var value = value(key);
+            if (value.isEmpty()) {
+                return dflt;
+            }
+            JsonNode v = value.get();
+            if (!v.isIntegralNumber() || !v.canConvertToLong() || v.longValue() < min || v.longValue() > max) {
+                throw bad(key, v, "must be an integer from " + min + " to " + max);
+            }
+            return v.intValue();
+        }
+
+        boolean bool(String key, boolean dflt) {
+            var value = value(key);
+            if (value.isEmpty()) {
+                return dflt;
+            }
+            if (!value.get().isBoolean()) {
+                throw bad(key, value.get(), "must be true or false");
+            }
+            return value.get().booleanValue();
+        }
+    }
+}

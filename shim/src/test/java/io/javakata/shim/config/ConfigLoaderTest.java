@@ -1,0 +1,133 @@
+package io.javakata.shim.config;
+
+import io.javakata.ttrpc.Code;
+import io.javakata.ttrpc.RuntimeStatusException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+@Timeout(10)
+class ConfigLoaderTest {
+
+    @TempDir
+    Path dir;
+
+    private Path write(String toml) throws Exception {
+        Path file = dir.resolve("configuration.toml");
+        Files.writeString(file, toml);
+        return file;
+    }
+
+    @Test
+    void emptyFileGivesTheDefaults() throws Exception {
+        assertEquals(RuntimeConfig.defaults(), ConfigLoader.load(write("")));
+        assertEquals(RuntimeConfig.defaults(), ConfigLoader.load(write("[hypervisor]\n[runtime]\n")));
+    }
+
+    @Test
+    void theInstalledFileSpellsOutTheDefaults() {
+        assertEquals(RuntimeConfig.defaults(), ConfigLoader.load(Path.of("src/main/dist/configuration.toml")));
+    }
+
+    @Test
+    void overridesOnlyTheKeysGiven() throws Exception {
+        RuntimeConfig c = ConfigLoader.load(write("""
+                [hypervisor]
+                accel = "tcg"
+                vcpus = 2
+                memory_mib = 1024
+                kernel_params = "quiet panic=1"
+                boot_timeout_seconds = 120
+                [virtiofsd]
+                cache = "none"
+                [agent]
+                transport = "vsock"
+                request_timeout_seconds = 7
+                [runtime]
+                state_dir = "/tmp/jk"
+                debug = true
+                """));
+        var d = RuntimeConfig.defaults();
+        assertEquals(new RuntimeConfig.Hypervisor("qemu", d.hypervisor().path(), d.hypervisor().kernel(),
+                d.hypervisor().initrd(), "q35", "tcg", 2, 1024, "quiet panic=1", Duration.ofSeconds(120)),
+                c.hypervisor());
+        assertEquals(new RuntimeConfig.Virtiofsd(d.virtiofsd().path(), "none"), c.virtiofsd());
+        assertEquals(new RuntimeConfig.Agent("vsock", Duration.ofSeconds(7)), c.agent());
+        assertEquals(new RuntimeConfig.Runtime(Path.of("/tmp/jk"), true), c.runtime());
+    }
+
+    @Test
+    void unknownKeyNamesKeyFileAndKnownKeys() throws Exception {
+        Path file = write("[hypervisor]\nvcpu = 2\n");
+        var e = assertThrows(RuntimeStatusException.class, () -> ConfigLoader.load(file));
+        assertEquals(Code.INVALID_ARGUMENT, e.code());
+        assertEquals("unknown key hypervisor.vcpu in " + file + "; known keys: accel, boot_timeout_seconds, initrd, "
+                + "kernel, kernel_params, machine, memory_mib, path, type, vcpus", e.getMessage());
+    }
+
+    @Test
+    void unknownTableIsRefused() throws Exception {
+        Path file = write("[network]\nmode = \"tap\"\n");
+        var e = assertThrows(RuntimeStatusException.class, () -> ConfigLoader.load(file));
+        assertEquals("unknown table [network] in " + file + "; known tables: hypervisor, virtiofsd, agent, runtime",
+                e.getMessage());
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "[hypervisor]\\nvcpus = 0|hypervisor.vcpus = 0 in FILE: must be an integer from 1 to 254",
+        "[hypervisor]\\nvcpus = \"2\"|hypervisor.vcpus = \"2\" in FILE: must be an integer from 1 to 254",
+        "[hypervisor]\\naccel = \"foo\"|hypervisor.accel = \"foo\" in FILE: must be one of auto, kvm, tcg",
+        "[hypervisor]\\nkernel = \"vmlinuz\"|hypervisor.kernel = \"vmlinuz\" in FILE: must be an absolute path",
+        "[hypervisor]\\nmemory_mib = 1.5|hypervisor.memory_mib = 1.5 in FILE: must be an integer from 64 to 1048576",
+        "[agent]\\ntransport = \"bar\"|agent.transport = \"bar\" in FILE: must be one of serial, vsock",
+        "[virtiofsd]\\ncache = 3|virtiofsd.cache = 3 in FILE: must be a string",
+        "[runtime]\\ndebug = \"yes\"|runtime.debug = \"yes\" in FILE: must be true or false",
+    })
+    void badValuesNameKeyValueAndRule(String toml, String message) throws Exception {
+        Path file = write(toml.replace("\\n", "\n") + "\n");
+        var e = assertThrows(RuntimeStatusException.class, () -> ConfigLoader.load(file));
+        assertEquals(Code.INVALID_ARGUMENT, e.code());
+        assertEquals(message.replace("FILE", file.toString()), e.getMessage());
+    }
+
+    @Test
+    void malformedTomlNamesTheFile() throws Exception {
+        Path file = write("[hypervisor\n");
+        var e = assertThrows(RuntimeStatusException.class, () -> ConfigLoader.load(file));
+        assertTrue(e.getMessage().startsWith("parse configuration file " + file + ": "), e.getMessage());
+    }
+
+    @Test
+    void selectsOptionsThenEnvironmentThenDefault() {
+        Path dflt = dir.resolve("default.toml");
+        assertEquals(new ConfigLoader.Selection(Path.of("/opt/a.toml"), true), ConfigLoader.select(
+                Optional.of("/opt/a.toml"), Map.of("JAVAKATA_CONFIG", "/opt/b.toml"), dflt));
+        assertEquals(new ConfigLoader.Selection(Path.of("/opt/b.toml"), true), ConfigLoader.select(
+                Optional.of(""), Map.of("JAVAKATA_CONFIG", "/opt/b.toml"), dflt));
+        assertEquals(new ConfigLoader.Selection(dflt, false), ConfigLoader.select(Optional.empty(), Map.of(), dflt));
+    }
+
+    @Test
+    void missingDefaultFileMeansDefaultsButMissingNamedFileIsAnError() {
+        Path missing = dir.resolve("missing.toml");
+        assertFalse(Files.exists(missing));
+        assertEquals(RuntimeConfig.defaults(), new ConfigLoader.Selection(missing, false).load());
+        var e = assertThrows(RuntimeStatusException.class, () -> new ConfigLoader.Selection(missing, true).load());
+        assertEquals(Code.NOT_FOUND, e.code());
+        assertEquals("configuration file " + missing + " does not exist", e.getMessage());
+    }
+}
