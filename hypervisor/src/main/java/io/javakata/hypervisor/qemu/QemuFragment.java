@@ -1,0 +1,136 @@
+package io.javakata.hypervisor.qemu;
+
+import io.javakata.hypervisor.Accelerator;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One piece of a QEMU 7.2 command line (protocol-facts §7.3). Each fragment knows only its own
+ * options; {@link QemuCommandLine} puts them in order. Shaped after Kata's ToQemuParams.
+ */
+sealed interface QemuFragment {
+
+    /** The arguments this fragment contributes, in order. */
+    List<String> args();
+
+    /** No default devices or config files, no display, and a guest reboot ends QEMU. */
+    record Base() implements QemuFragment {
+        @Override
+        public List<String> args() {
+            return List.of("-nodefaults", "-no-user-config", "-display", "none", "-no-reboot");
+        }
+    }
+
+    /**
+     * The machine type. On microvm, vhost-user devices need modern virtio-mmio: without
+     * force-legacy=false the C virtiofsd aborts ("virtio legacy devices aren't supported").
+     */
+    record Machine(MachineType type) implements QemuFragment {
+        @Override
+        public List<String> args() {
+            return type == MachineType.Q35
+                    ? List.of("-M", "q35")
+                    : List.of("-M", "microvm", "-global", "virtio-mmio.force-legacy=false");
+        }
+    }
+
+    /** Accelerator and CPU model: KVM passes the host CPU through, TCG emulates the richest model. */
+    record Accel(Accelerator accelerator, int vcpus) implements QemuFragment {
+        @Override
+        public List<String> args() {
+            return switch (accelerator) {
+                case KVM -> List.of("-accel", "kvm", "-cpu", "host");
+                case TCG -> List.of("-accel", vcpus > 1 ? "tcg,thread=multi" : "tcg", "-cpu", "max");
+                case AUTO -> throw new IllegalArgumentException("accelerator=AUTO: resolve it to KVM or TCG first");
+            };
+        }
+    }
+
+    /** Guest RAM from a shared memfd, which vhost-user devices (virtiofs) need to map it. */
+    record Memory(int mebibytes) implements QemuFragment {
+        @Override
+        public List<String> args() {
+            String size = mebibytes + "M";
+            return List.of("-m", size,
+                    "-object", "memory-backend-memfd,id=mem,size=" + size + ",share=on",
+                    "-numa", "node,memdev=mem");
+        }
+    }
+
+    record Smp(int vcpus) implements QemuFragment {
+        @Override
+        public List<String> args() {
+            return List.of("-smp", Integer.toString(vcpus));
+        }
+    }
+
+    record Boot(Path kernel, Path initrd, String append) implements QemuFragment {
+        @Override
+        public List<String> args() {
+            return List.of("-kernel", kernel.toString(), "-initrd", initrd.toString(), "-append", append);
+        }
+    }
+
+    /** The guest's ttyS0 goes to a file (the kernel needs console=ttyS0). */
+    record Console(Path log) implements QemuFragment {
+        @Override
+        public List<String> args() {
+            return List.of("-serial", "file:" + log);
+        }
+    }
+
+    /** QMP server socket; QEMU creates it and deletes it when it exits. */
+    record Qmp(Path socket) implements QemuFragment {
+        @Override
+        public List<String> args() {
+            return List.of("-qmp", "unix:" + socket + ",server=on,wait=off");
+        }
+    }
+
+    /** A virtio-serial port named {@code portName}, whose host side is a listening Unix socket. */
+    record AgentSerial(MachineType machine, Path socket, String portName) implements QemuFragment {
+        @Override
+        public List<String> args() {
+            return List.of(
+                    "-device", machine.device("virtio-serial") + ",id=vser0",
+                    "-chardev", "socket,id=agent,path=" + socket + ",server=on,wait=off",
+                    "-device", "virtserialport,bus=vser0.0,chardev=agent,name=" + portName);
+        }
+    }
+
+    /** A vhost-vsock device with the guest's context id; needs the host's /dev/vhost-vsock. */
+    record Vsock(MachineType machine, long cid) implements QemuFragment {
+        @Override
+        public List<String> args() {
+            return List.of("-device", machine.device("vhost-vsock") + ",guest-cid=" + cid);
+        }
+    }
+
+    /** A virtiofs device served by virtiofsd on {@code socket}; the guest mounts it by tag. */
+    record Virtiofs(MachineType machine, Path socket, String tag) implements QemuFragment {
+        @Override
+        public List<String> args() {
+            return List.of(
+                    "-chardev", "socket,id=vfs,path=" + socket,
+                    "-device", machine.device("vhost-user-fs") + ",chardev=vfs,tag=" + tag + ",queue-size=1024");
+        }
+    }
+
+    /**
+     * PCIe root ports for later hotplug: q35's pcie.0 itself refuses hotplug ("Bus 'pcie.0' does not
+     * support hotplugging"), so devices added at run time go on rp1, rp2, ...
+     */
+    record PcieRootPorts(int count) implements QemuFragment {
+        @Override
+        public List<String> args() {
+            List<String> args = new ArrayList<>();
+            for (int i = 1; i <= count; i++) {
+                args.add("-device");
+                args.add("pcie-root-port,id=rp" + i + ",bus=pcie.0,chassis=" + i + ",slot=" + i);
+            }
+            return List.copyOf(args);
+        }
+    }
+}

@@ -1,0 +1,274 @@
+package io.javakata.hypervisor.qemu;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.javakata.hypervisor.Accelerator;
+import io.javakata.hypervisor.AgentEndpoint;
+import io.javakata.hypervisor.ChildProcesses;
+import io.javakata.hypervisor.Hypervisor;
+import io.javakata.hypervisor.Virtiofsd;
+import io.javakata.hypervisor.VmSpec;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Objects;
+import java.util.OptionalLong;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The QEMU 7.2 driver: virtiofsd (if the spec shares a directory), the KVM/TCG choice, QEMU in the
+ * foreground with QMP, a serial console file and the agent channel, all under the spec's state
+ * directory ({@link VmPaths}).
+ *
+ * <p>Thread-safety: every method may be called from any thread. {@link #start()} and
+ * {@link #stop(Duration)} are serialised by one lock, so a stop issued during a start waits for the
+ * start to finish or fail (bounded by the boot timeout). After {@link #onExit()} completes because
+ * the guest powered off, call {@link #stop(Duration)} anyway: it releases virtiofsd and the sockets.
+ */
+public final class QemuHypervisor implements Hypervisor {
+
+    /** The virtio-serial port name the agent looks for in /sys/class/virtio-ports/NAME/name. */
+    public static final String AGENT_PORT_NAME = "agent0";
+    /** The vsock port the agent listens on. */
+    public static final int VSOCK_AGENT_PORT = 1024;
+
+    private static final System.Logger LOG = System.getLogger(QemuHypervisor.class.getName());
+    private static final Duration TERM_GRACE = Duration.ofSeconds(2);
+    private static final Duration VIRTIOFSD_SELF_EXIT = Duration.ofSeconds(1);
+    private static final Duration QMP_COMMAND_TIMEOUT = Duration.ofSeconds(5);
+
+    private enum State { NEW, STARTING, RUNNING, STOPPED }
+
+    private final VmSpec spec;
+    private final VmPaths paths;
+    private final Path kvmProbeCache;
+    private final Path vsockCidDir;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final CompletableFuture<Integer> exit = new CompletableFuture<>();
+
+    private volatile State state = State.NEW;
+    private volatile Virtiofsd virtiofsd;
+    private volatile Process qemu;
+    private volatile QmpClient qmp;
+    private volatile Accelerator.Choice choice;
+    private volatile AgentEndpoint endpoint;
+    private volatile long vsockCid = -1;
+
+    /** A driver caching the KVM verdict in {@link KvmProbe#DEFAULT_CACHE}. */
+    public QemuHypervisor(VmSpec spec) {
+        this(spec, KvmProbe.DEFAULT_CACHE);
+    }
+
+    /**
+     * @param kvmProbeCache where the KVM verdict is cached per host boot; its directory also holds
+     *                      {@code vsock-cids/}, the host-wide registry of vsock CIDs in use
+     */
+    public QemuHypervisor(VmSpec spec, Path kvmProbeCache) {
+        this.spec = Objects.requireNonNull(spec, "spec");
+        this.paths = new VmPaths(spec.stateDir());
+        this.kvmProbeCache = Objects.requireNonNull(kvmProbeCache, "kvmProbeCache");
+        this.vsockCidDir = kvmProbeCache.toAbsolutePath().resolveSibling("vsock-cids");
+    }
+
+    /**
+     * Starts virtiofsd (waiting up to the boot timeout for its socket), chooses the accelerator,
+     * launches QEMU and waits up to the boot timeout for QMP to answer and report "running".
+     *
+     * @throws IOException with QEMU's (or virtiofsd's) own error text; everything launched is killed
+     *                     and the sockets removed before it propagates
+     */
+    @Override
+    public void start() throws IOException {
+        lock.lock();
+        try {
+            if (state != State.NEW) {
+                throw new IllegalStateException("start VM " + spec.id() + ": it is " + state
+                        + ", and start may be called once");
+            }
+            state = State.STARTING;
+            try {
+                launch();
+                state = State.RUNNING;
+            } catch (IOException | RuntimeException e) {
+                shutdown(Duration.ZERO);
+                state = State.STOPPED;
+                IOException failure = new IOException("start VM " + spec.id() + ": " + e.getMessage(), e);
+                Process process = qemu;
+                if (process != null && !process.isAlive()) {
+                    exit.complete(process.exitValue());
+                } else {
+                    exit.completeExceptionally(failure);
+                }
+                if (e instanceof RuntimeException runtime) {
+                    throw runtime;
+                }
+                throw failure;
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void launch() throws IOException {
+        paths.checkSocketLengths();
+        Files.createDirectories(spec.stateDir());
+        for (Path socket : paths.sockets()) {
+            Files.deleteIfExists(socket); // left by a run that was killed
+        }
+        VmSpec.SharedFs shared = spec.sharedFs();
+        if (shared != null) {
+            virtiofsd = Virtiofsd.start(shared.virtiofsd(), paths.virtiofsdSocket(), shared.source(), shared.cache(),
+                    paths.virtiofsdLog(), spec.bootTimeout());
+        }
+        choice = KvmProbe.choose(spec.accelerator(), spec.vmmBinary(), spec.machine(), kvmProbeCache);
+        LOG.log(System.Logger.Level.INFO, "VM {0}: accelerator {1} ({2})", spec.id(), choice.accelerator(),
+                choice.reason());
+        OptionalLong cid = OptionalLong.empty();
+        if (spec.agentChannel() == VmSpec.AgentChannel.VSOCK) {
+            vsockCid = VsockCids.allocate(vsockCidDir, spec.id());
+            cid = OptionalLong.of(vsockCid);
+        }
+        QemuCommandLine commandLine = QemuCommandLine.of(spec, choice.accelerator(), cid);
+        LOG.log(System.Logger.Level.DEBUG, "VM {0}: launching {1}", spec.id(), commandLine.render());
+        Process process = new ProcessBuilder(commandLine.argv())
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                .redirectErrorStream(true)
+                .redirectOutput(paths.qemuLog().toFile())
+                .start();
+        qemu = process;
+        process.onExit().thenAccept(p -> {
+            LOG.log(System.Logger.Level.INFO, "VM {0}: QEMU pid {1} exited with code {2}", spec.id(), p.pid(),
+                    p.exitValue());
+            exit.complete(p.exitValue());
+        });
+        LOG.log(System.Logger.Level.INFO, "VM {0}: QEMU pid {1} launched", spec.id(), process.pid());
+        awaitRunning(process);
+        endpoint = switch (spec.agentChannel()) {
+            case SERIAL -> new AgentEndpoint.Serial(paths.agentSocket(), AGENT_PORT_NAME);
+            case VSOCK -> new AgentEndpoint.Vsock(vsockCid, VSOCK_AGENT_PORT);
+        };
+    }
+
+    private void awaitRunning(Process process) throws IOException {
+        try {
+            qmp = QmpConnector.connect(paths.qmpSocket(), process, spec.bootTimeout());
+            JsonNode status = qmp.execute("query-status", Map.of(), QMP_COMMAND_TIMEOUT);
+            if (!"running".equals(status.path("status").asText())) {
+                throw new IOException("QEMU is up but query-status reports " + status);
+            }
+        } catch (IOException e) {
+            // The process may be exiting right now; give it a moment so its last words reach the log.
+            ChildProcesses.awaitExit(process.toHandle(), Duration.ofMillis(200));
+            throw new IOException(e.getMessage() + "; " + paths.qemuLog() + ": "
+                    + ChildProcesses.logTail(paths.qemuLog(), 2000), e);
+        }
+    }
+
+    @Override
+    public AgentEndpoint agentEndpoint() {
+        return requireStarted(endpoint, "agentEndpoint");
+    }
+
+    @Override
+    public long pid() {
+        return requireStarted(qemu, "pid").pid();
+    }
+
+    @Override
+    public Accelerator.Choice accelerator() {
+        return requireStarted(choice, "accelerator");
+    }
+
+    /** The QMP connection, for hotplug and queries; valid from {@link #start()} until stop. */
+    public QmpClient qmp() {
+        return requireStarted(qmp, "qmp");
+    }
+
+    /** The files of this VM (console log, sockets). */
+    public VmPaths paths() {
+        return paths;
+    }
+
+    @Override
+    public CompletableFuture<Integer> onExit() {
+        return exit;
+    }
+
+    /**
+     * Sends QMP {@code quit}, waits up to {@code grace} for QEMU to exit, then SIGTERM and SIGKILL;
+     * then lets virtiofsd exit (it does once QEMU disconnects) or kills it, and removes the sockets.
+     */
+    @Override
+    public void stop(Duration grace) {
+        Objects.requireNonNull(grace, "grace");
+        lock.lock();
+        try {
+            if (state == State.STOPPED) {
+                return;
+            }
+            if (state == State.NEW) {
+                exit.completeExceptionally(new IOException("VM " + spec.id() + " was never started"));
+            }
+            shutdown(grace);
+            state = State.STOPPED;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void close() {
+        stop(Duration.ofSeconds(2));
+    }
+
+    /** Ends whatever was launched, in reverse order. Never throws. */
+    private void shutdown(Duration grace) {
+        Process process = qemu;
+        if (process != null && process.isAlive()) {
+            quit(process, grace);
+        }
+        if (qmp != null) {
+            qmp.close();
+        }
+        if (virtiofsd != null) {
+            virtiofsd.awaitExit(VIRTIOFSD_SELF_EXIT);
+            virtiofsd.close();
+        }
+        if (vsockCid >= 0) {
+            VsockCids.release(vsockCidDir, vsockCid);
+        }
+        paths.sockets().forEach(ChildProcesses::deleteQuietly);
+        LOG.log(System.Logger.Level.INFO, "VM {0}: stopped", spec.id());
+    }
+
+    private void quit(Process process, Duration grace) {
+        long deadline = System.nanoTime() + grace.toNanos();
+        if (qmp != null && grace.isPositive()) {
+            try {
+                qmp.execute("quit", Map.of(), grace);
+            } catch (IOException e) {
+                // QEMU may close the socket before or right after its reply: that is a successful quit.
+                LOG.log(System.Logger.Level.DEBUG, "VM {0}: quit: {1}", spec.id(), e.getMessage());
+            }
+        }
+        Duration left = Duration.ofNanos(Math.max(0, deadline - System.nanoTime()));
+        if (!ChildProcesses.awaitExit(process.toHandle(), left)) {
+            if (grace.isPositive()) {
+                LOG.log(System.Logger.Level.WARNING, "VM {0}: QEMU did not quit within {1}; terminating it",
+                        spec.id(), grace);
+            }
+            ChildProcesses.terminate(process.toHandle(), TERM_GRACE);
+        }
+    }
+
+    private <T> T requireStarted(T value, String what) {
+        if (value == null) {
+            throw new IllegalStateException(what + ": VM " + spec.id() + " has not been started");
+        }
+        return value;
+    }
+}

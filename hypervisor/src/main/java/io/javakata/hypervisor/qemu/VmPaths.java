@@ -1,0 +1,62 @@
+package io.javakata.hypervisor.qemu;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * The files the QEMU driver keeps in a VM's state directory (docs/architecture.md, "Paths").
+ *
+ * @param stateDir the VM's state directory
+ */
+public record VmPaths(Path stateDir) {
+
+    /** Unix socket paths are limited to 107 bytes plus the NUL (sun_path is 108 bytes). */
+    static final int MAX_SOCKET_PATH = 107;
+
+    public VmPaths {
+        Objects.requireNonNull(stateDir, "stateDir");
+    }
+
+    public Path qmpSocket() {
+        return stateDir.resolve("qmp.sock");
+    }
+
+    public Path agentSocket() {
+        return stateDir.resolve("agent.sock");
+    }
+
+    public Path virtiofsdSocket() {
+        return stateDir.resolve("virtiofsd.sock");
+    }
+
+    /** The guest's serial console (ttyS0). */
+    public Path consoleLog() {
+        return stateDir.resolve("console.log");
+    }
+
+    /** QEMU's own stdout and stderr. */
+    public Path qemuLog() {
+        return stateDir.resolve("qemu.log");
+    }
+
+    public Path virtiofsdLog() {
+        return stateDir.resolve("virtiofsd.log");
+    }
+
+    /** Every socket the driver may create, for cleanup. */
+    List<Path> sockets() {
+        return List.of(qmpSocket(), agentSocket(), virtiofsdSocket());
+    }
+
+    /** Fails if a socket path would not fit in sun_path. */
+    void checkSocketLengths() {
+        for (Path socket : sockets()) {
+            int length = socket.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+            if (length > MAX_SOCKET_PATH) {
+                throw new IllegalArgumentException("stateDir=" + stateDir + ": socket path " + socket + " is "
+                        + length + " bytes, a Unix socket path must be at most " + MAX_SOCKET_PATH);
+            }
+        }
+    }
+}
