@@ -1,0 +1,99 @@
+package io.javakata.hypervisor.qemu;
+
+import io.javakata.hypervisor.Accelerator;
+import io.javakata.hypervisor.VmSpec;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.OptionalLong;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+@Timeout(10)
+class QemuCommandLineTest {
+
+    private static final Path STATE = Path.of("/run/javakata/sandboxes/0123abcd");
+    private static final VmSpec.SharedFs SHARED = new VmSpec.SharedFs("javakata",
+            Path.of("/run/javakata/sandboxes/0123abcd/shared"), Path.of("/usr/lib/qemu/virtiofsd"), "auto");
+
+    private static VmSpec spec(String machine, int vcpus, int memory, String params, VmSpec.SharedFs shared,
+                               VmSpec.AgentChannel channel) {
+        return new VmSpec("pod-1", STATE, Path.of("/usr/bin/qemu-system-x86_64"),
+                Path.of("/usr/share/javakata/vmlinuz"), Path.of("/usr/share/javakata/initrd.img"), params, vcpus,
+                memory, Accelerator.AUTO, machine, shared, channel, Duration.ofSeconds(30));
+    }
+
+    @Test
+    void q35WithSerialAgentAndVirtiofsUnderTcg() throws IOException {
+        VmSpec spec = spec("q35", 2, 512, "quiet agent.log=debug", SHARED, VmSpec.AgentChannel.SERIAL);
+        assertGolden("q35-serial-virtiofs-tcg.txt", QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty()));
+    }
+
+    @Test
+    void microvmDropsQuietAndForcesModernVirtioMmio() throws IOException {
+        VmSpec spec = spec("microvm", 1, 256, "quiet agent.log=debug", SHARED, VmSpec.AgentChannel.SERIAL);
+        assertGolden("microvm-serial-virtiofs-tcg.txt",
+                QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty()));
+    }
+
+    @Test
+    void q35WithVsockUnderKvm() throws IOException {
+        VmSpec spec = spec("q35", 4, 2048, "", null, VmSpec.AgentChannel.VSOCK);
+        assertGolden("q35-vsock-kvm.txt", QemuCommandLine.of(spec, Accelerator.KVM, OptionalLong.of(42)));
+    }
+
+    @Test
+    void microvmWithVsockUnderKvm() throws IOException {
+        VmSpec spec = spec("microvm", 1, 128, null, null, VmSpec.AgentChannel.VSOCK);
+        assertGolden("microvm-vsock-kvm.txt", QemuCommandLine.of(spec, Accelerator.KVM, OptionalLong.of(3)));
+    }
+
+    @Test
+    void argvIsTheBinaryFollowedByEveryFragmentInOrder() {
+        VmSpec spec = spec("q35", 1, 512, "a=b", SHARED, VmSpec.AgentChannel.SERIAL);
+        QemuCommandLine commandLine = QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty());
+        List<String> expected = new ArrayList<>(List.of("/usr/bin/qemu-system-x86_64"));
+        commandLine.fragments().forEach(f -> expected.addAll(f.args()));
+        assertEquals(expected, commandLine.argv());
+        int append = commandLine.argv().indexOf("-append");
+        assertEquals("console=ttyS0 panic=-1 reboot=t a=b", commandLine.argv().get(append + 1));
+    }
+
+    @Test
+    void q35KeepsQuiet() {
+        assertEquals("console=ttyS0 panic=-1 reboot=t quiet",
+                QemuCommandLine.kernelParams(MachineType.Q35, "quiet"));
+        assertEquals("console=ttyS0 panic=-1 reboot=t", QemuCommandLine.kernelParams(MachineType.MICROVM, "quiet"));
+    }
+
+    @Test
+    void vsockWithoutCidIsRefused() {
+        VmSpec spec = spec("q35", 1, 512, "", null, VmSpec.AgentChannel.VSOCK);
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty()));
+        assertTrue(e.getMessage().contains("agentChannel=VSOCK"), e.getMessage());
+    }
+
+    @Test
+    void autoMustBeResolvedBeforeBuildingArgs() {
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> new QemuFragment.Accel(Accelerator.AUTO, 1).args());
+        assertTrue(e.getMessage().contains("accelerator=AUTO"), e.getMessage());
+    }
+
+    private static void assertGolden(String resource, QemuCommandLine commandLine) throws IOException {
+        try (InputStream in = QemuCommandLineTest.class.getResourceAsStream("/argv/" + resource)) {
+            assertTrue(in != null, "missing golden file " + resource);
+            assertEquals(new String(in.readAllBytes(), StandardCharsets.UTF_8), commandLine.render(), resource);
+        }
+    }
+}
