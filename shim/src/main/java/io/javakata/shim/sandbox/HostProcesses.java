@@ -1,0 +1,66 @@
+package io.javakata.shim.sandbox;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.OptionalLong;
+
+/**
+ * Reads host processes from /proc. A pid alone can be reused, so a process is identified by its
+ * pid plus its start time (field 22 of /proc/[pid]/stat, in clock ticks since boot).
+ */
+public final class HostProcesses {
+
+    private HostProcesses() {
+    }
+
+    /** The start time of {@code pid}, or empty if no such process exists. */
+    public static OptionalLong startTime(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            // comm (field 2) may contain spaces and parentheses: fields after it start after the last ')'.
+            String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return OptionalLong.of(Long.parseLong(fields[19]));
+        } catch (IOException | RuntimeException e) {
+            return OptionalLong.empty();
+        }
+    }
+
+    /** True if {@code pid} runs and started at {@code startTime} (not a reused pid). */
+    public static boolean isAlive(long pid, long startTime) {
+        if (pid <= 0) {
+            return false;
+        }
+        OptionalLong actual = startTime(pid);
+        return actual.isPresent() && actual.getAsLong() == startTime;
+    }
+
+    /** Pids of processes whose command line mentions {@code text} in some argument. */
+    public static List<Long> withArgumentContaining(String text) {
+        List<Long> pids = new ArrayList<>();
+        long self = ProcessHandle.current().pid();
+        try (DirectoryStream<Path> proc = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
+            for (Path entry : proc) {
+                long pid = Long.parseLong(entry.getFileName().toString());
+                if (pid != self && cmdline(entry).contains(text)) {
+                    pids.add(pid);
+                }
+            }
+        } catch (IOException e) {
+            return pids;
+        }
+        return pids;
+    }
+
+    private static String cmdline(Path procEntry) {
+        try {
+            return new String(Files.readAllBytes(procEntry.resolve("cmdline")), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            return "";
+        }
+    }
+}

@@ -1,0 +1,211 @@
+package io.javakata.shim.sandbox;
+
+import io.javakata.agent.v1.CheckResponse;
+import io.javakata.hypervisor.Accelerator;
+import io.javakata.hypervisor.Hypervisor;
+import io.javakata.hypervisor.VmSpec;
+import io.javakata.shim.agent.AgentClient;
+import io.javakata.shim.config.RuntimeConfig;
+import io.javakata.shim.config.ShimContext;
+import io.javakata.shim.rootfs.Mounter;
+import io.javakata.ttrpc.Errors;
+import io.javakata.ttrpc.RuntimeStatusException;
+import io.javakata.ttrpc.TtrpcClient;
+import io.javakata.ttrpc.transport.Connection;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Locale;
+import java.util.stream.Stream;
+
+/**
+ * One pod VM: its state directory, the shared directory virtiofsd exports, the hypervisor and the
+ * agent connection. One per shim.
+ *
+ * <p>{@link #create} blocks until the agent answers (bounded by the configured boot timeout) or
+ * fails having undone everything. {@link #stop()} is idempotent. Thread-safe: {@link #agent()} may
+ * be used from any thread.
+ */
+public final class Sandbox {
+
+    /** The virtiofs tag the guest mounts at {@link SandboxPaths#GUEST_SHARED_DIR}. */
+    public static final String SHARED_FS_TAG = "javakata";
+
+    private static final System.Logger LOG = System.getLogger(Sandbox.class.getName());
+    private static final Duration STOP_GRACE = Duration.ofSeconds(2);
+    private static final int CONSOLE_TAIL_BYTES = 3000;
+
+    private final String id;
+    private final SandboxPaths paths;
+    private final Hypervisor hypervisor;
+    private final AgentClient agent;
+    private boolean stopped;
+
+    private Sandbox(String id, SandboxPaths paths, Hypervisor hypervisor, AgentClient agent) {
+        this.id = id;
+        this.paths = paths;
+        this.hypervisor = hypervisor;
+        this.agent = agent;
+    }
+
+    /**
+     * Prepares the state directory and the shared mount, boots the VM, connects to the agent and
+     * checks it, and records sandbox.json. On failure everything done so far is undone and the error
+     * says "create sandbox &lt;id&gt;: …", with the VM console's tail if the agent never answered.
+     */
+    public static Sandbox create(ShimContext ctx, String sandboxId, VmLauncher launcher) {
+        SandboxPaths paths = SandboxPaths.of(ctx.config().runtime().stateDir(), ctx.namespace(), sandboxId);
+        CleanupStack undo = new CleanupStack();
+        Instant started = Instant.now();
+        try {
+            if (Files.exists(paths.dir())) {
+                throw Errors.alreadyExists("state directory %s already exists", paths.dir());
+            }
+            Files.createDirectories(paths.shared());
+            undo.push("remove " + paths.dir(), () -> Mounter.deleteTree(paths.dir()));
+            Mounter.makeSharedBind(paths.shared());
+            undo.push("unmount " + paths.shared(), () -> Mounter.unmount(paths.shared()));
+
+            RuntimeConfig config = ctx.config();
+            Hypervisor hypervisor = launcher.hypervisors().apply(vmSpec(config, sandboxId, paths));
+            undo.push("stop VM", () -> hypervisor.stop(STOP_GRACE));
+            hypervisor.start();
+            LOG.log(System.Logger.Level.INFO, "sandbox {0}: VMM pid {1} on {2}", sandboxId, hypervisor.pid(),
+                    hypervisor.accelerator().reason());
+
+            Duration bootTimeout = config.hypervisor().bootTimeout();
+            Connection connection = launcher.dialer().dial(hypervisor.agentEndpoint(), remaining(started, bootTimeout));
+            AgentClient agent = new AgentClient(new TtrpcClient(connection), config.agent().requestTimeout());
+            undo.push("close agent connection", agent::close);
+            CheckResponse check = checkAgent(agent, paths, remaining(started, bootTimeout));
+            LOG.log(System.Logger.Level.INFO, "sandbox {0}: agent {1} answered after {2} ms, guest kernel {3}",
+                    sandboxId, check.getVersion(), Duration.between(started, Instant.now()).toMillis(),
+                    check.getKernelRelease());
+
+            writeState(ctx, sandboxId, paths, hypervisor);
+            undo.release();
+            return new Sandbox(sandboxId, paths, hypervisor, agent);
+        } catch (RuntimeStatusException e) {
+            undo.unwind();
+            throw e.withContext("create sandbox " + sandboxId);
+        } catch (IOException | RuntimeException e) {
+            undo.unwind();
+            throw Errors.unknown("create sandbox %s: %s", sandboxId, describe(e));
+        }
+    }
+
+    public String id() {
+        return id;
+    }
+
+    public SandboxPaths paths() {
+        return paths;
+    }
+
+    public AgentClient agent() {
+        return agent;
+    }
+
+    /** The VMM's pid: the pid javakata reports for every task (Kata's convention). */
+    public long pid() {
+        return hypervisor.pid();
+    }
+
+    /**
+     * Closes the agent connection, stops the VM (graceful, then killed after a grace period),
+     * unmounts the shared directory and removes the state directory. Idempotent; failures are
+     * logged, not thrown, because the caller is itself cleaning up.
+     */
+    public synchronized void stop() {
+        if (stopped) {
+            return;
+        }
+        stopped = true;
+        agent.close();
+        hypervisor.stop(STOP_GRACE);
+        hypervisor.close();
+        try {
+            unmountShared(paths);
+            Mounter.deleteTree(paths.dir());
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "sandbox " + id + ": cleanup of " + paths.dir() + " failed: "
+                    + e.getMessage());
+        }
+        LOG.log(System.Logger.Level.INFO, "sandbox {0}: stopped", id);
+    }
+
+    static VmSpec vmSpec(RuntimeConfig config, String sandboxId, SandboxPaths paths) {
+        RuntimeConfig.Hypervisor hv = config.hypervisor();
+        RuntimeConfig.Virtiofsd fs = config.virtiofsd();
+        return new VmSpec(sandboxId, paths.dir(), hv.path(), hv.kernel(), hv.initrd(), hv.kernelParams(),
+                hv.vcpus(), hv.memoryMiB(), enumValue(Accelerator.class, "hypervisor.accel", hv.accel()), hv.machine(),
+                new VmSpec.SharedFs(SHARED_FS_TAG, paths.shared(), fs.path(), fs.cache()),
+                enumValue(VmSpec.AgentChannel.class, "agent.transport", config.agent().transport()),
+                hv.bootTimeout());
+    }
+
+    private static <E extends Enum<E>> E enumValue(Class<E> type, String field, String value) {
+        try {
+            return Enum.valueOf(type, value.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw Errors.invalidArgument("%s=%s in the configuration: must be one of %s", field, value,
+                    Stream.of(type.getEnumConstants()).map(c -> c.name().toLowerCase(Locale.ROOT)).toList());
+        }
+    }
+
+    private static CheckResponse checkAgent(AgentClient agent, SandboxPaths paths, Duration timeout) {
+        try {
+            return agent.check(timeout);
+        } catch (RuntimeStatusException e) {
+            String tail = consoleTail(paths.consoleLog());
+            throw e.withContext("agent did not answer Check within " + timeout.toSeconds() + " s"
+                    + (tail.isEmpty() ? "" : "; VM console ends with:\n" + tail));
+        }
+    }
+
+    private static void writeState(ShimContext ctx, String sandboxId, SandboxPaths paths, Hypervisor hypervisor)
+            throws IOException {
+        long shim = ProcessHandle.current().pid();
+        long vmm = hypervisor.pid();
+        new SandboxState(sandboxId, ctx.namespace(), shim, HostProcesses.startTime(shim).orElse(0),
+                vmm, HostProcesses.startTime(vmm).orElse(0), 0, paths.dir().toString())
+                .write(paths.sandboxJson());
+    }
+
+    static String consoleTail(Path log) {
+        try (RandomAccessFile file = new RandomAccessFile(log.toFile(), "r")) {
+            long start = Math.max(0, file.length() - CONSOLE_TAIL_BYTES);
+            byte[] bytes = new byte[(int) (file.length() - start)];
+            file.seek(start);
+            file.readFully(bytes);
+            return new String(bytes, StandardCharsets.UTF_8).strip();
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    private static Duration remaining(Instant started, Duration total) {
+        Duration left = total.minus(Duration.between(started, Instant.now()));
+        return left.isNegative() || left.isZero() ? Duration.ofMillis(1) : left;
+    }
+
+    private static String describe(Exception e) {
+        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    }
+
+    /** Unmounts every container rootfs left under shared/, then shared/ itself. */
+    static void unmountShared(SandboxPaths paths) throws IOException {
+        if (Files.isDirectory(paths.shared())) {
+            try (Stream<Path> children = Files.list(paths.shared())) {
+                for (Path child : children.toList()) {
+                    Mounter.unmount(child.resolve("rootfs"));
+                }
+            }
+        }
+        Mounter.unmount(paths.shared());
+    }
+}

@@ -1,0 +1,130 @@
+package io.javakata.shim.sandbox;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.protobuf.Timestamp;
+import io.containerd.task.v2.DeleteResponse;
+import io.javakata.shim.config.ShimContext;
+import io.javakata.shim.rootfs.Mounter;
+import io.javakata.sys.ErrnoException;
+import io.javakata.sys.Signals;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * The shim's {@code delete} action (protocol-facts §2.4). containerd runs it after every task's
+ * connection closes, normally after the shim already cleaned up, and also when a shim died. So it
+ * must be idempotent, finish well within containerd's 5 s, and never disturb a live pod shim's
+ * other tasks:
+ * <ul>
+ *   <li>this task's rootfs mount and {@code shared/<task>} are always removed;</li>
+ *   <li>only if the shim recorded in sandbox.json is gone: the VM's processes (QEMU, virtiofsd) are
+ *       killed, and once no task remains under shared/, the shared mount and the state directory go.</li>
+ * </ul>
+ */
+public final class SandboxCleaner {
+
+    private static final System.Logger LOG = System.getLogger(SandboxCleaner.class.getName());
+    private static final String SANDBOX_ID_ANNOTATION = "io.kubernetes.cri.sandbox-id";
+    private static final int SIGKILL_STATUS = 128 + Signals.SIGKILL;
+    private static final Duration KILL_WAIT = Duration.ofSeconds(2);
+
+    private SandboxCleaner() {
+    }
+
+    /** Cleans up after task {@code taskId}; returns {pid, 137, now}, pid being the VMM's if known. */
+    public static DeleteResponse cleanup(ShimContext ctx, String taskId, Path bundle) {
+        String sandboxId = sandboxIdOf(bundle, taskId);
+        SandboxPaths paths = SandboxPaths.of(ctx.config().runtime().stateDir(), ctx.namespace(), sandboxId);
+        SandboxState state = readState(paths);
+        try {
+            Mounter.unmount(paths.rootfs(taskId));
+            Mounter.deleteTree(paths.containerDir(taskId));
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "delete " + taskId + ": " + e.getMessage());
+        }
+        if (state != null && !HostProcesses.isAlive(state.shimPid(), state.shimStartTime())) {
+            killVm(state, paths);
+            removeSandboxIfEmpty(paths);
+        }
+        Instant now = Instant.now();
+        return DeleteResponse.newBuilder()
+                .setPid(state == null ? 0 : (int) state.vmmPid())
+                .setExitStatus(SIGKILL_STATUS)
+                .setExitedAt(Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano()))
+                .build();
+    }
+
+    /** The pod's sandbox id from the bundle's config.json; a task without one is its own sandbox. */
+    static String sandboxIdOf(Path bundle, String taskId) {
+        if (bundle == null) {
+            return taskId;
+        }
+        try {
+            JsonNode spec = new ObjectMapper().readTree(bundle.resolve("config.json").toFile());
+            String id = spec.path("annotations").path(SANDBOX_ID_ANNOTATION).asText("");
+            return id.isEmpty() ? taskId : id;
+        } catch (IOException e) {
+            return taskId;
+        }
+    }
+
+    private static SandboxState readState(SandboxPaths paths) {
+        try {
+            return Files.exists(paths.sandboxJson()) ? SandboxState.read(paths.sandboxJson()) : null;
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "unreadable " + paths.sandboxJson() + ": " + e.getMessage());
+            return null;
+        }
+    }
+
+    /** SIGKILLs the recorded VMM (if it is still the same process) and anything serving this sandbox dir. */
+    private static void killVm(SandboxState state, SandboxPaths paths) {
+        List<Long> victims = new ArrayList<>(HostProcesses.withArgumentContaining(paths.dir().toString()));
+        if (HostProcesses.isAlive(state.vmmPid(), state.vmmStartTime()) && !victims.contains(state.vmmPid())) {
+            victims.add(state.vmmPid());
+        }
+        for (long pid : victims) {
+            try {
+                Signals.kill((int) pid, Signals.SIGKILL);
+                LOG.log(System.Logger.Level.INFO, "killed pid {0} of sandbox {1} (its shim is gone)", pid,
+                        state.sandboxId());
+            } catch (ErrnoException e) {
+                LOG.log(System.Logger.Level.DEBUG, "kill " + pid + ": " + e.getMessage());
+            }
+        }
+        Instant deadline = Instant.now().plus(KILL_WAIT);
+        for (long pid : victims) {
+            ProcessHandle.of(pid).ifPresent(handle -> {
+                try {
+                    handle.onExit().get(Math.max(1, Duration.between(Instant.now(), deadline).toMillis()),
+                            java.util.concurrent.TimeUnit.MILLISECONDS);
+                } catch (Exception e) {
+                    LOG.log(System.Logger.Level.WARNING, "pid " + pid + " still alive after SIGKILL");
+                }
+            });
+        }
+    }
+
+    private static void removeSandboxIfEmpty(SandboxPaths paths) {
+        try {
+            if (Files.isDirectory(paths.shared())) {
+                try (Stream<Path> children = Files.list(paths.shared())) {
+                    if (children.findAny().isPresent()) {
+                        return;
+                    }
+                }
+            }
+            Sandbox.unmountShared(paths);
+            Mounter.deleteTree(paths.dir());
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "cleanup of " + paths.dir() + ": " + e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,224 @@
+package io.javakata.shim.stdio;
+
+import com.google.protobuf.ByteString;
+import io.javakata.agent.v1.ReadStreamResponse;
+import io.javakata.shim.agent.AgentClient;
+import io.javakata.sys.ErrnoException;
+import io.javakata.sys.Fds;
+import io.javakata.ttrpc.RuntimeStatusException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * Moves one process's stdio between containerd's host FIFOs and the guest agent.
+ *
+ * <ul>
+ *   <li>stdout, stderr: a virtual thread per stream loops ReadStdout/ReadStderr (blocking in the
+ *       guest until data or EOF) and writes the host FIFO, opened O_WRONLY (containerd holds the
+ *       read end), until EOF; then closes the FIFO. If the FIFO cannot be written (reader gone),
+ *       the loop keeps draining the guest so the process never blocks on a full pipe.</li>
+ *   <li>stdin: the FIFO is opened for reading (blocking until containerd opens its end) and copied to
+ *       WriteStdin; at EOF, or when CloseIO asks, CloseStdin is sent once.</li>
+ * </ul>
+ * {@link #outputDone()} completes when both output FIFOs got every byte and were closed: the exit
+ * is reported only after it, so no last line is lost (architecture.md, "The agent API").
+ * Thread-safe.
+ */
+public final class StdioRelay implements AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger(StdioRelay.class.getName());
+    private static final int CHUNK = 32 * 1024;
+    /** After CloseIO, how long the stdin copier may keep draining what containerd already wrote. */
+    private static final Duration STDIN_DRAIN = Duration.ofSeconds(1);
+
+    @FunctionalInterface
+    private interface StreamReader {
+        ReadStreamResponse read(String containerId, String execId, int maxLen);
+    }
+
+    private final AgentClient agent;
+    private final String containerId;
+    private final String execId;
+    private final StdioPaths paths;
+    private final CompletableFuture<Void> stdoutDone = new CompletableFuture<>();
+    private final CompletableFuture<Void> stderrDone = new CompletableFuture<>();
+    private final AtomicBoolean stdinClosed = new AtomicBoolean();
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile Thread stdinThread;
+
+    private StdioRelay(AgentClient agent, String containerId, String execId, StdioPaths paths) {
+        this.agent = agent;
+        this.containerId = containerId;
+        this.execId = execId;
+        this.paths = paths;
+    }
+
+    /** Starts a copier for every stream whose path is non-empty. Never blocks. */
+    public static StdioRelay start(AgentClient agent, String containerId, String execId, StdioPaths paths) {
+        StdioRelay relay = new StdioRelay(agent, containerId, execId, paths);
+        relay.startOutput("stdout", paths.stdout(), agent::readStdout, relay.stdoutDone);
+        relay.startOutput("stderr", paths.stderr(), agent::readStderr, relay.stderrDone);
+        if (!paths.stdin().isEmpty()) {
+            // A platform thread: a read blocked on a FIFO is woken by close() only for platform threads
+            // (the JDK signals the blocked native thread); the stdin copier must be cancellable.
+            relay.stdinThread = Thread.ofPlatform().daemon().name("stdin-" + containerId)
+                    .start(relay::copyStdin);
+        }
+        return relay;
+    }
+
+    /** Completes once stdout and stderr reached EOF, every byte was written and the FIFOs were closed. */
+    public CompletableFuture<Void> outputDone() {
+        return CompletableFuture.allOf(stdoutDone, stderrDone);
+    }
+
+    /**
+     * CloseIO: lets the stdin copier drain what containerd already wrote (briefly), then stops it;
+     * CloseStdin reaches the guest once either way.
+     */
+    public void closeStdin() {
+        Thread thread = stdinThread;
+        if (thread == null) {
+            return;
+        }
+        CompletableFuture.delayedExecutor(STDIN_DRAIN.toMillis(), TimeUnit.MILLISECONDS)
+                .execute(() -> stopStdinCopier(thread));
+    }
+
+    /** Stops every copier (the container is going away); output FIFOs are closed as copiers end. */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        Thread thread = stdinThread;
+        if (thread != null) {
+            stopStdinCopier(thread);
+        }
+        unblockOpen(paths.stdout(), Fds.O_RDONLY);
+        unblockOpen(paths.stderr(), Fds.O_RDONLY);
+    }
+
+    private void startOutput(String name, String fifo, StreamReader reader, CompletableFuture<Void> done) {
+        if (fifo.isEmpty()) {
+            done.complete(null);
+            return;
+        }
+        Thread.ofVirtual().name(name + "-" + containerId).start(() -> {
+            try {
+                copyOutput(name, Path.of(fifo), reader);
+            } finally {
+                done.complete(null);
+            }
+        });
+    }
+
+    private void copyOutput(String name, Path fifo, StreamReader reader) {
+        FileChannel out = openFifo(fifo, StandardOpenOption.WRITE);
+        try {
+            while (!closed.get()) {
+                ReadStreamResponse chunk = reader.read(containerId, execId, CHUNK);
+                if (chunk.getEof()) {
+                    return;
+                }
+                if (out != null && !writeFully(out, chunk.getData().asReadOnlyByteBuffer(), fifo)) {
+                    closeQuietly(out);
+                    out = null;
+                }
+            }
+        } catch (RuntimeStatusException e) {
+            LOG.log(System.Logger.Level.DEBUG, "{0} of {1}: {2}", name, containerId, e.getMessage());
+        } finally {
+            closeQuietly(out);
+        }
+    }
+
+    private FileChannel openFifo(Path fifo, StandardOpenOption mode) {
+        try {
+            return FileChannel.open(fifo, mode);
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "open " + fifo + " for container " + containerId + ": "
+                    + e.getMessage() + "; its output is discarded");
+            return null;
+        }
+    }
+
+    private boolean writeFully(FileChannel out, ByteBuffer data, Path fifo) {
+        try {
+            while (data.hasRemaining()) {
+                out.write(data);
+            }
+            return true;
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "write " + fifo + ": " + e.getMessage()
+                    + "; the rest of the output of " + containerId + " is discarded");
+            return false;
+        }
+    }
+
+    private void copyStdin() {
+        try (FileChannel in = FileChannel.open(Path.of(paths.stdin()), StandardOpenOption.READ)) {
+            ByteBuffer buffer = ByteBuffer.allocate(CHUNK);
+            while (!stdinClosed.get() && in.read(buffer) >= 0) {
+                buffer.flip();
+                ByteString data = ByteString.copyFrom(buffer);
+                buffer.clear();
+                while (!data.isEmpty()) {
+                    int written = agent.writeStdin(containerId, execId, data);
+                    data = data.substring(Math.min(written, data.size()));
+                }
+            }
+        } catch (IOException | RuntimeStatusException e) {
+            if (!stdinClosed.get()) {
+                LOG.log(System.Logger.Level.DEBUG, "stdin of {0}: {1}", containerId, e.getMessage());
+            }
+        } finally {
+            sendCloseStdin();
+        }
+    }
+
+    private void stopStdinCopier(Thread thread) {
+        if (stdinClosed.compareAndSet(false, true)) {
+            thread.interrupt();
+            // The copier may still be blocked in open(2) waiting for a writer: be that writer.
+            unblockOpen(paths.stdin(), Fds.O_WRONLY);
+        }
+    }
+
+    private void sendCloseStdin() {
+        try {
+            agent.closeStdin(containerId, execId);
+        } catch (RuntimeStatusException e) {
+            LOG.log(System.Logger.Level.DEBUG, "CloseStdin of {0}: {1}", containerId, e.getMessage());
+        }
+    }
+
+    /** Opens and closes the other end of a FIFO without blocking, waking a peer blocked in open(2). */
+    private static void unblockOpen(String fifo, int mode) {
+        if (fifo.isEmpty()) {
+            return;
+        }
+        try {
+            Fds.close(Fds.open(Path.of(fifo), mode | Fds.O_NONBLOCK | Fds.O_CLOEXEC, 0));
+        } catch (ErrnoException e) {
+            // ENXIO (no reader) or ENOENT: nobody is blocked.
+        }
+    }
+
+    private static void closeQuietly(FileChannel channel) {
+        if (channel != null) {
+            try {
+                channel.close();
+            } catch (IOException e) {
+                LOG.log(System.Logger.Level.DEBUG, "close FIFO: " + e.getMessage());
+            }
+        }
+    }
+}
