@@ -1,0 +1,185 @@
+#!/bin/bash
+# Builds the javakata guest: <out>/vmlinuz (Debian's cloud kernel) and <out>/initrd.img (an
+# uncompressed, reproducible newc cpio holding busybox, the kernel modules the agent needs, runc, a
+# jlinked Java runtime and the agent jar). Does nothing when <out>/.stamp matches a hash of every
+# input. Downloaded .debs are cached in <out>/../guest-cache.
+#
+# Usage: guest/image/build.sh --agent-jar <javakata-agent.jar> --out <dir> [--jdk <jdk home>]
+set -euo pipefail
+
+usage() { echo "usage: $0 --agent-jar <jar> --out <dir> [--jdk <jdk home>]" >&2; exit 2; }
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+JDK=/usr/lib/jvm/temurin-25-jdk-amd64
+AGENT_JAR= OUT=
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --agent-jar) AGENT_JAR=${2:?}; shift 2 ;;
+        --out) OUT=${2:?}; shift 2 ;;
+        --jdk) JDK=${2:?}; shift 2 ;;
+        -h|--help) usage ;;
+        *) echo "unknown argument: $1" >&2; usage ;;
+    esac
+done
+[ -n "$AGENT_JAR" ] && [ -n "$OUT" ] || usage
+[ -f "$AGENT_JAR" ] || { echo "agent jar not found: $AGENT_JAR" >&2; exit 1; }
+[ -x "$JDK/bin/jlink" ] || { echo "no jlink in $JDK" >&2; exit 1; }
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+CACHE=$(dirname "$OUT")/guest-cache
+mkdir -p "$CACHE"
+
+# Modules, in load order (busybox insmod resolves no dependencies; see docs/design.md).
+MODULES=(
+    kernel/drivers/virtio/virtio_ring.ko
+    kernel/drivers/virtio/virtio.ko
+    kernel/drivers/virtio/virtio_pci_legacy_dev.ko
+    kernel/drivers/virtio/virtio_pci_modern_dev.ko
+    kernel/drivers/virtio/virtio_pci.ko
+    kernel/drivers/char/virtio_console.ko
+    kernel/fs/fuse/fuse.ko
+    kernel/fs/fuse/virtiofs.ko
+    kernel/fs/overlayfs/overlay.ko
+    kernel/net/vmw_vsock/vsock.ko
+    kernel/net/vmw_vsock/vmw_vsock_virtio_transport_common.ko
+    kernel/net/vmw_vsock/vmw_vsock_virtio_transport.ko
+    kernel/net/core/failover.ko
+    kernel/drivers/net/net_failover.ko
+    kernel/drivers/net/virtio_net.ko
+)
+# jdk.unsupported gives protobuf its fast sun.misc.Unsafe path; everything else is java.base.
+JLINK_MODULES=java.base,jdk.unsupported
+JVM_ARGS=(
+    -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xshare:auto
+    -Xms8m -Xmx96m -Xss512k -XX:MaxMetaspaceSize=64m
+    --enable-native-access=ALL-UNNAMED
+)
+
+# --- resolve package versions (inputs of the stamp) -------------------------------------------
+pkg_candidate() { apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}'; }
+KERNEL_PKG=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}')
+if [ -z "$KERNEL_PKG" ]; then
+    apt-get update -qq
+    KERNEL_PKG=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')
+fi
+[ -n "$KERNEL_PKG" ] || { echo "cannot resolve linux-image-cloud-amd64" >&2; exit 1; }
+KERNEL_VERSION=$(pkg_candidate "$KERNEL_PKG")
+BUSYBOX_VERSION=$(pkg_candidate busybox-static)
+if ! command -v runc >/dev/null; then
+    apt-get install -y -qq runc >/dev/null
+fi
+RUNC_BIN=$(command -v runc)
+RUNC_VERSION=$(dpkg-query -W -f='${Version}' runc 2>/dev/null || "$RUNC_BIN" --version | head -1)
+JDK_VERSION=$(cat "$JDK/release")
+
+STAMP=$( {
+    sha256sum "$HERE/build.sh" "$HERE/init" "$AGENT_JAR" | cut -d' ' -f1
+    echo "$KERNEL_PKG=$KERNEL_VERSION busybox-static=$BUSYBOX_VERSION runc=$RUNC_VERSION"
+    echo "$JDK_VERSION"
+} | sha256sum | cut -d' ' -f1)
+if [ -f "$OUT/.stamp" ] && [ "$(cat "$OUT/.stamp")" = "$STAMP" ] && [ -f "$OUT/vmlinuz" ] && [ -f "$OUT/initrd.img" ]; then
+    echo "guest image up to date in $OUT"
+    exit 0
+fi
+echo "building guest image: $KERNEL_PKG $KERNEL_VERSION, busybox $BUSYBOX_VERSION, runc $RUNC_VERSION"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/javakata-guest.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+# --- Debian packages ---------------------------------------------------------------------------
+fetch_deb() { # name version -> path of the cached .deb
+    local name=$1 version=$2 file
+    file=$(find "$CACHE" -maxdepth 1 -name "${name}_*.deb" | while read -r f; do
+        [ "$(dpkg-deb -f "$f" Version)" = "$version" ] && echo "$f"; done | head -1)
+    if [ -z "$file" ]; then
+        (cd "$CACHE" && apt-get download -q "$name=$version" >/dev/null 2>&1) \
+            || { echo "apt-get download $name=$version failed" >&2; return 1; }
+        file=$(find "$CACHE" -maxdepth 1 -name "${name}_*.deb" | while read -r f; do
+            [ "$(dpkg-deb -f "$f" Version)" = "$version" ] && echo "$f"; done | head -1)
+    fi
+    echo "$file"
+}
+KERNEL_DEB=$(fetch_deb "$KERNEL_PKG" "$KERNEL_VERSION")
+BUSYBOX_DEB=$(fetch_deb busybox-static "$BUSYBOX_VERSION")
+dpkg-deb -x "$KERNEL_DEB" "$WORK/kernel"
+dpkg-deb -x "$BUSYBOX_DEB" "$WORK/busybox"
+KREL=$(basename "$(ls -d "$WORK"/kernel/lib/modules/*)")
+KCONFIG="$WORK/kernel/boot/config-$KREL"
+
+ROOT="$WORK/root"
+mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,etc/javakata,proc,sys,dev,run,tmp,root,opt/agent,lib/modules}
+
+# --- busybox -----------------------------------------------------------------------------------
+cp "$WORK/busybox/bin/busybox" "$ROOT/bin/busybox"
+for applet in $("$ROOT/bin/busybox" --list-full); do
+    [ -e "$ROOT/$applet" ] || ln -s /bin/busybox "$ROOT/$applet"
+done
+
+# --- kernel modules (a =y option needs no module; a missing one is a build error) ----------------
+: > "$ROOT/etc/javakata/modules"
+for module in "${MODULES[@]}"; do
+    src="$WORK/kernel/lib/modules/$KREL/$module"
+    for ext in "" .xz .zst; do
+        [ -f "$src$ext" ] && break
+    done
+    [ -f "$src$ext" ] || { echo "module $module not in $KERNEL_PKG" >&2; exit 1; }
+    dest="$ROOT/lib/modules/$(basename "$module")"
+    case "$ext" in
+        .xz) xz -dc "$src$ext" > "$dest" ;;
+        .zst) zstd -qdc "$src$ext" > "$dest" ;;
+        *) cp "$src" "$dest" ;;
+    esac
+    basename "$module" >> "$ROOT/etc/javakata/modules"
+done
+for option in CONFIG_DEVTMPFS CONFIG_TMPFS CONFIG_CGROUPS; do
+    grep -q "^$option=y" "$KCONFIG" || { echo "$KERNEL_PKG lacks $option=y" >&2; exit 1; }
+done
+
+# --- Java runtime and agent ----------------------------------------------------------------------
+STRIP_NATIVE=()
+command -v objcopy >/dev/null && STRIP_NATIVE=(--strip-native-debug-symbols exclude-debuginfo-files)
+# The CDS archive roughly halves the JVM's start-up under TCG; the no-coops copy only serves heaps
+# over 32 GiB, and the agent runs with -Xmx96m.
+"$JDK/bin/jlink" --add-modules "$JLINK_MODULES" --strip-debug --no-header-files --no-man-pages \
+    "${STRIP_NATIVE[@]}" --generate-cds-archive --output "$ROOT/opt/jre" > "$WORK/jlink.log" 2>&1 \
+    || { cat "$WORK/jlink.log" >&2; exit 1; }
+rm -rf "$ROOT/opt/jre/legal" "$ROOT/opt/jre/release" "$ROOT/opt/jre/lib/server/classes_nocoops.jsa"
+cp "$AGENT_JAR" "$ROOT/opt/agent/javakata-agent.jar"
+printf '%s\n' "${JVM_ARGS[@]}" > "$ROOT/etc/javakata/jvm.args"
+
+# --- runc ------------------------------------------------------------------------------------------
+mkdir -p "$ROOT/usr/sbin"
+cp "$RUNC_BIN" "$ROOT/usr/sbin/runc"
+
+# --- shared libraries of every ELF file we ship (from ldd) --------------------------------------
+copy_libs() {
+    # Libraries resolved inside the runtime itself ($ORIGIN) are already there.
+    ldd "$1" 2>/dev/null | awk '/=> \// {print $3} /^\s*\/lib/ {print $1}' | { grep -v "^$ROOT/" || true; } | while read -r lib; do
+        dest="$ROOT/lib/x86_64-linux-gnu/$(basename "$lib")"
+        [ -e "$dest" ] || { mkdir -p "$(dirname "$dest")"; cp -L "$lib" "$dest"; }
+    done
+}
+while read -r elf; do
+    copy_libs "$elf"
+done < <(find "$ROOT/opt/jre" "$ROOT/usr/sbin/runc" -type f \( -name '*.so' -o -perm -u+x \))
+# The loader path is baked into every binary.
+cp -L /lib64/ld-linux-x86-64.so.2 "$ROOT/lib64/ld-linux-x86-64.so.2"
+
+# --- init, config files ----------------------------------------------------------------------------
+install -m 0755 "$HERE/init" "$ROOT/init"
+echo "root:x:0:0:root:/root:/bin/sh" > "$ROOT/etc/passwd"
+echo "root:x:0:" > "$ROOT/etc/group"
+echo "javakata" > "$ROOT/etc/hostname"
+
+# --- reproducible cpio: fixed mtimes, sorted names, root ownership ---------------------------------
+EPOCH=1700000000
+find "$ROOT" -exec touch -h -d "@$EPOCH" {} +
+(cd "$ROOT" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc --reproducible -R 0:0) \
+    > "$WORK/initrd.img"
+cp "$WORK/kernel/boot/vmlinuz-$KREL" "$OUT/vmlinuz.tmp"
+mv "$OUT/vmlinuz.tmp" "$OUT/vmlinuz"
+mv "$WORK/initrd.img" "$OUT/initrd.img"
+echo "$KREL" > "$OUT/kernel-release"
+echo "$STAMP" > "$OUT/.stamp"
+echo "guest image built in $OUT: kernel $KREL, initrd $(du -m "$OUT/initrd.img" | cut -f1) MiB," \
+    "jre $(du -sm "$ROOT/opt/jre" | cut -f1) MiB"
