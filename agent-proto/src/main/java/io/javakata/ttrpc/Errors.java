@@ -42,6 +42,10 @@ public final class Errors {
         return of(Code.INTERNAL, format, args);
     }
 
+    public static RuntimeStatusException cancelled(String format, Object... args) {
+        return of(Code.CANCELLED, format, args);
+    }
+
     public static RuntimeStatusException unknown(String format, Object... args) {
         return of(Code.UNKNOWN, format, args);
     }

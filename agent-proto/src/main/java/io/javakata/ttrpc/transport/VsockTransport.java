@@ -1,0 +1,38 @@
+package io.javakata.ttrpc.transport;
+
+import io.javakata.sys.VsockSocket;
+
+import java.io.IOException;
+import java.time.Duration;
+
+/**
+ * AF_VSOCK to a guest (vhost-vsock): connects to {@code port} on context {@code cid} through
+ * {@link VsockSocket}, retrying with back-off until the timeout. Each attempt waits at most one second for
+ * the guest. Blocking calls pin their carrier thread; see {@link VsockSocket}. Thread-safe.
+ */
+public final class VsockTransport implements Transport {
+
+    private static final Duration MAX_ATTEMPT = Duration.ofSeconds(1);
+
+    private final long cid;
+    private final int port;
+
+    public VsockTransport(long cid, int port) {
+        if (cid < 0 || cid > 0xFFFF_FFFFL) {
+            throw new IllegalArgumentException("cid=" + cid + ": must be an unsigned 32-bit value");
+        }
+        this.cid = cid;
+        this.port = port;
+    }
+
+    @Override
+    public Connection connect(Duration timeout) throws IOException {
+        return Retry.until(describe(), timeout, remaining -> VsockSocket.connect(cid, port,
+                remaining.compareTo(MAX_ATTEMPT) < 0 && remaining.isPositive() ? remaining : MAX_ATTEMPT));
+    }
+
+    @Override
+    public String describe() {
+        return "vsock:" + cid + ":" + port;
+    }
+}
