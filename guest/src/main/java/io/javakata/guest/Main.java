@@ -1,0 +1,98 @@
+package io.javakata.guest;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+import io.javakata.guest.container.ContainerManager;
+import io.javakata.guest.container.Runc;
+import io.javakata.guest.reaper.Reaper;
+import io.javakata.guest.reaper.SystemChildWaiter;
+import io.javakata.guest.rpc.AgentPort;
+import io.javakata.guest.rpc.AgentService;
+import io.javakata.sys.Processes;
+import io.javakata.ttrpc.TtrpcServer;
+import io.javakata.ttrpc.transport.DeviceConnection;
+
+/**
+ * The guest agent: PID 1 of the VM (exec'd by /init), or a child subreaper when started otherwise.
+ * Serves {@code javakata.agent.v1.Agent} on the virtio-serial port named {@code agent0}; when the host
+ * disconnects (reads end), it reopens the port and serves again.
+ */
+public final class Main {
+
+    private static final System.Logger LOG = System.getLogger(Main.class.getName());
+    private static final String PORT_NAME = "agent0";
+    private static final Path RUN = Path.of("/run/javakata");
+    /** How long the agent waits for its port to appear before giving up (the VM then powers off). */
+    private static final long PORT_WAIT_MILLIS = 60_000;
+    private static final long RECONNECT_BACKOFF_MILLIS = 100;
+
+    private Main() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        long started = System.nanoTime();
+        if (Processes.pid() != 1) {
+            Processes.setChildSubreaper();
+        }
+        Reaper reaper = new Reaper(new SystemChildWaiter(), Clock.systemUTC());
+        reaper.startLoop();
+        Files.createDirectories(RUN.resolve("bundles"));
+        Path runcBinary = Path.of(System.getProperty("javakata.runc", "/usr/sbin/runc"));
+        Runc runc = new Runc(runcBinary, Path.of("/run/runc"), reaper);
+        ContainerManager containers = new ContainerManager(RUN.resolve("bundles"), runc, reaper);
+        String version = Optional.ofNullable(Main.class.getPackage().getImplementationVersion()).orElse("dev");
+        AgentService service = new AgentService(containers, version, Path.of("/proc/sys"));
+        try (TtrpcServer server = new TtrpcServer("agent")) {
+            service.register(server);
+            Path device = awaitPort();
+            LOG.log(Level.INFO, "msg=\"agent ready\" version={0} pid={1} port={2} startup_millis={3}", version,
+                    Processes.pid(), device, (System.nanoTime() - started) / 1_000_000);
+            serveForever(server, device);
+        }
+    }
+
+    private static Path awaitPort() throws IOException, InterruptedException {
+        long deadline = System.currentTimeMillis() + PORT_WAIT_MILLIS;
+        int attempts = 0;
+        while (true) {
+            attempts++;
+            Optional<Path> port = AgentPort.find(Path.of("/sys/class/virtio-ports"), Path.of("/dev"), PORT_NAME);
+            if (port.isPresent() && Files.exists(port.get())) {
+                return port.get();
+            }
+            if (System.currentTimeMillis() > deadline) {
+                throw new IOException("virtio-serial port " + PORT_NAME + " not found under /sys/class/virtio-ports after "
+                        + attempts + " attempts in " + PORT_WAIT_MILLIS + " ms");
+            }
+            TimeUnit.MILLISECONDS.sleep(Math.min(20L * attempts, 500));
+        }
+    }
+
+    /**
+     * A virtio-serial port reads end of file while no host is connected, so serve returns at once
+     * until the shim connects, and again whenever it goes away; reopen after a short back-off.
+     */
+    private static void serveForever(TtrpcServer server, Path device) throws InterruptedException {
+        boolean wasConnected = false;
+        while (true) {
+            long since = System.nanoTime();
+            try (DeviceConnection connection = DeviceConnection.open(device)) {
+                server.serve(connection);
+            } catch (IOException e) {
+                LOG.log(Level.WARNING, "msg=\"serve {0}: {1}\"", device, e.getMessage());
+            }
+            boolean connected = System.nanoTime() - since > TimeUnit.MILLISECONDS.toNanos(RECONNECT_BACKOFF_MILLIS);
+            if (connected || wasConnected != connected) {
+                LOG.log(Level.DEBUG, "msg=\"host connection ended\" port={0}", device);
+            }
+            wasConnected = connected;
+            TimeUnit.MILLISECONDS.sleep(RECONNECT_BACKOFF_MILLIS);
+        }
+    }
+}

@@ -1,0 +1,123 @@
+package io.javakata.guest.container;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import io.javakata.guest.reaper.Reaper;
+import io.javakata.guest.stdio.ContainerStdio;
+
+/**
+ * Drives the runc binary. Every command logs to a JSON file ({@code --log}), whose error lines become
+ * the exception message when the command fails: that is where runc says why a container could not be
+ * created ("exec: \"nosuch\": executable file not found in $PATH").
+ *
+ * <p>Thread-safe; each call blocks until runc exits, at most {@link #TIMEOUT_SECONDS}.
+ */
+public final class Runc {
+
+    static final long TIMEOUT_SECONDS = 60;
+    private static final System.Logger LOG = System.getLogger(Runc.class.getName());
+
+    private final Path binary;
+    private final Path root;
+    private final Reaper reaper;
+
+    /**
+     * @param binary the runc executable
+     * @param root   runc's state directory ({@code --root})
+     * @param reaper starts runc so the guest reaper leaves runc's exit to the JDK
+     */
+    public Runc(Path binary, Path root, Reaper reaper) {
+        this.binary = binary;
+        this.root = root;
+        this.reaper = reaper;
+    }
+
+    /** {@code runc create}; the container's init gets {@code stdio}; returns nothing, the pid is in pidFile. */
+    public void create(String id, Path bundle, Path pidFile, ContainerStdio stdio) throws IOException {
+        Path log = bundle.resolve("runc-create.log");
+        ProcessBuilder builder = builder(log, "create", "--bundle", bundle.toString(), "--pid-file",
+                pidFile.toString(), id)
+                .redirectInput(stdio.stdinRedirect())
+                .redirectOutput(stdio.stdoutRedirect())
+                .redirectError(stdio.stderrRedirect());
+        run("create", id, builder, log);
+    }
+
+    public void start(String id, Path bundle) throws IOException {
+        Path log = bundle.resolve("runc-start.log");
+        run("start", id, quiet(builder(log, "start", id), bundle), log);
+    }
+
+    public void kill(String id, Path bundle, int signal, boolean all) throws IOException {
+        Path log = bundle.resolve("runc-kill.log");
+        List<String> args = new ArrayList<>(List.of("kill"));
+        if (all) {
+            args.add("--all");
+        }
+        args.add(id);
+        args.add(Integer.toString(signal));
+        run("kill", id, quiet(builder(log, args.toArray(String[]::new)), bundle), log);
+    }
+
+    public void delete(String id, Path bundle) throws IOException {
+        Path log = bundle.resolve("runc-delete.log");
+        run("delete", id, quiet(builder(log, "delete", "--force", id), bundle), log);
+    }
+
+    private ProcessBuilder builder(Path log, String... args) {
+        List<String> command = new ArrayList<>(List.of(binary.toString(), "--root", root.toString(),
+                "--log", log.toString(), "--log-format", "json"));
+        command.addAll(List.of(args));
+        return new ProcessBuilder(command);
+    }
+
+    private static ProcessBuilder quiet(ProcessBuilder builder, Path bundle) {
+        Path output = bundle.resolve("runc-output.log");
+        return builder.redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(output.toFile()))
+                .redirectErrorStream(true);
+    }
+
+    private void run(String op, String id, ProcessBuilder builder, Path log) throws IOException {
+        Files.deleteIfExists(log);
+        long started = System.nanoTime();
+        Process process = reaper.start(builder);
+        int code;
+        try {
+            if (!process.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                throw new IOException("runc " + op + " " + id + ": no answer after " + TIMEOUT_SECONDS + " s");
+            }
+            code = process.exitValue();
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+            throw new IOException("runc " + op + " " + id + ": interrupted", e);
+        }
+        LOG.log(Level.DEBUG, "msg=\"runc {0}\" container={1} exit={2} millis={3}", op, id, code,
+                (System.nanoTime() - started) / 1_000_000);
+        if (code != 0) {
+            throw new IOException("runc " + op + " " + id + " failed (exit " + code + "): " + reason(log));
+        }
+    }
+
+    private static String reason(Path log) {
+        try {
+            String text = Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "";
+            List<String> errors = RuncLog.errors(text);
+            if (!errors.isEmpty()) {
+                return String.join("; ", errors);
+            }
+            return text.isBlank() ? "runc gave no reason" : text.strip();
+        } catch (IOException e) {
+            return "runc gave no reason (reading " + log + ": " + e.getMessage() + ")";
+        }
+    }
+}

@@ -1,0 +1,236 @@
+package io.javakata.guest.stdio;
+
+import java.io.FileInputStream;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.lang.System.Logger.Level;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.locks.ReentrantLock;
+
+import io.javakata.sys.Fifos;
+
+/**
+ * The stdio of one container process, as FIFOs in its bundle directory.
+ *
+ * <p>runc gets the FIFOs as plain file redirects (its stdio becomes the container init's stdio in
+ * non-terminal mode); the agent holds the other ends. Pipes from {@link ProcessBuilder} would not
+ * do: the JDK drains and closes a child's pipes when that child exits, and {@code runc create}
+ * exits at once while the container lives on. Opening a FIFO blocks until both ends are open, so
+ * {@link #prepare()} opens the agent's ends on virtual threads while the JDK opens runc's ends in
+ * {@code ProcessBuilder.start()}.
+ *
+ * <p>Thread-safe.
+ */
+public final class ContainerStdio implements AutoCloseable {
+
+    /** Buffered output per stream; a full buffer stops the copier (back-pressure to the container). */
+    public static final int BUFFER_BYTES = 1 << 20;
+
+    private static final System.Logger LOG = System.getLogger(ContainerStdio.class.getName());
+    private static final Path DEV_NULL = Path.of("/dev/null");
+
+    private final String containerId;
+    private final Path dir;
+    private final boolean stdinWanted;
+    private final OutputCopier stdout;
+    private final OutputCopier stderr;
+    private final CompletableFuture<OutputStream> stdinOpened = new CompletableFuture<>();
+    private final ReentrantLock stdinLock = new ReentrantLock();
+    private boolean stdinClosed;
+
+    public ContainerStdio(String containerId, Path dir, boolean stdin, boolean stdout, boolean stderr) {
+        this.containerId = containerId;
+        this.dir = dir;
+        this.stdinWanted = stdin;
+        this.stdout = stdout ? new OutputCopier(containerId + "/stdout", dir.resolve("stdout")) : null;
+        this.stderr = stderr ? new OutputCopier(containerId + "/stderr", dir.resolve("stderr")) : null;
+    }
+
+    /** Creates the FIFOs and starts opening the agent's ends; call before starting runc. */
+    public void prepare() throws IOException {
+        if (stdinWanted) {
+            Path fifo = dir.resolve("stdin");
+            Fifos.mkfifo(fifo, 0600);
+            Thread.ofVirtual().name("stdin-open-" + containerId).start(() -> {
+                try {
+                    stdinOpened.complete(new FileOutputStream(fifo.toFile()));
+                } catch (IOException e) {
+                    stdinOpened.completeExceptionally(e);
+                }
+            });
+        } else {
+            stdinOpened.completeExceptionally(new IOException("stdin was not requested"));
+        }
+        for (OutputCopier copier : outputs()) {
+            Fifos.mkfifo(copier.fifo, 0600);
+            copier.start();
+        }
+    }
+
+    public ProcessBuilder.Redirect stdinRedirect() {
+        return ProcessBuilder.Redirect.from(stdinWanted ? dir.resolve("stdin").toFile() : DEV_NULL.toFile());
+    }
+
+    public ProcessBuilder.Redirect stdoutRedirect() {
+        return stdout != null ? ProcessBuilder.Redirect.to(stdout.fifo.toFile()) : ProcessBuilder.Redirect.DISCARD;
+    }
+
+    public ProcessBuilder.Redirect stderrRedirect() {
+        return stderr != null ? ProcessBuilder.Redirect.to(stderr.fifo.toFile()) : ProcessBuilder.Redirect.DISCARD;
+    }
+
+    /** The stdout buffer, or null when stdout was not requested. */
+    public StreamBuffer stdout() {
+        return stdout == null ? null : stdout.buffer;
+    }
+
+    public StreamBuffer stderr() {
+        return stderr == null ? null : stderr.buffer;
+    }
+
+    /** Completes when every requested output stream reached end of stream in the guest. */
+    public CompletableFuture<Void> outputsDone() {
+        return CompletableFuture.allOf(outputs().stream().map(c -> c.done).toArray(CompletableFuture[]::new));
+    }
+
+    public boolean stdinWanted() {
+        return stdinWanted;
+    }
+
+    /** Blocking write of all bytes to the container's stdin. */
+    public void writeStdin(byte[] data) throws IOException {
+        OutputStream out = stdinOpened.join();
+        stdinLock.lock();
+        try {
+            if (stdinClosed) {
+                throw new IOException("stdin is closed");
+            }
+            out.write(data);
+            out.flush();
+        } finally {
+            stdinLock.unlock();
+        }
+    }
+
+    /** Closes the agent's end of stdin, so the container reads end of file. Idempotent. */
+    public void closeStdin() throws IOException {
+        stdinLock.lock();
+        try {
+            if (stdinClosed) {
+                return;
+            }
+            stdinClosed = true;
+        } finally {
+            stdinLock.unlock();
+        }
+        if (stdinOpened.isDone() && !stdinOpened.isCompletedExceptionally()) {
+            stdinOpened.join().close();
+        } else {
+            unblockOpen(dir.resolve("stdin"), true);
+            stdinOpened.thenAccept(ContainerStdio::closeQuietly);
+        }
+    }
+
+    /** Closes the agent's ends and drops buffered output; readers see eof. */
+    @Override
+    public void close() {
+        try {
+            if (stdinWanted) {
+                closeStdin();
+            }
+        } catch (IOException e) {
+            LOG.log(Level.DEBUG, "container={0} msg=\"close stdin: {1}\"", containerId, e.getMessage());
+        }
+        for (OutputCopier copier : outputs()) {
+            copier.close();
+        }
+    }
+
+    private List<OutputCopier> outputs() {
+        List<OutputCopier> list = new ArrayList<>(2);
+        if (stdout != null) {
+            list.add(stdout);
+        }
+        if (stderr != null) {
+            list.add(stderr);
+        }
+        return list;
+    }
+
+    /**
+     * A thread blocked opening one end of a FIFO only returns once the other end is opened; when
+     * runc never got to open its end (it failed to start), open that end ourselves, briefly.
+     */
+    private static void unblockOpen(Path fifo, boolean openerIsWriter) {
+        if (!Files.exists(fifo)) {
+            return;
+        }
+        Thread.ofVirtual().name("fifo-unblock").start(() -> {
+            try (var c = openerIsWriter ? new FileInputStream(fifo.toFile()) : new FileOutputStream(fifo.toFile())) {
+                LOG.log(Level.TRACE, "unblocked {0}", fifo);
+            } catch (IOException e) {
+                LOG.log(Level.DEBUG, "msg=\"unblock fifo {0}: {1}\"", fifo, e.getMessage());
+            }
+        });
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception e) {
+            LOG.log(Level.DEBUG, "msg=\"close: {0}\"", e.getMessage());
+        }
+    }
+
+    /** Copies one output FIFO into its buffer on a virtual thread. */
+    private static final class OutputCopier {
+        final String name;
+        final Path fifo;
+        final StreamBuffer buffer = new StreamBuffer(BUFFER_BYTES);
+        final CompletableFuture<Void> done = new CompletableFuture<>();
+        private final CompletableFuture<InputStream> opened = new CompletableFuture<>();
+
+        OutputCopier(String name, Path fifo) {
+            this.name = name;
+            this.fifo = fifo;
+        }
+
+        void start() {
+            Thread.ofVirtual().name("copy-" + name).start(this::run);
+        }
+
+        private void run() {
+            try (InputStream in = new FileInputStream(fifo.toFile())) {
+                opened.complete(in);
+                byte[] chunk = new byte[32 * 1024];
+                int n;
+                while ((n = in.read(chunk)) >= 0) {
+                    if (!buffer.write(chunk, 0, n)) {
+                        break;
+                    }
+                }
+            } catch (IOException e) {
+                LOG.log(Level.WARNING, "stream={0} msg=\"copy failed: {1}\"", name, e.getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                opened.complete(null);
+                buffer.finish();
+                done.complete(null);
+            }
+        }
+
+        void close() {
+            buffer.discard();
+            if (!opened.isDone()) {
+                unblockOpen(fifo, false);
+            }
+        }
+    }
+}

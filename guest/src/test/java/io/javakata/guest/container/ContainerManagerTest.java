@@ -1,0 +1,136 @@
+package io.javakata.guest.container;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.javakata.guest.reaper.Reaper;
+import io.javakata.guest.reaper.SystemChildWaiter;
+import io.javakata.guest.stdio.StreamBuffer;
+import io.javakata.sys.Processes;
+import io.javakata.ttrpc.Code;
+import io.javakata.ttrpc.RuntimeStatusException;
+
+/**
+ * Drives ContainerManager against fake-runc.sh: real FIFOs, a real subreaper, real exit statuses;
+ * only runc's namespaces are missing.
+ */
+@Timeout(30)
+class ContainerManagerTest {
+
+    private static Reaper reaper;
+
+    @TempDir
+    Path tmp;
+
+    @BeforeAll
+    static void becomeSubreaper() throws Exception {
+        // The fake container init is orphaned when fake runc exits; as in the guest, it must become
+        // our child so that the reaper collects its status.
+        Processes.setChildSubreaper();
+        reaper = new Reaper(new SystemChildWaiter(), Clock.systemUTC());
+        reaper.startLoop();
+    }
+
+    @AfterAll
+    static void stopReaper() {
+        reaper.close();
+    }
+
+    private ContainerManager manager() throws Exception {
+        Path fake = tmp.resolve("runc");
+        Files.copy(Path.of(getClass().getResource("/fake-runc.sh").toURI()), fake);
+        fake.toFile().setExecutable(true);
+        return new ContainerManager(tmp.resolve("bundles"), new Runc(fake, tmp.resolve("state"), reaper), reaper);
+    }
+
+    private static byte[] spec(String... args) {
+        StringBuilder json = new StringBuilder("{\"process\":{\"args\":[");
+        for (int i = 0; i < args.length; i++) {
+            json.append(i == 0 ? "" : ",").append('"').append(args[i].replace("\"", "\\\"")).append('"');
+        }
+        return json.append("]}}").toString().getBytes(UTF_8);
+    }
+
+    private static String drain(StreamBuffer buffer) throws InterruptedException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        while (true) {
+            StreamBuffer.Chunk chunk = buffer.read(3);
+            if (chunk.eof()) {
+                return out.toString(UTF_8);
+            }
+            out.writeBytes(chunk.data());
+        }
+    }
+
+    @Test
+    void runsAContainerWithStdioAndReportsItsExitAfterTheOutput() throws Exception {
+        ContainerManager manager = manager();
+        Container c = manager.create(new ContainerManager.CreateRequest("c1",
+                spec("sh", "-c", "read x; echo out $x; echo err >&2; exit 3"), true, true, true));
+        assertTrue(Files.exists(tmp.resolve("bundles/c1/config.json")));
+        assertTrue(c.initPid() > 0);
+        manager.start("c1");
+        c.stdio().writeStdin("hi\n".getBytes(UTF_8));
+        c.stdio().closeStdin();
+        assertEquals(3, c.exitWithOutput().get(10, TimeUnit.SECONDS).status());
+        assertEquals("out hi\n", drain(c.stdio().stdout()));
+        assertEquals("err\n", drain(c.stdio().stderr()));
+
+        RuntimeStatusException late = assertThrows(RuntimeStatusException.class, () -> manager.signal("c1", 15, false));
+        assertEquals(Code.NOT_FOUND, late.code());
+        assertTrue(late.getMessage().contains("process already finished"), late.getMessage());
+
+        manager.remove("c1");
+        assertFalse(Files.exists(tmp.resolve("bundles/c1")));
+        assertEquals(Code.NOT_FOUND, assertThrows(RuntimeStatusException.class, () -> manager.get("c1")).code());
+    }
+
+    @Test
+    void aSignalEndsARunningContainerAndUnwantedStreamsAreNull() throws Exception {
+        ContainerManager manager = manager();
+        Container c = manager.create(new ContainerManager.CreateRequest("c2", spec("sleep", "30"), false, false, false));
+        manager.start("c2");
+        assertEquals(Code.FAILED_PRECONDITION,
+                assertThrows(RuntimeStatusException.class, () -> manager.start("c2")).code());
+        manager.signal("c2", 9, false);
+        assertEquals(128 + 9, c.exitWithOutput().get(10, TimeUnit.SECONDS).status());
+        manager.remove("c2");
+    }
+
+    @Test
+    void aMissingExecutableFailsCreateWithRuncsMessageAndLeavesNothing() throws Exception {
+        ContainerManager manager = manager();
+        RuntimeStatusException e = assertThrows(RuntimeStatusException.class, () -> manager.create(
+                new ContainerManager.CreateRequest("c3", spec("/nosuch/binary"), false, true, true)));
+        assertTrue(e.getMessage().startsWith("create container c3: runc create c3 failed (exit 1): "), e.getMessage());
+        assertTrue(e.getMessage().contains("executable file not found"), e.getMessage());
+        assertFalse(Files.exists(tmp.resolve("bundles/c3")));
+        assertEquals(Code.NOT_FOUND, assertThrows(RuntimeStatusException.class, () -> manager.get("c3")).code());
+    }
+
+    @Test
+    void badIdsAndDuplicatesAreRefused() throws Exception {
+        ContainerManager manager = manager();
+        assertEquals(Code.INVALID_ARGUMENT, assertThrows(RuntimeStatusException.class, () -> manager.create(
+                new ContainerManager.CreateRequest("../x", spec("true"), false, false, false))).code());
+        manager.create(new ContainerManager.CreateRequest("c4", spec("true"), false, false, false));
+        assertEquals(Code.ALREADY_EXISTS, assertThrows(RuntimeStatusException.class, () -> manager.create(
+                new ContainerManager.CreateRequest("c4", spec("true"), false, false, false))).code());
+        manager.remove("c4");
+    }
+}

@@ -1,0 +1,85 @@
+package io.javakata.guest.stdio;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+@Timeout(10)
+class StreamBufferTest {
+
+    @Test
+    void readReturnsAtMostMaxLenInOrderThenEofAfterFinish() throws Exception {
+        StreamBuffer buffer = new StreamBuffer(16);
+        buffer.write("hello world".getBytes(UTF_8), 0, 11);
+        buffer.finish();
+        assertEquals("hell", new String(buffer.read(4).data(), UTF_8));
+        StreamBuffer.Chunk rest = buffer.read(100);
+        assertEquals("o world", new String(rest.data(), UTF_8));
+        assertFalse(rest.eof(), "eof only once everything was returned");
+        StreamBuffer.Chunk end = buffer.read(100);
+        assertTrue(end.eof());
+        assertEquals(0, end.data().length);
+    }
+
+    @Test
+    void readBlocksUntilDataArrives() throws Exception {
+        StreamBuffer buffer = new StreamBuffer(16);
+        CompletableFuture<StreamBuffer.Chunk> read = CompletableFuture.supplyAsync(() -> {
+            try {
+                return buffer.read(8);
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        assertFalse(buffer.read(8, 50, TimeUnit.MILLISECONDS).eof(), "a timed-out read is not eof");
+        assertFalse(read.isDone());
+        buffer.write(new byte[] {1, 2}, 0, 2);
+        assertArrayEquals(new byte[] {1, 2}, read.get(5, TimeUnit.SECONDS).data());
+    }
+
+    @Test
+    void writerBlocksWhileFullAndWrapsAroundTheRing() throws Exception {
+        StreamBuffer buffer = new StreamBuffer(4);
+        byte[] data = "abcdefghij".getBytes(UTF_8);
+        CompletableFuture<Boolean> writer = CompletableFuture.supplyAsync(() -> {
+            try {
+                return buffer.write(data, 0, data.length);
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        Thread.sleep(100);
+        assertFalse(writer.isDone(), "10 bytes cannot fit in 4: the writer must wait (back-pressure)");
+        assertEquals(4, buffer.buffered());
+        StringBuilder got = new StringBuilder();
+        while (got.length() < data.length) {
+            got.append(new String(buffer.read(3).data(), UTF_8));
+        }
+        assertEquals("abcdefghij", got.toString());
+        assertTrue(writer.get(5, TimeUnit.SECONDS));
+    }
+
+    @Test
+    void discardReleasesABlockedWriterAndEndsReaders() throws Exception {
+        StreamBuffer buffer = new StreamBuffer(2);
+        CompletableFuture<Boolean> writer = CompletableFuture.supplyAsync(() -> {
+            try {
+                return buffer.write(new byte[5], 0, 5);
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        Thread.sleep(50);
+        buffer.discard();
+        assertFalse(writer.get(5, TimeUnit.SECONDS), "write reports the discard");
+        assertTrue(buffer.read(10).eof());
+    }
+}

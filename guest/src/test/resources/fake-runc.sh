@@ -1,0 +1,44 @@
+#!/bin/bash
+# A stand-in for runc on the host, for ContainerManagerTest: same command line, same --log JSON,
+# and the "container" is a shell running process.args of config.json once `start` was called.
+set -u
+root= log=
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --root) root=$2; shift 2 ;;
+        --log) log=$2; shift 2 ;;
+        --log-format) shift 2 ;;
+        *) break ;;
+    esac
+done
+cmd=$1; shift
+fail() { printf '{"level":"error","msg":"%s","time":"now"}\n' "$1" >> "$log"; echo "$1" >&2; exit 1; }
+mkdir -p "$root"
+case "$cmd" in
+    create)
+        bundle= pidfile=
+        while [ $# -gt 1 ]; do
+            case "$1" in
+                --bundle) bundle=$2; shift 2 ;;
+                --pid-file) pidfile=$2; shift 2 ;;
+                *) shift ;;
+            esac
+        done
+        id=$1
+        arg0=$(jq -r '.process.args[0]' "$bundle/config.json")
+        command -v "$arg0" >/dev/null || fail "runc create failed: unable to start container process: exec: \\\"$arg0\\\": executable file not found in \$PATH"
+        echo "$bundle" > "$root/$id"
+        # The init waits for `start`, then runs the args, with runc's stdio (the agent's FIFOs).
+        ( while [ ! -e "$root/$id.started" ]; do sleep 0.02; done
+          mapfile -t args < <(jq -r '.process.args[]' "$bundle/config.json")
+          exec "${args[@]}" ) 0<&0 &
+        echo $! > "$pidfile"
+        echo $! > "$root/$id.pid"
+        ;;
+    start) [ -e "$root/$1" ] || fail "container $1 does not exist"; touch "$root/$1.started" ;;
+    kill) [ "$1" = --all ] && shift; kill -"$2" "$(cat "$root/$1.pid")" 2>/dev/null; exit 0 ;;
+    delete) [ "$1" = --force ] && shift
+        kill -9 "$(cat "$root/$1.pid" 2>/dev/null)" 2>/dev/null
+        rm -f "$root/$1" "$root/$1.started" "$root/$1.pid" ;;
+    *) fail "unknown command $cmd" ;;
+esac
