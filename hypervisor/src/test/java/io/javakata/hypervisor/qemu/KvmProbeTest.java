@@ -1,0 +1,94 @@
+package io.javakata.hypervisor.qemu;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.javakata.hypervisor.Accelerator;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Runs the real probe. On the project's machines /dev/kvm exists but QEMU aborts under KVM
+ * (protocol-facts §7.4), so AUTO must come back as TCG with QEMU's reason.
+ */
+@Timeout(60)
+class KvmProbeTest {
+
+    private static final Path QEMU = Path.of("/usr/bin/qemu-system-x86_64");
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void autoFallsBackToTcgHereWithAReasonAndReusesTheCachedVerdict() throws IOException {
+        Path cache = dir.resolve("run/kvm-probe.json");
+        long t0 = System.nanoTime();
+        Accelerator.Choice first = KvmProbe.choose(Accelerator.AUTO, QEMU, "q35", cache);
+        long probeMillis = (System.nanoTime() - t0) / 1_000_000;
+        System.out.println("KVM probe took " + probeMillis + " ms: " + first);
+
+        assertEquals(Accelerator.TCG, first.accelerator());
+        assertFalse(first.reason().isBlank());
+        JsonNode written = JSON.readTree(cache.toFile());
+        assertEquals(Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).strip(),
+                written.path("bootId").asText());
+        JsonNode entry = written.path("verdicts").path(QEMU + "|q35");
+        assertFalse(entry.path("kvm").asBoolean(true));
+        assertEquals(first.reason(), entry.path("reason").asText());
+
+        // Reuse: a marked reason in the cache must come back, proving QEMU was not run again.
+        ((ObjectNode) entry).put("reason", "marked by the test");
+        JSON.writeValue(cache.toFile(), written);
+        Accelerator.Choice second = KvmProbe.choose(Accelerator.AUTO, QEMU, "q35", cache);
+        assertEquals(Accelerator.TCG, second.accelerator());
+        assertTrue(second.reason().startsWith("marked by the test (verdict cached for this host boot"),
+                second.reason());
+    }
+
+    @Test
+    void aCacheFromAnotherBootIsIgnoredAndReplaced() throws IOException {
+        Path cache = dir.resolve("kvm-probe.json");
+        Files.writeString(cache, "{\"bootId\": \"another-boot\", \"verdicts\": {\"" + QEMU
+                + "|microvm\": {\"kvm\": true, \"reason\": \"stale\"}}}");
+        Accelerator.Choice choice = KvmProbe.choose(Accelerator.AUTO, QEMU, "microvm", cache);
+        assertEquals(Accelerator.TCG, choice.accelerator(), choice.reason());
+        assertFalse(choice.reason().contains("stale"));
+        assertFalse(Files.readString(cache).contains("another-boot"));
+    }
+
+    @Test
+    void tcgRequestedNeedsNoProbe() throws IOException {
+        Path cache = dir.resolve("kvm-probe.json");
+        Accelerator.Choice choice = KvmProbe.choose(Accelerator.TCG, QEMU, "q35", cache);
+        assertEquals(new Accelerator.Choice(Accelerator.TCG, "requested by configuration"), choice);
+        assertFalse(Files.exists(cache));
+    }
+
+    @Test
+    void kvmRequestedButUnusableIsAClearError() {
+        IOException e = assertThrows(IOException.class,
+                () -> KvmProbe.choose(Accelerator.KVM, QEMU, "q35", dir.resolve("kvm-probe.json")));
+        assertTrue(e.getMessage().startsWith("accelerator=KVM is configured but KVM is unusable on this host: "),
+                e.getMessage());
+    }
+
+    @Test
+    void noDeviceAndUnopenableDeviceAreReasonsToo() {
+        assertEquals(new KvmProbe.Verdict(false, "no " + dir.resolve("kvm")),
+                KvmProbe.probe(dir.resolve("kvm"), QEMU, "q35"));
+        KvmProbe.Verdict verdict = KvmProbe.probe(dir, QEMU, "q35");
+        assertFalse(verdict.kvmUsable());
+        assertTrue(verdict.reason().startsWith("cannot open " + dir), verdict.reason());
+    }
+}
