@@ -1,0 +1,61 @@
+package io.javakata.shim.task;
+
+import io.javakata.hypervisor.Accelerator;
+import io.javakata.hypervisor.AgentEndpoint;
+import io.javakata.hypervisor.Hypervisor;
+import io.javakata.hypervisor.VmSpec;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+
+/** A VM that is only a record of what was asked of it; its "VMM pid" is the test JVM's. */
+final class FakeHypervisor implements Hypervisor {
+
+    final VmSpec spec;
+    volatile boolean started;
+    volatile boolean stopped;
+    private final CompletableFuture<Integer> exit = new CompletableFuture<>();
+
+    FakeHypervisor(VmSpec spec) {
+        this.spec = spec;
+    }
+
+    @Override
+    public void start() throws IOException {
+        if (!java.nio.file.Files.isDirectory(spec.stateDir())) {
+            throw new IOException("state dir " + spec.stateDir() + " missing");
+        }
+        started = true;
+    }
+
+    @Override
+    public AgentEndpoint agentEndpoint() {
+        return new AgentEndpoint.Serial(spec.stateDir().resolve("agent.sock"), "agent0");
+    }
+
+    @Override
+    public long pid() {
+        return ProcessHandle.current().pid();
+    }
+
+    @Override
+    public Accelerator.Choice accelerator() {
+        return new Accelerator.Choice(Accelerator.TCG, "fake VM");
+    }
+
+    @Override
+    public CompletableFuture<Integer> onExit() {
+        return exit;
+    }
+
+    @Override
+    public void stop(Duration grace) {
+        stopped = true;
+        exit.complete(0);
+    }
+
+    @Override
+    public void close() {
+        stop(Duration.ofSeconds(2));
+    }
+}

@@ -1,0 +1,386 @@
+package io.javakata.shim.task;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.protobuf.Empty;
+import com.google.protobuf.Message;
+import com.google.protobuf.Parser;
+import io.containerd.events.TaskCreate;
+import io.containerd.events.TaskExit;
+import io.containerd.task.v2.CloseIORequest;
+import io.containerd.task.v2.ConnectRequest;
+import io.containerd.task.v2.ConnectResponse;
+import io.containerd.task.v2.CreateTaskRequest;
+import io.containerd.task.v2.CreateTaskResponse;
+import io.containerd.task.v2.DeleteRequest;
+import io.containerd.task.v2.DeleteResponse;
+import io.containerd.task.v2.ExecProcessRequest;
+import io.containerd.task.v2.KillRequest;
+import io.containerd.task.v2.ShutdownRequest;
+import io.containerd.task.v2.StartRequest;
+import io.containerd.task.v2.StateRequest;
+import io.containerd.task.v2.StateResponse;
+import io.containerd.task.v2.WaitRequest;
+import io.containerd.task.v2.WaitResponse;
+import io.containerd.types.Mount;
+import io.containerd.types.task.Status;
+import io.javakata.shim.config.RuntimeConfig;
+import io.javakata.shim.config.ShimContext;
+import io.javakata.shim.sandbox.SandboxPaths;
+import io.javakata.shim.sandbox.VmLauncher;
+import io.javakata.sys.Fifos;
+import io.javakata.ttrpc.Code;
+import io.javakata.ttrpc.RuntimeStatusException;
+import io.javakata.ttrpc.TtrpcClient;
+import io.javakata.ttrpc.TtrpcServer;
+import io.javakata.ttrpc.transport.PipeConnection;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The Task service as containerd drives it (over ttrpc), against a fake VM and an in-memory agent
+ * served by a real ttrpc server. Needs root: rootfs and shared-directory mounts are real.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class TaskServiceTest {
+
+    private static final String TASK = "containerd.task.v2.Task";
+    private static final Duration CALL = Duration.ofSeconds(20);
+
+    @TempDir
+    Path tmp;
+
+    private Path stateDir;
+    private Path image;
+    private final FakeAgent agent = new FakeAgent();
+    private final RecordingPublisher events = new RecordingPublisher();
+    private final List<FakeHypervisor> vms = new CopyOnWriteArrayList<>();
+    private final CountDownLatch shimExited = new CountDownLatch(1);
+    private TtrpcServer agentServer;
+    private TtrpcServer taskServer;
+    private TtrpcClient containerd;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        stateDir = tmp.resolve("state");
+        image = Files.createDirectories(tmp.resolve("image"));
+        Files.writeString(image.resolve("hello.txt"), "hi");
+        RuntimeConfig defaults = RuntimeConfig.defaults();
+        RuntimeConfig config = new RuntimeConfig(defaults.hypervisor(), defaults.virtiofsd(),
+                new RuntimeConfig.Agent("serial", Duration.ofSeconds(10)),
+                new RuntimeConfig.Runtime(stateDir, false));
+        ShimContext ctx = new ShimContext("testns", "c1", "/run/containerd/containerd.sock", "", tmp, config, false);
+
+        agentServer = new TtrpcServer("fake-agent");
+        agent.register(agentServer);
+        VmLauncher launcher = new VmLauncher(spec -> {
+            FakeHypervisor vm = new FakeHypervisor(spec);
+            vms.add(vm);
+            return vm;
+        }, (endpoint, timeout) -> serve(agentServer));
+
+        taskServer = new TtrpcServer("shim");
+        new TaskService(ctx, events, shimExited::countDown, launcher).register(taskServer);
+        containerd = new TtrpcClient(serve(taskServer));
+    }
+
+    @AfterEach
+    void tearDown() throws IOException {
+        containerd.close();
+        taskServer.close();
+        agentServer.close();
+        // Whatever a failed test left mounted must not outlive it.
+        for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+            String target = line.split(" ")[4];
+            if (target.startsWith(tmp.toString())) {
+                io.javakata.sys.Mounts.unmount(target, io.javakata.sys.Mounts.MNT_DETACH);
+            }
+        }
+    }
+
+    private static PipeConnection serve(TtrpcServer server) {
+        PipeConnection[] pair = PipeConnection.pair();
+        Thread.ofVirtual().start(() -> server.serve(pair[1]));
+        return pair[0];
+    }
+
+    private <R extends Message> R call(String method, Message request, Parser<R> parser) {
+        return containerd.call(TASK, method, request, parser, CALL);
+    }
+
+    private Path bundle(String id, String annotations) throws IOException {
+        Path bundle = Files.createDirectories(tmp.resolve("bundles").resolve(id));
+        Files.writeString(bundle.resolve("config.json"), """
+                {"ociVersion": "1.0.2", "process": {"args": ["uname", "-r"], "cwd": "/"},
+                 "root": {"path": "rootfs"}, "hooks": {"prestart": [{"path": "/bin/true"}]},
+                 "annotations": {%s},
+                 "linux": {"namespaces": [{"type": "pid"}, {"type": "network", "path": "/proc/1/ns/net"}]}}
+                """.formatted(annotations));
+        return bundle;
+    }
+
+    private CreateTaskResponse create(String id, String stdout, String stdin) throws IOException {
+        return call("Create", CreateTaskRequest.newBuilder().setId(id).setBundle(bundle(id, "").toString())
+                .addRootfs(Mount.newBuilder().setType("bind").setSource(image.toString())
+                        .addOptions("rbind").addOptions("rw"))
+                .setStdout(stdout).setStdin(stdin).build(), CreateTaskResponse.parser());
+    }
+
+    private SandboxPaths sandboxPaths(String sandboxId) {
+        return SandboxPaths.of(stateDir, "testns", sandboxId);
+    }
+
+    private static RuntimeStatusException failure(Runnable call) {
+        return assertThrows(RuntimeStatusException.class, call::run);
+    }
+
+    @Test
+    void lifecycleRunsInOrderAndCleansUp() throws Exception {
+        agent.programs.put("c1", p -> p.exit(3));
+        long pid = create("c1", "", "").getPid();
+        assertEquals(ProcessHandle.current().pid(), pid, "every task reports the VMM's pid");
+        SandboxPaths paths = sandboxPaths("c1");
+        assertTrue(io.javakata.sys.Mounts.isMountPoint(paths.rootfs("c1")), "rootfs mounted under shared/");
+        assertTrue(Files.exists(paths.rootfs("c1").resolve("hello.txt")));
+        assertTrue(io.javakata.sys.Mounts.isMountPoint(paths.shared()));
+        assertTrue(Files.exists(paths.sandboxJson()));
+        assertEquals(Status.CREATED, state("c1").getStatus());
+
+        JsonNode sent = new ObjectMapper().readTree(agent.specs.get("c1"));
+        assertEquals("/run/javakata/shared/c1/rootfs", sent.path("root").path("path").asText());
+        assertFalse(sent.has("hooks"));
+        assertFalse(sent.path("linux").path("namespaces").get(1).has("path"));
+
+        call("Start", StartRequest.newBuilder().setId("c1").build(), io.containerd.task.v2.StartResponse.parser());
+        WaitResponse exit = call("Wait", WaitRequest.newBuilder().setId("c1").build(), WaitResponse.parser());
+        assertEquals(3, exit.getExitStatus());
+        WaitResponse again = call("Wait", WaitRequest.newBuilder().setId("c1").build(), WaitResponse.parser());
+        assertEquals(exit, again, "repeated Wait gives the same answer");
+
+        StateResponse stopped = state("c1");
+        assertEquals(Status.STOPPED, stopped.getStatus());
+        assertEquals(3, stopped.getExitStatus());
+
+        RuntimeStatusException kill = failure(() -> call("Kill", KillRequest.newBuilder().setId("c1").setSignal(15)
+                .build(), Empty.parser()));
+        assertEquals(Code.NOT_FOUND, kill.code());
+        assertTrue(kill.getMessage().contains("process already finished"), kill.getMessage());
+
+        DeleteResponse deleted = call("Delete", DeleteRequest.newBuilder().setId("c1").build(),
+                DeleteResponse.parser());
+        assertEquals(3, deleted.getExitStatus());
+        assertEquals(List.of("/tasks/create", "/tasks/start", "/tasks/exit", "/tasks/delete"), events.topics());
+        TaskExit exitEvent = events.last("/tasks/exit");
+        assertEquals("c1", exitEvent.getContainerId());
+        assertEquals("c1", exitEvent.getId());
+        assertEquals(3, exitEvent.getExitStatus());
+        TaskCreate createEvent = events.last("/tasks/create");
+        assertEquals(1, createEvent.getRootfsCount());
+
+        assertFalse(Files.exists(paths.dir()), "last delete removes the sandbox state dir");
+        assertTrue(vms.getFirst().stopped, "last delete stops the VM");
+        assertNoMountsUnder(tmp);
+
+        assertEquals(Code.NOT_FOUND, failure(() -> state("c1")).code());
+        call("Shutdown", ShutdownRequest.newBuilder().setId("c1").build(), Empty.parser());
+        assertTrue(shimExited.await(5, TimeUnit.SECONDS), "Shutdown with no task left exits the shim");
+    }
+
+    @Test
+    void illegalOperationsAreRefusedWithTheirCodes() throws Exception {
+        CompletableFuture<Integer> signalled = new CompletableFuture<>();
+        agent.programs.put("c1", p -> {
+            int signal = p.signal.join();
+            signalled.complete(signal);
+            p.exit(128 + signal);
+        });
+        create("c1", "", "");
+        call("Start", StartRequest.newBuilder().setId("c1").build(), io.containerd.task.v2.StartResponse.parser());
+        assertEquals(Status.RUNNING, state("c1").getStatus());
+
+        RuntimeStatusException start = failure(() -> call("Start", StartRequest.newBuilder().setId("c1").build(),
+                io.containerd.task.v2.StartResponse.parser()));
+        assertEquals(Code.FAILED_PRECONDITION, start.code());
+        assertTrue(start.getMessage().contains("cannot start a process in state running"), start.getMessage());
+        RuntimeStatusException delete = failure(() -> call("Delete", DeleteRequest.newBuilder().setId("c1").build(),
+                DeleteResponse.parser()));
+        assertEquals(Code.FAILED_PRECONDITION, delete.code());
+        assertTrue(delete.getMessage().contains("cannot delete a running process"), delete.getMessage());
+
+        RuntimeStatusException unknown = failure(() -> call("Kill", KillRequest.newBuilder().setId("nope")
+                .setSignal(9).build(), Empty.parser()));
+        assertEquals(Code.NOT_FOUND, unknown.code());
+        assertEquals("container nope not created", unknown.getMessage());
+        RuntimeStatusException exec = failure(() -> call("Exec", ExecProcessRequest.newBuilder().setId("c1")
+                .setExecId("e1").build(), Empty.parser()));
+        assertEquals(Code.UNIMPLEMENTED, exec.code());
+        assertEquals("Exec is not implemented by javakata yet", exec.getMessage());
+
+        ConnectResponse connect = call("Connect", ConnectRequest.newBuilder().setId("c1").build(),
+                ConnectResponse.parser());
+        assertEquals(ProcessHandle.current().pid(), connect.getShimPid());
+        assertEquals(ProcessHandle.current().pid(), connect.getTaskPid());
+
+        call("Shutdown", ShutdownRequest.newBuilder().setId("c1").build(), Empty.parser());
+        assertFalse(shimExited.await(500, TimeUnit.MILLISECONDS), "Shutdown is ignored while a task remains");
+
+        call("Kill", KillRequest.newBuilder().setId("c1").setSignal(9).build(), Empty.parser());
+        assertEquals(9, signalled.get(5, TimeUnit.SECONDS));
+        WaitResponse exit = call("Wait", WaitRequest.newBuilder().setId("c1").build(), WaitResponse.parser());
+        assertEquals(137, exit.getExitStatus());
+        call("Delete", DeleteRequest.newBuilder().setId("c1").build(), DeleteResponse.parser());
+        assertEquals(List.of("/tasks/create", "/tasks/start", "/tasks/exit", "/tasks/delete"), events.topics());
+    }
+
+    @Test
+    void createdButNeverStartedTaskCanBeDeleted() throws Exception {
+        create("c1", "", "");
+        CompletableFuture<WaitResponse> wait = CompletableFuture.supplyAsync(() ->
+                call("Wait", WaitRequest.newBuilder().setId("c1").build(), WaitResponse.parser()));
+        call("Delete", DeleteRequest.newBuilder().setId("c1").build(), DeleteResponse.parser());
+        assertEquals(0, wait.get(5, TimeUnit.SECONDS).getExitStatus(), "Delete unblocks Wait");
+        assertEquals(List.of("/tasks/create", "/tasks/delete"), events.topics());
+        assertTrue(agent.calls.contains("RemoveContainer c1"));
+        assertFalse(Files.exists(sandboxPaths("c1").dir()));
+    }
+
+    @Test
+    void everyLineReachesTheFifoBeforeTheExitIsReported() throws Exception {
+        Path fifo = tmp.resolve("c1-stdout");
+        Fifos.mkfifo(fifo, 0600);
+        int lines = 10_000;
+        agent.programs.put("c1", p -> {
+            StringBuilder chunk = new StringBuilder();
+            for (int i = 1; i <= lines; i++) {
+                chunk.append("line ").append(i).append('\n');
+                if (i % 10 == 0) {
+                    p.out(chunk.toString());
+                    chunk.setLength(0);
+                }
+            }
+            p.exit(0);
+        });
+        List<String> received = new ArrayList<>();
+        CompletableFuture<Void> readerDone = new CompletableFuture<>();
+        Thread.ofVirtual().start(() -> {
+            try (BufferedReader reader = new BufferedReader(new InputStreamReader(
+                    Files.newInputStream(fifo), StandardCharsets.UTF_8))) {
+                for (String line = reader.readLine(); line != null; line = reader.readLine()) {
+                    received.add(line);
+                }
+                readerDone.complete(null);
+            } catch (IOException e) {
+                readerDone.completeExceptionally(e);
+            }
+        });
+        CompletableFuture<Boolean> drainedAtExit = new CompletableFuture<>();
+        events.hook = (topic, event) -> {
+            if (topic.equals("/tasks/exit")) {
+                drainedAtExit.complete(agent.process("c1").stdoutEofDelivered.get()
+                        && agent.process("c1").stdout.size() == 1);
+            }
+        };
+
+        create("c1", fifo.toString(), "");
+        call("Start", StartRequest.newBuilder().setId("c1").build(), io.containerd.task.v2.StartResponse.parser());
+        call("Wait", WaitRequest.newBuilder().setId("c1").build(), WaitResponse.parser());
+
+        assertTrue(drainedAtExit.get(5, TimeUnit.SECONDS), "the relay read all output before TaskExit");
+        readerDone.get(5, TimeUnit.SECONDS);
+        assertEquals(lines, received.size());
+        assertEquals("line 1", received.getFirst());
+        assertEquals("line 10000", received.getLast());
+        call("Delete", DeleteRequest.newBuilder().setId("c1").build(), DeleteResponse.parser());
+    }
+
+    @Test
+    void stdinIsCopiedToTheGuestAndClosedAtEof() throws Exception {
+        Path fifo = tmp.resolve("c1-stdin");
+        Fifos.mkfifo(fifo, 0600);
+        agent.programs.put("c1", p -> {
+            p.stdinClosed.join();
+            p.exit(0);
+        });
+        create("c1", "", fifo.toString());
+        call("Start", StartRequest.newBuilder().setId("c1").build(), io.containerd.task.v2.StartResponse.parser());
+        try (OutputStream out = Files.newOutputStream(fifo)) {
+            out.write("hello guest\n".getBytes(StandardCharsets.UTF_8));
+        }
+        call("Wait", WaitRequest.newBuilder().setId("c1").build(), WaitResponse.parser());
+        assertArrayEquals("hello guest\n".getBytes(StandardCharsets.UTF_8), agent.process("c1").stdinBytes());
+        call("CloseIO", CloseIORequest.newBuilder().setId("c1").setStdin(true).build(), Empty.parser());
+        call("Delete", DeleteRequest.newBuilder().setId("c1").build(), DeleteResponse.parser());
+    }
+
+    @Test
+    void failedCreateLeavesNoMountOrDirectoryBehind() throws Exception {
+        agent.failCreateWith = "oci_spec: process.args must not be empty";
+        RuntimeStatusException e = failure(() -> {
+            try {
+                create("c1", "", "");
+            } catch (IOException io) {
+                throw new AssertionError(io);
+            }
+        });
+        assertEquals(Code.INVALID_ARGUMENT, e.code(), "the guest's code reaches containerd unchanged");
+        assertTrue(e.getMessage().startsWith("create container c1: "), e.getMessage());
+        assertTrue(e.getMessage().contains("process.args must not be empty"), e.getMessage());
+
+        assertNoMountsUnder(tmp);
+        assertFalse(Files.exists(sandboxPaths("c1").dir()), "no sandbox directory left");
+        assertTrue(vms.getFirst().stopped, "the VM started for this task is stopped");
+        assertTrue(events.events.isEmpty(), "no event for a task that was never created");
+        assertTrue(Files.exists(image.resolve("hello.txt")), "the image itself is untouched");
+
+        agent.failCreateWith = null;
+        create("c1", "", "");
+        assertEquals(2, vms.size(), "a later Create starts afresh");
+        call("Delete", DeleteRequest.newBuilder().setId("c1").build(), DeleteResponse.parser());
+    }
+
+    @Test
+    void containerOfAForeignSandboxIsRefused() throws Exception {
+        Path bundle = bundle("c2", """
+                "io.kubernetes.cri.container-type": "container", "io.kubernetes.cri.sandbox-id": "pod9"
+                """);
+        RuntimeStatusException e = failure(() -> call("Create", CreateTaskRequest.newBuilder().setId("c2")
+                .setBundle(bundle.toString()).build(), CreateTaskResponse.parser()));
+        assertEquals(Code.FAILED_PRECONDITION, e.code());
+        assertTrue(e.getMessage().contains("pod9"), e.getMessage());
+        assertTrue(vms.isEmpty());
+    }
+
+    private StateResponse state(String id) {
+        return call("State", StateRequest.newBuilder().setId(id).build(), StateResponse.parser());
+    }
+
+    private static void assertNoMountsUnder(Path dir) throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+            String target = line.split(" ")[4];
+            assertFalse(target.startsWith(dir.toString()), "left mounted: " + target);
+        }
+    }
+}
