@@ -1,0 +1,64 @@
+package io.javakata.shim.cli;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The command line of the long-lived shim that {@code start} spawns: the same java, the same JVM options and the same
+ * jar as the running process, action {@code serve}, in a session of its own through {@code setsid(1)} so that
+ * containerd's process-group kill of {@code start} does not reach it.
+ */
+final class DaemonCommand {
+
+    static final String MAIN_CLASS = "io.javakata.shim.cli.Main";
+
+    private DaemonCommand() {
+    }
+
+    /**
+     * @param java         the running java binary
+     * @param jvmArguments the running JVM's arguments after the binary (from /proc/self/cmdline), empty if unknown
+     * @param codeSource   the jar (or class directory) Main was loaded from
+     * @param classPath    the running class path, used when not started with -jar
+     * @param shimArgs     the flags and action of the daemon
+     */
+    static List<String> build(String java, List<String> jvmArguments, Path codeSource, String classPath,
+                              List<String> shimArgs) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add("setsid");
+        cmd.add(java);
+        int jar = jvmArguments.indexOf("-jar");
+        int main = jvmArguments.indexOf(MAIN_CLASS);
+        if (jar >= 0) {
+            cmd.addAll(jvmArguments.subList(0, jar));
+            cmd.add("-jar");
+            cmd.add(codeSource.toAbsolutePath().toString());
+        } else if (main >= 0) {
+            cmd.addAll(jvmArguments.subList(0, main));
+            cmd.add(MAIN_CLASS);
+        } else {
+            cmd.add("-cp");
+            cmd.add(classPath);
+            cmd.add(MAIN_CLASS);
+        }
+        cmd.addAll(shimArgs);
+        return cmd;
+    }
+
+    /** The daemon's flags: containerd's, plus the bundle, the socket to listen on and the chosen config file. */
+    static List<String> serveArgs(Flags flags, Path bundle, Path socket, java.util.Optional<Path> config) {
+        List<String> args = new ArrayList<>(List.of("-namespace", flags.namespace(), "-address", flags.address()));
+        if (!flags.publishBinary().isEmpty()) {
+            args.addAll(List.of("-publish-binary", flags.publishBinary()));
+        }
+        args.addAll(List.of("-id", flags.id()));
+        if (flags.debug()) {
+            args.add("-debug");
+        }
+        args.addAll(List.of("-bundle", bundle.toString(), "-socket", socket.toString()));
+        config.ifPresent(c -> args.addAll(List.of("-config", c.toString())));
+        args.add("serve");
+        return args;
+    }
+}

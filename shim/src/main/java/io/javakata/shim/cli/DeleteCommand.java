@@ -1,0 +1,69 @@
+package io.javakata.shim.cli;
+
+import io.containerd.task.v2.DeleteResponse;
+import io.javakata.shim.config.ConfigLoader;
+import io.javakata.shim.config.RuntimeConfig;
+import io.javakata.shim.config.ShimContext;
+import io.javakata.shim.sandbox.SandboxCleaner;
+import io.javakata.ttrpc.Errors;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * {@code delete} (protocol-facts §2.4): cleans up after one task whose connection containerd lost, and answers with a
+ * marshalled DeleteResponse on stdout. containerd kills it after 5 s ({@code io.containerd.timeout.shim.cleanup}), so
+ * the cleanup gets a shorter budget of its own and fails cleanly instead of being killed halfway through its output.
+ */
+final class DeleteCommand {
+
+    static final Duration BUDGET = Duration.ofMillis(3_500);
+
+    private final Flags flags;
+    private final Map<String, String> env;
+    private final Path bundle;
+
+    DeleteCommand(Flags flags, Map<String, String> env, Path bundle) {
+        this.flags = flags;
+        this.env = env;
+        this.bundle = bundle;
+    }
+
+    /** Returns the DeleteResponse bytes to write to stdout. */
+    byte[] run() {
+        RuntimeConfig config = ConfigLoader.select(flags.configPath().map(Path::toString), env).load();
+        var ctx = new ShimContext(flags.namespace(), flags.id(), flags.address(), ttrpcAddress(flags, env), bundle,
+                config, flags.debug() || config.runtime().debug());
+        var cleanup = new CompletableFuture<DeleteResponse>();
+        Thread.ofVirtual().name("delete-" + flags.id()).start(() -> {
+            try {
+                cleanup.complete(SandboxCleaner.cleanup(ctx, flags.id(), bundle));
+            } catch (Throwable t) {
+                cleanup.completeExceptionally(t);
+            }
+        });
+        try {
+            return cleanup.get(BUDGET.toMillis(), TimeUnit.MILLISECONDS).toByteArray();
+        } catch (TimeoutException e) {
+            throw Errors.deadlineExceeded("delete task %s: cleanup did not finish within %d ms", flags.id(),
+                    BUDGET.toMillis());
+        } catch (ExecutionException e) {
+            throw Errors.unknown("delete task %s: %s", flags.id(), Main.message(e.getCause()));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw Errors.unknown("delete task %s: interrupted", flags.id());
+        }
+    }
+
+    /** containerd passes TTRPC_ADDRESS; its value is always the gRPC address plus ".ttrpc" (runtime/v2/shim/util.go). */
+    static String ttrpcAddress(Flags flags, Map<String, String> env) {
+        return Optional.ofNullable(env.get("TTRPC_ADDRESS")).filter(s -> !s.isBlank())
+                .orElse(flags.address() + ".ttrpc");
+    }
+}

@@ -1,0 +1,82 @@
+package io.javakata.shim.cli;
+
+import io.javakata.sys.ErrnoException;
+import io.javakata.sys.Fds;
+
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * The bundle's {@code log} FIFO, which containerd creates and reads before it runs the shim and copies into its own log
+ * (protocol-facts §2.3). Opening a FIFO for writing blocks while nobody reads it, so each open first probes with
+ * O_NONBLOCK, which fails at once (ENXIO) without a reader, as when the shim is run by hand; then it opens again in
+ * blocking mode, so that a full pipe slows the writer instead of losing lines.
+ */
+final class LogFifo {
+
+    static final String NAME = "log";
+    private static final int ENXIO = 6;
+    private static final int ENOENT = 2;
+
+    private LogFifo() {
+    }
+
+    /** A stream to the FIFO for start and delete, which must keep their own stdout and stderr clean. */
+    static Optional<PrintStream> open(Path bundle) throws IOException {
+        Optional<Integer> probe = probe(bundle);
+        if (probe.isEmpty()) {
+            return Optional.empty();
+        }
+        try {
+            // Re-opening through /proc gives a blocking descriptor on the same FIFO; a reader exists, so it returns.
+            var out = new FileOutputStream("/proc/self/fd/" + probe.get());
+            return Optional.of(new PrintStream(out, true, StandardCharsets.UTF_8));
+        } finally {
+            Fds.close(probe.get());
+        }
+    }
+
+    /** Makes fd 2 the FIFO (Go's shim does the same in openLog), so the JVM's own messages land there too. */
+    static boolean redirectStderr(Path bundle) throws IOException {
+        Optional<Integer> probe = probe(bundle);
+        if (probe.isEmpty()) {
+            return false;
+        }
+        try {
+            int fd = Fds.open(bundle.resolve(NAME), Fds.O_WRONLY | Fds.O_CLOEXEC, 0);
+            try {
+                Fds.dup2(fd, 2);
+            } finally {
+                Fds.close(fd);
+            }
+            return true;
+        } finally {
+            Fds.close(probe.get());
+        }
+    }
+
+    /** Points fd 1 at /dev/null, so the pipe start reads closes once serve has said ready. */
+    static void detachStdout() throws IOException {
+        int fd = Fds.open(Path.of("/dev/null"), Fds.O_WRONLY | Fds.O_CLOEXEC, 0);
+        try {
+            Fds.dup2(fd, 1);
+        } finally {
+            Fds.close(fd);
+        }
+    }
+
+    private static Optional<Integer> probe(Path bundle) throws IOException {
+        try {
+            return Optional.of(Fds.open(bundle.resolve(NAME), Fds.O_WRONLY | Fds.O_NONBLOCK | Fds.O_CLOEXEC, 0));
+        } catch (ErrnoException e) {
+            if (e.errno() == ENXIO || e.errno() == ENOENT) {
+                return Optional.empty();
+            }
+            throw e;
+        }
+    }
+}

@@ -1,0 +1,122 @@
+package io.javakata.shim.cli;
+
+import io.javakata.shim.log.ShimLogging;
+import io.javakata.ttrpc.RuntimeStatusException;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.lang.System.Logger.Level;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Arrays;
+import java.util.Map;
+
+/**
+ * {@code containerd-shim-javakata-v2}: {@code start}, {@code delete} and {@code serve} (the daemon start spawns).
+ * A failure prints one line to stderr and exits 1; users never see a stack trace (it goes to the log, if anywhere).
+ */
+public final class Main {
+
+    static final String BINARY = "containerd-shim-javakata-v2";
+    private static final System.Logger LOG = System.getLogger(Main.class.getName());
+
+    private Main() {
+    }
+
+    public static void main(String[] args) {
+        int status;
+        try {
+            status = run(args, System.getenv());
+        } catch (Throwable t) {
+            status = fail(t);
+        }
+        System.out.flush();
+        if (status != ShimServer.IN_SHUTDOWN) {
+            System.exit(status);
+        }
+    }
+
+    private static int run(String[] args, Map<String, String> env) throws Exception {
+        Flags flags;
+        try {
+            flags = Flags.parse(Arrays.asList(args));
+        } catch (Flags.UsageException e) {
+            System.err.println(BINARY + ": " + e.getMessage());
+            System.err.println("usage: " + BINARY + " -namespace NS -address ADDR -id ID [-debug] [-bundle DIR] "
+                    + "start|delete|serve");
+            return 1;
+        }
+        Path cwd = Path.of("").toAbsolutePath();
+        return switch (flags.action()) {
+            case VERSION -> version();
+            case START -> start(flags, env, cwd);
+            case DELETE -> delete(flags, env, cwd);
+            case SERVE -> new ShimServer(flags, env, flags.bundle().orElse(cwd)).run();
+        };
+    }
+
+    private static int start(Flags flags, Map<String, String> env, Path bundle) throws IOException {
+        // containerd reads stdout and stderr as one string, the address: log lines may only go to the log FIFO.
+        var sink = LogFifo.open(bundle).orElseGet(() -> new PrintStream(OutputStream.nullOutputStream()));
+        ShimLogging.configure(new ShimLogging.Settings(flags.namespace(), flags.id(), flags.debug(), sink,
+                Clock.systemUTC()));
+        logIgnored(flags);
+        byte[] stdin = readStdin();
+        String address = new StartCommand(flags, env, bundle).run(stdin);
+        System.out.print(address);
+        return 0;
+    }
+
+    private static int delete(Flags flags, Map<String, String> env, Path cwd) throws IOException {
+        Path bundle = flags.bundle().orElse(cwd);
+        // stdout carries the DeleteResponse bytes; containerd logs stderr as cleanup warnings.
+        var sink = LogFifo.open(bundle).orElse(System.err);
+        ShimLogging.configure(new ShimLogging.Settings(flags.namespace(), flags.id(), flags.debug(), sink,
+                Clock.systemUTC()));
+        logIgnored(flags);
+        byte[] response = new DeleteCommand(flags, env, bundle).run();
+        System.out.write(response);
+        System.out.flush();
+        return 0;
+    }
+
+    static void logIgnored(Flags flags) {
+        if (!flags.ignored().isEmpty()) {
+            LOG.log(Level.INFO, "ignored unknown flags: " + String.join(" ", flags.ignored()));
+        }
+    }
+
+    private static byte[] readStdin() throws IOException {
+        // A terminal means someone runs start by hand: containerd always gives a pipe (empty without options).
+        var console = System.console();
+        if (console != null && console.isTerminal()) {
+            return new byte[0];
+        }
+        return System.in.readAllBytes();
+    }
+
+    private static int version() {
+        String version = Main.class.getPackage().getImplementationVersion();
+        System.out.println(BINARY + ":");
+        System.out.println("  Version: " + (version == null ? "development build" : version));
+        System.out.println("  Runtime: io.containerd.javakata.v2");
+        System.out.println("  Java: " + Runtime.version());
+        return 0;
+    }
+
+    /** One line for the user; the stack trace only into the log, and only when it is not plain bad input. */
+    static int fail(Throwable t) {
+        String message = message(t);
+        if (!(t instanceof RuntimeStatusException) && !(t instanceof IOException)) {
+            LOG.log(Level.ERROR, message, t);
+        }
+        System.err.println(BINARY + ": " + message);
+        return 1;
+    }
+
+    static String message(Throwable t) {
+        String m = t.getMessage();
+        return m == null || m.isBlank() ? t.getClass().getSimpleName() : m.replace('\n', ' ');
+    }
+}

@@ -1,0 +1,150 @@
+package io.javakata.shim.cli;
+
+import io.javakata.shim.config.ConfigLoader;
+import io.javakata.shim.config.RuntimeConfig;
+import io.javakata.shim.config.ShimContext;
+import io.javakata.shim.events.TtrpcEventPublisher;
+import io.javakata.shim.log.ShimLogging;
+import io.javakata.shim.task.TaskService;
+import io.javakata.ttrpc.TtrpcServer;
+import io.javakata.ttrpc.UnixServer;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code serve}: the long-lived shim of one pod. It logs into the bundle's {@code log} FIFO, serves the Task API on
+ * its socket, prints {@code ready} for {@code start} and runs until the Task service asks it to exit (Shutdown with no
+ * task left) or it gets SIGTERM. Then it stops intake first (the server), drains events (at most 5 s), and removes its
+ * socket, as containerd's Go shims do (protocol-facts §2.8).
+ */
+final class ShimServer {
+
+    /** Returned by run when a shutdown hook is already exiting the JVM: System.exit would block forever then. */
+    static final int IN_SHUTDOWN = -1;
+    static final Duration HOOK_WAIT = Duration.ofSeconds(8);
+    private static final System.Logger LOG = System.getLogger(ShimServer.class.getName());
+
+    private final Flags flags;
+    private final Map<String, String> env;
+    private final Path bundle;
+    private final CountDownLatch exitRequested = new CountDownLatch(1);
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private volatile boolean inShutdownHook;
+
+    ShimServer(Flags flags, Map<String, String> env, Path bundle) {
+        this.flags = flags;
+        this.env = env;
+        this.bundle = bundle;
+    }
+
+    int run() throws IOException {
+        Path socket = flags.socket().orElseThrow();
+        TtrpcEventPublisher publisher = null;
+        TtrpcServer server = null;
+        UnixServer listener = null;
+        try {
+            LogFifo.redirectStderr(bundle);
+            ShimLogging.configure(new ShimLogging.Settings(flags.namespace(), flags.id(), flags.debug(), System.err,
+                    Clock.systemUTC()));
+            Main.logIgnored(flags);
+            RuntimeConfig config = ConfigLoader.select(flags.configPath().map(Path::toString), env).load();
+            boolean debug = flags.debug() || config.runtime().debug();
+            ShimLogging.configure(flags.namespace(), flags.id(), debug);
+            var ctx = new ShimContext(flags.namespace(), flags.id(), flags.address(),
+                    DeleteCommand.ttrpcAddress(flags, env), bundle, config, debug);
+            publisher = new TtrpcEventPublisher(Path.of(ctx.ttrpcAddress()), flags.namespace());
+            server = new TtrpcServer("shim " + flags.id());
+            new TaskService(ctx, publisher, exitRequested::countDown).register(server);
+            createSocketDir(socket.getParent());
+            listener = UnixServer.listen(socket, server);
+        } catch (IOException | RuntimeException e) {
+            close(listener, server, publisher, socket);
+            // start reads stdout for "ready"; anything else is the one line it reports to containerd.
+            System.out.println("serve: " + Main.message(e));
+            System.out.flush();
+            LOG.log(Level.ERROR, "shim did not start: " + Main.message(e), e);
+            return 1;
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(this::onSigterm, "shim-sigterm"));
+        LOG.log(Level.INFO, "shim serving task API on " + socket + " (pid " + ProcessHandle.current().pid() + ")");
+        System.out.println(StartCommand.READY);
+        System.out.flush();
+        LogFifo.detachStdout();
+        awaitExit();
+        close(listener, server, publisher, socket);
+        LOG.log(Level.INFO, "shim stopped");
+        stopped.countDown();
+        return inShutdownHook ? IN_SHUTDOWN : 0;
+    }
+
+    private void awaitExit() {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                exitRequested.await();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** SIGTERM: let the main thread shut down in order, and hold the JVM until it has. */
+    private void onSigterm() {
+        if (stopped.getCount() == 0) {
+            return;
+        }
+        inShutdownHook = true;
+        LOG.log(Level.INFO, "shim got a termination signal: shutting down");
+        exitRequested.countDown();
+        try {
+            if (!stopped.await(HOOK_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+                LOG.log(Level.WARNING, "shim did not stop within " + HOOK_WAIT.toSeconds() + " s of SIGTERM");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Reverse order of start: intake first, then events, then the files. */
+    private void close(UnixServer listener, TtrpcServer server, TtrpcEventPublisher publisher, Path socket) {
+        if (listener != null) {
+            listener.close();
+        }
+        if (server != null) {
+            server.close();
+        }
+        if (publisher != null) {
+            publisher.close();
+        }
+        try {
+            Files.deleteIfExists(socket);
+            // The address file names the pod's socket; remove it only if no live shim answers there.
+            var named = ShimAddresses.readAddressFile(bundle);
+            if (named.isPresent() && !ShimAddresses.canConnect(named.get(), StartCommand.ALIVE_TIMEOUT)) {
+                Files.deleteIfExists(named.get());
+            }
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "remove shim socket " + socket + ": " + e.getMessage());
+        }
+    }
+
+    private static void createSocketDir(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(
+                    "rwx--x--x")));
+        }
+    }
+}

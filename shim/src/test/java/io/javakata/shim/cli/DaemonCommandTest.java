@@ -1,0 +1,56 @@
+package io.javakata.shim.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+@Timeout(5)
+class DaemonCommandTest {
+
+    private static final List<String> SERVE = List.of("-id", "t", "serve");
+
+    @Test
+    void keepsJvmOptionsAndUsesTheAbsoluteJar() {
+        var cmd = DaemonCommand.build("/usr/lib/jvm/j25/bin/java",
+                List.of("-XX:+UseSerialGC", "-Xmx64m", "-jar", "shim.jar", "-id", "t", "start"),
+                Path.of("/usr/share/javakata/javakata-shim.jar"), "shim.jar", SERVE);
+        assertEquals(List.of("setsid", "/usr/lib/jvm/j25/bin/java", "-XX:+UseSerialGC", "-Xmx64m", "-jar",
+                "/usr/share/javakata/javakata-shim.jar", "-id", "t", "serve"), cmd);
+    }
+
+    @Test
+    void keepsTheClassPathWhenStartedByMainClass() {
+        var cmd = DaemonCommand.build("/j/bin/java", List.of("-Xss1m", "-cp", "/a:/b", DaemonCommand.MAIN_CLASS,
+                "start"), Path.of("/a"), "/a:/b", SERVE);
+        assertEquals(List.of("setsid", "/j/bin/java", "-Xss1m", "-cp", "/a:/b", DaemonCommand.MAIN_CLASS, "-id", "t",
+                "serve"), cmd);
+    }
+
+    @Test
+    void fallsBackToTheClassPathWhenTheCommandLineIsUnknown() {
+        var cmd = DaemonCommand.build("/j/bin/java", List.of(), Path.of("/a"), "/a:/b", SERVE);
+        assertEquals(List.of("setsid", "/j/bin/java", "-cp", "/a:/b", DaemonCommand.MAIN_CLASS, "-id", "t", "serve"),
+                cmd);
+    }
+
+    @Test
+    void passesContainerdsFlagsTheBundleSocketAndConfig() throws Exception {
+        Flags flags = Flags.parse(List.of("-namespace", "k8s.io", "-address", "/run/containerd/containerd.sock",
+                "-publish-binary", "/usr/bin/containerd", "-id", "pod1", "-debug", "start"));
+        assertEquals(List.of("-namespace", "k8s.io", "-address", "/run/containerd/containerd.sock", "-publish-binary",
+                        "/usr/bin/containerd", "-id", "pod1", "-debug", "-bundle", "/b", "-socket", "/run/javakata/s/x",
+                        "-config", "/etc/j.toml", "serve"),
+                DaemonCommand.serveArgs(flags, Path.of("/b"), Path.of("/run/javakata/s/x"),
+                        Optional.of(Path.of("/etc/j.toml"))));
+        // and serve parses what start passes
+        Flags serve = Flags.parse(DaemonCommand.serveArgs(flags, Path.of("/b"), Path.of("/s"), Optional.empty()));
+        assertEquals(Flags.Action.SERVE, serve.action());
+        assertEquals(Optional.of(Path.of("/s")), serve.socket());
+        assertEquals(Optional.of(Path.of("/b")), serve.bundle());
+    }
+}
