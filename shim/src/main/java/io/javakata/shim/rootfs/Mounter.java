@@ -69,10 +69,13 @@ public final class Mounter {
     /**
      * Makes {@code dir} a bind mount of itself with shared propagation, so mounts added below it
      * later (container rootfs) also appear in virtiofsd's mount namespace, which is a slave copy.
+     * The bind is made private first: a bind of a directory on a shared mount (systemd makes / shared)
+     * would join the host's peer group, and every rootfs mount would then appear twice.
      */
     public static void makeSharedBind(Path dir) throws IOException {
         Mounts.mount(dir.toString(), dir.toString(), null, Mounts.MS_BIND, null);
         try {
+            Mounts.mount(null, dir.toString(), null, Mounts.MS_PRIVATE, null);
             Mounts.mount(null, dir.toString(), null, Mounts.MS_SHARED, null);
         } catch (ErrnoException e) {
             unmount(dir);

@@ -1,0 +1,129 @@
+package io.javakata.shim.sandbox;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.containerd.task.v2.DeleteResponse;
+import io.javakata.shim.config.RuntimeConfig;
+import io.javakata.shim.config.ShimContext;
+import io.javakata.shim.rootfs.Mounter;
+import io.javakata.shim.rootfs.RootfsMount;
+import io.javakata.sys.ErrnoException;
+import io.javakata.sys.Mounts;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The shim's delete action, with real mounts and a real process standing in for QEMU. Needs root. */
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class SandboxCleanerTest {
+
+    @TempDir
+    Path tmp;
+
+    private ShimContext ctx;
+    private SandboxPaths paths;
+    private Path image;
+    private Process vmm;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        RuntimeConfig d = RuntimeConfig.defaults();
+        RuntimeConfig config = new RuntimeConfig(d.hypervisor(), d.virtiofsd(), d.agent(),
+                new RuntimeConfig.Runtime(tmp.resolve("state"), false));
+        ctx = new ShimContext("ns1", "pod1", "/run/containerd/containerd.sock", "", tmp, config, false);
+        paths = SandboxPaths.of(tmp.resolve("state"), "ns1", "pod1");
+        image = Files.createDirectories(tmp.resolve("image"));
+        Files.writeString(image.resolve("keep.txt"), "precious");
+        Files.createDirectories(paths.shared());
+        Mounter.makeSharedBind(paths.shared());
+        mountRootfs("pod1");
+        // A stand-in VMM: its command line names the sandbox dir, as QEMU's and virtiofsd's do.
+        vmm = new ProcessBuilder("sh", "-c", "sleep 60", "qemu-stand-in", paths.dir().resolve("qmp.sock").toString()).start();
+    }
+
+    @AfterEach
+    void tearDown() throws IOException {
+        vmm.destroyForcibly();
+        for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+            String target = line.split(" ")[4];
+            if (target.startsWith(tmp.toString())) {
+                try {
+                    Mounts.unmount(target, Mounts.MNT_DETACH);
+                } catch (ErrnoException e) {
+                    // already gone with its parent
+                }
+            }
+        }
+    }
+
+    private void mountRootfs(String id) throws IOException {
+        Files.createDirectories(paths.rootfs(id));
+        Mounter.mountRootfs(List.of(new RootfsMount("bind", image.toString(), List.of("rbind", "rw"))),
+                paths.rootfs(id));
+    }
+
+    private void writeState(long shimPid, long shimStart) throws IOException {
+        new SandboxState("pod1", "ns1", shimPid, shimStart, vmm.pid(),
+                HostProcesses.startTime(vmm.pid()).orElseThrow(), 0, paths.dir().toString())
+                .write(paths.sandboxJson());
+    }
+
+    @Test
+    void afterTheShimDiedItKillsTheVmAndRemovesEverything() throws Exception {
+        Process deadShim = new ProcessBuilder("true").start();
+        deadShim.waitFor();
+        writeState(deadShim.pid(), 1);
+
+        Instant before = Instant.now();
+        DeleteResponse response = SandboxCleaner.cleanup(ctx, "pod1", null);
+
+        assertEquals(137, response.getExitStatus());
+        assertEquals(vmm.pid(), response.getPid());
+        assertFalse(Instant.ofEpochSecond(response.getExitedAt().getSeconds()).isBefore(before.minusSeconds(1)));
+        assertTrue(vmm.waitFor(5, TimeUnit.SECONDS), "the stand-in VMM was killed");
+        assertFalse(Files.exists(paths.dir()), "state dir removed");
+        assertFalse(Mounts.isMountPoint(paths.shared()));
+        assertEquals("precious", Files.readString(image.resolve("keep.txt")), "the image survives");
+
+        DeleteResponse again = SandboxCleaner.cleanup(ctx, "pod1", null);
+        assertEquals(137, again.getExitStatus(), "idempotent");
+    }
+
+    @Test
+    void withALiveShimItTouchesOnlyItsOwnTask() throws Exception {
+        mountRootfs("c2");
+        long self = ProcessHandle.current().pid();
+        writeState(self, HostProcesses.startTime(self).orElseThrow());
+        Path bundle = Files.createDirectories(tmp.resolve("bundle-c2"));
+        Files.writeString(bundle.resolve("config.json"),
+                "{\"annotations\": {\"io.kubernetes.cri.sandbox-id\": \"pod1\"}}");
+
+        long started = System.nanoTime();
+        SandboxCleaner.cleanup(ctx, "c2", bundle);
+        assertTrue(Duration.ofNanos(System.nanoTime() - started).toMillis() < 2000, "well within 5 s");
+
+        assertFalse(Files.exists(paths.containerDir("c2")), "its own rootfs is gone");
+        assertTrue(Mounts.isMountPoint(paths.rootfs("pod1")), "the other task's rootfs stays");
+        assertTrue(vmm.isAlive(), "the VM of a live shim stays");
+        assertTrue(Files.exists(paths.sandboxJson()));
+    }
+
+    @Test
+    void unknownTaskIsANoOp() {
+        DeleteResponse response = SandboxCleaner.cleanup(ctx, "never-existed", null);
+        assertEquals(137, response.getExitStatus());
+        assertEquals(0, response.getPid());
+        assertTrue(vmm.isAlive());
+    }
+}
