@@ -18,12 +18,12 @@ class ProcessesTest {
     @Test
     void orphanedGrandchildIsSeenThenReaped() throws Exception {
         Processes.setChildSubreaper();
-        Process sh = new ProcessBuilder("sh", "-c", "sleep 1 & echo $!").redirectErrorStream(true).start();
+        Process sh = new ProcessBuilder("sh", "-c", "sleep 2 >/dev/null 2>&1 & echo $!").redirectErrorStream(true).start();
         int grandchild = Integer.parseInt(new String(sh.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim());
         assertEquals(0, sh.waitFor());
         sh.onExit().join();
 
-        assertEquals(OptionalInt.empty(), Processes.reap(grandchild), "sleep 1 still runs");
+        assertEquals(OptionalInt.empty(), Processes.reap(grandchild), "sleep 2 still runs");
         assertEquals(grandchild, Processes.waitAnyNoReap());
         assertEquals(OptionalInt.of(0), Processes.reap(grandchild));
         assertEquals(-1, Processes.waitAnyNoReap(), "no children left");

@@ -35,6 +35,11 @@ public final class PipeConnection implements Connection {
                 Objects.checkFromIndexSize(off, len, b.length);
                 return PipeConnection.this.in.read(b, off, len);
             }
+
+            @Override
+            public void close() {
+                PipeConnection.this.in.close();
+            }
         };
         this.output = new OutputStream() {
             @Override
@@ -46,6 +51,12 @@ public final class PipeConnection implements Connection {
             public void write(byte[] b, int off, int len) throws java.io.IOException {
                 Objects.checkFromIndexSize(off, len, b.length);
                 PipeConnection.this.out.write(b, off, len);
+            }
+
+            /** Half-closes: the other end reads end of stream once it has drained what was written. */
+            @Override
+            public void close() {
+                PipeConnection.this.out.close();
             }
         };
     }
