@@ -74,14 +74,16 @@ public final class UnixServer implements AutoCloseable {
         if (Files.isRegularFile(socketPath) || Files.isDirectory(socketPath)) {
             throw new IOException("listen on unix:" + socketPath + ": the path exists and is not a socket");
         }
+        boolean live;
         try (SocketChannel probe = SocketChannel.open(UnixDomainSocketAddress.of(socketPath))) {
-            throw new IOException("listen on unix:" + socketPath + ": a server already listens there");
+            live = probe.isConnected();
         } catch (IOException refused) {
-            if (refused.getMessage() != null && refused.getMessage().endsWith("a server already listens there")) {
-                throw refused;
-            }
-            Files.deleteIfExists(socketPath);
+            live = false;
         }
+        if (live) {
+            throw new IOException("listen on unix:" + socketPath + ": a server already listens there");
+        }
+        Files.deleteIfExists(socketPath);
     }
 
     private void acceptLoop() {

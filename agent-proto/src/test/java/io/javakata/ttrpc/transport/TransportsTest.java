@@ -73,7 +73,8 @@ class TransportsTest {
         try (ServerSocketChannel listener = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
             listener.bind(UnixDomainSocketAddress.of(socket));
             UnixConnection c = UnixConnection.connect(socket);
-            try (SocketChannel ignored = listener.accept()) {
+            try (SocketChannel peer = listener.accept()) {
+                assertTrue(peer.isConnected());
                 CompletableFuture<Integer> read = new CompletableFuture<>();
                 Thread.ofVirtual().start(() -> {
                     try {
