@@ -35,7 +35,38 @@ public final class Main {
     private Main() {
     }
 
-    public static void main(String[] args) throws Exception {
+    public static void main(String[] args) {
+        try {
+            if (args.length == 1 && args[0].equals("--train")) {
+                Training.run();
+                return;
+            }
+            run();
+        } catch (Exception | Error e) {
+            LOG.log(Level.ERROR, "msg=\"agent failed\"", e);
+            powerOffIfInit();
+            System.exit(1);
+        }
+    }
+
+    /**
+     * As PID 1 the agent's death would panic the kernel; power the VM off cleanly instead, so it
+     * does not linger (busybox poweroff -f calls reboot(RB_POWER_OFF) at once).
+     */
+    private static void powerOffIfInit() {
+        if (Processes.pid() != 1) {
+            return;
+        }
+        try {
+            new ProcessBuilder("/sbin/poweroff", "-f").inheritIO().start().waitFor(10, TimeUnit.SECONDS);
+        } catch (IOException e) {
+            LOG.log(Level.ERROR, "msg=\"poweroff: {0}\"", e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void run() throws Exception {
         long started = System.nanoTime();
         if (Processes.pid() != 1) {
             Processes.setChildSubreaper();

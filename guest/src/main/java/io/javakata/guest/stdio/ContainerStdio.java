@@ -25,6 +25,10 @@ import io.javakata.sys.Fifos;
  * {@link #prepare()} opens the agent's ends on virtual threads while the JDK opens runc's ends in
  * {@code ProcessBuilder.start()}.
  *
+ * <p>FIFO opens and reads run on platform threads: {@code open(2)} of a FIFO blocks in the kernel
+ * and pins a virtual thread's carrier, and a guest with one vCPU has one carrier, so the RPC thread
+ * waiting in {@code ProcessBuilder.start()} and the opener would deadlock.
+ *
  * <p>Thread-safe.
  */
 public final class ContainerStdio implements AutoCloseable {
@@ -57,7 +61,7 @@ public final class ContainerStdio implements AutoCloseable {
         if (stdinWanted) {
             Path fifo = dir.resolve("stdin");
             Fifos.mkfifo(fifo, 0600);
-            Thread.ofVirtual().name("stdin-open-" + containerId).start(() -> {
+            Thread.ofPlatform().daemon().name("stdin-open-" + containerId).start(() -> {
                 try {
                     stdinOpened.complete(new FileOutputStream(fifo.toFile()));
                 } catch (IOException e) {
@@ -171,7 +175,7 @@ public final class ContainerStdio implements AutoCloseable {
         if (!Files.exists(fifo)) {
             return;
         }
-        Thread.ofVirtual().name("fifo-unblock").start(() -> {
+        Thread.ofPlatform().daemon().name("fifo-unblock").start(() -> {
             try (var c = openerIsWriter ? new FileInputStream(fifo.toFile()) : new FileOutputStream(fifo.toFile())) {
                 LOG.log(Level.TRACE, "unblocked {0}", fifo);
             } catch (IOException e) {
@@ -202,7 +206,7 @@ public final class ContainerStdio implements AutoCloseable {
         }
 
         void start() {
-            Thread.ofVirtual().name("copy-" + name).start(this::run);
+            Thread.ofPlatform().daemon().name("copy-" + name).start(this::run);
         }
 
         private void run() {

@@ -1,0 +1,231 @@
+package io.javakata.guest;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.Empty;
+import com.google.protobuf.Message;
+import com.google.protobuf.Parser;
+
+import io.javakata.agent.v1.CheckRequest;
+import io.javakata.agent.v1.CheckResponse;
+import io.javakata.agent.v1.CreateContainerRequest;
+import io.javakata.agent.v1.CreateContainerResponse;
+import io.javakata.agent.v1.ReadStreamRequest;
+import io.javakata.agent.v1.ReadStreamResponse;
+import io.javakata.agent.v1.RemoveContainerRequest;
+import io.javakata.agent.v1.SignalProcessRequest;
+import io.javakata.agent.v1.StartContainerRequest;
+import io.javakata.agent.v1.StartContainerResponse;
+import io.javakata.agent.v1.WaitProcessRequest;
+import io.javakata.agent.v1.WaitProcessResponse;
+import io.javakata.ttrpc.Code;
+import io.javakata.ttrpc.RuntimeStatusException;
+import io.javakata.ttrpc.TtrpcClient;
+import io.javakata.ttrpc.transport.SerialTransport;
+
+/**
+ * Boots the guest kernel and initrd under QEMU (TCG) with virtiofsd, and drives the agent over
+ * virtio-serial: a container's stdout, stderr and exit status, a missing executable, removal, and
+ * nothing left running afterwards. Launches QEMU and virtiofsd by hand, independent of the
+ * hypervisor module. Kernel and initrd come from {@code javakata.test.kernel} /
+ * {@code javakata.test.initrd}, by default {@code build/guest/} of the repository (built by make).
+ */
+@Tag("qemu")
+@Timeout(300)
+class GuestVmIT {
+
+    private static final String SERVICE = "javakata.agent.v1.Agent";
+    private static final Duration CALL = Duration.ofSeconds(60);
+
+    @TempDir
+    Path tmp;
+
+    private final List<Process> processes = new ArrayList<>();
+    private TtrpcClient client;
+
+    @AfterEach
+    void tearDown() throws Exception {
+        if (client != null) {
+            client.close();
+        }
+        Path console = tmp.resolve("console.log");
+        if (Files.exists(console)) {
+            // Kept for whoever reads a failure: the guest's init and agent log lines.
+            Files.copy(console, Path.of("target/guest-vm-console.log"), StandardCopyOption.REPLACE_EXISTING);
+        }
+        for (Process p : processes.reversed()) {
+            p.destroy();
+            if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                p.waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+        for (Process p : processes) {
+            assertFalse(p.isAlive(), "left running: " + p.info().command().orElse("?"));
+        }
+        assertEquals(0, ProcessHandle.current().children().filter(ProcessHandle::isAlive).count(),
+                "child processes left behind");
+    }
+
+    @Test
+    void runsContainersInTheGuest() throws Exception {
+        Path repo = Path.of(System.getProperty("javakata.repo", "..")).toAbsolutePath().normalize();
+        Path kernel = Path.of(System.getProperty("javakata.test.kernel", repo.resolve("build/guest/vmlinuz").toString()));
+        Path initrd = Path.of(System.getProperty("javakata.test.initrd", repo.resolve("build/guest/initrd.img").toString()));
+        assertTrue(Files.isReadable(kernel) && Files.isReadable(initrd),
+                "guest assets missing: " + kernel + ", " + initrd + " (run: guest/image/build.sh --agent-jar "
+                        + "guest/target/javakata-agent.jar --out build/guest)");
+        Path shared = tmp.resolve("shared");
+        busyboxRootfs(shared.resolve("c1/rootfs"));
+        busyboxRootfs(shared.resolve("c2/rootfs"));
+
+        Path vfsSock = tmp.resolve("vfs.sock");
+        start(tmp.resolve("virtiofsd.log"), "/usr/lib/qemu/virtiofsd", "--socket-path=" + vfsSock,
+                "-o", "source=" + shared, "-o", "cache=auto");
+        awaitFile(vfsSock, Duration.ofSeconds(10));
+        long launched = System.nanoTime();
+        Process qemu = start(tmp.resolve("qemu.log"), qemuArgv(kernel, initrd, vfsSock));
+
+        client = new TtrpcClient(new SerialTransport(tmp.resolve("agent.sock")).connect(Duration.ofSeconds(20)));
+        CheckResponse check = call("Check", CheckRequest.getDefaultInstance(), CheckResponse.parser(),
+                Duration.ofSeconds(120));
+        long bootMillis = (System.nanoTime() - launched) / 1_000_000;
+        System.out.printf("guest: QEMU launch to Check answered %d ms (TCG); initrd %d bytes; kernel %s%n",
+                bootMillis, Files.size(initrd), check.getKernelRelease());
+        assertEquals(Files.readString(kernel.resolveSibling("kernel-release")).strip(), check.getKernelRelease());
+        assertEquals(36, check.getBootId().length(), check.getBootId());
+
+        CreateContainerResponse created = call("CreateContainer", create("c1",
+                "echo out; echo err >&2; exit 3"), CreateContainerResponse.parser(), CALL);
+        assertTrue(created.getPid() > 1);
+        StartContainerResponse started = call("StartContainer",
+                StartContainerRequest.newBuilder().setContainerId("c1").build(), StartContainerResponse.parser(), CALL);
+        assertEquals(created.getPid(), started.getPid());
+        assertEquals("out\n", readAll("ReadStdout", "c1"));
+        assertEquals("err\n", readAll("ReadStderr", "c1"));
+        WaitProcessResponse exit = call("WaitProcess", WaitProcessRequest.newBuilder().setContainerId("c1").build(),
+                WaitProcessResponse.parser(), CALL);
+        assertEquals(3, exit.getExitStatus());
+        RuntimeStatusException finished = assertThrows(RuntimeStatusException.class, () -> call("SignalProcess",
+                SignalProcessRequest.newBuilder().setContainerId("c1").setSignal(15).build(), Empty.parser(), CALL));
+        assertEquals(Code.NOT_FOUND, finished.code());
+
+        RuntimeStatusException missing = assertThrows(RuntimeStatusException.class, () -> call("CreateContainer",
+                create("c2", null), CreateContainerResponse.parser(), CALL));
+        System.out.println("guest: missing executable -> " + missing);
+        assertTrue(missing.getMessage().contains("executable file not found"), missing.getMessage());
+
+        call("RemoveContainer", RemoveContainerRequest.newBuilder().setContainerId("c1").build(), Empty.parser(), CALL);
+        RuntimeStatusException gone = assertThrows(RuntimeStatusException.class, () -> call("WaitProcess",
+                WaitProcessRequest.newBuilder().setContainerId("c1").build(), WaitProcessResponse.parser(), CALL));
+        assertEquals(Code.NOT_FOUND, gone.code());
+        assertTrue(qemu.isAlive(), "the VM must still run: " + Files.readString(tmp.resolve("console.log")));
+    }
+
+    private List<String> qemuArgv(Path kernel, Path initrd, Path vfsSock) {
+        return List.of("qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-M", "q35", "-m", "512M",
+                "-object", "memory-backend-memfd,id=mem,size=512M,share=on", "-numa", "node,memdev=mem",
+                "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+                "-serial", "file:" + tmp.resolve("console.log"),
+                "-device", "virtio-serial-pci,id=vser0",
+                "-chardev", "socket,id=agent,path=" + tmp.resolve("agent.sock") + ",server=on,wait=off",
+                "-device", "virtserialport,bus=vser0.0,chardev=agent,name=agent0",
+                "-chardev", "socket,id=vfs,path=" + vfsSock,
+                "-device", "vhost-user-fs-pci,chardev=vfs,tag=javakata,queue-size=1024",
+                "-kernel", kernel.toString(), "-initrd", initrd.toString(),
+                "-append", "console=ttyS0 panic=-1 reboot=t");
+    }
+
+    /** The CreateContainer request; a null script runs a command found nowhere in PATH. */
+    private static CreateContainerRequest create(String id, String script) {
+        String args = script == null ? "[\"nosuchcommand\"]"
+                : "[\"sh\", \"-c\", \"" + script.replace("\"", "\\\"") + "\"]";
+        String spec = """
+                {"ociVersion": "1.0.2",
+                 "process": {"terminal": false, "user": {"uid": 0, "gid": 0}, "args": %s,
+                             "env": ["PATH=/bin"], "cwd": "/"},
+                 "root": {"path": "/run/javakata/shared/%s/rootfs"},
+                 "hostname": "%s",
+                 "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
+                            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+                             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}],
+                 "linux": {"namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"},
+                                          {"type": "mount"}, {"type": "network"}]}}
+                """.formatted(args, id, id);
+        return CreateContainerRequest.newBuilder().setContainerId(id).setOciSpec(ByteString.copyFromUtf8(spec))
+                .setStdout(true).setStderr(true).build();
+    }
+
+    private String readAll(String method, String id) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        while (true) {
+            ReadStreamResponse r = call(method, ReadStreamRequest.newBuilder().setContainerId(id).setMaxLen(4096)
+                    .build(), ReadStreamResponse.parser(), CALL);
+            if (r.getEof()) {
+                return out.toString(UTF_8);
+            }
+            out.writeBytes(r.getData().toByteArray());
+        }
+    }
+
+    private <R extends Message> R call(String method, Message request, Parser<R> parser, Duration timeout) {
+        return client.call(SERVICE, method, request, parser, timeout);
+    }
+
+    private Process start(Path log, String... argv) throws IOException {
+        return start(log, List.of(argv));
+    }
+
+    private Process start(Path log, List<String> argv) throws IOException {
+        Process p = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        processes.add(p);
+        return p;
+    }
+
+    private static void busyboxRootfs(Path rootfs) throws IOException, InterruptedException {
+        Files.createDirectories(rootfs.resolve("bin"));
+        for (String dir : List.of("proc", "dev", "sys", "tmp", "etc")) {
+            Files.createDirectories(rootfs.resolve(dir));
+        }
+        Files.copy(Path.of("/bin/busybox"), rootfs.resolve("bin/busybox"));
+        Process list = new ProcessBuilder("/bin/busybox", "--list").redirectErrorStream(true).start();
+        String applets = new String(list.getInputStream().readAllBytes(), UTF_8);
+        assertEquals(0, list.waitFor());
+        for (String applet : applets.split("\n")) {
+            if (!applet.isBlank() && !applet.equals("busybox")) {
+                Files.createSymbolicLink(rootfs.resolve("bin").resolve(applet.strip()), Path.of("busybox"));
+            }
+        }
+    }
+
+    private static void awaitFile(Path file, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        int attempts = 0;
+        while (!Files.exists(file)) {
+            attempts++;
+            assertTrue(System.nanoTime() < deadline, file + " did not appear after " + attempts + " checks");
+            TimeUnit.MILLISECONDS.sleep(20);
+        }
+    }
+}
