@@ -31,11 +31,11 @@ final class DaemonCommand {
         int jar = jvmArguments.indexOf("-jar");
         int main = jvmArguments.indexOf(MAIN_CLASS);
         if (jar >= 0) {
-            cmd.addAll(jvmArguments.subList(0, jar));
+            cmd.addAll(withoutTraining(jvmArguments.subList(0, jar)));
             cmd.add("-jar");
             cmd.add(codeSource.toAbsolutePath().toString());
         } else if (main >= 0) {
-            cmd.addAll(jvmArguments.subList(0, main));
+            cmd.addAll(withoutTraining(jvmArguments.subList(0, main)));
             cmd.add(MAIN_CLASS);
         } else {
             cmd.add("-cp");
@@ -44,6 +44,15 @@ final class DaemonCommand {
         }
         cmd.addAll(shimArgs);
         return cmd;
+    }
+
+    /**
+     * JVM options minus those that record an AOT cache: during make-aot-cache.sh's training run of start, the daemon
+     * must not write (or race for) the same cache file; it runs with the options the launcher would give it.
+     */
+    static List<String> withoutTraining(List<String> options) {
+        return options.stream().filter(o -> !o.startsWith("-XX:AOTCacheOutput=") && !o.startsWith("-XX:AOTMode=")
+                && !o.startsWith("-XX:AOTConfiguration=")).toList();
     }
 
     /** The daemon's flags: containerd's, plus the bundle, the socket to listen on and the chosen config file. */

@@ -6,13 +6,15 @@ import io.javakata.sys.Fds;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
 
 /**
  * The bundle's {@code log} FIFO, which containerd creates and reads before it runs the shim and copies into its own log
- * (protocol-facts §2.3). Opening a FIFO for writing blocks while nobody reads it, so each open first probes with
+ * (protocol-facts §2.3). Opening a FIFO write-only blocks while nobody reads it, so serve first probes with
  * O_NONBLOCK, which fails at once (ENXIO) without a reader, as when the shim is run by hand; then it opens again in
  * blocking mode, so that a full pipe slows the writer instead of losing lines.
  */
@@ -25,22 +27,24 @@ final class LogFifo {
     private LogFifo() {
     }
 
-    /** A stream to the FIFO for start and delete, which must keep their own stdout and stderr clean. */
+    /**
+     * A stream to the FIFO for start and delete, which must keep their own stdout and stderr clean. Opened O_RDWR,
+     * which on Linux never blocks on a FIFO (fifo(7)), so this needs no native call and keeps FFM off start's path;
+     * the few lines written wait in the pipe if nobody reads them. Empty if the bundle has no FIFO.
+     */
     static Optional<PrintStream> open(Path bundle) throws IOException {
-        Optional<Integer> probe = probe(bundle);
-        if (probe.isEmpty()) {
+        Path log = bundle.resolve(NAME);
+        if (!Files.exists(log) || Files.isRegularFile(log) || Files.isDirectory(log)) {
             return Optional.empty();
         }
-        try {
-            // Re-opening through /proc gives a blocking descriptor on the same FIFO; a reader exists, so it returns.
-            var out = new FileOutputStream("/proc/self/fd/" + probe.get());
-            return Optional.of(new PrintStream(out, true, StandardCharsets.UTF_8));
-        } finally {
-            Fds.close(probe.get());
-        }
+        var file = new RandomAccessFile(log.toFile(), "rw");
+        return Optional.of(new PrintStream(new FileOutputStream(file.getFD()), true, StandardCharsets.UTF_8));
     }
 
-    /** Makes fd 2 the FIFO (Go's shim does the same in openLog), so the JVM's own messages land there too. */
+    /**
+     * Makes fd 2 the FIFO (Go's shim does the same in openLog), so the JVM's own messages land there too. Write-only,
+     * unlike {@link #open}: a long-lived shim must not block on a full pipe once containerd stops reading.
+     */
     static boolean redirectStderr(Path bundle) throws IOException {
         Optional<Integer> probe = probe(bundle);
         if (probe.isEmpty()) {

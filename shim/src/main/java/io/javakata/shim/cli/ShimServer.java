@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
@@ -75,6 +76,7 @@ final class ShimServer {
             return 1;
         }
         Runtime.getRuntime().addShutdownHook(new Thread(this::onSigterm, "shim-sigterm"));
+        writePidFile();
         LOG.log(Level.INFO, "shim serving task API on " + socket + " (pid " + ProcessHandle.current().pid() + ")");
         System.out.println(StartCommand.READY);
         System.out.flush();
@@ -138,6 +140,18 @@ final class ShimServer {
             }
         } catch (IOException e) {
             LOG.log(Level.WARNING, "remove shim socket " + socket + ": " + e.getMessage());
+        }
+    }
+
+    /** {@code shim.pid}, as Kata's shim writes it: containerd ignores it, people and scripts use it. */
+    private void writePidFile() {
+        Path tmp = bundle.resolve(".shim.pid");
+        try {
+            Files.writeString(tmp, Long.toString(ProcessHandle.current().pid()));
+            Files.move(tmp, bundle.resolve("shim.pid"), StandardCopyOption.ATOMIC_MOVE,
+                    StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "write " + bundle.resolve("shim.pid") + ": " + e.getMessage());
         }
     }
 

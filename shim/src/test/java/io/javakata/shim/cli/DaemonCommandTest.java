@@ -24,6 +24,16 @@ class DaemonCommandTest {
     }
 
     @Test
+    void dropsAotTrainingOptions() {
+        var cmd = DaemonCommand.build("/j/bin/java", List.of("-XX:AOTCacheOutput=/s/shim.aot", "-Xmx64m",
+                "-XX:AOTMode=record", "-XX:AOTConfiguration=/s/x.conf", "-jar", "/s/shim.jar", "start"),
+                Path.of("/s/shim.jar"), "/s/shim.jar", SERVE);
+        assertEquals(List.of("setsid", "/j/bin/java", "-Xmx64m", "-jar", "/s/shim.jar", "-id", "t", "serve"), cmd);
+        assertEquals(List.of("-XX:AOTCache=/s/shim.aot"), DaemonCommand.withoutTraining(
+                List.of("-XX:AOTCache=/s/shim.aot")));
+    }
+
+    @Test
     void keepsTheClassPathWhenStartedByMainClass() {
         var cmd = DaemonCommand.build("/j/bin/java", List.of("-Xss1m", "-cp", "/a:/b", DaemonCommand.MAIN_CLASS,
                 "start"), Path.of("/a"), "/a:/b", SERVE);
