@@ -11,7 +11,8 @@ set -euo pipefail
 JAVA=/usr/lib/jvm/temurin-25-jdk-amd64/bin/java
 # Keep in step with the launcher's options, minus -Xshare:auto and -Xlog:disable (the JVM refuses -Xshare with
 # -XX:AOTCacheOutput, and the training output goes to a log file).
-OPTS=(-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmx96m -Xss512k -XX:-UsePerfData --enable-native-access=ALL-UNNAMED)
+OPTS=(-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmx96m -Xss512k -XX:-UsePerfData --enable-native-access=ALL-UNNAMED
+      --sun-misc-unsafe-memory-access=allow)
 
 jar=${1:?usage: make-aot-cache.sh JAR}
 jar=$(readlink -f "$jar")

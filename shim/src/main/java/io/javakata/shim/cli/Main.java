@@ -116,6 +116,16 @@ public final class Main {
     }
 
     static String message(Throwable t) {
+        if (t instanceof java.nio.file.FileSystemException fs) {
+            // Their getMessage is often the bare path ("/run/x"): name what went wrong too.
+            String what = switch (fs) {
+                case java.nio.file.NoSuchFileException e -> "no such file or directory";
+                case java.nio.file.AccessDeniedException e -> "permission denied";
+                case java.nio.file.FileAlreadyExistsException e -> "already exists";
+                default -> fs.getReason() != null ? fs.getReason() : fs.getClass().getSimpleName();
+            };
+            return fs.getFile() + ": " + what;
+        }
         String m = t.getMessage();
         return m == null || m.isBlank() ? t.getClass().getSimpleName() : m.replace('\n', ' ');
     }

@@ -65,8 +65,12 @@ final class ShimServer {
             publisher = new TtrpcEventPublisher(Path.of(ctx.ttrpcAddress()), flags.namespace());
             server = new TtrpcServer("shim " + flags.id());
             new TaskService(ctx, publisher, exitRequested::countDown).register(server);
-            createSocketDir(socket.getParent());
-            listener = UnixServer.listen(socket, server);
+            try {
+                createSocketDir(socket.getParent());
+                listener = UnixServer.listen(socket, server);
+            } catch (IOException e) {
+                throw new IOException("listen on " + socket + ": " + Main.message(e), e);
+            }
         } catch (IOException | RuntimeException e) {
             close(listener, server, publisher, socket);
             // start reads stdout for "ready"; anything else is the one line it reports to containerd.
