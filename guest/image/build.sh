@@ -52,6 +52,8 @@ MODULES=(
 JLINK_MODULES=java.base,java.logging,jdk.net,jdk.unsupported
 JVM_ARGS=(
     -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData
+    # Map the AOT cache at its preferred address instead of relocating ~19 MB of pointers (slow on TCG).
+    -XX:+UnlockDiagnosticVMOptions -XX:ArchiveRelocationMode=0
     --sun-misc-unsafe-memory-access=allow
     -Xms8m -Xmx96m -Xss512k -XX:MaxMetaspaceSize=64m
     --enable-native-access=ALL-UNNAMED
@@ -138,14 +140,17 @@ for option in CONFIG_DEVTMPFS CONFIG_TMPFS CONFIG_CGROUPS; do
 done
 
 # --- Java runtime and agent ----------------------------------------------------------------------
-STRIP_NATIVE=()
-command -v objcopy >/dev/null && STRIP_NATIVE=(--strip-native-debug-symbols exclude-debuginfo-files)
-# The CDS archive roughly halves the JVM's start-up under TCG; the no-coops copy only serves heaps
-# over 32 GiB, and the agent runs with -Xmx96m.
+# No default CDS archive: the agent's AOT cache (below) holds every class it loads, JDK ones included.
+# The modules file is compressed: the cache serves the classes, so inflating costs little at start-up
+# and the smaller image is faster to unpack and to copy into the tmpfs root.
 "$JDK/bin/jlink" --add-modules "$JLINK_MODULES" --strip-debug --no-header-files --no-man-pages \
-    "${STRIP_NATIVE[@]}" --generate-cds-archive --output "$ROOT/opt/jre" > "$WORK/jlink.log" 2>&1 \
+    --compress zip-6 --output "$ROOT/opt/jre" > "$WORK/jlink.log" 2>&1 \
     || { cat "$WORK/jlink.log" >&2; exit 1; }
-rm -rf "$ROOT/opt/jre/legal" "$ROOT/opt/jre/release" "$ROOT/opt/jre/lib/server/classes_nocoops.jsa"
+rm -rf "$ROOT/opt/jre/legal" "$ROOT/opt/jre/release"
+# jlink's --strip-native-debug-symbols keeps the symbol tables; strip them too (libjvm.so: 29 -> 24 MB).
+if command -v strip >/dev/null; then
+    find "$ROOT/opt/jre" -type f \( -name '*.so' -o -path '*/bin/*' \) -exec strip --strip-unneeded {} +
+fi
 cp "$AGENT_JAR" "$ROOT/opt/agent/javakata-agent.jar"
 printf '%s\n' "${JVM_ARGS[@]}" > "$ROOT/etc/javakata/jvm.args"
 

@@ -82,9 +82,18 @@ public final class Main {
         try (TtrpcServer server = new TtrpcServer("agent")) {
             service.register(server);
             Path device = awaitPort();
-            LOG.log(Level.INFO, "msg=\"agent ready\" version={0} pid={1} port={2} startup_millis={3}", version,
-                    Processes.pid(), device, (System.nanoTime() - started) / 1_000_000);
+            LOG.log(Level.INFO, "msg=\"agent ready\" version={0} pid={1} port={2} startup_millis={3} uptime={4}",
+                    version, Processes.pid(), device, (System.nanoTime() - started) / 1_000_000, uptime());
             serveForever(server, device);
+        }
+    }
+
+    /** Seconds since the guest kernel booted, for start-up figures. */
+    private static String uptime() {
+        try {
+            return Files.readString(Path.of("/proc/uptime")).split(" ")[0] + "s";
+        } catch (IOException e) {
+            return "unknown";
         }
     }
 

@@ -113,6 +113,9 @@ class GuestVmIT {
         long bootMillis = (System.nanoTime() - launched) / 1_000_000;
         System.out.printf("guest: QEMU launch to Check answered %d ms (TCG); initrd %d bytes; kernel %s%n",
                 bootMillis, Files.size(initrd), check.getKernelRelease());
+        Files.readAllLines(tmp.resolve("console.log")).stream()
+                .filter(l -> l.startsWith("javakata-init:") || l.contains("agent ready"))
+                .forEach(l -> System.out.println("guest console: " + l));
         assertEquals(Files.readString(kernel.resolveSibling("kernel-release")).strip(), check.getKernelRelease());
         assertEquals(36, check.getBootId().length(), check.getBootId());
 
@@ -140,6 +143,11 @@ class GuestVmIT {
         RuntimeStatusException gone = assertThrows(RuntimeStatusException.class, () -> call("WaitProcess",
                 WaitProcessRequest.newBuilder().setContainerId("c1").build(), WaitProcessResponse.parser(), CALL));
         assertEquals(Code.NOT_FOUND, gone.code());
+        // The host goes away and comes back (a restarted shim): the agent reopens its port.
+        client.close();
+        client = new TtrpcClient(new SerialTransport(tmp.resolve("agent.sock")).connect(Duration.ofSeconds(20)));
+        assertEquals(check.getBootId(), call("Check", CheckRequest.getDefaultInstance(), CheckResponse.parser(),
+                CALL).getBootId());
         assertTrue(qemu.isAlive(), "the VM must still run: " + Files.readString(tmp.resolve("console.log")));
     }
 
