@@ -18,12 +18,19 @@ public final class HostProcesses {
     private HostProcesses() {
     }
 
-    /** The start time of {@code pid}, or empty if no such process exists. */
+    /**
+     * The start time of {@code pid}, or empty if no such process runs. A zombie (state Z or X) counts
+     * as gone: a shim killed with SIGKILL stays a zombie until its parent reaps it, and containerd
+     * runs {@code delete} at once.
+     */
     public static OptionalLong startTime(long pid) {
         try {
             String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
             // comm (field 2) may contain spaces and parentheses: fields after it start after the last ')'.
             String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            if (fields[0].equals("Z") || fields[0].equals("X")) {
+                return OptionalLong.empty();
+            }
             return OptionalLong.of(Long.parseLong(fields[19]));
         } catch (IOException | RuntimeException e) {
             return OptionalLong.empty();

@@ -101,6 +101,29 @@ class SandboxCleanerTest {
     }
 
     @Test
+    void aZombieShimCountsAsDead() throws Exception {
+        // sh's child "true" exits; sh execs sleep, which never reaps it: a zombie for 5 s.
+        Process parent = new ProcessBuilder("sh", "-c", "true & echo $!; exec sleep 5").start();
+        try {
+            long zombie = Long.parseLong(new java.io.BufferedReader(new java.io.InputStreamReader(
+                    parent.getInputStream(), java.nio.charset.StandardCharsets.US_ASCII)).readLine().strip());
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
+            while (!Files.readString(Path.of("/proc/" + zombie + "/stat")).contains(") Z ")
+                    && System.nanoTime() < deadline) {
+                Thread.sleep(10); // the child exits within a moment; the kernel offers no event to wait on
+            }
+            assertTrue(Files.readString(Path.of("/proc/" + zombie + "/stat")).contains(") Z "), "a zombie");
+            assertTrue(HostProcesses.startTime(zombie).isEmpty());
+            writeState(zombie, 1);
+            SandboxCleaner.cleanup(ctx, "pod1", null);
+            assertTrue(vmm.waitFor(5, TimeUnit.SECONDS), "the VM of a zombie shim is killed");
+            assertFalse(Files.exists(paths.dir()));
+        } finally {
+            parent.destroyForcibly();
+        }
+    }
+
+    @Test
     void withALiveShimItTouchesOnlyItsOwnTask() throws Exception {
         mountRootfs("c2");
         long self = ProcessHandle.current().pid();
