@@ -35,8 +35,10 @@ record QemuCommandLine(Path binary, List<QemuFragment> fragments) {
      *
      * @param accelerator KVM or TCG, already chosen
      * @param vsockCid    the guest's context id when the spec's agent channel is VSOCK
+     * @param hostTscKhz  the host's TSC frequency, passed to a microvm guest under TCG (see
+     *                    {@link HostTsc}); ignored otherwise
      */
-    static QemuCommandLine of(VmSpec spec, Accelerator accelerator, OptionalLong vsockCid) {
+    static QemuCommandLine of(VmSpec spec, Accelerator accelerator, OptionalLong vsockCid, OptionalLong hostTscKhz) {
         MachineType machine = MachineType.of(spec.machine());
         VmPaths paths = new VmPaths(spec.stateDir());
         List<QemuFragment> fragments = new ArrayList<>();
@@ -45,7 +47,12 @@ record QemuCommandLine(Path binary, List<QemuFragment> fragments) {
         fragments.add(new QemuFragment.Accel(accelerator, spec.vcpus()));
         fragments.add(new QemuFragment.Memory(spec.memoryMiB()));
         fragments.add(new QemuFragment.Smp(spec.vcpus()));
-        fragments.add(new QemuFragment.Boot(spec.kernel(), spec.initrd(), kernelParams(machine, spec.kernelParams())));
+        String driverParams = BASE_KERNEL_PARAMS;
+        if (machine == MachineType.MICROVM && accelerator == Accelerator.TCG && hostTscKhz.isPresent()) {
+            driverParams += " tsc_early_khz=" + hostTscKhz.getAsLong();
+        }
+        fragments.add(new QemuFragment.Boot(spec.kernel(), spec.initrd(),
+                kernelParams(driverParams, machine, spec.kernelParams())));
         fragments.add(new QemuFragment.Console(paths.consoleLog()));
         fragments.add(new QemuFragment.Qmp(paths.qmpSocket()));
         switch (spec.agentChannel()) {
@@ -67,13 +74,13 @@ record QemuCommandLine(Path binary, List<QemuFragment> fragments) {
      * The driver's parameters then the spec's. On microvm, {@code quiet} is dropped: with the Debian
      * kernel it hung 6 of 8 microvm boots with no output at all (protocol-facts §7.3).
      */
-    static String kernelParams(MachineType machine, String specParams) {
+    static String kernelParams(String driverParams, MachineType machine, String specParams) {
         List<String> extra = specParams.isBlank() ? List.of() : Arrays.asList(specParams.split("\\s+"));
         if (machine == MachineType.MICROVM && extra.contains("quiet")) {
             LOG.log(System.Logger.Level.WARNING, "dropping kernel parameter 'quiet': it hangs microvm boots");
             extra = extra.stream().filter(p -> !p.equals("quiet")).toList();
         }
-        return extra.isEmpty() ? BASE_KERNEL_PARAMS : BASE_KERNEL_PARAMS + " " + String.join(" ", extra);
+        return extra.isEmpty() ? driverParams : driverParams + " " + String.join(" ", extra);
     }
 
     /** The argv for ProcessBuilder. */

@@ -132,7 +132,15 @@ public final class QemuHypervisor implements Hypervisor {
             vsockCid = VsockCids.allocate(vsockCidDir, spec.id());
             cid = OptionalLong.of(vsockCid);
         }
-        QemuCommandLine commandLine = QemuCommandLine.of(spec, choice.accelerator(), cid);
+        OptionalLong tscKhz = OptionalLong.empty();
+        if (MachineType.of(spec.machine()) == MachineType.MICROVM && choice.accelerator() == Accelerator.TCG) {
+            tscKhz = HostTsc.khz(HostTsc.CPUINFO);
+            if (tscKhz.isEmpty()) {
+                LOG.log(System.Logger.Level.WARNING, "VM {0}: host TSC frequency unknown; a microvm guest under "
+                        + "TCG may hang calibrating its TSC on a loaded host", spec.id());
+            }
+        }
+        QemuCommandLine commandLine = QemuCommandLine.of(spec, choice.accelerator(), cid, tscKhz);
         LOG.log(System.Logger.Level.DEBUG, "VM {0}: launching {1}", spec.id(), commandLine.render());
         Process process = new ProcessBuilder(commandLine.argv())
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))

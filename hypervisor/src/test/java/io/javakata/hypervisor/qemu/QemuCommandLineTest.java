@@ -25,6 +25,9 @@ class QemuCommandLineTest {
     private static final VmSpec.SharedFs SHARED = new VmSpec.SharedFs("javakata",
             Path.of("/run/javakata/sandboxes/0123abcd/shared"), Path.of("/usr/lib/qemu/virtiofsd"), "auto");
 
+    /** Only a microvm guest under TCG gets it. */
+    private static final OptionalLong TSC = OptionalLong.of(2_596_120);
+
     private static VmSpec spec(String machine, int vcpus, int memory, String params, VmSpec.SharedFs shared,
                                VmSpec.AgentChannel channel) {
         return new VmSpec("pod-1", STATE, Path.of("/usr/bin/qemu-system-x86_64"),
@@ -35,32 +38,32 @@ class QemuCommandLineTest {
     @Test
     void q35WithSerialAgentAndVirtiofsUnderTcg() throws IOException {
         VmSpec spec = spec("q35", 2, 512, "quiet agent.log=debug", SHARED, VmSpec.AgentChannel.SERIAL);
-        assertGolden("q35-serial-virtiofs-tcg.txt", QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty()));
+        assertGolden("q35-serial-virtiofs-tcg.txt", QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty(), TSC));
     }
 
     @Test
     void microvmDropsQuietAndForcesModernVirtioMmio() throws IOException {
         VmSpec spec = spec("microvm", 1, 256, "quiet agent.log=debug", SHARED, VmSpec.AgentChannel.SERIAL);
         assertGolden("microvm-serial-virtiofs-tcg.txt",
-                QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty()));
+                QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty(), TSC));
     }
 
     @Test
     void q35WithVsockUnderKvm() throws IOException {
         VmSpec spec = spec("q35", 4, 2048, "", null, VmSpec.AgentChannel.VSOCK);
-        assertGolden("q35-vsock-kvm.txt", QemuCommandLine.of(spec, Accelerator.KVM, OptionalLong.of(42)));
+        assertGolden("q35-vsock-kvm.txt", QemuCommandLine.of(spec, Accelerator.KVM, OptionalLong.of(42), TSC));
     }
 
     @Test
     void microvmWithVsockUnderKvm() throws IOException {
         VmSpec spec = spec("microvm", 1, 128, null, null, VmSpec.AgentChannel.VSOCK);
-        assertGolden("microvm-vsock-kvm.txt", QemuCommandLine.of(spec, Accelerator.KVM, OptionalLong.of(3)));
+        assertGolden("microvm-vsock-kvm.txt", QemuCommandLine.of(spec, Accelerator.KVM, OptionalLong.of(3), TSC));
     }
 
     @Test
     void argvIsTheBinaryFollowedByEveryFragmentInOrder() {
         VmSpec spec = spec("q35", 1, 512, "a=b", SHARED, VmSpec.AgentChannel.SERIAL);
-        QemuCommandLine commandLine = QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty());
+        QemuCommandLine commandLine = QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty(), TSC);
         List<String> expected = new ArrayList<>(List.of("/usr/bin/qemu-system-x86_64"));
         commandLine.fragments().forEach(f -> expected.addAll(f.args()));
         assertEquals(expected, commandLine.argv());
@@ -70,16 +73,16 @@ class QemuCommandLineTest {
 
     @Test
     void q35KeepsQuiet() {
-        assertEquals("console=ttyS0 panic=-1 reboot=t quiet",
-                QemuCommandLine.kernelParams(MachineType.Q35, "quiet"));
-        assertEquals("console=ttyS0 panic=-1 reboot=t", QemuCommandLine.kernelParams(MachineType.MICROVM, "quiet"));
+        String base = QemuCommandLine.BASE_KERNEL_PARAMS;
+        assertEquals(base + " quiet", QemuCommandLine.kernelParams(base, MachineType.Q35, "quiet"));
+        assertEquals(base, QemuCommandLine.kernelParams(base, MachineType.MICROVM, "quiet"));
     }
 
     @Test
     void vsockWithoutCidIsRefused() {
         VmSpec spec = spec("q35", 1, 512, "", null, VmSpec.AgentChannel.VSOCK);
         var e = assertThrows(IllegalArgumentException.class,
-                () -> QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty()));
+                () -> QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty(), TSC));
         assertTrue(e.getMessage().contains("agentChannel=VSOCK"), e.getMessage());
     }
 
