@@ -37,7 +37,7 @@ public final class Sandbox {
 
     private static final System.Logger LOG = System.getLogger(Sandbox.class.getName());
     private static final Duration STOP_GRACE = Duration.ofSeconds(2);
-    private static final int CONSOLE_TAIL_BYTES = 3000;
+    private static final int CONSOLE_TAIL_BYTES = 1500;
 
     private final String id;
     private final SandboxPaths paths;
@@ -162,8 +162,10 @@ public final class Sandbox {
             return agent.check(timeout);
         } catch (RuntimeStatusException e) {
             String tail = consoleTail(paths.consoleLog());
-            throw e.withContext("agent did not answer Check within " + timeout.toSeconds() + " s"
-                    + (tail.isEmpty() ? "" : "; VM console ends with:\n" + tail));
+            // The console tail goes last: it is long, and the cause must stay readable on one line.
+            throw new RuntimeStatusException(e.code(), "agent did not answer Check within "
+                    + timeout.toSeconds() + " s: " + e.getMessage()
+                    + (tail.isEmpty() ? "" : "; VM console ends with:\n" + tail), e);
         }
     }
 

@@ -52,6 +52,7 @@ final class FakeAgent {
     final Map<String, byte[]> specs = new ConcurrentHashMap<>();
     final List<String> calls = new CopyOnWriteArrayList<>();
     volatile String failCreateWith;
+    volatile boolean checkUnavailable;
 
     /** One container's process. */
     static final class FakeProcess {
@@ -90,6 +91,9 @@ final class FakeAgent {
         String s = AgentClient.SERVICE;
         server.registerUnary(s, "Check", CheckRequest.parser(), (c, r) -> {
             calls.add("Check");
+            if (checkUnavailable) {
+                throw Errors.deadlineExceeded("Check: no answer within PT1S");
+            }
             return CheckResponse.newBuilder().setVersion("fake").setKernelRelease("6.1.0-fake").build();
         });
         server.registerUnary(s, "CreateContainer", CreateContainerRequest.parser(), (c, r) -> {

@@ -25,6 +25,8 @@ final class FakeHypervisor implements Hypervisor {
         if (!java.nio.file.Files.isDirectory(spec.stateDir())) {
             throw new IOException("state dir " + spec.stateDir() + " missing");
         }
+        java.nio.file.Files.writeString(spec.stateDir().resolve("console.log"), "[    0.1] Linux version fake\n"
+                + "[    4.2] Kernel panic - not syncing: fake\n");
         started = true;
     }
 

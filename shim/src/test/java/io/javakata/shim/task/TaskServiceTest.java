@@ -366,6 +366,24 @@ class TaskServiceTest {
     }
 
     @Test
+    void agentThatNeverAnswersFailsCreateWithTheConsoleTailAndLeavesNothing() throws Exception {
+        agent.checkUnavailable = true;
+        RuntimeStatusException e = failure(() -> {
+            try {
+                create("c1", "", "");
+            } catch (IOException io) {
+                throw new AssertionError(io);
+            }
+        });
+        assertEquals(Code.DEADLINE_EXCEEDED, e.code());
+        assertTrue(e.getMessage().startsWith("create sandbox c1: agent did not answer Check within "), e.getMessage());
+        assertTrue(e.getMessage().contains("Kernel panic - not syncing: fake"), e.getMessage());
+        assertFalse(Files.exists(sandboxPaths("c1").dir()));
+        assertNoMountsUnder(tmp);
+        assertTrue(vms.getFirst().stopped);
+    }
+
+    @Test
     void containerOfAForeignSandboxIsRefused() throws Exception {
         Path bundle = bundle("c2", """
                 "io.kubernetes.cri.container-type": "container", "io.kubernetes.cri.sandbox-id": "pod9"
