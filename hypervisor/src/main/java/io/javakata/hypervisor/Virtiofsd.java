@@ -114,7 +114,8 @@ public final class Virtiofsd implements AutoCloseable {
                         + " (" + attempts + " checks): " + ChildProcesses.logTail(logFile, 1500));
             }
             // Wakes early if the process exits; otherwise a short, growing pause between checks.
-            ChildProcesses.awaitExit(process.toHandle(), Duration.ofMillis(Math.min(backoffMillis, left / 1_000_000 + 1)));
+            Duration pause = Duration.ofMillis(Math.min(backoffMillis, left / 1_000_000 + 1));
+            ChildProcesses.awaitExit(process.toHandle(), pause);
             backoffMillis = Math.min(backoffMillis * 2, 100);
         }
     }

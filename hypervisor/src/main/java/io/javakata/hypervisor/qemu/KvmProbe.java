@@ -47,8 +47,21 @@ public final class KvmProbe {
     private KvmProbe() {
     }
 
-    /** What the probe found: whether KVM works, and why (or why not). */
-    record Verdict(boolean kvmUsable, String reason) {
+    /**
+     * What the probe found: whether KVM works, and why (or why not).
+     *
+     * @param conclusive false when the probe itself could not finish (QEMU missing, QMP timeout on a
+     *                   loaded host): such a verdict is used once but not cached, so a transient
+     *                   failure does not pin a KVM host to TCG until it reboots
+     */
+    record Verdict(boolean kvmUsable, String reason, boolean conclusive) {
+        static Verdict of(boolean kvmUsable, String reason) {
+            return new Verdict(kvmUsable, reason, true);
+        }
+
+        static Verdict inconclusive(String reason) {
+            return new Verdict(false, reason, false);
+        }
     }
 
     /**
@@ -82,12 +95,11 @@ public final class KvmProbe {
         String key = qemuBinary.toAbsolutePath() + "|" + machine;
         Verdict cached = readCache(cacheFile, bootId, key);
         if (cached != null) {
-            return new Verdict(cached.kvmUsable(), cached.reason() + " (verdict cached for this host boot in "
+            return Verdict.of(cached.kvmUsable(), cached.reason() + " (verdict cached for this host boot in "
                     + cacheFile + ")");
         }
         Verdict verdict = probe(DEV_KVM, qemuBinary, machine);
-        // A QEMU that cannot even be executed says nothing about KVM; don't remember it.
-        if (Files.isExecutable(qemuBinary)) {
+        if (verdict.conclusive()) {
             writeCache(cacheFile, bootId, key, verdict);
         }
         return verdict;
@@ -96,19 +108,19 @@ public final class KvmProbe {
     /** Probes without any cache. {@code devKvm} is a parameter so a test can point it elsewhere. */
     static Verdict probe(Path devKvm, Path qemuBinary, String machine) {
         if (!Files.exists(devKvm)) {
-            return new Verdict(false, "no " + devKvm);
+            return Verdict.of(false, "no " + devKvm);
         }
-        try (FileChannel ignored = FileChannel.open(devKvm, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+        try (FileChannel _ = FileChannel.open(devKvm, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
             LOG.log(System.Logger.Level.DEBUG, "{0} opens; trying QEMU with -accel kvm", devKvm);
         } catch (IOException | UnsupportedOperationException e) {
-            return new Verdict(false, "cannot open " + devKvm + ": " + e.getMessage());
+            return Verdict.of(false, "cannot open " + devKvm + ": " + e.getMessage());
         }
         Path dir = null;
         try {
             dir = Files.createTempDirectory("javakata-kvm-probe-");
             return probeWithQemu(dir, qemuBinary, machine);
         } catch (IOException e) {
-            return new Verdict(false, "KVM probe could not run QEMU: " + e.getMessage());
+            return Verdict.inconclusive("KVM probe could not run QEMU: " + e.getMessage());
         } finally {
             if (dir != null) {
                 deleteTree(dir);
@@ -136,11 +148,11 @@ public final class KvmProbe {
                 return failed(qemu, log);
             }
             if (!kvm.path("enabled").asBoolean(false)) {
-                return new Verdict(false, "QEMU started with -accel kvm but query-kvm reports " + kvm);
+                return Verdict.of(false, "QEMU started with -accel kvm but query-kvm reports " + kvm);
             }
-            return new Verdict(true, "QEMU ran with -accel kvm -cpu host and query-kvm reports enabled");
+            return Verdict.of(true, "QEMU ran with -accel kvm -cpu host and query-kvm reports enabled");
         } catch (IOException e) {
-            return qemu.isAlive() ? new Verdict(false, "KVM probe failed: " + e.getMessage()) : failed(qemu, log);
+            return qemu.isAlive() ? Verdict.inconclusive("KVM probe failed: " + e.getMessage()) : failed(qemu, log);
         } finally {
             ChildProcesses.terminate(qemu.toHandle(), Duration.ofSeconds(1));
         }
@@ -149,7 +161,7 @@ public final class KvmProbe {
     private static Verdict failed(Process qemu, Path log) {
         ChildProcesses.awaitExit(qemu.toHandle(), Duration.ofSeconds(1));
         String code = qemu.isAlive() ? "" : " (exit code " + qemu.exitValue() + ")";
-        return new Verdict(false, "KVM initialised but QEMU failed" + code + ": "
+        return Verdict.of(false, "KVM initialised but QEMU failed" + code + ": "
                 + ChildProcesses.logTail(log, 400).replace('\n', ' '));
     }
 
@@ -174,7 +186,7 @@ public final class KvmProbe {
             if (!entry.has("kvm") || !entry.has("reason")) {
                 return null;
             }
-            return new Verdict(entry.get("kvm").asBoolean(), entry.get("reason").asText());
+            return Verdict.of(entry.get("kvm").asBoolean(), entry.get("reason").asText());
         } catch (IOException e) {
             LOG.log(System.Logger.Level.WARNING, "ignoring unreadable KVM probe cache {0}: {1}", cacheFile,
                     e.getMessage());

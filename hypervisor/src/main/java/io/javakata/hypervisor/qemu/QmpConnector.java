@@ -28,7 +28,8 @@ final class QmpConnector {
         IOException last = null;
         while (true) {
             if (!qemu.isAlive()) {
-                throw new IOException("QEMU exited with code " + qemu.exitValue() + " before QMP answered on " + socket);
+                throw new IOException("QEMU exited with code " + qemu.exitValue() + " before QMP answered on "
+                        + socket);
             }
             long left = deadline - System.nanoTime();
             if (left <= 0) {

@@ -28,7 +28,7 @@ final class VsockCids {
     static long allocate(Path dir, String vmId) throws IOException {
         Files.createDirectories(dir);
         try (FileChannel lockFile = FileChannel.open(dir.resolve(".lock"), StandardOpenOption.CREATE,
-                StandardOpenOption.WRITE); FileLock ignored = lockFile.lock()) {
+                StandardOpenOption.WRITE); FileLock _ = lockFile.lock()) {
             long start = Math.floorMod(vmId.hashCode(), RANGE);
             for (long i = 0; i < RANGE; i++) {
                 long cid = FIRST_CID + Math.floorMod(start + i, RANGE);

@@ -65,7 +65,8 @@ final class FakeQmpServer implements AutoCloseable {
                     lateId = null;
                 }
                 if (!negotiated && !command.equals("qmp_capabilities")) {
-                    send(out, error("CommandNotFound", "Expecting capabilities negotiation with 'qmp_capabilities'", id));
+                    send(out, error("CommandNotFound",
+                            "Expecting capabilities negotiation with 'qmp_capabilities'", id));
                     continue;
                 }
                 switch (command) {
@@ -92,7 +93,8 @@ final class FakeQmpServer implements AutoCloseable {
                         send(out, "{\"return\": {}, \"id\": " + id + "}");
                         return;
                     }
-                    default -> send(out, error("CommandNotFound", "The command " + command + " has not been found", id));
+                    default -> send(out, error("CommandNotFound",
+                            "The command " + command + " has not been found", id));
                 }
             }
         } catch (IOException | InterruptedException e) {

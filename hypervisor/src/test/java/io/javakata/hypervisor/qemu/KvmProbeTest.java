@@ -84,8 +84,18 @@ class KvmProbeTest {
     }
 
     @Test
+    void aQemuThatCannotRunGivesAnInconclusiveVerdictThatIsNotCached() throws IOException {
+        Path cache = dir.resolve("kvm-probe.json");
+        Path missing = dir.resolve("no-such-qemu");
+        Accelerator.Choice choice = KvmProbe.choose(Accelerator.AUTO, missing, "q35", cache);
+        assertEquals(Accelerator.TCG, choice.accelerator());
+        assertTrue(choice.reason().startsWith("KVM probe could not run QEMU: "), choice.reason());
+        assertFalse(Files.exists(cache), "an inconclusive verdict must not be cached");
+    }
+
+    @Test
     void noDeviceAndUnopenableDeviceAreReasonsToo() {
-        assertEquals(new KvmProbe.Verdict(false, "no " + dir.resolve("kvm")),
+        assertEquals(new KvmProbe.Verdict(false, "no " + dir.resolve("kvm"), true),
                 KvmProbe.probe(dir.resolve("kvm"), QEMU, "q35"));
         KvmProbe.Verdict verdict = KvmProbe.probe(dir, QEMU, "q35");
         assertFalse(verdict.kvmUsable());

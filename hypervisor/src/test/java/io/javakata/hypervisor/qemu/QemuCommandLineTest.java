@@ -38,7 +38,8 @@ class QemuCommandLineTest {
     @Test
     void q35WithSerialAgentAndVirtiofsUnderTcg() throws IOException {
         VmSpec spec = spec("q35", 2, 512, "quiet agent.log=debug", SHARED, VmSpec.AgentChannel.SERIAL);
-        assertGolden("q35-serial-virtiofs-tcg.txt", QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty(), TSC));
+        assertGolden("q35-serial-virtiofs-tcg.txt",
+                QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty(), TSC));
     }
 
     @Test

@@ -49,7 +49,7 @@ class QmpClientTest {
 
     @Test
     void errorReplyNamesTheCommandTheClassAndTheDesc() throws Exception {
-        try (FakeQmpServer ignored = new FakeQmpServer(dir.resolve("qmp.sock"));
+        try (FakeQmpServer _ = new FakeQmpServer(dir.resolve("qmp.sock"));
              QmpClient qmp = QmpClient.connect(dir.resolve("qmp.sock"), T)) {
             IOException e = assertThrows(IOException.class, () -> qmp.execute("device_del", Map.of("id", "x"), T));
             assertEquals("qmp device_del failed: CommandNotFound: The command device_del has not been found",
@@ -60,7 +60,7 @@ class QmpClientTest {
 
     @Test
     void timeoutFailsOneCommandAndALateReplyIsIgnored() throws Exception {
-        try (FakeQmpServer ignored = new FakeQmpServer(dir.resolve("qmp.sock"));
+        try (FakeQmpServer _ = new FakeQmpServer(dir.resolve("qmp.sock"));
              QmpClient qmp = QmpClient.connect(dir.resolve("qmp.sock"), T)) {
             IOException e = assertThrows(IOException.class, () -> qmp.execute("slow", Map.of(),
                     Duration.ofMillis(200)));
@@ -72,7 +72,7 @@ class QmpClientTest {
 
     @Test
     void quitGetsItsReplyThenTheClosedConnectionFailsFurtherCommands() throws Exception {
-        try (FakeQmpServer ignored = new FakeQmpServer(dir.resolve("qmp.sock"));
+        try (FakeQmpServer _ = new FakeQmpServer(dir.resolve("qmp.sock"));
              QmpClient qmp = QmpClient.connect(dir.resolve("qmp.sock"), T)) {
             List<JsonNode> events = new CopyOnWriteArrayList<>();
             qmp.onEvent(events::add);
@@ -86,7 +86,7 @@ class QmpClientTest {
 
     @Test
     void concurrentCallersEachGetTheirOwnReply() throws Exception {
-        try (FakeQmpServer ignored = new FakeQmpServer(dir.resolve("qmp.sock"));
+        try (FakeQmpServer _ = new FakeQmpServer(dir.resolve("qmp.sock"));
              QmpClient qmp = QmpClient.connect(dir.resolve("qmp.sock"), T);
              ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
             List<Future<String>> replies = new ArrayList<>();
