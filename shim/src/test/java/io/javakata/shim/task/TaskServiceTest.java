@@ -384,6 +384,38 @@ class TaskServiceTest {
     }
 
     @Test
+    void podContainersShareOneVmUntilTheLastIsDeleted() throws Exception {
+        createIn("pod1", """
+                "io.kubernetes.cri.container-type": "sandbox", "io.kubernetes.cri.sandbox-id": "pod1"
+                """);
+        createIn("app", """
+                "io.kubernetes.cri.container-type": "container", "io.kubernetes.cri.sandbox-id": "pod1"
+                """);
+        assertEquals(1, vms.size(), "one VM per pod");
+        SandboxPaths paths = sandboxPaths("pod1");
+        assertTrue(io.javakata.sys.Mounts.isMountPoint(paths.rootfs("app")));
+
+        call("Delete", DeleteRequest.newBuilder().setId("app").build(), DeleteResponse.parser());
+        call("Shutdown", ShutdownRequest.newBuilder().setId("app").build(), Empty.parser());
+        assertFalse(vms.getFirst().stopped, "the pod's VM outlives one container");
+        assertFalse(Files.exists(paths.containerDir("app")));
+        assertTrue(Files.exists(paths.rootfs("pod1")));
+        assertFalse(shimExited.await(300, TimeUnit.MILLISECONDS));
+
+        call("Delete", DeleteRequest.newBuilder().setId("pod1").build(), DeleteResponse.parser());
+        assertTrue(vms.getFirst().stopped);
+        assertFalse(Files.exists(paths.dir()));
+        call("Shutdown", ShutdownRequest.newBuilder().setId("pod1").build(), Empty.parser());
+        assertTrue(shimExited.await(5, TimeUnit.SECONDS));
+    }
+
+    private void createIn(String id, String annotations) throws IOException {
+        call("Create", CreateTaskRequest.newBuilder().setId(id).setBundle(bundle(id, annotations).toString())
+                .addRootfs(Mount.newBuilder().setType("bind").setSource(image.toString()).addOptions("rbind"))
+                .build(), CreateTaskResponse.parser());
+    }
+
+    @Test
     void containerOfAForeignSandboxIsRefused() throws Exception {
         Path bundle = bundle("c2", """
                 "io.kubernetes.cri.container-type": "container", "io.kubernetes.cri.sandbox-id": "pod9"
