@@ -1,0 +1,114 @@
+package io.javakata.it;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Runs {@code ctr -a <socket> -n <namespace> ...} against one containerd. Each call has a timeout; a command
+ * still running then is killed and reported as exit code -1. Thread-safe: it holds no mutable state.
+ */
+public final class Ctr {
+
+    /** What one ctr command did. */
+    public record Result(List<String> command, int exitCode, String stdout, String stderr) {
+        /** This result, or an AssertionError that shows the command and both streams. */
+        public Result assertOk() {
+            if (exitCode != 0) {
+                throw new AssertionError(describe());
+            }
+            return this;
+        }
+
+        public String describe() {
+            return String.join(" ", command) + "\n  exit code " + exitCode + "\n  stdout: " + stdout.strip()
+                    + "\n  stderr: " + stderr.strip();
+        }
+    }
+
+    private final Path socket;
+    private final String namespace;
+
+    public Ctr(Path socket, String namespace) {
+        this.socket = socket;
+        this.namespace = namespace;
+    }
+
+    public Path socket() {
+        return socket;
+    }
+
+    public String namespace() {
+        return namespace;
+    }
+
+    /** Runs ctr with {@code args}, no stdin. */
+    public Result run(Duration timeout, String... args) {
+        return runWithStdin(timeout, null, args);
+    }
+
+    /** Runs ctr with {@code args}; {@code stdin} (may be null) is written and then closed. */
+    public Result runWithStdin(Duration timeout, String stdin, String... args) {
+        List<String> command = command(args);
+        try {
+            Process process = new ProcessBuilder(command).start();
+            CompletableFuture<String> out = drain(process.getInputStream());
+            CompletableFuture<String> err = drain(process.getErrorStream());
+            try (var in = process.getOutputStream()) {
+                if (stdin != null) {
+                    in.write(stdin.getBytes(StandardCharsets.UTF_8));
+                }
+            } catch (IOException e) {
+                // ctr may exit before reading stdin (a container that never reads): its exit code says what happened.
+            }
+            int code;
+            if (process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                code = process.exitValue();
+            } else {
+                process.destroyForcibly().waitFor();
+                code = -1;
+            }
+            return new Result(command, code, out.join(), err.join() + (code == -1 ? "\n[killed after " + timeout + "]" : ""));
+        } catch (IOException e) {
+            throw new UncheckedIOException("run " + String.join(" ", command), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while running " + String.join(" ", command), e);
+        }
+    }
+
+    /** Starts ctr with {@code args} in the background (for {@code ctr events}); the caller destroys it. */
+    public Process start(Path stdout, String... args) {
+        try {
+            return new ProcessBuilder(command(args)).redirectOutput(stdout.toFile())
+                    .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        } catch (IOException e) {
+            throw new UncheckedIOException("start " + String.join(" ", command(args)), e);
+        }
+    }
+
+    private List<String> command(String... args) {
+        var command = new ArrayList<String>(List.of("ctr", "-a", socket.toString(), "-n", namespace));
+        command.addAll(List.of(args));
+        return command;
+    }
+
+    private static CompletableFuture<String> drain(InputStream stream) {
+        var result = new CompletableFuture<String>();
+        Thread.ofVirtual().name("ctr-drain").start(() -> {
+            try (stream) {
+                result.complete(new String(stream.readAllBytes(), StandardCharsets.UTF_8));
+            } catch (IOException e) {
+                result.complete("[read failed: " + e.getMessage() + "]");
+            }
+        });
+        return result;
+    }
+}

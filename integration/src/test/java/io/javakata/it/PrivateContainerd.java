@@ -1,0 +1,250 @@
+package io.javakata.it;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
+/**
+ * A private containerd per test class (register it as a static {@code @RegisterExtension} field), started by
+ * {@code scripts/containerd.sh} under a fresh directory in /tmp, with the busybox image
+ * ({@value #IMAGE}) imported. After the class it looks for leaks (javakata shims, QEMU, virtiofsd, mounts
+ * under its directory or under a new sandbox, new entries in {@code /run/javakata/sandboxes}), stops
+ * containerd, cleans every leak up, and only then fails the class if anything had leaked.
+ *
+ * <p>What counts as this containerd's: processes whose command line names its directory or whose environment
+ * carries its {@code TTRPC_ADDRESS}, their descendants, and sandboxes that appeared while it ran. With
+ * {@code CI} set, every javakata process, mount and sandbox on the machine counts. Not thread-safe: one test
+ * at a time.
+ */
+public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallback {
+
+    public static final String IMAGE = "localhost/javakata/busybox:1";
+    public static final String RUNTIME = System.getProperty("javakata.it.runtime", "io.containerd.javakata.v2");
+    static final Path SANDBOXES = Path.of("/run/javakata/sandboxes");
+    static final Path SHIM_SOCKETS = Path.of("/run/javakata/s");
+    private static final Set<String> WATCHED = Set.of("qemu-system-x86_64", "virtiofsd", "containerd-shim-javakata-v2",
+            "javakata-shim.jar");
+    private static final boolean CI = System.getenv("CI") != null;
+
+    private final String namespace;
+    private Path dir;
+    private Ctr ctr;
+    private Set<String> sandboxesBefore = Set.of();
+
+    public PrivateContainerd(String namespace) {
+        this.namespace = namespace;
+    }
+
+    public Ctr ctr() {
+        return ctr;
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    public Path log() {
+        return dir.resolve("containerd.log");
+    }
+
+    @Override
+    public void beforeAll(ExtensionContext context) throws Exception {
+        sandboxesBefore = CI ? Set.of() : sandboxEntries();
+        dir = Files.createTempDirectory(Path.of("/tmp"), "jkit-");
+        script("containerd.sh", "start", dir.toString());
+        ctr = new Ctr(dir.resolve("c.sock"), namespace);
+        ctr.run(Duration.ofSeconds(60), "images", "import", image().toString()).assertOk();
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) throws Exception {
+        List<String> leaks = leaks();
+        List<Long> pids = ownedPids(true);
+        script("containerd.sh", "stop", dir.toString());
+        for (long pid : pids) {
+            ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+        }
+        for (String entry : newSandboxes()) {
+            Path sandbox = SANDBOXES.resolve(entry);
+            for (String mount : mountsUnder(sandbox)) {
+                exec("umount", "-l", mount);
+            }
+            exec("rm", "-rf", sandbox.toString());
+        }
+        if (!leaks.isEmpty()) {
+            throw new AssertionError("the private containerd's tests leaked (now cleaned up):\n  "
+                    + String.join("\n  ", leaks));
+        }
+    }
+
+    /**
+     * What is left of this containerd's sandboxes right now: javakata processes, mounts, sandbox entries. Empty
+     * when nothing runs.
+     */
+    public List<String> leaks() throws IOException {
+        var leaks = new ArrayList<String>();
+        for (long pid : ownedPids(false)) {
+            leaks.add("process " + pid + ": " + cmdline(pid));
+        }
+        for (String mount : mountsUnder(dir)) {
+            leaks.add("mount " + mount);
+        }
+        for (String entry : newSandboxes()) {
+            leaks.add("sandbox state " + SANDBOXES.resolve(entry));
+            for (String mount : mountsUnder(SANDBOXES.resolve(entry))) {
+                leaks.add("mount " + mount);
+            }
+        }
+        return leaks;
+    }
+
+    /** {@link #leaks()} once it is empty, or the last non-empty list after {@code timeout}. */
+    public List<String> leaksAfter(Duration timeout) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        List<String> leaks = leaks();
+        while (!leaks.isEmpty() && System.nanoTime() < deadline) {
+            TimeUnit.MILLISECONDS.sleep(200);
+            leaks = leaks();
+        }
+        return leaks;
+    }
+
+    /** The host state directory of sandbox {@code sandboxId} in this namespace (docs/architecture.md "Paths"). */
+    public Path sandboxDir(String sandboxId) {
+        return SANDBOXES.resolve(sha256(namespace + "/" + sandboxId).substring(0, 32));
+    }
+
+    /** The socket of the shim that serves task {@code id} (docs/architecture.md "Paths"). */
+    public Path shimSocket(String id) {
+        return SHIM_SOCKETS.resolve(sha256(ctr.socket() + "/" + namespace + "/" + id));
+    }
+
+    /** containerd's bundle directory of task {@code id}. */
+    public Path bundle(String id) {
+        return dir.resolve("state/io.containerd.runtime.v2.task").resolve(namespace).resolve(id);
+    }
+
+    private Set<String> newSandboxes() throws IOException {
+        var entries = new TreeSet<>(sandboxEntries());
+        entries.removeAll(sandboxesBefore);
+        return entries;
+    }
+
+    private static Set<String> sandboxEntries() throws IOException {
+        if (!Files.isDirectory(SANDBOXES)) {
+            return Set.of();
+        }
+        try (Stream<Path> list = Files.list(SANDBOXES)) {
+            return list.map(p -> p.getFileName().toString()).collect(TreeSet::new, Set::add, Set::addAll);
+        }
+    }
+
+    /** Watched processes that are this containerd's (all of them, with {@code any}, or under CI). */
+    private List<Long> ownedPids(boolean any) throws IOException {
+        var roots = new TreeSet<Long>();
+        var sandboxes = newSandboxes().stream().map(e -> SANDBOXES.resolve(e).toString()).toList();
+        ProcessHandle.allProcesses().forEach(p -> {
+            String cmd = cmdline(p.pid());
+            if (cmd.contains(dir + "/") || sandboxes.stream().anyMatch(cmd::contains)
+                    || environ(p.pid()).contains("TTRPC_ADDRESS=" + dir.resolve("c.sock.ttrpc"))) {
+                roots.add(p.pid());
+            }
+        });
+        var owned = new TreeSet<Long>();
+        for (long root : roots) {
+            ProcessHandle.of(root).ifPresent(h -> {
+                owned.add(h.pid());
+                h.descendants().forEach(d -> owned.add(d.pid()));
+            });
+        }
+        ProcessHandle.allProcesses().filter(p -> CI && watched(p.pid())).forEach(p -> owned.add(p.pid()));
+        owned.remove(ProcessHandle.current().pid());
+        return owned.stream().filter(pid -> any || watched(pid)).toList();
+    }
+
+    private static boolean watched(long pid) {
+        String cmd = cmdline(pid);
+        return WATCHED.stream().anyMatch(cmd::contains);
+    }
+
+    private static List<String> mountsUnder(Path path) throws IOException {
+        String prefix = path + "/";
+        var mounts = new ArrayList<String>();
+        for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+            String point = line.split(" ")[4].replace("\\040", " ");
+            if (point.startsWith(prefix) || point.equals(path.toString())) {
+                mounts.add(point);
+            }
+        }
+        mounts.sort((a, b) -> b.length() - a.length());
+        return mounts;
+    }
+
+    static String cmdline(long pid) {
+        return readProc(pid, "cmdline").replace('\0', ' ').strip();
+    }
+
+    private static String environ(long pid) {
+        return readProc(pid, "environ").replace('\0', '\n');
+    }
+
+    private static String readProc(long pid, String file) {
+        try {
+            return Files.readString(Path.of("/proc", Long.toString(pid), file), StandardCharsets.ISO_8859_1);
+        } catch (IOException e) {
+            return ""; // gone, or not readable: not ours
+        }
+    }
+
+    /** The busybox image archive, built once per run by scripts/build-busybox-image.sh. */
+    private static synchronized Path image() throws IOException, InterruptedException {
+        Path image = Path.of(System.getProperty("javakata.it.work", "target/it")).toAbsolutePath().resolve("busybox.tar");
+        if (!Files.exists(image)) {
+            Files.createDirectories(image.getParent());
+            script("build-busybox-image.sh", image.toString(), IMAGE);
+        }
+        return image;
+    }
+
+    private static void script(String name, String... args) throws IOException, InterruptedException {
+        Path repo = Path.of(System.getProperty("javakata.repo", "..")).toAbsolutePath().normalize();
+        var command = new ArrayList<String>(List.of(repo.resolve("scripts").resolve(name).toString()));
+        command.addAll(List.of(args));
+        exec(command.toArray(String[]::new));
+    }
+
+    private static void exec(String... command) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(120, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new IOException(String.join(" ", command) + ": still running after 120 s");
+        }
+        if (p.exitValue() != 0) {
+            throw new IOException(String.join(" ", command) + ": exit code " + p.exitValue() + "\n" + output);
+        }
+    }
+
+    static String sha256(String text) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is part of every JDK", e);
+        }
+    }
+}
