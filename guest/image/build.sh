@@ -4,19 +4,24 @@
 # jlinked Java runtime and the agent jar). Does nothing when <out>/.stamp matches a hash of every
 # input. Downloaded .debs are cached in <out>/../guest-cache.
 #
-# Usage: guest/image/build.sh --agent-jar <javakata-agent.jar> --out <dir> [--jdk <jdk home>]
+# Usage: guest/image/build.sh --agent-jar <javakata-agent.jar> --out <dir> [--jdk <jdk home>] [--no-aot]
+#
+# Every file is byte-for-byte reproducible except the agent's AOT cache (opt/agent/agent.aot), whose
+# content depends on the timing of the training run; --no-aot leaves it out (a fully reproducible
+# initrd, but the agent then starts several seconds slower under TCG).
 set -euo pipefail
 
-usage() { echo "usage: $0 --agent-jar <jar> --out <dir> [--jdk <jdk home>]" >&2; exit 2; }
+usage() { echo "usage: $0 --agent-jar <jar> --out <dir> [--jdk <jdk home>] [--no-aot]" >&2; exit 2; }
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 JDK=/usr/lib/jvm/temurin-25-jdk-amd64
-AGENT_JAR= OUT=
+AGENT_JAR= OUT= AOT=yes
 while [ $# -gt 0 ]; do
     case "$1" in
         --agent-jar) AGENT_JAR=${2:?}; shift 2 ;;
         --out) OUT=${2:?}; shift 2 ;;
         --jdk) JDK=${2:?}; shift 2 ;;
+        --no-aot) AOT=no; shift ;;
         -h|--help) usage ;;
         *) echo "unknown argument: $1" >&2; usage ;;
     esac
@@ -29,23 +34,24 @@ OUT=$(cd "$OUT" && pwd)
 CACHE=$(dirname "$OUT")/guest-cache
 mkdir -p "$CACHE"
 
-# Modules, in load order (busybox insmod resolves no dependencies; see docs/design.md).
+# Modules, in load order (busybox insmod resolves no dependencies; see docs/design.md), each with the
+# kernel option that builds it: =y needs no module, =m ships it, anything else fails the build.
 MODULES=(
-    kernel/drivers/virtio/virtio_ring.ko
-    kernel/drivers/virtio/virtio.ko
-    kernel/drivers/virtio/virtio_pci_legacy_dev.ko
-    kernel/drivers/virtio/virtio_pci_modern_dev.ko
-    kernel/drivers/virtio/virtio_pci.ko
-    kernel/drivers/char/virtio_console.ko
-    kernel/fs/fuse/fuse.ko
-    kernel/fs/fuse/virtiofs.ko
-    kernel/fs/overlayfs/overlay.ko
-    kernel/net/vmw_vsock/vsock.ko
-    kernel/net/vmw_vsock/vmw_vsock_virtio_transport_common.ko
-    kernel/net/vmw_vsock/vmw_vsock_virtio_transport.ko
-    kernel/net/core/failover.ko
-    kernel/drivers/net/net_failover.ko
-    kernel/drivers/net/virtio_net.ko
+    CONFIG_VIRTIO:kernel/drivers/virtio/virtio_ring.ko
+    CONFIG_VIRTIO:kernel/drivers/virtio/virtio.ko
+    CONFIG_VIRTIO_PCI_LIB_LEGACY:kernel/drivers/virtio/virtio_pci_legacy_dev.ko
+    CONFIG_VIRTIO_PCI_LIB:kernel/drivers/virtio/virtio_pci_modern_dev.ko
+    CONFIG_VIRTIO_PCI:kernel/drivers/virtio/virtio_pci.ko
+    CONFIG_VIRTIO_CONSOLE:kernel/drivers/char/virtio_console.ko
+    CONFIG_FUSE_FS:kernel/fs/fuse/fuse.ko
+    CONFIG_VIRTIO_FS:kernel/fs/fuse/virtiofs.ko
+    CONFIG_OVERLAY_FS:kernel/fs/overlayfs/overlay.ko
+    CONFIG_VSOCKETS:kernel/net/vmw_vsock/vsock.ko
+    CONFIG_VIRTIO_VSOCKETS_COMMON:kernel/net/vmw_vsock/vmw_vsock_virtio_transport_common.ko
+    CONFIG_VIRTIO_VSOCKETS:kernel/net/vmw_vsock/vmw_vsock_virtio_transport.ko
+    CONFIG_FAILOVER:kernel/net/core/failover.ko
+    CONFIG_NET_FAILOVER:kernel/drivers/net/net_failover.ko
+    CONFIG_VIRTIO_NET:kernel/drivers/net/virtio_net.ko
 )
 # From `jdeps --print-module-deps` of the agent jar: protobuf uses java.logging and sun.misc.Unsafe
 # (jdk.unsupported), the ttrpc library jdk.net.
@@ -79,7 +85,7 @@ JDK_VERSION=$(cat "$JDK/release")
 STAMP=$( {
     sha256sum "$HERE/build.sh" "$HERE/init" "$AGENT_JAR" | cut -d' ' -f1
     echo "$KERNEL_PKG=$KERNEL_VERSION busybox-static=$BUSYBOX_VERSION runc=$RUNC_VERSION"
-    echo "$JDK_VERSION"
+    echo "$JDK_VERSION aot=$AOT"
 } | sha256sum | cut -d' ' -f1)
 if [ -f "$OUT/.stamp" ] && [ "$(cat "$OUT/.stamp")" = "$STAMP" ] && [ -f "$OUT/vmlinuz" ] && [ -f "$OUT/initrd.img" ]; then
     echo "guest image up to date in $OUT"
@@ -121,7 +127,13 @@ done
 
 # --- kernel modules (a =y option needs no module; a missing one is a build error) ----------------
 : > "$ROOT/etc/javakata/modules"
-for module in "${MODULES[@]}"; do
+for entry in "${MODULES[@]}"; do
+    option=${entry%%:*} module=${entry#*:}
+    case "$(grep -E "^$option=" "$KCONFIG" | cut -d= -f2)" in
+        y) continue ;;
+        m) ;;
+        *) echo "$KERNEL_PKG has no $option (needed for $(basename "$module"))" >&2; exit 1 ;;
+    esac
     src="$WORK/kernel/lib/modules/$KREL/$module"
     for ext in "" .xz .zst; do
         [ -f "$src$ext" ] && break
@@ -183,7 +195,9 @@ echo "javakata" > "$ROOT/etc/hostname"
 # uses; the cache records them and the jar's size and mtime) halves the agent's start-up under TCG.
 EPOCH=1700000000
 find "$ROOT" -exec touch -h -d "@$EPOCH" {} +
-if unshare --mount --fork sh -c "mount -t proc proc '$ROOT/proc' && mount -t tmpfs tmp '$ROOT/tmp' \
+if [ "$AOT" = no ]; then
+    echo "AOT cache left out (--no-aot)"
+elif unshare --mount --fork sh -c "mount -t proc proc '$ROOT/proc' && mount -t tmpfs tmp '$ROOT/tmp' \
         && chroot '$ROOT' /opt/jre/bin/java @/etc/javakata/jvm.args -XX:AOTCacheOutput=/opt/agent/agent.aot \
            -jar /opt/agent/javakata-agent.jar --train" > "$WORK/aot.log" 2>&1 \
         && [ -f "$ROOT/opt/agent/agent.aot" ]; then
