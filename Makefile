@@ -10,6 +10,7 @@ SHELL := /bin/bash
 
 # Java 25 for every mvn call, whatever the default java is.
 export JAVA_HOME := /usr/lib/jvm/temurin-25-jdk-amd64
+export MAVEN_OPTS ?= --sun-misc-unsafe-memory-access=allow
 export PATH := $(JAVA_HOME)/bin:/usr/local/sbin:/usr/local/bin:$(PATH)
 
 MVN         := mvn -B -q
@@ -50,7 +51,7 @@ install: deps build guest
 	    install -D -m 0644 $(DIST)/configuration.toml $(ETC)/configuration.toml; \
 	    echo "install: wrote the default $(ETC)/configuration.toml"; \
 	fi
-	@if [[ -x $(DIST)/make-aot-cache.sh ]]; then $(DIST)/make-aot-cache.sh $(SHARE)/javakata-shim.jar; fi
+	@if [[ -f $(DIST)/make-aot-cache.sh ]]; then bash $(DIST)/make-aot-cache.sh $(SHARE)/javakata-shim.jar; fi
 	@echo "install: containerd-shim-javakata-v2 -> $(PREFIX_BIN), jar and guest assets -> $(SHARE)"
 
 demo: install
