@@ -74,7 +74,8 @@ public final class Sandbox {
             Hypervisor hypervisor = launcher.hypervisors().apply(vmSpec(config, sandboxId, paths));
             undo.push("stop VM", () -> hypervisor.stop(STOP_GRACE));
             hypervisor.start();
-            LOG.log(System.Logger.Level.INFO, "sandbox {0}: VMM pid {1} on {2}", sandboxId, hypervisor.pid(),
+            LOG.log(System.Logger.Level.INFO, "sandbox {0}: VMM pid {1} runs on {2} ({3})", sandboxId,
+                    String.valueOf(hypervisor.pid()), hypervisor.accelerator().accelerator(),
                     hypervisor.accelerator().reason());
 
             Duration bootTimeout = config.hypervisor().bootTimeout();
@@ -83,7 +84,7 @@ public final class Sandbox {
             undo.push("close agent connection", agent::close);
             CheckResponse check = checkAgent(agent, paths, remaining(started, bootTimeout));
             LOG.log(System.Logger.Level.INFO, "sandbox {0}: agent {1} answered after {2} ms, guest kernel {3}",
-                    sandboxId, check.getVersion(), Duration.between(started, Instant.now()).toMillis(),
+                    sandboxId, check.getVersion(), String.valueOf(Duration.between(started, Instant.now()).toMillis()),
                     check.getKernelRelease());
 
             writeState(ctx, sandboxId, paths, hypervisor);
