@@ -132,15 +132,30 @@ public final class QemuHypervisor implements Hypervisor {
             vsockCid = VsockCids.allocate(vsockCidDir, spec.id());
             cid = OptionalLong.of(vsockCid);
         }
-        OptionalLong tscKhz = OptionalLong.empty();
-        if (MachineType.of(spec.machine()) == MachineType.MICROVM && choice.accelerator() == Accelerator.TCG) {
-            tscKhz = HostTsc.khz(HostTsc.CPUINFO);
-            if (tscKhz.isEmpty()) {
-                LOG.log(System.Logger.Level.WARNING, "VM {0}: host TSC frequency unknown; a microvm guest under "
-                        + "TCG may hang calibrating its TSC on a loaded host", spec.id());
-            }
+        QemuCommandLine commandLine = QemuCommandLine.of(spec, choice.accelerator(), cid, hostTscKhz());
+        Process process = launchQemu(commandLine);
+        awaitRunning(process);
+        endpoint = switch (spec.agentChannel()) {
+            case SERIAL -> new AgentEndpoint.Serial(paths.agentSocket(), AGENT_PORT_NAME);
+            case VSOCK -> new AgentEndpoint.Vsock(vsockCid, VSOCK_AGENT_PORT);
+        };
+    }
+
+    /** Only a microvm guest under TCG needs it (see {@link HostTsc}). */
+    private OptionalLong hostTscKhz() {
+        if (MachineType.of(spec.machine()) != MachineType.MICROVM || choice.accelerator() != Accelerator.TCG) {
+            return OptionalLong.empty();
         }
-        QemuCommandLine commandLine = QemuCommandLine.of(spec, choice.accelerator(), cid, tscKhz);
+        OptionalLong khz = HostTsc.khz(HostTsc.CPUINFO);
+        if (khz.isEmpty()) {
+            LOG.log(System.Logger.Level.WARNING, "VM {0}: host TSC frequency unknown; a microvm guest under "
+                    + "TCG may hang calibrating its TSC on a loaded host", spec.id());
+        }
+        return khz;
+    }
+
+    /** QEMU in the foreground, so this JVM owns it and its exit status; its output goes to qemu.log. */
+    private Process launchQemu(QemuCommandLine commandLine) throws IOException {
         LOG.log(System.Logger.Level.DEBUG, "VM {0}: launching {1}", spec.id(), commandLine.render());
         Process process = new ProcessBuilder(commandLine.argv())
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
@@ -154,11 +169,7 @@ public final class QemuHypervisor implements Hypervisor {
             exit.complete(p.exitValue());
         });
         LOG.log(System.Logger.Level.INFO, "VM {0}: QEMU pid {1} launched", spec.id(), process.pid());
-        awaitRunning(process);
-        endpoint = switch (spec.agentChannel()) {
-            case SERIAL -> new AgentEndpoint.Serial(paths.agentSocket(), AGENT_PORT_NAME);
-            case VSOCK -> new AgentEndpoint.Vsock(vsockCid, VSOCK_AGENT_PORT);
-        };
+        return process;
     }
 
     private void awaitRunning(Process process) throws IOException {
