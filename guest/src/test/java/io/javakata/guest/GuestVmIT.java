@@ -29,6 +29,7 @@ import com.google.protobuf.Parser;
 
 import io.javakata.agent.v1.CheckRequest;
 import io.javakata.agent.v1.CheckResponse;
+import io.javakata.agent.v1.CloseStdinRequest;
 import io.javakata.agent.v1.CreateContainerRequest;
 import io.javakata.agent.v1.CreateContainerResponse;
 import io.javakata.agent.v1.ReadStreamRequest;
@@ -39,6 +40,8 @@ import io.javakata.agent.v1.StartContainerRequest;
 import io.javakata.agent.v1.StartContainerResponse;
 import io.javakata.agent.v1.WaitProcessRequest;
 import io.javakata.agent.v1.WaitProcessResponse;
+import io.javakata.agent.v1.WriteStreamRequest;
+import io.javakata.agent.v1.WriteStreamResponse;
 import io.javakata.ttrpc.Code;
 import io.javakata.ttrpc.RuntimeStatusException;
 import io.javakata.ttrpc.TtrpcClient;
@@ -99,6 +102,8 @@ class GuestVmIT {
         Path shared = tmp.resolve("shared");
         busyboxRootfs(shared.resolve("c1/rootfs"));
         busyboxRootfs(shared.resolve("c2/rootfs"));
+        busyboxRootfs(shared.resolve("c3/rootfs"));
+        busyboxRootfs(shared.resolve("c4/rootfs"));
 
         Path vfsSock = tmp.resolve("vfs.sock");
         start(tmp.resolve("virtiofsd.log"), "/usr/lib/qemu/virtiofsd", "--socket-path=" + vfsSock,
@@ -139,7 +144,31 @@ class GuestVmIT {
         System.out.println("guest: missing executable -> " + missing);
         assertTrue(missing.getMessage().contains("executable file not found"), missing.getMessage());
 
-        call("RemoveContainer", RemoveContainerRequest.newBuilder().setContainerId("c1").build(), Empty.parser(), CALL);
+        // stdin: the container reads what the host writes, and sees end of file on CloseStdin.
+        call("CreateContainer", create("c3", "read line; echo got $line; cat; echo done").toBuilder().setStdin(true)
+                .build(), CreateContainerResponse.parser(), CALL);
+        call("StartContainer", StartContainerRequest.newBuilder().setContainerId("c3").build(),
+                StartContainerResponse.parser(), CALL);
+        call("WriteStdin", WriteStreamRequest.newBuilder().setContainerId("c3")
+                .setData(ByteString.copyFromUtf8("hello\nrest\n")).build(), WriteStreamResponse.parser(), CALL);
+        call("CloseStdin", CloseStdinRequest.newBuilder().setContainerId("c3").build(), Empty.parser(), CALL);
+        assertEquals("got hello\nrest\ndone\n", readAll("ReadStdout", "c3"));
+        assertEquals(0, call("WaitProcess", WaitProcessRequest.newBuilder().setContainerId("c3").build(),
+                WaitProcessResponse.parser(), CALL).getExitStatus());
+
+        // A signal ends a running container; the exit says which (128 + 9).
+        call("CreateContainer", create("c4", "sleep 600"), CreateContainerResponse.parser(), CALL);
+        call("StartContainer", StartContainerRequest.newBuilder().setContainerId("c4").build(),
+                StartContainerResponse.parser(), CALL);
+        call("SignalProcess", SignalProcessRequest.newBuilder().setContainerId("c4").setSignal(9).build(),
+                Empty.parser(), CALL);
+        assertEquals(137, call("WaitProcess", WaitProcessRequest.newBuilder().setContainerId("c4").build(),
+                WaitProcessResponse.parser(), CALL).getExitStatus());
+
+        for (String id : List.of("c1", "c3", "c4")) {
+            call("RemoveContainer", RemoveContainerRequest.newBuilder().setContainerId(id).build(), Empty.parser(),
+                    CALL);
+        }
         RuntimeStatusException gone = assertThrows(RuntimeStatusException.class, () -> call("WaitProcess",
                 WaitProcessRequest.newBuilder().setContainerId("c1").build(), WaitProcessResponse.parser(), CALL));
         assertEquals(Code.NOT_FOUND, gone.code());
