@@ -262,8 +262,11 @@ class TaskServiceTest {
     @Test
     void createdButNeverStartedTaskCanBeDeleted() throws Exception {
         create("c1", "", "");
-        CompletableFuture<WaitResponse> wait = CompletableFuture.supplyAsync(() ->
-                call("Wait", WaitRequest.newBuilder().setId("c1").build(), WaitResponse.parser()));
+        CompletableFuture<WaitResponse> wait = containerd.callAsync(TASK, "Wait",
+                WaitRequest.newBuilder().setId("c1").build(), WaitResponse.parser(), CALL);
+        // The server runs each request on its own thread: give Wait time to look the task up before
+        // Delete removes it (containerd, too, has Wait in flight long before it deletes).
+        assertThrows(java.util.concurrent.TimeoutException.class, () -> wait.get(300, TimeUnit.MILLISECONDS));
         call("Delete", DeleteRequest.newBuilder().setId("c1").build(), DeleteResponse.parser());
         assertEquals(0, wait.get(5, TimeUnit.SECONDS).getExitStatus(), "Delete unblocks Wait");
         assertEquals(List.of("/tasks/create", "/tasks/delete"), events.topics());
