@@ -2,6 +2,7 @@ package io.javakata.shim.container;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javakata.agent.v1.CreateContainerRequest;
+import io.javakata.agent.v1.CreateContainerResponse;
 import io.javakata.agent.v1.WaitProcessResponse;
 import io.javakata.shim.agent.AgentClient;
 import io.javakata.shim.rootfs.Mounter;
@@ -11,6 +12,7 @@ import io.javakata.shim.sandbox.Sandbox;
 import io.javakata.shim.sandbox.SandboxPaths;
 import io.javakata.shim.stdio.StdioPaths;
 import io.javakata.shim.stdio.StdioRelay;
+import io.javakata.shim.volume.SharedMounts;
 import io.javakata.ttrpc.Errors;
 import io.javakata.ttrpc.RuntimeStatusException;
 import java.io.IOException;
@@ -67,6 +69,7 @@ public final class Container {
         AgentClient agent = sandbox.agent();
         CleanupStack undo = new CleanupStack();
         try {
+            sandbox.ensureRunning();
             Path containerDir = paths.containerDir(id);
             if (Files.exists(containerDir)) {
                 throw Errors.alreadyExists("%s already exists", containerDir);
@@ -76,8 +79,12 @@ public final class Container {
             Mounter.mountRootfs(rootfs, paths.rootfs(id));
             undo.push("unmount " + paths.rootfs(id), () -> Mounter.unmount(paths.rootfs(id)));
 
-            ObjectNode guestSpec = GuestSpec.rewrite(spec, SandboxPaths.guestRootfs(id));
-            agent.createContainer(CreateContainerRequest.newBuilder()
+            SharedMounts volumes = SharedMounts.expose(spec, containerDir, SandboxPaths.guestContainerDir(id),
+                    sandbox.podContainerPid());
+            undo.push("release volumes of " + id, volumes::close);
+            ObjectNode guestSpec = GuestSpec.rewrite(spec, SandboxPaths.guestRootfs(id), volumes.guestMounts(),
+                    sandbox.podContainerPid());
+            CreateContainerResponse created = agent.createContainer(CreateContainerRequest.newBuilder()
                     .setContainerId(id)
                     .setOciSpec(com.google.protobuf.ByteString.copyFrom(GuestSpec.toBytes(guestSpec)))
                     .setTerminal(stdio.terminal())
@@ -86,6 +93,7 @@ public final class Container {
                     .setStderr(!stdio.stderr().isEmpty())
                     .build());
             undo.push("remove container in the guest", () -> agent.removeContainer(id));
+            sandbox.containerCreated(id, GuestSpec.annotation(spec, GuestSpec.CONTAINER_TYPE), created.getPid());
             StdioRelay relay = StdioRelay.start(agent, id, "", stdio);
             undo.release();
             return new Container(id, bundle, stdio, rootfs, sandbox, relay);
@@ -220,8 +228,9 @@ public final class Container {
                 LOG.log(System.Logger.Level.WARNING, "remove container " + id + " in the guest: " + e.getMessage());
             }
         }
+        sandbox.containerRemoved(id);
         try {
-            Mounter.unmount(sandbox.paths().rootfs(id));
+            Mounter.unmountUnder(sandbox.paths().containerDir(id));
             Mounter.deleteTree(sandbox.paths().containerDir(id));
         } catch (IOException e) {
             throw Errors.unknown("delete container %s: %s", id, e.getMessage());

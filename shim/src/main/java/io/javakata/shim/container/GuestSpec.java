@@ -2,25 +2,41 @@ package io.javakata.shim.container;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javakata.ttrpc.Errors;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.OptionalInt;
 
 /**
  * Rewrites a bundle's OCI config.json for the guest. Lenient about the spec (we touch only what we
  * must and keep every other field as it came, known to us or not):
  * <ul>
  *   <li>{@code root.path} becomes the rootfs as the guest sees it under the virtiofs share;</li>
- *   <li>{@code path} is removed from each {@code linux.namespaces} entry: a host path
- *       (/proc/&lt;pid&gt;/ns/net, /var/run/netns/cni-…) means nothing in the guest, so the guest gets a
- *       fresh namespace of that type instead (protocol-facts §6.2);</li>
+ *   <li>host namespace paths (protocol-facts §6.2) mean nothing in the guest. A {@code network}
+ *       entry with a path (the pod's netns, /var/run/netns/cni-… or /proc/&lt;pid&gt;/ns/net) is
+ *       dropped: the container runs in the VM's own network namespace, which is the pod's, as Kata
+ *       does. An {@code ipc}, {@code uts} or {@code pid} entry with a path joins the same namespace
+ *       of the pod's sandbox container in the guest ({@code /proc/<guest pid>/ns/<type>}) when the
+ *       pod has one, so the containers of a pod share them as under runc; any other path is removed
+ *       and the guest makes a fresh namespace;</li>
+ *   <li>mounts are replaced by index as the host side exposed them (volumes through the shared
+ *       directory, /dev/shm as a guest tmpfs: {@code io.javakata.shim.volume.SharedMounts});</li>
  *   <li>{@code hooks} are dropped: they name host binaries.</li>
  * </ul>
  */
 public final class GuestSpec {
 
+    /** CRI's annotation saying whether a task is a pod's sandbox ("sandbox") or one of its containers. */
+    public static final String CONTAINER_TYPE = "io.kubernetes.cri.container-type";
+
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** Namespaces a container joins from its pod's sandbox container: OCI type to /proc/[pid]/ns name. */
+    private static final Map<String, String> POD_SHARED = Map.of("ipc", "ipc", "uts", "uts", "pid", "pid");
 
     private GuestSpec() {
     }
@@ -39,19 +55,54 @@ public final class GuestSpec {
         }
     }
 
-    /** Returns a rewritten copy of {@code spec}; the input is left unchanged. */
+    /** Same as {@code rewrite(spec, guestRootPath, Map.of(), OptionalInt.empty())}: no pod, no volumes. */
     public static ObjectNode rewrite(ObjectNode spec, String guestRootPath) {
+        return rewrite(spec, guestRootPath, Map.of(), OptionalInt.empty());
+    }
+
+    /**
+     * Returns a rewritten copy of {@code spec}; the input is left unchanged.
+     *
+     * @param guestRootPath the rootfs as the guest sees it
+     * @param guestMounts   replacements for entries of {@code mounts}, by index
+     * @param podPid        the guest pid of the pod's sandbox container, whose ipc, uts and pid
+     *                      namespaces a container of the pod joins; empty for the sandbox container
+     *                      itself or a container without a pod
+     */
+    public static ObjectNode rewrite(ObjectNode spec, String guestRootPath, Map<Integer, ObjectNode> guestMounts,
+                                     OptionalInt podPid) {
         ObjectNode guest = spec.deepCopy();
         JsonNode root = guest.get("root");
         ObjectNode rootObject = root instanceof ObjectNode object ? object : guest.putObject("root");
         rootObject.put("path", guestRootPath);
         guest.remove("hooks");
-        for (JsonNode namespace : guest.path("linux").path("namespaces")) {
-            if (namespace instanceof ObjectNode object) {
-                object.remove("path");
-            }
+        if (guest.path("linux").path("namespaces") instanceof ArrayNode namespaces) {
+            rewriteNamespaces(namespaces, podPid);
+        }
+        if (!guestMounts.isEmpty() && guest.path("mounts") instanceof ArrayNode mounts) {
+            guestMounts.forEach((index, mount) -> {
+                if (index >= 0 && index < mounts.size()) {
+                    mounts.set(index, mount.deepCopy());
+                }
+            });
         }
         return guest;
+    }
+
+    private static void rewriteNamespaces(ArrayNode namespaces, OptionalInt podPid) {
+        for (Iterator<JsonNode> it = namespaces.elements(); it.hasNext(); ) {
+            if (!(it.next() instanceof ObjectNode namespace) || !namespace.hasNonNull("path")) {
+                continue;
+            }
+            String type = namespace.path("type").asText("");
+            if (type.equals("network")) {
+                it.remove();
+            } else if (POD_SHARED.containsKey(type) && podPid.isPresent()) {
+                namespace.put("path", "/proc/" + podPid.getAsInt() + "/ns/" + POD_SHARED.get(type));
+            } else {
+                namespace.remove("path");
+            }
+        }
     }
 
     public static byte[] toBytes(ObjectNode spec) {
@@ -60,6 +111,17 @@ public final class GuestSpec {
         } catch (IOException e) {
             throw Errors.internal("serialise the guest spec: %s", e.getMessage());
         }
+    }
+
+    /** The spec's annotations with text values (others are skipped); empty if it has none. */
+    public static Map<String, String> annotations(ObjectNode spec) {
+        Map<String, String> annotations = new LinkedHashMap<>();
+        spec.path("annotations").properties().forEach(e -> {
+            if (e.getValue().isTextual()) {
+                annotations.put(e.getKey(), e.getValue().asText());
+            }
+        });
+        return annotations;
     }
 
     /** An annotation's value, or "" if the spec has none. */

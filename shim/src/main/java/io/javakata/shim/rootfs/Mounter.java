@@ -3,7 +3,9 @@ package io.javakata.shim.rootfs;
 import io.javakata.sys.ErrnoException;
 import io.javakata.sys.Mounts;
 import io.javakata.ttrpc.Errors;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -11,6 +13,7 @@ import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 
@@ -95,6 +98,49 @@ public final class Mounter {
                 Mounts.unmount(target.toString(), Mounts.MNT_DETACH);
             }
         }
+    }
+
+    /**
+     * Unmounts every mount at or below {@code dir}, deepest first (from /proc/self/mountinfo), so a
+     * directory holding volume binds and their submounts can be removed. Lazy unmount when busy.
+     */
+    public static void unmountUnder(Path dir) throws IOException {
+        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        String root = dir.toRealPath().toString();
+        List<String> targets = new ArrayList<>();
+        for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"), StandardCharsets.UTF_8)) {
+            String[] fields = line.split(" ");
+            if (fields.length > 4) {
+                String point = unescapeMountinfo(fields[4]);
+                if (point.equals(root) || point.startsWith(root + "/")) {
+                    targets.add(point);
+                }
+            }
+        }
+        targets.sort(Comparator.comparingInt(String::length).reversed());
+        for (String target : targets) {
+            unmount(Path.of(target));
+        }
+    }
+
+    /** Decodes mountinfo's octal escapes (proc(5): "\\040" is a space). */
+    static String unescapeMountinfo(String field) {
+        if (field.indexOf('\\') < 0) {
+            return field;
+        }
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        byte[] bytes = field.getBytes(StandardCharsets.UTF_8);
+        for (int i = 0; i < bytes.length; i++) {
+            if (bytes[i] == '\\' && i + 3 < bytes.length) {
+                out.write(Integer.parseInt(new String(bytes, i + 1, 3, StandardCharsets.US_ASCII), 8));
+                i += 3;
+            } else {
+                out.write(bytes[i]);
+            }
+        }
+        return out.toString(StandardCharsets.UTF_8);
     }
 
     /**

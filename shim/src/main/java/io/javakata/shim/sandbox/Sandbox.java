@@ -20,6 +20,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Locale;
+import java.util.Map;
+import java.util.OptionalInt;
 import java.util.stream.Stream;
 
 /**
@@ -44,6 +46,9 @@ public final class Sandbox {
     private final Hypervisor hypervisor;
     private final AgentClient agent;
     private boolean stopped;
+    /** The pod's sandbox (pause) container and its guest pid, once created; guarded by this. */
+    private String podContainerId;
+    private int podContainerPid;
 
     private Sandbox(String id, SandboxPaths paths, Hypervisor hypervisor, AgentClient agent) {
         this.id = id;
@@ -58,6 +63,21 @@ public final class Sandbox {
      * says "create sandbox &lt;id&gt;: …", with the VM console's tail if the agent never answered.
      */
     public static Sandbox create(ShimContext ctx, String sandboxId, VmLauncher launcher) {
+        return create(ctx, sandboxId, launcher, Map.of());
+    }
+
+    /**
+     * As {@link #create(ShimContext, String, VmLauncher)}, sizing the VM from the sandbox spec's
+     * annotations ({@link SandboxSizing}); a bad sizing override fails before anything is made.
+     */
+    public static Sandbox create(ShimContext ctx, String sandboxId, VmLauncher launcher,
+                                 Map<String, String> annotations) {
+        SandboxSizing sizing;
+        try {
+            sizing = SandboxSizing.of(ctx.config().hypervisor(), annotations, SandboxSizing.Host.current());
+        } catch (RuntimeStatusException e) {
+            throw e.withContext("create sandbox " + sandboxId);
+        }
         SandboxPaths paths = SandboxPaths.of(ctx.config().runtime().stateDir(), ctx.namespace(), sandboxId);
         CleanupStack undo = new CleanupStack();
         Instant started = Instant.now();
@@ -71,12 +91,13 @@ public final class Sandbox {
             undo.push("unmount " + paths.shared(), () -> Mounter.unmount(paths.shared()));
 
             RuntimeConfig config = ctx.config();
-            Hypervisor hypervisor = launcher.hypervisors().apply(vmSpec(config, sandboxId, paths));
+            Hypervisor hypervisor = launcher.hypervisors().apply(vmSpec(config, sandboxId, paths, sizing));
             undo.push("stop VM", () -> hypervisor.stop(STOP_GRACE));
             hypervisor.start();
-            LOG.log(System.Logger.Level.INFO, "sandbox {0}: VMM pid {1} runs on {2} ({3})", sandboxId,
-                    String.valueOf(hypervisor.pid()), hypervisor.accelerator().accelerator(),
-                    hypervisor.accelerator().reason());
+            LOG.log(System.Logger.Level.INFO, "sandbox {0}: VMM pid {1} runs on {2} ({3}) with {4} vCPUs and {5} MiB",
+                    sandboxId, String.valueOf(hypervisor.pid()), hypervisor.accelerator().accelerator(),
+                    hypervisor.accelerator().reason(), String.valueOf(sizing.vcpus()),
+                    String.valueOf(sizing.memoryMiB()));
 
             Duration bootTimeout = config.hypervisor().bootTimeout();
             Connection connection = launcher.dialer().dial(hypervisor.agentEndpoint(), remaining(started, bootTimeout));
@@ -111,6 +132,54 @@ public final class Sandbox {
         return agent;
     }
 
+    /**
+     * Refuses work on a pod whose VM is gone: FAILED_PRECONDITION naming the sandbox and how the VM
+     * ended, at once, rather than a request that waits for an agent that will never answer.
+     */
+    public void ensureRunning() {
+        synchronized (this) {
+            if (stopped) {
+                throw Errors.failedPrecondition("sandbox %s is stopped", id);
+            }
+        }
+        if (hypervisor.onExit().isDone()) {
+            Integer code = hypervisor.onExit().getNow(null);
+            throw Errors.failedPrecondition("sandbox %s: its VM (VMM pid %d) exited with status %s; recreate the pod",
+                    id, hypervisor.pid(), code);
+        }
+        if (agent.isClosed()) {
+            throw Errors.failedPrecondition("sandbox %s: the connection to its agent is closed; recreate the pod", id);
+        }
+    }
+
+    /**
+     * Records a container the agent created; the pod's sandbox container (CRI container type
+     * {@code sandbox}) is remembered, because the pod's other containers join its namespaces and
+     * its /dev/shm in the guest.
+     *
+     * @param containerType the spec's {@code io.kubernetes.cri.container-type} annotation, "" if none
+     * @param guestPid      the container's init pid in the guest
+     */
+    public synchronized void containerCreated(String containerId, String containerType, int guestPid) {
+        if ("sandbox".equals(containerType)) {
+            podContainerId = containerId;
+            podContainerPid = guestPid;
+        }
+    }
+
+    /** Forgets a deleted container. */
+    public synchronized void containerRemoved(String containerId) {
+        if (containerId.equals(podContainerId)) {
+            podContainerId = null;
+            podContainerPid = 0;
+        }
+    }
+
+    /** The guest pid of the pod's sandbox container, while it exists. */
+    public synchronized OptionalInt podContainerPid() {
+        return podContainerId == null ? OptionalInt.empty() : OptionalInt.of(podContainerPid);
+    }
+
     /** The VMM's pid: the pid javakata reports for every task (Kata's convention). */
     public long pid() {
         return hypervisor.pid();
@@ -139,11 +208,11 @@ public final class Sandbox {
         LOG.log(System.Logger.Level.INFO, "sandbox {0}: stopped", id);
     }
 
-    static VmSpec vmSpec(RuntimeConfig config, String sandboxId, SandboxPaths paths) {
+    static VmSpec vmSpec(RuntimeConfig config, String sandboxId, SandboxPaths paths, SandboxSizing sizing) {
         RuntimeConfig.Hypervisor hv = config.hypervisor();
         RuntimeConfig.Virtiofsd fs = config.virtiofsd();
         return new VmSpec(sandboxId, paths.dir(), hv.path(), hv.kernel(), hv.initrd(), hv.kernelParams(),
-                hv.vcpus(), hv.memoryMiB(), enumValue(Accelerator.class, "hypervisor.accel", hv.accel()), hv.machine(),
+                sizing.vcpus(), sizing.memoryMiB(), enumValue(Accelerator.class, "hypervisor.accel", hv.accel()), hv.machine(),
                 new VmSpec.SharedFs(SHARED_FS_TAG, paths.shared(), fs.path(), fs.cache()),
                 enumValue(VmSpec.AgentChannel.class, "agent.transport", config.agent().transport()),
                 hv.bootTimeout());
@@ -200,15 +269,9 @@ public final class Sandbox {
         return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     }
 
-    /** Unmounts every container rootfs left under shared/, then shared/ itself. */
+    /** Unmounts everything left under shared/ (container rootfs, volume binds), deepest first, then shared/. */
     static void unmountShared(SandboxPaths paths) throws IOException {
-        if (Files.isDirectory(paths.shared())) {
-            try (Stream<Path> children = Files.list(paths.shared())) {
-                for (Path child : children.toList()) {
-                    Mounter.unmount(child.resolve("rootfs"));
-                }
-            }
-        }
+        Mounter.unmountUnder(paths.shared());
         Mounter.unmount(paths.shared());
     }
 }

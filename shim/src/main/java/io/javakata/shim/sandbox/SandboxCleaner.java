@@ -44,7 +44,7 @@ public final class SandboxCleaner {
         SandboxPaths paths = SandboxPaths.of(ctx.config().runtime().stateDir(), ctx.namespace(), sandboxId);
         SandboxState state = readState(paths);
         try {
-            Mounter.unmount(paths.rootfs(taskId));
+            Mounter.unmountUnder(paths.containerDir(taskId));
             Mounter.deleteTree(paths.containerDir(taskId));
         } catch (IOException e) {
             LOG.log(System.Logger.Level.WARNING, "delete " + taskId + ": " + e.getMessage());

@@ -57,6 +57,11 @@ public record SandboxPaths(Path dir) {
 
     /** The same rootfs as the guest sees it. */
     public static String guestRootfs(String containerId) {
-        return GUEST_SHARED_DIR + "/" + containerId + "/rootfs";
+        return guestContainerDir(containerId) + "/rootfs";
+    }
+
+    /** A container's directory ({@code shared/<cid>}) as the guest sees it. */
+    public static String guestContainerDir(String containerId) {
+        return GUEST_SHARED_DIR + "/" + containerId;
     }
 }

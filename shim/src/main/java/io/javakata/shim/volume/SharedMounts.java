@@ -1,0 +1,226 @@
+package io.javakata.shim.volume;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.javakata.shim.rootfs.Mounter;
+import io.javakata.sys.Mounts;
+import io.javakata.ttrpc.Errors;
+import io.javakata.ttrpc.RuntimeStatusException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalInt;
+
+/**
+ * The host side of a container's volumes (protocol-facts §6.3): every bind mount of the spec whose
+ * source is a host path (hostPath, emptyDir, /etc/hosts, /etc/resolv.conf, /etc/hostname,
+ * termination-log, ConfigMaps, Secrets) is bound under {@code <container dir>/mounts/<n>}, which
+ * lies inside the pod's shared directory and so reaches the guest through virtiofs. The bind is
+ * read-only when the spec mount is, so a write through virtiofsd fails with EROFS. The mount the
+ * guest gets keeps the spec's destination and options and takes the guest path of that bind as its
+ * source.
+ *
+ * <p>{@code /dev/shm} is not shared: a tmpfs of the host's size (CRI's sandbox shm) becomes a tmpfs
+ * in the guest for the pod's sandbox container, and the other containers of the pod bind the
+ * sandbox container's {@code /dev/shm} in the guest ({@code /proc/<pid>/root/dev/shm}), so the pod
+ * shares one shm as it does under runc.
+ *
+ * <p>{@link #expose} either exposes every mount or, failing, undoes what it did. {@link #close()}
+ * and {@link #release(Path)} unmount and remove everything below {@code mounts/}. Instances are not
+ * thread-safe; the container that owns one serialises its create and delete.
+ */
+public final class SharedMounts implements AutoCloseable {
+
+    /** The directory below a container's directory that holds its volume binds. */
+    public static final String MOUNTS_DIR = "mounts";
+    static final String SHM = "/dev/shm";
+    /** CRI's default sandbox shm size (pkg/cri/server: defaultShmSize), used if the host size is unknown. */
+    static final long DEFAULT_SHM_BYTES = 64L * 1024 * 1024;
+
+    private static final System.Logger LOG = System.getLogger(SharedMounts.class.getName());
+
+    private final Path mountsDir;
+    private final Map<Integer, ObjectNode> guestMounts;
+
+    private SharedMounts(Path mountsDir, Map<Integer, ObjectNode> guestMounts) {
+        this.mountsDir = mountsDir;
+        this.guestMounts = Collections.unmodifiableMap(guestMounts);
+    }
+
+    /**
+     * Exposes the host mounts of {@code spec} below {@code containerDir/mounts}.
+     *
+     * @param spec              the container's OCI spec as containerd wrote it (not changed)
+     * @param containerDir      the container's directory in the shared directory on the host
+     * @param guestContainerDir the same directory as the guest sees it
+     * @param podShmPid         the guest pid of the pod's sandbox container, if this container
+     *                          joins a pod whose sandbox container runs; its /dev/shm is shared
+     * @throws RuntimeStatusException INVALID_ARGUMENT naming the mount if a source is missing or
+     *                                not a directory, file or device; the error of mount(2) otherwise
+     */
+    public static SharedMounts expose(ObjectNode spec, Path containerDir, String guestContainerDir,
+                                      OptionalInt podShmPid) {
+        Path mountsDir = containerDir.resolve(MOUNTS_DIR);
+        Map<Integer, ObjectNode> guest = new LinkedHashMap<>();
+        SharedMounts exposed = new SharedMounts(mountsDir, guest);
+        JsonNode mounts = spec.path("mounts");
+        try {
+            for (int i = 0; i < mounts.size(); i++) {
+                JsonNode mount = mounts.get(i);
+                if (!(mount instanceof ObjectNode object) || !isHostBind(object)) {
+                    continue;
+                }
+                if (SHM.equals(object.path("destination").asText())) {
+                    guest.put(i, shmMount(object, podShmPid));
+                    continue;
+                }
+                Path target = bindOne(object, i, mountsDir);
+                ObjectNode rewritten = object.deepCopy();
+                rewritten.put("source", guestContainerDir + "/" + MOUNTS_DIR + "/" + target.getFileName());
+                guest.put(i, rewritten);
+            }
+            return exposed;
+        } catch (IOException e) {
+            exposed.close();
+            throw Errors.unknown("share volumes: %s", e.getMessage());
+        } catch (RuntimeException e) {
+            exposed.close();
+            throw e;
+        }
+    }
+
+    /** The guest mounts that replace the spec's, by index in the spec's {@code mounts} array. */
+    public Map<Integer, ObjectNode> guestMounts() {
+        return guestMounts;
+    }
+
+    /** Unmounts and removes every bind of this container; failures are logged (the caller cleans up). */
+    @Override
+    public void close() {
+        try {
+            release(mountsDir.getParent());
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "release volumes in " + mountsDir + ": " + e.getMessage());
+        }
+    }
+
+    /**
+     * Unmounts every volume bind below {@code containerDir/mounts} and removes that directory.
+     * Safe to call when nothing was exposed; refuses (IOException) to delete through a mount that
+     * stays mounted.
+     */
+    public static void release(Path containerDir) throws IOException {
+        Path mountsDir = containerDir.resolve(MOUNTS_DIR);
+        if (!Files.isDirectory(mountsDir, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        Mounter.unmountUnder(mountsDir);
+        Mounter.deleteTree(mountsDir);
+    }
+
+    /**
+     * True for a bind mount ({@code type: bind}, or {@code bind}/{@code rbind} in its options, as
+     * containerd's mount code decides) whose source is an absolute host path.
+     */
+    static boolean isHostBind(ObjectNode mount) {
+        String source = mount.path("source").asText("");
+        if (!source.startsWith("/")) {
+            return false;
+        }
+        if ("bind".equals(mount.path("type").asText(""))) {
+            return true;
+        }
+        for (JsonNode option : mount.path("options")) {
+            String o = option.asText();
+            if (o.equals("bind") || o.equals("rbind")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    static List<String> options(ObjectNode mount) {
+        List<String> options = new ArrayList<>();
+        mount.path("options").forEach(o -> options.add(o.asText()));
+        return options;
+    }
+
+    /**
+     * Binds one source at {@code mounts/<index>}: a directory for a directory, an empty file for
+     * anything else (the bind covers it), recursive for rbind, then made private (runc's default
+     * propagation) and remounted read-only if asked.
+     */
+    private static Path bindOne(ObjectNode mount, int index, Path mountsDir) throws IOException {
+        String source = mount.path("source").asText();
+        String destination = mount.path("destination").asText();
+        Path sourcePath = Path.of(source);
+        if (!Files.exists(sourcePath)) {
+            throw Errors.invalidArgument("mount %d (destination %s): source %s does not exist on the host", index,
+                    destination, source);
+        }
+        List<String> options = options(mount);
+        Files.createDirectories(mountsDir);
+        Path target = mountsDir.resolve(Integer.toString(index));
+        if (Files.isDirectory(sourcePath)) {
+            Files.createDirectory(target);
+        } else {
+            Files.createFile(target);
+        }
+        long flags = Mounts.MS_BIND | (options.contains("rbind") ? Mounts.MS_REC : 0);
+        Mounts.mount(source, target.toString(), null, flags, null);
+        try {
+            Mounts.mount(null, target.toString(), null, Mounts.MS_PRIVATE | Mounts.MS_REC, null);
+            if (options.contains("ro")) {
+                // A bind ignores MS_RDONLY on the first call: read-only takes a remount (mount(2)).
+                Mounts.mount(null, target.toString(), null, Mounts.MS_REMOUNT | Mounts.MS_BIND | Mounts.MS_RDONLY,
+                        null);
+            }
+        } catch (IOException e) {
+            Mounter.unmount(target);
+            throw new IOException("bind " + source + " at " + target + ": " + e.getMessage(), e);
+        }
+        return target;
+    }
+
+    /**
+     * The guest's /dev/shm: the pod sandbox container's shm for a container that joins a running
+     * pod, else a new tmpfs as large as the host's (CRI sizes the sandbox shm tmpfs).
+     */
+    private static ObjectNode shmMount(ObjectNode mount, OptionalInt podShmPid) {
+        ObjectNode shm = JsonNodeFactory.instance.objectNode();
+        shm.put("destination", SHM);
+        ArrayNode options = shm.putArray("options");
+        if (podShmPid.isPresent()) {
+            shm.put("type", "bind");
+            shm.put("source", "/proc/" + podShmPid.getAsInt() + "/root" + SHM);
+            options.add("rbind");
+            options.add(options(mount).contains("ro") ? "ro" : "rw");
+            return shm;
+        }
+        shm.put("type", "tmpfs");
+        shm.put("source", "shm");
+        for (String o : List.of("nosuid", "noexec", "nodev", "mode=1777")) {
+            options.add(o);
+        }
+        options.add("size=" + shmBytes(Path.of(mount.path("source").asText())));
+        return shm;
+    }
+
+    /** The size of the host filesystem at {@code source} (CRI's shm tmpfs), or CRI's default. */
+    static long shmBytes(Path source) {
+        try {
+            long total = Files.getFileStore(source).getTotalSpace();
+            return total > 0 ? total : DEFAULT_SHM_BYTES;
+        } catch (IOException e) {
+            return DEFAULT_SHM_BYTES;
+        }
+    }
+}
