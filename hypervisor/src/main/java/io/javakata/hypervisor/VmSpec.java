@@ -2,7 +2,10 @@ package io.javakata.hypervisor;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * Everything a driver needs to launch one VM. Validated on construction, so an invalid spec cannot
@@ -22,10 +25,50 @@ import java.util.Objects;
  * @param sharedFs     the directory shared into the guest through virtiofs, or null for none
  * @param agentChannel how the agent is reached
  * @param bootTimeout  how long start() may wait for the VMM's control socket
+ * @param netns        the network namespace the VMM runs in (a bind-mounted netns file such as
+ *                     /var/run/netns/cni-…), or null for the caller's own; tap devices are opened
+ *                     in it, so the VM's NICs must live there
+ * @param nics         network interfaces cold-plugged at boot, each backed by an existing tap device
+ *                     in {@code netns}; empty for none (null becomes empty)
  */
 public record VmSpec(String id, Path stateDir, Path vmmBinary, Path kernel, Path initrd, String kernelParams,
                      int vcpus, int memoryMiB, Accelerator accelerator, String machine, SharedFs sharedFs,
-                     AgentChannel agentChannel, Duration bootTimeout) {
+                     AgentChannel agentChannel, Duration bootTimeout, Path netns, List<Nic> nics) {
+
+    /**
+     * One virtio-net interface backed by a tap device that already exists in the VMM's network
+     * namespace (QEMU opens it by name with TUNSETIFF, which looks in the caller's netns).
+     *
+     * @param id  the QEMU netdev/device id stem: letters, digits, '-' or '_' (netdev {@code id},
+     *            device {@code id + "-dev"})
+     * @param tap the tap device's name: 1 to 15 characters (IFNAMSIZ), no '/', ',', ':' or space
+     * @param mac the guest interface's MAC, six colon-separated hex octets, unicast
+     */
+    public record Nic(String id, String tap, String mac) {
+        public Nic {
+            require(id != null && id.matches("[A-Za-z][A-Za-z0-9_-]{0,30}"), "nic.id", id,
+                    "must be a letter then up to 30 letters, digits, '-' or '_'");
+            require(tap != null && tap.matches("[A-Za-z0-9_.-]{1,15}"), "nic.tap", tap,
+                    "must be 1 to 15 letters, digits, '.', '-' or '_' (a Linux interface name)");
+            require(mac != null && mac.matches("(?i)[0-9a-f]{2}(:[0-9a-f]{2}){5}")
+                    && (Integer.parseInt(mac.substring(0, 2), 16) & 1) == 0, "nic.mac", mac,
+                    "must be a unicast MAC address such as 02:42:ac:11:00:02");
+        }
+    }
+
+    /** A VM with no network namespace of its own and no NIC (the original 13-field form). */
+    public VmSpec(String id, Path stateDir, Path vmmBinary, Path kernel, Path initrd, String kernelParams,
+                  int vcpus, int memoryMiB, Accelerator accelerator, String machine, SharedFs sharedFs,
+                  AgentChannel agentChannel, Duration bootTimeout) {
+        this(id, stateDir, vmmBinary, kernel, initrd, kernelParams, vcpus, memoryMiB, accelerator, machine, sharedFs,
+                agentChannel, bootTimeout, null, List.of());
+    }
+
+    /** This spec with the VMM in {@code netns} and these NICs. */
+    public VmSpec withNetwork(Path netns, List<Nic> nics) {
+        return new VmSpec(id, stateDir, vmmBinary, kernel, initrd, kernelParams, vcpus, memoryMiB, accelerator,
+                machine, sharedFs, agentChannel, bootTimeout, netns, nics);
+    }
 
     /** The agent channel kinds a VM can carry. */
     public enum AgentChannel {
@@ -66,6 +109,13 @@ public record VmSpec(String id, Path stateDir, Path vmmBinary, Path kernel, Path
         require(machine != null && machine.matches("q35|microvm"), "machine", machine, "must be q35 or microvm");
         Objects.requireNonNull(agentChannel, "agentChannel");
         require(bootTimeout != null && bootTimeout.isPositive(), "bootTimeout", bootTimeout, "must be positive");
+        require(netns == null || netns.isAbsolute(), "netns", netns, "must be an absolute path");
+        nics = nics == null ? List.of() : List.copyOf(nics);
+        Set<String> seen = new HashSet<>();
+        for (Nic nic : nics) {
+            require(seen.add(nic.id()) && seen.add("tap:" + nic.tap()), "nics", nic,
+                    "ids and tap names must be unique");
+        }
     }
 
     private static void require(boolean ok, String field, Object value, String rule) {

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Timeout;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -49,5 +50,31 @@ class VmSpecTest {
     void kernelParamsAreStrippedAndNullBecomesEmpty() {
         assertEquals("a=b", spec("a", 1, 512, "q35", Duration.ofSeconds(1), "  a=b ").kernelParams());
         assertEquals("", spec("a", 1, 512, "q35", Duration.ofSeconds(1), null).kernelParams());
+    }
+
+    @Test
+    void nicMessages() {
+        assertEquals("nic.mac=01:00:5e:00:00:01: must be a unicast MAC address such as 02:42:ac:11:00:02",
+                failure(() -> new VmSpec.Nic("net0", "tap0", "01:00:5e:00:00:01")));
+        assertEquals("nic.mac=02:42:ac:11:00: must be a unicast MAC address such as 02:42:ac:11:00:02",
+                failure(() -> new VmSpec.Nic("net0", "tap0", "02:42:ac:11:00")));
+        assertEquals("nic.tap=tap-name-too-long0: must be 1 to 15 letters, digits, '.', '-' or '_' (a Linux "
+                + "interface name)", failure(() -> new VmSpec.Nic("net0", "tap-name-too-long0", "02:00:00:00:00:01")));
+        assertEquals("nic.id=0net: must be a letter then up to 30 letters, digits, '-' or '_'",
+                failure(() -> new VmSpec.Nic("0net", "tap0", "02:00:00:00:00:01")));
+    }
+
+    @Test
+    void networkFields() {
+        VmSpec base = spec("a", 1, 512, "q35", Duration.ofSeconds(1), "");
+        assertEquals(null, base.netns());
+        assertEquals(List.of(), base.nics());
+        assertEquals("netns=netns/x: must be an absolute path",
+                failure(() -> base.withNetwork(Path.of("netns/x"), List.of())));
+        VmSpec.Nic nic = new VmSpec.Nic("net0", "tap0", "02:00:00:00:00:01");
+        VmSpec.Nic sameTap = new VmSpec.Nic("net1", "tap0", "02:00:00:00:00:02");
+        assertEquals("nics=" + sameTap + ": ids and tap names must be unique",
+                failure(() -> base.withNetwork(Path.of("/n"), List.of(nic, sameTap))));
+        assertEquals(List.of(nic), base.withNetwork(Path.of("/n"), List.of(nic)).nics());
     }
 }

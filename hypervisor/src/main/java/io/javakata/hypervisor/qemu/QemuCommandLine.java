@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.OptionalLong;
 import java.util.stream.Collectors;
 
@@ -14,9 +15,14 @@ import java.util.stream.Collectors;
  * The whole QEMU command line for one VM, as an ordered list of {@link QemuFragment}s.
  *
  * @param binary    qemu-system-x86_64
+ * @param netns     the network namespace QEMU runs in, or null for the caller's: QEMU is then started
+ *                  through {@code nsenter --net=<netns>}, which execs it, so the pid stays QEMU's
  * @param fragments the options, in order
  */
-record QemuCommandLine(Path binary, List<QemuFragment> fragments) {
+record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
+
+    /** util-linux nsenter: enters the namespace, then execs QEMU (no --fork, so the pid is kept). */
+    static final String NSENTER = "/usr/bin/nsenter";
 
     /** The driver's own kernel parameters; the spec's follow them. */
     static final String BASE_KERNEL_PARAMS = "console=ttyS0 panic=-1 reboot=t";
@@ -64,10 +70,13 @@ record QemuCommandLine(Path binary, List<QemuFragment> fragments) {
         if (spec.sharedFs() != null) {
             fragments.add(new QemuFragment.Virtiofs(machine, paths.virtiofsdSocket(), spec.sharedFs().tag()));
         }
+        for (VmSpec.Nic nic : spec.nics()) {
+            fragments.add(new QemuFragment.Nic(machine, nic.id(), nic.tap(), nic.mac().toLowerCase(Locale.ROOT)));
+        }
         if (machine == MachineType.Q35) {
             fragments.add(new QemuFragment.PcieRootPorts(PCIE_ROOT_PORTS));
         }
-        return new QemuCommandLine(spec.vmmBinary(), fragments);
+        return new QemuCommandLine(spec.vmmBinary(), spec.netns(), fragments);
     }
 
     /**
@@ -85,7 +94,7 @@ record QemuCommandLine(Path binary, List<QemuFragment> fragments) {
 
     /** The argv for ProcessBuilder. */
     List<String> argv() {
-        List<String> argv = new ArrayList<>();
+        List<String> argv = new ArrayList<>(prefix());
         argv.add(binary.toString());
         fragments.forEach(fragment -> argv.addAll(fragment.args()));
         return argv;
@@ -93,12 +102,18 @@ record QemuCommandLine(Path binary, List<QemuFragment> fragments) {
 
     /** One fragment per line, arguments with spaces single-quoted: for logs and golden files. */
     String render() {
-        StringBuilder text = new StringBuilder(binary.toString()).append('\n');
+        StringBuilder text = new StringBuilder();
+        prefix().forEach(arg -> text.append(quote(arg)).append(' '));
+        text.append(binary).append('\n');
         for (QemuFragment fragment : fragments) {
             text.append("  ").append(fragment.args().stream().map(QemuCommandLine::quote)
                     .collect(Collectors.joining(" "))).append('\n');
         }
         return text.toString();
+    }
+
+    private List<String> prefix() {
+        return netns == null ? List.of() : List.of(NSENTER, "--net=" + netns);
     }
 
     private static String quote(String arg) {

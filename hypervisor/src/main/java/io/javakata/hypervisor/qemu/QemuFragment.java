@@ -119,6 +119,19 @@ sealed interface QemuFragment {
     }
 
     /**
+     * A virtio-net device on a tap that already exists in QEMU's network namespace, opened by name
+     * (script=no: QEMU configures nothing on the host; vhost stays off, /dev/vhost-net may be absent).
+     */
+    record Nic(MachineType machine, String id, String tap, String mac) implements QemuFragment {
+        @Override
+        public List<String> args() {
+            return List.of(
+                    "-netdev", "tap,id=" + id + ",ifname=" + tap + ",script=no,downscript=no",
+                    "-device", machine.device("virtio-net") + ",netdev=" + id + ",mac=" + mac + ",id=" + id + "-dev");
+        }
+    }
+
+    /**
      * PCIe root ports for later hotplug: q35's pcie.0 itself refuses hotplug ("Bus 'pcie.0' does not
      * support hotplugging"), so devices added at run time go on rp1, rp2, ...
      */

@@ -115,6 +115,9 @@ public final class QemuHypervisor implements Hypervisor {
 
     private void launch() throws IOException {
         paths.checkSocketLengths();
+        if (spec.netns() != null && !Files.exists(spec.netns())) {
+            throw new IOException("netns=" + spec.netns() + ": no such network namespace file");
+        }
         Files.createDirectories(spec.stateDir());
         for (Path socket : paths.sockets()) {
             Files.deleteIfExists(socket); // left by a run that was killed

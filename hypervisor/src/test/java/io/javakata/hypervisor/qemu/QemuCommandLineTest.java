@@ -62,6 +62,33 @@ class QemuCommandLineTest {
     }
 
     @Test
+    void q35InThePodNetnsWithATapNic() throws IOException {
+        VmSpec spec = spec("q35", 1, 512, "", SHARED, VmSpec.AgentChannel.SERIAL)
+                .withNetwork(Path.of("/var/run/netns/cni-1234"), List.of(new VmSpec.Nic("net0", "tap0_jk", "02:42:AC:11:00:02")));
+        assertGolden("q35-serial-virtiofs-tcg-netns-nic.txt",
+                QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty(), TSC));
+    }
+
+    @Test
+    void microvmNicIsAVirtioMmioDevice() throws IOException {
+        VmSpec spec = spec("microvm", 1, 256, "", SHARED, VmSpec.AgentChannel.SERIAL)
+                .withNetwork(Path.of("/run/containerd/io.containerd.grpc.v1.cri/netns/cni-9"),
+                        List.of(new VmSpec.Nic("net0", "tap0_jk", "0a:58:0a:f4:00:05")));
+        assertGolden("microvm-serial-virtiofs-tcg-netns-nic.txt",
+                QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty(), TSC));
+    }
+
+    @Test
+    void netnsArgvExecsQemuThroughNsenter() {
+        VmSpec spec = spec("q35", 1, 512, "", null, VmSpec.AgentChannel.SERIAL)
+                .withNetwork(Path.of("/var/run/netns/p"), List.of());
+        List<String> argv = QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty(), TSC).argv();
+        assertEquals(List.of("/usr/bin/nsenter", "--net=/var/run/netns/p", "/usr/bin/qemu-system-x86_64"),
+                argv.subList(0, 3));
+        assertTrue(argv.stream().noneMatch(a -> a.startsWith("tap,")), argv.toString());
+    }
+
+    @Test
     void argvIsTheBinaryFollowedByEveryFragmentInOrder() {
         VmSpec spec = spec("q35", 1, 512, "a=b", SHARED, VmSpec.AgentChannel.SERIAL);
         QemuCommandLine commandLine = QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty(), TSC);
