@@ -36,6 +36,25 @@ case "$cmd" in
         echo $! > "$root/$id.pid"
         ;;
     start) [ -e "$root/$1" ] || fail "container $1 does not exist"; touch "$root/$1.started" ;;
+    exec)
+        pidfile= process=
+        while [ $# -gt 1 ]; do
+            case "$1" in
+                --pid-file) pidfile=$2; shift 2 ;;
+                --process) process=$2; shift 2 ;;
+                --console-socket) fail "the fake runc has no terminals" ;;
+                *) shift ;;
+            esac
+        done
+        [ -e "$root/$1.started" ] || fail "container $1 is not running"
+        arg0=$(jq -r '.args[0]' "$process")
+        command -v "$arg0" >/dev/null || fail "exec failed: exec: \\\"$arg0\\\": executable file not found in \$PATH"
+        ( mapfile -t args < <(jq -r '.args[]' "$process"); exec "${args[@]}" ) 0<&0 &
+        echo $! > "$pidfile"
+        ;;
+    pause) kill -STOP "$(cat "$root/$1.pid")"; echo paused > "$root/$1.status" ;;
+    resume) kill -CONT "$(cat "$root/$1.pid")"; echo running > "$root/$1.status" ;;
+    update) [ "$1" = --resources ] || fail "update needs --resources"; cp "$2" "$root/$3.resources" ;;
     kill) [ "$1" = --all ] && shift; kill -"$2" "$(cat "$root/$1.pid")" 2>/dev/null; exit 0 ;;
     delete) [ "$1" = --force ] && shift
         kill -9 "$(cat "$root/$1.pid" 2>/dev/null)" 2>/dev/null

@@ -1,9 +1,13 @@
 package io.javakata.guest.container;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.atomic.AtomicReference;
 
+import io.javakata.guest.cgroup.Cgroup;
 import io.javakata.guest.reaper.ExitStatus;
 import io.javakata.guest.stdio.ContainerStdio;
 import io.javakata.ttrpc.Errors;
@@ -14,9 +18,9 @@ import io.javakata.ttrpc.Errors;
  * <p>States: CREATED (runc create done, init waits on runc's exec FIFO) → RUNNING (runc start done)
  * → EXITED (init reaped). The exit may overtake start (init killed before start), which is why
  * {@link #markStarted()} refuses only an EXITED container that was never started after the fact.
- * Thread-safe.
+ * Its execs live in a map keyed by exec id. Thread-safe.
  */
-public final class Container {
+public final class Container implements ContainerProcess {
 
     /** Life-cycle states of the init process. */
     public enum State { CREATED, RUNNING, EXITED }
@@ -27,14 +31,72 @@ public final class Container {
     private final ContainerStdio stdio;
     private final CompletableFuture<ExitStatus> exit;
     private final AtomicReference<State> state = new AtomicReference<>(State.CREATED);
+    private final Cgroup cgroup;
+    private final long oomKillsAtStart;
+    private final ConcurrentMap<String, ExecProcess> execs = new ConcurrentHashMap<>();
 
-    Container(String id, Path bundle, int initPid, ContainerStdio stdio, CompletableFuture<ExitStatus> exit) {
+    /**
+     * @param cgroup the container's cgroup, or null when it could not be found (then no stats and
+     *               no OOM reports)
+     */
+    Container(String id, Path bundle, int initPid, ContainerStdio stdio, CompletableFuture<ExitStatus> exit,
+              Cgroup cgroup) {
         this.id = id;
         this.bundle = bundle;
         this.initPid = initPid;
         this.stdio = stdio;
         this.exit = exit;
+        this.cgroup = cgroup;
+        this.oomKillsAtStart = cgroup == null ? 0 : cgroup.oomKills();
         exit.thenRun(() -> state.set(State.EXITED));
+    }
+
+    @Override
+    public String containerId() {
+        return id;
+    }
+
+    @Override
+    public String execId() {
+        return "";
+    }
+
+    @Override
+    public int pid() {
+        return initPid;
+    }
+
+    @Override
+    public long oomKillsAtStart() {
+        return oomKillsAtStart;
+    }
+
+    /** The container's cgroup, or null when unknown. */
+    public Cgroup cgroup() {
+        return cgroup;
+    }
+
+    /** The exec with this id, or NOT_FOUND. */
+    public ExecProcess exec(String execId) {
+        ExecProcess exec = execs.get(execId);
+        if (exec == null) {
+            throw Errors.notFound("exec %s not found in container %s", execId, id);
+        }
+        return exec;
+    }
+
+    public List<ExecProcess> execs() {
+        return List.copyOf(execs.values());
+    }
+
+    void addExec(ExecProcess exec) {
+        if (execs.putIfAbsent(exec.execId(), exec) != null) {
+            throw Errors.alreadyExists("exec %s already exists in container %s", exec.execId(), id);
+        }
+    }
+
+    void removeExec(ExecProcess exec) {
+        execs.remove(exec.execId(), exec);
     }
 
     public String id() {
@@ -49,12 +111,14 @@ public final class Container {
         return initPid;
     }
 
+    @Override
     public ContainerStdio stdio() {
         return stdio;
     }
 
     public State state() {
-        return state.get();
+        // The exit future is done before its dependents (which set EXITED) run: ask it first.
+        return exit.isDone() ? State.EXITED : state.get();
     }
 
     /** Completes when init was reaped. */
@@ -66,6 +130,7 @@ public final class Container {
      * Completes when init exited and its stdout and stderr reached end of stream, so the host has
      * every byte the process wrote once it learns about the exit.
      */
+    @Override
     public CompletableFuture<ExitStatus> exitWithOutput() {
         return exit.thenCombine(stdio.outputsDone(), (status, ignored) -> status);
     }

@@ -5,15 +5,22 @@ import java.lang.System.Logger.Level;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Collection;
 import java.util.Comparator;
+import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
+import io.javakata.guest.cgroup.Cgroup;
+import io.javakata.guest.reaper.ExitStatus;
 import io.javakata.guest.reaper.Reaper;
 import io.javakata.guest.stdio.ContainerStdio;
 import io.javakata.sys.ErrnoException;
+import io.javakata.sys.FdPassing;
 import io.javakata.sys.Signals;
 import io.javakata.ttrpc.Errors;
 import io.javakata.ttrpc.RuntimeStatusException;
@@ -30,10 +37,16 @@ public final class ContainerManager {
     private static final System.Logger LOG = System.getLogger(ContainerManager.class.getName());
     private static final Pattern ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,127}");
     private static final int ESRCH = 3;
+    /** How long runc may take to hand over a pty master after it returned (it sends before returning). */
+    private static final Duration CONSOLE_WAIT = Duration.ofSeconds(10);
 
     private final Path bundles;
     private final Runc runc;
     private final Reaper reaper;
+    private final Path proc;
+    private final Path cgroupMount;
+    private final Path consoles;
+    private final AtomicLong consoleCounter = new AtomicLong();
     private final ConcurrentMap<String, Container> containers = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, Boolean> creating = new ConcurrentHashMap<>();
 
@@ -42,13 +55,35 @@ public final class ContainerManager {
      *                ({@code /run/javakata/bundles})
      */
     public ContainerManager(Path bundles, Runc runc, Reaper reaper) {
+        this(bundles, runc, reaper, Path.of("/proc"), Path.of("/sys/fs/cgroup"));
+    }
+
+    /**
+     * @param proc        {@code /proc}, where a container's cgroup is looked up by its init pid
+     * @param cgroupMount the cgroup2 mount ({@code /sys/fs/cgroup})
+     */
+    public ContainerManager(Path bundles, Runc runc, Reaper reaper, Path proc, Path cgroupMount) {
         this.bundles = bundles;
         this.runc = runc;
         this.reaper = reaper;
+        this.proc = proc;
+        this.cgroupMount = cgroupMount;
+        // Console sockets get short names of their own: a bundle path with 64-character container and
+        // exec ids (CRI's) would overflow sun_path's 108 bytes.
+        this.consoles = bundles.resolveSibling("tty");
     }
 
     /** What the host asked for in CreateContainer. */
-    public record CreateRequest(String id, byte[] ociSpec, boolean stdin, boolean stdout, boolean stderr) {
+    public record CreateRequest(String id, byte[] ociSpec, boolean terminal, boolean stdin, boolean stdout,
+                                boolean stderr) {
+        public CreateRequest(String id, byte[] ociSpec, boolean stdin, boolean stdout, boolean stderr) {
+            this(id, ociSpec, false, stdin, stdout, stderr);
+        }
+    }
+
+    /** What the host asked for in ExecProcess: {@code process} is an OCI Process as JSON. */
+    public record ExecRequest(String containerId, String execId, byte[] process, boolean terminal, boolean stdin,
+                              boolean stdout, boolean stderr) {
     }
 
     public Container create(CreateRequest request) {
@@ -74,23 +109,202 @@ public final class ContainerManager {
     private Container createBundleAndRun(CreateRequest request) {
         String id = request.id();
         Path bundle = bundles.resolve(id);
-        ContainerStdio stdio = new ContainerStdio(id, bundle, request.stdin(), request.stdout(), request.stderr());
+        ContainerStdio stdio = request.terminal()
+                ? ContainerStdio.terminal(id, bundle, request.stdin(), request.stdout())
+                : new ContainerStdio(id, bundle, request.stdin(), request.stdout(), request.stderr());
         boolean runcCreated = false;
+        FdPassing.Listener console = null;
         try {
             Files.createDirectories(bundle);
             Files.write(bundle.resolve("config.json"), request.ociSpec());
             stdio.prepare();
+            console = request.terminal() ? listenConsole() : null;
             Path pidFile = bundle.resolve("init.pid");
             runcCreated = true;
-            runc.create(id, bundle, pidFile, stdio);
+            runc.create(id, bundle, pidFile, stdio, console == null ? null : console.path());
+            if (console != null) {
+                stdio.attachTerminal(console.acceptFd(CONSOLE_WAIT));
+            }
             int pid = Integer.parseInt(Files.readString(pidFile, StandardCharsets.US_ASCII).strip());
-            Container container = new Container(id, bundle, pid, stdio, reaper.track(pid));
-            LOG.log(Level.INFO, "msg=\"container created\" container={0} pid={1}", id, pid);
+            Container container = new Container(id, bundle, pid, stdio, reaper.track(pid), cgroupOf(id, pid));
+            LOG.log(Level.INFO, "msg=\"container created\" container={0} pid={1} terminal={2}", id, pid,
+                    request.terminal());
             return container;
         } catch (IOException | RuntimeException e) {
             cleanUp(id, bundle, stdio, runcCreated);
             throw Errors.unknown("create container %s: %s", id, e.getMessage());
+        } finally {
+            if (console != null) {
+                console.close();
+            }
         }
+    }
+
+    private FdPassing.Listener listenConsole() throws IOException {
+        Files.createDirectories(consoles);
+        return FdPassing.listen(consoles.resolve(consoleCounter.incrementAndGet() + ".sock"));
+    }
+
+    private Cgroup cgroupOf(String id, int pid) {
+        try {
+            return Cgroup.ofPid(proc, cgroupMount, pid);
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "msg=\"no cgroup: no stats or OOM reports\" container={0} error=\"{1}\"", id,
+                    e.getMessage());
+            return null;
+        }
+    }
+
+    /**
+     * Registers an exec; nothing runs until {@link #startExec}. ALREADY_EXISTS for an exec id in use,
+     * FAILED_PRECONDITION once the container's init has exited (runc shim semantics).
+     */
+    public ExecProcess exec(ExecRequest request) {
+        Container container = get(request.containerId());
+        String execId = request.execId();
+        if (execId == null || !ID.matcher(execId).matches()) {
+            throw Errors.invalidArgument("exec_id=\"%s\": must match %s", execId, ID.pattern());
+        }
+        if (request.process().length == 0) {
+            throw Errors.invalidArgument("process of exec %s: must not be empty", execId);
+        }
+        if (container.state() == Container.State.EXITED) {
+            throw Errors.failedPrecondition("exec %s in container %s: the container has exited", execId,
+                    container.id());
+        }
+        Path dir = container.bundle().resolve("execs").resolve(execId);
+        String name = container.id() + "/" + execId;
+        ContainerStdio stdio = request.terminal()
+                ? ContainerStdio.terminal(name, dir, request.stdin(), request.stdout())
+                : new ContainerStdio(name, dir, request.stdin(), request.stdout(), request.stderr());
+        ExecProcess exec = new ExecProcess(container.id(), execId, dir, request.terminal(), stdio);
+        container.addExec(exec);
+        try {
+            Files.createDirectories(dir);
+            Files.write(dir.resolve("process.json"), request.process());
+        } catch (IOException e) {
+            container.removeExec(exec);
+            deleteTree(dir);
+            throw Errors.unknown("exec %s in container %s: %s", execId, container.id(), e.getMessage());
+        }
+        return exec;
+    }
+
+    /** Runs a registered exec with {@code runc exec --detach}; returns once it runs. */
+    public ExecProcess startExec(String containerId, String execId) {
+        Container container = get(containerId);
+        ExecProcess exec = container.exec(execId);
+        exec.markStarting(container.cgroup() == null ? 0 : container.cgroup().oomKills());
+        FdPassing.Listener console = null;
+        try {
+            exec.stdio().prepare();
+            console = exec.terminal() ? listenConsole() : null;
+            Path pidFile = exec.dir().resolve("exec.pid");
+            runc.exec(containerId, container.bundle(), exec.dir().resolve("process.json"), pidFile, exec.stdio(),
+                    console == null ? null : console.path());
+            int pid = Integer.parseInt(Files.readString(pidFile, StandardCharsets.US_ASCII).strip());
+            exec.started(pid);
+            // runc has exited, so the exec's process is our child now (or already a reaped orphan,
+            // which track() answers from the reaper's memory).
+            reaper.track(pid).thenAccept(exec.exit()::complete);
+            if (console != null) {
+                exec.stdio().attachTerminal(console.acceptFd(CONSOLE_WAIT));
+            }
+            LOG.log(Level.INFO, "msg=\"exec started\" container={0} exec={1} pid={2}", containerId, execId, pid);
+            return exec;
+        } catch (IOException | RuntimeException e) {
+            exec.stdio().close();
+            exec.exit().complete(new ExitStatus(ExecProcess.START_FAILED_STATUS, java.time.Instant.now()));
+            throw Errors.unknown("start exec %s in container %s: %s", execId, containerId, e.getMessage());
+        } finally {
+            if (console != null) {
+                console.close();
+            }
+        }
+    }
+
+    /** Sends a signal to an exec's process; NOT_FOUND once it has exited. */
+    public void signalExec(String containerId, String execId, int signal) {
+        ExecProcess exec = get(containerId).exec(execId);
+        if (exec.exit().isDone() || exec.pid() == 0) {
+            throw Errors.notFound("signal %d to exec %s of container %s: process %s", signal, execId, containerId,
+                    exec.pid() == 0 ? "not started" : "already finished");
+        }
+        try {
+            Signals.kill(exec.pid(), signal);
+        } catch (ErrnoException e) {
+            if (e.errno() == ESRCH) {
+                throw Errors.notFound("signal %d to exec %s of container %s: process already finished", signal,
+                        execId, containerId);
+            }
+            throw Errors.unknown("signal %d to exec %s of container %s: %s", signal, execId, containerId,
+                    e.getMessage());
+        }
+    }
+
+    /** Forgets an exec that has exited or never started; FAILED_PRECONDITION while it runs. */
+    public void removeExec(String containerId, String execId) {
+        Container container = get(containerId);
+        ExecProcess exec = container.exec(execId);
+        if (exec.state() == ExecProcess.State.RUNNING) {
+            throw Errors.failedPrecondition("remove exec %s of container %s: it is running", execId, containerId);
+        }
+        container.removeExec(exec);
+        exec.stdio().close();
+        deleteTree(exec.dir());
+    }
+
+    /** {@code runc pause}: freezes every process of the container. */
+    public void pause(String id) {
+        Container container = running(id, "pause");
+        try {
+            runc.pause(id, container.bundle());
+        } catch (IOException e) {
+            throw Errors.unknown("pause container %s: %s", id, e.getMessage());
+        }
+    }
+
+    public void resume(String id) {
+        Container container = running(id, "resume");
+        try {
+            runc.resume(id, container.bundle());
+        } catch (IOException e) {
+            throw Errors.unknown("resume container %s: %s", id, e.getMessage());
+        }
+    }
+
+    /** {@code runc update --resources}: {@code resources} is OCI LinuxResources JSON. */
+    public void update(String id, byte[] resources) {
+        Container container = running(id, "update");
+        if (resources.length == 0) {
+            throw Errors.invalidArgument("resources of container %s: must not be empty", id);
+        }
+        Path file = container.bundle().resolve("resources-" + consoleCounter.incrementAndGet() + ".json");
+        try {
+            Files.write(file, resources);
+            runc.update(id, container.bundle(), file);
+        } catch (IOException e) {
+            throw Errors.unknown("update container %s: %s", id, e.getMessage());
+        } finally {
+            try {
+                Files.deleteIfExists(file);
+            } catch (IOException e) {
+                LOG.log(Level.DEBUG, "msg=\"remove {0}: {1}\"", file, e.getMessage());
+            }
+        }
+    }
+
+    /** Every container, for the OOM watcher. */
+    public Collection<Container> all() {
+        return List.copyOf(containers.values());
+    }
+
+    private Container running(String id, String op) {
+        Container container = get(id);
+        if (container.state() == Container.State.EXITED) {
+            throw Errors.failedPrecondition("%s container %s: it has exited", op, id);
+        }
+        return container;
     }
 
     public Container start(String id) {
@@ -135,6 +349,7 @@ public final class ContainerManager {
         }
         containers.remove(id);
         container.stdio().close();
+        container.execs().forEach(e -> e.stdio().close());
         deleteTree(container.bundle());
         LOG.log(Level.INFO, "msg=\"container removed\" container={0}", id);
     }

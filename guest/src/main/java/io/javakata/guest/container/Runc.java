@@ -39,15 +39,64 @@ public final class Runc {
         this.reaper = reaper;
     }
 
-    /** {@code runc create}; the container's init gets {@code stdio}; returns nothing, the pid is in pidFile. */
-    public void create(String id, Path bundle, Path pidFile, ContainerStdio stdio) throws IOException {
+    /**
+     * {@code runc create}; the container's init gets {@code stdio}; returns nothing, the pid is in pidFile.
+     *
+     * @param consoleSocket where runc sends the pty master of a terminal init, or null
+     */
+    public void create(String id, Path bundle, Path pidFile, ContainerStdio stdio, Path consoleSocket)
+            throws IOException {
         Path log = bundle.resolve("runc-create.log");
-        ProcessBuilder builder = builder(log, "create", "--bundle", bundle.toString(), "--pid-file",
-                pidFile.toString(), id)
+        List<String> args = new ArrayList<>(List.of("create", "--bundle", bundle.toString(), "--pid-file",
+                pidFile.toString()));
+        if (consoleSocket != null) {
+            args.addAll(List.of("--console-socket", consoleSocket.toString()));
+        }
+        args.add(id);
+        ProcessBuilder builder = builder(log, args.toArray(String[]::new))
                 .redirectInput(stdio.stdinRedirect())
                 .redirectOutput(stdio.stdoutRedirect())
                 .redirectError(stdio.stderrRedirect());
         run("create", id, builder, log);
+    }
+
+    /**
+     * {@code runc exec --detach}: runs the OCI process in {@code processJson} in container {@code id};
+     * returns once it runs, its pid in {@code pidFile}. Its stdio is {@code stdio}, or the pty runc
+     * sends to {@code consoleSocket} (null for none).
+     */
+    public void exec(String id, Path bundle, Path processJson, Path pidFile, ContainerStdio stdio,
+                     Path consoleSocket) throws IOException {
+        Path log = processJson.resolveSibling("runc-exec.log");
+        List<String> args = new ArrayList<>(List.of("exec", "--detach", "--pid-file", pidFile.toString(),
+                "--process", processJson.toString()));
+        if (consoleSocket != null) {
+            args.addAll(List.of("--console-socket", consoleSocket.toString()));
+        }
+        args.add(id);
+        ProcessBuilder builder = builder(log, args.toArray(String[]::new))
+                .redirectInput(stdio.stdinRedirect())
+                .redirectOutput(stdio.stdoutRedirect())
+                .redirectError(stdio.stderrRedirect());
+        run("exec", id, builder, log);
+    }
+
+    /** {@code runc pause} (cgroup freezer). */
+    public void pause(String id, Path bundle) throws IOException {
+        Path log = bundle.resolve("runc-pause.log");
+        run("pause", id, quiet(builder(log, "pause", id), bundle), log);
+    }
+
+    /** {@code runc resume}. */
+    public void resume(String id, Path bundle) throws IOException {
+        Path log = bundle.resolve("runc-resume.log");
+        run("resume", id, quiet(builder(log, "resume", id), bundle), log);
+    }
+
+    /** {@code runc update --resources <file>}: the file holds OCI LinuxResources JSON. */
+    public void update(String id, Path bundle, Path resources) throws IOException {
+        Path log = bundle.resolve("runc-update.log");
+        run("update", id, quiet(builder(log, "update", "--resources", resources.toString(), id), bundle), log);
     }
 
     public void start(String id, Path bundle) throws IOException {

@@ -9,6 +9,15 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.Empty;
 import com.google.protobuf.Timestamp;
 
+import io.javakata.agent.v1.ContainerRequest;
+import io.javakata.agent.v1.ExecProcessRequest;
+import io.javakata.agent.v1.GetOOMEventResponse;
+import io.javakata.agent.v1.GuestProcess;
+import io.javakata.agent.v1.ListProcessesResponse;
+import io.javakata.agent.v1.RemoveProcessRequest;
+import io.javakata.agent.v1.ResizePtyRequest;
+import io.javakata.agent.v1.StatsContainerResponse;
+import io.javakata.agent.v1.UpdateContainerRequest;
 import io.javakata.agent.v1.CheckRequest;
 import io.javakata.agent.v1.CheckResponse;
 import io.javakata.agent.v1.CloseStdinRequest;
@@ -26,6 +35,10 @@ import io.javakata.agent.v1.WriteStreamRequest;
 import io.javakata.agent.v1.WriteStreamResponse;
 import io.javakata.guest.container.Container;
 import io.javakata.guest.container.ContainerManager;
+import io.javakata.guest.container.ContainerProcess;
+import io.javakata.guest.container.ExecProcess;
+import io.javakata.guest.container.OomWatcher;
+import io.javakata.sys.ErrnoException;
 import io.javakata.guest.reaper.ExitStatus;
 import io.javakata.guest.stdio.StreamBuffer;
 import io.javakata.ttrpc.Errors;
@@ -33,7 +46,7 @@ import io.javakata.ttrpc.TtrpcServer;
 
 /**
  * {@code javakata.agent.v1.Agent}: translates the agent API to {@link ContainerManager} calls and
- * nothing else. Only the init process of a container (exec_id "") exists so far.
+ * nothing else. An exec_id of "" names a container's init process, any other one of its execs.
  *
  * <p>Handlers block (WaitProcess until the exit, Read* until data); the ttrpc server runs each
  * request on its own virtual thread.
@@ -47,14 +60,20 @@ public final class AgentService {
     private final ContainerManager containers;
     private final String version;
     private final Path procSys;
+    private final OomWatcher oom;
 
     /**
      * @param procSys {@code /proc/sys}, where the kernel release and boot id are read
      */
     public AgentService(ContainerManager containers, String version, Path procSys) {
+        this(containers, version, procSys, new OomWatcher(containers, java.time.Duration.ofMillis(200)));
+    }
+
+    AgentService(ContainerManager containers, String version, Path procSys, OomWatcher oom) {
         this.containers = containers;
         this.version = version;
         this.procSys = procSys;
+        this.oom = oom;
     }
 
     public void register(TtrpcServer server) {
@@ -68,6 +87,15 @@ public final class AgentService {
         server.registerUnary(SERVICE, "ReadStdout", ReadStreamRequest.parser(), (ctx, q) -> read(q, true));
         server.registerUnary(SERVICE, "ReadStderr", ReadStreamRequest.parser(), (ctx, q) -> read(q, false));
         server.registerUnary(SERVICE, "RemoveContainer", RemoveContainerRequest.parser(), (ctx, q) -> remove(q));
+        server.registerUnary(SERVICE, "ExecProcess", ExecProcessRequest.parser(), (ctx, q) -> exec(q));
+        server.registerUnary(SERVICE, "RemoveProcess", RemoveProcessRequest.parser(), (ctx, q) -> removeProcess(q));
+        server.registerUnary(SERVICE, "ResizePty", ResizePtyRequest.parser(), (ctx, q) -> resize(q));
+        server.registerUnary(SERVICE, "PauseContainer", ContainerRequest.parser(), (ctx, q) -> pause(q));
+        server.registerUnary(SERVICE, "ResumeContainer", ContainerRequest.parser(), (ctx, q) -> resume(q));
+        server.registerUnary(SERVICE, "UpdateContainer", UpdateContainerRequest.parser(), (ctx, q) -> update(q));
+        server.registerUnary(SERVICE, "StatsContainer", ContainerRequest.parser(), (ctx, q) -> stats(q));
+        server.registerUnary(SERVICE, "ListProcesses", ContainerRequest.parser(), (ctx, q) -> processes(q));
+        server.registerUnary(SERVICE, "GetOOMEvent", Empty.parser(), (ctx, q) -> oomEvent());
     }
 
     CheckResponse check() throws IOException {
@@ -79,61 +107,138 @@ public final class AgentService {
     }
 
     CreateContainerResponse create(CreateContainerRequest q) {
-        if (q.getTerminal()) {
-            throw Errors.unimplemented("terminal=true for container %s: terminals are not supported yet",
-                    q.getContainerId());
-        }
         Container c = containers.create(new ContainerManager.CreateRequest(q.getContainerId(),
-                q.getOciSpec().toByteArray(), q.getStdin(), q.getStdout(), q.getStderr()));
+                q.getOciSpec().toByteArray(), q.getTerminal(), q.getStdin(), q.getStdout(), q.getStderr()));
         return CreateContainerResponse.newBuilder().setPid(c.initPid()).build();
     }
 
     StartContainerResponse start(StartContainerRequest q) {
-        return StartContainerResponse.newBuilder().setPid(containers.start(q.getContainerId()).initPid()).build();
+        int pid = q.getExecId().isEmpty() ? containers.start(q.getContainerId()).initPid()
+                : containers.startExec(q.getContainerId(), q.getExecId()).pid();
+        return StartContainerResponse.newBuilder().setPid(pid).build();
     }
 
+    /**
+     * Answers after the exit and the end of the output; oom_killed when the container's cgroup counted
+     * an OOM kill since the process started (the host then reports TaskOOM before the exit).
+     */
     WaitProcessResponse waitProcess(WaitProcessRequest q) {
-        ExitStatus status = init(q.getContainerId(), q.getExecId()).exitWithOutput().join();
+        ContainerProcess p = process(q.getContainerId(), q.getExecId());
+        ExitStatus status = p.exitWithOutput().join();
+        Container c = containers.get(q.getContainerId());
+        long kills = c.cgroup() == null ? 0 : c.cgroup().oomKills();
+        boolean oomKilled = kills > p.oomKillsAtStart();
+        if (oomKilled) {
+            oom.markReported(c, kills);
+        }
         return WaitProcessResponse.newBuilder()
                 .setExitStatus(status.status())
                 .setExitedAt(Timestamp.newBuilder()
                         .setSeconds(status.exitedAt().getEpochSecond())
                         .setNanos(status.exitedAt().getNano()))
+                .setOomKilled(oomKilled)
                 .build();
     }
 
     Empty signal(SignalProcessRequest q) {
-        init(q.getContainerId(), q.getExecId());
-        containers.signal(q.getContainerId(), q.getSignal(), q.getAll());
+        if (q.getExecId().isEmpty()) {
+            containers.signal(q.getContainerId(), q.getSignal(), q.getAll());
+        } else {
+            containers.signalExec(q.getContainerId(), q.getExecId(), q.getSignal());
+        }
         return Empty.getDefaultInstance();
     }
 
+    Empty exec(ExecProcessRequest q) {
+        containers.exec(new ContainerManager.ExecRequest(q.getContainerId(), q.getExecId(),
+                q.getProcess().toByteArray(), q.getTerminal(), q.getStdin(), q.getStdout(), q.getStderr()));
+        return Empty.getDefaultInstance();
+    }
+
+    Empty removeProcess(RemoveProcessRequest q) {
+        containers.removeExec(q.getContainerId(), q.getExecId());
+        return Empty.getDefaultInstance();
+    }
+
+    Empty resize(ResizePtyRequest q) {
+        ContainerProcess p = process(q.getContainerId(), q.getExecId());
+        try {
+            p.stdio().resize((int) Math.min(q.getHeight(), 0xffff), (int) Math.min(q.getWidth(), 0xffff));
+        } catch (ErrnoException e) {
+            throw Errors.unknown("resize the terminal of %s: %s", describe(p), e.getMessage());
+        }
+        return Empty.getDefaultInstance();
+    }
+
+    Empty pause(ContainerRequest q) {
+        containers.pause(q.getContainerId());
+        return Empty.getDefaultInstance();
+    }
+
+    Empty resume(ContainerRequest q) {
+        containers.resume(q.getContainerId());
+        return Empty.getDefaultInstance();
+    }
+
+    Empty update(UpdateContainerRequest q) {
+        containers.update(q.getContainerId(), q.getResources().toByteArray());
+        return Empty.getDefaultInstance();
+    }
+
+    StatsContainerResponse stats(ContainerRequest q) throws IOException {
+        Container c = containers.get(q.getContainerId());
+        if (c.cgroup() == null) {
+            throw Errors.notFound("stats of container %s: its cgroup is unknown", c.id());
+        }
+        return StatsContainerResponse.newBuilder().setMetrics(CgroupMetrics.of(c.cgroup())).build();
+    }
+
+    /** The pids of the container's cgroup; an exec's main process carries its exec id. */
+    ListProcessesResponse processes(ContainerRequest q) throws IOException {
+        Container c = containers.get(q.getContainerId());
+        java.util.Map<Integer, String> execIds = new java.util.HashMap<>();
+        for (ExecProcess e : c.execs()) {
+            if (e.pid() > 0) {
+                execIds.put(e.pid(), e.execId());
+            }
+        }
+        java.util.List<Integer> pids = c.cgroup() == null ? java.util.List.of(c.initPid()) : c.cgroup().pids();
+        ListProcessesResponse.Builder response = ListProcessesResponse.newBuilder();
+        for (int pid : pids) {
+            response.addProcesses(GuestProcess.newBuilder().setPid(pid).setExecId(execIds.getOrDefault(pid, "")));
+        }
+        return response.build();
+    }
+
+    GetOOMEventResponse oomEvent() throws InterruptedException {
+        return GetOOMEventResponse.newBuilder().setContainerId(oom.next()).build();
+    }
+
     WriteStreamResponse writeStdin(WriteStreamRequest q) {
-        Container c = init(q.getContainerId(), q.getExecId());
+        ContainerProcess c = process(q.getContainerId(), q.getExecId());
         if (!c.stdio().stdinWanted()) {
-            throw Errors.failedPrecondition("write stdin of container %s: it was created without stdin",
-                    c.id());
+            throw Errors.failedPrecondition("write stdin of %s: it was created without stdin", describe(c));
         }
         try {
             c.stdio().writeStdin(q.getData().toByteArray());
         } catch (IOException e) {
-            throw Errors.failedPrecondition("write stdin of container %s: %s", c.id(), e.getMessage());
+            throw Errors.failedPrecondition("write stdin of %s: %s", describe(c), e.getMessage());
         }
         return WriteStreamResponse.newBuilder().setLen(q.getData().size()).build();
     }
 
     Empty closeStdin(CloseStdinRequest q) {
-        Container c = init(q.getContainerId(), q.getExecId());
+        ContainerProcess c = process(q.getContainerId(), q.getExecId());
         try {
             c.stdio().closeStdin();
         } catch (IOException e) {
-            throw Errors.unknown("close stdin of container %s: %s", c.id(), e.getMessage());
+            throw Errors.unknown("close stdin of %s: %s", describe(c), e.getMessage());
         }
         return Empty.getDefaultInstance();
     }
 
     ReadStreamResponse read(ReadStreamRequest q, boolean stdout) throws InterruptedException {
-        Container c = init(q.getContainerId(), q.getExecId());
+        ContainerProcess c = process(q.getContainerId(), q.getExecId());
         StreamBuffer buffer = stdout ? c.stdio().stdout() : c.stdio().stderr();
         if (buffer == null) {
             return ReadStreamResponse.newBuilder().setEof(true).build();
@@ -148,12 +253,14 @@ public final class AgentService {
         return Empty.getDefaultInstance();
     }
 
-    private Container init(String containerId, String execId) {
+    private ContainerProcess process(String containerId, String execId) {
         Container c = containers.get(containerId);
-        if (!execId.isEmpty()) {
-            throw Errors.notFound("exec %s not found in container %s", execId, containerId);
-        }
-        return c;
+        return execId.isEmpty() ? c : c.exec(execId);
+    }
+
+    private static String describe(ContainerProcess p) {
+        return p.execId().isEmpty() ? "container " + p.containerId()
+                : "exec " + p.execId() + " of container " + p.containerId();
     }
 
     private String readProc(String name) throws IOException {

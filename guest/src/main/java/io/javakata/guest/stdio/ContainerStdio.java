@@ -13,7 +13,10 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.locks.ReentrantLock;
 
+import io.javakata.sys.ErrnoException;
+import io.javakata.sys.Fds;
 import io.javakata.sys.Fifos;
+import io.javakata.sys.Terminals;
 
 /**
  * The stdio of one container process, as FIFOs in its bundle directory.
@@ -29,6 +32,10 @@ import io.javakata.sys.Fifos;
  * and pins a virtual thread's carrier, and a guest with one vCPU has one carrier, so the RPC thread
  * waiting in {@code ProcessBuilder.start()} and the opener would deadlock.
  *
+ * <p>A terminal process ({@link #terminal}) has no FIFOs: runc hands the pty master over its console
+ * socket ({@link #attachTerminal}); the master is read as stdout (a terminal merges stderr into it)
+ * and written as stdin, and it ends when every slave descriptor is closed (read(2) fails with EIO).
+ *
  * <p>Thread-safe.
  */
 public final class ContainerStdio implements AutoCloseable {
@@ -38,6 +45,8 @@ public final class ContainerStdio implements AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger(ContainerStdio.class.getName());
     private static final Path DEV_NULL = Path.of("/dev/null");
+    /** The terminal's default VEOF character, ^D. */
+    private static final int EOT = 4;
 
     private final String containerId;
     private final Path dir;
@@ -46,18 +55,98 @@ public final class ContainerStdio implements AutoCloseable {
     private final OutputCopier stderr;
     private final CompletableFuture<OutputStream> stdinOpened = new CompletableFuture<>();
     private final ReentrantLock stdinLock = new ReentrantLock();
+    private final boolean terminal;
+    private final boolean stdoutWanted;
     private boolean stdinClosed;
+    /** The pty master of a terminal process once attached, -1 before and after; guarded by stdinLock. */
+    private int master = -1;
 
+    /**
+     * FIFO stdio.
+     *
+     * @param containerId names the copier threads and log lines (container id, or id/exec id)
+     */
     public ContainerStdio(String containerId, Path dir, boolean stdin, boolean stdout, boolean stderr) {
+        this(containerId, dir, stdin, stdout, stderr, false);
+    }
+
+    private ContainerStdio(String containerId, Path dir, boolean stdin, boolean stdout, boolean stderr,
+                           boolean terminal) {
         this.containerId = containerId;
         this.dir = dir;
         this.stdinWanted = stdin;
-        this.stdout = stdout ? new OutputCopier(containerId + "/stdout", dir.resolve("stdout")) : null;
+        this.terminal = terminal;
+        this.stdoutWanted = stdout;
+        // A terminal always gets its copier: the master must be drained even when nobody reads it.
+        this.stdout = terminal ? new OutputCopier(containerId + "/tty", null)
+                : stdout ? new OutputCopier(containerId + "/stdout", dir.resolve("stdout")) : null;
         this.stderr = stderr ? new OutputCopier(containerId + "/stderr", dir.resolve("stderr")) : null;
+    }
+
+    /**
+     * Terminal stdio: the pty master is stdout (when wanted) and stdin; there is no stderr. Nothing
+     * flows until {@link #attachTerminal}.
+     */
+    public static ContainerStdio terminal(String name, Path dir, boolean stdin, boolean stdout) {
+        return new ContainerStdio(name, dir, stdin, stdout, false, true);
+    }
+
+    public boolean isTerminal() {
+        return terminal;
+    }
+
+    /**
+     * Takes ownership of the pty master runc sent: starts copying it to the stdout buffer and makes
+     * it the stdin target. The descriptor is closed once the output reached its end.
+     */
+    public void attachTerminal(int masterFd) {
+        if (!terminal) {
+            throw new IllegalStateException(containerId + ": attachTerminal on FIFO stdio");
+        }
+        stdinLock.lock();
+        try {
+            master = masterFd;
+        } finally {
+            stdinLock.unlock();
+        }
+        stdinOpened.complete(Terminals.output(masterFd));
+        if (!stdoutWanted) {
+            stdout.buffer.discard();
+        }
+        stdout.startFrom(Terminals.input(masterFd));
+        stdout.done.whenComplete((v, e) -> closeMaster());
+    }
+
+    /** ResizePty: sets the terminal's window size; a no-op for FIFO stdio (as runc's shim does). */
+    public void resize(int rows, int cols) throws ErrnoException {
+        stdinLock.lock();
+        try {
+            if (master >= 0) {
+                Terminals.setWindowSize(master, rows, cols);
+            }
+        } finally {
+            stdinLock.unlock();
+        }
+    }
+
+    private void closeMaster() {
+        stdinLock.lock();
+        try {
+            if (master >= 0) {
+                Fds.close(master);
+                master = -1;
+                stdinClosed = true;
+            }
+        } finally {
+            stdinLock.unlock();
+        }
     }
 
     /** Creates the FIFOs and starts opening the agent's ends; call before starting runc. */
     public void prepare() throws IOException {
+        if (terminal) {
+            return;
+        }
         if (stdinWanted) {
             Path fifo = dir.resolve("stdin");
             Fifos.mkfifo(fifo, 0600);
@@ -78,11 +167,13 @@ public final class ContainerStdio implements AutoCloseable {
     }
 
     public ProcessBuilder.Redirect stdinRedirect() {
-        return ProcessBuilder.Redirect.from(stdinWanted ? dir.resolve("stdin").toFile() : DEV_NULL.toFile());
+        return ProcessBuilder.Redirect.from(stdinWanted && !terminal ? dir.resolve("stdin").toFile()
+                : DEV_NULL.toFile());
     }
 
     public ProcessBuilder.Redirect stdoutRedirect() {
-        return stdout != null ? ProcessBuilder.Redirect.to(stdout.fifo.toFile()) : ProcessBuilder.Redirect.DISCARD;
+        return stdout != null && !terminal ? ProcessBuilder.Redirect.to(stdout.fifo.toFile())
+                : ProcessBuilder.Redirect.DISCARD;
     }
 
     public ProcessBuilder.Redirect stderrRedirect() {
@@ -91,7 +182,7 @@ public final class ContainerStdio implements AutoCloseable {
 
     /** The stdout buffer, or null when stdout was not requested. */
     public StreamBuffer stdout() {
-        return stdout == null ? null : stdout.buffer;
+        return stdout == null || !stdoutWanted ? null : stdout.buffer;
     }
 
     public StreamBuffer stderr() {
@@ -112,7 +203,7 @@ public final class ContainerStdio implements AutoCloseable {
         OutputStream out = stdinOpened.join();
         stdinLock.lock();
         try {
-            if (stdinClosed) {
+            if (stdinClosed || (terminal && master < 0)) {
                 throw new IOException("stdin is closed");
             }
             out.write(data);
@@ -122,7 +213,11 @@ public final class ContainerStdio implements AutoCloseable {
         }
     }
 
-    /** Closes the agent's end of stdin, so the container reads end of file. Idempotent. */
+    /**
+     * Closes the agent's end of stdin, so the container reads end of file. Idempotent. A terminal
+     * stays open (closing the master would hang the process up): it gets the EOF character, ^D,
+     * which ends a read at the start of a line as closing would.
+     */
     public void closeStdin() throws IOException {
         stdinLock.lock();
         try {
@@ -130,6 +225,12 @@ public final class ContainerStdio implements AutoCloseable {
                 return;
             }
             stdinClosed = true;
+            if (terminal) {
+                if (master >= 0) {
+                    Terminals.output(master).write(EOT);
+                }
+                return;
+            }
         } finally {
             stdinLock.unlock();
         }
@@ -144,6 +245,15 @@ public final class ContainerStdio implements AutoCloseable {
     /** Closes the agent's ends and drops buffered output; readers see eof. */
     @Override
     public void close() {
+        if (terminal) {
+            stdinOpened.completeExceptionally(new IOException("stdio closed"));
+            stdout.buffer.discard();
+            if (!stdout.started) {
+                closeMaster();
+                stdout.done.complete(null);
+            }
+            return;
+        }
         try {
             if (stdinWanted) {
                 closeStdin();
@@ -205,12 +315,30 @@ public final class ContainerStdio implements AutoCloseable {
             this.fifo = fifo;
         }
 
+        volatile boolean started;
+
         void start() {
-            Thread.ofPlatform().daemon().name("copy-" + name).start(this::run);
+            started = true;
+            Thread.ofPlatform().daemon().name("copy-" + name).start(() -> {
+                try {
+                    run(new FileInputStream(fifo.toFile()));
+                } catch (IOException e) {
+                    LOG.log(Level.WARNING, "stream={0} msg=\"open failed: {1}\"", name, e.getMessage());
+                    opened.complete(null);
+                    buffer.finish();
+                    done.complete(null);
+                }
+            });
         }
 
-        private void run() {
-            try (InputStream in = new FileInputStream(fifo.toFile())) {
+        /** Copies an already open stream (a pty master) on a platform thread: its reads pin the carrier. */
+        void startFrom(InputStream source) {
+            started = true;
+            Thread.ofPlatform().daemon().name("copy-" + name).start(() -> run(source));
+        }
+
+        private void run(InputStream source) {
+            try (InputStream in = source) {
                 opened.complete(in);
                 byte[] chunk = new byte[32 * 1024];
                 int n;
@@ -232,7 +360,7 @@ public final class ContainerStdio implements AutoCloseable {
 
         void close() {
             buffer.discard();
-            if (!opened.isDone()) {
+            if (!opened.isDone() && fifo != null) {
                 unblockOpen(fifo, false);
             }
         }

@@ -1,0 +1,106 @@
+package io.javakata.guest.container;
+
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+
+import io.javakata.guest.reaper.ExitStatus;
+import io.javakata.guest.stdio.ContainerStdio;
+import io.javakata.ttrpc.Errors;
+
+/**
+ * An extra process run in a container with {@code runc exec --detach} (containerd's exec). States:
+ * CREATED (registered by ExecProcess) → RUNNING (StartContainer with its exec id) → EXITED (reaped,
+ * or its start failed). Thread-safe.
+ */
+public final class ExecProcess implements ContainerProcess {
+
+    /** Life-cycle states of an exec. */
+    public enum State { CREATED, RUNNING, EXITED }
+
+    /** Reported for an exec whose start failed: it never ran. */
+    static final int START_FAILED_STATUS = 255;
+
+    private final String containerId;
+    private final String execId;
+    private final Path dir;
+    private final boolean terminal;
+    private final ContainerStdio stdio;
+    private final CompletableFuture<ExitStatus> exit = new CompletableFuture<>();
+    private State state = State.CREATED;
+    private int pid;
+    private long oomKillsAtStart;
+
+    ExecProcess(String containerId, String execId, Path dir, boolean terminal, ContainerStdio stdio) {
+        this.containerId = containerId;
+        this.execId = execId;
+        this.dir = dir;
+        this.terminal = terminal;
+        this.stdio = stdio;
+        exit.thenRun(this::markExited);
+    }
+
+    @Override
+    public String containerId() {
+        return containerId;
+    }
+
+    @Override
+    public String execId() {
+        return execId;
+    }
+
+    @Override
+    public synchronized int pid() {
+        return pid;
+    }
+
+    @Override
+    public ContainerStdio stdio() {
+        return stdio;
+    }
+
+    @Override
+    public CompletableFuture<ExitStatus> exitWithOutput() {
+        return exit.thenCombine(stdio.outputsDone(), (status, ignored) -> status);
+    }
+
+    @Override
+    public synchronized long oomKillsAtStart() {
+        return oomKillsAtStart;
+    }
+
+    public synchronized State state() {
+        return state;
+    }
+
+    /** The directory holding process.json, the pid file and the FIFOs. */
+    Path dir() {
+        return dir;
+    }
+
+    boolean terminal() {
+        return terminal;
+    }
+
+    /** Completes when the process was reaped. */
+    CompletableFuture<ExitStatus> exit() {
+        return exit;
+    }
+
+    synchronized void markStarting(long oomKills) {
+        if (state != State.CREATED) {
+            throw Errors.failedPrecondition("cannot start exec %s of container %s in state %s", execId, containerId,
+                    state.name().toLowerCase());
+        }
+        state = State.RUNNING;
+        oomKillsAtStart = oomKills;
+    }
+
+    synchronized void started(int startedPid) {
+        pid = startedPid;
+    }
+
+    private synchronized void markExited() {
+        state = State.EXITED;
+    }
+}

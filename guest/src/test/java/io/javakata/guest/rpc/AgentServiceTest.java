@@ -1,0 +1,173 @@
+package io.javakata.guest.rpc;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import com.google.protobuf.ByteString;
+
+import io.containerd.cgroups.v2.Metrics;
+import io.javakata.agent.v1.ContainerRequest;
+import io.javakata.agent.v1.CreateContainerRequest;
+import io.javakata.agent.v1.ExecProcessRequest;
+import io.javakata.agent.v1.ListProcessesResponse;
+import io.javakata.agent.v1.SignalProcessRequest;
+import io.javakata.agent.v1.StartContainerRequest;
+import io.javakata.agent.v1.WaitProcessRequest;
+import io.javakata.agent.v1.WaitProcessResponse;
+import io.javakata.guest.container.Container;
+import io.javakata.guest.container.ContainerManager;
+import io.javakata.guest.container.OomWatcher;
+import io.javakata.guest.container.Runc;
+import io.javakata.guest.reaper.Reaper;
+import io.javakata.guest.reaper.SystemChildWaiter;
+import io.javakata.sys.Processes;
+import io.javakata.ttrpc.Code;
+import io.javakata.ttrpc.RuntimeStatusException;
+
+/**
+ * The agent handlers for execs, OOM, stats and processes, against fake-runc.sh and a cgroup tree in
+ * a temporary directory (the containers' real /proc/&lt;pid&gt;/cgroup paths, resolved under it).
+ */
+@Timeout(30)
+class AgentServiceTest {
+
+    private static Reaper reaper;
+
+    @TempDir
+    Path tmp;
+
+    @BeforeAll
+    static void becomeSubreaper() throws Exception {
+        Processes.setChildSubreaper();
+        reaper = new Reaper(new SystemChildWaiter(), Clock.systemUTC());
+        reaper.startLoop();
+    }
+
+    @AfterAll
+    static void stopReaper() {
+        reaper.close();
+    }
+
+    private ContainerManager manager;
+    private OomWatcher oom;
+
+    private AgentService service() throws Exception {
+        Path fake = tmp.resolve("runc");
+        Files.copy(Path.of(getClass().getResource("/fake-runc.sh").toURI()), fake);
+        fake.toFile().setExecutable(true);
+        manager = new ContainerManager(tmp.resolve("bundles"), new Runc(fake, tmp.resolve("state"), reaper), reaper,
+                Path.of("/proc"), tmp.resolve("cgroup"));
+        oom = new OomWatcher(manager, Duration.ofMillis(20));
+        return new AgentService(manager, "test", Path.of("/proc/sys"), oom);
+    }
+
+    private Container run(AgentService agent, String id, String script) throws Exception {
+        String spec = "{\"process\":{\"args\":[\"sh\",\"-c\",\"" + script + "\"]}}";
+        agent.create(CreateContainerRequest.newBuilder().setContainerId(id).setOciSpec(ByteString.copyFromUtf8(spec))
+                .build());
+        agent.start(StartContainerRequest.newBuilder().setContainerId(id).build());
+        Container c = manager.get(id);
+        Files.createDirectories(c.cgroup().dir());
+        return c;
+    }
+
+    @Test
+    void waitReportsAnOomKillCountedWhileTheProcessRan() throws Exception {
+        AgentService agent = service();
+        Container c = run(agent, "c1", "sleep 30");
+        assertTrue(c.cgroup().dir().startsWith(tmp.resolve("cgroup")), c.cgroup().dir().toString());
+        CompletableFuture<String> event = CompletableFuture.supplyAsync(() -> {
+            try {
+                return agent.oomEvent().getContainerId();
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        Files.writeString(c.cgroup().dir().resolve("memory.events"), "oom 1\noom_kill 1\n");
+        assertEquals("c1", event.get(10, TimeUnit.SECONDS), "GetOOMEvent names the container");
+        agent.signal(SignalProcessRequest.newBuilder().setContainerId("c1").setSignal(9).build());
+        WaitProcessResponse exit = agent.waitProcess(WaitProcessRequest.newBuilder().setContainerId("c1").build());
+        assertEquals(137, exit.getExitStatus());
+        assertTrue(exit.getOomKilled());
+        agent.remove(io.javakata.agent.v1.RemoveContainerRequest.newBuilder().setContainerId("c1").build());
+    }
+
+    @Test
+    void anExecWithoutOomIsNotOomKilledAndListsWithItsExecId() throws Exception {
+        AgentService agent = service();
+        Container c = run(agent, "c2", "sleep 30");
+        Files.writeString(c.cgroup().dir().resolve("memory.events"), "oom_kill 3\n");
+        agent.exec(ExecProcessRequest.newBuilder().setContainerId("c2").setExecId("e1")
+                .setProcess(ByteString.copyFromUtf8("{\"args\":[\"sleep\",\"30\"]}")).build());
+        int execPid = agent.start(StartContainerRequest.newBuilder().setContainerId("c2").setExecId("e1").build())
+                .getPid();
+        Files.writeString(c.cgroup().dir().resolve("cgroup.procs"), c.initPid() + "\n" + execPid + "\n");
+        ListProcessesResponse ps = agent.processes(ContainerRequest.newBuilder().setContainerId("c2").build());
+        assertEquals(2, ps.getProcessesCount());
+        assertEquals("", ps.getProcesses(0).getExecId());
+        assertEquals(execPid, ps.getProcesses(1).getPid());
+        assertEquals("e1", ps.getProcesses(1).getExecId());
+
+        agent.signal(SignalProcessRequest.newBuilder().setContainerId("c2").setExecId("e1").setSignal(15).build());
+        WaitProcessResponse exit = agent.waitProcess(WaitProcessRequest.newBuilder().setContainerId("c2")
+                .setExecId("e1").build());
+        assertEquals(143, exit.getExitStatus());
+        assertFalse(exit.getOomKilled(), "oom_kill did not grow while the exec ran");
+        RuntimeStatusException late = assertThrows(RuntimeStatusException.class, () -> agent.signal(
+                SignalProcessRequest.newBuilder().setContainerId("c2").setExecId("e1").setSignal(15).build()));
+        assertEquals(Code.NOT_FOUND, late.code());
+        agent.removeProcess(io.javakata.agent.v1.RemoveProcessRequest.newBuilder().setContainerId("c2")
+                .setExecId("e1").build());
+        assertEquals(Code.NOT_FOUND, assertThrows(RuntimeStatusException.class, () -> agent.waitProcess(
+                WaitProcessRequest.newBuilder().setContainerId("c2").setExecId("e1").build())).code());
+        manager.signal("c2", 9, false);
+        c.exitWithOutput().get(10, TimeUnit.SECONDS);
+        manager.remove("c2");
+    }
+
+    @Test
+    void statsComeFromTheContainersCgroupFiles() throws Exception {
+        AgentService agent = service();
+        Container c = run(agent, "c3", "sleep 30");
+        Path dir = c.cgroup().dir();
+        Files.writeString(dir.resolve("cpu.stat"), "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n"
+                + "nr_periods 0\nnr_throttled 0\nthrottled_usec 0\n");
+        Files.writeString(dir.resolve("memory.current"), "2097152\n");
+        Files.writeString(dir.resolve("memory.max"), "33554432\n");
+        Files.writeString(dir.resolve("memory.stat"), "anon 1048576\nfile 4096\ninactive_file 4096\npgfault 77\n");
+        Files.writeString(dir.resolve("pids.current"), "2\n");
+        Files.writeString(dir.resolve("pids.max"), "max\n");
+        Metrics m = agent.stats(ContainerRequest.newBuilder().setContainerId("c3").build()).getMetrics();
+        assertEquals(1500, m.getCpu().getUsageUsec());
+        assertEquals(500, m.getCpu().getSystemUsec());
+        assertEquals(2097152, m.getMemory().getUsage());
+        assertEquals(33554432, m.getMemory().getUsageLimit());
+        assertEquals(1048576, m.getMemory().getAnon());
+        assertEquals(4096, m.getMemory().getInactiveFile());
+        assertEquals(77, m.getMemory().getPgfault());
+        assertEquals(2, m.getPids().getCurrent());
+        assertEquals(-1L, m.getPids().getLimit(), "max is the largest uint64");
+        assertEquals(-1L, m.getMemory().getSwapLimit(), "no swap controller file: unlimited");
+        manager.signal("c3", 9, false);
+        c.exitWithOutput().get(10, TimeUnit.SECONDS);
+        manager.remove("c3");
+        assertEquals(Code.NOT_FOUND, assertThrows(RuntimeStatusException.class,
+                () -> agent.stats(ContainerRequest.newBuilder().setContainerId("c3").build())).code());
+    }
+}

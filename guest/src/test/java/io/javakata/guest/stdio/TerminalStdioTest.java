@@ -1,0 +1,56 @@
+package io.javakata.guest.stdio;
+
+import static java.nio.charset.StandardCharsets.US_ASCII;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.javakata.sys.Fds;
+import io.javakata.sys.Terminals;
+
+/** ContainerStdio over a real pty pair, as runc's console socket would hand it over. */
+@Timeout(20)
+class TerminalStdioTest {
+
+    private static final int O_NOCTTY = 0400;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void masterIsStdoutAndStdinResizesAndEndsWhenTheSlaveCloses() throws Exception {
+        int master = Fds.open(Path.of("/dev/ptmx"), Fds.O_RDWR | O_NOCTTY | Fds.O_CLOEXEC, 0);
+        int slave = Fds.open(Path.of("/dev/pts/" + Terminals.unlockSlave(master)),
+                Fds.O_RDWR | O_NOCTTY | Fds.O_CLOEXEC, 0);
+        ContainerStdio stdio = ContainerStdio.terminal("c1/e1", dir, true, true);
+        stdio.prepare();
+        stdio.attachTerminal(master);
+        assertNull(stdio.stderr(), "a terminal has no separate stderr");
+
+        stdio.resize(24, 100);
+        assertEquals(new Terminals.WindowSize(24, 100), Terminals.windowSize(slave));
+
+        stdio.writeStdin("typed\n".getBytes(US_ASCII));
+        byte[] line = new byte[64];
+        int n = Terminals.input(slave).read(line, 0, line.length);
+        assertEquals("typed\n", new String(line, 0, n, US_ASCII));
+
+        Terminals.output(slave).write("shown\n".getBytes(US_ASCII));
+        Fds.close(slave);
+        stdio.outputsDone().get(10, TimeUnit.SECONDS);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        // The slave echoes what was typed (ECHO) and the line discipline adds \r (ONLCR).
+        for (StreamBuffer.Chunk c = stdio.stdout().read(64); !c.eof(); c = stdio.stdout().read(64)) {
+            out.writeBytes(c.data());
+        }
+        assertEquals("typed\r\nshown\r\n", out.toString(US_ASCII));
+        stdio.close();
+    }
+}
