@@ -3,19 +3,32 @@
 # from Debian's busybox-static, without any registry. The archive is reproducible: same busybox,
 # same bytes.
 #
-#   scripts/build-busybox-image.sh OUT.tar [REF]     REF defaults to localhost/javakata/busybox:1
+#   scripts/build-busybox-image.sh OUT.tar [REF]          REF defaults to localhost/javakata/busybox:1
+#   scripts/build-busybox-image.sh --pause OUT.tar [REF]  the CRI sandbox (pause) image, REF defaults to
+#                                                         localhost/javakata/pause:1: the same busybox with
+#                                                         entrypoint /pause, a shell script that sleeps until
+#                                                         SIGTERM or SIGINT and then exits 0
 #
 # Import it with (the index names the image by its full REF, so no --base-name is needed; containerd
 # 1.6.20's `--index-name` fails on an OCI archive: "content digest sha256:<index>: not found"):
 #   ctr -a SOCK -n NS images import OUT.tar
 set -euo pipefail
 
+pause=false
+if [[ "${1:-}" == --pause ]]; then
+    pause=true
+    shift
+fi
 if [[ $# -lt 1 || $# -gt 2 ]]; then
-    echo "usage: $0 OUT.tar [REF]" >&2
+    echo "usage: $0 [--pause] OUT.tar [REF]" >&2
     exit 2
 fi
 out="$1"
-ref="${2:-localhost/javakata/busybox:1}"
+if $pause; then
+    ref="${2:-localhost/javakata/pause:1}"
+else
+    ref="${2:-localhost/javakata/busybox:1}"
+fi
 busybox=/bin/busybox
 if ! "$busybox" --list >/dev/null 2>&1; then
     echo "build-busybox-image: $busybox missing or not runnable: install busybox-static" >&2
@@ -44,10 +57,27 @@ printf 'root:x:0:\nnogroup:x:65534:\n' > "$rootfs/etc/group"
 chmod 0644 "$rootfs/etc/passwd" "$rootfs/etc/group"
 chmod 0755 "$rootfs/bin" "$rootfs/etc" "$rootfs/root"
 chmod 1777 "$rootfs/tmp"
+layer_paths=(bin etc root tmp)
+process='{"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], "Cmd": ["sh"]}'
+if $pause; then
+    # PID 1 of the pod's sandbox container: the kernel delivers it only signals it handles, so trap them.
+    cat > "$rootfs/pause" <<'SH'
+#!/bin/sh
+# javakata's pause: holds the pod's namespaces; exits 0 on SIGTERM or SIGINT.
+trap 'exit 0' TERM INT
+while :; do
+    sleep 86400 &
+    wait $!
+done
+SH
+    chmod 0755 "$rootfs/pause"
+    layer_paths+=(pause)
+    process='{"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], "Entrypoint": ["/pause"]}'
+fi
 
 # Reproducible layer: fixed order, times, owners; gzip without name or timestamp.
 tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --format=gnu \
-    -C "$rootfs" -cf "$work/layer.tar" bin etc root tmp
+    -C "$rootfs" -cf "$work/layer.tar" "${layer_paths[@]}"
 diff_id=$(sha256sum "$work/layer.tar" | cut -d' ' -f1)
 gzip -n -9 < "$work/layer.tar" > "$work/layer.tar.gz"
 
@@ -62,9 +92,9 @@ add_blob() {
 
 read -r layer_hex layer_size < <(add_blob "$work/layer.tar.gz")
 
-jq -cn --arg diff "sha256:$diff_id" '{
+jq -cn --arg diff "sha256:$diff_id" --argjson process "$process" '{
     architecture: "amd64", os: "linux", created: "1970-01-01T00:00:00Z",
-    config: {Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], Cmd: ["sh"]},
+    config: $process,
     rootfs: {type: "layers", diff_ids: [$diff]},
     history: [{created: "1970-01-01T00:00:00Z", created_by: "javakata scripts/build-busybox-image.sh"}]
 }' > "$work/config.json"

@@ -6,7 +6,14 @@
 #                                     pid: DIR/containerd.pid), waits until `ctr version` answers
 #   scripts/containerd.sh stop DIR    stops containerd, kills shims, QEMU and virtiofsd it left behind,
 #                                     unmounts everything under DIR, removes DIR
-#   scripts/containerd.sh config DIR  only writes DIR/config.toml
+#   scripts/containerd.sh config DIR  only writes DIR/config.toml (and the CNI config)
+#
+# The CRI plugin is configured for pods too (docs/testing.md "CRI"): runtime handlers `javakata`
+# (io.containerd.javakata.v2) and `runc` (io.containerd.runc.v2, state under DIR/runc), the sandbox image
+# localhost/javakata/pause:1 (scripts/build-busybox-image.sh --pause), the streaming server on 127.0.0.1 at a
+# free port (DIR/stream.port), pod network namespaces under DIR/state, and a CNI bridge network of its own:
+# bridge jk<hash of DIR>, subnet 10.213.<n>.0/24 from the hash, IPAM state under DIR/cni. `stop` deletes the
+# bridge.
 #
 # The gRPC socket is DIR/c.sock: keep DIR short (a Unix socket path has at most 108 bytes).
 set -euo pipefail
@@ -18,11 +25,58 @@ dir="$2"
 [[ "$dir" == /* ]] || dir="$(pwd)/$dir"
 dir="${dir%/}"
 sock="$dir/c.sock"
+hash="$(printf '%s' "$dir" | sha256sum | cut -c1-10)"
+bridge="jk$hash"
+subnet="10.213.$(( 16#${hash:0:4} % 250 + 1 )).0/24"
 
 log() { echo "containerd.sh: $*" >&2; }
 
+# A TCP port on 127.0.0.1 that nothing listens on (the CRI streaming server needs a fixed one: its URLs name it).
+free_port() {
+    local port
+    for _ in $(seq 50); do
+        port=$(( 20000 + RANDOM % 20000 ))
+        if ! ss -Htln "sport = :$port" | grep -q .; then
+            echo "$port"
+            return 0
+        fi
+    done
+    log "no free TCP port found for the CRI streaming server"
+    exit 1
+}
+
+write_cni() {
+    mkdir -p "$dir/cni/net.d" "$dir/cni/ipam"
+    cat > "$dir/cni/net.d/10-javakata-it.conflist" <<JSON
+{
+  "cniVersion": "1.0.0",
+  "name": "jkit-$hash",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "$bridge",
+      "isGateway": true,
+      "ipMasq": false,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "ranges": [[{"subnet": "$subnet"}]],
+        "routes": [{"dst": "0.0.0.0/0"}],
+        "dataDir": "$dir/cni/ipam"
+      }
+    },
+    {"type": "portmap", "capabilities": {"portMappings": true}}
+  ]
+}
+JSON
+}
+
 write_config() {
     mkdir -p "$dir"
+    write_cni
+    local port
+    port="$(free_port)"
+    echo "$port" > "$dir/stream.port"
     cat > "$dir/config.toml" <<TOML
 # Private containerd for javakata (scripts/containerd.sh); everything lives under $dir.
 version = 2
@@ -45,10 +99,24 @@ state = "$dir/state"
 [plugins."io.containerd.grpc.v1.cri"]
   # root here lacks CAP_SYS_RESOURCE: containerd must not try to lower OOM scores.
   restrict_oom_score_adj = true
+  sandbox_image = "localhost/javakata/pause:1"
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "$port"
+  # Pod network namespaces under DIR/state/io.containerd.grpc.v1.cri/netns, not /var/run/netns.
+  netns_mounts_under_state_dir = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
+    default_runtime_name = "runc"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata]
       runtime_type = "io.containerd.javakata.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        Root = "$dir/runc"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$dir/cni/net.d"
+    max_conf_num = 1
 TOML
 }
 
@@ -158,6 +226,9 @@ stop() {
         m="$(printf '%b' "$m")"   # mountinfo escapes spaces as \040
         umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || log "cannot unmount $m"
     done
+    if ip link show "$bridge" >/dev/null 2>&1; then
+        ip link delete "$bridge" 2>/dev/null || log "cannot delete the CNI bridge $bridge"
+    fi
     rm -rf "$dir"
 }
 

@@ -35,8 +35,10 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
 
     public static final String IMAGE = "localhost/javakata/busybox:1";
     public static final String RUNTIME = System.getProperty("javakata.it.runtime", "io.containerd.javakata.v2");
-    static final Path SANDBOXES = Path.of("/run/javakata/sandboxes");
-    static final Path SHIM_SOCKETS = Path.of("/run/javakata/s");
+    /** The shim's [runtime] state_dir ({@code -Djavakata.it.state=...} when a private configuration.toml moves it). */
+    static final Path STATE = Path.of(System.getProperty("javakata.it.state", "/run/javakata"));
+    static final Path SANDBOXES = STATE.resolve("sandboxes");
+    static final Path SHIM_SOCKETS = STATE.resolve("s");
     private static final Set<String> WATCHED = Set.of("qemu-system-x86_64", "virtiofsd", "containerd-shim-javakata-v2",
             "javakata-shim.jar");
     private static final boolean CI = System.getenv("CI") != null;
@@ -68,7 +70,12 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
         dir = Files.createTempDirectory(Path.of("/tmp"), "jkit-");
         script("containerd.sh", "start", dir.toString());
         ctr = new Ctr(dir.resolve("c.sock"), namespace);
-        ctr.run(Duration.ofSeconds(60), "images", "import", image().toString()).assertOk();
+        importImage(image());
+    }
+
+    /** Imports an OCI image archive into this containerd's namespace. */
+    public void importImage(Path archive) {
+        ctr.run(Duration.ofSeconds(60), "images", "import", archive.toString()).assertOk();
     }
 
     @Override
@@ -111,7 +118,25 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
                 leaks.add("mount " + mount);
             }
         }
+        // CRI pods: their network namespaces (netns_mounts_under_state_dir) and the host ends of their veth pairs.
+        Path netns = dir.resolve("state/io.containerd.grpc.v1.cri/netns");
+        if (Files.isDirectory(netns)) {
+            try (Stream<Path> list = Files.list(netns)) {
+                list.forEach(n -> leaks.add("pod network namespace " + n));
+            }
+        }
+        Path ports = Path.of("/sys/class/net", bridge(), "brif");
+        if (Files.isDirectory(ports)) {
+            try (Stream<Path> list = Files.list(ports)) {
+                list.forEach(port -> leaks.add("interface " + port.getFileName() + " on the CNI bridge " + bridge()));
+            }
+        }
         return leaks;
+    }
+
+    /** This containerd's running processes whose command line contains {@code name} (e.g. "qemu-system-x86_64"). */
+    public List<Long> processes(String name) throws IOException {
+        return ownedPids(true).stream().filter(pid -> cmdline(pid).contains(name)).toList();
     }
 
     /** {@link #leaks()} once it is empty, or the last non-empty list after {@code timeout}. */
@@ -123,6 +148,11 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
             leaks = leaks();
         }
         return leaks;
+    }
+
+    /** The CNI bridge of this containerd's pod network (scripts/containerd.sh names it after the directory). */
+    public String bridge() {
+        return "jk" + sha256(dir.toString()).substring(0, 10);
     }
 
     /** The host state directory of sandbox {@code sandboxId} in this namespace (docs/architecture.md "Paths"). */
@@ -213,11 +243,23 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
     }
 
     /** The busybox image archive, built once per run by scripts/build-busybox-image.sh. */
-    private static synchronized Path image() throws IOException, InterruptedException {
-        Path image = Path.of(System.getProperty("javakata.it.work", "target/it")).toAbsolutePath().resolve("busybox.tar");
+    private static Path image() throws IOException, InterruptedException {
+        return imageArchive("busybox.tar", IMAGE, false);
+    }
+
+    /**
+     * An image archive from scripts/build-busybox-image.sh (with {@code --pause} if {@code pause}), built once per
+     * run under the IT work directory as {@code fileName}.
+     */
+    static synchronized Path imageArchive(String fileName, String ref, boolean pause) throws IOException, InterruptedException {
+        Path image = Path.of(System.getProperty("javakata.it.work", "target/it")).toAbsolutePath().resolve(fileName);
         if (!Files.exists(image)) {
             Files.createDirectories(image.getParent());
-            script("build-busybox-image.sh", image.toString(), IMAGE);
+            if (pause) {
+                script("build-busybox-image.sh", "--pause", image.toString(), ref);
+            } else {
+                script("build-busybox-image.sh", image.toString(), ref);
+            }
         }
         return image;
     }
@@ -229,7 +271,7 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
         exec(command.toArray(String[]::new));
     }
 
-    private static void exec(String... command) throws IOException, InterruptedException {
+    static void exec(String... command) throws IOException, InterruptedException {
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (!p.waitFor(120, TimeUnit.SECONDS)) {

@@ -1,0 +1,182 @@
+package io.javakata.it;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.function.UnaryOperator;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
+import io.javakata.it.cri.CriClient;
+import io.javakata.it.cri.v1.LinuxPodSandboxConfig;
+import io.javakata.it.cri.v1.LinuxSandboxSecurityContext;
+import io.javakata.it.cri.v1.NamespaceMode;
+import io.javakata.it.cri.v1.NamespaceOption;
+import io.javakata.it.cri.v1.PodSandboxConfig;
+import io.javakata.it.cri.v1.PodSandboxMetadata;
+import io.javakata.it.cri.v1.RunPodSandboxRequest;
+import io.javakata.it.cri.v1.StatusRequest;
+
+/**
+ * A private containerd driven through CRI, as the kubelet drives it (register it as a static
+ * {@code @RegisterExtension} field). It wraps a {@link PrivateContainerd} in namespace {@code k8s.io} with the
+ * busybox image ({@value PrivateContainerd#IMAGE}) and the sandbox image ({@value #PAUSE_IMAGE}) imported, waits
+ * until CRI reports RuntimeReady and NetworkReady, and gives a {@link CriClient}. Pods get their log directory
+ * under the containerd directory and a cgroup parent {@code /jkit-<dir>/pod<uid>} (the kubelet's job, done
+ * here): both are removed with the pod. After the class, PrivateContainerd's leak check runs (it covers pod
+ * network namespaces and veth interfaces too), plus a check that no pod cgroup is left.
+ */
+public final class PrivateCri implements BeforeAllCallback, AfterAllCallback {
+
+    public static final String PAUSE_IMAGE = "localhost/javakata/pause:1";
+    /** The CRI runtime handler under test ({@code -Djavakata.it.handler=runc} checks the tests against runc). */
+    public static final String HANDLER = System.getProperty("javakata.it.handler", "javakata");
+    static final List<String> CGROUP_CONTROLLERS = List.of("blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer",
+            "memory", "pids", "systemd", "unified");
+
+    /** What the kubelet sends for a pod without shareProcessNamespace or host namespaces. */
+    static final NamespaceOption KUBELET_NAMESPACES = NamespaceOption.newBuilder()
+            .setNetwork(NamespaceMode.POD).setPid(NamespaceMode.CONTAINER).setIpc(NamespaceMode.POD).build();
+
+    private final PrivateContainerd containerd = new PrivateContainerd("k8s.io");
+    private final List<String> cgroupLeaks = new ArrayList<>();
+    private CriClient cri;
+
+    public PrivateContainerd containerd() {
+        return containerd;
+    }
+
+    public CriClient cri() {
+        return cri;
+    }
+
+    @Override
+    public void beforeAll(ExtensionContext context) throws Exception {
+        containerd.beforeAll(context);
+        containerd.importImage(PrivateContainerd.imageArchive("pause.tar", PAUSE_IMAGE, true));
+        cri = new CriClient(containerd.dir().resolve("c.sock"));
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (true) {
+            var conditions = cri.runtime().status(StatusRequest.getDefaultInstance()).getStatus().getConditionsList();
+            boolean ready = conditions.stream().filter(c -> c.getType().equals("RuntimeReady") || c.getType().equals("NetworkReady"))
+                    .filter(c -> c.getStatus()).count() == 2;
+            if (ready) {
+                break;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("CRI not ready after 30 s: " + conditions);
+            }
+            Thread.sleep(200);
+        }
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) throws Exception {
+        AssertionError failure = null;
+        try {
+            containerd.afterAll(context);
+        } catch (AssertionError e) {
+            failure = e;
+        } finally {
+            if (cri != null) {
+                cri.close();
+            }
+        }
+        String top = topCgroup();
+        for (String controller : CGROUP_CONTROLLERS) {
+            Path path = Path.of("/sys/fs/cgroup", controller, top);
+            if (Files.isDirectory(path)) {
+                removeCgroupTree(path);
+            }
+        }
+        if (failure == null && !cgroupLeaks.isEmpty()) {
+            failure = new AssertionError("pod cgroups left behind (now removed where possible):\n  " + String.join("\n  ", cgroupLeaks));
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    /** The directory pods' log directories go under. */
+    public Path podLogRoot() {
+        return containerd.dir().resolve("pods");
+    }
+
+    /** The first component of every pod's cgroup parent, one per containerd. */
+    String topCgroup() {
+        return "jkit-" + containerd.dir().getFileName();
+    }
+
+    /**
+     * The sandbox config the kubelet would send for pod {@code name}: metadata with a fresh uid in namespace
+     * {@code jkit}, hostname = name, log directory {@code <dir>/pods/jkit_<name>_<uid>}, cgroup parent
+     * {@code /jkit-<dir>/pod<uid>}. {@code tweak} may change it.
+     */
+    public PodSandboxConfig podConfig(String name, UnaryOperator<PodSandboxConfig.Builder> tweak) {
+        String uid = UUID.randomUUID().toString();
+        var builder = PodSandboxConfig.newBuilder()
+                .setMetadata(PodSandboxMetadata.newBuilder().setName(name).setNamespace("jkit").setUid(uid).setAttempt(0))
+                .setHostname(name)
+                .setLogDirectory(podLogRoot().resolve("jkit_" + name + "_" + uid).toString())
+                .setLinux(LinuxPodSandboxConfig.newBuilder().setCgroupParent("/" + topCgroup() + "/pod" + uid)
+                        .setSecurityContext(LinuxSandboxSecurityContext.newBuilder().setNamespaceOptions(KUBELET_NAMESPACES)));
+        return tweak.apply(builder).build();
+    }
+
+    /** Runs pod {@code name} with {@link #HANDLER} and the default config. */
+    public Pod runPod(String name) throws IOException {
+        return runPod(podConfig(name, UnaryOperator.identity()), HANDLER);
+    }
+
+    /** Runs a pod from {@code config} with runtime handler {@code handler}, as the kubelet does: log directory first. */
+    public Pod runPod(PodSandboxConfig config, String handler) throws IOException {
+        Files.createDirectories(Path.of(config.getLogDirectory()));
+        long start = System.nanoTime();
+        var response = cri.runtime(Duration.ofSeconds(180))
+                .runPodSandbox(RunPodSandboxRequest.newBuilder().setConfig(config).setRuntimeHandler(handler).build());
+        return new Pod(this, response.getPodSandboxId(), config, handler, Duration.ofNanos(System.nanoTime() - start));
+    }
+
+    /** Removes the pod's cgroup (the kubelet's part): called by {@link Pod#close()}; records what could not be removed. */
+    void removePodCgroup(PodSandboxConfig config) {
+        String parent = config.getLinux().getCgroupParent();
+        if (parent.isEmpty()) {
+            return;
+        }
+        for (String controller : CGROUP_CONTROLLERS) {
+            Path path = Path.of("/sys/fs/cgroup", controller, parent);
+            if (Files.isDirectory(path)) {
+                removeCgroupTree(path);
+            }
+        }
+    }
+
+    private void removeCgroupTree(Path path) {
+        try (Stream<Path> children = Files.list(path)) {
+            for (Path child : children.filter(Files::isDirectory).toList()) {
+                removeCgroupTree(child);
+            }
+        } catch (IOException e) {
+            cgroupLeaks.add(path + ": " + e.getMessage());
+            return;
+        }
+        try {
+            Files.delete(path); // rmdir of a cgroup: fails while it has tasks
+        } catch (IOException e) {
+            String tasks = "";
+            try {
+                tasks = Files.readString(path.resolve("cgroup.procs")).strip().replace('\n', ' ');
+            } catch (IOException ignored) {
+                // gone meanwhile
+            }
+            cgroupLeaks.add(path + " (processes: " + tasks + ")");
+        }
+    }
+}
