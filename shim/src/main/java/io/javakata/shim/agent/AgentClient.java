@@ -9,6 +9,14 @@ import io.javakata.agent.v1.CheckResponse;
 import io.javakata.agent.v1.CloseStdinRequest;
 import io.javakata.agent.v1.CreateContainerRequest;
 import io.javakata.agent.v1.CreateContainerResponse;
+import io.javakata.agent.v1.ContainerRequest;
+import io.javakata.agent.v1.ExecProcessRequest;
+import io.javakata.agent.v1.GetOOMEventResponse;
+import io.javakata.agent.v1.ListProcessesResponse;
+import io.javakata.agent.v1.RemoveProcessRequest;
+import io.javakata.agent.v1.ResizePtyRequest;
+import io.javakata.agent.v1.StatsContainerResponse;
+import io.javakata.agent.v1.UpdateContainerRequest;
 import io.javakata.agent.v1.ReadStreamRequest;
 import io.javakata.agent.v1.ReadStreamResponse;
 import io.javakata.agent.v1.RemoveContainerRequest;
@@ -29,7 +37,7 @@ import java.util.Objects;
  * <p>Thread-safety: every method may be called from any thread; calls run concurrently on the one
  * ttrpc connection. Calls that should answer at once carry the configured request timeout; the
  * calls that block by design ({@link #waitProcess}, {@link #readStdout}, {@link #readStderr},
- * {@link #writeStdin}, which the guest answers only when its pipe has room) carry none. A non-OK
+ * {@link #getOOMEvent}, {@link #writeStdin}, which the guest answers only when its pipe has room) carry none. A non-OK
  * answer arrives as {@link io.javakata.ttrpc.RuntimeStatusException} with the agent's code; a lost
  * connection as UNAVAILABLE.
  */
@@ -55,8 +63,60 @@ public final class AgentClient implements AutoCloseable {
     }
 
     public StartContainerResponse startContainer(String containerId) {
-        return call("StartContainer", StartContainerRequest.newBuilder().setContainerId(containerId).build(),
-                StartContainerResponse.parser(), requestTimeout);
+        return startContainer(containerId, "");
+    }
+
+    /** Starts the init ({@code execId} "") or an exec added by {@link #execProcess}. */
+    public StartContainerResponse startContainer(String containerId, String execId) {
+        return call("StartContainer", StartContainerRequest.newBuilder().setContainerId(containerId)
+                .setExecId(execId).build(), StartContainerResponse.parser(), requestTimeout);
+    }
+
+    /** Registers an exec in the guest; nothing runs until {@link #startContainer(String, String)}. */
+    public void execProcess(ExecProcessRequest request) {
+        call("ExecProcess", request, Empty.parser(), requestTimeout);
+    }
+
+    /** Forgets an exited or never-started exec in the guest. */
+    public void removeProcess(String containerId, String execId) {
+        call("RemoveProcess", RemoveProcessRequest.newBuilder().setContainerId(containerId).setExecId(execId)
+                .build(), Empty.parser(), requestTimeout);
+    }
+
+    public void resizePty(String containerId, String execId, int width, int height) {
+        call("ResizePty", ResizePtyRequest.newBuilder().setContainerId(containerId).setExecId(execId)
+                .setWidth(width).setHeight(height).build(), Empty.parser(), requestTimeout);
+    }
+
+    public void pauseContainer(String containerId) {
+        call("PauseContainer", container(containerId), Empty.parser(), requestTimeout);
+    }
+
+    public void resumeContainer(String containerId) {
+        call("ResumeContainer", container(containerId), Empty.parser(), requestTimeout);
+    }
+
+    /** Applies OCI LinuxResources (JSON) to the container's cgroup. */
+    public void updateContainer(String containerId, ByteString resourcesJson) {
+        call("UpdateContainer", UpdateContainerRequest.newBuilder().setContainerId(containerId)
+                .setResources(resourcesJson).build(), Empty.parser(), requestTimeout);
+    }
+
+    public StatsContainerResponse statsContainer(String containerId) {
+        return call("StatsContainer", container(containerId), StatsContainerResponse.parser(), requestTimeout);
+    }
+
+    public ListProcessesResponse listProcesses(String containerId) {
+        return call("ListProcesses", container(containerId), ListProcessesResponse.parser(), requestTimeout);
+    }
+
+    /** Blocks, with no timeout, until the guest kernel OOM-kills a process of some container. */
+    public GetOOMEventResponse getOOMEvent() {
+        return call("GetOOMEvent", Empty.getDefaultInstance(), GetOOMEventResponse.parser(), null);
+    }
+
+    private static ContainerRequest container(String containerId) {
+        return ContainerRequest.newBuilder().setContainerId(containerId).build();
     }
 
     /** Blocks, with no timeout, until the process has exited and its output pipes reached EOF. */

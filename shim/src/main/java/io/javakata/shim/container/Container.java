@@ -1,9 +1,12 @@
 package io.javakata.shim.container;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.google.protobuf.ByteString;
+import io.containerd.cgroups.v2.Metrics;
 import io.javakata.agent.v1.CreateContainerRequest;
 import io.javakata.agent.v1.CreateContainerResponse;
-import io.javakata.agent.v1.WaitProcessResponse;
+import io.javakata.agent.v1.ExecProcessRequest;
+import io.javakata.agent.v1.ListProcessesResponse;
 import io.javakata.shim.agent.AgentClient;
 import io.javakata.shim.rootfs.Mounter;
 import io.javakata.shim.rootfs.RootfsMount;
@@ -18,44 +21,33 @@ import io.javakata.ttrpc.RuntimeStatusException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.List;
-import java.util.Objects;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.locks.Lock;
-import java.util.function.Consumer;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * One container of the pod and its init process: the host side (rootfs mount, guest spec, stdio
- * relay) and the guest side (through the agent). Its {@link ProcessState} decides what is legal.
+ * relay) and the guest side (through the agent), and its execs. Its {@link ProcessState} decides
+ * what is legal; pause, resume and exec go through the init's state.
  *
  * <p>Thread-safety: all methods may be called from any thread; state changes happen under the
- * container's lock, agent calls outside it except where ordering needs them inside (start).
+ * container's lock, agent calls outside it except where ordering needs them inside (start, pause).
  */
-public final class Container {
+public final class Container extends TaskProcess {
 
     private static final System.Logger LOG = System.getLogger(Container.class.getName());
-    /** Reported when the guest could not say how the process ended (VM or agent lost). */
-    private static final int LOST_STATUS = 255;
 
     private final String id;
     private final Path bundle;
-    private final StdioPaths stdio;
     private final List<RootfsMount> rootfs;
-    private final Sandbox sandbox;
-    private final StdioRelay relay;
-    private final CompletableFuture<ExitStatus> exit = new CompletableFuture<>();
-    private ProcessState state = ProcessState.CREATED;
-    private ExitStatus exitStatus;
+    private final Map<String, ExecProcess> execs = new ConcurrentHashMap<>();
 
     private Container(String id, Path bundle, StdioPaths stdio, List<RootfsMount> rootfs, Sandbox sandbox,
                       StdioRelay relay) {
+        super(sandbox, id, "", stdio, relay);
         this.id = id;
         this.bundle = bundle;
-        this.stdio = stdio;
         this.rootfs = rootfs;
-        this.sandbox = sandbox;
-        this.relay = relay;
     }
 
     /**
@@ -114,113 +106,120 @@ public final class Container {
         return bundle;
     }
 
-    public StdioPaths stdio() {
-        return stdio;
-    }
-
     public List<RootfsMount> rootfs() {
         return rootfs;
     }
 
     /** The pid reported to containerd: the VMM's (protocol-facts §6.2 trap 6). */
+    @Override
     public long pid() {
         return sandbox.pid();
     }
 
-    public synchronized ProcessState state() {
-        return state;
+    @Override
+    int startInGuest() {
+        return sandbox.agent().startContainer(id).getPid();
     }
 
-    /** The exit status, or null while the process has not exited. */
-    public synchronized ExitStatus exitStatus() {
-        return exitStatus;
+    @Override
+    void started(int guestPid) {
+        // containerd is told the VMM's pid for the init.
     }
 
     /**
-     * Starts the process in the guest, then a waiter: WaitProcess, then the end of the stdout/stderr
-     * relay, then, holding {@code eventLock}, the exit is recorded and {@code onExit} runs; only then
-     * do {@link #awaitExit()} futures complete. The caller holds {@code eventLock} across this call
-     * and its TaskStart event, and across Delete and its TaskDelete event, so events always go out
-     * as start, exit, delete (runc shim, {@code task/service.go Start}, {@code handleInitExit}).
+     * Adds an exec: registered in the guest (nothing runs until its Start) with its stdio relay
+     * running. ALREADY_EXISTS for an exec id in use; FAILED_PRECONDITION once the init has exited.
+     *
+     * @param processJson the OCI Process as JSON, passed through as containerd sent it
      */
-    public void start(Lock eventLock, Consumer<ExitStatus> onExit) {
-        synchronized (this) {
-            ProcessState next = state.next(ProcessState.Operation.START);
+    public ExecProcess exec(String execId, ByteString processJson, StdioPaths stdio) {
+        synchronized (execs) {
+            check(ProcessState.Operation.EXEC);
+            if (execs.containsKey(execId)) {
+                throw Errors.alreadyExists("exec %s already exists in container %s", execId, id);
+            }
             try {
-                sandbox.agent().startContainer(id);
+                sandbox.agent().execProcess(ExecProcessRequest.newBuilder().setContainerId(id).setExecId(execId)
+                        .setProcess(processJson).setTerminal(stdio.terminal())
+                        .setStdin(!stdio.stdin().isEmpty()).setStdout(!stdio.stdout().isEmpty())
+                        .setStderr(!stdio.stderr().isEmpty() && !stdio.terminal()).build());
             } catch (RuntimeStatusException e) {
-                throw e.withContext("start container " + id);
+                throw e.withContext("exec " + execId + " in container " + id);
             }
-            state = next;
-        }
-        Thread.ofVirtual().name("wait-" + id).start(() -> awaitGuestExit(eventLock, onExit));
-    }
-
-    private void awaitGuestExit(Lock eventLock, Consumer<ExitStatus> onExit) {
-        ExitStatus status;
-        try {
-            WaitProcessResponse response = sandbox.agent().waitProcess(id, "");
-            Instant at = response.hasExitedAt()
-                    ? Instant.ofEpochSecond(response.getExitedAt().getSeconds(), response.getExitedAt().getNanos())
-                    : Instant.now();
-            status = new ExitStatus(response.getExitStatus() & 0xff, at);
-        } catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, "wait for container " + id + ": " + e.getMessage()
-                    + "; reporting exit status " + LOST_STATUS);
-            status = new ExitStatus(LOST_STATUS, Instant.now());
-        }
-        // The guest has seen EOF on the pipes; wait until the host FIFOs got every byte too.
-        relay.outputDone().join();
-        eventLock.lock();
-        try {
-            synchronized (this) {
-                if (state instanceof ProcessState.Running) {
-                    state = state.next(ProcessState.Operation.EXIT);
-                    exitStatus = status;
-                }
-            }
-            onExit.accept(status);
-        } finally {
-            eventLock.unlock();
-            exit.complete(status);
+            ExecProcess exec = new ExecProcess(this, execId, stdio, StdioRelay.start(sandbox.agent(), id, execId,
+                    stdio));
+            execs.put(execId, exec);
+            return exec;
         }
     }
 
-    /** Completes with the exit status; the same answer for every caller. */
-    public CompletableFuture<ExitStatus> awaitExit() {
-        return exit;
+    /** The exec with this id, or NOT_FOUND. */
+    public ExecProcess exec(String execId) {
+        ExecProcess exec = execs.get(execId);
+        if (exec == null) {
+            throw Errors.notFound("exec %s not found in container %s", execId, id);
+        }
+        return exec;
     }
 
-    /** Sends {@code signal} to the process (or to all of the container's processes). */
-    public void kill(int signal, boolean all) {
-        synchronized (this) {
-            state.next(ProcessState.Operation.KILL);
-        }
+    void forget(ExecProcess exec) {
+        execs.remove(exec.execId(), exec);
+    }
+
+    /** Freezes every process of the container in the guest. */
+    public void pause() {
         try {
-            sandbox.agent().signalProcess(id, "", signal, all);
+            transition(ProcessState.Operation.PAUSE, () -> sandbox.agent().pauseContainer(id));
         } catch (RuntimeStatusException e) {
-            throw e.withContext("kill container " + id);
+            throw e.withContext("pause container " + id);
         }
     }
 
-    /** CloseIO: the process's stdin reaches EOF. */
-    public void closeStdin() {
-        relay.closeStdin();
+    public void resume() {
+        try {
+            transition(ProcessState.Operation.RESUME, () -> sandbox.agent().resumeContainer(id));
+        } catch (RuntimeStatusException e) {
+            throw e.withContext("resume container " + id);
+        }
+    }
+
+    /** Applies OCI LinuxResources (JSON, passed through) to the container's cgroup in the guest. */
+    public void update(ByteString resourcesJson) {
+        try {
+            sandbox.agent().updateContainer(id, resourcesJson);
+        } catch (RuntimeStatusException e) {
+            throw e.withContext("update container " + id);
+        }
+    }
+
+    /** cgroup v2 metrics of the container's cgroup in the guest. */
+    public Metrics stats() {
+        try {
+            return sandbox.agent().statsContainer(id).getMetrics();
+        } catch (RuntimeStatusException e) {
+            throw e.withContext("stats of container " + id);
+        }
+    }
+
+    /** The processes of the container in the guest (guest pids; an exec's main process has its id). */
+    public ListProcessesResponse processes() {
+        try {
+            return sandbox.agent().listProcesses(id);
+        } catch (RuntimeStatusException e) {
+            throw e.withContext("processes of container " + id);
+        }
     }
 
     /**
-     * Removes the container from the guest and the host (relay, rootfs mount, shared/&lt;id&gt;).
-     * Refused while running; allowed for a process created but never started.
+     * Delete of the init: the container leaves the guest (its execs with it) and the host (relay,
+     * mounts, shared/&lt;id&gt;).
      */
-    public ExitStatus delete() {
-        ExitStatus result;
-        synchronized (this) {
-            ProcessState next = state.next(ProcessState.Operation.DELETE);
-            result = exitStatus != null ? exitStatus : new ExitStatus(0, Instant.now());
-            state = next;
+    @Override
+    void removeEverywhere() {
+        for (ExecProcess exec : List.copyOf(execs.values())) {
+            exec.closeRelay();
+            execs.remove(exec.execId());
         }
-        exit.complete(result);
-        relay.close();
         try {
             sandbox.agent().removeContainer(id);
         } catch (RuntimeStatusException e) {
@@ -235,11 +234,10 @@ public final class Container {
         } catch (IOException e) {
             throw Errors.unknown("delete container %s: %s", id, e.getMessage());
         }
-        return result;
     }
 
     @Override
     public String toString() {
-        return "container " + id + " (" + Objects.toString(state().label()) + ")";
+        return "container " + id + " (" + state().label() + ")";
     }
 }

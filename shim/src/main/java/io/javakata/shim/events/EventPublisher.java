@@ -15,6 +15,15 @@ public interface EventPublisher extends AutoCloseable {
      */
     void publish(String topic, Message event);
 
+    /**
+     * Waits until every event published so far was forwarded (or given up on), at most
+     * {@code timeout}; true if they were. For an event containerd must have before an RPC answers
+     * (TaskOOM before Wait returns). Publishers that send synchronously have nothing to wait for.
+     */
+    default boolean awaitSent(java.time.Duration timeout) {
+        return true;
+    }
+
     /** Sends what is queued (waiting at most a few seconds), then stops. */
     @Override
     void close();

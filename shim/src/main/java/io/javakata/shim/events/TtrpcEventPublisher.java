@@ -49,7 +49,11 @@ public final class TtrpcEventPublisher implements EventPublisher {
         Connection connect() throws IOException;
     }
 
-    private record Item(String topic, ForwardRequest request) {
+    /** An event to forward, or (request null, sent set) a marker completed when the sender reaches it. */
+    private record Item(String topic, ForwardRequest request, java.util.concurrent.CompletableFuture<Void> sent) {
+        Item(String topic, ForwardRequest request) {
+            this(topic, request, null);
+        }
     }
 
     private final Connector connector;
@@ -89,6 +93,24 @@ public final class TtrpcEventPublisher implements EventPublisher {
     }
 
     @Override
+    public boolean awaitSent(Duration timeout) {
+        if (closed) {
+            return pending.get() == 0;
+        }
+        java.util.concurrent.CompletableFuture<Void> sent = new java.util.concurrent.CompletableFuture<>();
+        queue.add(new Item("(marker)", null, sent));
+        try {
+            sent.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            return true;
+        } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    @Override
     public void close() {
         if (closed) {
             return;
@@ -114,6 +136,10 @@ public final class TtrpcEventPublisher implements EventPublisher {
                 Item item = queue.take();
                 if (item == STOP) {
                     return;
+                }
+                if (item.sent() != null) {
+                    item.sent().complete(null);
+                    continue;
                 }
                 try {
                     send(item);

@@ -1,13 +1,19 @@
 package io.javakata.shim.task;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.google.protobuf.Any;
 import com.google.protobuf.Empty;
 import com.google.protobuf.Message;
 import com.google.protobuf.Parser;
 import io.containerd.events.TaskCreate;
 import io.containerd.events.TaskDelete;
+import io.containerd.events.TaskExecAdded;
+import io.containerd.events.TaskExecStarted;
 import io.containerd.events.TaskExit;
 import io.containerd.events.TaskIO;
+import io.containerd.events.TaskOOM;
+import io.containerd.events.TaskPaused;
+import io.containerd.events.TaskResumed;
 import io.containerd.events.TaskStart;
 import io.containerd.task.v2.CheckpointTaskRequest;
 import io.containerd.task.v2.CloseIORequest;
@@ -21,6 +27,7 @@ import io.containerd.task.v2.ExecProcessRequest;
 import io.containerd.task.v2.KillRequest;
 import io.containerd.task.v2.PauseRequest;
 import io.containerd.task.v2.PidsRequest;
+import io.containerd.task.v2.PidsResponse;
 import io.containerd.task.v2.ResizePtyRequest;
 import io.containerd.task.v2.ResumeRequest;
 import io.containerd.task.v2.ShutdownRequest;
@@ -29,12 +36,17 @@ import io.containerd.task.v2.StartResponse;
 import io.containerd.task.v2.StateRequest;
 import io.containerd.task.v2.StateResponse;
 import io.containerd.task.v2.StatsRequest;
+import io.containerd.task.v2.StatsResponse;
 import io.containerd.task.v2.UpdateTaskRequest;
 import io.containerd.task.v2.WaitRequest;
 import io.containerd.task.v2.WaitResponse;
 import io.javakata.shim.config.ShimContext;
 import io.javakata.shim.container.Container;
+import io.javakata.shim.container.ExecProcess;
+import io.javakata.shim.container.ExitListener;
 import io.javakata.shim.container.ExitStatus;
+import io.javakata.shim.container.ProcessState;
+import io.javakata.shim.container.TaskProcess;
 import io.javakata.shim.container.GuestSpec;
 import io.javakata.shim.events.EventPublisher;
 import io.javakata.shim.sandbox.Sandbox;
@@ -45,6 +57,7 @@ import io.javakata.ttrpc.RuntimeStatusException;
 import io.javakata.ttrpc.TtrpcServer;
 import io.javakata.ttrpc.UnaryHandler;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -71,6 +84,8 @@ public final class TaskService {
     private static final System.Logger LOG = System.getLogger(TaskService.class.getName());
     /** How long Shutdown waits before exiting, so its own answer reaches containerd first. */
     private static final long EXIT_DELAY_MILLIS = 200;
+    /** How long an exit waits for its TaskOOM to reach containerd (CRI must see the OOM first). */
+    private static final Duration OOM_SEND_WAIT = Duration.ofSeconds(5);
 
     private final ShimContext ctx;
     private final EventPublisher events;
@@ -104,14 +119,17 @@ public final class TaskService {
         on(server, "Connect", ConnectRequest.parser(), this::connect);
         on(server, "Shutdown", ShutdownRequest.parser(), this::shutdown);
         on(server, "CloseIO", CloseIORequest.parser(), this::closeIO);
-        unimplemented(server, "Pids", PidsRequest.parser());
-        unimplemented(server, "Pause", PauseRequest.parser());
-        unimplemented(server, "Resume", ResumeRequest.parser());
-        unimplemented(server, "Checkpoint", CheckpointTaskRequest.parser());
-        unimplemented(server, "Exec", ExecProcessRequest.parser());
-        unimplemented(server, "ResizePty", ResizePtyRequest.parser());
-        unimplemented(server, "Update", UpdateTaskRequest.parser());
-        unimplemented(server, "Stats", StatsRequest.parser());
+        on(server, "Exec", ExecProcessRequest.parser(), this::exec);
+        on(server, "ResizePty", ResizePtyRequest.parser(), this::resizePty);
+        on(server, "Pids", PidsRequest.parser(), this::pids);
+        on(server, "Pause", PauseRequest.parser(), this::pause);
+        on(server, "Resume", ResumeRequest.parser(), this::resume);
+        on(server, "Update", UpdateTaskRequest.parser(), this::update);
+        on(server, "Stats", StatsRequest.parser(), this::stats);
+        server.registerUnary(SERVICE, "Checkpoint", CheckpointTaskRequest.parser(), (call, request) -> {
+            throw Errors.unimplemented("Checkpoint of %s: checkpoint and restore are not supported by javakata "
+                    + "(a VM-isolated container cannot be checkpointed with CRIU from the host)", request.getId());
+        });
     }
 
     CreateTaskResponse create(CreateTaskRequest request) {
@@ -137,6 +155,9 @@ public final class TaskService {
                 }
                 throw e;
             }
+            if (ownsSandbox) {
+                OomEvents.start(pod, this::publishOom);
+            }
             sandbox = pod;
             containers.put(id, container);
             events.publish("/tasks/create", TaskCreate.newBuilder().setContainerId(id).setBundle(request.getBundle())
@@ -151,29 +172,106 @@ public final class TaskService {
     }
 
     StartResponse start(StartRequest request) {
-        Container container = find(request.getId(), request.getExecId());
+        TaskProcess process = find(request.getId(), request.getExecId());
         eventLock.lock();
         try {
-            container.start(eventLock, status -> events.publish("/tasks/exit", TaskExit.newBuilder()
-                    .setContainerId(container.id()).setId(container.id()).setPid((int) container.pid())
-                    .setExitStatus(status.status()).setExitedAt(Protos.timestamp(status.exitedAt())).build()));
-            events.publish("/tasks/start", TaskStart.newBuilder().setContainerId(container.id())
-                    .setPid((int) container.pid()).build());
+            process.start(eventLock, exitListener(process));
+            events.publish(process.execId().isEmpty() ? "/tasks/start" : "/tasks/exec-started",
+                    process.execId().isEmpty()
+                            ? TaskStart.newBuilder().setContainerId(process.containerId()).setPid((int) process.pid())
+                            .build()
+                            : TaskExecStarted.newBuilder().setContainerId(process.containerId())
+                            .setExecId(process.execId()).setPid((int) process.pid()).build());
         } finally {
             eventLock.unlock();
         }
-        return StartResponse.newBuilder().setPid((int) container.pid()).build();
+        return StartResponse.newBuilder().setPid((int) process.pid()).build();
+    }
+
+    /** TaskOOM (sent before anything else is queued) when the guest saw an OOM kill, then TaskExit. */
+    private ExitListener exitListener(TaskProcess process) {
+        return (status, oomKilled) -> {
+            if (oomKilled) {
+                publishOom(process.containerId());
+            }
+            String id = process.execId().isEmpty() ? process.containerId() : process.execId();
+            events.publish("/tasks/exit", TaskExit.newBuilder().setContainerId(process.containerId()).setId(id)
+                    .setPid((int) process.pid()).setExitStatus(status.status())
+                    .setExitedAt(Protos.timestamp(status.exitedAt())).build());
+        };
+    }
+
+    /**
+     * Publishes TaskOOM and waits (bounded) until it was forwarded: CRI records OOMKilled only when
+     * the oom event arrived before Wait returned (protocol-facts §4.5).
+     */
+    private void publishOom(String containerId) {
+        if (!containers.containsKey(containerId)) {
+            return;
+        }
+        events.publish("/tasks/oom", TaskOOM.newBuilder().setContainerId(containerId).build());
+        if (!events.awaitSent(OOM_SEND_WAIT)) {
+            LOG.log(System.Logger.Level.WARNING, "TaskOOM of " + containerId + " not forwarded within "
+                    + OOM_SEND_WAIT.toSeconds() + " s");
+        }
+    }
+
+    Empty exec(ExecProcessRequest request) {
+        Container container = container(request.getId());
+        StdioPaths stdio = new StdioPaths(request.getStdin(), request.getStdout(), request.getStderr(),
+                request.getTerminal());
+        ExecProcess exec = container.exec(request.getExecId(), Protos.processJson(request.getSpec()), stdio);
+        events.publish("/tasks/exec-added", TaskExecAdded.newBuilder().setContainerId(container.id())
+                .setExecId(exec.execId()).build());
+        return Empty.getDefaultInstance();
+    }
+
+    Empty resizePty(ResizePtyRequest request) {
+        find(request.getId(), request.getExecId()).resizePty(request.getWidth(), request.getHeight());
+        return Empty.getDefaultInstance();
+    }
+
+    PidsResponse pids(PidsRequest request) {
+        return Protos.pids(container(request.getId()).processes());
+    }
+
+    Empty pause(PauseRequest request) {
+        Container container = container(request.getId());
+        container.pause();
+        events.publish("/tasks/paused", TaskPaused.newBuilder().setContainerId(container.id()).build());
+        return Empty.getDefaultInstance();
+    }
+
+    Empty resume(ResumeRequest request) {
+        Container container = container(request.getId());
+        container.resume();
+        events.publish("/tasks/resumed", TaskResumed.newBuilder().setContainerId(container.id()).build());
+        return Empty.getDefaultInstance();
+    }
+
+    Empty update(UpdateTaskRequest request) {
+        Container container = container(request.getId());
+        container.update(Protos.resourcesJson(request.getResources()));
+        return Empty.getDefaultInstance();
+    }
+
+    StatsResponse stats(StatsRequest request) {
+        Container container = container(request.getId());
+        return StatsResponse.newBuilder().setStats(Any.newBuilder().setTypeUrl(Protos.CGROUPS_V2_METRICS)
+                .setValue(container.stats().toByteString())).build();
     }
 
     StateResponse state(StateRequest request) {
-        Container container = find(request.getId(), request.getExecId());
-        StdioPaths stdio = container.stdio();
-        StateResponse.Builder response = StateResponse.newBuilder().setId(container.id())
-                .setBundle(container.bundle().toString()).setPid((int) container.pid())
-                .setStatus(Protos.status(container.state()))
+        TaskProcess process = find(request.getId(), request.getExecId());
+        Container container = container(request.getId());
+        StdioPaths stdio = process.stdio();
+        StateResponse.Builder response = StateResponse.newBuilder()
+                .setId(process.execId().isEmpty() ? container.id() : process.execId()).setExecId(process.execId())
+                .setBundle(container.bundle().toString()).setPid((int) process.pid())
+                .setStatus(Protos.status(process.state()))
                 .setStdin(stdio.stdin()).setStdout(stdio.stdout()).setStderr(stdio.stderr())
                 .setTerminal(stdio.terminal());
-        ExitStatus exit = container.exitStatus();
+        ExitStatus exit = process.exitStatus();
         if (exit != null) {
             response.setExitStatus(exit.status()).setExitedAt(Protos.timestamp(exit.exitedAt()));
         }
@@ -192,14 +290,17 @@ public final class TaskService {
     }
 
     DeleteResponse delete(DeleteRequest request) {
-        Container container = find(request.getId(), request.getExecId());
+        if (!request.getExecId().isEmpty()) {
+            return deleteExec(find(request.getId(), request.getExecId()));
+        }
+        Container container = container(request.getId());
         ExitStatus exit;
         eventLock.lock();
         try {
             try {
                 exit = container.delete();
             } finally {
-                if (container.state() instanceof io.javakata.shim.container.ProcessState.Deleted) {
+                if (container.state() instanceof ProcessState.Deleted) {
                     containers.remove(container.id(), container);
                 }
             }
@@ -211,6 +312,19 @@ public final class TaskService {
         }
         stopSandboxIfUnused();
         return DeleteResponse.newBuilder().setPid((int) container.pid()).setExitStatus(exit.status())
+                .setExitedAt(Protos.timestamp(exit.exitedAt())).build();
+    }
+
+    /** An exec's delete: no TaskDelete (the runc shim sends it for the init only, §4.1). */
+    private DeleteResponse deleteExec(TaskProcess exec) {
+        ExitStatus exit;
+        eventLock.lock();
+        try {
+            exit = exec.delete();
+        } finally {
+            eventLock.unlock();
+        }
+        return DeleteResponse.newBuilder().setPid((int) exec.pid()).setExitStatus(exit.status())
                 .setExitedAt(Protos.timestamp(exit.exitedAt())).build();
     }
 
@@ -233,7 +347,7 @@ public final class TaskService {
     }
 
     Empty closeIO(CloseIORequest request) {
-        Container container = find(request.getId(), request.getExecId());
+        TaskProcess container = find(request.getId(), request.getExecId());
         if (request.getStdin()) {
             container.closeStdin();
         }
@@ -253,13 +367,16 @@ public final class TaskService {
         }
     }
 
-    private Container find(String id, String execId) {
+    /** The container's init (exec id "") or one of its execs; NOT_FOUND for either unknown. */
+    private TaskProcess find(String id, String execId) {
+        Container container = container(id);
+        return execId.isEmpty() ? container : container.exec(execId);
+    }
+
+    private Container container(String id) {
         Container container = containers.get(id);
         if (container == null) {
             throw Errors.notFound("container %s not created", id);
-        }
-        if (!execId.isEmpty()) {
-            throw Errors.notFound("exec %s not found in container %s", execId, id);
         }
         return container;
     }
@@ -296,11 +413,5 @@ public final class TaskService {
             }
         };
         server.registerUnary(SERVICE, method, parser, unary);
-    }
-
-    private static <Q extends Message> void unimplemented(TtrpcServer server, String method, Parser<Q> parser) {
-        server.registerUnary(SERVICE, method, parser, (call, request) -> {
-            throw Errors.unimplemented("%s is not implemented by javakata yet", method);
-        });
     }
 }

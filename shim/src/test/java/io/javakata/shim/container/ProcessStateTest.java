@@ -24,7 +24,13 @@ class ProcessStateTest {
                 Arguments.of(ProcessState.CREATED, Operation.DELETE, ProcessState.DELETED),
                 Arguments.of(ProcessState.RUNNING, Operation.KILL, ProcessState.RUNNING),
                 Arguments.of(ProcessState.RUNNING, Operation.EXIT, ProcessState.STOPPED),
-                Arguments.of(ProcessState.STOPPED, Operation.DELETE, ProcessState.DELETED));
+                Arguments.of(ProcessState.STOPPED, Operation.DELETE, ProcessState.DELETED),
+                Arguments.of(ProcessState.CREATED, Operation.EXEC, ProcessState.CREATED),
+                Arguments.of(ProcessState.RUNNING, Operation.EXEC, ProcessState.RUNNING),
+                Arguments.of(ProcessState.RUNNING, Operation.PAUSE, ProcessState.PAUSED),
+                Arguments.of(ProcessState.PAUSED, Operation.RESUME, ProcessState.RUNNING),
+                Arguments.of(ProcessState.PAUSED, Operation.KILL, ProcessState.PAUSED),
+                Arguments.of(ProcessState.PAUSED, Operation.EXIT, ProcessState.STOPPED));
     }
 
     static Stream<Arguments> refused() {
@@ -43,7 +49,33 @@ class ProcessStateTest {
                 Arguments.of(ProcessState.DELETED, Operation.EXIT, Code.FAILED_PRECONDITION,
                         "cannot exit a process in state deleted"),
                 Arguments.of(ProcessState.DELETED, Operation.KILL, Code.NOT_FOUND, "process already deleted"),
-                Arguments.of(ProcessState.DELETED, Operation.DELETE, Code.NOT_FOUND, "process already deleted"));
+                Arguments.of(ProcessState.DELETED, Operation.DELETE, Code.NOT_FOUND, "process already deleted"),
+                Arguments.of(ProcessState.CREATED, Operation.PAUSE, Code.FAILED_PRECONDITION,
+                        "cannot pause a process in state created"),
+                Arguments.of(ProcessState.CREATED, Operation.RESUME, Code.FAILED_PRECONDITION,
+                        "cannot resume a process in state created"),
+                Arguments.of(ProcessState.RUNNING, Operation.RESUME, Code.FAILED_PRECONDITION,
+                        "cannot resume a process in state running"),
+                Arguments.of(ProcessState.PAUSED, Operation.START, Code.FAILED_PRECONDITION,
+                        "cannot start a process in state paused"),
+                Arguments.of(ProcessState.PAUSED, Operation.PAUSE, Code.FAILED_PRECONDITION,
+                        "cannot pause a process in state paused"),
+                Arguments.of(ProcessState.PAUSED, Operation.EXEC, Code.FAILED_PRECONDITION,
+                        "cannot exec a process in state paused"),
+                Arguments.of(ProcessState.PAUSED, Operation.DELETE, Code.FAILED_PRECONDITION,
+                        "cannot delete a paused process"),
+                Arguments.of(ProcessState.STOPPED, Operation.PAUSE, Code.FAILED_PRECONDITION,
+                        "cannot pause a process in state stopped"),
+                Arguments.of(ProcessState.STOPPED, Operation.RESUME, Code.FAILED_PRECONDITION,
+                        "cannot resume a process in state stopped"),
+                Arguments.of(ProcessState.STOPPED, Operation.EXEC, Code.FAILED_PRECONDITION,
+                        "cannot exec a process in state stopped"),
+                Arguments.of(ProcessState.DELETED, Operation.PAUSE, Code.FAILED_PRECONDITION,
+                        "cannot pause a process in state deleted"),
+                Arguments.of(ProcessState.DELETED, Operation.RESUME, Code.FAILED_PRECONDITION,
+                        "cannot resume a process in state deleted"),
+                Arguments.of(ProcessState.DELETED, Operation.EXEC, Code.FAILED_PRECONDITION,
+                        "cannot exec a process in state deleted"));
     }
 
     @ParameterizedTest(name = "{0} --{1}--> {2}")
@@ -69,7 +101,8 @@ class ProcessStateTest {
     }
 
     static Stream<Arguments> everyPair() {
-        return Stream.of(ProcessState.CREATED, ProcessState.RUNNING, ProcessState.STOPPED, ProcessState.DELETED)
+        return Stream.of(ProcessState.CREATED, ProcessState.RUNNING, ProcessState.PAUSED, ProcessState.STOPPED,
+                        ProcessState.DELETED)
                 .flatMap(s -> Stream.of(Operation.values()).map(op -> Arguments.of(s, op)));
     }
 }

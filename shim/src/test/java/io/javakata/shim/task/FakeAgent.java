@@ -8,6 +8,17 @@ import io.javakata.agent.v1.CheckResponse;
 import io.javakata.agent.v1.CloseStdinRequest;
 import io.javakata.agent.v1.CreateContainerRequest;
 import io.javakata.agent.v1.CreateContainerResponse;
+import io.containerd.cgroups.v2.MemoryStat;
+import io.containerd.cgroups.v2.Metrics;
+import io.javakata.agent.v1.ContainerRequest;
+import io.javakata.agent.v1.ExecProcessRequest;
+import io.javakata.agent.v1.GetOOMEventResponse;
+import io.javakata.agent.v1.GuestProcess;
+import io.javakata.agent.v1.ListProcessesResponse;
+import io.javakata.agent.v1.RemoveProcessRequest;
+import io.javakata.agent.v1.ResizePtyRequest;
+import io.javakata.agent.v1.StatsContainerResponse;
+import io.javakata.agent.v1.UpdateContainerRequest;
 import io.javakata.agent.v1.ReadStreamRequest;
 import io.javakata.agent.v1.ReadStreamResponse;
 import io.javakata.agent.v1.RemoveContainerRequest;
@@ -51,6 +62,7 @@ final class FakeAgent {
     final Map<String, Program> programs = new ConcurrentHashMap<>();
     final Map<String, byte[]> specs = new ConcurrentHashMap<>();
     final List<String> calls = new CopyOnWriteArrayList<>();
+    final LinkedBlockingQueue<String> oomEvents = new LinkedBlockingQueue<>();
     volatile String failCreateWith;
     volatile boolean checkUnavailable;
 
@@ -65,6 +77,7 @@ final class FakeAgent {
         final CompletableFuture<Void> stdinClosed = new CompletableFuture<>();
         final CompletableFuture<Integer> signal = new CompletableFuture<>();
         final CompletableFuture<Integer> exit = new CompletableFuture<>();
+        volatile boolean oomKilled;
 
         FakeProcess(String id, CreateContainerRequest request) {
             this.id = id;
@@ -106,42 +119,99 @@ final class FakeAgent {
             return CreateContainerResponse.newBuilder().setPid(100).build();
         });
         server.registerUnary(s, "StartContainer", StartContainerRequest.parser(), (c, r) -> {
-            calls.add("StartContainer " + r.getContainerId());
-            FakeProcess p = process(r.getContainerId());
-            Program program = programs.getOrDefault(r.getContainerId(), proc -> proc.exit(0));
+            String key = key(r.getContainerId(), r.getExecId());
+            calls.add("StartContainer " + key);
+            FakeProcess p = process(key);
+            Program program = programs.getOrDefault(key, proc -> proc.exit(0));
             Thread.ofVirtual().start(() -> program.accept(p));
-            return StartContainerResponse.newBuilder().setPid(100).build();
+            return StartContainerResponse.newBuilder().setPid(r.getExecId().isEmpty() ? 100 : 200).build();
         });
         server.registerUnary(s, "WaitProcess", WaitProcessRequest.parser(), (c, r) -> {
-            int status = process(r.getContainerId()).exit.join();
+            FakeProcess p = process(key(r.getContainerId(), r.getExecId()));
+            int status = p.exit.join();
             Instant now = Instant.now();
-            return WaitProcessResponse.newBuilder().setExitStatus(status)
+            return WaitProcessResponse.newBuilder().setExitStatus(status).setOomKilled(p.oomKilled)
                     .setExitedAt(Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano()))
                     .build();
         });
+        server.registerUnary(s, "ExecProcess", ExecProcessRequest.parser(), (c, r) -> {
+            String key = key(r.getContainerId(), r.getExecId());
+            calls.add("ExecProcess " + key + " " + r.getProcess().toStringUtf8());
+            process(r.getContainerId());
+            if (processes.putIfAbsent(key, new FakeProcess(key, CreateContainerRequest.newBuilder()
+                    .setTerminal(r.getTerminal()).build())) != null) {
+                throw Errors.alreadyExists("exec %s already exists", r.getExecId());
+            }
+            return Empty.getDefaultInstance();
+        });
+        server.registerUnary(s, "RemoveProcess", RemoveProcessRequest.parser(), (c, r) -> {
+            String key = key(r.getContainerId(), r.getExecId());
+            calls.add("RemoveProcess " + key);
+            FakeProcess p = processes.remove(key);
+            if (p == null) {
+                throw Errors.notFound("exec %s not found", r.getExecId());
+            }
+            p.stdout.add(EOF);
+            p.stderr.add(EOF);
+            return Empty.getDefaultInstance();
+        });
+        server.registerUnary(s, "ResizePty", ResizePtyRequest.parser(), (c, r) -> {
+            calls.add("ResizePty " + key(r.getContainerId(), r.getExecId()) + " " + r.getWidth() + "x"
+                    + r.getHeight());
+            return Empty.getDefaultInstance();
+        });
+        server.registerUnary(s, "PauseContainer", ContainerRequest.parser(), (c, r) -> {
+            calls.add("PauseContainer " + r.getContainerId());
+            return Empty.getDefaultInstance();
+        });
+        server.registerUnary(s, "ResumeContainer", ContainerRequest.parser(), (c, r) -> {
+            calls.add("ResumeContainer " + r.getContainerId());
+            return Empty.getDefaultInstance();
+        });
+        server.registerUnary(s, "UpdateContainer", UpdateContainerRequest.parser(), (c, r) -> {
+            calls.add("UpdateContainer " + r.getContainerId() + " " + r.getResources().toStringUtf8());
+            return Empty.getDefaultInstance();
+        });
+        server.registerUnary(s, "StatsContainer", ContainerRequest.parser(), (c, r) -> {
+            process(r.getContainerId());
+            return StatsContainerResponse.newBuilder().setMetrics(Metrics.newBuilder()
+                    .setMemory(MemoryStat.newBuilder().setUsage(4096).setUsageLimit(33554432))).build();
+        });
+        server.registerUnary(s, "ListProcesses", ContainerRequest.parser(), (c, r) -> {
+            ListProcessesResponse.Builder list = ListProcessesResponse.newBuilder()
+                    .addProcesses(GuestProcess.newBuilder().setPid(100));
+            processes.keySet().stream().filter(k -> k.startsWith(r.getContainerId() + "/")).sorted()
+                    .forEach(k -> list.addProcesses(GuestProcess.newBuilder().setPid(200)
+                            .setExecId(k.substring(k.indexOf('/') + 1))));
+            return list.build();
+        });
+        server.registerUnary(s, "GetOOMEvent", Empty.parser(),
+                (c, r) -> GetOOMEventResponse.newBuilder().setContainerId(oomEvents.take()).build());
         server.registerUnary(s, "SignalProcess", SignalProcessRequest.parser(), (c, r) -> {
-            calls.add("SignalProcess " + r.getContainerId() + " " + r.getSignal());
-            FakeProcess p = process(r.getContainerId());
+            calls.add("SignalProcess " + key(r.getContainerId(), r.getExecId()) + " " + r.getSignal());
+            FakeProcess p = process(key(r.getContainerId(), r.getExecId()));
             if (p.exit.isDone()) {
                 throw Errors.notFound("process already finished");
             }
             p.signal.complete(r.getSignal());
             return Empty.getDefaultInstance();
         });
-        server.registerUnary(s, "ReadStdout", ReadStreamRequest.parser(),
-                (c, r) -> read(process(r.getContainerId()).stdout, process(r.getContainerId()).stdoutEofDelivered));
+        server.registerUnary(s, "ReadStdout", ReadStreamRequest.parser(), (c, r) -> {
+            FakeProcess p = process(key(r.getContainerId(), r.getExecId()));
+            return read(p.stdout, p.stdoutEofDelivered);
+        });
         server.registerUnary(s, "ReadStderr", ReadStreamRequest.parser(),
-                (c, r) -> read(process(r.getContainerId()).stderr, new AtomicBoolean()));
+                (c, r) -> read(process(key(r.getContainerId(), r.getExecId())).stderr, new AtomicBoolean()));
         server.registerUnary(s, "WriteStdin", WriteStreamRequest.parser(), (c, r) -> {
-            FakeProcess p = process(r.getContainerId());
+            FakeProcess p = process(key(r.getContainerId(), r.getExecId()));
             synchronized (p) {
                 p.stdin.writeBytes(r.getData().toByteArray());
             }
             return WriteStreamResponse.newBuilder().setLen(r.getData().size()).build();
         });
         server.registerUnary(s, "CloseStdin", CloseStdinRequest.parser(), (c, r) -> {
-            calls.add("CloseStdin " + r.getContainerId());
-            process(r.getContainerId()).stdinClosed.complete(null);
+            calls.add("CloseStdin " + key(r.getContainerId(), r.getExecId()));
+            process(key(r.getContainerId(), r.getExecId())).stdinClosed.complete(null);
             return Empty.getDefaultInstance();
         });
         server.registerUnary(s, "RemoveContainer", RemoveContainerRequest.parser(), (c, r) -> {
@@ -154,6 +224,11 @@ final class FakeAgent {
             p.stderr.add(EOF);
             return Empty.getDefaultInstance();
         });
+    }
+
+    /** "c1" for an init, "c1/e1" for an exec. */
+    static String key(String containerId, String execId) {
+        return execId.isEmpty() ? containerId : containerId + "/" + execId;
     }
 
     FakeProcess process(String id) {

@@ -238,10 +238,11 @@ class TaskServiceTest {
                 .setSignal(9).build(), Empty.parser()));
         assertEquals(Code.NOT_FOUND, unknown.code());
         assertEquals("container nope not created", unknown.getMessage());
-        RuntimeStatusException exec = failure(() -> call("Exec", ExecProcessRequest.newBuilder().setId("c1")
-                .setExecId("e1").build(), Empty.parser()));
-        assertEquals(Code.UNIMPLEMENTED, exec.code());
-        assertEquals("Exec is not implemented by javakata yet", exec.getMessage());
+        RuntimeStatusException checkpoint = failure(() -> call("Checkpoint",
+                io.containerd.task.v2.CheckpointTaskRequest.newBuilder().setId("c1").build(), Empty.parser()));
+        assertEquals(Code.UNIMPLEMENTED, checkpoint.code());
+        assertTrue(checkpoint.getMessage().startsWith("Checkpoint of c1: checkpoint and restore are not supported"),
+                checkpoint.getMessage());
 
         ConnectResponse connect = call("Connect", ConnectRequest.newBuilder().setId("c1").build(),
                 ConnectResponse.parser());
@@ -428,6 +429,166 @@ class TaskServiceTest {
         assertEquals(Code.FAILED_PRECONDITION, e.code());
         assertTrue(e.getMessage().contains("pod9"), e.getMessage());
         assertTrue(vms.isEmpty());
+    }
+
+    private static final String PROCESS_JSON = "{\"args\":[\"sh\",\"-c\",\"echo $$\"],\"cwd\":\"/\"}";
+
+    private Empty exec(String id, String execId) {
+        return call("Exec", ExecProcessRequest.newBuilder().setId(id).setExecId(execId)
+                .setSpec(com.google.protobuf.Any.newBuilder().setTypeUrl(Protos.OCI_PROCESS)
+                        .setValue(com.google.protobuf.ByteString.copyFromUtf8(PROCESS_JSON)))
+                .build(), Empty.parser());
+    }
+
+    private void startLongRunning(String id) throws IOException {
+        agent.programs.put(id, p -> p.exit(128 + p.signal.join()));
+        create(id, "", "");
+        call("Start", StartRequest.newBuilder().setId(id).build(), io.containerd.task.v2.StartResponse.parser());
+    }
+
+    private void killAndDelete(String id) {
+        call("Kill", KillRequest.newBuilder().setId(id).setSignal(9).build(), Empty.parser());
+        call("Wait", WaitRequest.newBuilder().setId(id).build(), WaitResponse.parser());
+        call("Delete", DeleteRequest.newBuilder().setId(id).build(), DeleteResponse.parser());
+    }
+
+    @Test
+    void execRunsBesideTheInitWithItsEventsInOrder() throws Exception {
+        startLongRunning("c1");
+        agent.programs.put("c1/e1", p -> p.exit(7));
+        exec("c1", "e1");
+        assertTrue(agent.calls.contains("ExecProcess c1/e1 " + PROCESS_JSON), "the OCI Process JSON passes through");
+        assertEquals(Code.ALREADY_EXISTS, failure(() -> exec("c1", "e1")).code());
+        StateResponse created = call("State", StateRequest.newBuilder().setId("c1").setExecId("e1").build(),
+                StateResponse.parser());
+        assertEquals(Status.CREATED, created.getStatus());
+
+        long pid = call("Start", StartRequest.newBuilder().setId("c1").setExecId("e1").build(),
+                io.containerd.task.v2.StartResponse.parser()).getPid();
+        assertEquals(200, pid, "an exec reports its guest pid");
+        WaitResponse exit = call("Wait", WaitRequest.newBuilder().setId("c1").setExecId("e1").build(),
+                WaitResponse.parser());
+        assertEquals(7, exit.getExitStatus());
+        StateResponse stopped = call("State", StateRequest.newBuilder().setId("c1").setExecId("e1").build(),
+                StateResponse.parser());
+        assertEquals(Status.STOPPED, stopped.getStatus());
+        assertEquals("e1", stopped.getId());
+        assertEquals("e1", stopped.getExecId());
+        assertEquals(7, stopped.getExitStatus());
+        assertEquals(Status.RUNNING, state("c1").getStatus(), "the init is untouched");
+
+        assertEquals(Code.NOT_FOUND, failure(() -> call("Kill", KillRequest.newBuilder().setId("c1").setExecId("e1")
+                .setSignal(15).build(), Empty.parser())).code(), "kill of an exited exec");
+        assertEquals(7, call("Delete", DeleteRequest.newBuilder().setId("c1").setExecId("e1").build(),
+                DeleteResponse.parser()).getExitStatus());
+        assertTrue(agent.calls.contains("RemoveProcess c1/e1"));
+        RuntimeStatusException again = failure(() -> call("Delete", DeleteRequest.newBuilder().setId("c1")
+                .setExecId("e1").build(), DeleteResponse.parser()));
+        assertEquals(Code.NOT_FOUND, again.code());
+        assertEquals("exec e1 not found in container c1", again.getMessage());
+        assertEquals(Code.NOT_FOUND, failure(() -> call("Kill", KillRequest.newBuilder().setId("c1").setExecId("e1")
+                .setSignal(15).build(), Empty.parser())).code(), "kill of a deleted exec");
+        assertEquals(Code.NOT_FOUND, failure(() -> call("State", StateRequest.newBuilder().setId("c1")
+                .setExecId("nope").build(), StateResponse.parser())).code());
+
+        killAndDelete("c1");
+        assertEquals(List.of("/tasks/create", "/tasks/start", "/tasks/exec-added", "/tasks/exec-started",
+                "/tasks/exit", "/tasks/exit", "/tasks/delete"), events.topics());
+        TaskExit execExit = (TaskExit) events.events.get(4).message();
+        assertEquals("c1", execExit.getContainerId());
+        assertEquals("e1", execExit.getId(), "TaskExit.id is the exec id");
+        assertEquals(7, execExit.getExitStatus());
+        io.containerd.events.TaskExecStarted started = events.last("/tasks/exec-started");
+        assertEquals(200, started.getPid());
+        assertEquals("e1", started.getExecId());
+    }
+
+    @Test
+    void execIsRefusedWithTheCodesContainerdExpects() throws Exception {
+        assertEquals(Code.NOT_FOUND, failure(() -> exec("nope", "e1")).code(), "unknown container");
+        agent.programs.put("c1", p -> p.exit(0));
+        create("c1", "", "");
+        RuntimeStatusException badSpec = failure(() -> call("Exec", ExecProcessRequest.newBuilder().setId("c1")
+                .setExecId("e1").setSpec(com.google.protobuf.Any.newBuilder().setTypeUrl("x/Spec")).build(),
+                Empty.parser()));
+        assertEquals(Code.INVALID_ARGUMENT, badSpec.code());
+        assertTrue(badSpec.getMessage().contains("type_url=\"x/Spec\""), badSpec.getMessage());
+        call("Start", StartRequest.newBuilder().setId("c1").build(), io.containerd.task.v2.StartResponse.parser());
+        call("Wait", WaitRequest.newBuilder().setId("c1").build(), WaitResponse.parser());
+        RuntimeStatusException late = failure(() -> exec("c1", "e2"));
+        assertEquals(Code.FAILED_PRECONDITION, late.code(), "exec after the init exited");
+        assertEquals("cannot exec a process in state stopped", late.getMessage());
+        call("Delete", DeleteRequest.newBuilder().setId("c1").build(), DeleteResponse.parser());
+    }
+
+    @Test
+    void pauseResumeUpdateStatsAndPids() throws Exception {
+        startLongRunning("c1");
+        call("Pause", io.containerd.task.v2.PauseRequest.newBuilder().setId("c1").build(), Empty.parser());
+        assertEquals(Status.PAUSED, state("c1").getStatus());
+        RuntimeStatusException twice = failure(() -> call("Pause",
+                io.containerd.task.v2.PauseRequest.newBuilder().setId("c1").build(), Empty.parser()));
+        assertEquals(Code.FAILED_PRECONDITION, twice.code());
+        assertEquals(Code.FAILED_PRECONDITION, failure(() -> exec("c1", "e1")).code(), "no exec while paused");
+        call("Resume", io.containerd.task.v2.ResumeRequest.newBuilder().setId("c1").build(), Empty.parser());
+        assertEquals(Status.RUNNING, state("c1").getStatus());
+
+        String resources = "{\"memory\":{\"limit\":33554432}}";
+        call("Update", io.containerd.task.v2.UpdateTaskRequest.newBuilder().setId("c1")
+                .setResources(com.google.protobuf.Any.newBuilder().setTypeUrl(Protos.OCI_LINUX_RESOURCES)
+                        .setValue(com.google.protobuf.ByteString.copyFromUtf8(resources))).build(), Empty.parser());
+        assertTrue(agent.calls.contains("UpdateContainer c1 " + resources));
+
+        com.google.protobuf.Any stats = call("Stats", io.containerd.task.v2.StatsRequest.newBuilder().setId("c1")
+                .build(), io.containerd.task.v2.StatsResponse.parser()).getStats();
+        assertEquals("io.containerd.cgroups.v2.Metrics", stats.getTypeUrl());
+        assertEquals(4096, io.containerd.cgroups.v2.Metrics.parseFrom(stats.getValue()).getMemory().getUsage());
+
+        exec("c1", "e1");
+        io.containerd.task.v2.PidsResponse pids = call("Pids", io.containerd.task.v2.PidsRequest.newBuilder()
+                .setId("c1").build(), io.containerd.task.v2.PidsResponse.parser());
+        assertEquals(2, pids.getProcessesCount());
+        assertFalse(pids.getProcesses(0).hasInfo(), "the init has no details");
+        assertEquals("containerd.runc.v1.ProcessDetails", pids.getProcesses(1).getInfo().getTypeUrl());
+        assertEquals(com.google.protobuf.ByteString.copyFrom(new byte[] {0x0a, 2, 'e', '1'}),
+                pids.getProcesses(1).getInfo().getValue(), "ProcessDetails{1: \"e1\"}");
+        call("Delete", DeleteRequest.newBuilder().setId("c1").setExecId("e1").build(), DeleteResponse.parser());
+
+        killAndDelete("c1");
+        assertEquals(List.of("/tasks/create", "/tasks/start", "/tasks/paused", "/tasks/resumed",
+                "/tasks/exec-added", "/tasks/exit", "/tasks/delete"), events.topics());
+        assertEquals(List.of("PauseContainer c1", "ResumeContainer c1"), agent.calls.stream()
+                .filter(c -> c.startsWith("PauseContainer") || c.startsWith("ResumeContainer")).toList());
+    }
+
+    @Test
+    void anOomKillIsPublishedBeforeTheExitAndBeforeWaitReturns() throws Exception {
+        agent.programs.put("c1", p -> {
+            p.oomKilled = true;
+            p.exit(137);
+        });
+        create("c1", "", "");
+        call("Start", StartRequest.newBuilder().setId("c1").build(), io.containerd.task.v2.StartResponse.parser());
+        WaitResponse exit = call("Wait", WaitRequest.newBuilder().setId("c1").build(), WaitResponse.parser());
+        assertEquals(137, exit.getExitStatus());
+        assertEquals(List.of("/tasks/create", "/tasks/start", "/tasks/oom", "/tasks/exit"), events.topics(),
+                "oom already out when Wait answered");
+        io.containerd.events.TaskOOM oom = events.last("/tasks/oom");
+        assertEquals("c1", oom.getContainerId());
+        call("Delete", DeleteRequest.newBuilder().setId("c1").build(), DeleteResponse.parser());
+    }
+
+    @Test
+    void anOomKillOfAnotherProcessComesFromTheAgentsLongPoll() throws Exception {
+        startLongRunning("c1");
+        agent.oomEvents.add("c1");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!events.topics().contains("/tasks/oom")) {
+            assertTrue(System.nanoTime() < deadline, "no /tasks/oom: " + events.topics());
+            TimeUnit.MILLISECONDS.sleep(20);
+        }
+        assertEquals("c1", ((io.containerd.events.TaskOOM) events.last("/tasks/oom")).getContainerId());
+        killAndDelete("c1");
     }
 
     private StateResponse state(String id) {
