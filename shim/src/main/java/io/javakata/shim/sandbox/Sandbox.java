@@ -1,5 +1,6 @@
 package io.javakata.shim.sandbox;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javakata.agent.v1.CheckResponse;
 import io.javakata.hypervisor.Accelerator;
 import io.javakata.hypervisor.Hypervisor;
@@ -7,6 +8,9 @@ import io.javakata.hypervisor.VmSpec;
 import io.javakata.shim.agent.AgentClient;
 import io.javakata.shim.config.RuntimeConfig;
 import io.javakata.shim.config.ShimContext;
+import io.javakata.shim.network.NetworkAgent;
+import io.javakata.shim.network.PodNetwork;
+import io.javakata.shim.network.PortForwarder;
 import io.javakata.shim.rootfs.Mounter;
 import io.javakata.ttrpc.Errors;
 import io.javakata.ttrpc.RuntimeStatusException;
@@ -45,6 +49,9 @@ public final class Sandbox {
     private final SandboxPaths paths;
     private final Hypervisor hypervisor;
     private final AgentClient agent;
+    /** The pod's network (taps, tc mirrors) and its port forwarding; null when created without a spec. */
+    private PodNetwork network;
+    private PortForwarder portForwarder;
     private boolean stopped;
     /** The pod's sandbox (pause) container and its guest pid, once created; guarded by this. */
     private String podContainerId;
@@ -72,6 +79,20 @@ public final class Sandbox {
      */
     public static Sandbox create(ShimContext ctx, String sandboxId, VmLauncher launcher,
                                  Map<String, String> annotations) {
+        return create(ctx, sandboxId, launcher, annotations, null);
+    }
+
+    /**
+     * As {@link #create(ShimContext, String, VmLauncher, Map)} for the sandbox task's OCI spec: its
+     * annotations size the VM, and its network namespace is connected to the VM
+     * ({@link io.javakata.shim.network.PodNetwork}).
+     */
+    public static Sandbox create(ShimContext ctx, String sandboxId, VmLauncher launcher, ObjectNode spec) {
+        return create(ctx, sandboxId, launcher, io.javakata.shim.container.GuestSpec.annotations(spec), spec);
+    }
+
+    private static Sandbox create(ShimContext ctx, String sandboxId, VmLauncher launcher,
+                                  Map<String, String> annotations, ObjectNode spec) {
         SandboxSizing sizing;
         try {
             sizing = SandboxSizing.of(ctx.config().hypervisor(), annotations, SandboxSizing.Host.current());
@@ -91,7 +112,12 @@ public final class Sandbox {
             undo.push("unmount " + paths.shared(), () -> Mounter.unmount(paths.shared()));
 
             RuntimeConfig config = ctx.config();
-            Hypervisor hypervisor = launcher.hypervisors().apply(vmSpec(config, sandboxId, paths, sizing));
+            PodNetwork network = spec == null ? null : launcher.networks().setUp(spec);
+            if (network != null) {
+                undo.push("remove pod network", network::close);
+            }
+            VmSpec vm = vmSpec(config, sandboxId, paths, sizing);
+            Hypervisor hypervisor = launcher.hypervisors().apply(network == null ? vm : network.applyTo(vm));
             undo.push("stop VM", () -> hypervisor.stop(STOP_GRACE));
             hypervisor.start();
             LOG.log(System.Logger.Level.INFO, "sandbox {0}: VMM pid {1} runs on {2} ({3}) with {4} vCPUs and {5} MiB",
@@ -101,16 +127,23 @@ public final class Sandbox {
 
             Duration bootTimeout = config.hypervisor().bootTimeout();
             Connection connection = launcher.dialer().dial(hypervisor.agentEndpoint(), remaining(started, bootTimeout));
-            AgentClient agent = new AgentClient(new TtrpcClient(connection), config.agent().requestTimeout());
+            TtrpcClient ttrpc = new TtrpcClient(connection);
+            AgentClient agent = new AgentClient(ttrpc, config.agent().requestTimeout());
             undo.push("close agent connection", agent::close);
             CheckResponse check = checkAgent(agent, paths, remaining(started, bootTimeout));
             LOG.log(System.Logger.Level.INFO, "sandbox {0}: agent {1} answered after {2} ms, guest kernel {3}",
                     sandboxId, check.getVersion(), String.valueOf(Duration.between(started, Instant.now()).toMillis()),
                     check.getKernelRelease());
 
+            PortForwarder forwarder = network == null ? null
+                    : connectGuestNetwork(network, new NetworkAgent(ttrpc, config.agent().requestTimeout()), spec);
+
             writeState(ctx, sandboxId, paths, hypervisor);
             undo.release();
-            return new Sandbox(sandboxId, paths, hypervisor, agent);
+            Sandbox sandbox = new Sandbox(sandboxId, paths, hypervisor, agent);
+            sandbox.network = network;
+            sandbox.portForwarder = forwarder;
+            return sandbox;
         } catch (RuntimeStatusException e) {
             undo.unwind();
             throw e.withContext("create sandbox " + sandboxId);
@@ -118,6 +151,19 @@ public final class Sandbox {
             undo.unwind();
             throw Errors.unknown("create sandbox %s: %s", sandboxId, describe(e));
         }
+    }
+
+    /** Configures the guest NICs and hostname, and starts port forwarding when the pod has a netns. */
+    private static PortForwarder connectGuestNetwork(PodNetwork network, NetworkAgent agent, ObjectNode spec) {
+        if (network.netns().isEmpty()) {
+            return null;
+        }
+        try {
+            agent.configureNetwork(network.guestRequest(spec.path("hostname").asText("")));
+        } catch (RuntimeStatusException e) {
+            throw e.withContext("configure the guest network");
+        }
+        return PortForwarder.start(network.netns().get(), agent);
     }
 
     public String id() {
@@ -195,9 +241,15 @@ public final class Sandbox {
             return;
         }
         stopped = true;
+        if (portForwarder != null) {
+            portForwarder.close();
+        }
         agent.close();
         hypervisor.stop(STOP_GRACE);
         hypervisor.close();
+        if (network != null) {
+            network.close();
+        }
         try {
             unmountShared(paths);
             Mounter.deleteTree(paths.dir());

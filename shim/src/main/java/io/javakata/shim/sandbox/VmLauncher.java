@@ -4,6 +4,7 @@ import io.javakata.hypervisor.Hypervisor;
 import io.javakata.hypervisor.VmSpec;
 import io.javakata.hypervisor.qemu.QemuHypervisor;
 import io.javakata.shim.agent.AgentDialer;
+import io.javakata.shim.network.PodNetworks;
 import java.util.Objects;
 import java.util.function.Function;
 
@@ -13,15 +14,22 @@ import java.util.function.Function;
  *
  * @param hypervisors makes an (unstarted) hypervisor for a spec
  * @param dialer      connects to the agent endpoint the started hypervisor reports
+ * @param networks    connects the VM to the pod's network namespace
  */
-public record VmLauncher(Function<VmSpec, Hypervisor> hypervisors, AgentDialer dialer) {
+public record VmLauncher(Function<VmSpec, Hypervisor> hypervisors, AgentDialer dialer, PodNetworks networks) {
 
     public VmLauncher {
         Objects.requireNonNull(hypervisors, "hypervisors");
         Objects.requireNonNull(dialer, "dialer");
+        Objects.requireNonNull(networks, "networks");
+    }
+
+    /** A launcher whose VMs get no network (fake VMs in tests). */
+    public VmLauncher(Function<VmSpec, Hypervisor> hypervisors, AgentDialer dialer) {
+        this(hypervisors, dialer, PodNetworks.none());
     }
 
     public static VmLauncher qemu() {
-        return new VmLauncher(QemuHypervisor::new, AgentDialer.transports());
+        return new VmLauncher(QemuHypervisor::new, AgentDialer.transports(), PodNetworks.host());
     }
 }

@@ -142,8 +142,7 @@ public final class TaskService {
             Path bundle = Path.of(request.getBundle());
             ObjectNode spec = GuestSpec.read(bundle);
             boolean ownsSandbox = sandbox == null;
-            Sandbox pod = ownsSandbox ? Sandbox.create(ctx, sandboxIdFor(id, spec), launcher,
-                    GuestSpec.annotations(spec)) : joinSandbox(id, spec);
+            Sandbox pod = ownsSandbox ? Sandbox.create(ctx, sandboxIdFor(id, spec), launcher, spec) : joinSandbox(id, spec);
             StdioPaths stdio = new StdioPaths(request.getStdin(), request.getStdout(), request.getStderr(),
                     request.getTerminal());
             Container container;

@@ -1,0 +1,202 @@
+package io.javakata.shim.network;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.javakata.agent.v1.ConfigureNetworkRequest;
+import io.javakata.agent.v1.NetworkInterface;
+import io.javakata.agent.v1.NetworkRoute;
+import io.javakata.hypervisor.VmSpec;
+import io.javakata.ttrpc.Errors;
+import io.javakata.ttrpc.RuntimeStatusException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Connects a pod VM to the pod's network namespace, which CNI configured before the sandbox task
+ * was created (protocol-facts §6.2). For each interface CNI made (usually eth0, a veth) a tap
+ * device is created in the same namespace and mirrored to it with tc (ingress qdisc + u32
+ * match-all + mirred redirect, both ways); QEMU runs in that namespace and opens the tap; the
+ * guest NIC takes the interface's MAC, addresses, routes and MTU (see docs/networking.md).
+ *
+ * <p>From the sandbox spec's {@code linux.namespaces}:
+ * <ul>
+ *   <li>no {@code network} entry: the host network, which a VM cannot share: refused;</li>
+ *   <li>a {@code network} entry without a path ({@code ctr run}): a VM without a NIC;</li>
+ *   <li>a {@code network} entry with a path: that namespace, inspected and mirrored.</li>
+ * </ul>
+ *
+ * <p>Not thread-safe: one sandbox creates and closes it.
+ */
+public final class PodNetwork implements AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger(PodNetwork.class.getName());
+
+    private final Path netns;
+    private final List<PodInterface> interfaces;
+    private final List<PodRoute> routes;
+    private final CommandRunner runner;
+    private final List<String> taps = new ArrayList<>();
+    private boolean closed;
+
+    private PodNetwork(Path netns, List<PodInterface> interfaces, List<PodRoute> routes, CommandRunner runner) {
+        this.netns = netns;
+        this.interfaces = interfaces;
+        this.routes = routes;
+        this.runner = runner;
+    }
+
+    /** A VM with no NIC and nothing to undo. */
+    static PodNetwork none() {
+        return new PodNetwork(null, List.of(), List.of(), argv -> {
+            throw new IOException("no commands run without a network namespace");
+        });
+    }
+
+    /** The tap that carries the pod interface with index {@code i}. */
+    static String tapName(int i) {
+        return "tap" + i + "_jk";
+    }
+
+    /**
+     * The network namespace path of a sandbox spec: empty for a namespace without a path.
+     *
+     * @throws RuntimeStatusException INVALID_ARGUMENT if the spec has no network namespace (host
+     *                                networking)
+     */
+    public static Optional<Path> netnsOf(ObjectNode spec) {
+        for (JsonNode namespace : spec.path("linux").path("namespaces")) {
+            if (namespace.path("type").asText("").equals("network")) {
+                String path = namespace.path("path").asText("");
+                return path.isEmpty() ? Optional.empty() : Optional.of(Path.of(path));
+            }
+        }
+        throw Errors.invalidArgument("linux.namespaces has no network namespace: the pod uses the host's network "
+                + "(hostNetwork), and a VM cannot share the host's network namespace; run such pods with runc");
+    }
+
+    /**
+     * Inspects the pod's namespace and mirrors each interface to a new tap. On failure whatever was
+     * created is removed before the error (INVALID_ARGUMENT for a spec or an interface javakata
+     * cannot carry, with the field and value) propagates.
+     */
+    public static PodNetwork setUp(ObjectNode spec, CommandRunner runner) {
+        Optional<Path> path = netnsOf(spec);
+        if (path.isEmpty()) {
+            LOG.log(System.Logger.Level.INFO, "network namespace without a path: the VM gets no NIC");
+            return none();
+        }
+        Path netns = path.get();
+        if (!Files.exists(netns)) {
+            throw Errors.invalidArgument("linux.namespaces network path %s: no such network namespace file", netns);
+        }
+        if (sameFile(netns, Path.of("/proc/self/ns/net"))) {
+            throw Errors.invalidArgument("linux.namespaces network path %s is the host's own network namespace: a VM "
+                    + "cannot share it", netns);
+        }
+        List<PodInterface> interfaces;
+        List<PodRoute> routes = new ArrayList<>();
+        try {
+            interfaces = Iproute2.parseInterfaces(runner.run(Iproute2.showAddresses(netns)));
+            if (interfaces.isEmpty()) {
+                throw Errors.invalidArgument("network namespace %s has no interface besides lo: CNI configured "
+                        + "nothing to connect the VM to", netns);
+            }
+            for (int family : new int[] {4, 6}) {
+                routes.addAll(Iproute2.parseRoutes(runner.run(Iproute2.showRoutes(netns, family)), family, interfaces));
+            }
+        } catch (IOException e) {
+            throw Errors.internal("inspect network namespace %s: %s", netns, e.getMessage());
+        }
+        PodNetwork network = new PodNetwork(netns, interfaces, List.copyOf(routes), runner);
+        try {
+            for (int i = 0; i < interfaces.size(); i++) {
+                PodInterface pod = interfaces.get(i);
+                network.taps.add(tapName(i));
+                for (List<String> command : Iproute2.mirrorSetup(netns, pod.name(), tapName(i), pod.mtu())) {
+                    runner.run(command);
+                }
+            }
+        } catch (IOException e) {
+            network.close();
+            throw Errors.internal("connect network namespace %s to the VM: %s", netns, e.getMessage());
+        }
+        LOG.log(System.Logger.Level.INFO, "network namespace {0}: {1} mirrored to {2}", netns, interfaces,
+                network.taps);
+        return network;
+    }
+
+    private static boolean sameFile(Path a, Path b) {
+        try {
+            return Files.getAttribute(a, "unix:ino").equals(Files.getAttribute(b, "unix:ino"))
+                    && Files.getAttribute(a, "unix:dev").equals(Files.getAttribute(b, "unix:dev"));
+        } catch (IOException | UnsupportedOperationException e) {
+            return false;
+        }
+    }
+
+    /** The pod's network namespace, empty for a VM without a NIC. */
+    public Optional<Path> netns() {
+        return Optional.ofNullable(netns);
+    }
+
+    public List<PodInterface> interfaces() {
+        return interfaces;
+    }
+
+    /** {@code vm} running in the pod netns with one NIC per interface (unchanged if there is none). */
+    public VmSpec applyTo(VmSpec vm) {
+        if (netns == null) {
+            return vm;
+        }
+        List<VmSpec.Nic> nics = new ArrayList<>();
+        for (int i = 0; i < interfaces.size(); i++) {
+            nics.add(new VmSpec.Nic("net" + i, tapName(i), interfaces.get(i).mac()));
+        }
+        return vm.withNetwork(netns, nics);
+    }
+
+    /** What the agent must configure in the guest: the interfaces, their routes, and the hostname. */
+    public ConfigureNetworkRequest guestRequest(String hostname) {
+        ConfigureNetworkRequest.Builder request = ConfigureNetworkRequest.newBuilder()
+                .setHostname(hostname == null ? "" : hostname);
+        for (PodInterface pod : interfaces) {
+            request.addInterfaces(NetworkInterface.newBuilder().setMac(pod.mac()).setName(pod.name())
+                    .setMtu(pod.mtu()).addAllAddresses(pod.addresses()));
+        }
+        for (PodRoute route : routes) {
+            request.addRoutes(NetworkRoute.newBuilder().setDestination(route.destination())
+                    .setGateway(route.gateway()).setDevice(route.device()).setSource(route.source())
+                    .setFamily(route.family()));
+        }
+        return request.build();
+    }
+
+    /**
+     * Removes the taps, their qdiscs and the pod interfaces' ingress qdiscs. Idempotent; failures
+     * are logged. A namespace already gone took its devices with it.
+     */
+    @Override
+    public void close() {
+        if (closed || netns == null) {
+            return;
+        }
+        closed = true;
+        if (!Files.exists(netns)) {
+            return;
+        }
+        for (int i = 0; i < taps.size(); i++) {
+            for (List<String> command : Iproute2.mirrorTeardown(netns, interfaces.get(i).name(), taps.get(i))) {
+                try {
+                    runner.run(command);
+                } catch (IOException e) {
+                    LOG.log(System.Logger.Level.DEBUG, "network teardown: " + e.getMessage());
+                }
+            }
+        }
+        LOG.log(System.Logger.Level.INFO, "network namespace {0}: taps {1} and their tc mirrors removed", netns, taps);
+    }
+}

@@ -1,0 +1,196 @@
+package io.javakata.shim.network;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.javakata.agent.v1.ConfigureNetworkRequest;
+import io.javakata.hypervisor.Accelerator;
+import io.javakata.hypervisor.VmSpec;
+import io.javakata.ttrpc.Code;
+import io.javakata.ttrpc.RuntimeStatusException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+@Timeout(10)
+class PodNetworkTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    static final String ADDR = """
+            [{"ifindex":1,"ifname":"lo","mtu":65536,"link_type":"loopback","address":"00:00:00:00:00:00",
+              "addr_info":[{"family":"inet","local":"127.0.0.1","prefixlen":8,"scope":"host"}]},
+             {"ifindex":2,"ifname":"eth0","mtu":1450,"link_type":"ether","address":"0A:58:0A:58:00:05",
+              "addr_info":[{"family":"inet","local":"10.88.0.5","prefixlen":16,"scope":"global"},
+                           {"family":"inet6","local":"fd00::5","prefixlen":64,"scope":"global"},
+                           {"family":"inet6","local":"fe80::858:aff:fe58:5","prefixlen":64,"scope":"link"}]}]
+            """;
+    static final String ROUTES4 = """
+            [{"dst":"default","gateway":"10.88.0.1","dev":"eth0"},
+             {"dst":"10.88.0.0/16","dev":"eth0","protocol":"kernel","scope":"link","prefsrc":"10.88.0.5"},
+             {"dst":"10.99.0.0/24","gateway":"10.88.0.254","dev":"eth0","prefsrc":"10.88.0.5"}]
+            """;
+    static final String ROUTES6 = """
+            [{"dst":"fd00::/64","dev":"eth0","protocol":"kernel","metric":256},
+             {"dst":"fe80::/64","dev":"eth0","protocol":"kernel","metric":256},
+             {"dst":"default","gateway":"fd00::1","dev":"eth0","metric":1024}]
+            """;
+
+    @TempDir
+    Path tmp;
+
+    /** Answers the show commands from fixtures and records every command; fails those named in {@code failing}. */
+    static final class FakeRunner implements CommandRunner {
+        final List<List<String>> commands = new ArrayList<>();
+        String addr = ADDR;
+        String failOn = null;
+
+        @Override
+        public String run(List<String> argv) throws IOException {
+            commands.add(argv);
+            String joined = String.join(" ", argv);
+            if (failOn != null && joined.contains(failOn)) {
+                throw new IOException(joined + ": exit 2: RTNETLINK answers: Operation not supported");
+            }
+            if (joined.endsWith("ip -j addr show")) {
+                return addr;
+            }
+            if (joined.endsWith("ip -j -4 route show")) {
+                return ROUTES4;
+            }
+            if (joined.endsWith("ip -j -6 route show")) {
+                return ROUTES6;
+            }
+            return "";
+        }
+
+        List<String> mutations() {
+            return commands.stream().map(c -> String.join(" ", c.subList(2, c.size())))
+                    .filter(c -> !c.contains(" show")).toList();
+        }
+    }
+
+    private ObjectNode spec(String namespaces) throws IOException {
+        return (ObjectNode) JSON.readTree("""
+                {"hostname": "web-1", "linux": {"namespaces": %s}}""".formatted(namespaces));
+    }
+
+    private Path netnsFile() throws IOException {
+        return Files.createFile(tmp.resolve("cni-1234"));
+    }
+
+    @Test
+    void mirrorsEachInterfaceToATapAndTellsTheGuestEverything() throws IOException {
+        Path netns = netnsFile();
+        FakeRunner runner = new FakeRunner();
+        PodNetwork network = PodNetwork.setUp(spec("[{\"type\":\"pid\"},{\"type\":\"network\",\"path\":\"" + netns
+                + "\"}]"), runner);
+        assertEquals(List.of("/usr/bin/nsenter", "--net=" + netns, "ip", "-j", "addr", "show"), runner.commands.get(0));
+        assertEquals(List.of(
+                "ip tuntap add dev tap0_jk mode tap",
+                "ip link set dev tap0_jk mtu 1450 up",
+                "tc qdisc add dev eth0 ingress",
+                "tc filter add dev eth0 parent ffff: protocol all u32 match u32 0 0 action mirred egress redirect dev tap0_jk",
+                "tc qdisc add dev tap0_jk ingress",
+                "tc filter add dev tap0_jk parent ffff: protocol all u32 match u32 0 0 action mirred egress redirect dev eth0"),
+                runner.mutations());
+
+        VmSpec vm = network.applyTo(new VmSpec("p", tmp, Path.of("/q"), Path.of("/k"), Path.of("/i"), "", 1, 256,
+                Accelerator.TCG, "q35", null, VmSpec.AgentChannel.SERIAL, Duration.ofSeconds(1)));
+        assertEquals(netns, vm.netns());
+        assertEquals(List.of(new VmSpec.Nic("net0", "tap0_jk", "0a:58:0a:58:00:05")), vm.nics());
+
+        ConfigureNetworkRequest guest = network.guestRequest("web-1");
+        assertEquals("web-1", guest.getHostname());
+        assertEquals(1, guest.getInterfacesCount());
+        assertEquals("eth0", guest.getInterfaces(0).getName());
+        assertEquals(1450, guest.getInterfaces(0).getMtu());
+        assertEquals(List.of("10.88.0.5/16", "fd00::5/64"), guest.getInterfaces(0).getAddressesList());
+        assertEquals(List.of("default via 10.88.0.1 dev eth0 src  family 4",
+                        "10.99.0.0/24 via 10.88.0.254 dev eth0 src 10.88.0.5 family 4",
+                        "default via fd00::1 dev eth0 src  family 6"),
+                guest.getRoutesList().stream().map(r -> r.getDestination() + " via " + r.getGateway() + " dev "
+                        + r.getDevice() + " src " + r.getSource() + " family " + r.getFamily()).toList());
+
+        runner.commands.clear();
+        network.close();
+        network.close();
+        assertEquals(List.of("tc qdisc del dev eth0 ingress", "ip link del dev tap0_jk"), runner.mutations());
+    }
+
+    @Test
+    void hostNetworkIsRefused() {
+        var e = assertThrows(RuntimeStatusException.class,
+                () -> PodNetwork.setUp(spec("[{\"type\":\"pid\"}]"), new FakeRunner()));
+        assertEquals(Code.INVALID_ARGUMENT, e.code());
+        assertTrue(e.getMessage().contains("host's network") && e.getMessage().contains("cannot share"),
+                e.getMessage());
+    }
+
+    @Test
+    void theHostsOwnNamespaceIsRefusedBeforeAnyCommand() {
+        FakeRunner runner = new FakeRunner();
+        var e = assertThrows(RuntimeStatusException.class,
+                () -> PodNetwork.setUp(spec("[{\"type\":\"network\",\"path\":\"/proc/self/ns/net\"}]"), runner));
+        assertTrue(e.getMessage().contains("host's own network namespace"), e.getMessage());
+        assertEquals(List.of(), runner.commands);
+    }
+
+    @Test
+    void aNamespaceWithoutAPathMeansNoNic() throws IOException {
+        FakeRunner runner = new FakeRunner();
+        PodNetwork network = PodNetwork.setUp(spec("[{\"type\":\"network\"}]"), runner);
+        assertTrue(network.netns().isEmpty());
+        assertEquals(List.of(), network.interfaces());
+        assertEquals(List.of(), runner.commands);
+        network.close();
+    }
+
+    @Test
+    void aMissingNamespaceFileIsAClearError() {
+        var e = assertThrows(RuntimeStatusException.class, () -> PodNetwork.setUp(
+                spec("[{\"type\":\"network\",\"path\":\"/var/run/netns/jk-none\"}]"), new FakeRunner()));
+        assertEquals(Code.INVALID_ARGUMENT, e.code());
+        assertEquals("linux.namespaces network path /var/run/netns/jk-none: no such network namespace file",
+                e.getMessage());
+    }
+
+    @Test
+    void aNamespaceWithOnlyLoopbackOrANonEthernetDeviceIsRefused() throws IOException {
+        Path netns = netnsFile();
+        FakeRunner runner = new FakeRunner();
+        runner.addr = "[{\"ifname\":\"lo\",\"link_type\":\"loopback\",\"address\":\"00:00:00:00:00:00\"}]";
+        String ns = "[{\"type\":\"network\",\"path\":\"" + netns + "\"}]";
+        var none = assertThrows(RuntimeStatusException.class, () -> PodNetwork.setUp(spec(ns), runner));
+        assertTrue(none.getMessage().contains("has no interface besides lo"), none.getMessage());
+        runner.addr = "[{\"ifname\":\"tun0\",\"link_type\":\"none\",\"mtu\":1500}]";
+        var tun = assertThrows(RuntimeStatusException.class, () -> PodNetwork.setUp(spec(ns), runner));
+        assertEquals(Code.INVALID_ARGUMENT, tun.code());
+        assertTrue(tun.getMessage().startsWith("pod interface tun0: link type none"), tun.getMessage());
+        assertTrue(runner.mutations().isEmpty(), runner.mutations().toString());
+    }
+
+    @Test
+    void aFailingStepUndoesWhatWasDone() throws IOException {
+        Path netns = netnsFile();
+        FakeRunner runner = new FakeRunner();
+        runner.failOn = "tc filter add dev eth0";
+        var e = assertThrows(RuntimeStatusException.class, () -> PodNetwork.setUp(
+                spec("[{\"type\":\"network\",\"path\":\"" + netns + "\"}]"), runner));
+        assertEquals(Code.INTERNAL, e.code());
+        assertTrue(e.getMessage().contains("Operation not supported"), e.getMessage());
+        List<String> done = runner.mutations();
+        assertEquals(List.of("tc qdisc del dev eth0 ingress", "ip link del dev tap0_jk"),
+                done.subList(done.size() - 2, done.size()));
+    }
+}
