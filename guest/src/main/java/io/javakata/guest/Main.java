@@ -13,6 +13,7 @@ import io.javakata.guest.container.Runc;
 import io.javakata.guest.reaper.Reaper;
 import io.javakata.guest.reaper.SystemChildWaiter;
 import io.javakata.guest.rpc.AgentPort;
+import io.javakata.guest.network.NetworkService;
 import io.javakata.guest.rpc.AgentService;
 import io.javakata.sys.Processes;
 import io.javakata.ttrpc.TtrpcServer;
@@ -81,6 +82,7 @@ public final class Main {
         AgentService service = new AgentService(containers, version, Path.of("/proc/sys"));
         try (TtrpcServer server = new TtrpcServer("agent")) {
             service.register(server);
+            NetworkService.system().register(server);
             Path device = awaitPort();
             LOG.log(Level.INFO, "msg=\"agent ready\" version={0} pid={1} port={2} startup_millis={3} uptime={4}",
                     version, Processes.pid(), device, (System.nanoTime() - started) / 1_000_000, uptime());

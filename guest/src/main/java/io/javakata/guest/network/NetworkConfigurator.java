@@ -1,0 +1,104 @@
+package io.javakata.guest.network;
+
+import io.javakata.agent.v1.ConfigureNetworkRequest;
+import io.javakata.agent.v1.NetworkInterface;
+import io.javakata.agent.v1.NetworkRoute;
+import io.javakata.ttrpc.Errors;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.stream.Stream;
+
+/**
+ * Configures the pod's NICs in the guest with busybox {@code ip}: each interface is found by MAC
+ * under /sys/class/net, renamed to the pod interface's name, given its MTU and addresses and
+ * brought up; then the routes are added and the hostname set. Containers share the guest's root
+ * network namespace (the shim drops their host netns paths), so this is the pod's network.
+ */
+public final class NetworkConfigurator {
+
+    private static final System.Logger LOG = System.getLogger(NetworkConfigurator.class.getName());
+
+    private final Path sysClassNet;
+    private final Path hostnameFile;
+    private final CommandRunner runner;
+
+    /**
+     * @param sysClassNet  /sys/class/net
+     * @param hostnameFile /proc/sys/kernel/hostname
+     */
+    public NetworkConfigurator(Path sysClassNet, Path hostnameFile, CommandRunner runner) {
+        this.sysClassNet = sysClassNet;
+        this.hostnameFile = hostnameFile;
+        this.runner = runner;
+    }
+
+    /** Applies {@code request}; INVALID_ARGUMENT for a MAC no guest interface has, INTERNAL if ip fails. */
+    public void configure(ConfigureNetworkRequest request) {
+        List<List<String>> commands = new ArrayList<>();
+        for (NetworkInterface nic : request.getInterfacesList()) {
+            String current = interfaceWithMac(nic.getMac());
+            String name = nic.getName().isEmpty() ? current : nic.getName();
+            if (!current.equals(name)) {
+                commands.add(List.of("ip", "link", "set", "dev", current, "name", name));
+            }
+            if (nic.getMtu() > 0) {
+                commands.add(List.of("ip", "link", "set", "dev", name, "mtu", Integer.toString(nic.getMtu())));
+            }
+            for (String address : nic.getAddressesList()) {
+                commands.add(List.of("ip", address.contains(":") ? "-6" : "-4", "addr", "add", address, "dev", name));
+            }
+            commands.add(List.of("ip", "link", "set", "dev", name, "up"));
+        }
+        for (NetworkRoute route : request.getRoutesList()) {
+            List<String> command = new ArrayList<>(List.of("ip", route.getFamily() == 6 ? "-6" : "-4", "route", "add",
+                    route.getDestination()));
+            if (!route.getGateway().isEmpty()) {
+                command.addAll(List.of("via", route.getGateway()));
+            }
+            if (!route.getDevice().isEmpty()) {
+                command.addAll(List.of("dev", route.getDevice()));
+            }
+            if (!route.getSource().isEmpty()) {
+                command.addAll(List.of("src", route.getSource()));
+            }
+            commands.add(List.copyOf(command));
+        }
+        for (List<String> command : commands) {
+            try {
+                runner.run(command);
+            } catch (IOException e) {
+                throw Errors.internal("configure the guest network: %s", e.getMessage());
+            }
+        }
+        if (!request.getHostname().isEmpty()) {
+            try {
+                Files.writeString(hostnameFile, request.getHostname());
+            } catch (IOException e) {
+                throw Errors.internal("set the guest hostname to %s: %s", request.getHostname(), e.getMessage());
+            }
+        }
+        LOG.log(System.Logger.Level.INFO, "network configured: {0} interfaces, {1} routes, hostname {2}",
+                request.getInterfacesCount(), request.getRoutesCount(), request.getHostname());
+    }
+
+    /** The guest interface whose MAC is {@code mac}. */
+    String interfaceWithMac(String mac) {
+        String wanted = mac.toLowerCase(Locale.ROOT);
+        try (Stream<Path> links = Files.list(sysClassNet)) {
+            for (Path link : links.sorted().toList()) {
+                Path address = link.resolve("address");
+                if (Files.exists(address) && Files.readString(address).strip().toLowerCase(Locale.ROOT).equals(wanted)) {
+                    return link.getFileName().toString();
+                }
+            }
+        } catch (IOException e) {
+            throw Errors.internal("list %s: %s", sysClassNet, e.getMessage());
+        }
+        throw Errors.invalidArgument("interfaces.mac=%s: no guest interface under %s has it (is virtio_net loaded?)",
+                mac, sysClassNet);
+    }
+}

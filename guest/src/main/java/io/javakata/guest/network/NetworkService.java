@@ -1,0 +1,89 @@
+package io.javakata.guest.network;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.Empty;
+import io.javakata.agent.v1.ConfigureNetworkRequest;
+import io.javakata.agent.v1.ListListeningPortsRequest;
+import io.javakata.agent.v1.ListListeningPortsResponse;
+import io.javakata.agent.v1.OpenPortForwardRequest;
+import io.javakata.agent.v1.OpenPortForwardResponse;
+import io.javakata.agent.v1.PortForwardCloseRequest;
+import io.javakata.agent.v1.PortForwardReadRequest;
+import io.javakata.agent.v1.PortForwardReadResponse;
+import io.javakata.agent.v1.PortForwardWriteRequest;
+import io.javakata.ttrpc.Errors;
+import io.javakata.ttrpc.TtrpcServer;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Set;
+import java.util.TreeSet;
+
+/** The agent's networking RPCs: ConfigureNetwork, ListListeningPorts and the port-forward streams. */
+public final class NetworkService {
+
+    private static final String SERVICE = "javakata.agent.v1.Agent";
+    private static final Duration POLL = Duration.ofMillis(250);
+    private static final Duration MAX_WAIT = Duration.ofSeconds(60);
+
+    private final NetworkConfigurator configurator;
+    private final Path procNet;
+    private final PortForwards forwards = new PortForwards();
+
+    /**
+     * @param procNet /proc/net (its tcp and tcp6 list the sockets of the agent's netns)
+     */
+    public NetworkService(NetworkConfigurator configurator, Path procNet) {
+        this.configurator = configurator;
+        this.procNet = procNet;
+    }
+
+    /** The real guest: busybox ip, /sys/class/net, /proc. */
+    public static NetworkService system() {
+        return new NetworkService(new NetworkConfigurator(Path.of("/sys/class/net"),
+                Path.of("/proc/sys/kernel/hostname"), CommandRunner.system()), Path.of("/proc/net"));
+    }
+
+    public void register(TtrpcServer server) {
+        server.registerUnary(SERVICE, "ConfigureNetwork", ConfigureNetworkRequest.parser(), (ctx, q) -> {
+            configurator.configure(q);
+            return Empty.getDefaultInstance();
+        });
+        server.registerUnary(SERVICE, "ListListeningPorts", ListListeningPortsRequest.parser(),
+                (ctx, q) -> listeningPorts(q));
+        server.registerUnary(SERVICE, "OpenPortForward", OpenPortForwardRequest.parser(),
+                (ctx, q) -> OpenPortForwardResponse.newBuilder().setStreamId(forwards.open(q.getPort())).build());
+        server.registerUnary(SERVICE, "ReadPortForward", PortForwardReadRequest.parser(), (ctx, q) -> {
+            byte[] data = forwards.read(q.getStreamId(), q.getMaxBytes());
+            return PortForwardReadResponse.newBuilder().setData(ByteString.copyFrom(data)).setEof(data.length == 0)
+                    .build();
+        });
+        server.registerUnary(SERVICE, "WritePortForward", PortForwardWriteRequest.parser(), (ctx, q) -> {
+            forwards.write(q.getStreamId(), q.getData().toByteArray());
+            return Empty.getDefaultInstance();
+        });
+        server.registerUnary(SERVICE, "ClosePortForward", PortForwardCloseRequest.parser(), (ctx, q) -> {
+            forwards.close(q.getStreamId(), q.getWriteOnly());
+            return Empty.getDefaultInstance();
+        });
+    }
+
+    /** Polls /proc/net/tcp{,6} until the set differs from the caller's or the wait is over. */
+    ListListeningPortsResponse listeningPorts(ListListeningPortsRequest request) throws InterruptedException {
+        Set<Integer> known = new TreeSet<>(request.getKnownTcpPortsList());
+        Duration wait = Duration.ofMillis(request.getWaitMs());
+        long deadline = System.nanoTime() + (wait.compareTo(MAX_WAIT) > 0 ? MAX_WAIT : wait).toNanos();
+        while (true) {
+            Set<Integer> ports;
+            try {
+                ports = ListeningPorts.read(procNet.resolve("tcp"), procNet.resolve("tcp6"));
+            } catch (IOException e) {
+                throw Errors.internal("read %s/tcp: %s", procNet, e.getMessage());
+            }
+            if (!ports.equals(known) || System.nanoTime() >= deadline) {
+                return ListListeningPortsResponse.newBuilder().addAllTcpPorts(ports).build();
+            }
+            Thread.sleep(POLL);
+        }
+    }
+}
