@@ -72,10 +72,10 @@ public final class Container extends TaskProcess {
             undo.push("unmount " + paths.rootfs(id), () -> Mounter.unmount(paths.rootfs(id)));
 
             SharedMounts volumes = SharedMounts.expose(spec, containerDir, SandboxPaths.guestContainerDir(id),
-                    sandbox.podContainerPid());
+                    GuestSpec.shmMode(spec));
             undo.push("release volumes of " + id, volumes::close);
             ObjectNode guestSpec = GuestSpec.rewrite(spec, SandboxPaths.guestRootfs(id), volumes.guestMounts(),
-                    sandbox.podContainerPid());
+                    volumes.createRuntimeHooks(), sandbox.podContainerPid());
             CreateContainerResponse created = agent.createContainer(CreateContainerRequest.newBuilder()
                     .setContainerId(id)
                     .setOciSpec(com.google.protobuf.ByteString.copyFrom(GuestSpec.toBytes(guestSpec)))

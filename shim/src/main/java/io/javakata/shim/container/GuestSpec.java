@@ -4,11 +4,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.javakata.shim.volume.SharedMounts;
 import io.javakata.ttrpc.Errors;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
 
@@ -26,7 +28,7 @@ import java.util.OptionalInt;
  *       and the guest makes a fresh namespace;</li>
  *   <li>mounts are replaced by index as the host side exposed them (volumes through the shared
  *       directory, /dev/shm as a guest tmpfs: {@code io.javakata.shim.volume.SharedMounts});</li>
- *   <li>{@code hooks} are dropped: they name host binaries.</li>
+ *   <li>{@code hooks} are dropped: they name host binaries; the shim's own guest hooks replace them.</li>
  * </ul>
  */
 public final class GuestSpec {
@@ -55,9 +57,9 @@ public final class GuestSpec {
         }
     }
 
-    /** Same as {@code rewrite(spec, guestRootPath, Map.of(), OptionalInt.empty())}: no pod, no volumes. */
+    /** Same as {@code rewrite(spec, guestRootPath, Map.of(), List.of(), OptionalInt.empty())}: no pod, no volumes. */
     public static ObjectNode rewrite(ObjectNode spec, String guestRootPath) {
-        return rewrite(spec, guestRootPath, Map.of(), OptionalInt.empty());
+        return rewrite(spec, guestRootPath, Map.of(), List.of(), OptionalInt.empty());
     }
 
     /**
@@ -65,17 +67,23 @@ public final class GuestSpec {
      *
      * @param guestRootPath the rootfs as the guest sees it
      * @param guestMounts   replacements for entries of {@code mounts}, by index
+     * @param guestHooks    {@code createRuntime} hooks to run in the guest (the spec's own hooks,
+     *                      host binaries, are dropped)
      * @param podPid        the guest pid of the pod's sandbox container, whose ipc, uts and pid
      *                      namespaces a container of the pod joins; empty for the sandbox container
      *                      itself or a container without a pod
      */
     public static ObjectNode rewrite(ObjectNode spec, String guestRootPath, Map<Integer, ObjectNode> guestMounts,
-                                     OptionalInt podPid) {
+                                     List<ObjectNode> guestHooks, OptionalInt podPid) {
         ObjectNode guest = spec.deepCopy();
         JsonNode root = guest.get("root");
         ObjectNode rootObject = root instanceof ObjectNode object ? object : guest.putObject("root");
         rootObject.put("path", guestRootPath);
         guest.remove("hooks");
+        if (!guestHooks.isEmpty()) {
+            ArrayNode createRuntime = guest.putObject("hooks").putArray("createRuntime");
+            guestHooks.forEach(hook -> createRuntime.add(hook.deepCopy()));
+        }
         if (guest.path("linux").path("namespaces") instanceof ArrayNode namespaces) {
             rewriteNamespaces(namespaces, podPid);
         }
@@ -122,6 +130,15 @@ public final class GuestSpec {
             }
         });
         return annotations;
+    }
+
+    /** How the container gets /dev/shm: from its CRI container type (a pod's sandbox, a pod's container, or none). */
+    public static SharedMounts.Shm shmMode(ObjectNode spec) {
+        return switch (annotation(spec, CONTAINER_TYPE)) {
+            case "sandbox" -> SharedMounts.Shm.POD_SANDBOX;
+            case "container" -> SharedMounts.Shm.POD;
+            default -> SharedMounts.Shm.OWN;
+        };
     }
 
     /** An annotation's value, or "" if the spec has none. */

@@ -17,7 +17,6 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.OptionalInt;
 
 /**
  * The host side of a container's volumes (protocol-facts §6.3): every bind mount of the spec whose
@@ -28,10 +27,14 @@ import java.util.OptionalInt;
  * guest gets keeps the spec's destination and options and takes the guest path of that bind as its
  * source.
  *
- * <p>{@code /dev/shm} is not shared: a tmpfs of the host's size (CRI's sandbox shm) becomes a tmpfs
- * in the guest for the pod's sandbox container, and the other containers of the pod bind the
- * sandbox container's {@code /dev/shm} in the guest ({@code /proc/<pid>/root/dev/shm}), so the pod
- * shares one shm as it does under runc.
+ * <p>{@code /dev/shm} is not shared with the host: it becomes a tmpfs in the guest. The containers of
+ * a CRI pod all bind the guest's own {@code /dev/shm}, a tmpfs in the guest's root mount namespace
+ * (one VM holds one pod, so it is the pod's shm), and so share it as they share CRI's sandbox shm
+ * under runc; the pod's sandbox container resizes it to the size of CRI's host tmpfs through a
+ * {@code createRuntime} hook, which runc runs in the guest's root namespaces. (A bind of the sandbox
+ * container's {@code /proc/<pid>/root/dev/shm} is refused by mount(2) with EINVAL: its source lies
+ * in another mount namespace.) A container outside a pod gets a tmpfs of its own, of the host's
+ * size.
  *
  * <p>{@link #expose} either exposes every mount or, failing, undoes what it did. {@link #close()}
  * and {@link #release(Path)} unmount and remove everything below {@code mounts/}. Instances are not
@@ -42,6 +45,18 @@ public final class SharedMounts implements AutoCloseable {
     /** The directory below a container's directory that holds its volume binds. */
     public static final String MOUNTS_DIR = "mounts";
     static final String SHM = "/dev/shm";
+    /** The guest's busybox, whose mount applet resizes the guest's /dev/shm. */
+    static final String GUEST_BUSYBOX = "/bin/busybox";
+
+    /** How a container gets its /dev/shm in the guest. */
+    public enum Shm {
+        /** A tmpfs of its own (a container outside a CRI pod). */
+        OWN,
+        /** The guest's /dev/shm, shared by the pod (a CRI app container). */
+        POD,
+        /** The guest's /dev/shm, resized to CRI's size (the CRI pod's sandbox container). */
+        POD_SANDBOX
+    }
     /** CRI's default sandbox shm size (pkg/cri/server: defaultShmSize), used if the host size is unknown. */
     static final long DEFAULT_SHM_BYTES = 64L * 1024 * 1024;
 
@@ -49,10 +64,12 @@ public final class SharedMounts implements AutoCloseable {
 
     private final Path mountsDir;
     private final Map<Integer, ObjectNode> guestMounts;
+    private final List<ObjectNode> createRuntimeHooks;
 
-    private SharedMounts(Path mountsDir, Map<Integer, ObjectNode> guestMounts) {
+    private SharedMounts(Path mountsDir, Map<Integer, ObjectNode> guestMounts, List<ObjectNode> createRuntimeHooks) {
         this.mountsDir = mountsDir;
         this.guestMounts = Collections.unmodifiableMap(guestMounts);
+        this.createRuntimeHooks = Collections.unmodifiableList(createRuntimeHooks);
     }
 
     /**
@@ -61,16 +78,16 @@ public final class SharedMounts implements AutoCloseable {
      * @param spec              the container's OCI spec as containerd wrote it (not changed)
      * @param containerDir      the container's directory in the shared directory on the host
      * @param guestContainerDir the same directory as the guest sees it
-     * @param podShmPid         the guest pid of the pod's sandbox container, if this container
-     *                          joins a pod whose sandbox container runs; its /dev/shm is shared
+     * @param shm               how the container gets its /dev/shm
      * @throws RuntimeStatusException INVALID_ARGUMENT naming the mount if a source is missing or
      *                                not a directory, file or device; the error of mount(2) otherwise
      */
     public static SharedMounts expose(ObjectNode spec, Path containerDir, String guestContainerDir,
-                                      OptionalInt podShmPid) {
+                                      Shm shm) {
         Path mountsDir = containerDir.resolve(MOUNTS_DIR);
         Map<Integer, ObjectNode> guest = new LinkedHashMap<>();
-        SharedMounts exposed = new SharedMounts(mountsDir, guest);
+        List<ObjectNode> hooks = new ArrayList<>();
+        SharedMounts exposed = new SharedMounts(mountsDir, guest, hooks);
         JsonNode mounts = spec.path("mounts");
         try {
             for (int i = 0; i < mounts.size(); i++) {
@@ -79,7 +96,11 @@ public final class SharedMounts implements AutoCloseable {
                     continue;
                 }
                 if (SHM.equals(object.path("destination").asText())) {
-                    guest.put(i, shmMount(object, podShmPid));
+                    long bytes = shmBytes(Path.of(object.path("source").asText()));
+                    guest.put(i, shmMount(object, shm, bytes));
+                    if (shm == Shm.POD_SANDBOX) {
+                        hooks.add(resizeShmHook(bytes));
+                    }
                     continue;
                 }
                 Path target = bindOne(object, i, mountsDir);
@@ -100,6 +121,14 @@ public final class SharedMounts implements AutoCloseable {
     /** The guest mounts that replace the spec's, by index in the spec's {@code mounts} array. */
     public Map<Integer, ObjectNode> guestMounts() {
         return guestMounts;
+    }
+
+    /**
+     * Hooks the guest spec must run at {@code createRuntime}, in the guest's root namespaces
+     * (resizing the pod's /dev/shm); empty for most containers.
+     */
+    public List<ObjectNode> createRuntimeHooks() {
+        return createRuntimeHooks;
     }
 
     /** Unmounts and removes every bind of this container; failures are logged (the caller cleans up). */
@@ -190,17 +219,14 @@ public final class SharedMounts implements AutoCloseable {
         return target;
     }
 
-    /**
-     * The guest's /dev/shm: the pod sandbox container's shm for a container that joins a running
-     * pod, else a new tmpfs as large as the host's (CRI sizes the sandbox shm tmpfs).
-     */
-    private static ObjectNode shmMount(ObjectNode mount, OptionalInt podShmPid) {
+    /** The container's /dev/shm in the guest: a bind of the guest's (a pod's), or a tmpfs of {@code bytes}. */
+    private static ObjectNode shmMount(ObjectNode mount, Shm mode, long bytes) {
         ObjectNode shm = JsonNodeFactory.instance.objectNode();
         shm.put("destination", SHM);
         ArrayNode options = shm.putArray("options");
-        if (podShmPid.isPresent()) {
+        if (mode != Shm.OWN) {
             shm.put("type", "bind");
-            shm.put("source", "/proc/" + podShmPid.getAsInt() + "/root" + SHM);
+            shm.put("source", SHM);
             options.add("rbind");
             options.add(options(mount).contains("ro") ? "ro" : "rw");
             return shm;
@@ -210,8 +236,19 @@ public final class SharedMounts implements AutoCloseable {
         for (String o : List.of("nosuid", "noexec", "nodev", "mode=1777")) {
             options.add(o);
         }
-        options.add("size=" + shmBytes(Path.of(mount.path("source").asText())));
+        options.add("size=" + bytes);
         return shm;
+    }
+
+    /** An OCI hook remounting the guest's /dev/shm with {@code size=bytes} (busybox mount). */
+    static ObjectNode resizeShmHook(long bytes) {
+        ObjectNode hook = JsonNodeFactory.instance.objectNode();
+        hook.put("path", GUEST_BUSYBOX);
+        ArrayNode args = hook.putArray("args");
+        for (String a : List.of("mount", "-o", "remount,size=" + bytes, SHM)) {
+            args.add(a);
+        }
+        return hook;
     }
 
     /** The size of the host filesystem at {@code source} (CRI's shm tmpfs), or CRI's default. */
