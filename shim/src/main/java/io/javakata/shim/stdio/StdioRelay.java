@@ -52,6 +52,7 @@ public final class StdioRelay implements AutoCloseable {
     private final AtomicBoolean stdinClosed = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile Thread stdinThread;
+    private volatile FileChannel stdinChannel;
 
     private StdioRelay(AgentClient agent, String containerId, String execId, StdioPaths paths) {
         this.agent = agent;
@@ -165,6 +166,7 @@ public final class StdioRelay implements AutoCloseable {
 
     private void copyStdin() {
         try (FileChannel in = FileChannel.open(Path.of(paths.stdin()), StandardOpenOption.READ)) {
+            stdinChannel = in;
             ByteBuffer buffer = ByteBuffer.allocate(CHUNK);
             while (!stdinClosed.get() && in.read(buffer) >= 0) {
                 buffer.flip();
@@ -184,9 +186,17 @@ public final class StdioRelay implements AutoCloseable {
         }
     }
 
+    /**
+     * Never by interrupt: an interrupted thread that then writes to the agent connection (CloseStdin)
+     * would close that SocketChannel, the whole pod's agent link (InterruptibleChannel semantics).
+     * Closing the FIFO channel wakes a read blocked in it (the copier is a platform thread).
+     */
     private void stopStdinCopier(Thread thread) {
         if (stdinClosed.compareAndSet(false, true)) {
-            thread.interrupt();
+            FileChannel channel = stdinChannel;
+            if (channel != null) {
+                closeQuietly(channel);
+            }
             // The copier may still be blocked in open(2) waiting for a writer: be that writer.
             unblockOpen(paths.stdin(), Fds.O_WRONLY);
         }
