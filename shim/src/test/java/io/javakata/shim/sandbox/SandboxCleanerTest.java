@@ -102,8 +102,9 @@ class SandboxCleanerTest {
 
     @Test
     void aZombieShimCountsAsDead() throws Exception {
-        // sh's child "true" exits; sh execs sleep, which never reaps it: a zombie for 5 s.
-        Process parent = new ProcessBuilder("sh", "-c", "true & echo $!; exec sleep 5").start();
+        // sh's child exits after 0.3 s, when sh has long exec'd sleep, which never reaps it: a zombie for 5 s.
+        // (A child that exits at once, like "true", may be reaped by sh itself before its exec: flaky under load.)
+        Process parent = new ProcessBuilder("sh", "-c", "sleep 0.3 & echo $!; exec sleep 5").start();
         try {
             long zombie = Long.parseLong(new java.io.BufferedReader(new java.io.InputStreamReader(
                     parent.getInputStream(), java.nio.charset.StandardCharsets.US_ASCII)).readLine().strip());
