@@ -31,7 +31,14 @@ import io.javakata.agent.v1.CheckRequest;
 import io.javakata.agent.v1.CheckResponse;
 import io.javakata.agent.v1.CloseStdinRequest;
 import io.javakata.agent.v1.CreateContainerRequest;
+import io.javakata.agent.v1.ContainerRequest;
 import io.javakata.agent.v1.CreateContainerResponse;
+import io.javakata.agent.v1.ExecProcessRequest;
+import io.javakata.agent.v1.ListProcessesResponse;
+import io.javakata.agent.v1.RemoveProcessRequest;
+import io.javakata.agent.v1.ResizePtyRequest;
+import io.javakata.agent.v1.StatsContainerResponse;
+import io.javakata.agent.v1.UpdateContainerRequest;
 import io.javakata.agent.v1.ReadStreamRequest;
 import io.javakata.agent.v1.ReadStreamResponse;
 import io.javakata.agent.v1.RemoveContainerRequest;
@@ -180,6 +187,133 @@ class GuestVmIT {
         assertTrue(qemu.isAlive(), "the VM must still run: " + Files.readString(tmp.resolve("console.log")));
     }
 
+    /** Boots the guest with a busybox rootfs for each id; returns the Check answer. */
+    private CheckResponse boot(String... ids) throws Exception {
+        Path repo = Path.of(System.getProperty("javakata.repo", "..")).toAbsolutePath().normalize();
+        Path kernel = Path.of(System.getProperty("javakata.test.kernel", repo.resolve("build/guest/vmlinuz").toString()));
+        Path initrd = Path.of(System.getProperty("javakata.test.initrd", repo.resolve("build/guest/initrd.img").toString()));
+        assertTrue(Files.isReadable(kernel) && Files.isReadable(initrd), "guest assets missing: " + kernel + ", " + initrd);
+        Path shared = tmp.resolve("shared");
+        for (String id : ids) {
+            busyboxRootfs(shared.resolve(id + "/rootfs"));
+        }
+        Path vfsSock = tmp.resolve("vfs.sock");
+        start(tmp.resolve("virtiofsd.log"), "/usr/lib/qemu/virtiofsd", "--socket-path=" + vfsSock,
+                "-o", "source=" + shared, "-o", "cache=auto");
+        awaitFile(vfsSock, Duration.ofSeconds(10));
+        start(tmp.resolve("qemu.log"), qemuArgv(kernel, initrd, vfsSock));
+        client = new TtrpcClient(new SerialTransport(tmp.resolve("agent.sock")).connect(Duration.ofSeconds(20)));
+        return call("Check", CheckRequest.getDefaultInstance(), CheckResponse.parser(), Duration.ofSeconds(120));
+    }
+
+    /**
+     * Exec (FIFO and terminal, with resize), processes, pause/resume, update, stats, and the OOM
+     * killer, against real runc, cgroup v2 and devpts in the guest.
+     */
+    @Test
+    void execTerminalCgroupsAndOomInTheGuest() throws Exception {
+        boot("t1", "oom1");
+        call("CreateContainer", withCgroup(create("t1", "sleep 600"), "t1", 0), CreateContainerResponse.parser(), CALL);
+        int initPid = call("StartContainer", StartContainerRequest.newBuilder().setContainerId("t1").build(),
+                StartContainerResponse.parser(), CALL).getPid();
+
+        call("ExecProcess", exec("t1", "e1", false, "echo out $$; echo err >&2; exit 4"), Empty.parser(), CALL);
+        RuntimeStatusException dup = assertThrows(RuntimeStatusException.class, () -> call("ExecProcess",
+                exec("t1", "e1", false, "true"), Empty.parser(), CALL));
+        assertEquals(Code.ALREADY_EXISTS, dup.code());
+        int execPid = call("StartContainer", StartContainerRequest.newBuilder().setContainerId("t1").setExecId("e1")
+                .build(), StartContainerResponse.parser(), CALL).getPid();
+        assertTrue(execPid > initPid, execPid + " > " + initPid);
+        String out = readAll("ReadStdout", "t1", "e1");
+        assertTrue(out.matches("out \\d\n"), "a small pid: the container's pid namespace: " + out);
+        assertEquals("err\n", readAll("ReadStderr", "t1", "e1"));
+        assertEquals(4, call("WaitProcess", WaitProcessRequest.newBuilder().setContainerId("t1").setExecId("e1")
+                .build(), WaitProcessResponse.parser(), CALL).getExitStatus());
+        call("RemoveProcess", RemoveProcessRequest.newBuilder().setContainerId("t1").setExecId("e1").build(),
+                Empty.parser(), CALL);
+
+        // A terminal: the window size set by ResizePty is what stty reads; stdin is the pty.
+        call("ExecProcess", exec("t1", "tty1", true, "read x; stty size; echo got $x").toBuilder().setStdin(true)
+                .build(), Empty.parser(), CALL);
+        call("StartContainer", StartContainerRequest.newBuilder().setContainerId("t1").setExecId("tty1").build(),
+                StartContainerResponse.parser(), CALL);
+        call("ResizePty", ResizePtyRequest.newBuilder().setContainerId("t1").setExecId("tty1").setWidth(132)
+                .setHeight(40).build(), Empty.parser(), CALL);
+        call("WriteStdin", WriteStreamRequest.newBuilder().setContainerId("t1").setExecId("tty1")
+                .setData(ByteString.copyFromUtf8("go\n")).build(), WriteStreamResponse.parser(), CALL);
+        String tty = readAll("ReadStdout", "t1", "tty1");
+        System.out.println("guest: tty exec output " + tty.replace("\r", "\\r").replace("\n", "\\n"));
+        assertTrue(tty.contains("40 132\r\n") && tty.contains("got go\r\n"), tty);
+        assertEquals(0, call("WaitProcess", WaitProcessRequest.newBuilder().setContainerId("t1").setExecId("tty1")
+                .build(), WaitProcessResponse.parser(), CALL).getExitStatus());
+
+        ListProcessesResponse ps = call("ListProcesses", ContainerRequest.newBuilder().setContainerId("t1").build(),
+                ListProcessesResponse.parser(), CALL);
+        assertEquals(List.of(initPid), ps.getProcessesList().stream().map(p -> p.getPid()).toList());
+
+        call("PauseContainer", ContainerRequest.newBuilder().setContainerId("t1").build(), Empty.parser(), CALL);
+        call("ResumeContainer", ContainerRequest.newBuilder().setContainerId("t1").build(), Empty.parser(), CALL);
+        call("UpdateContainer", UpdateContainerRequest.newBuilder().setContainerId("t1")
+                .setResources(ByteString.copyFromUtf8("{\"memory\":{\"limit\":67108864}}")).build(),
+                Empty.parser(), CALL);
+        StatsContainerResponse stats = call("StatsContainer", ContainerRequest.newBuilder().setContainerId("t1")
+                .build(), StatsContainerResponse.parser(), CALL);
+        System.out.println("guest: t1 memory usage " + stats.getMetrics().getMemory().getUsage() + " bytes, limit "
+                + stats.getMetrics().getMemory().getUsageLimit() + ", cpu " + stats.getMetrics().getCpu().getUsageUsec()
+                + " us, pids " + stats.getMetrics().getPids().getCurrent());
+        assertEquals(67108864, stats.getMetrics().getMemory().getUsageLimit(), "the update reached memory.max");
+        assertTrue(stats.getMetrics().getMemory().getUsage() > 0);
+        assertEquals(1, stats.getMetrics().getPids().getCurrent());
+        call("SignalProcess", SignalProcessRequest.newBuilder().setContainerId("t1").setSignal(9).build(),
+                Empty.parser(), CALL);
+        WaitProcessResponse killed = call("WaitProcess", WaitProcessRequest.newBuilder().setContainerId("t1").build(),
+                WaitProcessResponse.parser(), CALL);
+        assertEquals(137, killed.getExitStatus());
+        assertFalse(killed.getOomKilled(), "SIGKILL is not the OOM killer");
+        RuntimeStatusException late = assertThrows(RuntimeStatusException.class, () -> call("ExecProcess",
+                exec("t1", "e2", false, "true"), Empty.parser(), CALL));
+        assertEquals(Code.FAILED_PRECONDITION, late.code());
+
+        // OOM: 32 MiB of memory.max, a shell that buffers 100 MiB.
+        call("CreateContainer", withCgroup(create("oom1", "x=$(yes aaaaaaaaaaaaaaaa | head -c 100m); echo ${#x}"),
+                "oom1", 32L << 20), CreateContainerResponse.parser(), CALL);
+        call("StartContainer", StartContainerRequest.newBuilder().setContainerId("oom1").build(),
+                StartContainerResponse.parser(), CALL);
+        WaitProcessResponse oom = call("WaitProcess", WaitProcessRequest.newBuilder().setContainerId("oom1").build(),
+                WaitProcessResponse.parser(), Duration.ofSeconds(180));
+        System.out.println("guest: oom1 exit " + oom.getExitStatus() + " oom_killed " + oom.getOomKilled());
+        assertTrue(oom.getOomKilled(), "memory.events oom_kill grew");
+        assertEquals(137, oom.getExitStatus());
+        for (String id : List.of("t1", "oom1")) {
+            call("RemoveContainer", RemoveContainerRequest.newBuilder().setContainerId(id).build(), Empty.parser(),
+                    CALL);
+        }
+    }
+
+    /**
+     * {@link #create} with a cgroup of its own ({@code /jk/<id>}), /dev/pts for terminals and, when
+     * {@code memoryLimit} > 0, a memory limit.
+     */
+    private static CreateContainerRequest withCgroup(CreateContainerRequest request, String id, long memoryLimit) {
+        String resources = memoryLimit > 0 ? ", \"resources\": {\"memory\": {\"limit\": " + memoryLimit + "}}" : "";
+        String spec = request.getOciSpec().toStringUtf8()
+                .replace("\"linux\": {", "\"linux\": {\"cgroupsPath\": \"/jk/" + id + "\"" + resources + ", ")
+                .replace("\"size=65536k\"]}", "\"size=65536k\"]}, {\"destination\": \"/dev/pts\", "
+                        + "\"type\": \"devpts\", \"source\": \"devpts\", \"options\": [\"nosuid\", \"noexec\", "
+                        + "\"newinstance\", \"ptmxmode=0666\", \"mode=0620\"]}");
+        return request.toBuilder().setOciSpec(ByteString.copyFromUtf8(spec)).build();
+    }
+
+    private static ExecProcessRequest exec(String id, String execId, boolean terminal, String script) {
+        String process = """
+                {"terminal": %s, "user": {"uid": 0, "gid": 0}, "args": ["sh", "-c", "%s"],
+                 "env": ["PATH=/bin", "TERM=xterm"], "cwd": "/"}
+                """.formatted(terminal, script.replace("\"", "\\\""));
+        return ExecProcessRequest.newBuilder().setContainerId(id).setExecId(execId)
+                .setProcess(ByteString.copyFromUtf8(process)).setTerminal(terminal)
+                .setStdout(true).setStderr(!terminal).build();
+    }
+
     private List<String> qemuArgv(Path kernel, Path initrd, Path vfsSock) {
         return List.of("qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-M", "q35", "-m", "512M",
                 "-object", "memory-backend-memfd,id=mem,size=512M,share=on", "-numa", "node,memdev=mem",
@@ -215,10 +349,14 @@ class GuestVmIT {
     }
 
     private String readAll(String method, String id) {
+        return readAll(method, id, "");
+    }
+
+    private String readAll(String method, String id, String execId) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         while (true) {
-            ReadStreamResponse r = call(method, ReadStreamRequest.newBuilder().setContainerId(id).setMaxLen(4096)
-                    .build(), ReadStreamResponse.parser(), CALL);
+            ReadStreamResponse r = call(method, ReadStreamRequest.newBuilder().setContainerId(id).setExecId(execId)
+                    .setMaxLen(4096).build(), ReadStreamResponse.parser(), CALL);
             if (r.getEof()) {
                 return out.toString(UTF_8);
             }
