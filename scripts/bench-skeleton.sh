@@ -40,7 +40,7 @@ shim_line() { grep -E "^time=[0-9][^ ]* .*\\bid=$1\\b" "$dir/containerd.log" | g
 ctr -a "$sock" -n "$NS" images import "$dir/busybox.tar" >/dev/null
 
 echo "## ctr run --runtime $RUNTIME --rm $IMAGE bench-N uname -r  ($RUNS runs)"
-echo "run | total ms | shim ready | VMM launched | agent ready | rest (create, start, run, exit, teardown)"
+echo "run | total ms | shim ready | VMM launched | agent ready | container created | started | exited | deleted, VM stopped, ctr returned"
 for i in $(seq "$RUNS"); do
     id="bench-$i"
     t0=$(now)
@@ -49,9 +49,13 @@ for i in $(seq "$RUNS"); do
     serving=$(shim_line "$id" 'shim serving task API')
     vmm=$(shim_line "$id" 'VMM pid')
     agent=$(shim_line "$id" 'agent .* answered')
-    if [[ -n "$serving" && -n "$vmm" && -n "$agent" ]]; then
+    created=$(shim_line "$id" 'event /tasks/create ')
+    started=$(shim_line "$id" 'event /tasks/start ')
+    exited=$(shim_line "$id" 'event /tasks/exit ')
+    if [[ -n "$serving" && -n "$vmm" && -n "$agent" && -n "$created" && -n "$started" && -n "$exited" ]]; then
         ts=$(line_time "$serving"); tv=$(line_time "$vmm"); ta=$(line_time "$agent")
-        echo "$i | $(ms "$t0" "$t1") | $(ms "$t0" "$ts") | +$(ms "$ts" "$tv") | +$(ms "$tv" "$ta") | +$(ms "$ta" "$t1")"
+        tc=$(line_time "$created"); tst=$(line_time "$started"); te=$(line_time "$exited")
+        echo "$i | $(ms "$t0" "$t1") | $(ms "$t0" "$ts") | +$(ms "$ts" "$tv") | +$(ms "$tv" "$ta") | +$(ms "$ta" "$tc") | +$(ms "$tc" "$tst") | +$(ms "$tst" "$te") | +$(ms "$te" "$t1")"
     else
         echo "$i | $(ms "$t0" "$t1") | (the shim's log lines for the split were not found in $dir/containerd.log)"
     fi

@@ -2,6 +2,7 @@ package io.javakata.shim.events;
 
 import com.google.protobuf.Empty;
 import com.google.protobuf.Message;
+import com.google.protobuf.TextFormat;
 import io.containerd.services.events.ttrpc.v1.ForwardRequest;
 import io.javakata.ttrpc.Code;
 import io.javakata.ttrpc.RuntimeStatusException;
@@ -16,6 +17,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -88,6 +90,9 @@ public final class TtrpcEventPublisher implements EventPublisher {
             return;
         }
         ForwardRequest request = Envelopes.forward(namespace, topic, event, clock.instant());
+        // One line per lifecycle step (create, start, exit, delete, ...): scripts/bench-skeleton.sh splits a
+        // container's start-to-exit time with these timestamps.
+        LOG.log(Level.INFO, "event " + topic + " " + TextFormat.shortDebugString(event));
         pending.incrementAndGet();
         queue.add(new Item(topic, request));
     }
@@ -97,7 +102,7 @@ public final class TtrpcEventPublisher implements EventPublisher {
         if (closed) {
             return pending.get() == 0;
         }
-        java.util.concurrent.CompletableFuture<Void> sent = new java.util.concurrent.CompletableFuture<>();
+        CompletableFuture<Void> sent = new CompletableFuture<>();
         queue.add(new Item("(marker)", null, sent));
         try {
             sent.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
