@@ -42,6 +42,7 @@ MODULES=(
     CONFIG_VIRTIO_PCI_LIB_LEGACY:kernel/drivers/virtio/virtio_pci_legacy_dev.ko
     CONFIG_VIRTIO_PCI_LIB:kernel/drivers/virtio/virtio_pci_modern_dev.ko
     CONFIG_VIRTIO_PCI:kernel/drivers/virtio/virtio_pci.ko
+    CONFIG_VIRTIO_BALLOON:kernel/drivers/virtio/virtio_balloon.ko
     CONFIG_VIRTIO_CONSOLE:kernel/drivers/char/virtio_console.ko
     CONFIG_FUSE_FS:kernel/fs/fuse/fuse.ko
     CONFIG_VIRTIO_FS:kernel/fs/fuse/virtiofs.ko

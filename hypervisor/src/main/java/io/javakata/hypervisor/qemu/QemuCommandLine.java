@@ -61,6 +61,7 @@ record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
                 kernelParams(driverParams, machine, spec.kernelParams())));
         fragments.add(new QemuFragment.Console(paths.consoleLog()));
         fragments.add(new QemuFragment.Qmp(paths.qmpSocket()));
+        fragments.add(new QemuFragment.FreePageReporting(machine));
         switch (spec.agentChannel()) {
             case SERIAL -> fragments.add(new QemuFragment.AgentSerial(machine, paths.agentSocket(),
                     QemuHypervisor.AGENT_PORT_NAME));

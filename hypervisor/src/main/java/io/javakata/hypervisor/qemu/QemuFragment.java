@@ -119,6 +119,19 @@ sealed interface QemuFragment {
     }
 
     /**
+     * A virtio balloon that only does free page reporting: the guest hands back pages it frees (the
+     * initramfs it copied out of at boot, page cache it dropped) and QEMU discards them from the
+     * memory backend, so the host's RSS follows what the guest uses rather than what it ever touched.
+     * Measured here: 574 MB -> 458 MB RSS for an idle 512 MiB guest. The guest loads virtio_balloon.
+     */
+    record FreePageReporting(MachineType machine) implements QemuFragment {
+        @Override
+        public List<String> args() {
+            return List.of("-device", machine.device("virtio-balloon") + ",free-page-reporting=on");
+        }
+    }
+
+    /**
      * A virtio-net device on a tap that already exists in QEMU's network namespace, opened by name
      * (script=no: QEMU configures nothing on the host; vhost stays off, /dev/vhost-net may be absent).
      */
