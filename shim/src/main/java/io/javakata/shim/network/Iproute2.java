@@ -35,6 +35,16 @@ final class Iproute2 {
         return in(netns, "ip", "-j", "addr", "show");
     }
 
+    static List<String> showLinks(Path netns) {
+        return in(netns, "ip", "-j", "link", "show");
+    }
+
+    /** The interface names of {@code ip -j link show}. */
+    static List<String> linkNames(String linkJson) {
+        return array(linkJson, "ip -j link show").stream().map(link -> link.path("ifname").asText(""))
+                .filter(name -> !name.isEmpty()).toList();
+    }
+
     static List<String> showRoutes(Path netns, int family) {
         return in(netns, "ip", "-j", "-" + family, "route", "show");
     }

@@ -138,6 +138,53 @@ public final class PodNetwork implements AutoCloseable {
         }
     }
 
+    /**
+     * Removes what javakata put into pod network namespace {@code netns} when the shim that set it up
+     * died without {@link #close()}: every tap named like {@link #tapName} and the ingress qdisc (with
+     * its mirred filter) of each interface redirecting to one of them. For the shim's delete action;
+     * the CNI interfaces themselves are left to CNI. Failures are logged, never thrown.
+     *
+     * @return what was removed, e.g. {@code [ingress qdisc of eth0, tap tap0_jk]}
+     */
+    public static List<String> removeLeftovers(Path netns, CommandRunner runner) {
+        List<String> removed = new ArrayList<>();
+        List<String> links;
+        try {
+            links = Iproute2.linkNames(runner.run(Iproute2.showLinks(netns)));
+        } catch (IOException | RuntimeStatusException e) {
+            LOG.log(System.Logger.Level.WARNING, "network namespace {0}: cannot list links: {1}", netns, e.getMessage());
+            return removed;
+        }
+        List<String> taps = links.stream().filter(name -> name.matches("tap[0-9]+_jk")).toList();
+        if (taps.isEmpty()) {
+            return removed;
+        }
+        for (String link : links) {
+            if (taps.contains(link) || link.equals("lo")) {
+                continue;
+            }
+            try {
+                String filters = runner.run(Iproute2.in(netns, "tc", "filter", "show", "dev", link, "ingress"));
+                if (taps.stream().anyMatch(filters::contains)) {
+                    runner.run(Iproute2.in(netns, "tc", "qdisc", "del", "dev", link, "ingress"));
+                    removed.add("ingress qdisc of " + link);
+                }
+            } catch (IOException e) {
+                LOG.log(System.Logger.Level.WARNING, "network namespace {0}: {1}", netns, e.getMessage());
+            }
+        }
+        for (String tap : taps) {
+            try {
+                runner.run(Iproute2.in(netns, "ip", "link", "del", "dev", tap));
+                removed.add("tap " + tap);
+            } catch (IOException e) {
+                LOG.log(System.Logger.Level.WARNING, "network namespace {0}: {1}", netns, e.getMessage());
+            }
+        }
+        LOG.log(System.Logger.Level.INFO, "network namespace {0}: removed what a dead shim left: {1}", netns, removed);
+        return removed;
+    }
+
     /** The pod's network namespace, empty for a VM without a NIC. */
     public Optional<Path> netns() {
         return Optional.ofNullable(netns);

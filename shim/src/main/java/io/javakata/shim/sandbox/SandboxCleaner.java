@@ -2,9 +2,12 @@ package io.javakata.shim.sandbox;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.google.protobuf.Timestamp;
 import io.containerd.task.v2.DeleteResponse;
 import io.javakata.shim.config.ShimContext;
+import io.javakata.shim.network.CommandRunner;
+import io.javakata.shim.network.PodNetwork;
 import io.javakata.shim.rootfs.Mounter;
 import io.javakata.sys.ErrnoException;
 import io.javakata.sys.Signals;
@@ -15,6 +18,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.stream.Stream;
 
 /**
@@ -25,7 +29,9 @@ import java.util.stream.Stream;
  * <ul>
  *   <li>this task's rootfs mount and {@code shared/<task>} are always removed;</li>
  *   <li>only if the shim recorded in sandbox.json is gone: the VM's processes (QEMU, virtiofsd) are
- *       killed, and once no task remains under shared/, the shared mount and the state directory go.</li>
+ *       killed, the pod sandbox task's network namespace loses the taps and tc mirrors javakata
+ *       added (PodNetwork.removeLeftovers), and once no task remains under shared/, the shared mount
+ *       and the state directory go.</li>
  * </ul>
  */
 public final class SandboxCleaner {
@@ -51,6 +57,9 @@ public final class SandboxCleaner {
         }
         if (state != null && !HostProcesses.isAlive(state.shimPid(), state.shimStartTime())) {
             killVm(state, paths);
+            if (taskId.equals(sandboxId)) {
+                podNetnsOf(bundle).ifPresent(netns -> PodNetwork.removeLeftovers(netns, CommandRunner.host()));
+            }
             removeSandboxIfEmpty(paths);
         }
         Instant now = Instant.now();
@@ -72,6 +81,23 @@ public final class SandboxCleaner {
             return id.isEmpty() ? taskId : id;
         } catch (IOException e) {
             return taskId;
+        }
+    }
+
+    /** The network namespace path in the sandbox task's spec, if it names an existing one. */
+    static Optional<Path> podNetnsOf(Path bundle) {
+        if (bundle == null) {
+            return Optional.empty();
+        }
+        try {
+            JsonNode spec = new ObjectMapper().readTree(bundle.resolve("config.json").toFile());
+            if (!(spec instanceof ObjectNode object)) {
+                return Optional.empty();
+            }
+            return PodNetwork.netnsOf(object).filter(Files::exists);
+        } catch (IOException | RuntimeException e) {
+            // no spec, or no network namespace in it (host network): nothing of ours to remove
+            return Optional.empty();
         }
     }
 

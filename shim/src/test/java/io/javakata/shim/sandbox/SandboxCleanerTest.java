@@ -143,6 +143,69 @@ class SandboxCleanerTest {
         assertTrue(Files.exists(paths.sandboxJson()));
     }
 
+    private static String sh(String... argv) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0, String.join(" ", argv) + ": " + out);
+        return out;
+    }
+
+    @Test
+    void afterTheShimDiedItRemovesTheTapAndTcMirrorFromThePodNetns() throws Exception {
+        // A real pod netns as a dead shim leaves it: eth0 (the CNI side: one end of a veth pair here) mirrored to
+        // tap0_jk both ways with ingress qdiscs and mirred filters, as PodNetwork sets it up.
+        String name = "jkclean" + ProcessHandle.current().pid();
+        Path netns = Path.of("/var/run/netns", name);
+        sh("ip", "netns", "add", name);
+        try {
+            sh("ip", "-n", name, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0");
+            sh("ip", "-n", name, "tuntap", "add", "dev", "tap0_jk", "mode", "tap");
+            for (String[] pair : new String[][] {{"eth0", "tap0_jk"}, {"tap0_jk", "eth0"}}) {
+                sh("ip", "netns", "exec", name, "tc", "qdisc", "add", "dev", pair[0], "ingress");
+                sh("ip", "netns", "exec", name, "tc", "filter", "add", "dev", pair[0], "parent", "ffff:", "protocol", "all",
+                        "u32", "match", "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev", pair[1]);
+            }
+            Path bundle = Files.createDirectories(tmp.resolve("bundle-pod1"));
+            Files.writeString(bundle.resolve("config.json"), "{\"linux\": {\"namespaces\": [{\"type\": \"network\", "
+                    + "\"path\": \"" + netns + "\"}]}}");
+            Process deadShim = new ProcessBuilder("true").start();
+            deadShim.waitFor();
+            writeState(deadShim.pid(), 1);
+
+            SandboxCleaner.cleanup(ctx, "pod1", bundle);
+
+            String links = sh("ip", "-n", name, "-o", "link");
+            assertFalse(links.contains("tap0_jk"), links);
+            assertTrue(links.contains("eth0"), "CNI's interface stays: " + links);
+            String qdiscs = sh("ip", "netns", "exec", name, "tc", "qdisc", "show", "dev", "eth0");
+            assertFalse(qdiscs.contains("ingress"), qdiscs);
+            assertFalse(Files.exists(paths.dir()));
+        } finally {
+            sh("ip", "netns", "del", name);
+        }
+    }
+
+    @Test
+    void withALiveShimThePodNetnsIsLeftAlone() throws Exception {
+        String name = "jkkeep" + ProcessHandle.current().pid();
+        Path netns = Path.of("/var/run/netns", name);
+        sh("ip", "netns", "add", name);
+        try {
+            sh("ip", "-n", name, "tuntap", "add", "dev", "tap0_jk", "mode", "tap");
+            long self = ProcessHandle.current().pid();
+            writeState(self, HostProcesses.startTime(self).orElseThrow());
+            Path bundle = Files.createDirectories(tmp.resolve("bundle-pod1"));
+            Files.writeString(bundle.resolve("config.json"), "{\"linux\": {\"namespaces\": [{\"type\": \"network\", "
+                    + "\"path\": \"" + netns + "\"}]}}");
+
+            SandboxCleaner.cleanup(ctx, "pod1", bundle);
+
+            assertTrue(sh("ip", "-n", name, "-o", "link").contains("tap0_jk"), "a live pod keeps its tap");
+        } finally {
+            sh("ip", "netns", "del", name);
+        }
+    }
+
     @Test
     void unknownTaskIsANoOp() {
         DeleteResponse response = SandboxCleaner.cleanup(ctx, "never-existed", null);
