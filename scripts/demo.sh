@@ -5,7 +5,15 @@
 #   ctr run --runtime io.containerd.javakata.v2 --rm localhost/javakata/busybox:1 demo uname -r
 #
 # Prints the host's kernel release, the container's (the guest kernel's), and how long the container
-# took from `ctr run` to its exit. Whatever happens, including Ctrl-C, it stops what it started.
+# took from `ctr run` to its exit.
+#
+# Then pod networking: the script makes a network namespace of its own (ip netns add, a veth pair
+# whose host end gets 10.214.N.1/30 and whose other end becomes eth0 = 10.214.N.2/30 in the netns,
+# as a CNI plugin would), runs busybox httpd in a javakata VM on it with
+#   ctr run -d --runtime io.containerd.javakata.v2 --with-ns network:/var/run/netns/<name> ...
+# and fetches the page from the host with curl at 10.214.N.2:8080. The page names the kernel that
+# served it: the guest's. Whatever happens, including Ctrl-C, it stops what it started (containerd,
+# the VM, the netns and its veth pair).
 # Expects `make install` to have run (the shim on PATH, the guest assets in /usr/share/javakata).
 set -euo pipefail
 
@@ -20,11 +28,21 @@ command -v containerd-shim-javakata-v2 >/dev/null || {
 
 dir="$(mktemp -d /tmp/jkdemo.XXXXXX)"
 sock="$dir/c.sock"
+netns="jkdemo-$$"
+subnet_n=$(( $$ % 250 + 1 ))
+host_veth="jkdemo$$"
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     echo "demo: stopping the private containerd and cleaning up $dir"
     "$ROOT/scripts/containerd.sh" stop "$dir" || rc=1
+    # After containerd.sh stop: the VM that used the netns is gone. Deleting the netns deletes the veth pair.
+    if [[ -e "/var/run/netns/$netns" ]]; then
+        ip netns delete "$netns" || rc=1
+    fi
+    if ip link show "$host_veth" >/dev/null 2>&1; then
+        ip link delete "$host_veth" || rc=1
+    fi
     exit "$rc"
 }
 trap cleanup EXIT
@@ -55,3 +73,45 @@ elapsed_ms=$(( (end_ns - start_ns) / 1000000 ))
 printf 'host kernel:      %s\n' "$(uname -r)"
 printf 'container kernel: %s\n' "$container_kernel"
 printf 'start to exit:    %d.%03d s\n' $((elapsed_ms / 1000)) $((elapsed_ms % 1000))
+
+# Pod networking: a web server in a javakata VM, answered at its IP on a network namespace made here.
+pod_ip="10.214.$subnet_n.2"
+ip netns add "$netns"
+ip link add "$host_veth" type veth peer name eth0 netns "$netns"
+ip addr add "10.214.$subnet_n.1/30" dev "$host_veth"
+ip link set "$host_veth" up
+ip -n "$netns" link set lo up
+ip -n "$netns" addr add "$pod_ip/30" dev eth0
+ip -n "$netns" link set eth0 up
+ip -n "$netns" route add default via "10.214.$subnet_n.1"
+echo "demo: network namespace $netns: eth0 $pod_ip/30, host end $host_veth 10.214.$subnet_n.1/30"
+echo "demo: ctr run -d --runtime $RUNTIME --with-ns network:/var/run/netns/$netns $IMAGE web httpd ..."
+ctr -a "$sock" -n "$NS" run -d --runtime "$RUNTIME" --with-ns "network:/var/run/netns/$netns" "$IMAGE" web \
+    sh -c 'mkdir -p /www && echo "hello from busybox httpd in a javakata VM, kernel $(uname -r)" > /www/index.html && exec httpd -f -p 8080 -h /www' \
+    >/dev/null 2>"$dir/ctr-web.err" || {
+    echo "demo: ctr run -d failed:" >&2; sed 's/^/  /' "$dir/ctr-web.err" >&2; exit 1; }
+start_ns=$(date +%s%N)
+page=""
+for _ in $(seq 240); do
+    if page=$(curl -fsS --max-time 5 "http://$pod_ip:8080/" 2>/dev/null); then
+        break
+    fi
+    page=""
+    sleep 0.5
+done
+if [[ -z "$page" ]]; then
+    echo "demo: no answer from http://$pod_ip:8080/ within 120 s" >&2
+    exit 1
+fi
+elapsed_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+printf 'curl http://%s:8080/ from the host: %s\n' "$pod_ip" "$page"
+printf 'server up after:  %d.%03d s (from the container start)\n' $((elapsed_ms / 1000)) $((elapsed_ms % 1000))
+ctr -a "$sock" -n "$NS" task kill -s KILL web >/dev/null 2>&1 || true
+for _ in $(seq 100); do
+    ctr -a "$sock" -n "$NS" task ls -q 2>/dev/null | grep -qx web || break
+    status=$(ctr -a "$sock" -n "$NS" task ls 2>/dev/null | awk '$1 == "web" {print $3}')
+    [[ "$status" == STOPPED ]] && break
+    sleep 0.2
+done
+ctr -a "$sock" -n "$NS" task rm -f web >/dev/null 2>&1 || true
+ctr -a "$sock" -n "$NS" container rm web >/dev/null 2>&1 || true
