@@ -13,10 +13,10 @@ JDK="${JAVAKATA_JDK:-/usr/lib/jvm/temurin-25-jdk-amd64}"
 # Runtime: containerd + ctr, runc (host side, for runc comparisons; the guest carries its own copy),
 # QEMU (with the C virtiofsd in qemu-system-common), CNI plugins.
 # Build: maven; the guest image: busybox-static, cpio, xz-utils, kmod (depmod), runc's binary.
-# Scripts and tests: jq, iproute2, procps (pgrep), util-linux (findmnt).
+# Scripts and tests: jq, iproute2, procps (pgrep), util-linux (findmnt, nsenter), curl (the demo).
 PACKAGES=(
     containerd runc qemu-system-x86 busybox-static containernetworking-plugins
-    cpio xz-utils zstd kmod jq iproute2 procps util-linux maven ca-certificates
+    cpio xz-utils zstd kmod jq iproute2 procps util-linux maven ca-certificates curl
 )
 # The guest image's own build may name more packages (one per line) in guest/image/packages.txt.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
