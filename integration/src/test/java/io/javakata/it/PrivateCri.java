@@ -138,10 +138,44 @@ public final class PrivateCri implements BeforeAllCallback, AfterAllCallback {
     /** Runs a pod from {@code config} with runtime handler {@code handler}, as the kubelet does: log directory first. */
     public Pod runPod(PodSandboxConfig config, String handler) throws IOException {
         Files.createDirectories(Path.of(config.getLogDirectory()));
+        createPodCgroup(config);
         long start = System.nanoTime();
         var response = cri.runtime(Duration.ofSeconds(180))
                 .runPodSandbox(RunPodSandboxRequest.newBuilder().setConfig(config).setRuntimeHandler(handler).build());
         return new Pod(this, response.getPodSandboxId(), config, handler, Duration.ofNanos(System.nanoTime() - start));
+    }
+
+    /** Creates the pod's cgroup in every v1 hierarchy, as the kubelet does before RunPodSandbox. */
+    private static void createPodCgroup(PodSandboxConfig config) throws IOException {
+        String parent = config.getLinux().getCgroupParent();
+        if (parent.isEmpty()) {
+            return;
+        }
+        for (String controller : CGROUP_CONTROLLERS) {
+            Path hierarchy = Path.of("/sys/fs/cgroup", controller);
+            if (Files.isDirectory(hierarchy) && !controller.equals("unified")) {
+                Path path = hierarchy.resolve(parent.substring(1));
+                Files.createDirectories(path);
+                if (controller.equals("cpuset")) {
+                    // A new cpuset cgroup starts with no CPUs and memory nodes: copy the parent's, as the kubelet does.
+                    for (Path dir = path; !dir.equals(hierarchy); dir = dir.getParent()) {
+                        copyFromParent(dir, "cpuset.cpus");
+                        copyFromParent(dir, "cpuset.mems");
+                    }
+                }
+            }
+        }
+    }
+
+    private static void copyFromParent(Path dir, String file) throws IOException {
+        // Top-down order matters: fill the parent first.
+        Path parent = dir.getParent();
+        if (parent.resolve(file).toFile().exists() && Files.readString(parent.resolve(file)).isBlank()) {
+            copyFromParent(parent, file);
+        }
+        if (Files.readString(dir.resolve(file)).isBlank()) {
+            Files.writeString(dir.resolve(file), Files.readString(parent.resolve(file)).strip());
+        }
     }
 
     /** Removes the pod's cgroup (the kubelet's part): called by {@link Pod#close()}; records what could not be removed. */

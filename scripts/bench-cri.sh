@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# CRI figures for docs/benchmarks.md: RunPodSandbox -> first log line of a container, for javakata and runc in
+# the same run (alternating, same private containerd), and per-pod host RSS (shim, QEMU, virtiofsd) plus the
+# guest's used memory after start. Drives containerd's CRI like the kubelet (io.javakata.it.CriBench from
+# integration/'s test classes); everything runs under a private containerd that is removed afterwards.
+#
+#   scripts/bench-cri.sh [ROUNDS]        default 3 rounds
+#
+# Uses the installed shim unless JAVAKATA_SHIM_JAR / JAVAKATA_CONFIG point elsewhere (see docs/testing.md).
+# Pass -Djavakata.it.state=DIR through BENCH_JAVA_OPTS when that configuration moves [runtime] state_dir.
+set -euo pipefail
+
+rounds="${1:-3}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"
+target="${BENCH_TARGET:-target-bench}"
+work="$root/integration/$target"
+
+cd "$root"
+mvn -q -B -pl integration -Djavakata.target="$target" test-compile dependency:build-classpath \
+    -Dmdep.outputFile="$work/classpath.txt" -Dmdep.includeScope=test >/dev/null
+"$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED ${BENCH_JAVA_OPTS:-} \
+    -Djavakata.repo="$root" -Djavakata.it.work="$work/it" \
+    -cp "$work/test-classes:$(cat "$work/classpath.txt")" io.javakata.it.CriBench "$rounds" runc javakata
