@@ -13,7 +13,7 @@ import java.util.function.UnaryOperator;
  * The CRI figures of docs/benchmarks.md, run by scripts/bench-cri.sh (not a test): for each round and each
  * handler, RunPodSandbox → CreateContainer → StartContainer → the container's first line in its CRI log file,
  * timed from the RunPodSandbox call, as the kubelet would see it; then, for javakata pods, the host RSS of the
- * pod's shim, QEMU and virtiofsd processes and the guest's used memory (MemTotal − MemAvailable) after start.
+ * pod's shim, QEMU and virtiofsd processes (RSS and PSS) and the guest's used memory (MemTotal − MemAvailable) after start.
  *
  * <p>Usage: {@code CriBench ROUNDS HANDLER...}; prints one line per pod and a summary.
  */
@@ -37,7 +37,7 @@ public final class CriBench {
         } finally {
             cri.afterAll(null);
         }
-        System.out.println("handler round run_pod_ms first_log_line_ms shim_rss_mib qemu_rss_mib virtiofsd_rss_mib guest_used_mib");
+        System.out.println("handler round run_pod_ms first_log_line_ms shim_rss/pss_mib qemu_rss/pss_mib virtiofsd_rss/pss_mib guest_used_mib");
         results.forEach(System.out::println);
     }
 
@@ -60,29 +60,36 @@ public final class CriBench {
                 }
             }
             var containerd = cri.containerd();
-            String shim = handler.equals("runc") ? "containerd-shim-runc-v2" : "javakata-shim.jar";
-            return String.format(Locale.ROOT, "%s %d %d %d %.1f %.1f %.1f %s", handler, round,
+            String javakataJar = Path.of(System.getenv().getOrDefault("JAVAKATA_SHIM_JAR", "javakata-shim.jar")).getFileName().toString();
+            String shim = handler.equals("runc") ? "containerd-shim-runc-v2" : javakataJar;
+            return String.format(Locale.ROOT, "%s %d %d %d %s %s %s %s", handler, round,
                     (podReady - start) / 1_000_000, (firstLine - start) / 1_000_000,
-                    rssMib(containerd.processes(shim)), rssMib(containerd.processes("qemu-system-x86_64")),
-                    rssMib(containerd.processes("virtiofsd")),
+                    memory(containerd.processes(shim)), memory(containerd.processes("qemu-system-x86_64")),
+                    memory(containerd.processes("virtiofsd")),
                     handler.equals("runc") ? "-" : Long.toString((total - available) / 1024));
         }
     }
 
-    /** Summed VmRSS of {@code pids}, in MiB. */
-    private static double rssMib(List<Long> pids) throws IOException {
-        long kib = 0;
+    /**
+     * Summed Rss and Pss of {@code pids} in MiB, as "rss/pss". QEMU and virtiofsd both map the guest's memory
+     * (a shared memfd), so their RSS counts those pages twice; PSS splits them between the two.
+     */
+    private static String memory(List<Long> pids) {
+        long rss = 0;
+        long pss = 0;
         for (long pid : pids) {
             try {
-                for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
-                    if (line.startsWith("VmRSS:")) {
-                        kib += Long.parseLong(line.replaceAll("\\D", ""));
+                for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "smaps_rollup"))) {
+                    if (line.startsWith("Rss:")) {
+                        rss += Long.parseLong(line.replaceAll("\\D", ""));
+                    } else if (line.startsWith("Pss:")) {
+                        pss += Long.parseLong(line.replaceAll("\\D", ""));
                     }
                 }
             } catch (IOException e) {
                 // exited meanwhile
             }
         }
-        return kib / 1024.0;
+        return String.format(Locale.ROOT, "%.0f/%.0f", rss / 1024.0, pss / 1024.0);
     }
 }
