@@ -178,17 +178,43 @@ public final class PrivateCri implements BeforeAllCallback, AfterAllCallback {
         }
     }
 
-    /** Removes the pod's cgroup (the kubelet's part): called by {@link Pod#close()}; records what could not be removed. */
+    /**
+     * Removes the pod's cgroup (the kubelet's part): called by {@link Pod#close()}; records what could not be removed,
+     * and any cgroup the runtime left under the pod's parent (the sandbox's and containers' cgroups are the runtime's to
+     * remove; a few seconds are allowed for a shim that is still shutting down).
+     */
     void removePodCgroup(PodSandboxConfig config) {
         String parent = config.getLinux().getCgroupParent();
         if (parent.isEmpty()) {
             return;
         }
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
         for (String controller : CGROUP_CONTROLLERS) {
             Path path = Path.of("/sys/fs/cgroup", controller, parent);
             if (Files.isDirectory(path)) {
+                List<Path> left = childCgroups(path);
+                while (!left.isEmpty() && System.nanoTime() < deadline) {
+                    try {
+                        Thread.sleep(100);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        break;
+                    }
+                    left = childCgroups(path);
+                }
+                for (Path child : left) {
+                    cgroupLeaks.add(child + " (left by the runtime after RemovePodSandbox)");
+                }
                 removeCgroupTree(path);
             }
+        }
+    }
+
+    private static List<Path> childCgroups(Path path) {
+        try (Stream<Path> children = Files.list(path)) {
+            return children.filter(Files::isDirectory).toList();
+        } catch (IOException e) {
+            return List.of();
         }
     }
 

@@ -23,9 +23,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.Set;
 import java.util.stream.Stream;
 
 /**
@@ -52,6 +56,12 @@ public final class Sandbox {
     /** The pod's network (taps, tc mirrors) and its port forwarding; null when created without a spec. */
     private PodNetwork network;
     private PortForwarder portForwarder;
+    /** Talks to the agent about the pod network; null without a pod network. */
+    private NetworkAgent networkAgent;
+    /** The sandbox spec's hostname, given to the guest with the network. */
+    private String hostname = "";
+    /** The pod's host cgroup holding QEMU and virtiofsd; null when the spec names none. */
+    private HostCgroup hostCgroup;
     private boolean stopped;
     /** The pod's sandbox (pause) container and its guest pid, once created; guarded by this. */
     private String podContainerId;
@@ -116,10 +126,17 @@ public final class Sandbox {
             if (network != null) {
                 undo.push("remove pod network", network::close);
             }
+            HostCgroup cgroup = createHostCgroup(spec);
+            if (cgroup != null) {
+                undo.push("remove host cgroup " + cgroup.path(), cgroup::remove);
+            }
             VmSpec vm = vmSpec(config, sandboxId, paths, sizing);
             Hypervisor hypervisor = launcher.hypervisors().apply(network == null ? vm : network.applyTo(vm));
             undo.push("stop VM", () -> hypervisor.stop(STOP_GRACE));
             hypervisor.start();
+            if (cgroup != null) {
+                placeVm(cgroup, hypervisor, paths);
+            }
             LOG.log(System.Logger.Level.INFO, "sandbox {0}: VMM pid {1} runs on {2} ({3}) with {4} vCPUs and {5} MiB",
                     sandboxId, String.valueOf(hypervisor.pid()), hypervisor.accelerator().accelerator(),
                     hypervisor.accelerator().reason(), String.valueOf(sizing.vcpus()),
@@ -135,14 +152,15 @@ public final class Sandbox {
                     sandboxId, check.getVersion(), String.valueOf(Duration.between(started, Instant.now()).toMillis()),
                     check.getKernelRelease());
 
-            PortForwarder forwarder = network == null ? null
-                    : connectGuestNetwork(network, new NetworkAgent(ttrpc, config.agent().requestTimeout()), spec);
+            NetworkAgent networkAgent = network == null ? null : new NetworkAgent(ttrpc, config.agent().requestTimeout());
 
             writeState(ctx, sandboxId, paths, hypervisor);
             undo.release();
             Sandbox sandbox = new Sandbox(sandboxId, paths, hypervisor, agent);
             sandbox.network = network;
-            sandbox.portForwarder = forwarder;
+            sandbox.networkAgent = networkAgent;
+            sandbox.hostname = spec == null ? "" : spec.path("hostname").asText("");
+            sandbox.hostCgroup = cgroup;
             return sandbox;
         } catch (RuntimeStatusException e) {
             undo.unwind();
@@ -153,17 +171,37 @@ public final class Sandbox {
         }
     }
 
-    /** Configures the guest NICs and hostname, and starts port forwarding when the pod has a netns. */
-    private static PortForwarder connectGuestNetwork(PodNetwork network, NetworkAgent agent, ObjectNode spec) {
-        if (network.netns().isEmpty()) {
-            return null;
+    /** The sandbox spec's host cgroup (linux.cgroupsPath), created; null when the spec names none. */
+    private static HostCgroup createHostCgroup(ObjectNode spec) throws IOException {
+        Optional<String> path = HostCgroup.pathOf(spec);
+        return path.isEmpty() ? null : HostCgroup.create(HostCgroup.ROOT, path.get());
+    }
+
+    /** Moves QEMU, virtiofsd (whatever serves this sandbox directory) and their children into the pod's cgroup. */
+    private static void placeVm(HostCgroup cgroup, Hypervisor hypervisor, SandboxPaths paths) throws IOException {
+        List<Long> roots = new ArrayList<>(HostProcesses.withArgumentContaining(paths.dir() + "/"));
+        roots.add(hypervisor.pid());
+        Set<Long> pids = HostCgroup.withDescendants(roots);
+        cgroup.place(pids);
+        LOG.log(System.Logger.Level.DEBUG, "sandbox {0}: pids {1} placed in host cgroup {2}", paths.dir(), pids,
+                cgroup.path());
+    }
+
+    /**
+     * When the pod has a netns: moves the guest NICs into the network namespace of the sandbox
+     * container (guest pid {@code guestPid}, created but not started), configures them and the
+     * hostname there, and starts port forwarding into it. Guarded by this.
+     */
+    private void connectGuestNetwork(int guestPid) {
+        if (network == null || network.netns().isEmpty() || portForwarder != null) {
+            return;
         }
         try {
-            agent.configureNetwork(network.guestRequest(spec.path("hostname").asText("")));
+            networkAgent.configureNetwork(network.guestRequest(hostname).toBuilder().setNetnsPid(guestPid).build());
         } catch (RuntimeStatusException e) {
-            throw e.withContext("configure the guest network");
+            throw e.withContext("configure the guest network in the netns of guest pid " + guestPid);
         }
-        return PortForwarder.start(network.netns().get(), agent);
+        portForwarder = PortForwarder.start(network.netns().get(), networkAgent);
     }
 
     public String id() {
@@ -201,12 +239,17 @@ public final class Sandbox {
     /**
      * Records a container the agent created; the pod's sandbox container (CRI container type
      * {@code sandbox}) is remembered, because the pod's other containers join its namespaces and
-     * its /dev/shm in the guest.
+     * its /dev/shm in the guest. The pod's network is configured in that container's network
+     * namespace here (before it starts, as CNI does for runc); the sandbox task without a CRI type
+     * (its id is the sandbox's) gets it as well.
      *
      * @param containerType the spec's {@code io.kubernetes.cri.container-type} annotation, "" if none
      * @param guestPid      the container's init pid in the guest
      */
     public synchronized void containerCreated(String containerId, String containerType, int guestPid) {
+        if ("sandbox".equals(containerType) || containerId.equals(id)) {
+            connectGuestNetwork(guestPid);
+        }
         if ("sandbox".equals(containerType)) {
             podContainerId = containerId;
             podContainerPid = guestPid;
@@ -247,6 +290,9 @@ public final class Sandbox {
         agent.close();
         hypervisor.stop(STOP_GRACE);
         hypervisor.close();
+        if (hostCgroup != null) {
+            hostCgroup.remove();
+        }
         if (network != null) {
             network.close();
         }

@@ -30,7 +30,8 @@ import java.util.stream.Stream;
  *   <li>this task's rootfs mount and {@code shared/<task>} are always removed;</li>
  *   <li>only if the shim recorded in sandbox.json is gone: the VM's processes (QEMU, virtiofsd) are
  *       killed, the pod sandbox task's network namespace loses the taps and tc mirrors javakata
- *       added (PodNetwork.removeLeftovers), and once no task remains under shared/, the shared mount
+ *       added (PodNetwork.removeLeftovers), its host cgroup (linux.cgroupsPath, {@link HostCgroup}) is
+ *       removed, and once no task remains under shared/, the shared mount
  *       and the state directory go.</li>
  * </ul>
  */
@@ -59,6 +60,7 @@ public final class SandboxCleaner {
             killVm(state, paths);
             if (taskId.equals(sandboxId)) {
                 podNetnsOf(bundle).ifPresent(netns -> PodNetwork.removeLeftovers(netns, CommandRunner.host()));
+                hostCgroupOf(bundle).ifPresent(path -> HostCgroup.removeLeftover(HostCgroup.ROOT, path));
             }
             removeSandboxIfEmpty(paths);
         }
@@ -97,6 +99,19 @@ public final class SandboxCleaner {
             return PodNetwork.netnsOf(object).filter(Files::exists);
         } catch (IOException | RuntimeException e) {
             // no spec, or no network namespace in it (host network): nothing of ours to remove
+            return Optional.empty();
+        }
+    }
+
+    /** The sandbox's host cgroup path (its spec's linux.cgroupsPath), if the spec names a usable one. */
+    static Optional<String> hostCgroupOf(Path bundle) {
+        if (bundle == null) {
+            return Optional.empty();
+        }
+        try {
+            return HostCgroup.pathOf(new ObjectMapper().readTree(bundle.resolve("config.json").toFile()));
+        } catch (IOException | RuntimeException e) {
+            // no spec, or an unusable path: the shim never created a cgroup for it
             return Optional.empty();
         }
     }
