@@ -11,10 +11,14 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
+import io.javakata.it.cri.v1.LinuxContainerResources;
 
 /**
  * Issue 3 item 10: the VM's size. With no pod resources it has the configured defaults (1 vCPU, 512 MiB in the
- * default configuration.toml). (Sizing from pod resources is not in yet.)
+ * default configuration.toml); with pod-level resources (which containerd 1.6 passes to the runtime as the
+ * sandbox-cpu-quota/-period and sandbox-memory annotations) it gets the defaults plus the pod's limits, as
+ * Kata sizes a sandbox: vCPUs + ceil(quota / period), memory + the pod's memory limit. The vCPU count is capped at
+ * the host's CPU count (SandboxSizing: a VM with more vCPUs than the host has only adds contention).
  */
 @Tag("containerd")
 @Tag("qemu")
@@ -53,6 +57,27 @@ class SizingIT {
             assertEquals(1, probe[0], "vCPUs");
             long mem = probe[1];
             assertTrue(mem > 400 && mem <= 512, () -> "MemTotal of a default VM: " + mem + " MiB");
+        }
+    }
+
+    @Test
+    void podResourcesAreAddedToTheDefaults() throws Exception {
+        var resources = LinuxContainerResources.newBuilder().setCpuPeriod(100_000).setCpuQuota(150_000).setCpuShares(1536)
+                .setMemoryLimitInBytes(256 * MIB).build();
+        var config = CRI.podConfig("sizing-sized", b -> {
+            b.getLinuxBuilder().setResources(resources);
+            return b;
+        });
+        try (Pod pod = CRI.runPod(config, PrivateCri.HANDLER)) {
+            pod.run("probe", b -> {
+                b.getLinuxBuilder().setResources(resources);
+                return b;
+            }, "sh", "-c", PROBE);
+            long[] probe = probe(pod);
+            int hostCpus = Runtime.getRuntime().availableProcessors();
+            assertEquals(Math.min(3, hostCpus), probe[0], "1 default vCPU + ceil(150000 / 100000), at most the host's " + hostCpus);
+            long mem = probe[1];
+            assertTrue(mem > 400 + 256 && mem <= 512 + 256, () -> "MemTotal of a VM sized 512 + 256 MiB: " + mem + " MiB");
         }
     }
 }
