@@ -15,8 +15,11 @@ import java.util.stream.Stream;
 /**
  * Configures the pod's NICs in the guest with busybox {@code ip}: each interface is found by MAC
  * under /sys/class/net, renamed to the pod interface's name, given its MTU and addresses and
- * brought up; then the routes are added and the hostname set. Containers share the guest's root
- * network namespace (the shim drops their host netns paths), so this is the pod's network.
+ * brought up; then the routes are added and the hostname set. With a {@code netns_pid} (the pod's
+ * sandbox container, whose network namespace the pod's other containers join) each interface is first
+ * moved into that namespace ({@code ip link set … netns PID}) and every later command runs inside it
+ * through busybox {@code nsenter -t PID -n}, starting with {@code lo} up; as under runc, the pod's
+ * network is then the sandbox container's namespace, not the guest's root one.
  */
 public final class NetworkConfigurator {
 
@@ -38,10 +41,18 @@ public final class NetworkConfigurator {
 
     /** Applies {@code request}; INVALID_ARGUMENT for a MAC no guest interface has, INTERNAL if ip fails. */
     public void configure(ConfigureNetworkRequest request) {
+        List<List<String>> moves = new ArrayList<>();
         List<List<String>> commands = new ArrayList<>();
+        int pid = request.getNetnsPid();
+        if (pid > 0) {
+            commands.add(List.of("ip", "link", "set", "dev", "lo", "up"));
+        }
         for (NetworkInterface nic : request.getInterfacesList()) {
             String current = interfaceWithMac(nic.getMac());
             String name = nic.getName().isEmpty() ? current : nic.getName();
+            if (pid > 0) {
+                moves.add(List.of("ip", "link", "set", "dev", current, "netns", Integer.toString(pid)));
+            }
             if (!current.equals(name)) {
                 commands.add(List.of("ip", "link", "set", "dev", current, "name", name));
             }
@@ -67,7 +78,11 @@ public final class NetworkConfigurator {
             }
             commands.add(List.copyOf(command));
         }
+        List<List<String>> all = new ArrayList<>(moves);
         for (List<String> command : commands) {
+            all.add(pid > 0 ? inNetns(pid, command) : command);
+        }
+        for (List<String> command : all) {
             try {
                 runner.run(command);
             } catch (IOException e) {
@@ -81,8 +96,15 @@ public final class NetworkConfigurator {
                 throw Errors.internal("set the guest hostname to %s: %s", request.getHostname(), e.getMessage());
             }
         }
-        LOG.log(System.Logger.Level.INFO, "network configured: {0} interfaces, {1} routes, hostname {2}",
-                request.getInterfacesCount(), request.getRoutesCount(), request.getHostname());
+        LOG.log(System.Logger.Level.INFO, "network configured: {0} interfaces, {1} routes, hostname {2}, netns of pid {3}",
+                request.getInterfacesCount(), request.getRoutesCount(), request.getHostname(),
+                pid > 0 ? Integer.toString(pid) : "agent");
+    }
+
+    private static List<String> inNetns(int pid, List<String> command) {
+        List<String> argv = new ArrayList<>(List.of("nsenter", "-t", Integer.toString(pid), "-n"));
+        argv.addAll(command);
+        return List.copyOf(argv);
     }
 
     /** The guest interface whose MAC is {@code mac}. */

@@ -28,7 +28,9 @@ public final class NetworkService {
 
     private final NetworkConfigurator configurator;
     private final Path procNet;
-    private final PortForwards forwards = new PortForwards();
+    private final PortForwards forwards = new PortForwards(this::podNetns);
+    /** The guest pid whose netns is the pod's (from ConfigureNetwork); 0 means the agent's own. */
+    private volatile int netnsPid;
 
     /**
      * @param procNet /proc/net (its tcp and tcp6 list the sockets of the agent's netns)
@@ -47,6 +49,7 @@ public final class NetworkService {
     public void register(TtrpcServer server) {
         server.registerUnary(SERVICE, "ConfigureNetwork", ConfigureNetworkRequest.parser(), (ctx, q) -> {
             configurator.configure(q);
+            netnsPid = q.getNetnsPid();
             return Empty.getDefaultInstance();
         });
         server.registerUnary(SERVICE, "ListListeningPorts", ListListeningPortsRequest.parser(),
@@ -68,17 +71,30 @@ public final class NetworkService {
         });
     }
 
-    /** Polls /proc/net/tcp{,6} until the set differs from the caller's or the wait is over. */
+    /** The pod's network namespace file, or null for the agent's own. */
+    private Path podNetns() {
+        int pid = netnsPid;
+        return pid > 0 ? procNet.resolveSibling(Integer.toString(pid)).resolve("ns").resolve("net") : null;
+    }
+
+    /** The tcp and tcp6 tables' directory: /proc/PID/net of the pod's netns, or /proc/net. */
+    Path tcpTables() {
+        int pid = netnsPid;
+        return pid > 0 ? procNet.resolveSibling(Integer.toString(pid)).resolve("net") : procNet;
+    }
+
+    /** Polls the pod netns' tcp{,6} tables until the set differs from the caller's or the wait is over. */
     ListListeningPortsResponse listeningPorts(ListListeningPortsRequest request) throws InterruptedException {
         Set<Integer> known = new TreeSet<>(request.getKnownTcpPortsList());
         Duration wait = Duration.ofMillis(request.getWaitMs());
         long deadline = System.nanoTime() + (wait.compareTo(MAX_WAIT) > 0 ? MAX_WAIT : wait).toNanos();
         while (true) {
             Set<Integer> ports;
+            Path tables = tcpTables();
             try {
-                ports = ListeningPorts.read(procNet.resolve("tcp"), procNet.resolve("tcp6"));
+                ports = ListeningPorts.read(tables.resolve("tcp"), tables.resolve("tcp6"));
             } catch (IOException e) {
-                throw Errors.internal("read %s/tcp: %s", procNet, e.getMessage());
+                throw Errors.internal("read %s/tcp: %s", tables, e.getMessage());
             }
             if (!ports.equals(known) || System.nanoTime() >= deadline) {
                 return ListListeningPortsResponse.newBuilder().addAllTcpPorts(ports).build();

@@ -1,14 +1,17 @@
 package io.javakata.guest.network;
 
+import io.javakata.sys.Namespaces;
 import io.javakata.ttrpc.Errors;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 
 /**
  * The guest ends of port-forward connections: TCP connections to the guest's loopback, by stream
@@ -21,12 +24,40 @@ public final class PortForwards {
 
     private final Map<String, SocketChannel> streams = new ConcurrentHashMap<>();
     private final AtomicLong next = new AtomicLong();
+    private final Supplier<Path> netns;
+
+    /** Connections from the agent's own network namespace. */
+    public PortForwards() {
+        this(() -> null);
+    }
+
+    /**
+     * @param netns the pod's network namespace file (/proc/PID/ns/net) at the time of each open, or
+     *              null for the agent's own: connections are made from inside it
+     *              ({@link Namespaces#inNetwork}), so they reach the pod's loopback
+     */
+    public PortForwards(Supplier<Path> netns) {
+        this.netns = netns;
+    }
 
     /** Connects to 127.0.0.1:port, then [::1]:port; UNAVAILABLE naming the port if neither answers. */
     public String open(int port) {
         if (port < 1 || port > 65535) {
             throw Errors.invalidArgument("port=%d: must be between 1 and 65535", port);
         }
+        Path ns = netns.get();
+        if (ns == null) {
+            return connect(port);
+        }
+        try {
+            return Namespaces.inNetwork(ns, () -> connect(port));
+        } catch (IOException e) {
+            throw Errors.unavailable("connect to port %d in the pod network namespace %s: %s", port, ns,
+                    e.getMessage());
+        }
+    }
+
+    private String connect(int port) {
         IOException last = null;
         for (String host : List.of("127.0.0.1", "::1")) {
             try {

@@ -71,6 +71,23 @@ class NetworkConfiguratorTest {
     }
 
     @Test
+    void withANetnsPidTheNicIsMovedThereAndConfiguredInsideIt() throws IOException {
+        configurator(null).configure(request("0a:58:0a:58:00:05").toBuilder().setNetnsPid(417).build());
+        assertEquals(List.of(
+                "ip link set dev enp0s2 netns 417",
+                "nsenter -t 417 -n ip link set dev lo up",
+                "nsenter -t 417 -n ip link set dev enp0s2 name eth0",
+                "nsenter -t 417 -n ip link set dev eth0 mtu 1450",
+                "nsenter -t 417 -n ip -4 addr add 10.88.0.5/16 dev eth0",
+                "nsenter -t 417 -n ip -6 addr add fd00::5/64 dev eth0",
+                "nsenter -t 417 -n ip link set dev eth0 up",
+                "nsenter -t 417 -n ip -4 route add default via 10.88.0.1 dev eth0",
+                "nsenter -t 417 -n ip -4 route add 10.99.0.0/24 via 10.88.0.254 dev eth0 src 10.88.0.5",
+                "nsenter -t 417 -n ip -6 route add default via fd00::1 dev eth0"), commands);
+        assertEquals("web-1", Files.readString(tmp.resolve("hostname")));
+    }
+
+    @Test
     void anUnknownMacIsAnInvalidArgumentAndNothingRuns() throws IOException {
         NetworkConfigurator configurator = configurator(null);
         var e = assertThrows(RuntimeStatusException.class, () -> configurator.configure(request("02:00:00:00:00:09")));

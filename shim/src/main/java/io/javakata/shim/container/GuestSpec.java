@@ -19,13 +19,14 @@ import java.util.OptionalInt;
  * must and keep every other field as it came, known to us or not):
  * <ul>
  *   <li>{@code root.path} becomes the rootfs as the guest sees it under the virtiofs share;</li>
- *   <li>host namespace paths (protocol-facts §6.2) mean nothing in the guest. A {@code network}
- *       entry with a path (the pod's netns, /var/run/netns/cni-… or /proc/&lt;pid&gt;/ns/net) is
- *       dropped: the container runs in the VM's own network namespace, which is the pod's, as Kata
- *       does. An {@code ipc}, {@code uts} or {@code pid} entry with a path joins the same namespace
- *       of the pod's sandbox container in the guest ({@code /proc/<guest pid>/ns/<type>}) when the
- *       pod has one, so the containers of a pod share them as under runc; any other path is removed
- *       and the guest makes a fresh namespace;</li>
+ *   <li>host namespace paths (protocol-facts §6.2) mean nothing in the guest. A {@code network},
+ *       {@code ipc}, {@code uts} or {@code pid} entry with a path joins the same namespace of the
+ *       pod's sandbox container in the guest ({@code /proc/<guest pid>/ns/<type>}) when the pod has
+ *       one, so the containers of a pod share them as under runc; any other path (the sandbox
+ *       container's own /var/run/netns/cni-…, or a container without a pod) is removed and the guest
+ *       makes a fresh namespace. The sandbox container thus owns the pod's network namespace in the
+ *       guest, into which the agent moves the pod's NIC (never the guest's root namespace, where runc
+ *       refuses network sysctls);</li>
  *   <li>mounts are replaced by index as the host side exposed them (volumes through the shared
  *       directory, /dev/shm as a guest tmpfs: {@code io.javakata.shim.volume.SharedMounts});</li>
  *   <li>{@code hooks} are dropped: they name host binaries; the shim's own guest hooks replace them.</li>
@@ -38,7 +39,8 @@ public final class GuestSpec {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     /** Namespaces a container joins from its pod's sandbox container: OCI type to /proc/[pid]/ns name. */
-    private static final Map<String, String> POD_SHARED = Map.of("ipc", "ipc", "uts", "uts", "pid", "pid");
+    private static final Map<String, String> POD_SHARED = Map.of("network", "net", "ipc", "ipc", "uts", "uts",
+            "pid", "pid");
 
     private GuestSpec() {
     }
@@ -69,8 +71,8 @@ public final class GuestSpec {
      * @param guestMounts   replacements for entries of {@code mounts}, by index
      * @param guestHooks    {@code createRuntime} hooks to run in the guest (the spec's own hooks,
      *                      host binaries, are dropped)
-     * @param podPid        the guest pid of the pod's sandbox container, whose ipc, uts and pid
-     *                      namespaces a container of the pod joins; empty for the sandbox container
+     * @param podPid        the guest pid of the pod's sandbox container, whose network, ipc, uts and
+     *                      pid namespaces a container of the pod joins; empty for the sandbox container
      *                      itself or a container without a pod
      */
     public static ObjectNode rewrite(ObjectNode spec, String guestRootPath, Map<Integer, ObjectNode> guestMounts,
@@ -103,9 +105,7 @@ public final class GuestSpec {
                 continue;
             }
             String type = namespace.path("type").asText("");
-            if (type.equals("network")) {
-                it.remove();
-            } else if (POD_SHARED.containsKey(type) && podPid.isPresent()) {
+            if (POD_SHARED.containsKey(type) && podPid.isPresent()) {
                 namespace.put("path", "/proc/" + podPid.getAsInt() + "/ns/" + POD_SHARED.get(type));
             } else {
                 namespace.remove("path");

@@ -65,10 +65,13 @@ class GuestSpecTest {
      * as a 64 MiB tmpfs), shared for real, and the guest spec is compared with the golden file.
      */
     @Test
-    void criSandboxSpecRunsInTheVmNetnsWithThePodShmResized() throws IOException {
+    void criSandboxSpecGetsItsOwnGuestNetnsWithThePodShmResized() throws IOException {
         ObjectNode guest = guestSpecOfRealCriSpec("cri-sandbox-spec.json", OptionalInt.empty());
         assertGolden("cri-sandbox-spec.guest.json", guest);
-        assertEquals(4, guest.path("linux").path("namespaces").size(), "the host netns entry is gone");
+        assertEquals(5, guest.path("linux").path("namespaces").size());
+        assertEquals("network", guest.path("linux").path("namespaces").get(4).path("type").asText());
+        assertTrue(guest.path("linux").path("namespaces").get(4).path("path").isMissingNode(),
+                "the sandbox container gets a fresh netns in the guest, not the host's cni-… path");
     }
 
     @Test
@@ -76,6 +79,8 @@ class GuestSpecTest {
         ObjectNode guest = guestSpecOfRealCriSpec("cri-app-spec.json", OptionalInt.of(173));
         assertGolden("cri-app-spec.guest.json", guest);
         assertEquals("/proc/173/ns/ipc", guest.path("linux").path("namespaces").get(1).path("path").asText());
+        assertEquals("/proc/173/ns/net", guest.path("linux").path("namespaces").get(4).path("path").asText(),
+                "app containers join the sandbox container's netns in the guest");
     }
 
     private ObjectNode guestSpecOfRealCriSpec(String name, OptionalInt podPid) throws IOException {
