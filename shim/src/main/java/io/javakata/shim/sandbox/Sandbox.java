@@ -56,6 +56,10 @@ public final class Sandbox {
     /** The pod's network (taps, tc mirrors) and its port forwarding; null when created without a spec. */
     private PodNetwork network;
     private PortForwarder portForwarder;
+    /** Talks to the agent about the pod network; null without a pod network. */
+    private NetworkAgent networkAgent;
+    /** The sandbox spec's hostname, given to the guest with the network. */
+    private String hostname = "";
     /** The pod's host cgroup holding QEMU and virtiofsd; null when the spec names none. */
     private HostCgroup hostCgroup;
     private boolean stopped;
@@ -148,14 +152,14 @@ public final class Sandbox {
                     sandboxId, check.getVersion(), String.valueOf(Duration.between(started, Instant.now()).toMillis()),
                     check.getKernelRelease());
 
-            PortForwarder forwarder = network == null ? null
-                    : connectGuestNetwork(network, new NetworkAgent(ttrpc, config.agent().requestTimeout()), spec);
+            NetworkAgent networkAgent = network == null ? null : new NetworkAgent(ttrpc, config.agent().requestTimeout());
 
             writeState(ctx, sandboxId, paths, hypervisor);
             undo.release();
             Sandbox sandbox = new Sandbox(sandboxId, paths, hypervisor, agent);
             sandbox.network = network;
-            sandbox.portForwarder = forwarder;
+            sandbox.networkAgent = networkAgent;
+            sandbox.hostname = spec == null ? "" : spec.path("hostname").asText("");
             sandbox.hostCgroup = cgroup;
             return sandbox;
         } catch (RuntimeStatusException e) {
@@ -183,17 +187,21 @@ public final class Sandbox {
                 cgroup.path());
     }
 
-    /** Configures the guest NICs and hostname, and starts port forwarding when the pod has a netns. */
-    private static PortForwarder connectGuestNetwork(PodNetwork network, NetworkAgent agent, ObjectNode spec) {
-        if (network.netns().isEmpty()) {
-            return null;
+    /**
+     * When the pod has a netns: moves the guest NICs into the network namespace of the sandbox
+     * container (guest pid {@code guestPid}, created but not started), configures them and the
+     * hostname there, and starts port forwarding into it. Guarded by this.
+     */
+    private void connectGuestNetwork(int guestPid) {
+        if (network == null || network.netns().isEmpty() || portForwarder != null) {
+            return;
         }
         try {
-            agent.configureNetwork(network.guestRequest(spec.path("hostname").asText("")));
+            networkAgent.configureNetwork(network.guestRequest(hostname).toBuilder().setNetnsPid(guestPid).build());
         } catch (RuntimeStatusException e) {
-            throw e.withContext("configure the guest network");
+            throw e.withContext("configure the guest network in the netns of guest pid " + guestPid);
         }
-        return PortForwarder.start(network.netns().get(), agent);
+        portForwarder = PortForwarder.start(network.netns().get(), networkAgent);
     }
 
     public String id() {
@@ -231,12 +239,17 @@ public final class Sandbox {
     /**
      * Records a container the agent created; the pod's sandbox container (CRI container type
      * {@code sandbox}) is remembered, because the pod's other containers join its namespaces and
-     * its /dev/shm in the guest.
+     * its /dev/shm in the guest. The pod's network is configured in that container's network
+     * namespace here (before it starts, as CNI does for runc); the sandbox task without a CRI type
+     * (its id is the sandbox's) gets it as well.
      *
      * @param containerType the spec's {@code io.kubernetes.cri.container-type} annotation, "" if none
      * @param guestPid      the container's init pid in the guest
      */
     public synchronized void containerCreated(String containerId, String containerType, int guestPid) {
+        if ("sandbox".equals(containerType) || containerId.equals(id)) {
+            connectGuestNetwork(guestPid);
+        }
         if ("sandbox".equals(containerType)) {
             podContainerId = containerId;
             podContainerPid = guestPid;
