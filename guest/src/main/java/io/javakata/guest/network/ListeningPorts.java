@@ -9,8 +9,8 @@ import java.util.Set;
 import java.util.TreeSet;
 
 /**
- * The TCP ports listened on in the agent's network namespace (the pod's: containers share the
- * guest's root netns), from /proc/net/tcp and /proc/net/tcp6: sockets in state LISTEN (0A) bound
+ * The TCP ports listened on in a network namespace (the pod's: the sandbox container's, whose
+ * /proc/PID/net/tcp and tcp6 the caller passes), from its tcp and tcp6 tables: sockets in state LISTEN (0A) bound
  * to a wildcard or loopback address, which a connection to the loopback address reaches.
  */
 public final class ListeningPorts {

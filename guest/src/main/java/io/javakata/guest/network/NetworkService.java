@@ -33,7 +33,8 @@ public final class NetworkService {
     private volatile int netnsPid;
 
     /**
-     * @param procNet /proc/net (its tcp and tcp6 list the sockets of the agent's netns)
+     * @param procNet /proc/net (its tcp and tcp6 list the sockets of the agent's netns; after a
+     *                ConfigureNetwork with a netns_pid, the sibling PID/net is read instead)
      */
     public NetworkService(NetworkConfigurator configurator, Path procNet) {
         this.configurator = configurator;
@@ -48,8 +49,7 @@ public final class NetworkService {
 
     public void register(TtrpcServer server) {
         server.registerUnary(SERVICE, "ConfigureNetwork", ConfigureNetworkRequest.parser(), (ctx, q) -> {
-            configurator.configure(q);
-            netnsPid = q.getNetnsPid();
+            configure(q);
             return Empty.getDefaultInstance();
         });
         server.registerUnary(SERVICE, "ListListeningPorts", ListListeningPortsRequest.parser(),
@@ -69,6 +69,12 @@ public final class NetworkService {
             forwards.close(q.getStreamId(), q.getWriteOnly());
             return Empty.getDefaultInstance();
         });
+    }
+
+    /** Configures the pod network and remembers its namespace for the port scan and port forwarding. */
+    void configure(ConfigureNetworkRequest request) {
+        configurator.configure(request);
+        netnsPid = request.getNetnsPid();
     }
 
     /** The pod's network namespace file, or null for the agent's own. */
