@@ -60,6 +60,8 @@ public final class ContainerStdio implements AutoCloseable {
     private boolean stdinClosed;
     /** The pty master of a terminal process once attached, -1 before and after; guarded by stdinLock. */
     private int master = -1;
+    /** A window size asked for before the pty existed (rows, cols), applied on attach; guarded by stdinLock. */
+    private int[] pendingSize;
 
     /**
      * FIFO stdio.
@@ -106,6 +108,15 @@ public final class ContainerStdio implements AutoCloseable {
         stdinLock.lock();
         try {
             master = masterFd;
+            if (pendingSize != null) {
+                try {
+                    Terminals.setWindowSize(masterFd, pendingSize[0], pendingSize[1]);
+                } catch (ErrnoException e) {
+                    LOG.log(Level.WARNING, "msg=\"queued resize failed\" process={0} rows={1} cols={2}"
+                            + " error=\"{3}\"", containerId, pendingSize[0], pendingSize[1], e.getMessage());
+                }
+                pendingSize = null;
+            }
         } finally {
             stdinLock.unlock();
         }
@@ -117,12 +128,17 @@ public final class ContainerStdio implements AutoCloseable {
         stdout.done.whenComplete((v, e) -> closeMaster());
     }
 
-    /** ResizePty: sets the terminal's window size; a no-op for FIFO stdio (as runc's shim does). */
+    /**
+     * ResizePty: sets the terminal's window size; a no-op for FIFO stdio (as runc's shim does). A size
+     * asked for before runc handed over the pty is kept and applied when it arrives.
+     */
     public void resize(int rows, int cols) throws ErrnoException {
         stdinLock.lock();
         try {
             if (master >= 0) {
                 Terminals.setWindowSize(master, rows, cols);
+            } else if (terminal && !stdinClosed) {
+                pendingSize = new int[] {rows, cols};
             }
         } finally {
             stdinLock.unlock();

@@ -53,4 +53,20 @@ class TerminalStdioTest {
         assertEquals("typed\r\nshown\r\n", out.toString(US_ASCII));
         stdio.close();
     }
+
+    @Test
+    void aResizeBeforeThePtyArrivesIsAppliedWhenItDoes() throws Exception {
+        int master = Fds.open(Path.of("/dev/ptmx"), Fds.O_RDWR | O_NOCTTY | Fds.O_CLOEXEC, 0);
+        int slave = Fds.open(Path.of("/dev/pts/" + Terminals.unlockSlave(master)),
+                Fds.O_RDWR | O_NOCTTY | Fds.O_CLOEXEC, 0);
+        ContainerStdio stdio = ContainerStdio.terminal("c1/e2", dir, true, true);
+        stdio.prepare();
+        stdio.resize(30, 100);
+        stdio.resize(43, 132);
+        stdio.attachTerminal(master);
+        assertEquals(new Terminals.WindowSize(43, 132), Terminals.windowSize(slave), "the last size asked for");
+        Fds.close(slave);
+        stdio.outputsDone().get(10, TimeUnit.SECONDS);
+        stdio.close();
+    }
 }
