@@ -176,7 +176,11 @@ class TaskServiceTest {
         JsonNode sent = new ObjectMapper().readTree(agent.specs.get("c1"));
         assertEquals("/run/javakata/shared/c1/rootfs", sent.path("root").path("path").asText());
         assertFalse(sent.has("hooks"));
-        assertEquals(1, sent.path("linux").path("namespaces").size(), "a host netns entry is dropped: the VM's is the pod's");
+        JsonNode namespaces = sent.path("linux").path("namespaces");
+        assertEquals(2, namespaces.size(), "pid and network namespaces are kept");
+        JsonNode network = namespaces.get(1);
+        assertEquals("network", network.path("type").asText());
+        assertFalse(network.has("path"), "the host netns path is dropped: the container gets the pod's netns in the guest");
 
         call("Start", StartRequest.newBuilder().setId("c1").build(), io.containerd.task.v2.StartResponse.parser());
         WaitResponse exit = call("Wait", WaitRequest.newBuilder().setId("c1").build(), WaitResponse.parser());
