@@ -36,7 +36,6 @@ public final class ExecProcess implements ContainerProcess {
         this.dir = dir;
         this.terminal = terminal;
         this.stdio = stdio;
-        exit.thenRun(this::markExited);
     }
 
     @Override
@@ -69,8 +68,13 @@ public final class ExecProcess implements ContainerProcess {
         return oomKillsAtStart;
     }
 
+    /**
+     * EXITED as soon as the exit future is completed: derived rather than set by a dependent of that
+     * future, because dependents run in no fixed order, so a waiter on {@link #exitWithOutput()} could
+     * otherwise wake while the state still says RUNNING.
+     */
     public synchronized State state() {
-        return state;
+        return exit.isDone() ? State.EXITED : state;
     }
 
     /** The directory holding process.json, the pid file and the FIFOs. */
@@ -88,9 +92,9 @@ public final class ExecProcess implements ContainerProcess {
     }
 
     synchronized void markStarting(long oomKills) {
-        if (state != State.CREATED) {
+        if (state() != State.CREATED) {
             throw Errors.failedPrecondition("cannot start exec %s of container %s in state %s", execId, containerId,
-                    state.name().toLowerCase());
+                    state().name().toLowerCase());
         }
         state = State.RUNNING;
         oomKillsAtStart = oomKills;
@@ -98,9 +102,5 @@ public final class ExecProcess implements ContainerProcess {
 
     synchronized void started(int startedPid) {
         pid = startedPid;
-    }
-
-    private synchronized void markExited() {
-        state = State.EXITED;
     }
 }
