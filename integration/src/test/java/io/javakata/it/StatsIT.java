@@ -18,10 +18,15 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import io.javakata.it.cri.v1.ContainerStats;
 import io.javakata.it.cri.v1.ContainerStatsFilter;
 import io.javakata.it.cri.v1.ContainerStatsRequest;
+import io.javakata.it.cri.v1.LinuxContainerResources;
 import io.javakata.it.cri.v1.ListContainerStatsRequest;
 import io.javakata.it.cri.v1.PodSandboxStatsRequest;
+import io.javakata.it.cri.v1.UpdateContainerResourcesRequest;
 
-/** Issue 3 item 4: ContainerStats, ListContainerStats and PodSandboxStats report real usage from the guest. */
+/**
+ * Issue 3 item 4: ContainerStats, ListContainerStats and PodSandboxStats report real usage from the guest; and
+ * item 6's Update through CRI: UpdateContainerResources reaches the container's cgroup in the guest.
+ */
 @Tag("containerd")
 @Tag("qemu")
 @Tag("cri")
@@ -91,6 +96,22 @@ class StatsIT {
         for (ContainerStats s : list) {
             assertTrue(s.getMemory().getWorkingSetBytes().getValue() > 0, s::toString);
         }
+    }
+
+    @Test
+    void updateContainerResourcesReachesTheContainersCgroupInTheGuest() {
+        CRI.cri().runtime().updateContainerResources(UpdateContainerResourcesRequest.newBuilder().setContainerId(idle)
+                .setLinux(LinuxContainerResources.newBuilder().setMemoryLimitInBytes(96 * MIB)
+                        .setCpuPeriod(100_000).setCpuQuota(50_000))
+                .build());
+        // The guest is cgroup v2; the container's cgroup is the path /proc/self/cgroup names, under the
+        // mounted hierarchy (or the mount's root when runc gave the container a cgroup namespace).
+        String read = "d=/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/self/cgroup); [ -f \"$d/memory.max\" ] || d=/sys/fs/cgroup; "
+                + "cat \"$d/memory.max\" \"$d/cpu.max\"";
+        var response = pod.execSync(idle, Duration.ofSeconds(60), "sh", "-c", read);
+        String out = response.getStdout().toStringUtf8();
+        assertEquals(0, response.getExitCode(), () -> out + response.getStderr().toStringUtf8());
+        assertEquals(String.valueOf(96 * MIB) + "\n50000 100000\n", out);
     }
 
     @Test
