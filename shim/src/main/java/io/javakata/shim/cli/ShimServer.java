@@ -52,6 +52,7 @@ final class ShimServer {
         TtrpcEventPublisher publisher = null;
         TtrpcServer server = null;
         UnixServer listener = null;
+        TaskService tasks;
         try {
             LogFifo.redirectStderr(bundle);
             ShimLogging.configure(new ShimLogging.Settings(flags.namespace(), flags.id(), flags.debug(), System.err,
@@ -64,7 +65,8 @@ final class ShimServer {
                     DeleteCommand.ttrpcAddress(flags, env), bundle, config, debug);
             publisher = new TtrpcEventPublisher(Path.of(ctx.ttrpcAddress()), flags.namespace());
             server = new TtrpcServer("shim " + flags.id());
-            new TaskService(ctx, publisher, exitRequested::countDown).register(server);
+            tasks = new TaskService(ctx, publisher, exitRequested::countDown);
+            tasks.register(server);
             try {
                 createSocketDir(socket.getParent());
                 listener = UnixServer.listen(socket, server);
@@ -87,6 +89,8 @@ final class ShimServer {
         LogFifo.detachStdout();
         awaitExit();
         close(listener, server, publisher, socket);
+        // Then the VM: after SIGTERM tasks may remain, and nothing else would stop their QEMU and virtiofsd.
+        tasks.close();
         LOG.log(Level.INFO, "shim stopped");
         stopped.countDown();
         return inShutdownHook ? IN_SHUTDOWN : 0;

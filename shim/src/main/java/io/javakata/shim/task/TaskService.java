@@ -353,6 +353,26 @@ public final class TaskService {
         return Empty.getDefaultInstance();
     }
 
+    /**
+     * The shim is going away (SIGTERM, or after Shutdown): stops the pod's VM even while containers remain,
+     * because nothing else would — QEMU, virtiofsd and the pod's mounts must not outlive their shim.
+     * Idempotent; a no-op once the last Delete has stopped the VM.
+     */
+    public void close() {
+        createLock.lock();
+        try {
+            Sandbox pod = sandbox;
+            if (pod != null) {
+                sandbox = null;
+                LOG.log(System.Logger.Level.INFO, "shim exits with " + containers.size() + " task(s) left: stopping the VM");
+                containers.clear();
+                pod.stop();
+            }
+        } finally {
+            createLock.unlock();
+        }
+    }
+
     private void stopSandboxIfUnused() {
         createLock.lock();
         try {

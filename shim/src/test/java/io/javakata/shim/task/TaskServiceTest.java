@@ -78,6 +78,7 @@ class TaskServiceTest {
     private final FakeAgent agent = new FakeAgent();
     private final RecordingPublisher events = new RecordingPublisher();
     private final List<FakeHypervisor> vms = new CopyOnWriteArrayList<>();
+    private TaskService service;
     private final CountDownLatch shimExited = new CountDownLatch(1);
     private TtrpcServer agentServer;
     private TtrpcServer taskServer;
@@ -103,7 +104,8 @@ class TaskServiceTest {
         }, (endpoint, timeout) -> serve(agentServer));
 
         taskServer = new TtrpcServer("shim");
-        new TaskService(ctx, events, shimExited::countDown, launcher).register(taskServer);
+        service = new TaskService(ctx, events, shimExited::countDown, launcher);
+        service.register(taskServer);
         containerd = new TtrpcClient(serve(taskServer));
     }
 
@@ -604,5 +606,19 @@ class TaskServiceTest {
             String target = line.split(" ")[4];
             assertFalse(target.startsWith(dir.toString()), "left mounted: " + target);
         }
+    }
+
+    @Test
+    void closingTheServiceStopsTheVmEvenWithTasksLeft() throws Exception {
+        agent.programs.put("c1", p -> p.exit(0));
+        create("c1", "", "");
+        SandboxPaths paths = sandboxPaths("c1");
+        assertTrue(io.javakata.sys.Mounts.isMountPoint(paths.rootfs("c1")));
+
+        service.close();
+        assertTrue(vms.getFirst().stopped, "SIGTERM must not orphan the VM of a task still present");
+        assertFalse(io.javakata.sys.Mounts.isMountPoint(paths.rootfs("c1")), "the rootfs is unmounted");
+        assertFalse(Files.exists(paths.dir()), "the sandbox state is gone");
+        service.close(); // idempotent
     }
 }
