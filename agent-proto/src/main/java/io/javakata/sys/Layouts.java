@@ -23,6 +23,19 @@ final class Layouts {
             JAVA_BYTE.withName("svm_flags"),
             MemoryLayout.sequenceLayout(3, JAVA_BYTE).withName("svm_zero"));
 
+    /** {@code struct open_how}, linux/openat2.h: flags, mode, resolve; 24 bytes (OPEN_HOW_SIZE_VER0). */
+    static final StructLayout OPEN_HOW = MemoryLayout.structLayout(
+            JAVA_LONG.withName("flags"),
+            JAVA_LONG.withName("mode"),
+            JAVA_LONG.withName("resolve"));
+
+    /** {@code struct mount_attr}, linux/mount.h: 32 bytes (MOUNT_ATTR_SIZE_VER0). */
+    static final StructLayout MOUNT_ATTR = MemoryLayout.structLayout(
+            JAVA_LONG.withName("attr_set"),
+            JAVA_LONG.withName("attr_clr"),
+            JAVA_LONG.withName("propagation"),
+            JAVA_LONG.withName("userns_fd"));
+
     /** {@code struct timeval}, bits/types/struct_timeval.h (time_t and suseconds_t are 64-bit). */
     static final StructLayout TIMEVAL = MemoryLayout.structLayout(
             JAVA_LONG.withName("tv_sec"),

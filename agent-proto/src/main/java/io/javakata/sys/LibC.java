@@ -56,6 +56,26 @@ final class LibC {
     static final MethodHandle SHUTDOWN = link("shutdown", JAVA_INT, JAVA_INT, JAVA_INT);
     static final MethodHandle READ = link("read", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG);
     static final MethodHandle WRITE = link("write", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG);
+    /*
+     * The new mount API and openat2 through syscall(2): glibc 2.36 (Debian 12) has no openat2 wrapper. x86-64
+     * numbers from arch/x86/entry/syscalls/syscall_64.tbl; every argument is passed as a long or a pointer.
+     */
+    static final long SYS_OPEN_TREE = 428;
+    static final long SYS_MOVE_MOUNT = 429;
+    static final long SYS_OPENAT2 = 437;
+    static final long SYS_MOUNT_SETATTR = 442;
+    /** {@code syscall(SYS_openat2, dirfd, path, how, size)} and {@code syscall(SYS_open_tree, dirfd, path, flags)}. */
+    static final MethodHandle SYSCALL_OPENAT2 =
+            link("syscall", 1, JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, JAVA_LONG);
+    static final MethodHandle SYSCALL_OPEN_TREE = link("syscall", 1, JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_LONG);
+    /** {@code syscall(SYS_move_mount, from_dirfd, from_path, to_dirfd, to_path, flags)}. */
+    static final MethodHandle SYSCALL_MOVE_MOUNT =
+            link("syscall", 1, JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG);
+    /** {@code syscall(SYS_mount_setattr, dirfd, path, flags, attr, size)}. */
+    static final MethodHandle SYSCALL_MOUNT_SETATTR =
+            link("syscall", 1, JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG);
+    /** {@code int mkdirat(int dirfd, const char *path, mode_t mode)}. */
+    static final MethodHandle MKDIRAT = link("mkdirat", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT);
     private static final MethodHandle STRERROR = LINKER.downcallHandle(
             LOOKUP.find("strerror").orElseThrow(), FunctionDescriptor.of(ADDRESS, JAVA_INT));
 

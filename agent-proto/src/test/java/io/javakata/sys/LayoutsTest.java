@@ -10,6 +10,19 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 class LayoutsTest {
 
     @Test
+    void openHowAndMountAttrMatchTheKernelHeaders() {
+        assertEquals(24, Layouts.OPEN_HOW.byteSize());
+        assertEquals(0, Layouts.offset(Layouts.OPEN_HOW, "flags"));
+        assertEquals(8, Layouts.offset(Layouts.OPEN_HOW, "mode"));
+        assertEquals(16, Layouts.offset(Layouts.OPEN_HOW, "resolve"));
+        assertEquals(32, Layouts.MOUNT_ATTR.byteSize());
+        assertEquals(0, Layouts.offset(Layouts.MOUNT_ATTR, "attr_set"));
+        assertEquals(8, Layouts.offset(Layouts.MOUNT_ATTR, "attr_clr"));
+        assertEquals(16, Layouts.offset(Layouts.MOUNT_ATTR, "propagation"));
+        assertEquals(24, Layouts.offset(Layouts.MOUNT_ATTR, "userns_fd"));
+    }
+
+    @Test
     void sockaddrVmMatchesVmSocketsH() {
         assertEquals(16, Layouts.SOCKADDR_VM.byteSize());
         assertEquals(0, Layouts.offset(Layouts.SOCKADDR_VM, "svm_family"));
