@@ -9,6 +9,8 @@ import io.javakata.agent.v1.ExecProcessRequest;
 import io.javakata.agent.v1.ListProcessesResponse;
 import io.javakata.shim.agent.AgentClient;
 import io.javakata.shim.rootfs.Mounter;
+import io.javakata.sys.ErrnoException;
+import io.javakata.sys.MountFds;
 import io.javakata.shim.rootfs.RootfsMount;
 import io.javakata.shim.sandbox.CleanupStack;
 import io.javakata.shim.sandbox.Sandbox;
@@ -39,6 +41,7 @@ public final class Container extends TaskProcess {
 
     private final String id;
     private final Path bundle;
+    private static final int EEXIST = 17;
     private final List<RootfsMount> rootfs;
     private final Map<String, ExecProcess> execs = new ConcurrentHashMap<>();
 
@@ -63,10 +66,7 @@ public final class Container extends TaskProcess {
         try {
             sandbox.ensureRunning();
             Path containerDir = paths.containerDir(id);
-            if (Files.exists(containerDir)) {
-                throw Errors.alreadyExists("%s already exists", containerDir);
-            }
-            Files.createDirectories(paths.rootfs(id));
+            makeContainerDir(paths, id);
             undo.push("remove " + containerDir, () -> Mounter.deleteTree(containerDir));
             Mounter.mountRootfs(rootfs, paths.rootfs(id));
             undo.push("unmount " + paths.rootfs(id), () -> Mounter.unmount(paths.rootfs(id)));
@@ -233,6 +233,26 @@ public final class Container extends TaskProcess {
             Mounter.deleteTree(sandbox.paths().containerDir(id));
         } catch (IOException e) {
             throw Errors.unknown("delete container %s: %s", id, e.getMessage());
+        }
+    }
+
+    /**
+     * Makes {@code mounts/<id>/rootfs} with mkdirat(2) from descriptors: an entry that already exists
+     * (a container of that id, or anything else) is ALREADY_EXISTS, never followed.
+     */
+    private static void makeContainerDir(SandboxPaths paths, String id) throws IOException {
+        try (MountFds.Fd mounts = MountFds.openDirectory(paths.mounts())) {
+            try {
+                MountFds.mkdirIn(mounts, id, 0755);
+            } catch (ErrnoException e) {
+                if (e.errno() == EEXIST) {
+                    throw Errors.alreadyExists("%s already exists", paths.containerDir(id));
+                }
+                throw e;
+            }
+            try (MountFds.Fd dir = MountFds.openBeneath(mounts, id, true)) {
+                MountFds.mkdirIn(dir, "rootfs", 0755);
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 package io.javakata.shim.rootfs;
 
 import io.javakata.sys.ErrnoException;
+import io.javakata.sys.MountFds;
 import io.javakata.sys.Mounts;
 import io.javakata.ttrpc.Errors;
 import java.io.ByteArrayOutputStream;
@@ -18,8 +19,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Host-side mounts of the shim: container root filesystems and the sandbox's shared directory.
- * Every method blocks on mount(2)/umount2(2) only; thread-safe (no state).
+ * Host-side mounts of the shim: container root filesystems, volume binds and the sandbox's shared
+ * directory. Targets are opened as descriptors and never resolved through a symlink; every path given
+ * here lies in a tree only the host writes to (a sandbox's {@code mounts/}, never the guest-visible
+ * share). Every method blocks on mount system calls only; thread-safe (no state).
  */
 public final class Mounter {
 
@@ -33,8 +36,11 @@ public final class Mounter {
     }
 
     /**
-     * Mounts a container's rootfs at {@code target} (an existing directory). containerd's
-     * snapshotters hand one mount (§6.4); more than one is refused as INVALID_ARGUMENT.
+     * Mounts a container's rootfs at {@code target} (an existing, empty directory that only the host can
+     * write to). containerd's snapshotters hand one mount (§6.4); more than one is refused as
+     * INVALID_ARGUMENT. The target is opened as a descriptor (no symlink followed) and mounted on through
+     * {@code /proc/self/fd/N}; a bind is made detached and gets its flags before it is attached
+     * ({@link #bind}).
      */
     public static void mountRootfs(List<RootfsMount> mounts, Path target) throws IOException {
         if (mounts.size() != 1) {
@@ -53,49 +59,85 @@ public final class Mounter {
             }
         }
         if (mount.isBind()) {
-            flags |= Mounts.MS_BIND;
+            bind(Path.of(mount.source()), mount.options().contains("rbind"), attributes(flags), target);
+            return;
         }
-        String fstype = mount.isBind() ? null : mount.type();
-        Mounts.mount(mount.source(), target.toString(), fstype, flags, data.isEmpty() ? null : String.join(",", data));
-        // A bind ignores MS_RDONLY on the first call: read-only takes a remount (mount(2), "MS_BIND").
-        if (mount.isBind() && (flags & Mounts.MS_RDONLY) != 0) {
-            try {
-                Mounts.mount(null, target.toString(), null,
-                        Mounts.MS_REMOUNT | Mounts.MS_BIND | Mounts.MS_RDONLY, null);
-            } catch (ErrnoException e) {
-                unmount(target);
-                throw e;
-            }
+        try (MountFds.Fd dir = MountFds.openDirectory(target.getParent());
+             MountFds.Fd at = MountFds.openBeneath(dir, target.getFileName().toString(), true)) {
+            Mounts.mount(mount.source(), MountFds.procPath(at), mount.type(), flags,
+                    data.isEmpty() ? null : String.join(",", data));
         }
     }
 
     /**
-     * Makes {@code dir} a bind mount of itself with shared propagation, so mounts added below it
-     * later (container rootfs) also appear in virtiofsd's mount namespace, which is a slave copy.
-     * The bind is made private first: a bind of a directory on a shared mount (systemd makes / shared)
-     * would join the host's peer group, and every rootfs mount would then appear twice.
+     * Binds {@code source} (a directory or a file of the host) at {@code target} (an existing directory
+     * or file that only the host can write to), recursively if asked, with the {@code MOUNT_ATTR_*} bits
+     * of {@code attributes} and private propagation (runc's default). The bind is made detached
+     * (open_tree), gets its flags there and is attached last (move_mount): a read-only bind is never
+     * writable anywhere, not even in a mount namespace it propagates to, such as virtiofsd's.
      */
-    public static void makeSharedBind(Path dir) throws IOException {
-        Mounts.mount(dir.toString(), dir.toString(), null, Mounts.MS_BIND, null);
+    public static void bind(Path source, boolean recursive, long attributes, Path target) throws IOException {
+        try (MountFds.Fd tree = MountFds.cloneTree(source, recursive);
+             MountFds.Fd dir = MountFds.openDirectory(target.getParent());
+             MountFds.Fd at = MountFds.openBeneath(dir, target.getFileName().toString(), false)) {
+            MountFds.setAttributes(tree, attributes, Mounts.MS_PRIVATE, recursive);
+            MountFds.moveMount(tree, at);
+        }
+    }
+
+    /** The MOUNT_ATTR_* bits for mount(2)'s MS_RDONLY, MS_NOSUID, MS_NODEV and MS_NOEXEC in {@code flags}. */
+    static long attributes(long flags) {
+        long attributes = 0;
+        attributes |= (flags & Mounts.MS_RDONLY) != 0 ? MountFds.MOUNT_ATTR_RDONLY : 0;
+        attributes |= (flags & Mounts.MS_NOSUID) != 0 ? MountFds.MOUNT_ATTR_NOSUID : 0;
+        attributes |= (flags & Mounts.MS_NODEV) != 0 ? MountFds.MOUNT_ATTR_NODEV : 0;
+        attributes |= (flags & Mounts.MS_NOEXEC) != 0 ? MountFds.MOUNT_ATTR_NOEXEC : 0;
+        return attributes;
+    }
+
+    /**
+     * Sets up a sandbox's two directories, both existing and empty: {@code mounts}, where the host makes
+     * every mount of the pod (container root filesystems, volume binds), becomes a bind of itself with
+     * shared propagation; {@code shared}, which virtiofsd exports, becomes a read-only bind of
+     * {@code mounts} that receives its mounts (a slave of it) and passes them on to virtiofsd's mount
+     * namespace (shared itself). The guest so sees every container rootfs and read-write volume with its
+     * own mount and writes only there: it can never rename, replace or add an entry of the tree the host
+     * works in (Kata's fix of CVE-2020-28914: a private mounts/ dir and a read-only bind as the share).
+     * The first bind is made private before it is made shared: a bind of a directory on a shared mount
+     * (systemd makes / shared) would join the host's peer group, and every mount would appear twice.
+     */
+    public static void makeShare(Path mounts, Path shared) throws IOException {
+        Mounts.mount(mounts.toString(), mounts.toString(), null, Mounts.MS_BIND, null);
         try {
-            Mounts.mount(null, dir.toString(), null, Mounts.MS_PRIVATE, null);
-            Mounts.mount(null, dir.toString(), null, Mounts.MS_SHARED, null);
+            Mounts.mount(null, mounts.toString(), null, Mounts.MS_PRIVATE, null);
+            Mounts.mount(null, mounts.toString(), null, Mounts.MS_SHARED, null);
+            Mounts.mount(mounts.toString(), shared.toString(), null, Mounts.MS_BIND, null);
+            try {
+                Mounts.mount(null, shared.toString(), null, Mounts.MS_SLAVE, null);
+                Mounts.mount(null, shared.toString(), null, Mounts.MS_SHARED, null);
+                Mounts.mount(null, shared.toString(), null, Mounts.MS_REMOUNT | Mounts.MS_BIND | Mounts.MS_RDONLY
+                        | Mounts.MS_NOSUID | Mounts.MS_NODEV, null);
+            } catch (ErrnoException e) {
+                unmount(shared);
+                throw e;
+            }
         } catch (ErrnoException e) {
-            unmount(dir);
+            unmount(mounts);
             throw e;
         }
     }
 
     /**
-     * Unmounts every mount stacked at {@code target}; nothing if it is not a mount point.
-     * Falls back to a lazy (MNT_DETACH) unmount if the target is busy.
+     * Unmounts every mount stacked at {@code target}; nothing if it is not a mount point. Never follows a
+     * symlink in the last component (UMOUNT_NOFOLLOW). Falls back to a lazy (MNT_DETACH) unmount if the
+     * target is busy.
      */
     public static void unmount(Path target) throws IOException {
         for (int layer = 0; layer < 16 && Mounts.isMountPoint(target); layer++) {
             try {
-                Mounts.unmount(target.toString(), 0);
+                Mounts.unmount(target.toString(), MountFds.UMOUNT_NOFOLLOW);
             } catch (ErrnoException e) {
-                Mounts.unmount(target.toString(), Mounts.MNT_DETACH);
+                Mounts.unmount(target.toString(), Mounts.MNT_DETACH | MountFds.UMOUNT_NOFOLLOW);
             }
         }
     }
@@ -103,12 +145,14 @@ public final class Mounter {
     /**
      * Unmounts every mount at or below {@code dir}, deepest first (from /proc/self/mountinfo), so a
      * directory holding volume binds and their submounts can be removed. Lazy unmount when busy.
+     * {@code dir} must lie in a tree only the host writes to: its parent is resolved to a real path (the
+     * state directory may sit behind a symlink such as /var/run), its last component never is.
      */
     public static void unmountUnder(Path dir) throws IOException {
-        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
-        String root = dir.toRealPath().toString();
+        String root = dir.toAbsolutePath().getParent().toRealPath().resolve(dir.getFileName()).toString();
         List<String> targets = new ArrayList<>();
         for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"), StandardCharsets.UTF_8)) {
             String[] fields = line.split(" ");

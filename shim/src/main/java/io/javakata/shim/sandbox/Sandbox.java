@@ -116,10 +116,12 @@ public final class Sandbox {
             if (Files.exists(paths.dir())) {
                 throw Errors.alreadyExists("state directory %s already exists", paths.dir());
             }
-            Files.createDirectories(paths.shared());
+            Files.createDirectories(paths.dir());
             undo.push("remove " + paths.dir(), () -> Mounter.deleteTree(paths.dir()));
-            Mounter.makeSharedBind(paths.shared());
-            undo.push("unmount " + paths.shared(), () -> Mounter.unmount(paths.shared()));
+            Files.createDirectory(paths.mounts());
+            Files.createDirectory(paths.shared());
+            Mounter.makeShare(paths.mounts(), paths.shared());
+            undo.push("unmount " + paths.shared(), () -> unmountShared(paths));
 
             RuntimeConfig config = ctx.config();
             PodNetwork network = spec == null ? null : launcher.networks().setUp(spec);
@@ -367,9 +369,12 @@ public final class Sandbox {
         return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     }
 
-    /** Unmounts everything left under shared/ (container rootfs, volume binds), deepest first, then shared/. */
+    /**
+     * Unmounts everything left under mounts/ (container rootfs, volume binds; their copies under shared/
+     * go with them), deepest first, then mounts/ and shared/ themselves.
+     */
     static void unmountShared(SandboxPaths paths) throws IOException {
+        Mounter.unmountUnder(paths.mounts());
         Mounter.unmountUnder(paths.shared());
-        Mounter.unmount(paths.shared());
     }
 }

@@ -27,11 +27,11 @@ import java.util.stream.Stream;
  * must be idempotent, finish well within containerd's 5 s, and never disturb a live pod shim's
  * other tasks:
  * <ul>
- *   <li>this task's rootfs mount and {@code shared/<task>} are always removed;</li>
+ *   <li>this task's rootfs mount and {@code mounts/<task>} are always removed;</li>
  *   <li>only if the shim recorded in sandbox.json is gone: the VM's processes (QEMU, virtiofsd) are
  *       killed, the pod sandbox task's network namespace loses the taps and tc mirrors javakata
  *       added (PodNetwork.removeLeftovers), its host cgroup (linux.cgroupsPath, {@link HostCgroup}) is
- *       removed, and once no task remains under shared/, the shared mount
+ *       removed, and once no task remains under mounts/, the share's mounts
  *       and the state directory go.</li>
  * </ul>
  */
@@ -47,7 +47,8 @@ public final class SandboxCleaner {
 
     /** Cleans up after task {@code taskId}; returns {pid, 137, now}, pid being the VMM's if known. */
     public static DeleteResponse cleanup(ShimContext ctx, String taskId, Path bundle) {
-        String sandboxId = sandboxIdOf(bundle, taskId);
+        io.javakata.shim.task.TaskIds.container(taskId);
+        String sandboxId = io.javakata.shim.task.TaskIds.check("sandbox id", sandboxIdOf(bundle, taskId));
         SandboxPaths paths = SandboxPaths.of(ctx.config().runtime().stateDir(), ctx.namespace(), sandboxId);
         SandboxState state = readState(paths);
         try {
@@ -155,8 +156,8 @@ public final class SandboxCleaner {
 
     private static void removeSandboxIfEmpty(SandboxPaths paths) {
         try {
-            if (Files.isDirectory(paths.shared())) {
-                try (Stream<Path> children = Files.list(paths.shared())) {
+            if (Files.isDirectory(paths.mounts())) {
+                try (Stream<Path> children = Files.list(paths.mounts())) {
                     if (children.findAny().isPresent()) {
                         return;
                     }

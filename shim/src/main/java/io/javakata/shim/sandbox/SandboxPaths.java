@@ -32,7 +32,15 @@ public record SandboxPaths(Path dir) {
         }
     }
 
-    /** The directory virtiofsd exports; a shared bind mount of itself. */
+    /**
+     * Where the host makes every mount of the pod (container root filesystems, volume binds): a shared
+     * bind of itself that the guest never sees directly (Mounter#makeShare).
+     */
+    public Path mounts() {
+        return dir.resolve("mounts");
+    }
+
+    /** The directory virtiofsd exports: a read-only bind of {@link #mounts()} that receives its mounts. */
     public Path shared() {
         return dir.resolve("shared");
     }
@@ -45,9 +53,12 @@ public record SandboxPaths(Path dir) {
         return dir.resolve("console.log");
     }
 
-    /** A container's directory on the host: {@code shared/<cid>}. */
+    /**
+     * A container's directory on the host: {@code mounts/<cid>}, seen read-only by the guest as
+     * {@code shared/<cid>}. {@code containerId} must be a validated id (io.javakata.shim.task.TaskIds).
+     */
     public Path containerDir(String containerId) {
-        return shared().resolve(containerId);
+        return mounts().resolve(containerId);
     }
 
     /** Where a container's rootfs is mounted on the host. */

@@ -135,7 +135,7 @@ public final class TaskService {
     CreateTaskResponse create(CreateTaskRequest request) {
         createLock.lock();
         try {
-            String id = request.getId();
+            String id = TaskIds.container(request.getId());
             if (containers.containsKey(id)) {
                 throw Errors.alreadyExists("container %s already exists", id);
             }
@@ -219,7 +219,7 @@ public final class TaskService {
         Container container = container(request.getId());
         StdioPaths stdio = new StdioPaths(request.getStdin(), request.getStdout(), request.getStderr(),
                 request.getTerminal());
-        ExecProcess exec = container.exec(request.getExecId(), Protos.processJson(request.getSpec()), stdio);
+        ExecProcess exec = container.exec(TaskIds.exec(request.getExecId()), Protos.processJson(request.getSpec()), stdio);
         events.publish("/tasks/exec-added", TaskExecAdded.newBuilder().setContainerId(container.id())
                 .setExecId(exec.execId()).build());
         return Empty.getDefaultInstance();
@@ -389,11 +389,11 @@ public final class TaskService {
     /** The container's init (exec id "") or one of its execs; NOT_FOUND for either unknown. */
     private TaskProcess find(String id, String execId) {
         Container container = container(id);
-        return execId.isEmpty() ? container : container.exec(execId);
+        return TaskIds.exec(execId).isEmpty() ? container : container.exec(execId);
     }
 
     private Container container(String id) {
-        Container container = containers.get(id);
+        Container container = containers.get(TaskIds.container(id));
         if (container == null) {
             throw Errors.notFound("container %s not created", id);
         }
@@ -407,7 +407,7 @@ public final class TaskService {
                     GuestSpec.annotation(spec, SANDBOX_ID));
         }
         String sandboxId = GuestSpec.annotation(spec, SANDBOX_ID);
-        return sandboxId.isEmpty() ? id : sandboxId;
+        return sandboxId.isEmpty() ? id : TaskIds.check("sandbox id (annotation " + SANDBOX_ID + ")", sandboxId);
     }
 
     private Sandbox joinSandbox(String id, ObjectNode spec) {

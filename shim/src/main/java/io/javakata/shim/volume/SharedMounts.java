@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javakata.shim.rootfs.Mounter;
-import io.javakata.sys.Mounts;
+import io.javakata.sys.MountFds;
 import io.javakata.ttrpc.Errors;
 import io.javakata.ttrpc.RuntimeStatusException;
 import java.io.IOException;
@@ -23,7 +23,8 @@ import java.util.Map;
  * source is a host path (hostPath, emptyDir, /etc/hosts, /etc/resolv.conf, /etc/hostname,
  * termination-log, ConfigMaps, Secrets) is bound under {@code <container dir>/mounts/<n>}, which
  * lies inside the pod's shared directory and so reaches the guest through virtiofs. The bind is
- * read-only when the spec mount is, so a write through virtiofsd fails with EROFS. The mount the
+ * read-only when the spec mount is (made read-only before it is attached, so virtiofsd's copy is
+ * read-only too), so a write through virtiofsd fails with EROFS. The mount the
  * guest gets keeps the spec's destination and options and takes the guest path of that bind as its
  * source.
  *
@@ -203,17 +204,13 @@ public final class SharedMounts implements AutoCloseable {
         } else {
             Files.createFile(target);
         }
-        long flags = Mounts.MS_BIND | (options.contains("rbind") ? Mounts.MS_REC : 0);
-        Mounts.mount(source, target.toString(), null, flags, null);
+        // nosuid and nodev: virtiofsd serves the guest through this bind, and nothing it opens here may
+        // be a device of the host or gain privileges.
+        long attributes = MountFds.MOUNT_ATTR_NOSUID | MountFds.MOUNT_ATTR_NODEV
+                | (options.contains("ro") ? MountFds.MOUNT_ATTR_RDONLY : 0);
         try {
-            Mounts.mount(null, target.toString(), null, Mounts.MS_PRIVATE | Mounts.MS_REC, null);
-            if (options.contains("ro")) {
-                // A bind ignores MS_RDONLY on the first call: read-only takes a remount (mount(2)).
-                Mounts.mount(null, target.toString(), null, Mounts.MS_REMOUNT | Mounts.MS_BIND | Mounts.MS_RDONLY,
-                        null);
-            }
+            Mounter.bind(sourcePath, options.contains("rbind"), attributes, target);
         } catch (IOException e) {
-            Mounter.unmount(target);
             throw new IOException("bind " + source + " at " + target + ": " + e.getMessage(), e);
         }
         return target;

@@ -82,4 +82,39 @@ class MounterTest {
         assertTrue(e.getMessage().contains("still a mount point"), e.getMessage());
         assertTrue(Files.exists(image.resolve("file")), "the image is untouched");
     }
+
+    /**
+     * The share the guest sees is read-only: nothing can be renamed, replaced or added in the tree the
+     * host works in, while a container rootfs mounted under mounts/ later shows up writable, and a
+     * read-only volume bind shows up read-only.
+     */
+    @Test
+    void shareIsAReadOnlyViewThatReceivesEachMount() throws IOException {
+        Path mounts = Files.createDirectories(tmp.resolve("sb/mounts"));
+        Path shared = Files.createDirectories(tmp.resolve("sb/shared"));
+        Mounter.makeShare(mounts, shared);
+        try {
+            Path rootfs = Files.createDirectories(mounts.resolve("c1/rootfs"));
+            Mounter.mountRootfs(List.of(new RootfsMount("bind", image.toString(), List.of("rbind", "rw"))), rootfs);
+            Path volume = Files.createDirectories(mounts.resolve("c1/mounts/0"));
+            Mounter.bind(image, false, io.javakata.sys.MountFds.MOUNT_ATTR_RDONLY, volume);
+
+            assertEquals("data", Files.readString(shared.resolve("c1/rootfs/file")));
+            Files.writeString(shared.resolve("c1/rootfs/new"), "rootfs is writable");
+            assertThrows(IOException.class, () -> Files.writeString(shared.resolve("c1/mounts/0/x"), "y"),
+                    "a read-only volume stays read-only through the share");
+            assertThrows(IOException.class, () -> Files.move(shared.resolve("c1"), shared.resolve("moved")));
+            assertThrows(IOException.class, () -> Files.createSymbolicLink(shared.resolve("c2"), tmp));
+            assertThrows(IOException.class, () -> Files.delete(shared.resolve("c1/mounts/0")));
+
+            Mounter.unmountUnder(mounts.resolve("c1"));
+            assertFalse(Mounts.isMountPoint(shared.resolve("c1/rootfs")), "the unmount reached the share");
+            assertTrue(Files.exists(image.resolve("new")), "the write went to the image dir through the bind");
+        } finally {
+            Mounter.unmountUnder(mounts);
+            Mounter.unmountUnder(shared);
+        }
+        assertFalse(Mounts.isMountPoint(shared));
+        assertFalse(Mounts.isMountPoint(mounts));
+    }
 }

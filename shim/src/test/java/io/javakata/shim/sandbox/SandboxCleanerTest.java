@@ -46,7 +46,8 @@ class SandboxCleanerTest {
         image = Files.createDirectories(tmp.resolve("image"));
         Files.writeString(image.resolve("keep.txt"), "precious");
         Files.createDirectories(paths.shared());
-        Mounter.makeSharedBind(paths.shared());
+        Files.createDirectories(paths.mounts());
+        Mounter.makeShare(paths.mounts(), paths.shared());
         mountRootfs("pod1");
         // A stand-in VMM: its command line names the sandbox dir, as QEMU's and virtiofsd's do.
         vmm = new ProcessBuilder("sh", "-c", "sleep 60", "qemu-stand-in", paths.dir().resolve("qmp.sock").toString()).start();
