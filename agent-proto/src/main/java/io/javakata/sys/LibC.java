@@ -74,6 +74,10 @@ final class LibC {
     /** {@code syscall(SYS_mount_setattr, dirfd, path, flags, attr, size)}. */
     static final MethodHandle SYSCALL_MOUNT_SETATTR =
             link("syscall", 1, JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG);
+    /** {@code syscall(SYS_seccomp, operation, flags, prog)}. */
+    static final MethodHandle SYSCALL_SECCOMP = link("syscall", 1, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS);
+    /** {@code int execv(const char *path, char *const argv[])}: the environment is the process's own. */
+    static final MethodHandle EXECV = link("execv", JAVA_INT, ADDRESS, ADDRESS);
     /** {@code int mkdirat(int dirfd, const char *path, mode_t mode)}. */
     static final MethodHandle MKDIRAT = link("mkdirat", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT);
     private static final MethodHandle STRERROR = LINKER.downcallHandle(

@@ -118,6 +118,9 @@ public final class Sandbox {
             }
             Files.createDirectories(paths.dir());
             undo.push("remove " + paths.dir(), () -> Mounter.deleteTree(paths.dir()));
+            // The journal comes before any mount or process: a shim killed from here on leaves a
+            // sandbox.json naming it, so containerd's `delete` finds and removes what it made.
+            writeState(ctx, sandboxId, paths, 0);
             Files.createDirectory(paths.mounts());
             Files.createDirectory(paths.shared());
             Mounter.makeShare(paths.mounts(), paths.shared());
@@ -136,6 +139,7 @@ public final class Sandbox {
             Hypervisor hypervisor = launcher.hypervisors().apply(network == null ? vm : network.applyTo(vm));
             undo.push("stop VM", () -> hypervisor.stop(STOP_GRACE));
             hypervisor.start();
+            writeState(ctx, sandboxId, paths, hypervisor.pid());
             if (cgroup != null) {
                 placeVm(cgroup, hypervisor, paths);
             }
@@ -156,7 +160,6 @@ public final class Sandbox {
 
             NetworkAgent networkAgent = network == null ? null : new NetworkAgent(ttrpc, config.agent().requestTimeout());
 
-            writeState(ctx, sandboxId, paths, hypervisor);
             undo.release();
             Sandbox sandbox = new Sandbox(sandboxId, paths, hypervisor, agent);
             sandbox.network = network;
@@ -339,12 +342,12 @@ public final class Sandbox {
         }
     }
 
-    private static void writeState(ShimContext ctx, String sandboxId, SandboxPaths paths, Hypervisor hypervisor)
+    /** Records the shim and the VMM ({@code vmm} 0 before it runs) in sandbox.json, atomically replaced. */
+    private static void writeState(ShimContext ctx, String sandboxId, SandboxPaths paths, long vmm)
             throws IOException {
         long shim = ProcessHandle.current().pid();
-        long vmm = hypervisor.pid();
         new SandboxState(sandboxId, ctx.namespace(), shim, HostProcesses.startTime(shim).orElse(0),
-                vmm, HostProcesses.startTime(vmm).orElse(0), 0, paths.dir().toString())
+                vmm, vmm == 0 ? 0 : HostProcesses.startTime(vmm).orElse(0), 0, paths.dir().toString())
                 .write(paths.sandboxJson());
     }
 
