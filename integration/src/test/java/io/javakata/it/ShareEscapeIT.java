@@ -126,7 +126,10 @@ class ShareEscapeIT {
                 "mv " + s + " " + s + ".moved",
                 "mv " + s + "/rootfs " + s + "/rootfs.moved",
                 "mv " + s + "/mounts " + s + "/mounts.moved",
-                "rm -rf " + s + "/mounts",
+                // Not recursive: inside a read-write volume the guest may delete what it likes; the entries
+                // of mounts/ themselves (file binds such as /etc/hosts, and the volume dirs) must stay.
+                "for f in " + s + "/mounts/*; do if [ -f $f ] && rm -f $f; then exit 0; fi; done; exit 1",
+                "rmdir " + vol,
                 "mv " + vol + " " + vol + ".moved",
                 "ln -s " + v + " " + SHARE + "/planted",
                 "mkdir " + SHARE + "/planted-dir",
@@ -195,7 +198,7 @@ class ShareEscapeIT {
 
     /** The sibling's hostPath volume as the attacker sees it in the share: the bind that holds the marker. */
     private static String volumeDirInGuest() {
-        String dir = guest("for d in " + SHARE + "/" + sibling + "/mounts/*; do [ -f $d/marker-hostvol ] && echo $d; done")
+        String dir = guest("for d in " + SHARE + "/" + sibling + "/mounts/*; do if [ -f $d/marker-hostvol ]; then echo $d; fi; done")
                 .strip();
         assertTrue(dir.startsWith(SHARE + "/" + sibling + "/mounts/"), "the volume is in the share: '" + dir + "'");
         return dir;
