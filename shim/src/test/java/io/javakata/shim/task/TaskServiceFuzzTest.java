@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
+import com.code_intelligence.jazzer.junit.DictionaryEntries;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import com.google.protobuf.Any;
 import com.google.protobuf.ByteString;
@@ -96,6 +97,8 @@ class TaskServiceFuzzTest {
             Code.FAILED_PRECONDITION, Code.INVALID_ARGUMENT, Code.UNIMPLEMENTED, Code.DEADLINE_EXCEEDED,
             Code.UNKNOWN, Code.UNAVAILABLE);
     private static final Map<String, Method> METHODS = new LinkedHashMap<>();
+    /** JAVAKATA_FUZZ_TRACE=1 prints every call and its answer, to read what a finding's input does. */
+    private static final boolean TRACE = System.getenv("JAVAKATA_FUZZ_TRACE") != null;
     private static final List<String> IDS = List.of("c1", "c2", "pod1", "app");
     private static final Path ROOT;
     private static final List<String> UNEXPECTED = new CopyOnWriteArrayList<>();
@@ -151,6 +154,8 @@ class TaskServiceFuzzTest {
         METHODS.put(name, new Method(request, response));
     }
 
+    // Path pieces and ids, for ids that lead somewhere they should not.
+    @DictionaryEntries({"../", "/", "..", "c1", "c2", "pod1", "app", "e1"})
     @FuzzTest(maxDuration = "5s")
     void everyCallIsAnswered(FuzzedDataProvider data) throws Exception {
         STATS.execution();
@@ -190,6 +195,9 @@ class TaskServiceFuzzTest {
         }
         Code code = Code.of(response.getStatus().getCode());
         String status = name + " -> " + code + " \"" + response.getStatus().getMessage() + "\"";
+        if (TRACE) {
+            System.err.println("fuzz-call " + status + " payload " + describe(method, payload));
+        }
         assertTrue(UNEXPECTED.isEmpty(), () -> status + ": a handler failed with a non-status exception: "
                 + UNEXPECTED.getFirst());
         assertTrue(DOCUMENTED.contains(code), status);
@@ -226,6 +234,17 @@ class TaskServiceFuzzTest {
             created.add(id);
         } else if (name.equals("Delete") && ((DeleteRequest) request).getExecId().isEmpty()) {
             created.remove(id);
+        }
+    }
+
+    /** The request as text, for the trace of a finding (JAVAKATA_FUZZ_TRACE=1). */
+    private static String describe(Method method, byte[] payload) {
+        try {
+            return method == null ? payload.length + " bytes"
+                    : com.google.protobuf.TextFormat.shortDebugString(method.request().getParserForType()
+                    .parseFrom(payload));
+        } catch (InvalidProtocolBufferException e) {
+            return payload.length + " bytes that do not parse";
         }
     }
 
@@ -436,8 +455,36 @@ class TaskServiceFuzzTest {
             agentServer.close();
         }
 
-        /** After close: no mount, no sandbox state, nothing new outside the sandbox's directory. */
-        void assertNothingLeft() throws IOException {
+        /**
+         * After close: no mount, no sandbox state, every VM stopped, nothing new outside the sandbox's directory.
+         * Polled (closing again each time): a Create whose deadline passed was interrupted but may still be
+         * finishing (its answer already went out).
+         */
+        void assertNothingLeft() throws Exception {
+            long deadline = System.nanoTime() + BOUND.toNanos();
+            while (!clean()) {
+                if (System.nanoTime() > deadline) {
+                    unmountAll();
+                    assertEquals(List.of(), mounts(), "mounts left after the service closed");
+                    assertTrue(vms.stream().allMatch(vm -> vm.stopped), "every VM is stopped");
+                    List<String> stateLeft = stateLeft();
+                    assertTrue(stateLeft.isEmpty() || stateLeft.equals(List.of("sandboxes")),
+                            "sandbox state left after the service closed: " + stateLeft);
+                    assertEquals(before, listing(base, state), "files changed outside the sandbox's directory");
+                    fail("the pod became clean only after " + BOUND);
+                }
+                Thread.sleep(10);
+                service.close();
+            }
+        }
+
+        private boolean clean() throws IOException {
+            List<String> state = stateLeft();
+            return mounts().isEmpty() && vms.stream().allMatch(vm -> vm.stopped)
+                    && (state.isEmpty() || state.equals(List.of("sandboxes"))) && before.equals(listing(base, this.state));
+        }
+
+        private List<String> mounts() throws IOException {
             List<String> mounted = new ArrayList<>();
             for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
                 String target = line.split(" ")[4];
@@ -445,19 +492,22 @@ class TaskServiceFuzzTest {
                     mounted.add(target);
                 }
             }
-            for (String target : mounted.reversed()) {
+            return mounted;
+        }
+
+        /** Leaves the machine clean even when the check fails. */
+        private void unmountAll() throws IOException {
+            for (String target : mounts().reversed()) {
                 try {
                     Mounts.unmount(target, Mounts.MNT_DETACH);
                 } catch (ErrnoException e) {
                     // gone with its parent
                 }
             }
-            assertEquals(List.of(), mounted, "mounts left after the service closed");
-            assertTrue(vms.stream().allMatch(vm -> vm.stopped), "every VM is stopped");
-            List<String> left = Files.isDirectory(state) ? listing(state, null) : List.of();
-            assertTrue(left.isEmpty() || left.equals(List.of("sandboxes")),
-                    "sandbox state left after the service closed: " + left);
-            assertEquals(before, listing(base, state), "files changed outside the sandbox's directory");
+        }
+
+        private List<String> stateLeft() throws IOException {
+            return Files.isDirectory(state) ? listing(state, null) : List.of();
         }
 
         void delete() throws IOException {
