@@ -223,6 +223,10 @@ class TaskServiceFuzzTest {
         String id = (String) request.getField(request.getDescriptorForType().findFieldByName("id"));
         if (name.equals("Checkpoint")) {
             assertEquals(Code.UNIMPLEMENTED, code, status);
+        } else if (!Set.of("Connect", "Shutdown").contains(name) && !validId(id)) {
+            // The shim checks every id itself before it names anything (TaskIds): containerd's rule.
+            assertEquals(Code.INVALID_ARGUMENT, code, status + ": container id " + id + " breaks the id rule");
+            return;
         } else if (!Set.of("Create", "Connect", "Shutdown").contains(name) && !created.contains(id)) {
             assertEquals(Code.NOT_FOUND, code, status + ": container " + id + " was never created");
         }
@@ -541,5 +545,14 @@ class TaskServiceFuzzTest {
                 return FileVisitResult.CONTINUE;
             }
         });
+    }
+
+    private static boolean validId(String id) {
+        try {
+            TaskIds.container(id);
+            return true;
+        } catch (io.javakata.ttrpc.RuntimeStatusException e) {
+            return false;
+        }
     }
 }
