@@ -281,6 +281,6 @@ public final class PodNetwork implements AutoCloseable {
             }
         }
         LOG.log(System.Logger.Level.INFO, "network namespace {0}: taps {1} and their tc mirrors removed; {2} frames "
-                + "the guest sent were dropped as not its own", netns, taps, dropped);
+                + "the guest sent were dropped as not its own", netns, taps, String.valueOf(dropped));
     }
 }

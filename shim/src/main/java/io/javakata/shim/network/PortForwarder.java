@@ -100,7 +100,7 @@ public final class PortForwarder implements AutoCloseable {
         for (Integer port : List.copyOf(listeners.keySet())) {
             if (!ports.contains(port)) {
                 listeners.remove(port).forEach(PortForwarder::closeQuietly);
-                LOG.log(System.Logger.Level.INFO, "port forwarding: guest port {0} closed", port);
+                LOG.log(System.Logger.Level.INFO, "port forwarding: guest port {0} closed", String.valueOf(port));
             }
         }
         List<Integer> refused = new ArrayList<>();
@@ -121,8 +121,8 @@ public final class PortForwarder implements AutoCloseable {
             System.Logger.Level level = refusalLogged ? System.Logger.Level.DEBUG : System.Logger.Level.WARNING;
             refusalLogged = true;
             LOG.log(level, "port forwarding: the guest listens on {0} ports; only {1} are forwarded, {2} refused "
-                    + "(first: {3})", ports.size(), MAX_PORTS, refused.size(), refused.subList(0, Math.min(10,
-                    refused.size())));
+                    + "(first: {3})", String.valueOf(ports.size()), String.valueOf(MAX_PORTS),
+                    String.valueOf(refused.size()), refused.subList(0, Math.min(10, refused.size())));
         }
     }
 
@@ -146,8 +146,8 @@ public final class PortForwarder implements AutoCloseable {
                         + " in " + netns + ": " + e.getMessage());
             }
         }
-        LOG.log(System.Logger.Level.INFO, "port forwarding: guest port {0} reachable in {1} ({2} listeners)", port,
-                netns, opened.size());
+        LOG.log(System.Logger.Level.INFO, "port forwarding: guest port {0} reachable in {1} ({2} listeners)",
+                String.valueOf(port), netns, opened.size());
         return opened;
     }
 
@@ -159,7 +159,7 @@ public final class PortForwarder implements AutoCloseable {
                     closeQuietly(client);
                     if (connectionRefusalLogged.compareAndSet(false, true)) {
                         LOG.log(System.Logger.Level.WARNING, "port forwarding: {0} connections relayed already; "
-                                + "further connections are closed at once", MAX_CONNECTIONS);
+                                + "further connections are closed at once", String.valueOf(MAX_CONNECTIONS));
                     }
                     continue;
                 }
