@@ -22,7 +22,10 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * One connection a {@link TtrpcServer} serves: the read loop, and the calls in flight on it. The read loop
- * runs on the thread that called {@code serve}; each request runs on its own virtual thread.
+ * runs on the thread that called {@code serve}; each request runs on its own virtual thread. A request
+ * beyond the server's in-flight bound is answered RESOURCE_EXHAUSTED at once, without a thread, so a peer
+ * that floods requests costs at most that many handler threads (and, if it never reads the answers, blocks
+ * only its own read loop on the full socket).
  */
 final class ServerConnection {
 
@@ -33,6 +36,8 @@ final class ServerConnection {
     private final FrameWriter writer;
     private final Map<Integer, ServerCall> calls = new ConcurrentHashMap<>();
     private volatile boolean closed;
+    /** Requests refused for the in-flight bound; read loop only. */
+    private int refused;
 
     ServerConnection(TtrpcServer server, Connection connection) {
         this.server = server;
@@ -77,6 +82,17 @@ final class ServerConnection {
             sendError(frame.streamId(), Code.INVALID_ARGUMENT, "unmarshal request error: " + e.getMessage());
             LOG.log(System.Logger.Level.WARNING, "{0}: unparsable request; closing", connection.describe());
             return false;
+        }
+        // Only this loop adds calls, so the size cannot grow between the check and the put.
+        if (calls.size() >= server.maxInFlightPerConnection()) {
+            refused++;
+            if (refused == 1 || Integer.bitCount(refused) == 1) {
+                LOG.log(System.Logger.Level.WARNING, "{0}: {1} requests already in flight; refused {2} so far with "
+                        + "RESOURCE_EXHAUSTED", connection.describe(), calls.size(), refused);
+            }
+            sendError(frame.streamId(), Code.RESOURCE_EXHAUSTED, request.getService() + "/" + request.getMethod()
+                    + ": " + calls.size() + " requests already in flight on this connection, the most it may have");
+            return true;
         }
         ServerCall call = new ServerCall(this, frame.streamId(), request.getService(), request.getMethod());
         calls.put(frame.streamId(), call);

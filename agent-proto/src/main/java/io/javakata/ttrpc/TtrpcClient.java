@@ -15,6 +15,7 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -29,8 +30,20 @@ import java.util.concurrent.atomic.AtomicInteger;
  * end (every pending call fails with UNAVAILABLE). A non-OK status becomes a
  * {@link RuntimeStatusException} with the same code and message; futures from {@link #callAsync} complete
  * exceptionally with that exception itself.
+ *
+ * <p>At most {@code maxInFlight} calls wait for an answer at once: a call beyond that fails at once with
+ * RESOURCE_EXHAUSTED, before anything is sent. A peer that never answers (a hostile guest) thus cannot
+ * make this side hold an unbounded number of waiting calls, and the threads of callers that wait
+ * without a deadline stay bounded too; a slot frees when its call is answered, times out, is cancelled
+ * or the connection ends.
  */
 public final class TtrpcClient implements AutoCloseable {
+
+    /**
+     * The default bound on calls waiting at once. The shim holds a few blocking calls per process (wait,
+     * stdout, stderr, stdin) and two per forwarded connection, so a pod needs far fewer than this.
+     */
+    public static final int DEFAULT_MAX_IN_FLIGHT = 1024;
 
     private static final System.Logger LOG = System.getLogger(TtrpcClient.class.getName());
 
@@ -40,11 +53,23 @@ public final class TtrpcClient implements AutoCloseable {
     private final Map<Integer, CompletableFuture<Response>> pending = new ConcurrentHashMap<>();
     private final AtomicBoolean closed = new AtomicBoolean();
     private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
+    private final int maxInFlight;
+    private final Semaphore inFlight;
 
-    /** Takes ownership of {@code connection} and starts reading from it. */
+    /** Takes ownership of {@code connection} and starts reading from it; {@link #DEFAULT_MAX_IN_FLIGHT} calls. */
     public TtrpcClient(Connection connection) {
+        this(connection, DEFAULT_MAX_IN_FLIGHT);
+    }
+
+    /** Takes ownership of {@code connection} and starts reading from it; at most {@code maxInFlight} calls wait. */
+    public TtrpcClient(Connection connection, int maxInFlight) {
+        if (maxInFlight < 1) {
+            throw new IllegalArgumentException("maxInFlight must be positive: " + maxInFlight);
+        }
         this.connection = connection;
         this.writer = new FrameWriter(connection);
+        this.maxInFlight = maxInFlight;
+        this.inFlight = new Semaphore(maxInFlight);
         Threads.startVirtual("ttrpc-client-reader", this::readLoop);
     }
 
@@ -110,14 +135,23 @@ public final class TtrpcClient implements AutoCloseable {
                     "%s: request length %d exceeds the maximum message size of %d", call, data.length,
                     FrameCodec.MAX_DATA_LENGTH));
         }
+        if (!inFlight.tryAcquire()) {
+            return CompletableFuture.failedFuture(Errors.resourceExhausted(
+                    "%s: %d calls on %s already wait for an answer, the most one connection may hold", call,
+                    maxInFlight, connection.describe()));
+        }
         int streamId = nextStreamId.getAndAdd(2);
         CompletableFuture<Response> response = new CompletableFuture<>();
         pending.put(streamId, response);
         if (closed.get()) {
             pending.remove(streamId);
+            inFlight.release();
             return CompletableFuture.failedFuture(unavailable());
         }
-        response.whenComplete((r, e) -> pending.remove(streamId));
+        response.whenComplete((r, e) -> {
+            pending.remove(streamId);
+            inFlight.release();
+        });
         if (timed) {
             response.orTimeout(saturatedNanos(timeout), TimeUnit.NANOSECONDS);
         }

@@ -25,14 +25,36 @@ public final class TtrpcServer implements AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger(TtrpcServer.class.getName());
 
+    /** The default bound on requests handled at once per connection (see {@link #TtrpcServer(String, int)}). */
+    public static final int DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION = 1024;
+
     private final String name;
+    private final int maxInFlightPerConnection;
     private final Map<String, Map<String, Method<?>>> services = new ConcurrentHashMap<>();
     private final Set<ServerConnection> connections = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
 
     /** @param name for thread names and log lines, e.g. "shim" or "agent" */
     public TtrpcServer(String name) {
+        this(name, DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION);
+    }
+
+    /**
+     * @param name                     for thread names and log lines, e.g. "shim" or "agent"
+     * @param maxInFlightPerConnection requests one connection may have in flight; a request beyond that is
+     *                                 answered RESOURCE_EXHAUSTED at once, so a flooding peer costs at most
+     *                                 that many handler threads
+     */
+    public TtrpcServer(String name, int maxInFlightPerConnection) {
+        if (maxInFlightPerConnection < 1) {
+            throw new IllegalArgumentException("maxInFlightPerConnection must be positive: " + maxInFlightPerConnection);
+        }
         this.name = Objects.requireNonNull(name, "name");
+        this.maxInFlightPerConnection = maxInFlightPerConnection;
+    }
+
+    int maxInFlightPerConnection() {
+        return maxInFlightPerConnection;
     }
 
     /** Registers a unary method; a second registration of the same name replaces the first. */

@@ -14,7 +14,8 @@ import java.util.stream.Stream;
  * {@code nsenter --net=<netns>}), and the parsing of their JSON ({@code ip -j}) output.
  *
  * <p>The tap is mirrored to the pod interface as Kata's "tcfilter" model does: an ingress qdisc on
- * each, and on each a u32 match-all filter redirecting every frame to the egress of the other.
+ * each, a u32 match-all filter redirecting every frame of the pod interface to the egress of the tap,
+ * and on the tap the {@link SpoofFilter} filters, which redirect only the pod's own frames.
  */
 final class Iproute2 {
 
@@ -49,17 +50,21 @@ final class Iproute2 {
         return in(netns, "ip", "-j", "-" + family, "route", "show");
     }
 
-    /** Creates the tap, matches the pod interface's MTU, brings it up and mirrors both ways. */
-    static List<List<String>> mirrorSetup(Path netns, String podInterface, String tap, int mtu) {
-        return List.of(
+    /**
+     * Creates the tap, matches the pod interface's MTU, brings it up and mirrors both ways: every frame
+     * from the pod interface to the tap, and from the tap only what {@link SpoofFilter} lets through
+     * (the sink it drops the rest into must exist).
+     */
+    static List<List<String>> mirrorSetup(Path netns, PodInterface pod, String tap) {
+        List<List<String>> commands = new ArrayList<>(List.of(
                 in(netns, "ip", "tuntap", "add", "dev", tap, "mode", "tap"),
-                in(netns, "ip", "link", "set", "dev", tap, "mtu", Integer.toString(mtu), "up"),
-                in(netns, "tc", "qdisc", "add", "dev", podInterface, "ingress"),
-                in(netns, "tc", "filter", "add", "dev", podInterface, "parent", "ffff:", "protocol", "all",
+                in(netns, "ip", "link", "set", "dev", tap, "mtu", Integer.toString(pod.mtu()), "up"),
+                in(netns, "tc", "qdisc", "add", "dev", pod.name(), "ingress"),
+                in(netns, "tc", "filter", "add", "dev", pod.name(), "parent", "ffff:", "protocol", "all",
                         "u32", "match", "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev", tap),
-                in(netns, "tc", "qdisc", "add", "dev", tap, "ingress"),
-                in(netns, "tc", "filter", "add", "dev", tap, "parent", "ffff:", "protocol", "all",
-                        "u32", "match", "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev", podInterface));
+                in(netns, "tc", "qdisc", "add", "dev", tap, "ingress")));
+        commands.addAll(SpoofFilter.filters(netns, tap, pod));
+        return List.copyOf(commands);
     }
 
     /** Removes the pod interface's ingress qdisc (and its filter) and the tap (with its qdisc). */

@@ -19,7 +19,7 @@ import java.util.Optional;
  * Connects a pod VM to the pod's network namespace, which CNI configured before the sandbox task
  * was created (protocol-facts §6.2). For each interface CNI made (usually eth0, a veth) a tap
  * device is created in the same namespace and mirrored to it with tc (ingress qdisc + u32
- * match-all + mirred redirect, both ways); QEMU runs in that namespace and opens the tap; the
+ * + mirred redirect, both ways; from the tap only the pod's own frames, see {@link SpoofFilter}); QEMU runs in that namespace and opens the tap; the
  * guest NIC takes the interface's MAC, addresses, routes and MTU (see docs/networking.md).
  *
  * <p>From the sandbox spec's {@code linux.namespaces}:
@@ -40,6 +40,8 @@ public final class PodNetwork implements AutoCloseable {
     private final List<PodRoute> routes;
     private final CommandRunner runner;
     private final List<String> taps = new ArrayList<>();
+    /** Whether {@link SpoofFilter#SINK} may exist and must go with the taps. */
+    private boolean sink;
     private boolean closed;
 
     private PodNetwork(Path netns, List<PodInterface> interfaces, List<PodRoute> routes, CommandRunner runner) {
@@ -113,10 +115,12 @@ public final class PodNetwork implements AutoCloseable {
         }
         PodNetwork network = new PodNetwork(netns, interfaces, List.copyOf(routes), runner);
         try {
+            network.sink = true;
+            runner.run(SpoofFilter.createSink(netns));
             for (int i = 0; i < interfaces.size(); i++) {
                 PodInterface pod = interfaces.get(i);
                 network.taps.add(tapName(i));
-                for (List<String> command : Iproute2.mirrorSetup(netns, pod.name(), tapName(i), pod.mtu())) {
+                for (List<String> command : Iproute2.mirrorSetup(netns, pod, tapName(i))) {
                     runner.run(command);
                 }
             }
@@ -140,8 +144,9 @@ public final class PodNetwork implements AutoCloseable {
 
     /**
      * Removes what javakata put into pod network namespace {@code netns} when the shim that set it up
-     * died without {@link #close()}: every tap named like {@link #tapName} and the ingress qdisc (with
-     * its mirred filter) of each interface redirecting to one of them. For the shim's delete action;
+     * died without {@link #close()}: every tap named like {@link #tapName}, the ingress qdisc (with
+     * its mirred filter) of each interface redirecting to one of them, and the sink of
+     * {@link SpoofFilter}. For the shim's delete action;
      * the CNI interfaces themselves are left to CNI. Failures are logged, never thrown.
      *
      * @return what was removed, e.g. {@code [ingress qdisc of eth0, tap tap0_jk]}
@@ -156,6 +161,14 @@ public final class PodNetwork implements AutoCloseable {
             return removed;
         }
         List<String> taps = links.stream().filter(name -> name.matches("tap[0-9]+_jk")).toList();
+        if (links.contains(SpoofFilter.SINK)) {
+            try {
+                runner.run(SpoofFilter.deleteSink(netns));
+                removed.add("sink " + SpoofFilter.SINK);
+            } catch (IOException e) {
+                LOG.log(System.Logger.Level.WARNING, "network namespace {0}: {1}", netns, e.getMessage());
+            }
+        }
         if (taps.isEmpty()) {
             return removed;
         }
@@ -223,6 +236,23 @@ public final class PodNetwork implements AutoCloseable {
     }
 
     /**
+     * The frames the guest sent that {@link SpoofFilter} dropped so far (wrong source MAC or IP, router
+     * advertisements...), over all taps; 0 for a VM without a NIC, -1 if tc cannot tell.
+     */
+    public long droppedFrames() {
+        long dropped = 0;
+        for (String tap : taps) {
+            try {
+                dropped += SpoofFilter.dropped(runner.run(SpoofFilter.showStats(netns, tap)));
+            } catch (IOException | RuntimeStatusException e) {
+                LOG.log(System.Logger.Level.DEBUG, "tc statistics of {0}: {1}", tap, e.getMessage());
+                return -1;
+            }
+        }
+        return dropped;
+    }
+
+    /**
      * Removes the taps, their qdiscs and the pod interfaces' ingress qdiscs. Idempotent; failures
      * are logged. A namespace already gone took its devices with it.
      */
@@ -235,15 +265,22 @@ public final class PodNetwork implements AutoCloseable {
         if (!Files.exists(netns)) {
             return;
         }
+        long dropped = droppedFrames();
+        List<List<String>> commands = new ArrayList<>();
         for (int i = 0; i < taps.size(); i++) {
-            for (List<String> command : Iproute2.mirrorTeardown(netns, interfaces.get(i).name(), taps.get(i))) {
-                try {
-                    runner.run(command);
-                } catch (IOException e) {
-                    LOG.log(System.Logger.Level.DEBUG, "network teardown: " + e.getMessage());
-                }
+            commands.addAll(Iproute2.mirrorTeardown(netns, interfaces.get(i).name(), taps.get(i)));
+        }
+        if (sink) {
+            commands.add(SpoofFilter.deleteSink(netns));
+        }
+        for (List<String> command : commands) {
+            try {
+                runner.run(command);
+            } catch (IOException e) {
+                LOG.log(System.Logger.Level.DEBUG, "network teardown: " + e.getMessage());
             }
         }
-        LOG.log(System.Logger.Level.INFO, "network namespace {0}: taps {1} and their tc mirrors removed", netns, taps);
+        LOG.log(System.Logger.Level.INFO, "network namespace {0}: taps {1} and their tc mirrors removed; {2} frames "
+                + "the guest sent were dropped as not its own", netns, taps, String.valueOf(dropped));
     }
 }

@@ -27,6 +27,12 @@ import java.util.TreeSet;
  * listener on 127.0.0.1:PORT and [::1]:PORT is opened inside the host pod netns, and each accepted
  * connection is relayed through the agent to 127.0.0.1:PORT in the guest.
  *
+ * <p>The guest may be hostile and report any number of ports, so at most {@link #MAX_PORTS} are
+ * forwarded (the ones already forwarded stay, new ones are taken lowest first; the rest is refused
+ * and logged once at WARNING, later at DEBUG). Each relayed connection holds agent calls on the pod's
+ * one ttrpc connection, whose calls in flight are bounded ({@link io.javakata.ttrpc.TtrpcClient}), so
+ * at most {@link #MAX_CONNECTIONS} are relayed at once; a connection beyond that is closed at once.
+ *
  * <p>Threads: one virtual thread watches the guest's ports (a long poll), one accepts per
  * listener, two relay per connection. {@link #close()} stops them all and closes every socket.
  */
@@ -36,6 +42,10 @@ public final class PortForwarder implements AutoCloseable {
     private static final Duration WATCH_WAIT = Duration.ofSeconds(10);
     private static final Duration RETRY = Duration.ofSeconds(1);
     private static final int CHUNK = 64 * 1024;
+    /** Guest ports forwarded at most per pod (each costs two listeners and their accept threads). */
+    public static final int MAX_PORTS = 64;
+    /** Connections relayed at once per pod: each holds up to two agent calls (a read, a write). */
+    public static final int MAX_CONNECTIONS = 256;
 
     private final Path netns;
     private final NetworkAgent agent;
@@ -44,6 +54,11 @@ public final class PortForwarder implements AutoCloseable {
     private final Set<SocketChannel> connections = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
     private Thread watcher;
+    /** Whether refused ports were logged at WARNING already; guarded by this. */
+    private boolean refusalLogged;
+    private final java.util.concurrent.Semaphore connectionSlots = new java.util.concurrent.Semaphore(MAX_CONNECTIONS);
+    private final java.util.concurrent.atomic.AtomicBoolean connectionRefusalLogged =
+            new java.util.concurrent.atomic.AtomicBoolean();
 
     private PortForwarder(Path netns, NetworkAgent agent) {
         this.netns = Objects.requireNonNull(netns, "netns");
@@ -85,16 +100,29 @@ public final class PortForwarder implements AutoCloseable {
         for (Integer port : List.copyOf(listeners.keySet())) {
             if (!ports.contains(port)) {
                 listeners.remove(port).forEach(PortForwarder::closeQuietly);
-                LOG.log(System.Logger.Level.INFO, "port forwarding: guest port {0} closed", port);
+                LOG.log(System.Logger.Level.INFO, "port forwarding: guest port {0} closed", String.valueOf(port));
             }
         }
+        List<Integer> refused = new ArrayList<>();
         for (Integer port : ports) {
-            if (!closed && !listeners.containsKey(port)) {
-                List<ServerSocketChannel> opened = listen(port);
-                listeners.put(port, opened);
-                opened.forEach(channel -> Thread.ofVirtual().name("portforward-accept-" + port)
-                        .start(() -> accept(channel, port)));
+            if (closed || listeners.containsKey(port)) {
+                continue;
             }
+            if (listeners.size() >= MAX_PORTS) {
+                refused.add(port);
+                continue;
+            }
+            List<ServerSocketChannel> opened = listen(port);
+            listeners.put(port, opened);
+            opened.forEach(channel -> Thread.ofVirtual().name("portforward-accept-" + port)
+                    .start(() -> accept(channel, port)));
+        }
+        if (!refused.isEmpty()) {
+            System.Logger.Level level = refusalLogged ? System.Logger.Level.DEBUG : System.Logger.Level.WARNING;
+            refusalLogged = true;
+            LOG.log(level, "port forwarding: the guest listens on {0} ports; only {1} are forwarded, {2} refused "
+                    + "(first: {3})", String.valueOf(ports.size()), String.valueOf(MAX_PORTS),
+                    String.valueOf(refused.size()), refused.subList(0, Math.min(10, refused.size())));
         }
     }
 
@@ -118,8 +146,8 @@ public final class PortForwarder implements AutoCloseable {
                         + " in " + netns + ": " + e.getMessage());
             }
         }
-        LOG.log(System.Logger.Level.INFO, "port forwarding: guest port {0} reachable in {1} ({2} listeners)", port,
-                netns, opened.size());
+        LOG.log(System.Logger.Level.INFO, "port forwarding: guest port {0} reachable in {1} ({2} listeners)",
+                String.valueOf(port), netns, opened.size());
         return opened;
     }
 
@@ -127,6 +155,14 @@ public final class PortForwarder implements AutoCloseable {
         while (!closed && channel.isOpen()) {
             try {
                 SocketChannel client = channel.accept();
+                if (!connectionSlots.tryAcquire()) {
+                    closeQuietly(client);
+                    if (connectionRefusalLogged.compareAndSet(false, true)) {
+                        LOG.log(System.Logger.Level.WARNING, "port forwarding: {0} connections relayed already; "
+                                + "further connections are closed at once", String.valueOf(MAX_CONNECTIONS));
+                    }
+                    continue;
+                }
                 connections.add(client);
                 Thread.ofVirtual().name("portforward-" + port).start(() -> relay(client, port));
             } catch (IOException e) {
@@ -162,6 +198,7 @@ public final class PortForwarder implements AutoCloseable {
         } finally {
             closeQuietly(client);
             connections.remove(client);
+            connectionSlots.release();
             if (stream != null) {
                 try {
                     agent.close(stream, false);

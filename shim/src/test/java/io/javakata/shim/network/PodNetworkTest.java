@@ -96,14 +96,18 @@ class PodNetworkTest {
         PodNetwork network = PodNetwork.setUp(spec("[{\"type\":\"pid\"},{\"type\":\"network\",\"path\":\"" + netns
                 + "\"}]"), runner);
         assertEquals(List.of("/usr/bin/nsenter", "--net=" + netns, "ip", "-j", "addr", "show"), runner.commands.get(0));
+        List<String> mutations = runner.mutations();
         assertEquals(List.of(
+                "ip link add name drop_jk type ifb",
                 "ip tuntap add dev tap0_jk mode tap",
                 "ip link set dev tap0_jk mtu 1450 up",
                 "tc qdisc add dev eth0 ingress",
                 "tc filter add dev eth0 parent ffff: protocol all u32 match u32 0 0 action mirred egress redirect dev tap0_jk",
-                "tc qdisc add dev tap0_jk ingress",
-                "tc filter add dev tap0_jk parent ffff: protocol all u32 match u32 0 0 action mirred egress redirect dev eth0"),
-                runner.mutations());
+                "tc qdisc add dev tap0_jk ingress"),
+                mutations.subList(0, 6));
+        // From the tap only what SpoofFilter lets through (its rules are checked in SpoofFilterTest).
+        assertEquals(SpoofFilter.filters(netns, "tap0_jk", network.interfaces().get(0)).stream()
+                .map(c -> String.join(" ", c.subList(2, c.size()))).toList(), mutations.subList(6, mutations.size()));
 
         VmSpec vm = network.applyTo(new VmSpec("p", tmp, Path.of("/q"), Path.of("/k"), Path.of("/i"), "", 1, 256,
                 Accelerator.TCG, "q35", null, VmSpec.AgentChannel.SERIAL, Duration.ofSeconds(1)));
@@ -125,7 +129,8 @@ class PodNetworkTest {
         runner.commands.clear();
         network.close();
         network.close();
-        assertEquals(List.of("tc qdisc del dev eth0 ingress", "ip link del dev tap0_jk"), runner.mutations());
+        assertEquals(List.of("tc qdisc del dev eth0 ingress", "ip link del dev tap0_jk", "ip link del dev drop_jk"),
+                runner.mutations());
     }
 
     @Test
@@ -190,7 +195,7 @@ class PodNetworkTest {
         assertEquals(Code.INTERNAL, e.code());
         assertTrue(e.getMessage().contains("Operation not supported"), e.getMessage());
         List<String> done = runner.mutations();
-        assertEquals(List.of("tc qdisc del dev eth0 ingress", "ip link del dev tap0_jk"),
-                done.subList(done.size() - 2, done.size()));
+        assertEquals(List.of("tc qdisc del dev eth0 ingress", "ip link del dev tap0_jk", "ip link del dev drop_jk"),
+                done.subList(done.size() - 3, done.size()));
     }
 }
