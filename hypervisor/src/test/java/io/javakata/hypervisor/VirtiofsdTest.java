@@ -38,7 +38,9 @@ class VirtiofsdTest {
         try {
             assertTrue(handle.isAlive());
             assertTrue(Files.exists(socket), "socket " + socket);
-            assertTrue(handle.info().arguments().map(Arrays::asList).orElse(List.of()).contains("sandbox=namespace"));
+            List<String> args = handle.info().arguments().map(Arrays::asList).orElse(List.of());
+            assertTrue(args.contains("sandbox=namespace"), args.toString());
+            assertTrue(args.contains("modcaps=-mknod:-setfcap"), args.toString());
         } finally {
             virtiofsd.close();
         }

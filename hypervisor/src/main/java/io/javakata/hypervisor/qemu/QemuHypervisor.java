@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.javakata.hypervisor.Accelerator;
 import io.javakata.hypervisor.AgentEndpoint;
 import io.javakata.hypervisor.ChildProcesses;
+import io.javakata.hypervisor.ConsoleRing;
 import io.javakata.hypervisor.Hypervisor;
 import io.javakata.hypervisor.Virtiofsd;
 import io.javakata.hypervisor.VmSpec;
@@ -12,6 +13,7 @@ import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.UserPrincipalNotFoundException;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
@@ -53,6 +55,7 @@ public final class QemuHypervisor implements Hypervisor {
     private volatile State state = State.NEW;
     private volatile Virtiofsd virtiofsd;
     private volatile Process qemu;
+    private volatile ConsoleRing console;
     private volatile QmpClient qmp;
     private volatile Accelerator.Choice choice;
     private volatile AgentEndpoint endpoint;
@@ -122,6 +125,7 @@ public final class QemuHypervisor implements Hypervisor {
         for (Path socket : paths.sockets()) {
             Files.deleteIfExists(socket); // left by a run that was killed
         }
+        checkRunAs();
         VmSpec.SharedFs shared = spec.sharedFs();
         if (shared != null) {
             virtiofsd = Virtiofsd.start(shared.virtiofsd(), paths.virtiofsdSocket(), shared.source(), shared.cache(),
@@ -137,11 +141,42 @@ public final class QemuHypervisor implements Hypervisor {
         }
         QemuCommandLine commandLine = QemuCommandLine.of(spec, choice.accelerator(), cid, hostTscKhz());
         Process process = launchQemu(commandLine);
+        attachConsole(process);
         awaitRunning(process);
         endpoint = switch (spec.agentChannel()) {
             case SERIAL -> new AgentEndpoint.Serial(paths.agentSocket(), AGENT_PORT_NAME);
             case VSOCK -> new AgentEndpoint.Vsock(vsockCid, VSOCK_AGENT_PORT);
         };
+    }
+
+    /**
+     * A configured user must exist (QEMU would fail late with "User ... doesn't exist"); without one
+     * QEMU keeps root, which is allowed but said.
+     */
+    private void checkRunAs() throws IOException {
+        if (spec.runAs().isEmpty()) {
+            LOG.log(System.Logger.Level.WARNING, "VM {0}: QEMU runs as root because no user is configured for it "
+                    + "(hypervisor.run_as is empty); its seccomp filter still applies", spec.id());
+            return;
+        }
+        try {
+            spec.stateDir().getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName(spec.runAs());
+        } catch (UserPrincipalNotFoundException e) {
+            throw new IOException("runAs=" + spec.runAs() + ": no such user on this host (make install creates it; "
+                    + "or set hypervisor.run_as = \"\" to run QEMU as root)", e);
+        }
+    }
+
+    /** Starts copying the guest's console into its bounded ring; QEMU is paused, so nothing is lost. */
+    private void attachConsole(Process process) throws IOException {
+        try {
+            console = ConsoleRing.connect(paths.consoleSocket(), paths.consoleLog(), spec.consoleLogMaxBytes(),
+                    process, spec.bootTimeout());
+        } catch (IOException e) {
+            ChildProcesses.awaitExit(process.toHandle(), Duration.ofMillis(200));
+            throw new IOException(e.getMessage() + "; " + paths.qemuLog() + ": "
+                    + ChildProcesses.logTail(paths.qemuLog(), 2000), e);
+        }
     }
 
     /** Only a microvm guest under TCG needs it (see {@link HostTsc}). */
@@ -178,6 +213,8 @@ public final class QemuHypervisor implements Hypervisor {
     private void awaitRunning(Process process) throws IOException {
         try {
             qmp = QmpConnector.connect(paths.qmpSocket(), process, spec.bootTimeout());
+            // QEMU starts paused (-S): the guest runs only now, after QEMU dropped root and with its console read.
+            qmp.execute("cont", Map.of(), QMP_COMMAND_TIMEOUT);
             JsonNode status = qmp.execute("query-status", Map.of(), QMP_COMMAND_TIMEOUT);
             if (!"running".equals(status.path("status").asText())) {
                 throw new IOException("QEMU is up but query-status reports " + status);
@@ -255,6 +292,9 @@ public final class QemuHypervisor implements Hypervisor {
         }
         if (qmp != null) {
             qmp.close();
+        }
+        if (console != null) {
+            console.close();
         }
         if (virtiofsd != null) {
             virtiofsd.awaitExit(VIRTIOFSD_SELF_EXIT);
