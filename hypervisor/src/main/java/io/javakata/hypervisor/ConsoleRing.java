@@ -42,6 +42,7 @@ public final class ConsoleRing implements AutoCloseable {
     private static final Duration CLOSE_WAIT = Duration.ofSeconds(2);
 
     private final SocketChannel channel;
+    private final Process vmm;
     private final Path log;
     private final long halfBytes;
     private final Thread pump;
@@ -49,8 +50,9 @@ public final class ConsoleRing implements AutoCloseable {
     private long currentBytes;
     private boolean writeFailed;
 
-    private ConsoleRing(SocketChannel channel, Path log, long maxBytes, String name) throws IOException {
+    private ConsoleRing(SocketChannel channel, Process vmm, Path log, long maxBytes, String name) throws IOException {
         this.channel = channel;
+        this.vmm = vmm;
         this.log = log;
         this.halfBytes = maxBytes / 2;
         Files.deleteIfExists(previous(log));
@@ -73,7 +75,7 @@ public final class ConsoleRing implements AutoCloseable {
         }
         SocketChannel channel = dial(socket, vmm, timeout);
         try {
-            ConsoleRing ring = new ConsoleRing(channel, log, maxBytes, socket.getParent().getFileName().toString());
+            ConsoleRing ring = new ConsoleRing(channel, vmm, log, maxBytes, socket.getParent().getFileName().toString());
             ring.pump.start();
             return ring;
         } catch (IOException | RuntimeException e) {
@@ -167,13 +169,13 @@ public final class ConsoleRing implements AutoCloseable {
     }
 
     /**
-     * Waits briefly for the copy to reach the end of the socket (the VMM's last words, when it has
-     * exited), then stops it. Idempotent.
+     * Stops the copy: at once while the VMM runs; once it has exited, after the copy has reached the
+     * end of the socket (its last words), waiting for that at most a bounded time. Idempotent.
      */
     @Override
     public void close() {
         try {
-            if (!pump.join(CLOSE_WAIT)) {
+            if (vmm.isAlive() || !pump.join(CLOSE_WAIT)) {
                 channel.close();
                 pump.join(CLOSE_WAIT);
             }
