@@ -23,8 +23,10 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The QEMU 7.2 driver: virtiofsd (if the spec shares a directory), the KVM/TCG choice, QEMU in the
- * foreground with QMP, a serial console file and the agent channel, all under the spec's state
- * directory ({@link VmPaths}).
+ * foreground with QMP, the serial console copied into a bounded ring of files ({@link ConsoleRing})
+ * and the agent channel, all under the spec's state directory ({@link VmPaths}). QEMU runs under its
+ * seccomp filter and, when the spec names a user, switches to it before the guest runs (see
+ * {@link QemuFragment.Seccomp}, docs/architecture.md "Confinement").
  *
  * <p>Thread-safety: every method may be called from any thread. {@link #start()} and
  * {@link #stop(Duration)} are serialised by one lock, so a stop issued during a start waits for the
