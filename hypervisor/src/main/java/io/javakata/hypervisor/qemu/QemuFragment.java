@@ -49,7 +49,8 @@ sealed interface QemuFragment {
 
     /**
      * QEMU opens everything it needs as root (tap, memfd, sockets, kernel, /dev/kvm), then switches to
-     * {@code user} (its uid, its primary gid, no supplementary groups) before running the guest.
+     * {@code user}: its uid, its primary gid and its /etc/group groups (initgroups(3); the system user
+     * make install creates has none), before the guest runs.
      */
     record RunAs(String user) implements QemuFragment {
         @Override
