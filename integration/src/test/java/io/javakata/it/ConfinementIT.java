@@ -90,6 +90,10 @@ class ConfinementIT {
         Status status = Status.of(qemu);
         long uid = uidOf(QEMU_USER);
         assertEquals(List.of(uid, uid, uid, uid), status.uids(), "QEMU's uids: " + status);
+        // initgroups(3) lists the user's own group too; root's groups (or kvm, disk...) must be gone.
+        String gid = passwdField(QEMU_USER, 3);
+        assertTrue(status.groups().isEmpty() || status.groups().equals(gid),
+                "QEMU keeps a supplementary group other than its own " + gid + ": " + status);
         assertEquals(0L, status.capEff(), "QEMU's effective capabilities: " + status);
         assertEquals(0L, status.capPrm(), "QEMU's permitted capabilities: " + status);
         assertEquals(2, status.seccomp(), "QEMU must run under its seccomp filter (-sandbox): " + status);
@@ -205,10 +209,10 @@ class ConfinementIT {
     }
 
     /** The fields of /proc/PID/status (proc(5)) that say how a process is confined. */
-    private record Status(List<Long> uids, long capEff, long capPrm, int seccomp, int noNewPrivs) {
+    private record Status(List<Long> uids, String groups, long capEff, long capPrm, int seccomp, int noNewPrivs) {
         static Status of(long pid) throws IOException {
             List<String> lines = Files.readAllLines(Path.of("/proc/" + pid + "/status"));
-            return new Status(Arrays.stream(field(lines, "Uid").split("\\s+")).map(Long::parseLong).toList(),
+            return new Status(Arrays.stream(field(lines, "Uid").split("\\s+")).map(Long::parseLong).toList(), field(lines, "Groups"),
                     Long.parseUnsignedLong(field(lines, "CapEff"), 16), Long.parseUnsignedLong(field(lines, "CapPrm"), 16),
                     Integer.parseInt(field(lines, "Seccomp")), Integer.parseInt(field(lines, "NoNewPrivs")));
         }
@@ -238,8 +242,12 @@ class ConfinementIT {
     }
 
     private static long uidOf(String user) throws IOException {
+        return Long.parseLong(passwdField(user, 2));
+    }
+
+    private static String passwdField(String user, int index) throws IOException {
         return Files.readAllLines(Path.of("/etc/passwd")).stream().map(l -> l.split(":")).filter(f -> f[0].equals(user))
-                .map(f -> Long.parseLong(f[2])).findFirst()
+                .map(f -> f[index]).findFirst()
                 .orElseThrow(() -> new AssertionError("no user " + user + " on this host (make install creates it)"));
     }
 }
