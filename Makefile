@@ -22,6 +22,8 @@ DIST        := shim/src/main/dist
 PREFIX_BIN  := /usr/local/bin
 SHARE       := /usr/share/javakata
 ETC         := /etc/javakata
+# The unprivileged user QEMU switches to ([hypervisor] run_as in configuration.toml).
+QEMU_USER   := javakata-qemu
 
 .PHONY: all deps build guest install demo test clean
 
@@ -41,6 +43,13 @@ install: deps build guest
 	install -D -m 0644 $(SHIM_JAR) $(SHARE)/javakata-shim.jar
 	install -D -m 0644 $(GUEST_OUT)/vmlinuz $(SHARE)/vmlinuz
 	install -D -m 0644 $(GUEST_OUT)/initrd.img $(SHARE)/initrd.img
+	@if getent passwd $(QEMU_USER) >/dev/null; then \
+	    echo "install: system user $(QEMU_USER) exists"; \
+	else \
+	    useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+	        --comment "javakata QEMU (hypervisor.run_as)" $(QEMU_USER); \
+	    echo "install: created the system user $(QEMU_USER) that QEMU runs as"; \
+	fi
 	@if [[ -e $(ETC)/configuration.toml ]]; then \
 	    if cmp -s $(DIST)/configuration.toml $(ETC)/configuration.toml; then \
 	        echo "install: $(ETC)/configuration.toml is already the default"; \

@@ -24,12 +24,28 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * host's {@code /} is {@code private}, so a plain directory is not enough. {@code -o
  * announce_submounts} then lets the guest see such submounts as separate mounts.
  *
+ * <p><b>Confinement.</b> At its first VMM connection virtiofsd forks: the parent (this pid) drops
+ * every capability and waits; the child serves the guest in new mount, pid and network namespaces,
+ * under its seccomp filter (always on in the C daemon) and with {@link #MODCAPS} removed from its
+ * capabilities.
+ *
  * <p>Thread-safety: {@link #close()} may be called from any thread, any number of times.
  */
 public final class Virtiofsd implements AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger(Virtiofsd.class.getName());
     private static final Duration TERM_GRACE = Duration.ofSeconds(2);
+
+    /**
+     * Capabilities removed from the C virtiofsd's own set, which keeps chown, dac_override, fowner,
+     * fsetid, setgid, setuid, mknod and setfcap (QEMU 7.2 tools/virtiofsd/passthrough_ll.c,
+     * setup_capabilities). The guest is hostile: without mknod a device node the guest makes in a
+     * read-write volume fails with EPERM instead of appearing on the host (FIFOs and sockets need no
+     * capability and still work); without setfcap it cannot plant file capabilities on host files.
+     * The other six are what serving files as the guest's users needs (ownership, modes, setgid bits,
+     * per-request fsuid/fsgid).
+     */
+    static final String MODCAPS = "-mknod:-setfcap";
 
     private final Process process;
     private final Path socket;
@@ -91,6 +107,7 @@ public final class Virtiofsd implements AutoCloseable {
         argv.addAll(List.of("-o", "source=" + sharedDir));
         argv.addAll(List.of("-o", "cache=" + cache));
         argv.addAll(List.of("-o", "sandbox=namespace"));
+        argv.addAll(List.of("-o", "modcaps=" + MODCAPS));
         argv.addAll(List.of("-o", "announce_submounts"));
         // Kata's default for the C daemon: one worker thread keeps its footprint small per pod.
         argv.add("--thread-pool-size=1");

@@ -30,10 +30,21 @@ import java.util.Set;
  *                     in it, so the VM's NICs must live there
  * @param nics         network interfaces cold-plugged at boot, each backed by an existing tap device
  *                     in {@code netns}; empty for none (null becomes empty)
+ * @param runAs        the host user the VMM switches to once its devices are open, or "" to keep
+ *                     running as root (null becomes "")
+ * @param consoleLogMaxBytes the most the guest's serial console may occupy on the host (the two files
+ *                     of its ring together), {@value #MIN_CONSOLE_LOG_BYTES} to
+ *                     {@value #MAX_CONSOLE_LOG_BYTES}
  */
 public record VmSpec(String id, Path stateDir, Path vmmBinary, Path kernel, Path initrd, String kernelParams,
                      int vcpus, int memoryMiB, Accelerator accelerator, String machine, SharedFs sharedFs,
-                     AgentChannel agentChannel, Duration bootTimeout, Path netns, List<Nic> nics) {
+                     AgentChannel agentChannel, Duration bootTimeout, Path netns, List<Nic> nics, String runAs,
+                     long consoleLogMaxBytes) {
+
+    /** The console bound unless one is given: 1 MiB keeps a whole boot log and more. */
+    public static final long DEFAULT_CONSOLE_LOG_BYTES = 1024 * 1024;
+    public static final long MIN_CONSOLE_LOG_BYTES = 16 * 1024;
+    public static final long MAX_CONSOLE_LOG_BYTES = 1024L * 1024 * 1024;
 
     /**
      * One virtio-net interface backed by a tap device that already exists in the VMM's network
@@ -61,13 +72,19 @@ public record VmSpec(String id, Path stateDir, Path vmmBinary, Path kernel, Path
                   int vcpus, int memoryMiB, Accelerator accelerator, String machine, SharedFs sharedFs,
                   AgentChannel agentChannel, Duration bootTimeout) {
         this(id, stateDir, vmmBinary, kernel, initrd, kernelParams, vcpus, memoryMiB, accelerator, machine, sharedFs,
-                agentChannel, bootTimeout, null, List.of());
+                agentChannel, bootTimeout, null, List.of(), "", DEFAULT_CONSOLE_LOG_BYTES);
     }
 
     /** This spec with the VMM in {@code netns} and these NICs. */
     public VmSpec withNetwork(Path netns, List<Nic> nics) {
         return new VmSpec(id, stateDir, vmmBinary, kernel, initrd, kernelParams, vcpus, memoryMiB, accelerator,
-                machine, sharedFs, agentChannel, bootTimeout, netns, nics);
+                machine, sharedFs, agentChannel, bootTimeout, netns, nics, runAs, consoleLogMaxBytes);
+    }
+
+    /** This spec with the VMM running as {@code user} ("" for root) and its console bounded to {@code maxBytes}. */
+    public VmSpec withHostLimits(String user, long maxBytes) {
+        return new VmSpec(id, stateDir, vmmBinary, kernel, initrd, kernelParams, vcpus, memoryMiB, accelerator,
+                machine, sharedFs, agentChannel, bootTimeout, netns, nics, user, maxBytes);
     }
 
     /** The agent channel kinds a VM can carry. */
@@ -111,6 +128,13 @@ public record VmSpec(String id, Path stateDir, Path vmmBinary, Path kernel, Path
         require(bootTimeout != null && bootTimeout.isPositive(), "bootTimeout", bootTimeout, "must be positive");
         require(netns == null || netns.isAbsolute(), "netns", netns, "must be an absolute path");
         nics = nics == null ? List.of() : List.copyOf(nics);
+        runAs = runAs == null ? "" : runAs;
+        // A user name as useradd(8) accepts it; ',' or '=' would break QEMU's option syntax.
+        require(runAs.isEmpty() || runAs.matches("[a-z_][a-z0-9_-]{0,31}"), "runAs", runAs,
+                "must be empty or a user name (lower-case letters, digits, '_' or '-', at most 32)");
+        require(consoleLogMaxBytes >= MIN_CONSOLE_LOG_BYTES && consoleLogMaxBytes <= MAX_CONSOLE_LOG_BYTES,
+                "consoleLogMaxBytes", consoleLogMaxBytes,
+                "must be between " + MIN_CONSOLE_LOG_BYTES + " and " + MAX_CONSOLE_LOG_BYTES);
         Set<String> seen = new HashSet<>();
         for (Nic nic : nics) {
             require(seen.add(nic.id()) && seen.add("tap:" + nic.tap()), "nics", nic,

@@ -38,6 +38,22 @@ class VmSpecTest {
     }
 
     @Test
+    void hostLimitsAreValidatedAndKeptByWithNetwork() {
+        Duration t = Duration.ofSeconds(5);
+        VmSpec spec = spec("a", 1, 512, "q35", t, "");
+        assertEquals("", spec.runAs());
+        assertEquals(VmSpec.DEFAULT_CONSOLE_LOG_BYTES, spec.consoleLogMaxBytes());
+        VmSpec limited = spec.withHostLimits("javakata-qemu", 65536).withNetwork(Path.of("/n"), List.of());
+        assertEquals("javakata-qemu", limited.runAs());
+        assertEquals(65536, limited.consoleLogMaxBytes());
+        assertEquals("runAs=qemu,x: must be empty or a user name (lower-case letters, digits, '_' or '-', at most 32)",
+                failure(() -> spec.withHostLimits("qemu,x", 65536)));
+        assertEquals("consoleLogMaxBytes=1024: must be between 16384 and 1073741824",
+                failure(() -> spec.withHostLimits("", 1024)));
+        assertEquals("", spec.withHostLimits(null, 65536).runAs());
+    }
+
+    @Test
     void sharedFsMessages() {
         Path p = Path.of("/x");
         assertEquals("sharedFs.tag=a b: must be 1 to 36 letters, digits, '-' or '_'",

@@ -49,6 +49,10 @@ record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
         VmPaths paths = new VmPaths(spec.stateDir());
         List<QemuFragment> fragments = new ArrayList<>();
         fragments.add(new QemuFragment.Base());
+        fragments.add(new QemuFragment.Seccomp(!spec.runAs().isEmpty()));
+        if (!spec.runAs().isEmpty()) {
+            fragments.add(new QemuFragment.RunAs(spec.runAs()));
+        }
         fragments.add(new QemuFragment.Machine(machine));
         fragments.add(new QemuFragment.Accel(accelerator, spec.vcpus()));
         fragments.add(new QemuFragment.Memory(spec.memoryMiB()));
@@ -59,7 +63,7 @@ record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
         }
         fragments.add(new QemuFragment.Boot(spec.kernel(), spec.initrd(),
                 kernelParams(driverParams, machine, spec.kernelParams())));
-        fragments.add(new QemuFragment.Console(paths.consoleLog()));
+        fragments.add(new QemuFragment.Console(paths.consoleSocket()));
         fragments.add(new QemuFragment.Qmp(paths.qmpSocket()));
         fragments.add(new QemuFragment.FreePageReporting(machine));
         switch (spec.agentChannel()) {

@@ -15,11 +15,47 @@ sealed interface QemuFragment {
     /** The arguments this fragment contributes, in order. */
     List<String> args();
 
-    /** No default devices or config files, no display, and a guest reboot ends QEMU. */
+    /**
+     * No default devices or config files, no display, a guest reboot ends QEMU, and the vCPUs start
+     * paused ({@code -S}): the driver sends QMP {@code cont} once QEMU has dropped root ({@link RunAs}
+     * happens at the end of QEMU's initialisation, after it would otherwise already run the guest) and
+     * the console reader is attached (a socket console with no reader drops what the guest writes).
+     */
     record Base() implements QemuFragment {
         @Override
         public List<String> args() {
-            return List.of("-nodefaults", "-no-user-config", "-display", "none", "-no-reboot");
+            return List.of("-nodefaults", "-no-user-config", "-display", "none", "-no-reboot", "-S");
+        }
+    }
+
+    /**
+     * QEMU's seccomp filter (QEMU 7.2 {@code -sandbox}, qemu-options.hx): obsolete system calls, fork
+     * and exec, and scheduler/priority changes are refused, and so are set*uid/set*gid when QEMU stays
+     * root. With {@link RunAs} they must stay allowed: QEMU installs the filter while parsing its early
+     * options and calls setgid/setgroups/setuid only at the end of its initialisation, so
+     * {@code elevateprivileges=deny} kills it then (measured on 7.2: "Bad system call"). Once QEMU has
+     * dropped to a non-root uid, the kernel itself refuses it any other uid (it holds no capability,
+     * and QEMU sets no_new_privs; capabilities(7), "Effect of user ID changes on capabilities").
+     *
+     * @param droppingRoot whether QEMU will switch users itself ({@link RunAs})
+     */
+    record Seccomp(boolean droppingRoot) implements QemuFragment {
+        @Override
+        public List<String> args() {
+            return List.of("-sandbox", "on,obsolete=deny,elevateprivileges=" + (droppingRoot ? "allow" : "deny")
+                    + ",spawn=deny,resourcecontrol=deny");
+        }
+    }
+
+    /**
+     * QEMU opens everything it needs as root (tap, memfd, sockets, kernel, /dev/kvm), then switches to
+     * {@code user}: its uid, its primary gid and its /etc/group groups (initgroups(3); the system user
+     * make install creates has none), before the guest runs.
+     */
+    record RunAs(String user) implements QemuFragment {
+        @Override
+        public List<String> args() {
+            return List.of("-runas", user);
         }
     }
 
@@ -73,11 +109,16 @@ sealed interface QemuFragment {
         }
     }
 
-    /** The guest's ttyS0 goes to a file (the kernel needs console=ttyS0). */
-    record Console(Path log) implements QemuFragment {
+    /**
+     * The guest's ttyS0 (the kernel needs console=ttyS0) goes to a listening socket that the driver
+     * reads into a bounded ring of files ({@link io.javakata.hypervisor.ConsoleRing}); a plain
+     * {@code file:} backend would let the guest fill the host's /run.
+     */
+    record Console(Path socket) implements QemuFragment {
         @Override
         public List<String> args() {
-            return List.of("-serial", "file:" + log);
+            return List.of("-chardev", "socket,id=console,path=" + socket + ",server=on,wait=off",
+                    "-serial", "chardev:console");
         }
     }
 

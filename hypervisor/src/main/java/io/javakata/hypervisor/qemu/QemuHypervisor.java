@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.javakata.hypervisor.Accelerator;
 import io.javakata.hypervisor.AgentEndpoint;
 import io.javakata.hypervisor.ChildProcesses;
+import io.javakata.hypervisor.ConsoleRing;
 import io.javakata.hypervisor.Hypervisor;
 import io.javakata.hypervisor.Virtiofsd;
 import io.javakata.hypervisor.VmSpec;
@@ -12,6 +13,7 @@ import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.UserPrincipalNotFoundException;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
@@ -21,8 +23,10 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The QEMU 7.2 driver: virtiofsd (if the spec shares a directory), the KVM/TCG choice, QEMU in the
- * foreground with QMP, a serial console file and the agent channel, all under the spec's state
- * directory ({@link VmPaths}).
+ * foreground with QMP, the serial console copied into a bounded ring of files ({@link ConsoleRing})
+ * and the agent channel, all under the spec's state directory ({@link VmPaths}). QEMU runs under its
+ * seccomp filter and, when the spec names a user, switches to it before the guest runs (see
+ * {@link QemuFragment.Seccomp}, docs/architecture.md "Confinement").
  *
  * <p>Thread-safety: every method may be called from any thread. {@link #start()} and
  * {@link #stop(Duration)} are serialised by one lock, so a stop issued during a start waits for the
@@ -53,6 +57,7 @@ public final class QemuHypervisor implements Hypervisor {
     private volatile State state = State.NEW;
     private volatile Virtiofsd virtiofsd;
     private volatile Process qemu;
+    private volatile ConsoleRing console;
     private volatile QmpClient qmp;
     private volatile Accelerator.Choice choice;
     private volatile AgentEndpoint endpoint;
@@ -122,6 +127,7 @@ public final class QemuHypervisor implements Hypervisor {
         for (Path socket : paths.sockets()) {
             Files.deleteIfExists(socket); // left by a run that was killed
         }
+        checkRunAs();
         VmSpec.SharedFs shared = spec.sharedFs();
         if (shared != null) {
             virtiofsd = Virtiofsd.start(shared.virtiofsd(), paths.virtiofsdSocket(), shared.source(), shared.cache(),
@@ -137,11 +143,42 @@ public final class QemuHypervisor implements Hypervisor {
         }
         QemuCommandLine commandLine = QemuCommandLine.of(spec, choice.accelerator(), cid, hostTscKhz());
         Process process = launchQemu(commandLine);
+        attachConsole(process);
         awaitRunning(process);
         endpoint = switch (spec.agentChannel()) {
             case SERIAL -> new AgentEndpoint.Serial(paths.agentSocket(), AGENT_PORT_NAME);
             case VSOCK -> new AgentEndpoint.Vsock(vsockCid, VSOCK_AGENT_PORT);
         };
+    }
+
+    /**
+     * A configured user must exist (QEMU would fail late with "User ... doesn't exist"); without one
+     * QEMU keeps root, which is allowed but said.
+     */
+    private void checkRunAs() throws IOException {
+        if (spec.runAs().isEmpty()) {
+            LOG.log(System.Logger.Level.WARNING, "VM {0}: QEMU runs as root because no user is configured for it "
+                    + "(hypervisor.run_as is empty); its seccomp filter still applies", spec.id());
+            return;
+        }
+        try {
+            spec.stateDir().getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName(spec.runAs());
+        } catch (UserPrincipalNotFoundException e) {
+            throw new IOException("runAs=" + spec.runAs() + ": no such user on this host (make install creates it; "
+                    + "or set hypervisor.run_as = \"\" to run QEMU as root)", e);
+        }
+    }
+
+    /** Starts copying the guest's console into its bounded ring; QEMU is paused, so nothing is lost. */
+    private void attachConsole(Process process) throws IOException {
+        try {
+            console = ConsoleRing.connect(paths.consoleSocket(), paths.consoleLog(), spec.consoleLogMaxBytes(),
+                    process, spec.bootTimeout());
+        } catch (IOException e) {
+            ChildProcesses.awaitExit(process.toHandle(), Duration.ofMillis(200));
+            throw new IOException(e.getMessage() + "; " + paths.qemuLog() + ": "
+                    + ChildProcesses.logTail(paths.qemuLog(), 2000), e);
+        }
     }
 
     /** Only a microvm guest under TCG needs it (see {@link HostTsc}). */
@@ -178,6 +215,8 @@ public final class QemuHypervisor implements Hypervisor {
     private void awaitRunning(Process process) throws IOException {
         try {
             qmp = QmpConnector.connect(paths.qmpSocket(), process, spec.bootTimeout());
+            // QEMU starts paused (-S): the guest runs only now, after QEMU dropped root and with its console read.
+            qmp.execute("cont", Map.of(), QMP_COMMAND_TIMEOUT);
             JsonNode status = qmp.execute("query-status", Map.of(), QMP_COMMAND_TIMEOUT);
             if (!"running".equals(status.path("status").asText())) {
                 throw new IOException("QEMU is up but query-status reports " + status);
@@ -255,6 +294,9 @@ public final class QemuHypervisor implements Hypervisor {
         }
         if (qmp != null) {
             qmp.close();
+        }
+        if (console != null) {
+            console.close();
         }
         if (virtiofsd != null) {
             virtiofsd.awaitExit(VIRTIOFSD_SELF_EXIT);

@@ -30,9 +30,17 @@ public record VmPaths(Path stateDir) {
         return stateDir.resolve("virtiofsd.sock");
     }
 
-    /** The guest's serial console (ttyS0). */
+    /**
+     * The guest's serial console (ttyS0), newest part of its ring: {@link io.javakata.hypervisor.ConsoleRing}
+     * keeps the older part in {@code console.log.1}.
+     */
     public Path consoleLog() {
         return stateDir.resolve("console.log");
+    }
+
+    /** QEMU's end of the console: the driver connects and copies it into {@link #consoleLog()}. */
+    public Path consoleSocket() {
+        return stateDir.resolve("console.sock");
     }
 
     /** QEMU's own stdout and stderr. */
@@ -46,7 +54,7 @@ public record VmPaths(Path stateDir) {
 
     /** Every socket the driver may create, for cleanup. */
     List<Path> sockets() {
-        return List.of(qmpSocket(), agentSocket(), virtiofsdSocket());
+        return List.of(qmpSocket(), agentSocket(), virtiofsdSocket(), consoleSocket());
     }
 
     /** Fails if a socket path would not fit in sun_path. */

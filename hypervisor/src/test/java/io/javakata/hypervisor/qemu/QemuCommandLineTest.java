@@ -79,6 +79,29 @@ class QemuCommandLineTest {
     }
 
     @Test
+    void q35RunAsAUserKeepsSetuidAllowedForItsOwnDrop() throws IOException {
+        VmSpec spec = spec("q35", 1, 512, "", SHARED, VmSpec.AgentChannel.SERIAL)
+                .withNetwork(Path.of("/var/run/netns/cni-1234"), List.of(new VmSpec.Nic("net0", "tap0_jk", "02:42:AC:11:00:02")))
+                .withHostLimits("javakata-qemu", 1 << 20);
+        assertGolden("q35-serial-virtiofs-tcg-netns-nic-runas.txt",
+                QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty(), TSC));
+    }
+
+    @Test
+    void everyCommandLineStartsPausedUnderSeccompWithoutSpawning() {
+        for (String user : List.of("", "javakata-qemu")) {
+            VmSpec spec = spec("microvm", 1, 256, "", SHARED, VmSpec.AgentChannel.SERIAL).withHostLimits(user, 1 << 20);
+            List<String> argv = QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty(), TSC).argv();
+            assertTrue(argv.contains("-S"), argv.toString());
+            String sandbox = argv.get(argv.indexOf("-sandbox") + 1);
+            assertTrue(sandbox.startsWith("on,obsolete=deny,") && sandbox.contains(",spawn=deny,resourcecontrol=deny"),
+                    sandbox);
+            assertEquals(!user.isEmpty(), argv.contains("-runas"), argv.toString());
+            assertTrue(argv.stream().noneMatch(a -> a.startsWith("file:")), "no unbounded file console: " + argv);
+        }
+    }
+
+    @Test
     void netnsArgvExecsQemuThroughNsenter() {
         VmSpec spec = spec("q35", 1, 512, "", null, VmSpec.AgentChannel.SERIAL)
                 .withNetwork(Path.of("/var/run/netns/p"), List.of());

@@ -2,6 +2,7 @@ package io.javakata.hypervisor.qemu;
 
 import io.javakata.hypervisor.Accelerator;
 import io.javakata.hypervisor.AgentEndpoint;
+import io.javakata.hypervisor.ConsoleRing;
 import io.javakata.hypervisor.VmSpec;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -45,13 +46,23 @@ class QemuHypervisorTest {
             /bin/busybox mount -t proc proc /proc
             /bin/busybox mount -t sysfs sys /sys
             linger=0
+            flood=0
             for word in $(/bin/busybox cat /proc/cmdline); do
-              case "$word" in javakata_linger=*) linger="${word#javakata_linger=}" ;; esac
+              case "$word" in
+                javakata_linger=*) linger="${word#javakata_linger=}" ;;
+                javakata_flood=*) flood="${word#javakata_flood=}" ;;
+              esac
             done
-            echo "%s uptime=$(/bin/busybox cut -d' ' -f1 /proc/uptime)"
+            if [ "$flood" -gt 0 ]; then
+              /bin/busybox yes flooding-the-console | /bin/busybox head -c "$((flood * 1024))" > /dev/console
+              echo "%1$s-FLOOD-END"
+            fi
+            echo "%1$s uptime=$(/bin/busybox cut -d' ' -f1 /proc/uptime)"
             /bin/busybox sleep "$linger"
             /bin/busybox poweroff -f
             """.formatted(MARKER);
+    /** The user the confinement test runs QEMU as: one every Debian system has. */
+    private static final String RUN_AS = "nobody";
 
     @TempDir
     static Path assets;
@@ -148,7 +159,9 @@ class QemuHypervisorTest {
         VmSpec spec = spec("q35", "", true, VmSpec.AgentChannel.SERIAL, missing);
         QemuHypervisor vm = hypervisor(spec);
         IOException e = assertThrows(IOException.class, vm::start);
-        assertTrue(e.getMessage().startsWith("start VM h2-q35: QEMU exited with code 1 before QMP answered"),
+        // QEMU creates its console socket before it loads the kernel, so it may die before or after the driver
+        // connected to that socket; either way the error has QEMU's exit code and its own words.
+        assertTrue(e.getMessage().matches("start VM h2-q35: (the VMM|QEMU) exited with code 1 before (its console|QMP).*"),
                 e.getMessage());
         assertTrue(e.getMessage().contains("could not open kernel file '" + missing + "'"), e.getMessage());
         assertEquals(1, vm.onExit().get(5, TimeUnit.SECONDS));
@@ -165,6 +178,57 @@ class QemuHypervisorTest {
         assertTrue(e.getMessage().contains("vhost-vsock"), e.getMessage());
         try (Stream<Path> cids = Files.list(dir.resolve("run/vsock-cids"))) {
             assertEquals(List.of(".lock"), cids.map(p -> p.getFileName().toString()).toList());
+        }
+        assertNothingLeft(spec);
+    }
+
+    /**
+     * QEMU as {@link #RUN_AS} under its seccomp filter, virtiofsd's worker under its own filter and
+     * with fewer capabilities, read from /proc/PID/status while the guest runs; and a guest that
+     * floods its console leaves at most the configured bound on the host, with its last line kept.
+     */
+    @Test
+    void qemuAndVirtiofsdRunConfinedAndAConsoleFloodStaysBounded() throws Exception {
+        long bound = 64 * 1024;
+        VmSpec spec = spec("q35", "javakata_linger=600 javakata_flood=1024", true, VmSpec.AgentChannel.SERIAL, kernel)
+                .withHostLimits(RUN_AS, bound);
+        QemuHypervisor vm = hypervisor(spec);
+        try {
+            vm.start();
+            Confinement.Status qemu = Confinement.Status.of(vm.pid());
+            long nobody = Confinement.uidOf(RUN_AS);
+            assertEquals(List.of(nobody, nobody, nobody, nobody), qemu.uids(), qemu.toString());
+            assertEquals(0L, qemu.capEff(), qemu.toString());
+            assertEquals(0L, qemu.capPrm(), qemu.toString());
+            assertEquals(2, qemu.seccomp(), "QEMU must run under its seccomp filter: " + qemu);
+            assertEquals(1, qemu.noNewPrivs(), qemu.toString());
+            List<String> devices = Confinement.openDevices(vm.pid());
+            assertTrue(Confinement.QEMU_DEVICES.containsAll(devices), "QEMU holds host devices " + devices);
+
+            String line = awaitMarker(vm.paths().consoleLog(), Duration.ofSeconds(90));
+            // virtiofsd sandboxes itself once QEMU connects, which start() waited for.
+            long daemon = Confinement.pidWithArgument("--socket-path=" + spec.stateDir().resolve("virtiofsd.sock"));
+            Confinement.Status parent = Confinement.Status.of(daemon);
+            assertEquals(0L, parent.capEff(), "virtiofsd's waiting parent keeps no capability: " + parent);
+            long worker = ProcessHandle.of(daemon).orElseThrow().children().findFirst().orElseThrow().pid();
+            Confinement.Status child = Confinement.Status.of(worker);
+            assertEquals(2, child.seccomp(), "virtiofsd must serve under its seccomp filter: " + child);
+            assertEquals(Confinement.VIRTIOFSD_CAPS, child.capEff(),
+                    "virtiofsd's capabilities: " + Long.toHexString(child.capEff()));
+
+            long onHost = 0;
+            for (Path file : ConsoleRing.files(vm.paths().consoleLog())) {
+                onHost += Files.exists(file) ? Files.size(file) : 0;
+            }
+            assertTrue(Files.exists(ConsoleRing.previous(vm.paths().consoleLog())), "the flood filled the ring: "
+                    + ConsoleRing.tail(vm.paths().consoleLog(), 3000));
+            assertTrue(onHost <= bound, "1 MiB of guest console left " + onHost + " bytes, bound " + bound);
+            String tail = ConsoleRing.tail(vm.paths().consoleLog(), 1500);
+            assertTrue(tail.contains(MARKER + "-FLOOD-END"), "the newest console lines are kept: " + tail);
+            System.out.printf("confined VM: QEMU %s, virtiofsd worker %s; console %d bytes on the host (%s)%n",
+                    qemu, child, onHost, line.strip());
+        } finally {
+            vm.stop(Duration.ofSeconds(5));
         }
         assertNothingLeft(spec);
     }
@@ -186,7 +250,7 @@ class QemuHypervisorTest {
     }
 
     private static void assertNothingLeft(VmSpec spec) throws IOException {
-        for (String socket : List.of("qmp.sock", "agent.sock", "virtiofsd.sock")) {
+        for (String socket : List.of("qmp.sock", "agent.sock", "virtiofsd.sock", "console.sock")) {
             assertFalse(Files.exists(spec.stateDir().resolve(socket)), socket + " left behind");
         }
         String stateDir = spec.stateDir().toString();

@@ -30,7 +30,7 @@ public final class ConfigLoader {
 
     private static final Map<String, Set<String>> KNOWN = Map.of(
             "hypervisor", Set.of("type", "path", "kernel", "initrd", "machine", "accel", "vcpus", "memory_mib",
-                    "kernel_params", "boot_timeout_seconds"),
+                    "kernel_params", "boot_timeout_seconds", "run_as", "console_log_max_kib"),
             "virtiofsd", Set.of("path", "cache"),
             "agent", Set.of("transport", "request_timeout_seconds"),
             "runtime", Set.of("state_dir", "debug"));
@@ -127,7 +127,10 @@ public final class ConfigLoader {
                 h.integer("vcpus", hv.vcpus(), 1, 254),
                 h.integer("memory_mib", hv.memoryMiB(), 64, 1 << 20),
                 h.string("kernel_params", hv.kernelParams()),
-                Duration.ofSeconds(h.integer("boot_timeout_seconds", (int) hv.bootTimeout().toSeconds(), 1, 3600)));
+                Duration.ofSeconds(h.integer("boot_timeout_seconds", (int) hv.bootTimeout().toSeconds(), 1, 3600)),
+                h.matching("run_as", hv.runAs(), "[a-z_][a-z0-9_-]{0,31}|",
+                        "must be \"\" (root) or a user name: lower-case letters, digits, _ or -, at most 32"),
+                h.integer("console_log_max_kib", hv.consoleLogMaxKiB(), 16, 1 << 20));
         var virtiofsd = new RuntimeConfig.Virtiofsd(
                 v.absolutePath("path", d.virtiofsd().path()),
                 v.oneOf("cache", d.virtiofsd().cache(), "auto", "always", "none"));
@@ -182,6 +185,14 @@ public final class ConfigLoader {
                 }
             }
             throw bad(key, value(key).orElseThrow(), "must be one of " + String.join(", ", allowed));
+        }
+
+        String matching(String key, String dflt, String regex, String rule) {
+            String s = string(key, dflt);
+            if (!s.matches(regex)) {
+                throw bad(key, value(key).orElseThrow(), rule);
+            }
+            return s;
         }
 
         Path absolutePath(String key, Path dflt) {

@@ -34,13 +34,21 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
      * @param kernelParams  extra kernel parameters (TOML key kernel_params)
      * @param bootTimeout   how long to wait for the agent after launching the VM (TOML key
      *                      boot_timeout_seconds)
+     * @param runAs         the host user QEMU switches to once its devices are open, "" for root
+     *                      (TOML key run_as)
+     * @param consoleLogMaxKiB the most a VM's serial console keeps on the host, in KiB (TOML key
+     *                      console_log_max_kib)
      */
     public record Hypervisor(String type, Path path, Path kernel, Path initrd, String machine, String accel,
-                             int vcpus, int memoryMiB, String kernelParams, Duration bootTimeout) {
+                             int vcpus, int memoryMiB, String kernelParams, Duration bootTimeout, String runAs,
+                             int consoleLogMaxKiB) {
+        /** The user make install creates for QEMU. */
+        public static final String DEFAULT_RUN_AS = "javakata-qemu";
+
         public static Hypervisor defaults() {
             return new Hypervisor("qemu", Path.of("/usr/bin/qemu-system-x86_64"),
                     Path.of("/usr/share/javakata/vmlinuz"), Path.of("/usr/share/javakata/initrd.img"),
-                    "q35", "auto", 1, 512, "", Duration.ofSeconds(90));
+                    "q35", "auto", 1, 512, "", Duration.ofSeconds(90), DEFAULT_RUN_AS, 1024);
         }
     }
 

@@ -3,6 +3,7 @@ package io.javakata.shim.sandbox;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javakata.agent.v1.CheckResponse;
 import io.javakata.hypervisor.Accelerator;
+import io.javakata.hypervisor.ConsoleRing;
 import io.javakata.hypervisor.Hypervisor;
 import io.javakata.hypervisor.VmSpec;
 import io.javakata.shim.agent.AgentClient;
@@ -17,8 +18,6 @@ import io.javakata.ttrpc.RuntimeStatusException;
 import io.javakata.ttrpc.TtrpcClient;
 import io.javakata.ttrpc.transport.Connection;
 import java.io.IOException;
-import java.io.RandomAccessFile;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -318,7 +317,7 @@ public final class Sandbox {
                 sizing.vcpus(), sizing.memoryMiB(), enumValue(Accelerator.class, "hypervisor.accel", hv.accel()), hv.machine(),
                 new VmSpec.SharedFs(SHARED_FS_TAG, paths.shared(), fs.path(), fs.cache()),
                 enumValue(VmSpec.AgentChannel.class, "agent.transport", config.agent().transport()),
-                hv.bootTimeout());
+                hv.bootTimeout()).withHostLimits(hv.runAs(), hv.consoleLogMaxKiB() * 1024L);
     }
 
     private static <E extends Enum<E>> E enumValue(Class<E> type, String field, String value) {
@@ -351,16 +350,9 @@ public final class Sandbox {
                 .write(paths.sandboxJson());
     }
 
+    /** The console's last bytes, across both files of its ring (console.log.1 then console.log). */
     static String consoleTail(Path log) {
-        try (RandomAccessFile file = new RandomAccessFile(log.toFile(), "r")) {
-            long start = Math.max(0, file.length() - CONSOLE_TAIL_BYTES);
-            byte[] bytes = new byte[(int) (file.length() - start)];
-            file.seek(start);
-            file.readFully(bytes);
-            return new String(bytes, StandardCharsets.UTF_8).strip();
-        } catch (IOException e) {
-            return "";
-        }
+        return ConsoleRing.tail(log, CONSOLE_TAIL_BYTES);
     }
 
     private static Duration remaining(Instant started, Duration total) {

@@ -51,6 +51,8 @@ class ConfigLoaderTest {
                 memory_mib = 1024
                 kernel_params = "quiet panic=1"
                 boot_timeout_seconds = 120
+                run_as = ""
+                console_log_max_kib = 64
                 [virtiofsd]
                 cache = "none"
                 [agent]
@@ -62,7 +64,7 @@ class ConfigLoaderTest {
                 """));
         var d = RuntimeConfig.defaults();
         assertEquals(new RuntimeConfig.Hypervisor("qemu", d.hypervisor().path(), d.hypervisor().kernel(),
-                d.hypervisor().initrd(), "q35", "tcg", 2, 1024, "quiet panic=1", Duration.ofSeconds(120)),
+                d.hypervisor().initrd(), "q35", "tcg", 2, 1024, "quiet panic=1", Duration.ofSeconds(120), "", 64),
                 c.hypervisor());
         assertEquals(new RuntimeConfig.Virtiofsd(d.virtiofsd().path(), "none"), c.virtiofsd());
         assertEquals(new RuntimeConfig.Agent("vsock", Duration.ofSeconds(7)), c.agent());
@@ -74,8 +76,8 @@ class ConfigLoaderTest {
         Path file = write("[hypervisor]\nvcpu = 2\n");
         var e = assertThrows(RuntimeStatusException.class, () -> ConfigLoader.load(file));
         assertEquals(Code.INVALID_ARGUMENT, e.code());
-        assertEquals("unknown key hypervisor.vcpu in " + file + "; known keys: accel, boot_timeout_seconds, initrd, "
-                + "kernel, kernel_params, machine, memory_mib, path, type, vcpus", e.getMessage());
+        assertEquals("unknown key hypervisor.vcpu in " + file + "; known keys: accel, boot_timeout_seconds, "
+                + "console_log_max_kib, initrd, kernel, kernel_params, machine, memory_mib, path, run_as, type, vcpus", e.getMessage());
     }
 
     @Test
@@ -93,6 +95,10 @@ class ConfigLoaderTest {
         "[hypervisor]\\naccel = \"foo\"|hypervisor.accel = \"foo\" in FILE: must be one of auto, kvm, tcg",
         "[hypervisor]\\nkernel = \"vmlinuz\"|hypervisor.kernel = \"vmlinuz\" in FILE: must be an absolute path",
         "[hypervisor]\\nmemory_mib = 1.5|hypervisor.memory_mib = 1.5 in FILE: must be an integer from 64 to 1048576",
+        "[hypervisor]\\nconsole_log_max_kib = 8|hypervisor.console_log_max_kib = 8 in FILE: must be an integer from 16 to 1048576",
+        "[hypervisor]\\nconsole_log_max_kib = 1048577|hypervisor.console_log_max_kib = 1048577 in FILE: must be an integer from 16 to 1048576",
+        "[hypervisor]\\nrun_as = \"Qemu,x\"|hypervisor.run_as = \"Qemu,x\" in FILE: must be \"\" (root) or a user name: lower-case letters, digits, _ or -, at most 32",
+        "[hypervisor]\\nrun_as = 0|hypervisor.run_as = 0 in FILE: must be a string",
         "[agent]\\ntransport = \"bar\"|agent.transport = \"bar\" in FILE: must be one of serial, vsock",
         "[virtiofsd]\\ncache = 3|virtiofsd.cache = 3 in FILE: must be a string",
         "[runtime]\\ndebug = \"yes\"|runtime.debug = \"yes\" in FILE: must be true or false",
