@@ -2,6 +2,10 @@ package io.javakata.sys;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.net.URISyntaxException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 
@@ -27,6 +31,27 @@ public final class ConfinedExec {
         } catch (ErrnoException e) {
             System.err.println("confined exec of " + args[0] + ": " + e.getMessage());
             System.exit(126);
+        }
+    }
+
+    /**
+     * The command that runs a program under this class with the running JVM's java and this class's code
+     * source (the shim's jar): append the program's argv to it. Empty if either is unknown.
+     */
+    public static Optional<List<String>> launcher() {
+        Optional<String> binary = ProcessHandle.current().info().command();
+        try {
+            var source = ConfinedExec.class.getProtectionDomain().getCodeSource();
+            if (binary.isEmpty() || source == null) {
+                return Optional.empty();
+            }
+            String classPath = Path.of(source.getLocation().toURI()).toString();
+            // A small, quick JVM: it only installs the filter and execs.
+            return Optional.of(List.of(binary.get(), "-Xshare:auto", "-XX:TieredStopAtLevel=1",
+                    "-XX:+UseSerialGC", "-Xmx16m", "-XX:-UsePerfData", "-Xlog:disable",
+                    "--enable-native-access=ALL-UNNAMED", "-cp", classPath, ConfinedExec.class.getName()));
+        } catch (URISyntaxException | RuntimeException e) {
+            return Optional.empty();
         }
     }
 

@@ -72,6 +72,16 @@ public final class Virtiofsd implements AutoCloseable {
      */
     public static Virtiofsd start(Path binary, Path socket, Path sharedDir, String cache, Path logFile,
                                   Duration timeout) throws IOException {
+        return start(List.of(), binary, socket, sharedDir, cache, logFile, timeout);
+    }
+
+    /**
+     * As {@link #start(Path, Path, Path, String, Path, Duration)}, with virtiofsd's command line behind
+     * {@code launcher}: a command that confines what it then execs, same pid (the shim passes one that
+     * installs a seccomp filter; see {@link VmSpec.SharedFs#launcher()}). Empty: virtiofsd runs directly.
+     */
+    public static Virtiofsd start(List<String> launcher, Path binary, Path socket, Path sharedDir, String cache,
+                                  Path logFile, Duration timeout) throws IOException {
         Objects.requireNonNull(binary, "binary");
         Objects.requireNonNull(socket, "socket");
         Objects.requireNonNull(sharedDir, "sharedDir");
@@ -83,7 +93,9 @@ public final class Virtiofsd implements AutoCloseable {
             throw new IOException("virtiofsd: shared directory " + sharedDir + " does not exist");
         }
         Files.deleteIfExists(socket);
-        Process process = new ProcessBuilder(argv(binary, socket, sharedDir, cache))
+        List<String> command = new ArrayList<>(launcher);
+        command.addAll(argv(binary, socket, sharedDir, cache));
+        Process process = new ProcessBuilder(command)
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.to(logFile.toFile()))

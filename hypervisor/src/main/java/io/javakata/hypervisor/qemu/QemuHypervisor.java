@@ -130,7 +130,7 @@ public final class QemuHypervisor implements Hypervisor {
         checkRunAs();
         VmSpec.SharedFs shared = spec.sharedFs();
         if (shared != null) {
-            virtiofsd = Virtiofsd.start(shared.virtiofsd(), paths.virtiofsdSocket(), shared.source(), shared.cache(),
+            virtiofsd = Virtiofsd.start(shared.launcher(), shared.virtiofsd(), paths.virtiofsdSocket(), shared.source(), shared.cache(),
                     paths.virtiofsdLog(), spec.bootTimeout());
         }
         choice = KvmProbe.choose(spec.accelerator(), spec.vmmBinary(), spec.machine(), kvmProbeCache);

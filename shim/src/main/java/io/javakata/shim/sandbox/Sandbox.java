@@ -45,6 +45,17 @@ public final class Sandbox {
     public static final String SHARED_FS_TAG = "javakata";
 
     private static final System.Logger LOG = System.getLogger(Sandbox.class.getName());
+    /**
+     * virtiofsd starts under io.javakata.sys.ConfinedExec: a seccomp filter that refuses setuid/setgid modes
+     * and device nodes, which no capability drop can refuse to a root daemon that owns what it writes
+     * (docs/security.md). Empty, with a warning, if this JVM cannot name its own binary or jar.
+     */
+    private static final List<String> VIRTIOFSD_LAUNCHER = io.javakata.sys.ConfinedExec.launcher().orElseGet(() -> {
+        System.getLogger(Sandbox.class.getName()).log(System.Logger.Level.WARNING,
+                "virtiofsd runs without javakata's seccomp argument filter: this JVM's binary or jar is unknown");
+        return List.of();
+    });
+
     private static final Duration STOP_GRACE = Duration.ofSeconds(2);
     private static final int CONSOLE_TAIL_BYTES = 1500;
 
@@ -315,7 +326,7 @@ public final class Sandbox {
         RuntimeConfig.Virtiofsd fs = config.virtiofsd();
         return new VmSpec(sandboxId, paths.dir(), hv.path(), hv.kernel(), hv.initrd(), hv.kernelParams(),
                 sizing.vcpus(), sizing.memoryMiB(), enumValue(Accelerator.class, "hypervisor.accel", hv.accel()), hv.machine(),
-                new VmSpec.SharedFs(SHARED_FS_TAG, paths.shared(), fs.path(), fs.cache()),
+                new VmSpec.SharedFs(SHARED_FS_TAG, paths.shared(), fs.path(), fs.cache(), VIRTIOFSD_LAUNCHER),
                 enumValue(VmSpec.AgentChannel.class, "agent.transport", config.agent().transport()),
                 hv.bootTimeout()).withHostLimits(hv.runAs(), hv.consoleLogMaxKiB() * 1024L);
     }
