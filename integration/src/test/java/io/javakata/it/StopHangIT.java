@@ -36,7 +36,8 @@ import io.javakata.it.cri.v1.StopPodSandboxRequest;
  * master's stdout), killed at once (grace 0, as the report had it) or stopped with SIGTERM, with its own PID
  * namespace or the pod's, with a CRI PortForward connection to port 80 open, and containers that leave a background
  * child holding stdout: StopContainer, StopPodSandbox and RemovePodSandbox each finish within their grace period plus
- * {@link #SLACK}, enforced as the CRI call's deadline. Every byte written before the kill reaches the log. runc's shim
+ * {@link #SLACK} (StopPodSandbox: plus {@link #PER_CONTAINER} for each container it has to stop), enforced as the CRI
+ * call's deadline. Every byte written before the kill reaches the log. runc's shim
  * behaves so: when the init of a container without a PID namespace of its own exits, it kills the rest of the
  * container, and its wait for the output to drain is bounded.
  */
@@ -51,6 +52,8 @@ class StopHangIT {
 
     /** Beyond the grace period, what a stop may take: kill, exit, the bounded output drain (2 s), events. */
     static final Duration SLACK = Duration.ofSeconds(10);
+    /** What StopPodSandbox may take beyond {@link #SLACK} for each container that still runs. */
+    static final Duration PER_CONTAINER = Duration.ofSeconds(5);
     /** How long nginx may take to answer on port 80 after StartContainer (a TCG VM is slow). */
     static final Duration SERVING = Duration.ofSeconds(60);
 
@@ -85,8 +88,8 @@ class StopHangIT {
     @Test
     void nginxStoppedWithSigtermInEitherPidNamespace() throws Exception {
         try (Pod pod = CRI.runPod(CRI.podConfig("ngx-term", StopHangIT::sharedPid), PrivateCri.HANDLER)) {
-            String own = runNginx(pod, "own", PrivateCri.KUBELET_NAMESPACES);
-            String shared = runNginx(pod, "shared", SHARED_PID);
+            String own = runNginx(pod, "own", PrivateCri.KUBELET_NAMESPACES, 80);
+            String shared = runNginx(pod, "shared", SHARED_PID, 8080);
             // nginx's fast shutdown on SIGTERM: the master stops its workers and exits 0.
             stopWithin(pod, own, 10, 0);
             stopWithin(pod, shared, 10, 0);
@@ -116,9 +119,9 @@ class StopHangIT {
     @Test
     void nginxPodStoppedWithoutStoppingItsContainerFirst() throws Exception {
         try (Pod pod = CRI.runPod(CRI.podConfig("ngx-pod", StopHangIT::sharedPid), PrivateCri.HANDLER)) {
-            runNginx(pod, "own", PrivateCri.KUBELET_NAMESPACES);
-            runNginx(pod, "shared", SHARED_PID);
-            stopAndRemovePod(pod);
+            runNginx(pod, "own", PrivateCri.KUBELET_NAMESPACES, 80);
+            runNginx(pod, "shared", SHARED_PID, 8080);
+            stopAndRemovePod(pod, 2);
         }
     }
 
@@ -172,17 +175,26 @@ class StopHangIT {
     }
 
     private static String runNginx(Pod pod, NamespaceOption namespaces) throws Exception {
-        return runNginx(pod, "nginx", namespaces);
+        return runNginx(pod, "nginx", namespaces, 80);
     }
 
-    /** Starts Debian's nginx as the image has it and waits until it served GET /first (logged by its worker). */
-    private static String runNginx(Pod pod, String name, NamespaceOption namespaces) throws Exception {
+    /**
+     * Starts Debian's nginx as the image has it (on another port than 80 its default site is edited first, then
+     * nginx is exec'd: the pod's containers share one network namespace) and waits until it served GET /first,
+     * which its worker logs.
+     */
+    private static String runNginx(Pod pod, String name, NamespaceOption namespaces, int port) throws Exception {
         ContainerConfig.Builder config = pid(pod.containerConfig(name), namespaces)
                 .setImage(ImageSpec.newBuilder().setImage(PrivateContainerd.NGINX_IMAGE));
+        if (port != 80) {
+            config.clearCommand().addAllCommand(List.of("sh", "-c", "sed -i 's/80 default_server/" + port
+                    + " default_server/' /etc/nginx/sites-available/default && exec nginx -g 'daemon off;'"));
+        }
         String id = pod.run(config.build());
         long deadline = System.nanoTime() + SERVING.toNanos();
         while (true) {
-            var response = pod.execSync(id, Duration.ofSeconds(20), "wget", "-q", "-O", "-", "http://127.0.0.1/first");
+            var response = pod.execSync(id, Duration.ofSeconds(20), "wget", "-q", "-O", "-",
+                    "http://127.0.0.1:" + port + "/first");
             if (response.getExitCode() != 0 && response.getStderr().toStringUtf8().contains("404")) {
                 break; // nginx answered: /first does not exist, which is the point (a fixed access-log line)
             }
@@ -211,9 +223,18 @@ class StopHangIT {
         assertEquals(exitCode, status.getExitCode(), status::toString);
     }
 
-    /** StopPodSandbox, then RemovePodSandbox, each within {@link #SLACK} (the kubelet's order, containers left). */
     private static void stopAndRemovePod(Pod pod) throws Exception {
-        timed("StopPodSandbox of " + pod.id(), SLACK, () -> CRI.cri().runtime(SLACK).stopPodSandbox(
+        stopAndRemovePod(pod, 0);
+    }
+
+    /**
+     * StopPodSandbox within {@link #SLACK} plus {@link #PER_CONTAINER} for each of {@code running} containers still
+     * running (containerd 1.6 stops them one after another, each killed at once, before the pause container), then
+     * RemovePodSandbox within {@link #SLACK}.
+     */
+    private static void stopAndRemovePod(Pod pod, int running) throws Exception {
+        Duration stopLimit = SLACK.plus(PER_CONTAINER.multipliedBy(running));
+        timed("StopPodSandbox of " + pod.id(), stopLimit, () -> CRI.cri().runtime(stopLimit).stopPodSandbox(
                 StopPodSandboxRequest.newBuilder().setPodSandboxId(pod.id()).build()));
         assertEquals(List.of(), CRI.containerd().processes("qemu-system-x86_64").stream()
                 .filter(p -> PrivateContainerd.cmdline(p).contains(pod.id())).toList(), "QEMU of the stopped pod");

@@ -221,8 +221,8 @@ public final class ContainerStdio implements AutoCloseable {
      * latest {@code bound} later, when each is cut off ({@code OutputCopier.cutOff}) with every byte
      * that arrived before. A descendant that outlives the process and keeps its stdout open (a
      * daemon's child, {@code sleep 100 &}) thus delays the exit by {@code bound} at most, as in
-     * containerd's runc shim, whose wait for the I/O of an exited process is bounded. Idempotent: every
-     * call after the first returns the first one's future.
+     * containerd's runc shim, whose wait for the I/O of an exited process is bounded. The cut-off is
+     * scheduled by the first call only; later calls wait for the same outcome.
      */
     public CompletableFuture<Void> outputsDrained(Duration bound) {
         CompletableFuture<Void> all = outputsDone();
