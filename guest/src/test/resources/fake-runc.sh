@@ -34,6 +34,19 @@ case "$cmd" in
           exec "${args[@]}" ) 0<&0 &
         echo $! > "$pidfile"
         echo $! > "$root/$id.pid"
+        # A fake /proc and cgroup2 mount beside --root when the test made them: the init's cgroup
+        # (<cg>/<id>, its cgroup.procs listing the init) and its NSpid, PID 1 of a namespace of its
+        # own if the spec's annotation fake.own-pid-ns is "true".
+        if [ -d "$root/../proc" ]; then
+            mkdir -p "$root/../proc/$!" "$root/../cg/$id"
+            echo "0::/$id" > "$root/../proc/$!/cgroup"
+            echo $! > "$root/../cg/$id/cgroup.procs"
+            if [ "$(jq -r '.annotations["fake.own-pid-ns"] // ""' "$bundle/config.json")" = true ]; then
+                printf 'Name:\tsh\nNSpid:\t%s\t1\n' $! > "$root/../proc/$!/status"
+            else
+                printf 'Name:\tsh\nNSpid:\t%s\n' $! > "$root/../proc/$!/status"
+            fi
+        fi
         ;;
     start) [ -e "$root/$1" ] || fail "container $1 does not exist"; touch "$root/$1.started" ;;
     exec)

@@ -34,6 +34,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallback {
 
     public static final String IMAGE = "localhost/javakata/busybox:1";
+    /** Debian's nginx, from {@link #nginxImage()}. */
+    public static final String NGINX_IMAGE = "localhost/javakata/nginx:1";
     public static final String RUNTIME = System.getProperty("javakata.it.runtime", "io.containerd.javakata.v2");
     /** The shim's [runtime] state_dir ({@code -Djavakata.it.state=...} when a private configuration.toml moves it). */
     static final Path STATE = Path.of(System.getProperty("javakata.it.state", "/run/javakata"));
@@ -252,14 +254,27 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
      * run under the IT work directory as {@code fileName}.
      */
     static synchronized Path imageArchive(String fileName, String ref, boolean pause) throws IOException, InterruptedException {
+        return pause ? imageArchive(fileName, "build-busybox-image.sh", "--pause", ref)
+                : imageArchive(fileName, "build-busybox-image.sh", ref);
+    }
+
+    /**
+     * The nginx image archive ({@value #NGINX_IMAGE}: Debian's nginx package, scripts/build-nginx-image.sh), built
+     * once per run; its .deb files are kept beside it.
+     */
+    static Path nginxImage() throws IOException, InterruptedException {
+        return imageArchive("nginx.tar", "build-nginx-image.sh", NGINX_IMAGE);
+    }
+
+    /** Runs {@code scripts/<script> [options...] <archive> <ref>} unless the archive was built already. */
+    private static synchronized Path imageArchive(String fileName, String script, String... optionsAndRef)
+            throws IOException, InterruptedException {
         Path image = Path.of(System.getProperty("javakata.it.work", "target/it")).toAbsolutePath().resolve(fileName);
         if (!Files.exists(image)) {
             Files.createDirectories(image.getParent());
-            if (pause) {
-                script("build-busybox-image.sh", "--pause", image.toString(), ref);
-            } else {
-                script("build-busybox-image.sh", image.toString(), ref);
-            }
+            var args = new ArrayList<>(List.of(optionsAndRef));
+            args.add(args.size() - 1, image.toString());
+            script(script, args.toArray(String[]::new));
         }
         return image;
     }

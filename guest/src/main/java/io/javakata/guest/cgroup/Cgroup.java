@@ -10,14 +10,23 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
+import java.util.stream.Stream;
+
+import io.javakata.sys.ErrnoException;
+import io.javakata.sys.Signals;
 
 /**
  * One cgroup v2 directory in the guest (cgroup2 is mounted at {@code /sys/fs/cgroup} by the init
- * script): the interface files the agent reads for stats, OOM kills and process lists.
+ * script): the interface files the agent reads for stats, OOM kills and process lists, and
+ * {@link #killAll()}.
  *
  * <p>Immutable and thread-safe; every read goes to the kernel.
  */
 public final class Cgroup {
+
+    /** Passes over cgroup.procs in {@link #killAll()} without cgroup.kill: a process forking while killed adds one. */
+    static final int KILL_ROUNDS = 20;
+    private static final long KILL_ROUND_PAUSE_MILLIS = 5;
 
     private final Path dir;
 
@@ -113,6 +122,66 @@ public final class Cgroup {
             if (!line.isBlank()) {
                 pids.add(Integer.parseInt(line.strip()));
             }
+        }
+        return pids;
+    }
+
+    /**
+     * SIGKILLs every process of this cgroup and of the cgroups below it, as runc's shim does when the
+     * init of a container without its own PID namespace exits ({@code runc kill --all}). Writes 1 to
+     * {@code cgroup.kill} where the kernel has it (Linux 5.14+, cgroup v2: "killing a cgroup kills all
+     * processes in the cgroup and its descendants" — Documentation/admin-guide/cgroup-v2.rst); else
+     * sends SIGKILL to each pid of {@code cgroup.procs} (here and below), pass after pass, until
+     * a pass finds no pid it has not signalled yet (a child forked during a pass shows up in the next)
+     * or {@value #KILL_ROUNDS} passes are done. Returns once the signals are sent, not once the processes
+     * are gone.
+     *
+     * @return the pids signalled one by one (empty when cgroup.kill did it)
+     */
+    public List<Integer> killAll() throws IOException {
+        Path kill = dir.resolve("cgroup.kill");
+        if (Files.exists(kill)) {
+            Files.writeString(kill, "1", StandardCharsets.US_ASCII);
+            return List.of();
+        }
+        List<Integer> signalled = new ArrayList<>();
+        for (int round = 0; round < KILL_ROUNDS; round++) {
+            // SIGKILL cannot be caught: one per pid is enough. A pid seen again is dying (or a zombie).
+            List<Integer> fresh = pidsBelow().stream().filter(pid -> !signalled.contains(pid)).toList();
+            if (fresh.isEmpty()) {
+                break;
+            }
+            for (int pid : fresh) {
+                signalled.add(pid);
+                try {
+                    Signals.kill(pid, Signals.SIGKILL);
+                } catch (ErrnoException e) {
+                    // ESRCH: it exited meanwhile.
+                }
+            }
+            try {
+                Thread.sleep(KILL_ROUND_PAUSE_MILLIS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        return signalled;
+    }
+
+    /** The pids of this cgroup and of every cgroup below it; an empty list once they are all gone. */
+    List<Integer> pidsBelow() throws IOException {
+        List<Integer> pids = new ArrayList<>();
+        try (Stream<Path> dirs = Files.walk(dir)) {
+            for (Path d : dirs.filter(Files::isDirectory).toList()) {
+                try {
+                    pids.addAll(new Cgroup(d).pids());
+                } catch (NoSuchFileException e) {
+                    // removed meanwhile
+                }
+            }
+        } catch (NoSuchFileException e) {
+            return pids;
         }
         return pids;
     }

@@ -30,12 +30,15 @@ public final class Container implements ContainerProcess {
     private final int initPid;
     private final ContainerStdio stdio;
     private final CompletableFuture<ExitStatus> exit;
+    private final CompletableFuture<ExitStatus> exitWithOutput;
     private final AtomicReference<State> state = new AtomicReference<>(State.CREATED);
     private final Cgroup cgroup;
     private final long oomKillsAtStart;
     private final ConcurrentMap<String, ExecProcess> execs = new ConcurrentHashMap<>();
 
     /**
+     * @param exit   completes when init was reaped and, for a container without a PID namespace of its
+     *               own, what was left of it was killed ({@link ContainerManager})
      * @param cgroup the container's cgroup, or null when it could not be found (then no stats and
      *               no OOM reports)
      */
@@ -48,6 +51,8 @@ public final class Container implements ContainerProcess {
         this.exit = exit;
         this.cgroup = cgroup;
         this.oomKillsAtStart = cgroup == null ? 0 : cgroup.oomKills();
+        this.exitWithOutput = exit.thenCompose(status -> stdio.outputsDrained(ContainerProcess.OUTPUT_DRAIN)
+                .thenApply(ignored -> status));
         exit.thenRun(() -> state.set(State.EXITED));
     }
 
@@ -126,13 +131,9 @@ public final class Container implements ContainerProcess {
         return exit;
     }
 
-    /**
-     * Completes when init exited and its stdout and stderr reached end of stream, so the host has
-     * every byte the process wrote once it learns about the exit.
-     */
     @Override
     public CompletableFuture<ExitStatus> exitWithOutput() {
-        return exit.thenCombine(stdio.outputsDone(), (status, ignored) -> status);
+        return exitWithOutput;
     }
 
     void markStarted() {

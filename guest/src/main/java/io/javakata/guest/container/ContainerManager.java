@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -126,9 +127,16 @@ public final class ContainerManager {
                 stdio.attachTerminal(console.acceptFd(CONSOLE_WAIT));
             }
             int pid = Integer.parseInt(Files.readString(pidFile, StandardCharsets.US_ASCII).strip());
-            Container container = new Container(id, bundle, pid, stdio, reaper.track(pid), cgroupOf(id, pid));
-            LOG.log(Level.INFO, "msg=\"container created\" container={0} pid={1} terminal={2}", id, pid,
-                    request.terminal());
+            Cgroup cgroup = cgroupOf(id, pid);
+            boolean ownPidNamespace = initOfItsPidNamespace(pid);
+            CompletableFuture<ExitStatus> exit = reaper.track(pid);
+            if (!ownPidNamespace) {
+                exit = exit.thenApplyAsync(status -> killRemaining(id, cgroup, status),
+                        task -> Thread.ofVirtual().name("kill-" + id).start(task));
+            }
+            Container container = new Container(id, bundle, pid, stdio, exit, cgroup);
+            LOG.log(Level.INFO, "msg=\"container created\" container={0} pid={1} terminal={2} own_pid_ns={3}", id,
+                    pid, request.terminal(), ownPidNamespace);
             return container;
         } catch (IOException | RuntimeException e) {
             cleanUp(id, bundle, stdio, runcCreated);
@@ -137,6 +145,74 @@ public final class ContainerManager {
             if (console != null) {
                 console.close();
             }
+        }
+    }
+
+    /**
+     * Whether {@code pid} is PID 1 of a PID namespace of its own: the last field of the {@code NSpid}
+     * line of /proc/PID/status is its pid in its innermost namespace (proc(5)), and only a container
+     * with a new PID namespace has its init there as 1. False for a container that joined another's
+     * namespace (a pod's shared one) or has none, and when the line cannot be read.
+     */
+    boolean initOfItsPidNamespace(int pid) {
+        try {
+            for (String line : Files.readAllLines(proc.resolve(Integer.toString(pid)).resolve("status"))) {
+                if (line.startsWith("NSpid:")) {
+                    String[] ids = line.substring("NSpid:".length()).strip().split("\\s+");
+                    return ids.length > 1 && ids[ids.length - 1].equals("1");
+                }
+            }
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "msg=\"no NSpid: taken as sharing a PID namespace\" pid={0} error=\"{1}\"", pid,
+                    e.getMessage());
+        }
+        return false;
+    }
+
+    /**
+     * The init of a container without a PID namespace of its own exited: kills what is left of the
+     * container, as containerd's runc shim does ({@code checkProcesses}: {@code ShouldKillAllOnExit},
+     * then {@code KillAll}, before it publishes the exit). With a namespace of its own the kernel does
+     * it (pid_namespaces(7): when the init of a namespace ends, every process in it gets SIGKILL).
+     * Otherwise a child the init left behind (nginx's workers, {@code sleep &}) would keep the
+     * container's stdout open, and with it the exit, forever.
+     */
+    private ExitStatus killRemaining(String id, Cgroup cgroup, ExitStatus status) {
+        if (cgroup == null) {
+            LOG.log(Level.WARNING, "msg=\"init exited; no cgroup to kill the rest of\" container={0}", id);
+            return status;
+        }
+        if (!killable(cgroup)) {
+            LOG.log(Level.WARNING, "msg=\"init exited; its cgroup holds the agent: not killed\" container={0}"
+                    + " cgroup={1}", id, cgroup.dir());
+            return status;
+        }
+        try {
+            List<Integer> signalled = cgroup.killAll();
+            LOG.log(Level.INFO, "msg=\"init exited: killed the rest of the container\" container={0} cgroup={1}"
+                    + " signalled={2}", id, cgroup.dir(), signalled.isEmpty() ? "cgroup.kill" : signalled);
+        } catch (IOException | RuntimeException e) {
+            LOG.log(Level.WARNING, "msg=\"init exited; killing the rest failed\" container={0} error=\"{1}\"", id,
+                    e.getMessage());
+        }
+        return status;
+    }
+
+    /**
+     * A container's cgroup may be killed unless it is the cgroup root or holds the agent (itself or
+     * below it): a container that runs in the agent's own cgroup (no cgroup of its own) must not take
+     * the agent down with it.
+     */
+    private boolean killable(Cgroup cgroup) {
+        Path dir = cgroup.dir().normalize();
+        if (dir.equals(cgroupMount.normalize())) {
+            return false;
+        }
+        try {
+            Path agent = Cgroup.ofPid(proc, cgroupMount, (int) ProcessHandle.current().pid()).dir().normalize();
+            return !agent.startsWith(dir);
+        } catch (IOException e) {
+            return true; // the agent is not in this /proc (a test's): it cannot be in the container's cgroup
         }
     }
 

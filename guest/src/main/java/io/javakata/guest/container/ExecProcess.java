@@ -26,6 +26,7 @@ public final class ExecProcess implements ContainerProcess {
     private final boolean terminal;
     private final ContainerStdio stdio;
     private final CompletableFuture<ExitStatus> exit = new CompletableFuture<>();
+    private final CompletableFuture<ExitStatus> exitWithOutput;
     private State state = State.CREATED;
     private int pid;
     private long oomKillsAtStart;
@@ -36,6 +37,8 @@ public final class ExecProcess implements ContainerProcess {
         this.dir = dir;
         this.terminal = terminal;
         this.stdio = stdio;
+        this.exitWithOutput = exit.thenCompose(status -> stdio.outputsDrained(OUTPUT_DRAIN)
+                .thenApply(ignored -> status));
     }
 
     @Override
@@ -60,7 +63,7 @@ public final class ExecProcess implements ContainerProcess {
 
     @Override
     public CompletableFuture<ExitStatus> exitWithOutput() {
-        return exit.thenCombine(stdio.outputsDone(), (status, ignored) -> status);
+        return exitWithOutput;
     }
 
     @Override

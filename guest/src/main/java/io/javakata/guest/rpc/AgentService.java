@@ -4,6 +4,9 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.Empty;
@@ -48,8 +51,8 @@ import io.javakata.ttrpc.TtrpcServer;
  * {@code javakata.agent.v1.Agent}: translates the agent API to {@link ContainerManager} calls and
  * nothing else. An exec_id of "" names a container's init process, any other one of its execs.
  *
- * <p>Handlers block (WaitProcess until the exit, Read* until data); the ttrpc server runs each
- * request on its own virtual thread.
+ * <p>Handlers block (WaitProcess until the exit, Read* until data, each at most the request's
+ * timeout_ms when it gives one); the ttrpc server runs each request on its own virtual thread.
  */
 public final class AgentService {
 
@@ -119,12 +122,22 @@ public final class AgentService {
     }
 
     /**
-     * Answers after the exit and the end of the output; oom_killed when the container's cgroup counted
-     * an OOM kill since the process started (the host then reports TaskOOM before the exit).
+     * Answers after the exit and the end of the output (bounded: {@link ContainerProcess#exitWithOutput});
+     * oom_killed when the container's cgroup counted an OOM kill since the process started (the host
+     * then reports TaskOOM before the exit). With a timeout_ms, answers running = true once it passed
+     * first, so the host's call carries a deadline however long the process runs.
      */
-    WaitProcessResponse waitProcess(WaitProcessRequest q) {
+    WaitProcessResponse waitProcess(WaitProcessRequest q) throws InterruptedException {
         ContainerProcess p = process(q.getContainerId(), q.getExecId());
-        ExitStatus status = p.exitWithOutput().join();
+        ExitStatus status;
+        try {
+            status = q.getTimeoutMs() == 0 ? p.exitWithOutput().join()
+                    : p.exitWithOutput().get(q.getTimeoutMs(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            return WaitProcessResponse.newBuilder().setRunning(true).build();
+        } catch (ExecutionException e) {
+            throw Errors.unknown("wait for %s: %s", describe(p), e.getCause());
+        }
         Container c = containers.get(q.getContainerId());
         long kills = c.cgroup() == null ? 0 : c.cgroup().oomKills();
         boolean oomKilled = kills > p.oomKillsAtStart();
@@ -244,7 +257,8 @@ public final class AgentService {
             return ReadStreamResponse.newBuilder().setEof(true).build();
         }
         int max = q.getMaxLen() == 0 ? MAX_READ : Math.min(q.getMaxLen(), MAX_READ);
-        StreamBuffer.Chunk chunk = buffer.read(max);
+        StreamBuffer.Chunk chunk = q.getTimeoutMs() == 0 ? buffer.read(max)
+                : buffer.read(max, q.getTimeoutMs(), TimeUnit.MILLISECONDS);
         return ReadStreamResponse.newBuilder().setData(ByteString.copyFrom(chunk.data())).setEof(chunk.eof()).build();
     }
 

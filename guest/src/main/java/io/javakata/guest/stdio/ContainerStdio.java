@@ -8,9 +8,12 @@ import java.io.OutputStream;
 import java.lang.System.Logger.Level;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 
 import io.javakata.sys.ErrnoException;
@@ -55,6 +58,7 @@ public final class ContainerStdio implements AutoCloseable {
     private final OutputCopier stderr;
     private final CompletableFuture<OutputStream> stdinOpened = new CompletableFuture<>();
     private final ReentrantLock stdinLock = new ReentrantLock();
+    private final AtomicBoolean drainScheduled = new AtomicBoolean();
     private final boolean terminal;
     private final boolean stdoutWanted;
     private boolean stdinClosed;
@@ -125,7 +129,9 @@ public final class ContainerStdio implements AutoCloseable {
             stdout.buffer.discard();
         }
         stdout.startFrom(Terminals.input(masterFd));
-        stdout.done.whenComplete((v, e) -> closeMaster());
+        // Not on done: after a cut-off the copier may still be in read(2) on the master, and a
+        // closed descriptor number can be reused by the next open.
+        stdout.ended.whenComplete((v, e) -> closeMaster());
     }
 
     /**
@@ -205,9 +211,31 @@ public final class ContainerStdio implements AutoCloseable {
         return stderr == null ? null : stderr.buffer;
     }
 
-    /** Completes when every requested output stream reached end of stream in the guest. */
+    /** Completes when every requested output stream reached end of stream in the guest (or was cut off). */
     public CompletableFuture<Void> outputsDone() {
         return CompletableFuture.allOf(outputs().stream().map(c -> c.done).toArray(CompletableFuture[]::new));
+    }
+
+    /**
+     * Call once the process is gone: completes when every output reached end of stream, or at the
+     * latest {@code bound} later, when each is cut off ({@code OutputCopier.cutOff}) with every byte
+     * that arrived before. A descendant that outlives the process and keeps its stdout open (a
+     * daemon's child, {@code sleep 100 &}) thus delays the exit by {@code bound} at most, as in
+     * containerd's runc shim, whose wait for the I/O of an exited process is bounded. The cut-off is
+     * scheduled by the first call only; later calls wait for the same outcome.
+     */
+    public CompletableFuture<Void> outputsDrained(Duration bound) {
+        CompletableFuture<Void> all = outputsDone();
+        if (drainScheduled.compareAndSet(false, true) && !all.isDone()) {
+            CompletableFuture.delayedExecutor(bound.toMillis(), TimeUnit.MILLISECONDS).execute(() -> {
+                if (!all.isDone()) {
+                    LOG.log(Level.INFO, "process={0} msg=\"output still open {1} ms after the exit: cut off\"",
+                            containerId, bound.toMillis());
+                    outputs().forEach(OutputCopier::cutOff);
+                }
+            });
+        }
+        return all;
     }
 
     public boolean stdinWanted() {
@@ -267,6 +295,7 @@ public final class ContainerStdio implements AutoCloseable {
             if (!stdout.started) {
                 closeMaster();
                 stdout.done.complete(null);
+                stdout.ended.complete(null);
             }
             return;
         }
@@ -318,13 +347,26 @@ public final class ContainerStdio implements AutoCloseable {
         }
     }
 
-    /** Copies one output FIFO into its buffer on a virtual thread. */
+    /**
+     * Copies one output (a FIFO, or a pty master) into its buffer on a platform thread.
+     *
+     * <p>{@link #done} completes when the readers have the whole output: at end of stream (every
+     * writer closed its end), or at {@link #cutOff()}. {@link #ended} completes when the thread
+     * returns, which after a cut-off is only when the last writer is gone: until then it keeps reading
+     * and drops what it reads, so a process that still writes never blocks on a full pipe.
+     */
     private static final class OutputCopier {
         final String name;
         final Path fifo;
         final StreamBuffer buffer = new StreamBuffer(BUFFER_BYTES);
         final CompletableFuture<Void> done = new CompletableFuture<>();
+        final CompletableFuture<Void> ended = new CompletableFuture<>();
         private final CompletableFuture<InputStream> opened = new CompletableFuture<>();
+        private final Object lock = new Object();
+        /** The thread is in open(2) or read(2): blocked there means the pipe is empty. Guarded by lock. */
+        private boolean waiting;
+        /** A cut-off was asked for; guarded by lock. */
+        private boolean cutOff;
 
         OutputCopier(String name, Path fifo) {
             this.name = name;
@@ -336,14 +378,20 @@ public final class ContainerStdio implements AutoCloseable {
         void start() {
             started = true;
             Thread.ofPlatform().daemon().name("copy-" + name).start(() -> {
+                InputStream in;
                 try {
-                    run(new FileInputStream(fifo.toFile()));
+                    synchronized (lock) {
+                        waiting = true;
+                    }
+                    in = new FileInputStream(fifo.toFile());
                 } catch (IOException e) {
                     LOG.log(Level.WARNING, "stream={0} msg=\"open failed: {1}\"", name, e.getMessage());
                     opened.complete(null);
-                    buffer.finish();
-                    done.complete(null);
+                    finish();
+                    ended.complete(null);
+                    return;
                 }
+                run(in);
             });
         }
 
@@ -357,9 +405,29 @@ public final class ContainerStdio implements AutoCloseable {
             try (InputStream in = source) {
                 opened.complete(in);
                 byte[] chunk = new byte[32 * 1024];
-                int n;
-                while ((n = in.read(chunk)) >= 0) {
-                    if (!buffer.write(chunk, 0, n)) {
+                while (true) {
+                    boolean cutOffWhileBusy;
+                    synchronized (lock) {
+                        cutOffWhileBusy = cutOff && !done.isDone();
+                        waiting = !cutOffWhileBusy;
+                    }
+                    if (cutOffWhileBusy) {
+                        // Cut off while busy (the buffer was full): what is in the pipe now arrived
+                        // before the cut-off and is delivered; anything later is not.
+                        copyPending(in, chunk);
+                        finish();
+                        synchronized (lock) {
+                            waiting = true;
+                        }
+                    }
+                    int n = in.read(chunk);
+                    synchronized (lock) {
+                        waiting = false;
+                    }
+                    if (n < 0) {
+                        break;
+                    }
+                    if (!done.isDone() && !buffer.write(chunk, 0, n)) {
                         break;
                     }
                 }
@@ -369,9 +437,50 @@ public final class ContainerStdio implements AutoCloseable {
                 Thread.currentThread().interrupt();
             } finally {
                 opened.complete(null);
-                buffer.finish();
-                done.complete(null);
+                finish();
+                ended.complete(null);
             }
+        }
+
+        /** Copies the bytes the pipe holds now ({@code FIONREAD}, which FileInputStream.available asks for a FIFO). */
+        private void copyPending(InputStream in, byte[] chunk) {
+            try {
+                int pending = in.available();
+                while (pending > 0) {
+                    int n = in.read(chunk, 0, Math.min(pending, chunk.length));
+                    if (n < 0 || !buffer.write(chunk, 0, n)) {
+                        return;
+                    }
+                    pending -= n;
+                }
+            } catch (IOException e) {
+                LOG.log(Level.DEBUG, "stream={0} msg=\"read what was left: {1}\"", name, e.getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        /**
+         * Ends the output for the readers with what arrived so far, without waiting for the writers to
+         * close: if the thread waits in read(2), the pipe is empty and the output is complete now;
+         * if it is busy (its buffer was full), it copies what the pipe holds, then ends it. A copier
+         * never started ends at once.
+         */
+        void cutOff() {
+            synchronized (lock) {
+                if (cutOff) {
+                    return;
+                }
+                cutOff = true;
+                if (waiting || !started) {
+                    finish();
+                }
+            }
+        }
+
+        private void finish() {
+            buffer.finish();
+            done.complete(null);
         }
 
         void close() {

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.OptionalLong;
+import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -48,5 +49,33 @@ class CgroupTest {
         Files.writeString(proc.resolve("42/cgroup"), "1:name=systemd:/x\n");
         assertTrue(org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
                 () -> Cgroup.ofPid(proc, mount, 42)).getMessage().contains("no cgroup v2 line"));
+    }
+
+    @Test
+    void killAllWritesCgroupKillWhereTheKernelHasIt() throws Exception {
+        Files.writeString(dir.resolve("cgroup.kill"), "");
+        Files.writeString(dir.resolve("cgroup.procs"), "");
+        assertEquals(List.of(), new Cgroup(dir).killAll());
+        assertEquals("1", Files.readString(dir.resolve("cgroup.kill")));
+    }
+
+    @Test
+    void killAllWithoutCgroupKillSignalsEveryPidHereAndBelow() throws Exception {
+        Process top = new ProcessBuilder("sleep", "60").start();
+        Process nested = new ProcessBuilder("sleep", "60").start();
+        try {
+            Files.writeString(dir.resolve("cgroup.procs"), top.pid() + "\n");
+            Files.createDirectories(dir.resolve("child"));
+            Files.writeString(dir.resolve("child/cgroup.procs"), nested.pid() + "\n");
+            List<Integer> signalled = new Cgroup(dir).killAll();
+            assertEquals(java.util.stream.Stream.of((int) top.pid(), (int) nested.pid()).sorted().toList(),
+                    signalled.stream().sorted().toList());
+            assertTrue(top.waitFor(5, TimeUnit.SECONDS) && nested.waitFor(5, TimeUnit.SECONDS));
+            assertEquals(128 + 9, top.exitValue(), "SIGKILL");
+            assertEquals(128 + 9, nested.exitValue(), "SIGKILL");
+        } finally {
+            top.destroyForcibly();
+            nested.destroyForcibly();
+        }
     }
 }

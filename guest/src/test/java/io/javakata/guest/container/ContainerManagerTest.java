@@ -10,6 +10,7 @@ import java.io.ByteArrayOutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.AfterAll;
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
+import io.javakata.guest.reaper.ExitStatus;
 import io.javakata.guest.reaper.Reaper;
 import io.javakata.guest.reaper.SystemChildWaiter;
 import io.javakata.guest.stdio.StreamBuffer;
@@ -55,7 +57,12 @@ class ContainerManagerTest {
         Path fake = tmp.resolve("runc");
         Files.copy(Path.of(getClass().getResource("/fake-runc.sh").toURI()), fake);
         fake.toFile().setExecutable(true);
-        return new ContainerManager(tmp.resolve("bundles"), new Runc(fake, tmp.resolve("state"), reaper), reaper);
+        // A fake /proc and cgroup mount (fake-runc.sh fills them): the fake containers run in this
+        // JVM's own cgroup, which the agent must never kill.
+        Files.createDirectories(tmp.resolve("proc"));
+        Files.createDirectories(tmp.resolve("cg"));
+        return new ContainerManager(tmp.resolve("bundles"), new Runc(fake, tmp.resolve("state"), reaper), reaper,
+                tmp.resolve("proc"), tmp.resolve("cg"));
     }
 
     private static byte[] spec(String... args) {
@@ -64,6 +71,15 @@ class ContainerManagerTest {
             json.append(i == 0 ? "" : ",").append('"').append(args[i].replace("\"", "\\\"")).append('"');
         }
         return json.append("]}}").toString().getBytes(UTF_8);
+    }
+
+    private static byte[] specWithOwnPidNamespace(String... args) {
+        String json = new String(spec(args), UTF_8);
+        return (json.substring(0, json.length() - 1) + ",\"annotations\":{\"fake.own-pid-ns\":\"true\"}}").getBytes(UTF_8);
+    }
+
+    private static boolean alive(long pid) {
+        return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
     }
 
     private static String drain(StreamBuffer buffer) throws InterruptedException {
@@ -132,5 +148,71 @@ class ContainerManagerTest {
         assertEquals(Code.ALREADY_EXISTS, assertThrows(RuntimeStatusException.class, () -> manager.create(
                 new ContainerManager.CreateRequest("c4", spec("true"), false, false, false))).code());
         manager.remove("c4");
+    }
+
+    @Test
+    void whenTheInitOfAContainerSharingAPidNamespaceExitsTheRestIsKilled() throws Exception {
+        ContainerManager manager = manager();
+        Path procs = tmp.resolve("cg/c5/cgroup.procs");
+        Path childPid = tmp.resolve("child.pid");
+        // The init leaves a child behind that holds its stdout (nginx's worker, a daemon's child).
+        Container c = manager.create(new ContainerManager.CreateRequest("c5", spec("sh", "-c",
+                "sleep 60 & echo $! >> " + procs + "; echo $! > " + childPid + "; echo up; exit 4"), false, true, true));
+        manager.start("c5");
+        ExitStatus exited = c.exit().get(10, TimeUnit.SECONDS);
+        long child = Long.parseLong(Files.readString(childPid).strip());
+        ExitStatus reported = c.exitWithOutput().get(10, TimeUnit.SECONDS);
+        assertEquals(4, reported.status());
+        assertEquals(exited, reported);
+        assertFalse(alive(child), "the child the init left was killed, as runc's shim kills it");
+        // Its end closed the stdout: no drain bound had to cut it off.
+        assertTrue(Duration.between(exited.exitedAt(), java.time.Instant.now()).compareTo(ContainerProcess.OUTPUT_DRAIN) < 0);
+        assertEquals("up\n", drain(c.stdio().stdout()));
+        manager.remove("c5");
+    }
+
+    @Test
+    void aChildHoldingStdoutDelaysTheExitByTheDrainBoundAtMostWithEveryByte() throws Exception {
+        ContainerManager manager = manager();
+        Path childPid = tmp.resolve("child.pid");
+        // With a PID namespace of its own the kernel ends the child; the fake has no namespace, so the
+        // child lives on, as a descendant in another PID namespace would.
+        Container c = manager.create(new ContainerManager.CreateRequest("c6", specWithOwnPidNamespace("sh", "-c",
+                "sleep 60 & echo $! > " + childPid + "; head -c 300000 /dev/zero | tr '\\\\0' x; echo; echo last"),
+                false, true, true));
+        long child = 0;
+        try {
+            manager.start("c6");
+            ExitStatus exited = c.exit().get(10, TimeUnit.SECONDS);
+            child = Long.parseLong(Files.readString(childPid).strip());
+            ExitStatus reported = c.exitWithOutput().get(10, TimeUnit.SECONDS);
+            Duration waited = Duration.between(exited.exitedAt(), java.time.Instant.now());
+            assertEquals(0, reported.status());
+            assertTrue(alive(child), "not killed: the container has a PID namespace of its own");
+            assertTrue(waited.compareTo(ContainerProcess.OUTPUT_DRAIN.minusMillis(200)) >= 0, "cut off after " + waited);
+            assertTrue(waited.compareTo(ContainerProcess.OUTPUT_DRAIN.plusSeconds(2)) < 0, "cut off after " + waited);
+            assertEquals("x".repeat(300000) + "\nlast\n", drain(c.stdio().stdout()));
+        } finally {
+            if (child > 0) {
+                ProcessHandle.of(child).ifPresent(ProcessHandle::destroyForcibly);
+            }
+        }
+        manager.remove("c6");
+    }
+
+    @Test
+    void theNsPidLineTellsWhetherTheInitOwnsItsPidNamespace() throws Exception {
+        ContainerManager manager = manager();
+        Path proc = tmp.resolve("proc");
+        Files.createDirectories(proc.resolve("10"));
+        Files.writeString(proc.resolve("10/status"), "Name:\tnginx\nNSpid:\t10\t1\n");
+        Files.createDirectories(proc.resolve("11"));
+        Files.writeString(proc.resolve("11/status"), "Name:\tnginx\nNSpid:\t11\t7\n");
+        Files.createDirectories(proc.resolve("12"));
+        Files.writeString(proc.resolve("12/status"), "Name:\tsh\nNSpid:\t12\n");
+        assertTrue(manager.initOfItsPidNamespace(10));
+        assertFalse(manager.initOfItsPidNamespace(11), "joined the pod's namespace");
+        assertFalse(manager.initOfItsPidNamespace(12), "no namespace of its own");
+        assertFalse(manager.initOfItsPidNamespace(13), "gone: the safe answer is to kill the rest");
     }
 }

@@ -10,6 +10,7 @@ import java.io.ByteArrayOutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.AfterAll;
@@ -50,7 +51,12 @@ class ExecTest {
         Path fake = tmp.resolve("runc");
         Files.copy(Path.of(getClass().getResource("/fake-runc.sh").toURI()), fake);
         fake.toFile().setExecutable(true);
-        return new ContainerManager(tmp.resolve("bundles"), new Runc(fake, tmp.resolve("state"), reaper), reaper);
+        // A fake /proc and cgroup mount (fake-runc.sh fills them): the fake containers run in this
+        // JVM's own cgroup, which the agent must never kill.
+        Files.createDirectories(tmp.resolve("proc"));
+        Files.createDirectories(tmp.resolve("cg"));
+        return new ContainerManager(tmp.resolve("bundles"), new Runc(fake, tmp.resolve("state"), reaper), reaper,
+                tmp.resolve("proc"), tmp.resolve("cg"));
     }
 
     private static byte[] spec(String script) {
@@ -150,5 +156,35 @@ class ExecTest {
         assertEquals(Code.FAILED_PRECONDITION, code(() -> manager.pause("c3")));
         manager.remove("c3");
         assertEquals(Code.NOT_FOUND, code(() -> manager.pause("c3")));
+    }
+
+    @Test
+    void anExecWhoseChildKeepsStdoutOpenReportsItsExitWithinTheDrainBound() throws Exception {
+        ContainerManager manager = manager();
+        Container c = manager.create(new ContainerManager.CreateRequest("c4", spec("sleep 30"), false, false, false));
+        manager.start("c4");
+        Path childPid = tmp.resolve("child.pid");
+        ExecProcess e = manager.exec(exec("c4", "bg", "sleep 60 & echo $! > " + childPid + "; echo before; exit 5"));
+        manager.startExec("c4", "bg");
+        long child = 0;
+        try {
+            long start = System.nanoTime();
+            assertEquals(5, e.exitWithOutput().get(10, TimeUnit.SECONDS).status());
+            Duration took = Duration.ofNanos(System.nanoTime() - start);
+            child = Long.parseLong(Files.readString(childPid).strip());
+            assertTrue(ProcessHandle.of(child).map(ProcessHandle::isAlive).orElse(false),
+                    "an exec's children outlive it, as under runc");
+            assertTrue(took.compareTo(ContainerProcess.OUTPUT_DRAIN.plusSeconds(2)) < 0, "took " + took);
+            assertEquals("before\n", drain(e.stdio().stdout()));
+            assertEquals("", drain(e.stdio().stderr()));
+        } finally {
+            if (child > 0) {
+                ProcessHandle.of(child).ifPresent(ProcessHandle::destroyForcibly);
+            }
+        }
+        manager.removeExec("c4", "bg");
+        manager.signal("c4", 9, false);
+        c.exitWithOutput().get(10, TimeUnit.SECONDS);
+        manager.remove("c4");
     }
 }

@@ -170,4 +170,28 @@ class AgentServiceTest {
         assertEquals(Code.NOT_FOUND, assertThrows(RuntimeStatusException.class,
                 () -> agent.stats(ContainerRequest.newBuilder().setContainerId("c3").build())).code());
     }
+
+    @Test
+    void waitAndReadWithATimeoutAnswerNothingYetWhileTheProcessRuns() throws Exception {
+        AgentService agent = service();
+        String spec = "{\"process\":{\"args\":[\"sh\",\"-c\",\"read x; echo got $x\"]}}";
+        agent.create(CreateContainerRequest.newBuilder().setContainerId("c4").setOciSpec(ByteString.copyFromUtf8(spec))
+                .setStdin(true).setStdout(true).build());
+        agent.start(StartContainerRequest.newBuilder().setContainerId("c4").build());
+        WaitProcessRequest poll = WaitProcessRequest.newBuilder().setContainerId("c4").setTimeoutMs(100).build();
+        assertTrue(agent.waitProcess(poll).getRunning(), "a long poll of a running process answers running");
+        io.javakata.agent.v1.ReadStreamRequest read = io.javakata.agent.v1.ReadStreamRequest.newBuilder()
+                .setContainerId("c4").setTimeoutMs(100).build();
+        io.javakata.agent.v1.ReadStreamResponse nothing = agent.read(read, true);
+        assertTrue(nothing.getData().isEmpty() && !nothing.getEof(), "nothing yet, not the end");
+
+        agent.writeStdin(io.javakata.agent.v1.WriteStreamRequest.newBuilder().setContainerId("c4")
+                .setData(ByteString.copyFromUtf8("hi\n")).build());
+        WaitProcessResponse exit = agent.waitProcess(poll.toBuilder().setTimeoutMs(10_000).build());
+        assertFalse(exit.getRunning());
+        assertEquals(0, exit.getExitStatus());
+        assertEquals("got hi\n", agent.read(read, true).getData().toStringUtf8());
+        assertTrue(agent.read(read, true).getEof());
+        agent.remove(io.javakata.agent.v1.RemoveContainerRequest.newBuilder().setContainerId("c4").build());
+    }
 }

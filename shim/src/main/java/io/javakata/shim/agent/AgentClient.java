@@ -27,6 +27,8 @@ import io.javakata.agent.v1.WaitProcessRequest;
 import io.javakata.agent.v1.WaitProcessResponse;
 import io.javakata.agent.v1.WriteStreamRequest;
 import io.javakata.agent.v1.WriteStreamResponse;
+import io.javakata.ttrpc.Code;
+import io.javakata.ttrpc.RuntimeStatusException;
 import io.javakata.ttrpc.TtrpcClient;
 import java.time.Duration;
 import java.util.Objects;
@@ -35,22 +37,38 @@ import java.util.Objects;
  * The shim's view of the guest agent ({@code javakata.agent.v1.Agent}): one typed method per RPC.
  *
  * <p>Thread-safety: every method may be called from any thread; calls run concurrently on the one
- * ttrpc connection. Calls that should answer at once carry the configured request timeout; the
- * calls that block by design ({@link #waitProcess}, {@link #readStdout}, {@link #readStderr},
- * {@link #getOOMEvent}, {@link #writeStdin}, which the guest answers only when its pipe has room) carry none. A non-OK
- * answer arrives as {@link io.javakata.ttrpc.RuntimeStatusException} with the agent's code; a lost
- * connection as UNAVAILABLE.
+ * ttrpc connection. Calls that should answer at once carry the configured request timeout. The calls
+ * that wait by design ({@link #waitProcess}, {@link #readStdout}, {@link #readStderr}) are long polls:
+ * the guest answers "nothing yet" after {@link #LONG_POLL} at the latest, so each call carries a deadline
+ * (the long poll plus the request timeout) however long a container runs, and a guest that stops
+ * answering ends them with DEADLINE_EXCEEDED after {@value #MISSED_DEADLINES} missed deadlines in a row.
+ * {@link #getOOMEvent} and {@link #writeStdin} (which the guest answers only when its pipe has room)
+ * carry none; no exit waits on them. A non-OK answer arrives as
+ * {@link io.javakata.ttrpc.RuntimeStatusException} with the agent's code; a lost connection as UNAVAILABLE.
  */
 public final class AgentClient implements AutoCloseable {
 
     public static final String SERVICE = "javakata.agent.v1.Agent";
+    /** How long the guest holds one WaitProcess or Read* call before it answers "nothing yet". */
+    public static final Duration LONG_POLL = Duration.ofSeconds(10);
+    /** Long polls in a row that may miss their deadline before the wait fails (a guest that stopped answering). */
+    static final int MISSED_DEADLINES = 3;
+
+    private static final System.Logger LOG = System.getLogger(AgentClient.class.getName());
 
     private final TtrpcClient client;
     private final Duration requestTimeout;
+    private final Duration longPoll;
 
     public AgentClient(TtrpcClient client, Duration requestTimeout) {
+        this(client, requestTimeout, LONG_POLL);
+    }
+
+    /** For tests: another long-poll duration. */
+    AgentClient(TtrpcClient client, Duration requestTimeout, Duration longPoll) {
         this.client = Objects.requireNonNull(client, "client");
         this.requestTimeout = Objects.requireNonNull(requestTimeout, "requestTimeout");
+        this.longPoll = Objects.requireNonNull(longPoll, "longPoll");
     }
 
     /** Liveness and version check; {@code timeout} is given because the first one waits for boot. */
@@ -119,10 +137,19 @@ public final class AgentClient implements AutoCloseable {
         return ContainerRequest.newBuilder().setContainerId(containerId).build();
     }
 
-    /** Blocks, with no timeout, until the process has exited and its output pipes reached EOF. */
+    /**
+     * Blocks until the process has exited and its output was drained in the guest (bounded there), as
+     * a loop of long polls: a container may run for hours, but no single call waits without a deadline.
+     */
     public WaitProcessResponse waitProcess(String containerId, String execId) {
-        return call("WaitProcess", WaitProcessRequest.newBuilder().setContainerId(containerId).setExecId(execId)
-                .build(), WaitProcessResponse.parser(), null);
+        WaitProcessRequest request = WaitProcessRequest.newBuilder().setContainerId(containerId).setExecId(execId)
+                .setTimeoutMs((int) longPoll.toMillis()).build();
+        while (true) {
+            WaitProcessResponse response = longPoll("WaitProcess", request, WaitProcessResponse.parser());
+            if (!response.getRunning()) {
+                return response;
+            }
+        }
     }
 
     public void signalProcess(String containerId, String execId, int signal, boolean all) {
@@ -143,14 +170,17 @@ public final class AgentClient implements AutoCloseable {
                 Empty.parser(), requestTimeout);
     }
 
-    /** Blocks, with no timeout, until output is available or the stream ended. */
+    /**
+     * Blocks until output is available or the stream ended, or answers with no data (eof false) after
+     * the long poll: ask again.
+     */
     public ReadStreamResponse readStdout(String containerId, String execId, int maxLen) {
-        return call("ReadStdout", readRequest(containerId, execId, maxLen), ReadStreamResponse.parser(), null);
+        return longPoll("ReadStdout", readRequest(containerId, execId, maxLen), ReadStreamResponse.parser());
     }
 
-    /** Blocks, with no timeout, until output is available or the stream ended. */
+    /** As {@link #readStdout}, for stderr. */
     public ReadStreamResponse readStderr(String containerId, String execId, int maxLen) {
-        return call("ReadStderr", readRequest(containerId, execId, maxLen), ReadStreamResponse.parser(), null);
+        return longPoll("ReadStderr", readRequest(containerId, execId, maxLen), ReadStreamResponse.parser());
     }
 
     public void removeContainer(String containerId) {
@@ -168,8 +198,29 @@ public final class AgentClient implements AutoCloseable {
         client.close();
     }
 
-    private static ReadStreamRequest readRequest(String containerId, String execId, int maxLen) {
-        return ReadStreamRequest.newBuilder().setContainerId(containerId).setExecId(execId).setMaxLen(maxLen).build();
+    private ReadStreamRequest readRequest(String containerId, String execId, int maxLen) {
+        return ReadStreamRequest.newBuilder().setContainerId(containerId).setExecId(execId).setMaxLen(maxLen)
+                .setTimeoutMs((int) longPoll.toMillis()).build();
+    }
+
+    /**
+     * One long-poll call (its request names {@link #longPoll} as timeout_ms) with a deadline of the long
+     * poll plus the request timeout; a missed deadline is retried, up to {@value #MISSED_DEADLINES} in a
+     * row, while the connection is open: a guest slowed down for a while (TCG under load) is not a lost one.
+     */
+    private <R extends Message> R longPoll(String method, Message request, Parser<R> parser) {
+        Duration deadline = longPoll.plus(requestTimeout);
+        for (int missed = 1; ; missed++) {
+            try {
+                return call(method, request, parser, deadline);
+            } catch (RuntimeStatusException e) {
+                if (e.code() != Code.DEADLINE_EXCEEDED || missed >= MISSED_DEADLINES || client.isClosed()) {
+                    throw e;
+                }
+                LOG.log(System.Logger.Level.WARNING, "{0}: no answer within {1} ({2} of {3}); asking again",
+                        method, deadline, missed, MISSED_DEADLINES);
+            }
+        }
     }
 
     private <R extends Message> R call(String method, Message request, Parser<R> parser, Duration timeout) {

@@ -5,8 +5,12 @@ import io.javakata.shim.sandbox.Sandbox;
 import io.javakata.shim.stdio.StdioPaths;
 import io.javakata.shim.stdio.StdioRelay;
 import io.javakata.ttrpc.RuntimeStatusException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.Lock;
 
 /**
@@ -22,6 +26,11 @@ public abstract sealed class TaskProcess permits Container, ExecProcess {
     private static final System.Logger LOG = System.getLogger(TaskProcess.class.getName());
     /** Reported when the guest could not say how the process ended (VM or agent lost). */
     private static final int LOST_STATUS = 255;
+    /**
+     * How long the exit waits for the host side of the output (guest buffers to containerd's FIFOs)
+     * after the guest reported it: at most the guest's 1 MiB per stream is left then.
+     */
+    public static final Duration RELAY_DRAIN = Duration.ofSeconds(5);
 
     protected final Sandbox sandbox;
     private final String containerId;
@@ -120,8 +129,7 @@ public abstract sealed class TaskProcess permits Container, ExecProcess {
                     + "; reporting exit status " + LOST_STATUS);
             status = new ExitStatus(LOST_STATUS, Instant.now());
         }
-        // The guest has seen EOF on the pipes; wait until the host FIFOs got every byte too.
-        relay.outputDone().join();
+        awaitRelay();
         eventLock.lock();
         try {
             synchronized (this) {
@@ -134,6 +142,24 @@ public abstract sealed class TaskProcess permits Container, ExecProcess {
         } finally {
             eventLock.unlock();
             exit.complete(status);
+        }
+    }
+
+    /**
+     * The guest has seen the end of the output (or cut it off, {@code OUTPUT_DRAIN} after the exit):
+     * wait until the host FIFOs got every byte too, but not forever. A reader that stopped reading
+     * the FIFO must not keep the exit from containerd; the relay goes on writing after that.
+     */
+    private void awaitRelay() {
+        try {
+            relay.outputDone().get(RELAY_DRAIN.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            LOG.log(System.Logger.Level.WARNING, "the output of " + describe() + " is still being written to its FIFOs "
+                    + RELAY_DRAIN.toSeconds() + " s after the exit; reporting the exit now");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException e) {
+            LOG.log(System.Logger.Level.WARNING, "output of " + describe() + ": " + e.getCause());
         }
     }
 

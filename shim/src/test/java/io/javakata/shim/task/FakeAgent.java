@@ -40,6 +40,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 
@@ -128,7 +130,12 @@ final class FakeAgent {
         });
         server.registerUnary(s, "WaitProcess", WaitProcessRequest.parser(), (c, r) -> {
             FakeProcess p = process(key(r.getContainerId(), r.getExecId()));
-            int status = p.exit.join();
+            int status;
+            try {
+                status = r.getTimeoutMs() == 0 ? p.exit.join() : p.exit.get(r.getTimeoutMs(), TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                return WaitProcessResponse.newBuilder().setRunning(true).build();
+            }
             Instant now = Instant.now();
             return WaitProcessResponse.newBuilder().setExitStatus(status).setOomKilled(p.oomKilled)
                     .setExitedAt(Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano()))
@@ -198,10 +205,11 @@ final class FakeAgent {
         });
         server.registerUnary(s, "ReadStdout", ReadStreamRequest.parser(), (c, r) -> {
             FakeProcess p = process(key(r.getContainerId(), r.getExecId()));
-            return read(p.stdout, p.stdoutEofDelivered);
+            return read(p.stdout, p.stdoutEofDelivered, r.getTimeoutMs());
         });
         server.registerUnary(s, "ReadStderr", ReadStreamRequest.parser(),
-                (c, r) -> read(process(key(r.getContainerId(), r.getExecId())).stderr, new AtomicBoolean()));
+                (c, r) -> read(process(key(r.getContainerId(), r.getExecId())).stderr, new AtomicBoolean(),
+                        r.getTimeoutMs()));
         server.registerUnary(s, "WriteStdin", WriteStreamRequest.parser(), (c, r) -> {
             FakeProcess p = process(key(r.getContainerId(), r.getExecId()));
             synchronized (p) {
@@ -239,9 +247,13 @@ final class FakeAgent {
         return p;
     }
 
-    private static ReadStreamResponse read(LinkedBlockingQueue<ByteString> queue, AtomicBoolean eofDelivered)
-            throws InterruptedException {
-        ByteString chunk = queue.take();
+    /** As the agent's read: blocks until data or EOF, or answers no data after {@code timeoutMs} (0: no bound). */
+    private static ReadStreamResponse read(LinkedBlockingQueue<ByteString> queue, AtomicBoolean eofDelivered,
+                                           int timeoutMs) throws InterruptedException {
+        ByteString chunk = timeoutMs == 0 ? queue.take() : queue.poll(timeoutMs, TimeUnit.MILLISECONDS);
+        if (chunk == null) {
+            return ReadStreamResponse.getDefaultInstance();
+        }
         if (chunk == EOF) {
             queue.add(EOF);
             eofDelivered.set(true);

@@ -282,6 +282,36 @@ class TaskServiceTest {
     }
 
     @Test
+    void aFifoNobodyReadsDelaysTheExitByTheRelayBoundOnly() throws Exception {
+        Path fifo = tmp.resolve("c1-stdout");
+        Fifos.mkfifo(fifo, 0600);
+        // Far more than a pipe holds: the relay blocks writing the FIFO, whose reader never reads.
+        agent.programs.put("c1", p -> {
+            p.out("x".repeat(512 * 1024));
+            p.exit(6);
+        });
+        CompletableFuture<java.io.InputStream> reader = CompletableFuture.supplyAsync(() -> {
+            try {
+                return Files.newInputStream(fifo);
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        create("c1", fifo.toString(), "");
+        try (java.io.InputStream idle = reader.get(10, TimeUnit.SECONDS)) {
+            call("Start", StartRequest.newBuilder().setId("c1").build(), io.containerd.task.v2.StartResponse.parser());
+            long start = System.nanoTime();
+            WaitResponse exit = call("Wait", WaitRequest.newBuilder().setId("c1").build(), WaitResponse.parser());
+            Duration took = Duration.ofNanos(System.nanoTime() - start);
+            assertEquals(6, exit.getExitStatus());
+            Duration bound = io.javakata.shim.container.TaskProcess.RELAY_DRAIN;
+            assertTrue(took.compareTo(bound.minusMillis(500)) >= 0, "the exit waited for the relay: " + took);
+            assertTrue(took.compareTo(bound.plusSeconds(5)) < 0, "but not for long: " + took);
+        }
+        call("Delete", DeleteRequest.newBuilder().setId("c1").build(), DeleteResponse.parser());
+    }
+
+    @Test
     void everyLineReachesTheFifoBeforeTheExitIsReported() throws Exception {
         Path fifo = tmp.resolve("c1-stdout");
         Fifos.mkfifo(fifo, 0600);
