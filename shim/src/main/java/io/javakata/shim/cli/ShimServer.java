@@ -88,9 +88,11 @@ final class ShimServer {
         System.out.flush();
         LogFifo.detachStdout();
         awaitExit();
-        close(listener, server, publisher, socket);
+        close(listener, server, null, socket);
         // Then the VM: after SIGTERM tasks may remain, and nothing else would stop their QEMU and virtiofsd.
+        // It reports their exits, so the publisher closes (drains) only after it.
         tasks.close();
+        publisher.close();
         LOG.log(Level.INFO, "shim stopped");
         stopped.countDown();
         return inShutdownHook ? IN_SHUTDOWN : 0;

@@ -58,6 +58,7 @@ import io.javakata.ttrpc.TtrpcServer;
 import io.javakata.ttrpc.UnaryHandler;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -86,6 +87,11 @@ public final class TaskService {
     private static final long EXIT_DELAY_MILLIS = 200;
     /** How long an exit waits for its TaskOOM to reach containerd (CRI must see the OOM first). */
     private static final Duration OOM_SEND_WAIT = Duration.ofSeconds(5);
+    /**
+     * How long close() waits for the exits of the tasks the VM took with it: the guest's answer is gone
+     * at once, then the exit waits at most TaskProcess.RELAY_DRAIN for containerd's FIFOs.
+     */
+    private static final Duration FINAL_EXITS_WAIT = TaskProcess.RELAY_DRAIN.plusSeconds(1);
 
     private final ShimContext ctx;
     private final EventPublisher events;
@@ -365,11 +371,34 @@ public final class TaskService {
             if (pod != null) {
                 sandbox = null;
                 LOG.log(System.Logger.Level.INFO, "shim exits with " + containers.size() + " task(s) left: stopping the VM");
-                containers.clear();
+                List<CompletableFuture<ExitStatus>> exits = containers.values().stream()
+                        .filter(c -> c.state() instanceof ProcessState.Running || c.state() instanceof ProcessState.Paused)
+                        .map(TaskProcess::awaitExit).toList();
                 pod.stop();
+                awaitFinalExits(exits);
+                containers.clear();
             }
         } finally {
             createLock.unlock();
+        }
+    }
+
+    /**
+     * Waits, bounded, until every task that was running when the VM stopped has published its TaskExit
+     * (its exit future completes after the event is queued), so that the publisher, closed after this,
+     * sends them to containerd before the shim goes.
+     */
+    private static void awaitFinalExits(List<CompletableFuture<ExitStatus>> exits) {
+        try {
+            CompletableFuture.allOf(exits.toArray(CompletableFuture[]::new))
+                    .get(FINAL_EXITS_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            LOG.log(System.Logger.Level.WARNING, "not every task reported its exit within "
+                    + FINAL_EXITS_WAIT.toSeconds() + " s of the VM stopping");
+        } catch (java.util.concurrent.ExecutionException e) {
+            LOG.log(System.Logger.Level.WARNING, "a task's exit failed: " + e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

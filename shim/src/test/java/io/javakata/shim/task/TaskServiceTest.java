@@ -651,4 +651,15 @@ class TaskServiceTest {
         assertFalse(Files.exists(paths.dir()), "the sandbox state is gone");
         service.close(); // idempotent
     }
+
+    /** Issue 8 item 6: a task still running when the shim goes reports its exit before close() returns. */
+    @Test
+    void closingTheServiceReportsTheExitOfEveryRunningTask() throws Exception {
+        startLongRunning("c1");
+        service.close();
+        assertTrue(events.topics().contains("/tasks/exit"), "TaskExit of the running task: " + events.topics());
+        TaskExit exit = events.last("/tasks/exit");
+        assertEquals("c1", exit.getContainerId());
+        assertTrue(exit.getExitStatus() != 0, "a task the VM took with it did not exit 0: " + exit.getExitStatus());
+    }
 }
