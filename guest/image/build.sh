@@ -34,7 +34,7 @@ OUT=$(cd "$OUT" && pwd)
 CACHE=$(dirname "$OUT")/guest-cache
 mkdir -p "$CACHE"
 
-# Modules, in load order (busybox insmod resolves no dependencies; see docs/design.md), each with the
+# Modules, in load order (busybox insmod resolves no dependencies, and the .deb ships no depmod output), each with the
 # kernel option that builds it: =y needs no module, =m ships it, anything else fails the build.
 MODULES=(
     CONFIG_VIRTIO:kernel/drivers/virtio/virtio_ring.ko

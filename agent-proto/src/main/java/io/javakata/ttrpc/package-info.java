@@ -1,5 +1,5 @@
 /**
- * ttrpc v1.1 as containerd speaks it (protocol-facts §1): frames ({@link io.javakata.ttrpc.Frame},
+ * ttrpc v1.1 as containerd speaks it (docs/protocol-facts.md §1): frames ({@link io.javakata.ttrpc.Frame},
  * {@link io.javakata.ttrpc.FrameCodec}), a multiplexing {@link io.javakata.ttrpc.TtrpcClient}, a
  * {@link io.javakata.ttrpc.TtrpcServer} that runs each request on its own virtual thread, and
  * {@link io.javakata.ttrpc.UnixServer} to serve it on a Unix socket.

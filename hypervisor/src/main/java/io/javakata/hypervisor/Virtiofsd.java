@@ -111,7 +111,7 @@ public final class Virtiofsd implements AutoCloseable {
         return daemon;
     }
 
-    /** The command line for the C virtiofsd 7.2 (protocol-facts §9.1). */
+    /** The command line for the C virtiofsd 7.2 (docs/protocol-facts.md §9.1). */
     static List<String> argv(Path binary, Path socket, Path sharedDir, String cache) {
         List<String> argv = new ArrayList<>();
         argv.add(binary.toString());

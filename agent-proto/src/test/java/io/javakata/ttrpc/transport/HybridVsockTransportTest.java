@@ -23,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Against an in-test fake VMM that speaks the hybrid vsock handshake (protocol-facts §8.4). */
+/** Against an in-test fake VMM that speaks the hybrid vsock handshake (docs/protocol-facts.md §8.4). */
 @Timeout(30)
 class HybridVsockTransportTest {
 

@@ -19,7 +19,7 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * Decides whether a VM runs under KVM or TCG (protocol-facts §7.4).
+ * Decides whether a VM runs under KVM or TCG (docs/protocol-facts.md §7.4).
  *
  * <p>{@code /dev/kvm} existing and opening is not enough: on a PVM host KVM initialises and then
  * QEMU aborts at vCPU reset ("failed to set MSR 0x10a"), and {@code -accel kvm -accel tcg} does not

@@ -19,7 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Runs the real probe. On the project's machines /dev/kvm exists but QEMU aborts under KVM
- * (protocol-facts §7.4), so AUTO must come back as TCG with QEMU's reason.
+ * (docs/protocol-facts.md §7.4), so AUTO must come back as TCG with QEMU's reason.
  */
 @Timeout(60)
 class KvmProbeTest {

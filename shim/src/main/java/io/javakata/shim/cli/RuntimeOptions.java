@@ -10,7 +10,7 @@ import java.util.Optional;
 
 /**
  * The task options containerd writes to {@code start}'s stdin: a marshalled {@code google.protobuf.Any}, which for a
- * non-runc runtime holds CRI's {@code runtimeoptions.v1.Options} (protocol-facts §2.9). Empty stdin means no options.
+ * non-runc runtime holds CRI's {@code runtimeoptions.v1.Options} (docs/protocol-facts.md §2.9). Empty stdin means no options.
  */
 final class RuntimeOptions {
 

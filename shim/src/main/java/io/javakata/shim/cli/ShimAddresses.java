@@ -23,7 +23,7 @@ import java.util.HexFormat;
 import java.util.Map;
 
 /**
- * Where a task's shim listens, and the bundle files that record it (protocol-facts §2.2, §2.7). One shim serves a whole
+ * Where a task's shim listens, and the bundle files that record it (docs/protocol-facts.md §2.2, §2.7). One shim serves a whole
  * pod: a CRI container's task is grouped under its sandbox id, so both hash to the same socket. Stateless and
  * thread-safe.
  */

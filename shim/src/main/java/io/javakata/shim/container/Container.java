@@ -110,7 +110,7 @@ public final class Container extends TaskProcess {
         return rootfs;
     }
 
-    /** The pid reported to containerd: the VMM's (protocol-facts §6.2 trap 6). */
+    /** The pid reported to containerd: the VMM's (docs/protocol-facts.md §6.2 trap 6). */
     @Override
     public long pid() {
         return sandbox.pid();
@@ -252,6 +252,10 @@ public final class Container extends TaskProcess {
             }
             try (MountFds.Fd dir = MountFds.openBeneath(mounts, id, true)) {
                 MountFds.mkdirIn(dir, "rootfs", 0755);
+            } catch (IOException e) {
+                // The caller undoes only what this method finished: remove the directory made above.
+                Files.deleteIfExists(paths.containerDir(id));
+                throw e;
             }
         }
     }

@@ -19,7 +19,7 @@ import java.util.OptionalInt;
  * must and keep every other field as it came, known to us or not):
  * <ul>
  *   <li>{@code root.path} becomes the rootfs as the guest sees it under the virtiofs share;</li>
- *   <li>host namespace paths (protocol-facts §6.2) mean nothing in the guest. A {@code network},
+ *   <li>host namespace paths (docs/protocol-facts.md §6.2) mean nothing in the guest. A {@code network},
  *       {@code ipc}, {@code uts} or {@code pid} entry with a path joins the same namespace of the
  *       pod's sandbox container in the guest ({@code /proc/<guest pid>/ns/<type>}) when the pod has
  *       one, so the containers of a pod share them as under runc; any other path (the sandbox

@@ -66,7 +66,7 @@ public sealed interface ProcessState {
      * deleted  refused  NOT_FOUND  refused  NOT_FOUND  refused  refused  refused
      * </pre>
      * "refused" is FAILED_PRECONDITION. Kill after the exit must be NOT_FOUND: CRI's StopContainer
-     * ignores exactly that code (protocol-facts §3.4). A created process may be killed or deleted
+     * ignores exactly that code (docs/protocol-facts.md §3.4). A created process may be killed or deleted
      * (CRI removes containers that never started). A paused process can still be killed, and SIGKILL
      * ends it (cgroup v2 freezer). Exec into a stopped container is FAILED_PRECONDITION, as
      * style.md's error semantics ask.

@@ -22,7 +22,7 @@ import java.util.Optional;
 import java.util.stream.Stream;
 
 /**
- * The shim's {@code delete} action (protocol-facts §2.4). containerd runs it after every task's
+ * The shim's {@code delete} action (docs/protocol-facts.md §2.4). containerd runs it after every task's
  * connection closes, normally after the shim already cleaned up, and also when a shim died. So it
  * must be idempotent, finish well within containerd's 5 s, and never disturb a live pod shim's
  * other tasks:

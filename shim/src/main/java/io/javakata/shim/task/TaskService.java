@@ -208,7 +208,7 @@ public final class TaskService {
 
     /**
      * Publishes TaskOOM and waits (bounded) until it was forwarded: CRI records OOMKilled only when
-     * the oom event arrived before Wait returned (protocol-facts §4.5).
+     * the oom event arrived before Wait returned (docs/protocol-facts.md §4.5).
      */
     private void publishOom(String containerId) {
         if (!containers.containsKey(containerId)) {

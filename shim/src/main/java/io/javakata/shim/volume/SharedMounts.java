@@ -19,7 +19,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The host side of a container's volumes (protocol-facts §6.3): every bind mount of the spec whose
+ * The host side of a container's volumes (docs/protocol-facts.md §6.3): every bind mount of the spec whose
  * source is a host path (hostPath, emptyDir, /etc/hosts, /etc/resolv.conf, /etc/hostname,
  * termination-log, ConfigMaps, Secrets) is bound under {@code <container dir>/mounts/<n>}, which
  * lies inside the pod's shared directory and so reaches the guest through virtiofs. The bind is

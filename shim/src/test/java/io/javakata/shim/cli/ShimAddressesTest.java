@@ -25,7 +25,7 @@ class ShimAddressesTest {
 
     @Test
     void socketHashMatchesWhatContainerdsRuncShimUsed() {
-        // protocol-facts §2.2: observed under containerd 1.6.20 for -address /tmp/pfctd/c.sock -namespace pfns -id probe1
+        // docs/protocol-facts.md §2.2: observed under containerd 1.6.20 for -address /tmp/pfctd/c.sock -namespace pfns -id probe1
         String hex = ShimAddresses.sha256Hex("/tmp/pfctd/c.sock/pfns/probe1");
         assertEquals(64, hex.length());
         assertTrue(hex.startsWith("3c53d112"), hex);
