@@ -16,6 +16,7 @@ import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
@@ -236,8 +237,16 @@ class QemuHypervisorTest {
     private static String awaitMarker(Path console, Duration timeout) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {
-            if (Files.exists(console)) {
-                for (String line : Files.readAllLines(console, StandardCharsets.ISO_8859_1)) {
+            // The ring may rotate between any two calls here (the file renamed to .1, a new one created):
+            // read both files and treat a file that vanished meanwhile as not yet written.
+            for (Path file : ConsoleRing.files(console)) {
+                List<String> lines;
+                try {
+                    lines = Files.readAllLines(file, StandardCharsets.ISO_8859_1);
+                } catch (NoSuchFileException e) {
+                    continue;
+                }
+                for (String line : lines) {
                     if (line.contains(MARKER)) {
                         return line;
                     }
@@ -246,7 +255,7 @@ class QemuHypervisorTest {
             Thread.sleep(20);
         }
         throw new AssertionError("no " + MARKER + " in " + console + " within " + timeout + ":\n"
-                + (Files.exists(console) ? Files.readString(console, StandardCharsets.ISO_8859_1) : "(no file)"));
+                + ConsoleRing.tail(console, 4000));
     }
 
     private static void assertNothingLeft(VmSpec spec) throws IOException {
