@@ -17,13 +17,43 @@ import java.util.concurrent.CompletableFuture;
 public interface Hypervisor extends AutoCloseable {
 
     /** Launches the VMM and the guest. Throws with the VMM's own error text on failure. */
-    void start() throws IOException;
+    default void start() throws IOException {
+        start(process -> { });
+    }
+
+    /**
+     * As {@link #start()}, calling {@code launched} with each host process right after it was spawned,
+     * before the driver waits on it, so a caller can journal the process before anything can fail.
+     */
+    void start(java.util.function.Consumer<OwnedProcess> launched) throws IOException;
 
     /** How the shim reaches the agent in this VM; valid after {@link #start()}. */
     AgentEndpoint agentEndpoint();
 
     /** The VMM's host pid; valid after {@link #start()}. */
     long pid();
+
+    /**
+     * A host process this VM owns: the VMM ({@link #VMM}) or a backend serving the guest
+     * (virtiofsd). The pod's journal records them, so a dead shim's {@code delete} finds them
+     * without scanning other processes.
+     */
+    record OwnedProcess(String role, long pid) {
+        public static final String VMM = "vmm";
+    }
+
+    /**
+     * The host processes this VM launched, VMM first, including any that have already exited;
+     * empty before {@link #start()}.
+     */
+    java.util.List<OwnedProcess> processes();
+
+    /**
+     * Completes, with a sentence naming the process and how it ended, when a process the guest
+     * depends on other than the VMM exits while the VM runs (virtiofsd: the guest's files are gone).
+     * Never completes for an orderly {@link #stop(Duration)}.
+     */
+    CompletableFuture<String> onBackendExit();
 
     /** Which accelerator the VM actually runs on, and why it was chosen. */
     Accelerator.Choice accelerator();

@@ -1,6 +1,5 @@
 package io.javakata.hypervisor;
 
-import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -72,16 +71,18 @@ public final class Virtiofsd implements AutoCloseable {
      */
     public static Virtiofsd start(Path binary, Path socket, Path sharedDir, String cache, Path logFile,
                                   Duration timeout) throws IOException {
-        return start(List.of(), binary, socket, sharedDir, cache, logFile, timeout);
+        return start(List.of(), binary, socket, sharedDir, cache, logFile, timeout, List.of());
     }
 
     /**
      * As {@link #start(Path, Path, Path, String, Path, Duration)}, with virtiofsd's command line behind
      * {@code launcher}: a command that confines what it then execs, same pid (the shim passes one that
      * installs a seccomp filter; see {@link VmSpec.SharedFs#launcher()}). Empty: virtiofsd runs directly.
+     * It starts through {@link HostSpawner}: it dies with this JVM and sits in {@code cgroupDirs} (none:
+     * no cgroup change).
      */
     public static Virtiofsd start(List<String> launcher, Path binary, Path socket, Path sharedDir, String cache,
-                                  Path logFile, Duration timeout) throws IOException {
+                                  Path logFile, Duration timeout, List<Path> cgroupDirs) throws IOException {
         Objects.requireNonNull(binary, "binary");
         Objects.requireNonNull(socket, "socket");
         Objects.requireNonNull(sharedDir, "sharedDir");
@@ -95,11 +96,7 @@ public final class Virtiofsd implements AutoCloseable {
         Files.deleteIfExists(socket);
         List<String> command = new ArrayList<>(launcher);
         command.addAll(argv(binary, socket, sharedDir, cache));
-        Process process = new ProcessBuilder(command)
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                .redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.to(logFile.toFile()))
-                .start();
+        Process process = HostSpawner.start(command, cgroupDirs, logFile);
         Virtiofsd daemon = new Virtiofsd(process, socket);
         try {
             daemon.awaitSocket(timeout, logFile);

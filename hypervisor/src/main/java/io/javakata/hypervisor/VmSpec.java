@@ -35,11 +35,13 @@ import java.util.Set;
  * @param consoleLogMaxBytes the most the guest's serial console may occupy on the host (the two files
  *                     of its ring together), {@value #MIN_CONSOLE_LOG_BYTES} to
  *                     {@value #MAX_CONSOLE_LOG_BYTES}
+ * @param hostCgroup   the pod's host cgroup, one directory per hierarchy, that every host process of
+ *                     the VM joins before it execs ({@link HostSpawner}); empty for none (null becomes empty)
  */
 public record VmSpec(String id, Path stateDir, Path vmmBinary, Path kernel, Path initrd, String kernelParams,
                      int vcpus, int memoryMiB, Accelerator accelerator, String machine, SharedFs sharedFs,
                      AgentChannel agentChannel, Duration bootTimeout, Path netns, List<Nic> nics, String runAs,
-                     long consoleLogMaxBytes) {
+                     long consoleLogMaxBytes, List<Path> hostCgroup) {
 
     /** The console bound unless one is given: 1 MiB keeps a whole boot log and more. */
     public static final long DEFAULT_CONSOLE_LOG_BYTES = 1024 * 1024;
@@ -75,16 +77,31 @@ public record VmSpec(String id, Path stateDir, Path vmmBinary, Path kernel, Path
                 agentChannel, bootTimeout, null, List.of(), "", DEFAULT_CONSOLE_LOG_BYTES);
     }
 
+    /** A VM in no host cgroup of its own (the 17-field form). */
+    public VmSpec(String id, Path stateDir, Path vmmBinary, Path kernel, Path initrd, String kernelParams,
+                  int vcpus, int memoryMiB, Accelerator accelerator, String machine, SharedFs sharedFs,
+                  AgentChannel agentChannel, Duration bootTimeout, Path netns, List<Nic> nics, String runAs,
+                  long consoleLogMaxBytes) {
+        this(id, stateDir, vmmBinary, kernel, initrd, kernelParams, vcpus, memoryMiB, accelerator, machine, sharedFs,
+                agentChannel, bootTimeout, netns, nics, runAs, consoleLogMaxBytes, List.of());
+    }
+
     /** This spec with the VMM in {@code netns} and these NICs. */
     public VmSpec withNetwork(Path netns, List<Nic> nics) {
         return new VmSpec(id, stateDir, vmmBinary, kernel, initrd, kernelParams, vcpus, memoryMiB, accelerator,
-                machine, sharedFs, agentChannel, bootTimeout, netns, nics, runAs, consoleLogMaxBytes);
+                machine, sharedFs, agentChannel, bootTimeout, netns, nics, runAs, consoleLogMaxBytes, hostCgroup);
+    }
+
+    /** This spec with the VM's host processes in the cgroup {@code dirs} (one per hierarchy). */
+    public VmSpec withHostCgroup(List<Path> dirs) {
+        return new VmSpec(id, stateDir, vmmBinary, kernel, initrd, kernelParams, vcpus, memoryMiB, accelerator,
+                machine, sharedFs, agentChannel, bootTimeout, netns, nics, runAs, consoleLogMaxBytes, dirs);
     }
 
     /** This spec with the VMM running as {@code user} ("" for root) and its console bounded to {@code maxBytes}. */
     public VmSpec withHostLimits(String user, long maxBytes) {
         return new VmSpec(id, stateDir, vmmBinary, kernel, initrd, kernelParams, vcpus, memoryMiB, accelerator,
-                machine, sharedFs, agentChannel, bootTimeout, netns, nics, user, maxBytes);
+                machine, sharedFs, agentChannel, bootTimeout, netns, nics, user, maxBytes, hostCgroup);
     }
 
     /** The agent channel kinds a VM can carry. */
@@ -135,6 +152,10 @@ public record VmSpec(String id, Path stateDir, Path vmmBinary, Path kernel, Path
         require(bootTimeout != null && bootTimeout.isPositive(), "bootTimeout", bootTimeout, "must be positive");
         require(netns == null || netns.isAbsolute(), "netns", netns, "must be an absolute path");
         nics = nics == null ? List.of() : List.copyOf(nics);
+        hostCgroup = hostCgroup == null ? List.of() : List.copyOf(hostCgroup);
+        for (Path dir : hostCgroup) {
+            require(dir.isAbsolute(), "hostCgroup", dir, "must be absolute cgroup directories");
+        }
         runAs = runAs == null ? "" : runAs;
         // A user name as useradd(8) accepts it; ',' or '=' would break QEMU's option syntax.
         require(runAs.isEmpty() || runAs.matches("[a-z_][a-z0-9_-]{0,31}"), "runAs", runAs,

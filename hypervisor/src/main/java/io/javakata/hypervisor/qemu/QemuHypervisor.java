@@ -5,20 +5,23 @@ import io.javakata.hypervisor.Accelerator;
 import io.javakata.hypervisor.AgentEndpoint;
 import io.javakata.hypervisor.ChildProcesses;
 import io.javakata.hypervisor.ConsoleRing;
+import io.javakata.hypervisor.HostSpawner;
 import io.javakata.hypervisor.Hypervisor;
 import io.javakata.hypervisor.Virtiofsd;
 import io.javakata.hypervisor.VmSpec;
 
-import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.UserPrincipalNotFoundException;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -53,6 +56,9 @@ public final class QemuHypervisor implements Hypervisor {
     private final Path vsockCidDir;
     private final ReentrantLock lock = new ReentrantLock();
     private final CompletableFuture<Integer> exit = new CompletableFuture<>();
+    private final CompletableFuture<String> backendExit = new CompletableFuture<>();
+    /** Set before an orderly shutdown ends virtiofsd, so its exit is not reported as a fault. */
+    private volatile boolean stopping;
 
     private volatile State state = State.NEW;
     private volatile Virtiofsd virtiofsd;
@@ -87,7 +93,8 @@ public final class QemuHypervisor implements Hypervisor {
      *                     and the sockets removed before it propagates
      */
     @Override
-    public void start() throws IOException {
+    public void start(Consumer<OwnedProcess> launched) throws IOException {
+        Objects.requireNonNull(launched, "launched");
         lock.lock();
         try {
             if (state != State.NEW) {
@@ -96,7 +103,7 @@ public final class QemuHypervisor implements Hypervisor {
             }
             state = State.STARTING;
             try {
-                launch();
+                launch(launched);
                 state = State.RUNNING;
             } catch (IOException | RuntimeException e) {
                 shutdown(Duration.ZERO);
@@ -118,7 +125,7 @@ public final class QemuHypervisor implements Hypervisor {
         }
     }
 
-    private void launch() throws IOException {
+    private void launch(Consumer<OwnedProcess> launched) throws IOException {
         paths.checkSocketLengths();
         if (spec.netns() != null && !Files.exists(spec.netns())) {
             throw new IOException("netns=" + spec.netns() + ": no such network namespace file");
@@ -131,7 +138,15 @@ public final class QemuHypervisor implements Hypervisor {
         VmSpec.SharedFs shared = spec.sharedFs();
         if (shared != null) {
             virtiofsd = Virtiofsd.start(shared.launcher(), shared.virtiofsd(), paths.virtiofsdSocket(), shared.source(), shared.cache(),
-                    paths.virtiofsdLog(), spec.bootTimeout());
+                    paths.virtiofsdLog(), spec.bootTimeout(), spec.hostCgroup());
+            Virtiofsd daemon = virtiofsd;
+            launched.accept(new OwnedProcess("virtiofsd", daemon.pid()));
+            daemon.onExit().thenAccept(code -> {
+                if (state == State.RUNNING && !stopping) {
+                    backendExit.complete("virtiofsd pid " + daemon.pid() + " exited with code " + code
+                            + " while the VM ran: " + ChildProcesses.logTail(paths.virtiofsdLog(), 500));
+                }
+            });
         }
         choice = KvmProbe.choose(spec.accelerator(), spec.vmmBinary(), spec.machine(), kvmProbeCache);
         LOG.log(System.Logger.Level.INFO, "VM {0}: accelerator {1} ({2})", spec.id(), choice.accelerator(),
@@ -143,6 +158,7 @@ public final class QemuHypervisor implements Hypervisor {
         }
         QemuCommandLine commandLine = QemuCommandLine.of(spec, choice.accelerator(), cid, hostTscKhz());
         Process process = launchQemu(commandLine);
+        launched.accept(new OwnedProcess(OwnedProcess.VMM, process.pid()));
         attachConsole(process);
         awaitRunning(process);
         endpoint = switch (spec.agentChannel()) {
@@ -194,14 +210,13 @@ public final class QemuHypervisor implements Hypervisor {
         return khz;
     }
 
-    /** QEMU in the foreground, so this JVM owns it and its exit status; its output goes to qemu.log. */
+    /**
+     * QEMU in the foreground, so this JVM owns it and its exit status, started through
+     * {@link HostSpawner} (in the pod's cgroup, dying with the shim); its output goes to qemu.log.
+     */
     private Process launchQemu(QemuCommandLine commandLine) throws IOException {
         LOG.log(System.Logger.Level.DEBUG, "VM {0}: launching {1}", spec.id(), commandLine.render());
-        Process process = new ProcessBuilder(commandLine.argv())
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                .redirectErrorStream(true)
-                .redirectOutput(paths.qemuLog().toFile())
-                .start();
+        Process process = HostSpawner.start(commandLine.argv(), spec.hostCgroup(), paths.qemuLog());
         qemu = process;
         process.onExit().thenAccept(p -> {
             LOG.log(System.Logger.Level.INFO, "VM {0}: QEMU pid {1} exited with code {2}", spec.id(), p.pid(),
@@ -259,6 +274,25 @@ public final class QemuHypervisor implements Hypervisor {
         return exit;
     }
 
+    @Override
+    public List<OwnedProcess> processes() {
+        List<OwnedProcess> owned = new ArrayList<>();
+        Process process = qemu;
+        if (process != null) {
+            owned.add(new OwnedProcess(OwnedProcess.VMM, process.pid()));
+        }
+        Virtiofsd daemon = virtiofsd;
+        if (daemon != null) {
+            owned.add(new OwnedProcess("virtiofsd", daemon.pid()));
+        }
+        return List.copyOf(owned);
+    }
+
+    @Override
+    public CompletableFuture<String> onBackendExit() {
+        return backendExit;
+    }
+
     /**
      * Sends QMP {@code quit}, waits up to {@code grace} for QEMU to exit, then SIGTERM and SIGKILL;
      * then lets virtiofsd exit (it does once QEMU disconnects) or kills it, and removes the sockets.
@@ -288,6 +322,7 @@ public final class QemuHypervisor implements Hypervisor {
 
     /** Ends whatever was launched, in reverse order. Never throws. */
     private void shutdown(Duration grace) {
+        stopping = true;
         Process process = qemu;
         if (process != null && process.isAlive()) {
             quit(process, grace);

@@ -4,6 +4,7 @@ import io.javakata.agent.v1.WaitProcessResponse;
 import io.javakata.shim.sandbox.Sandbox;
 import io.javakata.shim.stdio.StdioPaths;
 import io.javakata.shim.stdio.StdioRelay;
+import io.javakata.ttrpc.Code;
 import io.javakata.ttrpc.RuntimeStatusException;
 import java.time.Duration;
 import java.time.Instant;
@@ -171,6 +172,15 @@ public abstract sealed class TaskProcess permits Container, ExecProcess {
         try {
             sandbox.agent().signalProcess(containerId, execId, signal, all);
         } catch (RuntimeStatusException e) {
+            if (sandbox.isDead()) {
+                return; // the process ended with its VM; its exit is reported as lost
+            }
+            if (e.code() == Code.DEADLINE_EXCEEDED || e.code() == Code.UNAVAILABLE) {
+                // An agent that cannot deliver a signal cannot run the pod either: stopping the VM is the kill.
+                sandbox.declareDead("its agent did not deliver signal " + signal + " to " + describe() + ": "
+                        + e.getMessage());
+                return;
+            }
             throw e.withContext("kill " + describe());
         }
     }

@@ -156,29 +156,6 @@ public final class HostCgroup {
     }
 
     /**
-     * Moves {@code pids} (whole processes, with all their threads) into this cgroup in every
-     * hierarchy. The shim's own pid is never moved. A process that exited meanwhile is skipped.
-     */
-    public void place(Set<Long> pids) throws IOException {
-        long self = ProcessHandle.current().pid();
-        for (long pid : pids) {
-            if (pid <= 0 || pid == self) {
-                continue;
-            }
-            for (Path dir : dirs) {
-                try {
-                    Files.writeString(dir.resolve("cgroup.procs"), Long.toString(pid));
-                } catch (IOException e) {
-                    if (ProcessHandle.of(pid).isEmpty()) {
-                        break; // exited meanwhile: nothing to place
-                    }
-                    throw new IOException("move pid " + pid + " into " + dir + ": " + e.getMessage(), e);
-                }
-            }
-        }
-    }
-
-    /**
      * Removes the cgroup from every hierarchy, waiting up to a few seconds for exiting processes to
      * leave it. Failures are logged, not thrown: the caller is cleaning up.
      */
@@ -188,30 +165,90 @@ public final class HostCgroup {
         }
     }
 
-    /** Removes {@code path} from every hierarchy under {@code root} where it exists (dead-shim cleanup). */
-    public static void removeLeftover(Path root, String path) {
+    /**
+     * Kills every process in the cgroup (QEMU, virtiofsd and whatever they forked), waiting a bounded
+     * time for them to go, then removes it from every hierarchy. Never throws.
+     */
+    public void killAndRemove() {
+        killAll(dirs);
+        remove();
+    }
+
+    /**
+     * {@link #killAndRemove()} for {@code path} in every hierarchy under {@code root} where it exists,
+     * for a dead shim's cleanup.
+     */
+    public static void killAndRemoveLeftover(Path root, String path) {
         try {
+            List<Path> dirs = new ArrayList<>();
             for (Path hierarchy : hierarchies(root)) {
                 Path dir = hierarchy.resolve(path.substring(1));
                 if (Files.isDirectory(dir)) {
-                    removeDir(dir);
+                    dirs.add(dir);
                 }
             }
+            killAll(dirs);
+            dirs.forEach(HostCgroup::removeDir);
         } catch (IOException e) {
             LOG.log(System.Logger.Level.WARNING, "remove host cgroup " + path + ": " + e.getMessage());
         }
     }
 
-    /** The pids of {@code roots} and of all their descendants. */
-    public static Set<Long> withDescendants(List<Long> roots) {
-        Set<Long> pids = new LinkedHashSet<>();
-        for (long pid : roots) {
-            ProcessHandle.of(pid).ifPresent(handle -> {
-                pids.add(handle.pid());
-                handle.descendants().forEach(child -> pids.add(child.pid()));
+    /**
+     * cgroup v2's {@code cgroup.kill} where a directory has it (Linux 5.14+: atomic, forks cannot
+     * escape), and SIGKILL to every pid listed in each {@code cgroup.procs} until none is left or
+     * {@link #REMOVE_WAIT} passed (v1 hierarchies). The shim itself is never signalled.
+     */
+    static void killAll(List<Path> dirs) {
+        for (Path dir : dirs) {
+            Path kill = dir.resolve("cgroup.kill");
+            if (Files.exists(kill)) {
+                try {
+                    Files.writeString(kill, "1");
+                } catch (IOException e) {
+                    LOG.log(System.Logger.Level.DEBUG, "write " + kill + ": " + e.getMessage());
+                }
+            }
+        }
+        long self = ProcessHandle.current().pid();
+        Instant deadline = Instant.now().plus(REMOVE_WAIT);
+        while (true) {
+            Set<Long> left = new LinkedHashSet<>();
+            for (Path dir : dirs) {
+                left.addAll(pids(dir));
+            }
+            left.remove(self);
+            if (left.isEmpty()) {
+                return;
+            }
+            if (Instant.now().isAfter(deadline)) {
+                LOG.log(System.Logger.Level.WARNING, "host cgroup {0}: pids {1} still there after SIGKILL", dirs, left);
+                return;
+            }
+            for (long pid : left) {
+                try {
+                    io.javakata.sys.Signals.kill((int) pid, io.javakata.sys.Signals.SIGKILL);
+                } catch (io.javakata.sys.ErrnoException e) {
+                    // exited meanwhile
+                }
+            }
+            ProcessHandle.of(left.iterator().next()).ifPresent(handle -> {
+                try {
+                    handle.onExit().get(RETRY.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+                } catch (Exception e) {
+                    // still exiting: look again
+                }
             });
         }
-        return pids;
+    }
+
+    private static List<Long> pids(Path dir) {
+        try {
+            String procs = Files.readString(dir.resolve("cgroup.procs")).strip();
+            return procs.isEmpty() ? List.of() : Stream.of(procs.split("\\s+")).map(Long::parseLong).toList();
+        } catch (IOException | NumberFormatException e) {
+            return List.of();
+        }
     }
 
     private static void removeDir(Path dir) {

@@ -1,12 +1,8 @@
 package io.javakata.shim.sandbox;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.OptionalLong;
 
 /**
@@ -44,30 +40,5 @@ public final class HostProcesses {
         }
         OptionalLong actual = startTime(pid);
         return actual.isPresent() && actual.getAsLong() == startTime;
-    }
-
-    /** Pids of processes whose command line mentions {@code text} in some argument. */
-    public static List<Long> withArgumentContaining(String text) {
-        List<Long> pids = new ArrayList<>();
-        long self = ProcessHandle.current().pid();
-        try (DirectoryStream<Path> proc = Files.newDirectoryStream(Path.of("/proc"), "[0-9]*")) {
-            for (Path entry : proc) {
-                long pid = Long.parseLong(entry.getFileName().toString());
-                if (pid != self && cmdline(entry).contains(text)) {
-                    pids.add(pid);
-                }
-            }
-        } catch (IOException e) {
-            return pids;
-        }
-        return pids;
-    }
-
-    private static String cmdline(Path procEntry) {
-        try {
-            return new String(Files.readAllBytes(procEntry.resolve("cmdline")), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            return "";
-        }
     }
 }

@@ -22,13 +22,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
-import java.util.Set;
 import java.util.stream.Stream;
 
 /**
@@ -58,6 +56,7 @@ public final class Sandbox {
 
     private static final Duration STOP_GRACE = Duration.ofSeconds(2);
     private static final int CONSOLE_TAIL_BYTES = 1500;
+    private static final int DEAD_CONSOLE_TAIL_BYTES = 600;
 
     private final String id;
     private final SandboxPaths paths;
@@ -70,18 +69,24 @@ public final class Sandbox {
     private NetworkAgent networkAgent;
     /** The sandbox spec's hostname, given to the guest with the network. */
     private String hostname = "";
-    /** The pod's host cgroup holding QEMU and virtiofsd; null when the spec names none. */
-    private HostCgroup hostCgroup;
+    /** Undoes the pod's resources, newest first ({@link PodResource}); guarded by this. */
+    private final CleanupStack resources;
+    private final Journal journal;
+    /** Why the pod was declared dead ({@link #declareDead}), null while it lives. */
+    private volatile String deadReason;
     private boolean stopped;
     /** The pod's sandbox (pause) container and its guest pid, once created; guarded by this. */
     private String podContainerId;
     private int podContainerPid;
 
-    private Sandbox(String id, SandboxPaths paths, Hypervisor hypervisor, AgentClient agent) {
+    private Sandbox(String id, SandboxPaths paths, Hypervisor hypervisor, AgentClient agent, CleanupStack resources,
+                    Journal journal) {
         this.id = id;
         this.paths = paths;
         this.hypervisor = hypervisor;
         this.agent = agent;
+        this.resources = resources;
+        this.journal = journal;
     }
 
     /**
@@ -120,6 +125,7 @@ public final class Sandbox {
             throw e.withContext("create sandbox " + sandboxId);
         }
         SandboxPaths paths = SandboxPaths.of(ctx.config().runtime().stateDir(), ctx.namespace(), sandboxId);
+        // One stack undoes the pod's resources (PodResource, in the order made): on a failure here, and in stop().
         CleanupStack undo = new CleanupStack();
         Instant started = Instant.now();
         try {
@@ -127,32 +133,40 @@ public final class Sandbox {
                 throw Errors.alreadyExists("state directory %s already exists", paths.dir());
             }
             Files.createDirectories(paths.dir());
-            undo.push("remove " + paths.dir(), () -> Mounter.deleteTree(paths.dir()));
-            // The journal comes before any mount or process: a shim killed from here on leaves a
-            // sandbox.json naming it, so containerd's `delete` finds and removes what it made.
-            writeState(ctx, sandboxId, paths, 0);
+            // The journal comes before any mount, tap, cgroup or process, and names each before it is made:
+            // a shim killed from here on leaves a sandbox.json from which containerd's `delete` removes it all.
+            Journal journal = Journal.start(ctx, sandboxId, paths);
+            undo.push("remove " + paths.dir(), () -> new PodResource.StateDir().cleanUp(paths));
             Files.createDirectory(paths.mounts());
             Files.createDirectory(paths.shared());
             Mounter.makeShare(paths.mounts(), paths.shared());
-            undo.push("unmount " + paths.shared(), () -> unmountShared(paths));
 
             RuntimeConfig config = ctx.config();
+            Optional<Path> netns = spec == null ? Optional.empty() : PodNetwork.netnsOf(spec);
+            if (netns.isPresent()) {
+                journal.record(new PodResource.Network(netns.get().toString()));
+            }
             PodNetwork network = spec == null ? null : launcher.networks().setUp(spec);
             if (network != null) {
                 undo.push("remove pod network", network::close);
             }
-            HostCgroup cgroup = createHostCgroup(spec);
-            if (cgroup != null) {
-                undo.push("remove host cgroup " + cgroup.path(), cgroup::remove);
+            Optional<String> cgroupPath = HostCgroup.pathOf(spec);
+            HostCgroup cgroup = null;
+            if (cgroupPath.isPresent()) {
+                journal.record(new PodResource.Cgroup(cgroupPath.get()));
+                cgroup = HostCgroup.create(HostCgroup.ROOT, cgroupPath.get());
+                undo.push("remove host cgroup " + cgroup.path(), cgroup::killAndRemove);
             }
             VmSpec vm = vmSpec(config, sandboxId, paths, sizing);
-            Hypervisor hypervisor = launcher.hypervisors().apply(network == null ? vm : network.applyTo(vm));
-            undo.push("stop VM", () -> hypervisor.stop(STOP_GRACE));
-            hypervisor.start();
-            writeState(ctx, sandboxId, paths, hypervisor.pid());
-            if (cgroup != null) {
-                placeVm(cgroup, hypervisor, paths);
-            }
+            vm = network == null ? vm : network.applyTo(vm);
+            vm = cgroup == null ? vm : vm.withHostCgroup(cgroup.dirs());
+            Hypervisor hypervisor = launcher.hypervisors().apply(vm);
+            journal.record(new PodResource.Vm(List.of()));
+            undo.push("stop VM", () -> {
+                hypervisor.stop(STOP_GRACE);
+                hypervisor.close();
+            });
+            hypervisor.start(journal::launched);
             LOG.log(System.Logger.Level.INFO, "sandbox {0}: VMM pid {1} runs on {2} ({3}) with {4} vCPUs and {5} MiB",
                     sandboxId, String.valueOf(hypervisor.pid()), hypervisor.accelerator().accelerator(),
                     hypervisor.accelerator().reason(), String.valueOf(sizing.vcpus()),
@@ -170,12 +184,12 @@ public final class Sandbox {
 
             NetworkAgent networkAgent = network == null ? null : new NetworkAgent(ttrpc, config.agent().requestTimeout());
 
-            undo.release();
-            Sandbox sandbox = new Sandbox(sandboxId, paths, hypervisor, agent);
+            Sandbox sandbox = new Sandbox(sandboxId, paths, hypervisor, agent, undo, journal);
             sandbox.network = network;
             sandbox.networkAgent = networkAgent;
             sandbox.hostname = spec == null ? "" : spec.path("hostname").asText("");
-            sandbox.hostCgroup = cgroup;
+            PodWatchdog watchdog = PodWatchdog.start(sandboxId, hypervisor, agent, sandbox::declareDead);
+            undo.push("stop watching the pod", watchdog::close);
             return sandbox;
         } catch (RuntimeStatusException e) {
             undo.unwind();
@@ -184,22 +198,6 @@ public final class Sandbox {
             undo.unwind();
             throw Errors.unknown("create sandbox %s: %s", sandboxId, describe(e));
         }
-    }
-
-    /** The sandbox spec's host cgroup (linux.cgroupsPath), created; null when the spec names none. */
-    private static HostCgroup createHostCgroup(ObjectNode spec) throws IOException {
-        Optional<String> path = HostCgroup.pathOf(spec);
-        return path.isEmpty() ? null : HostCgroup.create(HostCgroup.ROOT, path.get());
-    }
-
-    /** Moves QEMU, virtiofsd (whatever serves this sandbox directory) and their children into the pod's cgroup. */
-    private static void placeVm(HostCgroup cgroup, Hypervisor hypervisor, SandboxPaths paths) throws IOException {
-        List<Long> roots = new ArrayList<>(HostProcesses.withArgumentContaining(paths.dir() + "/"));
-        roots.add(hypervisor.pid());
-        Set<Long> pids = HostCgroup.withDescendants(roots);
-        cgroup.place(pids);
-        LOG.log(System.Logger.Level.DEBUG, "sandbox {0}: pids {1} placed in host cgroup {2}", paths.dir(), pids,
-                cgroup.path());
     }
 
     /**
@@ -216,7 +214,14 @@ public final class Sandbox {
         } catch (RuntimeStatusException e) {
             throw e.withContext("configure the guest network in the netns of guest pid " + guestPid);
         }
-        portForwarder = PortForwarder.start(network.netns().get(), networkAgent);
+        try {
+            journal.record(new PodResource.PortForwarding());
+        } catch (IOException e) {
+            throw Errors.unknown("sandbox %s: journal port forwarding: %s", id, e.getMessage());
+        }
+        PortForwarder forwarder = PortForwarder.start(network.netns().get(), networkAgent);
+        portForwarder = forwarder;
+        resources.push("stop port forwarding", forwarder::close);
     }
 
     public String id() {
@@ -241,6 +246,10 @@ public final class Sandbox {
                 throw Errors.failedPrecondition("sandbox %s is stopped", id);
             }
         }
+        String dead = deadReason;
+        if (dead != null) {
+            throw Errors.failedPrecondition("sandbox %s is dead: %s; recreate the pod", id, dead);
+        }
         if (hypervisor.onExit().isDone()) {
             Integer code = hypervisor.onExit().getNow(null);
             throw Errors.failedPrecondition("sandbox %s: its VM (VMM pid %d) exited with status %s; recreate the pod",
@@ -249,6 +258,32 @@ public final class Sandbox {
         if (agent.isClosed()) {
             throw Errors.failedPrecondition("sandbox %s: the connection to its agent is closed; recreate the pod", id);
         }
+    }
+
+    /**
+     * Declares the pod dead because {@code reason} (its VMM or virtiofsd exited, its agent stopped
+     * answering): logs why with the console's last lines, closes the agent connection, which ends
+     * every call in flight (so each container's wait reports the exit status 255, "lost", and its
+     * TaskExit goes out), and kills the VM. The pod's other resources stay until {@link #stop()}, which
+     * CRI's StopPodSandbox or the shim's end runs as usual. Idempotent; a no-op once stopped.
+     */
+    public void declareDead(String reason) {
+        synchronized (this) {
+            if (stopped || deadReason != null) {
+                return;
+            }
+            deadReason = reason;
+        }
+        LOG.log(System.Logger.Level.WARNING, "sandbox {0} is dead: {1}; its containers are reported exited (status "
+                + "255) and its VM is stopped. VM console ends with:\n{2}", id, reason,
+                ConsoleRing.tail(paths.consoleLog(), DEAD_CONSOLE_TAIL_BYTES));
+        agent.close();
+        hypervisor.stop(Duration.ZERO);
+    }
+
+    /** Whether the pod was declared dead ({@link #declareDead}). */
+    public boolean isDead() {
+        return deadReason != null;
     }
 
     /**
@@ -290,34 +325,17 @@ public final class Sandbox {
     }
 
     /**
-     * Closes the agent connection, stops the VM (graceful, then killed after a grace period),
-     * unmounts the shared directory and removes the state directory. Idempotent; failures are
-     * logged, not thrown, because the caller is itself cleaning up.
+     * Undoes the pod's resources newest first: port forwarding, the agent connection, the VM (graceful,
+     * then killed after a grace period), the host cgroup (whatever is left in it killed), the network,
+     * the share and the state directory. Idempotent; failures are logged, not thrown, because the
+     * caller is itself cleaning up.
      */
     public synchronized void stop() {
         if (stopped) {
             return;
         }
         stopped = true;
-        if (portForwarder != null) {
-            portForwarder.close();
-        }
-        agent.close();
-        hypervisor.stop(STOP_GRACE);
-        hypervisor.close();
-        if (hostCgroup != null) {
-            hostCgroup.remove();
-        }
-        if (network != null) {
-            network.close();
-        }
-        try {
-            unmountShared(paths);
-            Mounter.deleteTree(paths.dir());
-        } catch (IOException e) {
-            LOG.log(System.Logger.Level.WARNING, "sandbox " + id + ": cleanup of " + paths.dir() + " failed: "
-                    + e.getMessage());
-        }
+        resources.unwind();
         LOG.log(System.Logger.Level.INFO, "sandbox {0}: stopped", id);
     }
 
@@ -350,15 +368,6 @@ public final class Sandbox {
                     + timeout.toSeconds() + " s: " + e.getMessage()
                     + (tail.isEmpty() ? "" : "; VM console ends with:\n" + tail), e);
         }
-    }
-
-    /** Records the shim and the VMM ({@code vmm} 0 before it runs) in sandbox.json, atomically replaced. */
-    private static void writeState(ShimContext ctx, String sandboxId, SandboxPaths paths, long vmm)
-            throws IOException {
-        long shim = ProcessHandle.current().pid();
-        new SandboxState(sandboxId, ctx.namespace(), shim, HostProcesses.startTime(shim).orElse(0),
-                vmm, vmm == 0 ? 0 : HostProcesses.startTime(vmm).orElse(0), 0, paths.dir().toString())
-                .write(paths.sandboxJson());
     }
 
     /** The console's last bytes, across both files of its ring (console.log.1 then console.log). */

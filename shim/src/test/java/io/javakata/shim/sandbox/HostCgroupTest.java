@@ -12,7 +12,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -25,6 +24,8 @@ class HostCgroupTest {
 
     @TempDir
     Path root;
+    @TempDir
+    Path tmp;
 
     @Test
     void pathComesFromTheSpecsCgroupsPath() throws Exception {
@@ -78,46 +79,44 @@ class HostCgroupTest {
     }
 
     @Test
-    void placeWritesEachPidToEveryHierarchyButNeverTheShimItself() throws Exception {
-        hierarchy("cpu");
-        hierarchy("memory");
-        HostCgroup cgroup = HostCgroup.create(root, "/p/sb");
-        Process sleeper = new ProcessBuilder("sleep", "30").start();
-        try {
-            cgroup.place(Set.of(sleeper.pid(), ProcessHandle.current().pid()));
-            for (Path dir : cgroup.dirs()) {
-                assertEquals(Long.toString(sleeper.pid()), Files.readString(dir.resolve("cgroup.procs")));
-            }
-        } finally {
-            sleeper.destroyForcibly().waitFor();
-        }
-    }
-
-    @Test
-    void removeLeftoverFindsThePathInEveryHierarchy() throws Exception {
+    void killAndRemoveLeftoverFindsThePathInEveryHierarchy() throws Exception {
         hierarchy("cpu");
         hierarchy("pids");
         Files.createDirectories(root.resolve("cpu/p/sb"));
-        HostCgroup.removeLeftover(root, "/p/sb");
-        HostCgroup.removeLeftover(root, "/p/absent");
+        HostCgroup.killAndRemoveLeftover(root, "/p/sb");
+        HostCgroup.killAndRemoveLeftover(root, "/p/absent");
         assertFalse(Files.exists(root.resolve("cpu/p/sb")));
         assertTrue(Files.isDirectory(root.resolve("cpu/p")));
     }
 
+    /** The host's real cgroups: every process a VM process forked goes with the group, from the path alone. */
     @Test
-    void withDescendantsCoversChildren() throws Exception {
-        Process shell = new ProcessBuilder("sh", "-c", "sleep 30 & wait").start();
+    void killAndRemoveLeftoverEndsEveryProcessInTheRealCgroup() throws Exception {
+        String path = "/javakata-test-" + java.util.UUID.randomUUID();
+        HostCgroup cgroup = HostCgroup.create(HostCgroup.ROOT, path);
         try {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            Set<Long> pids;
-            do {
-                pids = HostCgroup.withDescendants(List.of(shell.pid(), 999_999_999L));
-            } while (pids.size() < 2 && System.nanoTime() < deadline);
-            assertEquals(2, pids.size(), pids::toString);
-            assertTrue(pids.contains(shell.pid()));
+            Process shell = io.javakata.hypervisor.HostSpawner.start(List.of("/bin/sh", "-c", "sleep 600 & exec sleep 601"),
+                    cgroup.dirs(), tmp.resolve("log"));
+            ProcessHandle handle = shell.toHandle();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (handle.descendants().findAny().isEmpty() && System.nanoTime() < deadline) {
+                shell.waitFor(10, TimeUnit.MILLISECONDS);
+            }
+            List<ProcessHandle> all = new java.util.ArrayList<>(handle.descendants().toList());
+            all.add(handle);
+            assertEquals(2, all.size(), all::toString);
+
+            HostCgroup.killAndRemoveLeftover(HostCgroup.ROOT, path);
+
+            for (ProcessHandle process : all) {
+                assertTrue(io.javakata.hypervisor.ChildProcesses.awaitExit(process, java.time.Duration.ofSeconds(5)),
+                        "pid " + process.pid() + " survived");
+            }
+            for (Path dir : cgroup.dirs()) {
+                assertFalse(Files.exists(dir), dir + " removed");
+            }
         } finally {
-            shell.descendants().forEach(ProcessHandle::destroyForcibly);
-            shell.destroyForcibly().waitFor();
+            cgroup.killAndRemove();
         }
     }
 

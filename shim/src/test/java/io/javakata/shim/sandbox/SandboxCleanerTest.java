@@ -49,8 +49,8 @@ class SandboxCleanerTest {
         Files.createDirectories(paths.mounts());
         Mounter.makeShare(paths.mounts(), paths.shared());
         mountRootfs("pod1");
-        // A stand-in VMM: its command line names the sandbox dir, as QEMU's and virtiofsd's do.
-        vmm = new ProcessBuilder("sh", "-c", "sleep 60", "qemu-stand-in", paths.dir().resolve("qmp.sock").toString()).start();
+        // A stand-in VMM, known to the cleaner only through the journal.
+        vmm = new ProcessBuilder("sleep", "60").start();
     }
 
     @AfterEach
@@ -74,10 +74,15 @@ class SandboxCleanerTest {
                 paths.rootfs(id));
     }
 
-    private void writeState(long shimPid, long shimStart) throws IOException {
-        new SandboxState("pod1", "ns1", shimPid, shimStart, vmm.pid(),
-                HostProcesses.startTime(vmm.pid()).orElseThrow(), 0, paths.dir().toString())
-                .write(paths.sandboxJson());
+    /** The journal a shim writes: the state dir, {@code more}, and the VM with the stand-in VMM. */
+    private void writeState(long shimPid, long shimStart, PodResource... more) throws IOException {
+        List<PodResource> resources = new java.util.ArrayList<>();
+        resources.add(new PodResource.StateDir());
+        resources.addAll(List.of(more));
+        resources.add(new PodResource.Vm(List.of(new PodResource.HostProcess("vmm", vmm.pid(),
+                HostProcesses.startTime(vmm.pid()).orElseThrow()))));
+        new SandboxState("pod1", "ns1", shimPid, shimStart, paths.dir().toString(), resources).write(paths.sandboxJson());
+        assertEquals(resources, SandboxState.read(paths.sandboxJson()).resources(), "the journal reads back whole");
     }
 
     @Test
@@ -166,14 +171,12 @@ class SandboxCleanerTest {
                 sh("ip", "netns", "exec", name, "tc", "filter", "add", "dev", pair[0], "parent", "ffff:", "protocol", "all",
                         "u32", "match", "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev", pair[1]);
             }
-            Path bundle = Files.createDirectories(tmp.resolve("bundle-pod1"));
-            Files.writeString(bundle.resolve("config.json"), "{\"linux\": {\"namespaces\": [{\"type\": \"network\", "
-                    + "\"path\": \"" + netns + "\"}]}}");
             Process deadShim = new ProcessBuilder("true").start();
             deadShim.waitFor();
-            writeState(deadShim.pid(), 1);
+            writeState(deadShim.pid(), 1, new PodResource.Network(netns.toString()));
 
-            SandboxCleaner.cleanup(ctx, "pod1", bundle);
+            // From the journal alone: no bundle says where the netns is.
+            SandboxCleaner.cleanup(ctx, "pod1", null);
 
             String links = sh("ip", "-n", name, "-o", "link");
             assertFalse(links.contains("tap0_jk"), links);
@@ -194,16 +197,47 @@ class SandboxCleanerTest {
         try {
             sh("ip", "-n", name, "tuntap", "add", "dev", "tap0_jk", "mode", "tap");
             long self = ProcessHandle.current().pid();
-            writeState(self, HostProcesses.startTime(self).orElseThrow());
-            Path bundle = Files.createDirectories(tmp.resolve("bundle-pod1"));
-            Files.writeString(bundle.resolve("config.json"), "{\"linux\": {\"namespaces\": [{\"type\": \"network\", "
-                    + "\"path\": \"" + netns + "\"}]}}");
+            writeState(self, HostProcesses.startTime(self).orElseThrow(), new PodResource.Network(netns.toString()));
 
-            SandboxCleaner.cleanup(ctx, "pod1", bundle);
+            SandboxCleaner.cleanup(ctx, "pod1", null);
 
             assertTrue(sh("ip", "-n", name, "-o", "link").contains("tap0_jk"), "a live pod keeps its tap");
         } finally {
             sh("ip", "netns", "del", name);
+        }
+    }
+
+    @Test
+    void afterTheShimDiedItKillsEverythingInTheJournaledCgroupAndRemovesIt() throws Exception {
+        String path = "/javakata-cleaner-test-" + java.util.UUID.randomUUID();
+        HostCgroup cgroup = HostCgroup.create(HostCgroup.ROOT, path);
+        try {
+            // A "virtiofsd" the journal never named (it died before its pid was written), with a child of its own.
+            Process unnamed = io.javakata.hypervisor.HostSpawner.start(List.of("/bin/sh", "-c", "sleep 600 & exec sleep 601"),
+                    cgroup.dirs(), tmp.resolve("spawn.log"));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (unnamed.toHandle().descendants().findAny().isEmpty() && System.nanoTime() < deadline) {
+                unnamed.waitFor(10, TimeUnit.MILLISECONDS);
+            }
+            List<ProcessHandle> group = new java.util.ArrayList<>(unnamed.toHandle().descendants().toList());
+            group.add(unnamed.toHandle());
+            Process deadShim = new ProcessBuilder("true").start();
+            deadShim.waitFor();
+            writeState(deadShim.pid(), 1, new PodResource.Cgroup(path));
+
+            SandboxCleaner.cleanup(ctx, "pod1", null);
+
+            for (ProcessHandle process : group) {
+                assertTrue(io.javakata.hypervisor.ChildProcesses.awaitExit(process, Duration.ofSeconds(5)),
+                        "pid " + process.pid() + " of the pod's cgroup survived");
+            }
+            for (Path dir : cgroup.dirs()) {
+                assertFalse(Files.exists(dir), dir + " removed");
+            }
+            assertTrue(vmm.waitFor(5, TimeUnit.SECONDS), "the journaled VMM was killed too");
+            assertFalse(Files.exists(paths.dir()));
+        } finally {
+            cgroup.killAndRemove();
         }
     }
 

@@ -67,6 +67,8 @@ final class FakeAgent {
     final LinkedBlockingQueue<String> oomEvents = new LinkedBlockingQueue<>();
     volatile String failCreateWith;
     volatile boolean checkUnavailable;
+    /** SignalProcess answers as an agent that lost its connection would. */
+    volatile boolean signalUnavailable;
 
     /** One container's process. */
     static final class FakeProcess {
@@ -196,6 +198,9 @@ final class FakeAgent {
                 (c, r) -> GetOOMEventResponse.newBuilder().setContainerId(oomEvents.take()).build());
         server.registerUnary(s, "SignalProcess", SignalProcessRequest.parser(), (c, r) -> {
             calls.add("SignalProcess " + key(r.getContainerId(), r.getExecId()) + " " + r.getSignal());
+            if (signalUnavailable) {
+                throw Errors.unavailable("SignalProcess: agent not answering");
+            }
             FakeProcess p = process(key(r.getContainerId(), r.getExecId()));
             if (p.exit.isDone()) {
                 throw Errors.notFound("process already finished");

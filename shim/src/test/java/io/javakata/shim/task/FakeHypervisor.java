@@ -15,13 +15,14 @@ final class FakeHypervisor implements Hypervisor {
     volatile boolean started;
     volatile boolean stopped;
     private final CompletableFuture<Integer> exit = new CompletableFuture<>();
+    final CompletableFuture<String> backendExit = new CompletableFuture<>();
 
     FakeHypervisor(VmSpec spec) {
         this.spec = spec;
     }
 
     @Override
-    public void start() throws IOException {
+    public void start(java.util.function.Consumer<OwnedProcess> launched) throws IOException {
         if (!java.nio.file.Files.isDirectory(spec.stateDir())) {
             throw new IOException("state dir " + spec.stateDir() + " missing");
         }
@@ -48,6 +49,17 @@ final class FakeHypervisor implements Hypervisor {
     @Override
     public CompletableFuture<Integer> onExit() {
         return exit;
+    }
+
+    /** None: its "VMM" is the test JVM, which no cleanup may kill. */
+    @Override
+    public java.util.List<OwnedProcess> processes() {
+        return java.util.List.of();
+    }
+
+    @Override
+    public CompletableFuture<String> onBackendExit() {
+        return backendExit;
     }
 
     @Override

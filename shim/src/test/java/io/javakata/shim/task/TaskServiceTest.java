@@ -662,4 +662,54 @@ class TaskServiceTest {
         assertEquals("c1", exit.getContainerId());
         assertTrue(exit.getExitStatus() != 0, "a task the VM took with it did not exit 0: " + exit.getExitStatus());
     }
+
+    /** Issue 8 item 3: a dead virtiofsd is a dead pod: every task exits (lost, 255) at once and the VM stops. */
+    @Test
+    void aDeadVirtiofsdEndsEveryTaskOfThePod() throws Exception {
+        startLongRunning("c1");
+        long before = System.nanoTime();
+        vms.getFirst().backendExit.complete("virtiofsd pid 4242 exited with code 1 while the VM ran");
+        WaitResponse exit = call("Wait", WaitRequest.newBuilder().setId("c1").build(), WaitResponse.parser());
+        assertEquals(255, exit.getExitStatus());
+        assertTrue(Duration.ofNanos(System.nanoTime() - before).compareTo(Duration.ofSeconds(5)) < 0,
+                "noticed at once, not after a check round");
+        assertTrue(vms.getFirst().stopped, "the VM is stopped");
+        assertEquals("c1", events.<TaskExit>last("/tasks/exit").getContainerId());
+        RuntimeStatusException create = failure(() -> {
+            try {
+                createIn("c2", "\"io.kubernetes.cri.sandbox-id\": \"c1\"");
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        assertEquals(Code.FAILED_PRECONDITION, create.code());
+        assertTrue(create.getMessage().contains("is dead: virtiofsd pid 4242 exited"), create.getMessage());
+        call("Delete", DeleteRequest.newBuilder().setId("c1").build(), DeleteResponse.parser());
+        assertFalse(Files.exists(sandboxPaths("c1").dir()), "the pod's state is gone after its last delete");
+    }
+
+    /** Issue 8 item 3: an agent that answers no Check (a frozen guest) makes the pod dead within 10 s. */
+    @Test
+    void anAgentThatStopsAnsweringIsDeclaredDeadWithinTenSeconds() throws Exception {
+        startLongRunning("c1");
+        long before = System.nanoTime();
+        agent.checkUnavailable = true;
+        WaitResponse exit = call("Wait", WaitRequest.newBuilder().setId("c1").build(), WaitResponse.parser());
+        Duration took = Duration.ofNanos(System.nanoTime() - before);
+        assertEquals(255, exit.getExitStatus());
+        assertTrue(took.compareTo(Duration.ofSeconds(10)) < 0, "declared dead after " + took);
+        assertTrue(took.compareTo(Duration.ofSeconds(5)) > 0, "a few failed checks are tolerated: " + took);
+        assertTrue(vms.getFirst().stopped);
+    }
+
+    /** Issue 8 item 3: Kill falls back to stopping the VM when the agent cannot deliver the signal. */
+    @Test
+    void killStopsTheVmWhenTheAgentCannotSignal() throws Exception {
+        startLongRunning("c1");
+        agent.signalUnavailable = true;
+        call("Kill", KillRequest.newBuilder().setId("c1").setSignal(9).build(), Empty.parser());
+        WaitResponse exit = call("Wait", WaitRequest.newBuilder().setId("c1").build(), WaitResponse.parser());
+        assertEquals(255, exit.getExitStatus());
+        assertTrue(vms.getFirst().stopped, "the VM stop was the kill");
+    }
 }

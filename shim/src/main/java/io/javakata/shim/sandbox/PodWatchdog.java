@@ -1,0 +1,128 @@
+package io.javakata.shim.sandbox;
+
+import io.javakata.hypervisor.Hypervisor;
+import io.javakata.shim.agent.AgentClient;
+import io.javakata.ttrpc.RuntimeStatusException;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+
+/**
+ * Declares a pod dead when it can no longer run anything, so that its containers are reported EXITED
+ * and CRI can stop and remove it instead of waiting on a VM that will never answer:
+ * <ul>
+ *   <li>the VMM exited (at once);</li>
+ *   <li>a backend the guest depends on exited: virtiofsd ({@link Hypervisor#onBackendExit()}, at once);</li>
+ *   <li>the agent has answered no {@code Check} for {@link #UNRESPONSIVE}: a frozen guest (QMP {@code stop}),
+ *       a hung agent, a guest kernel that no longer schedules it. A check is sent every {@link #PERIOD}
+ *       with a deadline of {@link #CHECK_TIMEOUT}, so a dead pod is noticed within about
+ *       {@code UNRESPONSIVE + CHECK_TIMEOUT} (below 10 s), while a guest slowed down for a few seconds
+ *       (TCG on a loaded host) is not mistaken for a dead one.</li>
+ * </ul>
+ * The verdict is given once, to {@code onDead}, with a sentence naming the cause.
+ *
+ * <p>One virtual thread per pod; {@link #close()} ends it (within one check's deadline at most).
+ */
+final class PodWatchdog implements AutoCloseable {
+
+    static final Duration PERIOD = Duration.ofSeconds(1);
+    static final Duration CHECK_TIMEOUT = Duration.ofSeconds(3);
+    static final Duration UNRESPONSIVE = Duration.ofSeconds(6);
+
+    private static final System.Logger LOG = System.getLogger(PodWatchdog.class.getName());
+
+    private final String sandboxId;
+    private final Hypervisor hypervisor;
+    private final AgentClient agent;
+    private final Consumer<String> onDead;
+    private final Duration period;
+    private final Duration checkTimeout;
+    private final Duration unresponsive;
+    private final Thread thread;
+    private volatile boolean closed;
+
+    PodWatchdog(String sandboxId, Hypervisor hypervisor, AgentClient agent, Consumer<String> onDead,
+                Duration period, Duration checkTimeout, Duration unresponsive) {
+        this.sandboxId = sandboxId;
+        this.hypervisor = hypervisor;
+        this.agent = agent;
+        this.onDead = onDead;
+        this.period = period;
+        this.checkTimeout = checkTimeout;
+        this.unresponsive = unresponsive;
+        this.thread = Thread.ofVirtual().name("watchdog-" + sandboxId).unstarted(this::watch);
+    }
+
+    /** Starts watching with the production timings. */
+    static PodWatchdog start(String sandboxId, Hypervisor hypervisor, AgentClient agent, Consumer<String> onDead) {
+        return start(new PodWatchdog(sandboxId, hypervisor, agent, onDead, PERIOD, CHECK_TIMEOUT, UNRESPONSIVE));
+    }
+
+    static PodWatchdog start(PodWatchdog watchdog) {
+        watchdog.thread.start();
+        return watchdog;
+    }
+
+    private void watch() {
+        CompletableFuture<Object> processEnded = CompletableFuture.anyOf(hypervisor.onExit(), hypervisor.onBackendExit());
+        long lastAnswer = System.nanoTime();
+        while (!closed) {
+            long round = System.nanoTime();
+            String verdict = processVerdict();
+            if (verdict == null) {
+                try {
+                    agent.check(checkTimeout);
+                    lastAnswer = System.nanoTime();
+                } catch (RuntimeStatusException e) {
+                    Duration silent = Duration.ofNanos(System.nanoTime() - lastAnswer);
+                    verdict = processVerdict();
+                    if (verdict == null && !closed && silent.compareTo(unresponsive) >= 0) {
+                        verdict = "its agent has answered no Check for " + silent.toMillis() + " ms (last error: "
+                                + e.getMessage() + ")";
+                    } else if (verdict == null && !closed) {
+                        LOG.log(System.Logger.Level.WARNING, "sandbox {0}: agent Check failed after {1} ms of silence: {2}",
+                                sandboxId, String.valueOf(silent.toMillis()), e.getMessage());
+                    }
+                }
+            }
+            if (verdict != null) {
+                if (!closed) {
+                    onDead.accept(verdict);
+                }
+                return;
+            }
+            Duration pause = period.minus(Duration.ofNanos(System.nanoTime() - round));
+            if (pause.isPositive()) {
+                try {
+                    processEnded.get(pause.toMillis(), TimeUnit.MILLISECONDS);
+                } catch (TimeoutException | ExecutionException e) {
+                    // a round is due, or the VM failed to start (it is being stopped)
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /** Why the VM's processes say the pod is dead, or null while they run. */
+    private String processVerdict() {
+        if (hypervisor.onBackendExit().isDone()) {
+            return hypervisor.onBackendExit().getNow("a backend of the VM exited");
+        }
+        if (hypervisor.onExit().isDone()) {
+            Integer code = hypervisor.onExit().exceptionally(e -> null).getNow(null);
+            return "its VMM pid " + hypervisor.pid() + " exited with status " + code;
+        }
+        return null;
+    }
+
+    /** Stops watching: an orderly stop is not a death. Idempotent. */
+    @Override
+    public void close() {
+        closed = true;
+        thread.interrupt();
+    }
+}
