@@ -70,10 +70,12 @@ public sealed interface PodResource {
             Objects.requireNonNull(netns, "netns");
         }
 
+        /** Nothing in the host's own namespace is ever touched (a spec naming it was refused before any tap). */
         @Override
-        public void cleanUp(SandboxPaths paths) {
-            if (Files.exists(Path.of(netns))) {
-                PodNetwork.removeLeftovers(Path.of(netns), CommandRunner.host());
+        public void cleanUp(SandboxPaths paths) throws IOException {
+            Path path = Path.of(netns);
+            if (Files.exists(path) && !Files.isSameFile(path, Path.of("/proc/self/ns/net"))) {
+                PodNetwork.removeLeftovers(path, CommandRunner.host());
             }
         }
 
