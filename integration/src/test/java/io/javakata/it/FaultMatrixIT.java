@@ -66,6 +66,11 @@ class FaultMatrixIT {
     /** How long RunPodSandbox may take when the VM is frozen before its agent answered: the boot timeout and more. */
     static final Duration BOOT_FAILS = Duration.ofSeconds(150);
     static final Duration LEAK_WAIT = Duration.ofSeconds(20);
+    /**
+     * The grace period of the StopContainer the "stopping" cells interrupt: long enough that the container is
+     * still waiting for it when the fault comes, however slow the execs that watch for its SIGTERM are (TCG).
+     */
+    static final long STOP_GRACE_SECONDS = 90;
     /** What the guest's init writes to the console as it execs the agent (guest/image/init). */
     static final String AGENT_STARTING = "javakata-init: exec agent";
 
@@ -175,7 +180,7 @@ class FaultMatrixIT {
             String container = pod.run(killer(pod, "app", "sh", "-c", "trap 'touch /tmp/term' TERM; while true; do sleep 1; done"));
             Path sandbox = CRI.containerd().sandboxDir(pod.id());
             JsonNode journal = readJournal(sandbox);
-            CompletableFuture<Void> stop = CompletableFuture.runAsync(() -> pod.stopContainer(container, 20));
+            CompletableFuture<Void> stop = CompletableFuture.runAsync(() -> pod.stopContainer(container, STOP_GRACE_SECONDS));
             awaitStopping(pod, container);
             long killedAt = System.nanoTime();
             kill(victim, journal, pod, container);
