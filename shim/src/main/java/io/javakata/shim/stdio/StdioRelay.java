@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Moves one process's stdio between containerd's host FIFOs and the guest agent.
@@ -22,8 +23,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <ul>
  *   <li>stdout, stderr: a virtual thread per stream loops ReadStdout/ReadStderr (blocking in the
  *       guest until data or EOF) and writes the host FIFO, opened O_WRONLY (containerd holds the
- *       read end), until EOF; then closes the FIFO. If the FIFO cannot be written (reader gone),
- *       the loop keeps draining the guest so the process never blocks on a full pipe.</li>
+ *       read end), until EOF; then closes the FIFO. The relay holds a read end of its own, as
+ *       containerd's runc shim does ({@code process/io.go}, {@code copyPipes}): while containerd is
+ *       down (restarting) the output waits in the pipe for it instead of failing with EPIPE, and a
+ *       full pipe holds the process back as it would under runc. If the FIFO cannot be written all
+ *       the same, the loop keeps draining the guest so the process never blocks on it.</li>
  *   <li>stdin: the FIFO is opened for reading (blocking until containerd opens its end) and copied to
  *       WriteStdin; at EOF, or when CloseIO asks, CloseStdin is sent once.</li>
  * </ul>
@@ -49,6 +53,8 @@ public final class StdioRelay implements AutoCloseable {
     private final StdioPaths paths;
     private final CompletableFuture<Void> stdoutDone = new CompletableFuture<>();
     private final CompletableFuture<Void> stderrDone = new CompletableFuture<>();
+    private final ReadEnd stdoutEnd = new ReadEnd();
+    private final ReadEnd stderrEnd = new ReadEnd();
     private final AtomicBoolean stdinClosed = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile Thread stdinThread;
@@ -64,8 +70,8 @@ public final class StdioRelay implements AutoCloseable {
     /** Starts a copier for every stream whose path is non-empty. Never blocks. */
     public static StdioRelay start(AgentClient agent, String containerId, String execId, StdioPaths paths) {
         StdioRelay relay = new StdioRelay(agent, containerId, execId, paths);
-        relay.startOutput("stdout", paths.stdout(), agent::readStdout, relay.stdoutDone);
-        relay.startOutput("stderr", paths.stderr(), agent::readStderr, relay.stderrDone);
+        relay.startOutput("stdout", paths.stdout(), agent::readStdout, relay.stdoutDone, relay.stdoutEnd);
+        relay.startOutput("stderr", paths.stderr(), agent::readStderr, relay.stderrDone, relay.stderrEnd);
         if (!paths.stdin().isEmpty()) {
             // A platform thread: a read blocked on a FIFO is woken by close() only for platform threads
             // (the JDK signals the blocked native thread); the stdin copier must be cancellable.
@@ -93,7 +99,12 @@ public final class StdioRelay implements AutoCloseable {
                 .execute(() -> stopStdinCopier(thread));
     }
 
-    /** Stops every copier (the container is going away); output FIFOs are closed as copiers end. */
+    /**
+     * Stops every copier (the container is going away); output FIFOs are closed as copiers end. A copier
+     * still running then has a reader that is not reading (containerd gone, or done with the process):
+     * what waits in its pipe is discarded, so that a write blocked on a full pipe returns and the copier
+     * sees it must stop (it writes at most the rest of one chunk, which then fits).
+     */
     @Override
     public void close() {
         if (!closed.compareAndSet(false, true)) {
@@ -105,24 +116,34 @@ public final class StdioRelay implements AutoCloseable {
         }
         unblockOpen(paths.stdout(), Fds.O_RDONLY);
         unblockOpen(paths.stderr(), Fds.O_RDONLY);
+        if (!stdoutDone.isDone()) {
+            stdoutEnd.discard(paths.stdout());
+        }
+        if (!stderrDone.isDone()) {
+            stderrEnd.discard(paths.stderr());
+        }
     }
 
-    private void startOutput(String name, String fifo, StreamReader reader, CompletableFuture<Void> done) {
+    private void startOutput(String name, String fifo, StreamReader reader, CompletableFuture<Void> done,
+                             ReadEnd readEnd) {
         if (fifo.isEmpty()) {
             done.complete(null);
             return;
         }
         Thread.ofVirtual().name(name + "-" + containerId).start(() -> {
             try {
-                copyOutput(name, Path.of(fifo), reader);
+                copyOutput(name, Path.of(fifo), reader, readEnd);
             } finally {
                 done.complete(null);
             }
         });
     }
 
-    private void copyOutput(String name, Path fifo, StreamReader reader) {
+    private void copyOutput(String name, Path fifo, StreamReader reader, ReadEnd readEnd) {
         FileChannel out = openFifo(fifo, StandardOpenOption.WRITE);
+        if (out != null) {
+            readEnd.open(fifo);
+        }
         try {
             while (!closed.get()) {
                 ReadStreamResponse chunk = reader.read(containerId, execId, CHUNK);
@@ -138,6 +159,7 @@ public final class StdioRelay implements AutoCloseable {
             LOG.log(System.Logger.Level.DEBUG, "{0} of {1}: {2}", name, containerId, e.getMessage());
         } finally {
             closeQuietly(out);
+            readEnd.close();
         }
     }
 
@@ -219,6 +241,56 @@ public final class StdioRelay implements AutoCloseable {
             Fds.close(Fds.open(Path.of(fifo), mode | Fds.O_NONBLOCK | Fds.O_CLOEXEC, 0));
         } catch (ErrnoException e) {
             // ENXIO (no reader) or ENOENT: nobody is blocked.
+        }
+    }
+
+    /**
+     * The relay's own read end of an output FIFO: opened non-blocking after the write end (so at once), never read
+     * but to discard in {@link #close()}. The lock keeps a discard from reading a descriptor number the copier has
+     * closed and the process reused.
+     */
+    private final class ReadEnd {
+        private final ReentrantLock lock = new ReentrantLock();
+        private int fd = -1; // guarded by lock
+
+        void open(Path fifo) {
+            lock.lock();
+            try {
+                fd = Fds.open(fifo, Fds.O_RDONLY | Fds.O_NONBLOCK | Fds.O_CLOEXEC, 0);
+            } catch (ErrnoException e) {
+                LOG.log(System.Logger.Level.WARNING, "open a read end of " + fifo + " for container " + containerId
+                        + ": " + e.getMessage() + "; its output is lost while containerd is away");
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        void discard(String fifo) {
+            lock.lock();
+            try {
+                if (fd >= 0) {
+                    long dropped = Fds.discard(fd);
+                    if (dropped > 0) {
+                        LOG.log(System.Logger.Level.DEBUG, "discarded " + dropped + " unread bytes of " + fifo);
+                    }
+                }
+            } catch (ErrnoException e) {
+                LOG.log(System.Logger.Level.DEBUG, "discard " + fifo + ": " + e.getMessage());
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        void close() {
+            lock.lock();
+            try {
+                if (fd >= 0) {
+                    Fds.close(fd);
+                    fd = -1;
+                }
+            } finally {
+                lock.unlock();
+            }
         }
     }
 
