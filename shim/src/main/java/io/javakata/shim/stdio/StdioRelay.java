@@ -24,7 +24,7 @@ import java.util.concurrent.locks.ReentrantLock;
  *   <li>stdout, stderr: a virtual thread per stream loops ReadStdout/ReadStderr (blocking in the
  *       guest until data or EOF) and writes the host FIFO, opened O_WRONLY (containerd holds the
  *       read end), until EOF; then closes the FIFO. The relay holds a read end of its own, as
- *       containerd's runc shim does ({@code process/io.go}, {@code copyPipes}): while containerd is
+ *       containerd's runc shim does (docs/protocol-facts.md §3.5): while containerd is
  *       down (restarting) the output waits in the pipe for it instead of failing with EPIPE, and a
  *       full pipe holds the process back as it would under runc. If the FIFO cannot be written all
  *       the same, the loop keeps draining the guest so the process never blocks on it.</li>
