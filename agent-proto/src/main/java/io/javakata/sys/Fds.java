@@ -4,7 +4,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 
-/** Raw file descriptors: open(2), dup2(2), close(2), a non-blocking discard, with the x86-64 flag values of asm-generic/fcntl.h. */
+/** Raw file descriptors: open(2), dup2(2), close(2), with the x86-64 flag values of asm-generic/fcntl.h. */
 public final class Fds {
 
     private static final System.Logger LOG = System.getLogger(Fds.class.getName());
@@ -16,8 +16,6 @@ public final class Fds {
     public static final int O_APPEND = 02000;
     public static final int O_NONBLOCK = 04000;
     public static final int O_CLOEXEC = 02000000;
-    static final int EAGAIN = 11;
-    private static final long DISCARD_CHUNK = 64 * 1024;
 
     private Fds() {
     }
@@ -41,40 +39,6 @@ public final class Fds {
             MemorySegment state = LibC.callState(arena);
             int result = (int) LibC.DUP2.invokeExact(state, oldFd, newFd);
             LibC.check("dup2(" + oldFd + ", " + newFd + ")", result, state);
-        } catch (ErrnoException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw LibC.propagate(t);
-        }
-    }
-
-    /**
-     * Reads and throws away what a descriptor opened with {@link #O_NONBLOCK} holds, until read(2) would block
-     * (EAGAIN) or reports the end; never blocks. Returns the number of bytes discarded.
-     */
-    public static long discard(int fd) throws ErrnoException {
-        long total = 0;
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buffer = arena.allocate(DISCARD_CHUNK);
-            MemorySegment state = LibC.callState(arena);
-            while (true) {
-                long n = (long) LibC.READ.invokeExact(state, fd, buffer, DISCARD_CHUNK);
-                try {
-                    LibC.check("read(fd " + fd + ")", n, state);
-                } catch (ErrnoException e) {
-                    if (e.errno() == LibC.EINTR) {
-                        continue;
-                    }
-                    if (e.errno() == EAGAIN) {
-                        return total;
-                    }
-                    throw e;
-                }
-                if (n == 0) {
-                    return total;
-                }
-                total += n;
-            }
         } catch (ErrnoException e) {
             throw e;
         } catch (Throwable t) {

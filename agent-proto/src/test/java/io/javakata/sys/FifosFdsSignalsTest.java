@@ -39,25 +39,6 @@ class FifosFdsSignalsTest {
     }
 
     @Test
-    void discardEmptiesAFifoWithoutBlocking() throws Exception {
-        Path fifo = dir.resolve("full");
-        Fifos.mkfifo(fifo, 0600);
-        int readFd = Fds.open(fifo, Fds.O_RDONLY | Fds.O_NONBLOCK | Fds.O_CLOEXEC, 0);
-        int writeFd = Fds.open(fifo, Fds.O_WRONLY | Fds.O_NONBLOCK | Fds.O_CLOEXEC, 0);
-        try (var out = new FileOutputStream("/proc/self/fd/" + writeFd)) {
-            out.write(new byte[100_000 / 2]);
-            out.write(new byte[10]);
-            out.flush();
-            assertEquals(50_010, Fds.discard(readFd));
-            // Empty, with a writer still there: EAGAIN, not a blocked read.
-            assertEquals(0, Fds.discard(readFd));
-        } finally {
-            Fds.close(readFd);
-            Fds.close(writeFd);
-        }
-    }
-
-    @Test
     void mkfifoOnExistingPathIsEexist() throws Exception {
         Path fifo = dir.resolve("twice");
         Fifos.mkfifo(fifo, 0600);
