@@ -66,7 +66,8 @@ class ContainerdRestartIT {
             pod.awaitLog("waiter", l -> l.endsWith(" stdout F waiting"), WAIT);
             pod.awaitLog("logger", l -> l.endsWith(" stdout F line 1"), WAIT);
 
-            long shimPid = Long.parseLong(Files.readString(CRI.containerd().bundle(pod.id()).resolve("shim.pid")).strip());
+            Path bundle = CRI.containerd().bundle(pod.id());
+            long shimPid = Long.parseLong(Files.readString(bundle.resolve("shim.pid")).strip());
             List<Long> qemu = CRI.containerd().processes("qemu-system-x86_64");
             assertEquals(1, qemu.size(), () -> "QEMU processes of one pod: " + qemu);
 
@@ -79,7 +80,7 @@ class ContainerdRestartIT {
             try {
                 long countAtStop = count(gate);
                 // While containerd is down nobody reads the shim's log FIFO: read it here, to see the exit queued.
-                try (var tap = new FifoTap(CRI.containerd().bundle(pod.id()).resolve("log"))) {
+                try (var tap = new FifoTap(bundle.resolve("log"))) {
                     Files.writeString(gate.resolve("go"), "");
                     shimLog = tap.awaitLines(List.of(
                             l -> l.contains("event /tasks/exit") && l.contains(waiter) && l.contains("exit_status: 7"),
@@ -102,7 +103,8 @@ class ContainerdRestartIT {
             // The exit that happened while containerd was down (the shim logged it above), with its code. Its time
             // comes from the guest's clock, which is not the host's: only its presence is checked.
             ContainerStatus exited = pod.awaitExit(waiter, WAIT);
-            assertEquals(7, exited.getExitCode(), () -> "waiter: " + exited + "\nshim log:\n" + String.join("\n", shimLog));
+            assertEquals(7, exited.getExitCode(),
+                    () -> "waiter: " + exited + "\nshim log:\n" + String.join("\n", shimLog));
             assertTrue(exited.getFinishedAt() > exited.getStartedAt(), exited::toString);
             // The queued TaskExit reached containerd once it was back (its log, the shim's included from then on).
             awaitContainerdLog(logOffset, l -> l.contains("event forwarded") && l.contains("topic=/tasks/exit"), WAIT);
@@ -128,8 +130,8 @@ class ContainerdRestartIT {
     }
 
     private static ContainerStats stats(String containerId) {
-        return CRI.cri().runtime().containerStats(ContainerStatsRequest.newBuilder().setContainerId(containerId).build())
-                .getStats();
+        return CRI.cri().runtime()
+                .containerStats(ContainerStatsRequest.newBuilder().setContainerId(containerId).build()).getStats();
     }
 
     private static Mount gateMount(Path gate) {
@@ -170,7 +172,8 @@ class ContainerdRestartIT {
                 missing.add(n);
             }
         }
-        assertTrue(missing.isEmpty(), () -> "lines missing from the logger's log (up to line " + last + "): " + missing);
+        assertTrue(missing.isEmpty(),
+                () -> "lines missing from the logger's log (up to line " + last + "): " + missing);
     }
 
     /** Waits for a line of containerd's log, from line {@code offset} on, that matches {@code until}. */

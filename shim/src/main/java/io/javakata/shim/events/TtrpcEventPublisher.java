@@ -292,8 +292,9 @@ public final class TtrpcEventPublisher implements EventPublisher {
         closeClient();
         if (!unreachable) {
             unreachable = true;
-            LOG.log(Level.WARNING, "containerd unreachable (" + message + "): keeping " + queuedEvents() + " event(s) from "
-                    + item.topic() + " on, retrying every " + retryDelay.toMillis() * MAX_DELAY_FACTOR
+            long maxDelay = retryDelay.toMillis() * MAX_DELAY_FACTOR;
+            LOG.log(Level.WARNING, "containerd unreachable (" + message + "): keeping " + queuedEvents()
+                    + " event(s) from " + item.topic() + " on, retrying every " + maxDelay
                     + " ms at most until it is back");
         }
     }

@@ -177,8 +177,8 @@ class TtrpcEventPublisherTest {
             }
         });
         try (var logs = new CapturedLog();
-             var publisher = new TtrpcEventPublisher(() -> UnixConnection.connect(socket()), "ns", Duration.ofMillis(10),
-                     Clock.systemUTC())) {
+             var publisher = new TtrpcEventPublisher(() -> UnixConnection.connect(socket()), "ns",
+                     Duration.ofMillis(10), Clock.systemUTC())) {
             publisher.publish("/tasks/bad", TaskExit.newBuilder().setContainerId("bad").build());
             publisher.publish("/tasks/delete", TaskDelete.newBuilder().setContainerId("good").build());
             assertEquals("/tasks/delete", next().topic());
