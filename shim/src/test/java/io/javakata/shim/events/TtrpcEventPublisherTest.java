@@ -212,6 +212,8 @@ class TtrpcEventPublisherTest {
              var publisher = new TtrpcEventPublisher(connector, "ns", Duration.ofMillis(10), Clock.systemUTC())) {
             publisher.publish("/tasks/create", TaskCreate.newBuilder().setContainerId("c").build());
             assertEquals("/tasks/create", next().topic());
+            // Its answer too, or the create would be sent again after the outage (delivery is at least once).
+            assertTrue(publisher.awaitSent(Duration.ofSeconds(10)));
             stopContainerd();
             publisher.publish("/tasks/start", TaskStart.newBuilder().setContainerId("c").build());
             assertTrue(outageStarted.await(10, TimeUnit.SECONDS), "the publisher did not retry");
