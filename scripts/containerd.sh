@@ -7,6 +7,10 @@
 #   scripts/containerd.sh stop DIR    stops containerd, kills shims, QEMU and virtiofsd it left behind,
 #                                     unmounts everything under DIR, removes DIR
 #   scripts/containerd.sh config DIR  only writes DIR/config.toml (and the CNI config)
+#   scripts/containerd.sh stop-daemon DIR   SIGTERMs containerd only (SIGKILL after 10 s) and keeps everything
+#                                     else: DIR, its config and state, the shims, their VMs and the pods' mounts
+#   scripts/containerd.sh start-daemon DIR  starts containerd again on the config and state that DIR holds
+#                                     (after stop-daemon: it reconnects to the shims it finds there)
 #
 # The CRI plugin is configured for pods too (docs/testing.md "CRI"): runtime handlers `javakata`
 # (io.containerd.javakata.v2) and `runc` (io.containerd.runc.v2, state under DIR/runc), the sandbox image
@@ -18,7 +22,7 @@
 # The gRPC socket is DIR/c.sock: keep DIR short (a Unix socket path has at most 108 bytes).
 set -euo pipefail
 
-usage() { echo "usage: $0 start|stop|config DIR" >&2; exit 2; }
+usage() { echo "usage: $0 start|stop|config|stop-daemon|start-daemon DIR" >&2; exit 2; }
 [[ $# -eq 2 ]] || usage
 action="$1"
 dir="$2"
@@ -127,11 +131,18 @@ start() {
         log "socket path $sock is ${#sock} bytes: too long for a Unix socket (limit 108 with .ttrpc); use a shorter DIR"
         exit 1
     fi
-    if [[ -f "$dir/containerd.pid" ]] && kill -0 "$(cat "$dir/containerd.pid")" 2>/dev/null; then
+    if running; then
         log "already running under $dir (pid $(cat "$dir/containerd.pid"))"
         exit 1
     fi
     write_config
+    launch
+}
+
+running() { [[ -f "$dir/containerd.pid" ]] && kill -0 "$(cat "$dir/containerd.pid")" 2>/dev/null; }
+
+# Starts containerd on DIR/config.toml and waits until it answers.
+launch() {
     # setsid: containerd gets its own session, so a Ctrl-C in the caller's terminal reaches only the caller,
     # whose trap then stops containerd in order.
     setsid containerd --config "$dir/config.toml" </dev/null >>"$dir/containerd.log" 2>&1 &
@@ -151,6 +162,33 @@ start() {
         sleep 0.1
     done
     log "containerd pid $pid answers on $sock"
+}
+
+start_daemon() {
+    if [[ ! -f "$dir/config.toml" ]]; then
+        log "no $dir/config.toml: start-daemon restarts a containerd that start set up"
+        exit 1
+    fi
+    if running; then
+        log "already running under $dir (pid $(cat "$dir/containerd.pid"))"
+        exit 1
+    fi
+    launch
+}
+
+# SIGTERM to containerd alone, as systemd's `stop containerd` (KillMode=process) does: shims and pods stay.
+stop_daemon() {
+    running || { log "no containerd running under $dir"; exit 1; }
+    local pid
+    pid="$(cat "$dir/containerd.pid")"
+    kill -TERM "$pid"
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+        log "containerd $pid ignored SIGTERM for 10 s; killing it"
+        kill -KILL "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+    log "containerd pid $pid stopped; its shims keep running"
 }
 
 # Pids of processes that belong to this containerd: anything whose command line or environment names
@@ -236,5 +274,7 @@ case "$action" in
     start) start ;;
     stop) stop ;;
     config) write_config ;;
+    stop-daemon) stop_daemon ;;
+    start-daemon) start_daemon ;;
     *) usage ;;
 esac

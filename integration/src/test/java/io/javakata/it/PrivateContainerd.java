@@ -75,6 +75,19 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
         importImage(image());
     }
 
+    /**
+     * Stops containerd alone with SIGTERM (scripts/containerd.sh stop-daemon), as {@code systemctl stop containerd}
+     * does: its directory, the shims, their VMs and the pods stay.
+     */
+    public void stopDaemon() throws IOException, InterruptedException {
+        script("containerd.sh", "stop-daemon", dir.toString());
+    }
+
+    /** Starts containerd again on its directory (scripts/containerd.sh start-daemon) and waits until it answers. */
+    public void startDaemon() throws IOException, InterruptedException {
+        script("containerd.sh", "start-daemon", dir.toString());
+    }
+
     /** Imports an OCI image archive into this containerd's namespace. */
     public void importImage(Path archive) {
         ctr.run(Duration.ofSeconds(60), "images", "import", archive.toString()).assertOk();

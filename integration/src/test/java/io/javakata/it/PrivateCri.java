@@ -14,6 +14,7 @@ import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
+import io.grpc.StatusRuntimeException;
 import io.javakata.it.cri.CriClient;
 import io.javakata.it.cri.v1.LinuxPodSandboxConfig;
 import io.javakata.it.cri.v1.LinuxSandboxSecurityContext;
@@ -22,6 +23,7 @@ import io.javakata.it.cri.v1.NamespaceOption;
 import io.javakata.it.cri.v1.PodSandboxConfig;
 import io.javakata.it.cri.v1.PodSandboxMetadata;
 import io.javakata.it.cri.v1.RunPodSandboxRequest;
+import io.javakata.it.cri.v1.RuntimeCondition;
 import io.javakata.it.cri.v1.StatusRequest;
 
 /**
@@ -62,16 +64,29 @@ public final class PrivateCri implements BeforeAllCallback, AfterAllCallback {
         containerd.beforeAll(context);
         containerd.importImage(PrivateContainerd.imageArchive("pause.tar", PAUSE_IMAGE, true));
         cri = new CriClient(containerd.dir().resolve("c.sock"));
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        awaitReady(Duration.ofSeconds(30));
+    }
+
+    /** Waits until CRI reports RuntimeReady and NetworkReady (after a start or a restart of containerd). */
+    public void awaitReady(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
-            var conditions = cri.runtime().status(StatusRequest.getDefaultInstance()).getStatus().getConditionsList();
+            List<RuntimeCondition> conditions = List.of();
+            try {
+                conditions = cri.runtime(Duration.ofSeconds(10)).status(StatusRequest.getDefaultInstance()).getStatus()
+                        .getConditionsList();
+            } catch (StatusRuntimeException e) {
+                if (System.nanoTime() > deadline) {
+                    throw e;
+                }
+            }
             boolean ready = conditions.stream().filter(c -> c.getType().equals("RuntimeReady") || c.getType().equals("NetworkReady"))
                     .filter(c -> c.getStatus()).count() == 2;
             if (ready) {
-                break;
+                return;
             }
             if (System.nanoTime() > deadline) {
-                throw new IllegalStateException("CRI not ready after 30 s: " + conditions);
+                throw new IllegalStateException("CRI not ready after " + timeout + ": " + conditions);
             }
             Thread.sleep(200);
         }

@@ -20,10 +20,16 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * Moves one process's stdio between containerd's host FIFOs and the guest agent.
  *
  * <ul>
- *   <li>stdout, stderr: a virtual thread per stream loops ReadStdout/ReadStderr (blocking in the
- *       guest until data or EOF) and writes the host FIFO, opened O_WRONLY (containerd holds the
- *       read end), until EOF; then closes the FIFO. If the FIFO cannot be written (reader gone),
- *       the loop keeps draining the guest so the process never blocks on a full pipe.</li>
+ *   <li>stdout, stderr: a thread per stream loops ReadStdout/ReadStderr (blocking in the guest
+ *       until data or EOF) and writes the host FIFO, opened O_WRONLY (containerd holds the read
+ *       end), until EOF; then closes the FIFO. The relay holds a read end of its own, as
+ *       containerd's runc shim does (docs/protocol-facts.md §3.5): while containerd is down
+ *       (restarting) the output waits in the pipe for it instead of failing with EPIPE, and a full
+ *       pipe holds the process back as it would under runc. A write to a full FIFO blocks in the
+ *       kernel for as long as nobody reads, so these are platform threads: on virtual threads a
+ *       few such writes would hold every carrier and stall the whole shim; {@link #close()} ends a
+ *       blocked write by closing the channel. If the FIFO cannot be written all the same, the loop
+ *       keeps draining the guest so the process never blocks on it.</li>
  *   <li>stdin: the FIFO is opened for reading (blocking until containerd opens its end) and copied to
  *       WriteStdin; at EOF, or when CloseIO asks, CloseStdin is sent once.</li>
  * </ul>
@@ -47,8 +53,8 @@ public final class StdioRelay implements AutoCloseable {
     private final String containerId;
     private final String execId;
     private final StdioPaths paths;
-    private final CompletableFuture<Void> stdoutDone = new CompletableFuture<>();
-    private final CompletableFuture<Void> stderrDone = new CompletableFuture<>();
+    private final Output stdout = new Output("stdout");
+    private final Output stderr = new Output("stderr");
     private final AtomicBoolean stdinClosed = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile Thread stdinThread;
@@ -64,8 +70,8 @@ public final class StdioRelay implements AutoCloseable {
     /** Starts a copier for every stream whose path is non-empty. Never blocks. */
     public static StdioRelay start(AgentClient agent, String containerId, String execId, StdioPaths paths) {
         StdioRelay relay = new StdioRelay(agent, containerId, execId, paths);
-        relay.startOutput("stdout", paths.stdout(), agent::readStdout, relay.stdoutDone);
-        relay.startOutput("stderr", paths.stderr(), agent::readStderr, relay.stderrDone);
+        relay.startOutput(relay.stdout, paths.stdout(), agent::readStdout);
+        relay.startOutput(relay.stderr, paths.stderr(), agent::readStderr);
         if (!paths.stdin().isEmpty()) {
             // A platform thread: a read blocked on a FIFO is woken by close() only for platform threads
             // (the JDK signals the blocked native thread); the stdin copier must be cancellable.
@@ -77,7 +83,7 @@ public final class StdioRelay implements AutoCloseable {
 
     /** Completes once stdout and stderr reached EOF, every byte was written and the FIFOs were closed. */
     public CompletableFuture<Void> outputDone() {
-        return CompletableFuture.allOf(stdoutDone, stderrDone);
+        return CompletableFuture.allOf(stdout.done, stderr.done);
     }
 
     /**
@@ -93,7 +99,11 @@ public final class StdioRelay implements AutoCloseable {
                 .execute(() -> stopStdinCopier(thread));
     }
 
-    /** Stops every copier (the container is going away); output FIFOs are closed as copiers end. */
+    /**
+     * Stops every copier (the container is going away); output FIFOs are closed as copiers end. An output
+     * copier still running then has a reader that is not reading (containerd gone, or done with the
+     * process): its channel is closed, which ends a write blocked on the full pipe.
+     */
     @Override
     public void close() {
         if (!closed.compareAndSet(false, true)) {
@@ -105,24 +115,29 @@ public final class StdioRelay implements AutoCloseable {
         }
         unblockOpen(paths.stdout(), Fds.O_RDONLY);
         unblockOpen(paths.stderr(), Fds.O_RDONLY);
+        stdout.stop();
+        stderr.stop();
     }
 
-    private void startOutput(String name, String fifo, StreamReader reader, CompletableFuture<Void> done) {
+    private void startOutput(Output output, String fifo, StreamReader reader) {
         if (fifo.isEmpty()) {
-            done.complete(null);
+            output.done.complete(null);
             return;
         }
-        Thread.ofVirtual().name(name + "-" + containerId).start(() -> {
+        Thread.ofPlatform().daemon().name(output.name + "-" + containerId).start(() -> {
             try {
-                copyOutput(name, Path.of(fifo), reader);
+                copyOutput(output, Path.of(fifo), reader);
             } finally {
-                done.complete(null);
+                output.done.complete(null);
             }
         });
     }
 
-    private void copyOutput(String name, Path fifo, StreamReader reader) {
+    private void copyOutput(Output output, Path fifo, StreamReader reader) {
         FileChannel out = openFifo(fifo, StandardOpenOption.WRITE);
+        int readEnd = out == null ? -1 : openReadEnd(fifo);
+        // Published before closed is read: either close() sees the channel, or this loop sees closed.
+        output.channel = out;
         try {
             while (!closed.get()) {
                 ReadStreamResponse chunk = reader.read(containerId, execId, CHUNK);
@@ -135,9 +150,23 @@ public final class StdioRelay implements AutoCloseable {
                 }
             }
         } catch (RuntimeStatusException e) {
-            LOG.log(System.Logger.Level.DEBUG, "{0} of {1}: {2}", name, containerId, e.getMessage());
+            LOG.log(System.Logger.Level.DEBUG, "{0} of {1}: {2}", output.name, containerId, e.getMessage());
         } finally {
             closeQuietly(out);
+            if (readEnd >= 0) {
+                Fds.close(readEnd);
+            }
+        }
+    }
+
+    /** The relay's own read end (non-blocking, so the open returns at once; never read). -1 if it fails. */
+    private int openReadEnd(Path fifo) {
+        try {
+            return Fds.open(fifo, Fds.O_RDONLY | Fds.O_NONBLOCK | Fds.O_CLOEXEC, 0);
+        } catch (ErrnoException e) {
+            LOG.log(System.Logger.Level.WARNING, "open a read end of " + fifo + " for container " + containerId + ": "
+                    + e.getMessage() + "; its output is lost while containerd is away");
+            return -1;
         }
     }
 
@@ -158,8 +187,10 @@ public final class StdioRelay implements AutoCloseable {
             }
             return true;
         } catch (IOException e) {
-            LOG.log(System.Logger.Level.WARNING, "write " + fifo + ": " + e.getMessage()
-                    + "; the rest of the output of " + containerId + " is discarded");
+            if (!closed.get()) {
+                LOG.log(System.Logger.Level.WARNING, "write " + fifo + ": " + e.getMessage()
+                        + "; the rest of the output of " + containerId + " is discarded");
+            }
             return false;
         }
     }
@@ -219,6 +250,25 @@ public final class StdioRelay implements AutoCloseable {
             Fds.close(Fds.open(Path.of(fifo), mode | Fds.O_NONBLOCK | Fds.O_CLOEXEC, 0));
         } catch (ErrnoException e) {
             // ENXIO (no reader) or ENOENT: nobody is blocked.
+        }
+    }
+
+    /** One output stream's copier: its channel, for close() to end a blocked write, and its end. */
+    private static final class Output {
+        final String name;
+        final CompletableFuture<Void> done = new CompletableFuture<>();
+        volatile FileChannel channel;
+
+        Output(String name) {
+            this.name = name;
+        }
+
+        /** Closing the channel wakes a platform thread blocked writing it (AsynchronousCloseException). */
+        void stop() {
+            FileChannel c = channel;
+            if (c != null && !done.isDone()) {
+                closeQuietly(c);
+            }
         }
     }
 

@@ -3,6 +3,7 @@ package io.javakata.shim.task;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -358,6 +359,62 @@ class TaskServiceTest {
         assertEquals("line 1", received.getFirst());
         assertEquals("line 10000", received.getLast());
         call("Delete", DeleteRequest.newBuilder().setId("c1").build(), DeleteResponse.parser());
+    }
+
+    @Test
+    void outputWrittenWhileContainerdsReaderIsAwayWaitsInTheFifo() throws Exception {
+        Path fifo = tmp.resolve("c1-stdout");
+        Fifos.mkfifo(fifo, 0600);
+        var outage = new CompletableFuture<Void>();
+        var queued = new CompletableFuture<Void>();
+        var end = new CompletableFuture<Void>();
+        agent.programs.put("c1", p -> {
+            p.out("before\n");
+            outage.join();
+            // "fence" is read from the guest only after "during" was written to the FIFO.
+            p.out("during\n");
+            p.out("fence\n");
+            queued.complete(null);
+            end.join();
+            p.exit(0);
+        });
+        CompletableFuture<java.io.InputStream> first = openForReading(fifo);
+        create("c1", fifo.toString(), "");
+        call("Start", StartRequest.newBuilder().setId("c1").build(), io.containerd.task.v2.StartResponse.parser());
+        try (var reader = new BufferedReader(new InputStreamReader(first.get(10, TimeUnit.SECONDS),
+                StandardCharsets.UTF_8))) {
+            assertEquals("before", reader.readLine());
+        }
+        // containerd is gone (its read end closed); the process writes on.
+        outage.complete(null);
+        queued.get(10, TimeUnit.SECONDS);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!agent.process("c1").stdout.isEmpty()) {
+            assertTrue(System.nanoTime() < deadline, "the relay did not read the output");
+            Thread.sleep(10);
+        }
+        // containerd is back: it opens the FIFO again and finds what was written meanwhile.
+        try (var reader = new BufferedReader(new InputStreamReader(openForReading(fifo).get(10, TimeUnit.SECONDS),
+                StandardCharsets.UTF_8))) {
+            assertEquals("during", reader.readLine());
+            assertEquals("fence", reader.readLine());
+            end.complete(null);
+            assertEquals(0, call("Wait", WaitRequest.newBuilder().setId("c1").build(), WaitResponse.parser())
+                    .getExitStatus());
+            assertNull(reader.readLine(), "end of the output");
+        }
+        call("Delete", DeleteRequest.newBuilder().setId("c1").build(), DeleteResponse.parser());
+    }
+
+    /** Opens a FIFO for reading on another thread: open(2) blocks until the relay opens its write end. */
+    private static CompletableFuture<java.io.InputStream> openForReading(Path fifo) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return Files.newInputStream(fifo);
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        });
     }
 
     @Test
