@@ -215,7 +215,7 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
         return WATCHED.stream().anyMatch(cmd::contains);
     }
 
-    private static List<String> mountsUnder(Path path) throws IOException {
+    static List<String> mountsUnder(Path path) throws IOException {
         String prefix = path + "/";
         var mounts = new ArrayList<String>();
         for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
