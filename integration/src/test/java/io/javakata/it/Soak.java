@@ -13,6 +13,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 
+import io.javakata.it.cri.v1.ListContainersRequest;
+import io.javakata.it.cri.v1.ListPodSandboxRequest;
+
 /**
  * The soak of issue 8 item 7: pods one after another, then a wave of pods at once, each through {@link SoakPod}
  * (a container, ExecSync, StopPodSandbox, RemovePodSandbox, no leftover of its own); then the host is compared with
@@ -120,8 +123,9 @@ public final class Soak {
         }
         pods.addAll(wave(concurrent));
         HostInventory after = settled(before);
-        return new Report(sequential, concurrent, pods, before, after, after.leaksSince(before),
-                Duration.ofNanos(System.nanoTime() - start));
+        var hostLeaks = new ArrayList<>(after.leaksSince(before));
+        hostLeaks.addAll(criLeftovers());
+        return new Report(sequential, concurrent, pods, before, after, hostLeaks, Duration.ofNanos(System.nanoTime() - start));
     }
 
     /** {@code count} pods started at once; one still running well past its deadline counts as stuck. */
@@ -149,6 +153,16 @@ public final class Soak {
         return results;
     }
 
+    /** Pod sandboxes and containers CRI still lists: every pod was removed, so none. */
+    private List<String> criLeftovers() {
+        var left = new ArrayList<String>();
+        cri.cri().runtime(Duration.ofSeconds(30)).listPodSandbox(ListPodSandboxRequest.getDefaultInstance()).getItemsList().forEach(p -> left.add(
+                "pod sandbox " + p.getMetadata().getName() + " " + p.getId() + " still listed by CRI, " + p.getState()));
+        cri.cri().runtime(Duration.ofSeconds(30)).listContainers(ListContainersRequest.getDefaultInstance()).getContainersList()
+                .forEach(c -> left.add("container " + c.getId() + " still listed by CRI, " + c.getState()));
+        return left;
+    }
+
     private static SoakPod.Result stuck(String name, String why) {
         return new SoakPod.Result(name, null, Duration.ZERO, Map.of(), List.of(), List.of(why), List.of());
     }
@@ -169,8 +183,13 @@ public final class Soak {
         pod.steps().forEach((step, millis) -> steps.add(String.format(Locale.ROOT, "%s %.1f", step, millis / 1000.0)));
         progress.accept(String.format(Locale.ROOT, "pod %s %s %.1f s (%s) shim fds %s%s", pod.name(),
                 pod.ok() ? "ok" : "FAILED", pod.total().toMillis() / 1000.0, String.join(", ", steps), pod.shimFds(),
-                pod.ok() ? "" : ": " + String.join("; ", pod.failures()) + " " + String.join("; ", pod.leaks())));
+                pod.ok() ? "" : ": " + firstLines(pod.failures()) + " " + String.join("; ", pod.leaks())));
         return pod;
+    }
+
+    /** The first line of each message (a boot failure carries the VM's console; the summary shows it whole). */
+    private static String firstLines(List<String> messages) {
+        return String.join("; ", messages.stream().map(m -> m.lines().findFirst().orElse("")).toList());
     }
 
     /** "p50 a / p95 b / max c" of the pods' round trips, in seconds (nearest rank). */

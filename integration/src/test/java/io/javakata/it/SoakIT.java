@@ -20,7 +20,6 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 @Tag("containerd")
 @Tag("qemu")
 @Tag("cri")
-@Tag("slow")
 @Timeout(value = 600, unit = TimeUnit.SECONDS)
 class SoakIT {
 
