@@ -24,7 +24,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class SoakIT {
 
     static final int SEQUENTIAL = 2;
-    static final int CONCURRENT = 3;
+    static final int CONCURRENT = 2;
 
     @RegisterExtension
     static final PrivateCri CRI = new PrivateCri();
