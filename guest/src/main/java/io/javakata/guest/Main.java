@@ -5,11 +5,13 @@ import java.lang.System.Logger.Level;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 import io.javakata.guest.container.ContainerManager;
 import io.javakata.guest.container.Runc;
+import io.javakata.guest.reaper.BoundedCommand;
 import io.javakata.guest.reaper.Reaper;
 import io.javakata.guest.reaper.SystemChildWaiter;
 import io.javakata.guest.rpc.AgentPort;
@@ -32,20 +34,23 @@ public final class Main {
     /** How long the agent waits for its port to appear before giving up (the VM then powers off). */
     private static final long PORT_WAIT_MILLIS = 60_000;
     private static final long RECONNECT_BACKOFF_MILLIS = 100;
+    private static final Duration POWEROFF_TIMEOUT = Duration.ofSeconds(10);
 
     private Main() {
     }
 
     public static void main(String[] args) {
+        // Every child of the agent, poweroff included, starts through this one reaper (see Reaper).
+        Reaper reaper = new Reaper(new SystemChildWaiter(), Clock.systemUTC());
         try {
             if (args.length == 1 && args[0].equals("--train")) {
                 Training.run();
                 return;
             }
-            run();
+            run(reaper);
         } catch (Exception | Error e) {
             LOG.log(Level.ERROR, "msg=\"agent failed\"", e);
-            powerOffIfInit();
+            powerOffIfInit(reaper);
             System.exit(1);
         }
     }
@@ -54,25 +59,23 @@ public final class Main {
      * As PID 1 the agent's death would panic the kernel; power the VM off cleanly instead, so it
      * does not linger (busybox poweroff -f calls reboot(RB_POWER_OFF) at once).
      */
-    private static void powerOffIfInit() {
+    private static void powerOffIfInit(Reaper reaper) {
         if (Processes.pid() != 1) {
             return;
         }
         try {
-            new ProcessBuilder("/sbin/poweroff", "-f").inheritIO().start().waitFor(10, TimeUnit.SECONDS);
+            BoundedCommand.run(reaper, new ProcessBuilder("/sbin/poweroff", "-f").inheritIO(), POWEROFF_TIMEOUT,
+                    "poweroff -f");
         } catch (IOException e) {
             LOG.log(Level.ERROR, "msg=\"poweroff: {0}\"", e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
     }
 
-    private static void run() throws Exception {
+    private static void run(Reaper reaper) throws Exception {
         long started = System.nanoTime();
         if (Processes.pid() != 1) {
             Processes.setChildSubreaper();
         }
-        Reaper reaper = new Reaper(new SystemChildWaiter(), Clock.systemUTC());
         reaper.startLoop();
         Files.createDirectories(RUN.resolve("bundles"));
         Path runcBinary = Path.of(System.getProperty("javakata.runc", "/usr/sbin/runc"));
@@ -82,7 +85,7 @@ public final class Main {
         AgentService service = new AgentService(containers, version, Path.of("/proc/sys"));
         try (TtrpcServer server = new TtrpcServer("agent")) {
             service.register(server);
-            NetworkService.system().register(server);
+            NetworkService.system(reaper).register(server);
             Path device = awaitPort();
             LOG.log(Level.INFO, "msg=\"agent ready\" version={0} pid={1} port={2} startup_millis={3} uptime={4}",
                     version, Processes.pid(), device, (System.nanoTime() - started) / 1_000_000, uptime());

@@ -228,7 +228,7 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
         return WATCHED.stream().anyMatch(cmd::contains);
     }
 
-    private static List<String> mountsUnder(Path path) throws IOException {
+    static List<String> mountsUnder(Path path) throws IOException {
         String prefix = path + "/";
         var mounts = new ArrayList<String>();
         for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
@@ -299,15 +299,26 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
         exec(command.toArray(String[]::new));
     }
 
+    /**
+     * Runs {@code command}, killed with what it started after 120 s. Its output goes to a file read after the exit: a
+     * pipe read first would hold this thread past the timeout for as long as the command, or a daemon it started,
+     * keeps it open.
+     */
     static void exec(String... command) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(120, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new IOException(String.join(" ", command) + ": still running after 120 s");
-        }
-        if (p.exitValue() != 0) {
-            throw new IOException(String.join(" ", command) + ": exit code " + p.exitValue() + "\n" + output);
+        Path output = Files.createTempFile("jkit-exec", ".out");
+        try {
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile()).start();
+            if (!p.waitFor(120, TimeUnit.SECONDS)) {
+                p.descendants().forEach(ProcessHandle::destroyForcibly);
+                p.destroyForcibly();
+                throw new IOException(String.join(" ", command) + ": still running after 120 s; killed");
+            }
+            if (p.exitValue() != 0) {
+                throw new IOException(String.join(" ", command) + ": exit code " + p.exitValue() + "\n"
+                        + Files.readString(output, StandardCharsets.UTF_8));
+            }
+        } finally {
+            Files.deleteIfExists(output);
         }
     }
 

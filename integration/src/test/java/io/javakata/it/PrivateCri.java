@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.UUID;
 import java.util.function.UnaryOperator;
@@ -48,7 +49,8 @@ public final class PrivateCri implements BeforeAllCallback, AfterAllCallback {
             .setNetwork(NamespaceMode.POD).setPid(NamespaceMode.CONTAINER).setIpc(NamespaceMode.POD).build();
 
     private final PrivateContainerd containerd = new PrivateContainerd("k8s.io");
-    private final List<String> cgroupLeaks = new ArrayList<>();
+    /** Written by {@link Pod#close()} of pods that may run at once (the soak's concurrent wave). */
+    private final List<String> cgroupLeaks = Collections.synchronizedList(new ArrayList<>());
     private CriClient cri;
 
     public PrivateContainerd containerd() {
@@ -152,12 +154,24 @@ public final class PrivateCri implements BeforeAllCallback, AfterAllCallback {
 
     /** Runs a pod from {@code config} with runtime handler {@code handler}, as the kubelet does: log directory first. */
     public Pod runPod(PodSandboxConfig config, String handler) throws IOException {
-        Files.createDirectories(Path.of(config.getLogDirectory()));
-        createPodCgroup(config);
+        preparePod(config);
         long start = System.nanoTime();
         var response = cri.runtime(Duration.ofSeconds(180))
                 .runPodSandbox(RunPodSandboxRequest.newBuilder().setConfig(config).setRuntimeHandler(handler).build());
         return new Pod(this, response.getPodSandboxId(), config, handler, Duration.ofNanos(System.nanoTime() - start));
+    }
+
+    /** What the kubelet does before RunPodSandbox: the pod's log directory and its cgroup. */
+    static void preparePod(PodSandboxConfig config) throws IOException {
+        Files.createDirectories(Path.of(config.getLogDirectory()));
+        createPodCgroup(config);
+    }
+
+    /** What {@link #removePodCgroup} found left behind so far (and the class will fail for). */
+    List<String> cgroupLeaks() {
+        synchronized (cgroupLeaks) {
+            return List.copyOf(cgroupLeaks);
+        }
     }
 
     /** Creates the pod's cgroup in every v1 hierarchy, as the kubelet does before RunPodSandbox. */

@@ -5,10 +5,11 @@ import java.lang.System.Logger.Level;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
+import io.javakata.guest.reaper.BoundedCommand;
 import io.javakata.guest.reaper.Reaper;
 import io.javakata.guest.stdio.ContainerStdio;
 
@@ -17,7 +18,8 @@ import io.javakata.guest.stdio.ContainerStdio;
  * the exception message when the command fails: that is where runc says why a container could not be
  * created ("exec: \"nosuch\": executable file not found in $PATH").
  *
- * <p>Thread-safe; each call blocks until runc exits, at most {@link #TIMEOUT_SECONDS}.
+ * <p>Thread-safe; each call blocks until runc exits, at most {@link #TIMEOUT_SECONDS}: then runc and what it
+ * started ({@code runc init}, a hook) are killed and the call fails.
  */
 public final class Runc {
 
@@ -27,6 +29,7 @@ public final class Runc {
     private final Path binary;
     private final Path root;
     private final Reaper reaper;
+    private final Duration timeout;
 
     /**
      * @param binary the runc executable
@@ -34,9 +37,15 @@ public final class Runc {
      * @param reaper starts runc so the guest reaper leaves runc's exit to the JDK
      */
     public Runc(Path binary, Path root, Reaper reaper) {
+        this(binary, root, reaper, Duration.ofSeconds(TIMEOUT_SECONDS));
+    }
+
+    /** As above, with each command killed after {@code timeout} instead of {@link #TIMEOUT_SECONDS} (tests). */
+    Runc(Path binary, Path root, Reaper reaper, Duration timeout) {
         this.binary = binary;
         this.root = root;
         this.reaper = reaper;
+        this.timeout = timeout;
     }
 
     /**
@@ -137,19 +146,7 @@ public final class Runc {
     private void run(String op, String id, ProcessBuilder builder, Path log) throws IOException {
         Files.deleteIfExists(log);
         long started = System.nanoTime();
-        Process process = reaper.start(builder);
-        int code;
-        try {
-            if (!process.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-                throw new IOException("runc " + op + " " + id + ": no answer after " + TIMEOUT_SECONDS + " s");
-            }
-            code = process.exitValue();
-        } catch (InterruptedException e) {
-            process.destroyForcibly();
-            Thread.currentThread().interrupt();
-            throw new IOException("runc " + op + " " + id + ": interrupted", e);
-        }
+        int code = BoundedCommand.run(reaper, builder, timeout, "runc " + op + " " + id);
         LOG.log(Level.DEBUG, "msg=\"runc {0}\" container={1} exit={2} millis={3}", op, id, code,
                 (System.nanoTime() - started) / 1_000_000);
         if (code != 0) {

@@ -11,6 +11,7 @@ import io.javakata.agent.v1.PortForwardCloseRequest;
 import io.javakata.agent.v1.PortForwardReadRequest;
 import io.javakata.agent.v1.PortForwardReadResponse;
 import io.javakata.agent.v1.PortForwardWriteRequest;
+import io.javakata.guest.reaper.Reaper;
 import io.javakata.ttrpc.Errors;
 import io.javakata.ttrpc.TtrpcServer;
 import java.io.IOException;
@@ -41,10 +42,10 @@ public final class NetworkService {
         this.procNet = procNet;
     }
 
-    /** The real guest: busybox ip, /sys/class/net, /proc. */
-    public static NetworkService system() {
+    /** The real guest: busybox ip (started through {@code reaper}), /sys/class/net, /proc. */
+    public static NetworkService system(Reaper reaper) {
         return new NetworkService(new NetworkConfigurator(Path.of("/sys/class/net"),
-                Path.of("/proc/sys/kernel/hostname"), CommandRunner.system()), Path.of("/proc/net"));
+                Path.of("/proc/sys/kernel/hostname"), CommandRunner.system(reaper)), Path.of("/proc/net"));
     }
 
     public void register(TtrpcServer server) {

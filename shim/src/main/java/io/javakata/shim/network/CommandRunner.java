@@ -5,51 +5,82 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Runs one host command (iproute2's {@code ip} and {@code tc}) and returns its standard output.
- * Tests pass a fake that records the commands and answers from fixtures.
+ * Runs one host command (iproute2's {@code ip} and {@code tc}, through {@code nsenter}) and returns its standard
+ * output. Tests pass a fake that records the commands and answers from fixtures.
  */
 @FunctionalInterface
 public interface CommandRunner {
+
+    /** How long a host command may run before it is killed. */
+    Duration TIMEOUT = Duration.ofSeconds(10);
+    /** How long a killed command may take to be gone before the failure is reported anyway. */
+    Duration KILL_WAIT = Duration.ofSeconds(2);
 
     /**
      * Runs {@code argv} to completion.
      *
      * @return its standard output
      * @throws IOException if it cannot start, exits non-zero (the message has the command and its
-     *                     standard error) or runs longer than ten seconds
+     *                     standard error) or runs longer than its timeout (then it and its children are killed)
      */
     String run(List<String> argv) throws IOException;
 
-    /** The real thing: a child process, stdin from /dev/null, stderr kept for the error message. */
+    /** The real thing with {@link #TIMEOUT}. */
     static CommandRunner host() {
+        return host(TIMEOUT);
+    }
+
+    /**
+     * A child process per command, stdin from /dev/null, killed with its descendants (SIGKILL) after {@code timeout}
+     * or when the calling thread is interrupted. Its stdout and stderr go to files read after its exit, so the timeout
+     * holds even while the command, or a child it left, keeps them open.
+     */
+    static CommandRunner host(Duration timeout) {
         return argv -> {
+            String command = String.join(" ", argv);
+            Path out = Files.createTempFile("javakata-cmd", ".out");
             Path err = Files.createTempFile("javakata-cmd", ".err");
             try {
                 Process process = new ProcessBuilder(argv)
                         .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                        .redirectOutput(out.toFile())
                         .redirectError(err.toFile())
                         .start();
-                String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-                if (!process.waitFor(10, TimeUnit.SECONDS)) {
-                    process.destroyForcibly();
-                    throw new IOException(String.join(" ", argv) + ": still running after 10 s; killed");
+                try {
+                    if (!process.waitFor(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
+                        kill(process);
+                        throw new IOException(command + ": still running after " + timeout.toMillis() + " ms; killed");
+                    }
+                } catch (InterruptedException e) {
+                    kill(process);
+                    Thread.currentThread().interrupt();
+                    throw new IOException(command + ": interrupted; killed", e);
                 }
                 if (process.exitValue() != 0) {
-                    String stderr = Files.readString(err).strip();
-                    throw new IOException(String.join(" ", argv) + ": exit " + process.exitValue()
-                            + (stderr.isEmpty() ? "" : ": " + stderr));
+                    String stderr = Files.readString(err, StandardCharsets.UTF_8).strip();
+                    throw new IOException(command + ": exit " + process.exitValue() + (stderr.isEmpty() ? "" : ": " + stderr));
                 }
-                return out;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException(String.join(" ", argv) + ": interrupted", e);
+                return Files.readString(out, StandardCharsets.UTF_8);
             } finally {
+                Files.deleteIfExists(out);
                 Files.deleteIfExists(err);
             }
         };
+    }
+
+    /** SIGKILL to the command's descendants (they are no longer its descendants once it is dead), then to it. */
+    private static void kill(Process process) {
+        process.descendants().forEach(ProcessHandle::destroyForcibly);
+        process.destroyForcibly();
+        try {
+            process.waitFor(KILL_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }

@@ -48,6 +48,8 @@ public final class SharedMounts implements AutoCloseable {
     static final String SHM = "/dev/shm";
     /** The guest's busybox, whose mount applet resizes the guest's /dev/shm. */
     static final String GUEST_BUSYBOX = "/bin/busybox";
+    /** How long the guest's runc lets the shm-resizing hook run. */
+    static final int HOOK_TIMEOUT_SECONDS = 10;
 
     /** How a container gets its /dev/shm in the guest. */
     public enum Shm {
@@ -237,7 +239,11 @@ public final class SharedMounts implements AutoCloseable {
         return shm;
     }
 
-    /** An OCI hook remounting the guest's /dev/shm with {@code size=bytes} (busybox mount). */
+    /**
+     * An OCI hook remounting the guest's /dev/shm with {@code size=bytes} (busybox mount), which runc kills after
+     * {@link #HOOK_TIMEOUT_SECONDS}, failing the create (docs/protocol-facts.md §12.1): a remount that hangs must not
+     * hold runc create until the agent's own timeout.
+     */
     static ObjectNode resizeShmHook(long bytes) {
         ObjectNode hook = JsonNodeFactory.instance.objectNode();
         hook.put("path", GUEST_BUSYBOX);
@@ -245,6 +251,7 @@ public final class SharedMounts implements AutoCloseable {
         for (String a : List.of("mount", "-o", "remount,size=" + bytes, SHM)) {
             args.add(a);
         }
+        hook.put("timeout", HOOK_TIMEOUT_SECONDS);
         return hook;
     }
 

@@ -148,7 +148,7 @@ class SharedMountsTest {
             assertEquals("{\"destination\":\"/dev/shm\",\"options\":[\"rbind\",\"ro\"],\"type\":\"bind\","
                     + "\"source\":\"/dev/shm\"}", guest.toString());
             assertEquals(List.of("{\"path\":\"/bin/busybox\",\"args\":[\"mount\",\"-o\",\"remount,size=8388608\","
-                    + "\"/dev/shm\"]}"), pod.createRuntimeHooks().stream().map(Object::toString).toList());
+                    + "\"/dev/shm\"],\"timeout\":10}"), pod.createRuntimeHooks().stream().map(Object::toString).toList());
         }
         try (SharedMounts member = SharedMounts.expose(spec(bind("/dev/shm", shm, "rbind", "rw")), containerDir,
                 GUEST_DIR, SharedMounts.Shm.POD)) {

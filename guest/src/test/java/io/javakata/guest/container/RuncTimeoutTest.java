@@ -1,0 +1,65 @@
+package io.javakata.guest.container;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.javakata.guest.TestProcesses;
+import io.javakata.guest.reaper.Reaper;
+import io.javakata.guest.reaper.SystemChildWaiter;
+
+/** A runc that never answers is killed at the timeout, with what it started ({@code runc init}, a hook). */
+@Timeout(30)
+class RuncTimeoutTest {
+
+    private static Reaper reaper;
+
+    @TempDir
+    Path tmp;
+
+    private final String marker = TestProcesses.sleepMarker();
+
+    @BeforeAll
+    static void startReaper() {
+        reaper = new Reaper(new SystemChildWaiter(), Clock.systemUTC());
+        reaper.startLoop();
+    }
+
+    @AfterAll
+    static void stopReaper() {
+        reaper.close();
+    }
+
+    @AfterEach
+    void killLeftovers() {
+        TestProcesses.killSleepers(marker);
+    }
+
+    @Test
+    void hungRuncIsKilledWithItsChildren() throws IOException {
+        Path hung = tmp.resolve("runc");
+        Files.writeString(hung, "#!/bin/sh\nsleep " + marker + " &\nwait\n");
+        hung.toFile().setExecutable(true);
+        Runc runc = new Runc(hung, tmp.resolve("state"), reaper, Duration.ofMillis(300));
+        long start = System.nanoTime();
+        var e = assertThrows(IOException.class, () -> runc.start("c1", tmp));
+        Duration took = Duration.ofNanos(System.nanoTime() - start);
+        assertEquals("runc start c1: still running after 300 ms; killed", e.getMessage());
+        assertTrue(took.compareTo(Duration.ofSeconds(3)) < 0, () -> "reported after " + took);
+        assertEquals(List.of(), TestProcesses.sleepers(marker), "what runc started is killed with it");
+    }
+}
