@@ -1,0 +1,128 @@
+package io.javakata.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+/**
+ * Issue 13: the operator's tools, run as installed ({@code containerd-shim-javakata-v2} on the PATH, the binary
+ * containerd runs) on this machine: {@code check} and {@code env}.
+ */
+@Tag("containerd")
+@Tag("cri")
+@Timeout(value = 300, unit = TimeUnit.SECONDS)
+class OperationsIT {
+
+    @RegisterExtension
+    static final PrivateCri CRI = new PrivateCri();
+
+    private static final String SHIM = "containerd-shim-javakata-v2";
+    private static final Duration TIMEOUT = Duration.ofSeconds(60);
+
+    @TempDir
+    Path tmp;
+
+    private static Ctr.Result shim(String... args) {
+        List<String> command = new ArrayList<>(List.of(SHIM));
+        command.addAll(List.of(args));
+        return Ctr.execute(command, null, TIMEOUT);
+    }
+
+    /** {@code check}'s lines by requirement: {verdict, detail}. */
+    private static Map<String, String[]> findings(String stdout) {
+        Map<String, String[]> findings = new LinkedHashMap<>();
+        for (String line : stdout.strip().split("\n")) {
+            String[] parts = line.split("\\s+", 3);
+            if (parts.length == 3 && List.of("ok", "fallback", "warn", "FAIL").contains(parts[0])) {
+                findings.put(parts[1], new String[] {parts[0], parts[2]});
+            }
+        }
+        return findings;
+    }
+
+    @Test
+    void checkSaysThisHostRunsPodsAndWithWhichFallbacks() {
+        var result = shim("check", "--containerd-config", CRI.containerd().dir().resolve("config.toml").toString());
+        assertEquals(0, result.exitCode(), result.describe());
+        Map<String, String[]> findings = findings(result.stdout());
+        assertEquals(List.of("configuration", "qemu", "kvm", "virtiofsd", "vhost-vsock", "tun", "cgroup",
+                "capabilities", "qemu-user", "containerd-config", "guest-assets"), List.copyOf(findings.keySet()),
+                result.describe());
+        assertFinding(findings, "qemu", "ok", "QEMU emulator version ");
+        assertFinding(findings, "virtiofsd", "ok", "virtiofsd version ");
+        assertFinding(findings, "tun", "ok", "/dev/net/tun");
+        // The private containerd sets restrict_oom_score_adj, which covers a root without cap_sys_resource.
+        assertFinding(findings, "capabilities", "ok", "uid 0");
+        assertFinding(findings, "containerd-config", "ok", "CRI handler javakata");
+        // make install puts the manifest beside the kernel and initrd it installs, from the same build as the shim.
+        assertFinding(findings, "guest-assets", "ok", "match this shim");
+        if (Files.exists(Path.of("/dev/vhost-vsock"))) {
+            assertTrue(List.of("ok", "FAIL").contains(findings.get("vhost-vsock")[0]), result.describe());
+        } else {
+            assertFinding(findings, "vhost-vsock", "fallback", "no /dev/vhost-vsock; fallback: the agent is reached "
+                    + "over virtio-serial");
+        }
+        if (!Files.exists(Path.of("/dev/kvm"))) {
+            assertFinding(findings, "kvm", "fallback", "no /dev/kvm");
+        }
+        String last = result.stdout().strip().lines().reduce((a, b) -> b).orElse("");
+        assertTrue(last.startsWith("ok: this host can run javakata pods"), result.describe());
+    }
+
+    @Test
+    void checkFailsWhenContainerdHasNoJavakataRuntime() throws Exception {
+        Path config = Files.writeString(tmp.resolve("config.toml"), "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"]\n"
+                + "  sandbox_image = \"localhost/javakata/pause:1\"\n");
+        var result = shim("check", "--containerd-config", config.toString());
+        assertEquals(1, result.exitCode(), result.describe());
+        assertFinding(findings(result.stdout()), "containerd-config", "FAIL", config + " has no runtime with "
+                + "runtime_type = \"io.containerd.javakata.v2\"");
+        assertTrue(result.stdout().strip().endsWith("FAIL: this host cannot run javakata pods: containerd-config"),
+                result.describe());
+    }
+
+    @Test
+    void envPrintsTheEffectiveConfigurationAndVersionsAsJson() throws Exception {
+        var result = shim("env", "--containerd-config", CRI.containerd().dir().resolve("config.toml").toString());
+        assertEquals(0, result.exitCode(), result.describe());
+        JsonNode env = new ObjectMapper().readTree(result.stdout());
+        String configFile = System.getenv().getOrDefault("JAVAKATA_CONFIG", "/etc/javakata/configuration.toml");
+        assertEquals(configFile, env.at("/configuration_file/path").asText(), result.stdout());
+        assertTrue(env.at("/configuration_file/loaded").asBoolean(), result.stdout());
+        // The state directory the shims of this run use: every key is there, defaults included.
+        assertEquals(PrivateContainerd.STATE.toString(), env.at("/configuration/runtime/state_dir").asText());
+        assertTrue(env.at("/configuration/hypervisor/memory_mib").asInt() >= 64, result.stdout());
+        assertEquals("io.containerd.javakata.v2", env.at("/shim/runtime_type").asText());
+        assertTrue(env.at("/host/qemu").asText().startsWith("QEMU emulator version "), result.stdout());
+        assertTrue(env.at("/host/virtiofsd").asText().startsWith("virtiofsd version "), result.stdout());
+        assertTrue(List.of("kvm", "tcg").contains(env.at("/host/accelerator").asText()), result.stdout());
+        assertEquals("javakata", env.at("/containerd/javakata_handlers/0").asText());
+        assertEquals(env.at("/shim/agent_protocol_sha256").asText(), env.at("/guest/agent_protocol_sha256").asText(),
+                result.stdout());
+    }
+
+    private static void assertFinding(Map<String, String[]> findings, String requirement, String verdict,
+                                      String detailPart) {
+        String[] finding = findings.get(requirement);
+        assertTrue(finding != null, () -> "no line for " + requirement + " in " + findings.keySet());
+        assertEquals(verdict, finding[0], () -> requirement + ": " + finding[1]);
+        assertTrue(finding[1].contains(detailPart), () -> requirement + ": " + finding[1]);
+    }
+}
