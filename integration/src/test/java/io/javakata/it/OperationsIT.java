@@ -11,7 +11,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -23,9 +27,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 
 /**
  * Issue 13: the operator's tools, run as installed ({@code containerd-shim-javakata-v2} on the PATH, the binary
- * containerd runs) on this machine: {@code check} and {@code env}.
+ * containerd runs) on this machine, next to one running pod that every test shares: {@code check} and {@code env},
+ * and the pod's boot timeline in the shim log.
  */
 @Tag("containerd")
+@Tag("qemu")
 @Tag("cri")
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class OperationsIT {
@@ -35,6 +41,24 @@ class OperationsIT {
 
     private static final String SHIM = "containerd-shim-javakata-v2";
     private static final Duration TIMEOUT = Duration.ofSeconds(60);
+    private static final Duration WAIT = Duration.ofSeconds(90);
+
+    private static Pod pod;
+    private static String app;
+
+    @BeforeAll
+    static void runPod() throws Exception {
+        pod = CRI.runPod("ops-it");
+        app = pod.run("app", "sh", "-c", "echo ready; sleep 3600");
+        pod.awaitLog("app", l -> l.endsWith(" stdout F ready"), WAIT);
+    }
+
+    @AfterAll
+    static void teardown() {
+        if (pod != null) {
+            pod.close();
+        }
+    }
 
     @TempDir
     Path tmp;
@@ -116,6 +140,46 @@ class OperationsIT {
         assertEquals("javakata", env.at("/containerd/javakata_handlers/0").asText());
         assertEquals(env.at("/shim/agent_protocol_sha256").asText(), env.at("/guest/agent_protocol_sha256").asText(),
                 result.stdout());
+    }
+
+    @Test
+    void theShimLogsEachBootPhaseOfThePodOnce() throws Exception {
+        // msg="boot phase=agent_ready elapsed_ms=8123 sandbox=<id>[ container=<id>][ name=<CRI name>][ clock=guest]"
+        Pattern phase = Pattern.compile("msg=\"boot phase=(\\w+) elapsed_ms=(\\d+) sandbox=" + pod.id()
+                + "(?: container=(\\S+))?(?: name=(\\S+))?(?: clock=guest)?\"");
+        Map<String, Long> elapsed = new LinkedHashMap<>();
+        // containerd copies the shim's log FIFO into its log asynchronously.
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (true) {
+            elapsed.clear();
+            for (String line : Files.readAllLines(CRI.containerd().log())) {
+                Matcher m = phase.matcher(line);
+                if (m.find()) {
+                    String key = m.group(1) + (m.group(3) == null ? "" : ":" + m.group(3));
+                    assertEquals(null, elapsed.put(key, Long.parseLong(m.group(2))), "logged twice: " + line);
+                }
+            }
+            if (elapsed.containsKey("container_started:" + app) || System.nanoTime() > deadline) {
+                break;
+            }
+            Thread.sleep(100);
+        }
+        List<String> boot = List.of("vmm_spawned", "kernel_up", "init_started", "agent_started", "agent_ready",
+                "container_created:" + pod.id(), "container_started:" + pod.id(), "container_created:" + app,
+                "container_started:" + app);
+        assertTrue(elapsed.keySet().containsAll(boot), () -> "phases logged: " + elapsed);
+        for (int i = 1; i < boot.size(); i++) {
+            assertTrue(elapsed.get(boot.get(i - 1)) <= elapsed.get(boot.get(i)), "out of order: " + elapsed);
+        }
+        // The same phases, with the pod's CRI names, in timeline.json (what diagnose and the metrics read).
+        JsonNode timeline = new ObjectMapper().readTree(CRI.containerd().sandboxDir(pod.id())
+                .resolve("timeline.json").toFile());
+        assertEquals("ops-it", timeline.at("/pod/pod_name").asText(), timeline.toString());
+        assertEquals("jkit", timeline.at("/pod/pod_namespace").asText(), timeline.toString());
+        List<String> saved = new ArrayList<>();
+        timeline.path("phases").forEach(p -> saved.add(p.path("phase").asText()
+                + (p.has("container") ? ":" + p.path("container").asText() : "")));
+        assertTrue(saved.containsAll(boot), saved::toString);
     }
 
     private static void assertFinding(Map<String, String[]> findings, String requirement, String verdict,
