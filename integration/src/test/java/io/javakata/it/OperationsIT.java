@@ -28,7 +28,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 /**
  * Issue 13: the operator's tools, run as installed ({@code containerd-shim-javakata-v2} on the PATH, the binary
  * containerd runs) on this machine, next to one running pod that every test shares: {@code check} and {@code env},
- * and the pod's boot timeline in the shim log.
+ * the pod's boot timeline in the shim log, and {@code metrics} scraping it.
  */
 @Tag("containerd")
 @Tag("qemu")
@@ -49,7 +49,8 @@ class OperationsIT {
     @BeforeAll
     static void runPod() throws Exception {
         pod = CRI.runPod("ops-it");
-        app = pod.run("app", "sh", "-c", "echo ready; sleep 3600");
+        // 6 MB in the pod's /dev/shm are charged to the app's cgroup in the guest.
+        app = pod.run("app", "sh", "-c", "head -c 6000000 /dev/zero > /dev/shm/fill; echo ready; sleep 3600");
         pod.awaitLog("app", l -> l.endsWith(" stdout F ready"), WAIT);
     }
 
@@ -180,6 +181,53 @@ class OperationsIT {
         timeline.path("phases").forEach(p -> saved.add(p.path("phase").asText()
                 + (p.has("container") ? ":" + p.path("container").asText() : "")));
         assertTrue(saved.containsAll(boot), saved::toString);
+    }
+
+    @Test
+    void metricsScrapesThePodThroughItsSocketWithItsNames() throws Exception {
+        var result = shim("metrics");
+        assertEquals(0, result.exitCode(), result.describe());
+        String pod = "sandbox_id=\"" + OperationsIT.pod.id() + "\",pod_name=\"ops-it\",pod_namespace=\"jkit\"";
+        Map<String, Double> samples = new LinkedHashMap<>();
+        for (String line : result.stdout().split("\n")) {
+            if (!line.startsWith("#") && line.contains(pod)) {
+                int space = line.lastIndexOf(' ');
+                samples.put(line.substring(0, space).replace(pod + ",", "").replace("{" + pod + "}", ""),
+                        Double.parseDouble(line.substring(space + 1)));
+            }
+        }
+        assertEquals(1.0, result.stdout().lines().filter(l -> l.startsWith("javakata_pod_scrape_up{sandbox_dir=\""
+                + CRI.containerd().sandboxDir(OperationsIT.pod.id()) + "\"}")).map(l -> l.substring(l.lastIndexOf(' ') + 1))
+                .mapToDouble(Double::parseDouble).sum(), result.stdout());
+        String info = "javakata_pod_info{sandbox_id=\"" + OperationsIT.pod.id() + "\",namespace=\"k8s.io\","
+                + "pod_name=\"ops-it\",pod_namespace=\"jkit\",pod_uid=\"" + OperationsIT.pod.config().getMetadata().getUid()
+                + "\"} 1";
+        assertTrue(result.stdout().lines().anyMatch(info::equals), result.stdout());
+        double ready = sample(samples, "javakata_boot_phase_seconds{phase=\"agent_ready\"}");
+        double spawned = sample(samples, "javakata_boot_phase_seconds{phase=\"vmm_spawned\"}");
+        assertTrue(spawned > 0 && ready > spawned, () -> samples.toString());
+        assertEquals(0.0, sample(samples, "javakata_container_restarts_total{name=\"app\"}"));
+        // The pause container and the app were created through the agent; the watchdog checks it.
+        assertTrue(sample(samples, "javakata_agent_request_duration_seconds_count{method=\"CreateContainer\"}") >= 2);
+        assertTrue(sample(samples, "javakata_agent_request_duration_seconds_count{method=\"Check\"}") >= 1);
+        assertTrue(sample(samples, "javakata_host_process_resident_bytes{process=\"vmm\"}") > 50 << 20,
+                () -> samples.toString());
+        assertTrue(sample(samples, "javakata_host_process_cpu_seconds_total{process=\"vmm\"}") > 1,
+                () -> samples.toString());
+        assertTrue(sample(samples, "javakata_host_process_resident_bytes{process=\"virtiofsd\"}") > 0);
+        assertTrue(sample(samples, "javakata_vm_vcpus") >= 1);
+        assertTrue(sample(samples, "javakata_vm_memory_bytes") >= 64 << 20);
+        double appMemory = sample(samples, "javakata_guest_container_memory_bytes{container=\"" + app
+                + "\",name=\"app\"}");
+        assertTrue(appMemory > 6e6 && appMemory < sample(samples, "javakata_vm_memory_bytes"), () -> samples.toString());
+        assertTrue(sample(samples, "javakata_guest_container_cpu_seconds_total{container=\"" + app
+                + "\",name=\"app\"}") > 0, () -> samples.toString());
+    }
+
+    private static double sample(Map<String, Double> samples, String key) {
+        Double value = samples.get(key);
+        assertTrue(value != null, () -> "no sample " + key + " in " + samples.keySet());
+        return value;
     }
 
     private static void assertFinding(Map<String, String[]> findings, String requirement, String verdict,

@@ -24,14 +24,16 @@ record OperatorArgs(String command, Map<String, String> options, List<String> op
     /** The commands and the options each takes. */
     static final Map<String, Set<String>> COMMANDS = Map.of(
             "check", Set.of("config", "containerd-config"),
-            "env", Set.of("config", "containerd-config"));
+            "env", Set.of("config", "containerd-config"),
+            "metrics", Set.of("config", "containerd-config", "state-dir"));
 
     /** Operands each command takes. */
-    private static final Map<String, Integer> OPERANDS = Map.of("check", 0, "env", 0);
+    private static final Map<String, Integer> OPERANDS = Map.of("check", 0, "env", 0, "metrics", 0);
 
     static final String USAGE = """
             usage: %1$s check    [--config FILE] [--containerd-config FILE]
-                   %1$s env      [--config FILE] [--containerd-config FILE]""".formatted(Main.BINARY);
+                   %1$s env      [--config FILE] [--containerd-config FILE]
+                   %1$s metrics  [--config FILE] [--containerd-config FILE] [--state-dir DIR]""".formatted(Main.BINARY);
 
     OperatorArgs {
         options = Map.copyOf(options);

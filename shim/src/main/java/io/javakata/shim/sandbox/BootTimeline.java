@@ -174,6 +174,11 @@ public final class BootTimeline implements AutoCloseable {
         return List.copyOf(phases);
     }
 
+    /** The CRI name of each container created so far, by id ("" where CRI gave none). */
+    public synchronized Map<String, String> containerNames() {
+        return Map.copyOf(names);
+    }
+
     /** How many times a container of each CRI name was created (a kubelet restart creates a new one). */
     public synchronized Map<String, Integer> creationsByName() {
         return Map.copyOf(creations);

@@ -250,6 +250,24 @@ public final class Sandbox {
         return timeline;
     }
 
+    /** The VM's host processes (the VMM first), for the pod's metrics. */
+    public List<Hypervisor.OwnedProcess> hostProcesses() {
+        return hypervisor.processes();
+    }
+
+    /** Runs {@code step} when the pod stops, before the resources made so far are undone; at once if stopped. */
+    public void onStop(String what, CleanupStack.Step step) {
+        synchronized (this) {
+            if (!stopped) {
+                resources.push(what, step);
+                return;
+            }
+        }
+        CleanupStack stack = new CleanupStack();
+        stack.push(what, step);
+        stack.unwind();
+    }
+
     /**
      * Refuses work on a pod whose VM is gone: FAILED_PRECONDITION naming the sandbox and how the VM
      * ended, at once, rather than a request that waits for an agent that will never answer.
