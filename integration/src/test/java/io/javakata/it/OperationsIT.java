@@ -28,7 +28,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 /**
  * Issue 13: the operator's tools, run as installed ({@code containerd-shim-javakata-v2} on the PATH, the binary
  * containerd runs) on this machine, next to one running pod that every test shares: {@code check} and {@code env},
- * the pod's boot timeline in the shim log, and {@code metrics} scraping it.
+ * the pod's boot timeline in the shim log, {@code metrics} scraping it and {@code diagnose} bundling it.
  */
 @Tag("containerd")
 @Tag("qemu")
@@ -222,6 +222,43 @@ class OperationsIT {
         assertTrue(appMemory > 6e6 && appMemory < sample(samples, "javakata_vm_memory_bytes"), () -> samples.toString());
         assertTrue(sample(samples, "javakata_guest_container_cpu_seconds_total{container=\"" + app
                 + "\",name=\"app\"}") > 0, () -> samples.toString());
+    }
+
+    @Test
+    void diagnoseWritesOneArchiveAboutThePod() throws Exception {
+        Path archive = tmp.resolve("ops-it.tar.gz");
+        var result = shim("diagnose", "jkit/ops-it", "--output", archive.toString());
+        assertEquals(0, result.exitCode(), result.describe());
+        assertTrue(result.stdout().startsWith("wrote " + archive + " about jkit/ops-it (sandbox " + pod.id() + ", "),
+                result.describe());
+        Ctr.execute(List.of("tar", "-xzf", archive.toString(), "-C", tmp.toString()), null, TIMEOUT).assertOk();
+        Path dir;
+        try (var dirs = Files.list(tmp)) {
+            dir = dirs.filter(d -> d.getFileName().toString().startsWith("javakata-diagnose-ops-it-")).findFirst()
+                    .orElseThrow(() -> new AssertionError("no javakata-diagnose-ops-it-* in " + archive));
+        }
+        // Everything was there to gather from a running pod.
+        String summary = Files.readString(dir.resolve("summary.txt"));
+        assertTrue(!summary.contains("not gathered"), summary);
+        JsonNode env = new ObjectMapper().readTree(dir.resolve("env.json").toFile());
+        assertEquals(PrivateContainerd.STATE.toString(), env.at("/configuration/runtime/state_dir").asText());
+        assertTrue(Files.readString(dir.resolve("check.txt")).contains("ok: this host can run javakata pods")
+                || Files.readString(dir.resolve("check.txt")).contains("FAIL: "), summary);
+        assertTrue(Files.readString(dir.resolve("timeline.txt")).contains("agent_ready"), summary);
+        assertTrue(Files.readString(dir.resolve("timeline.json")).contains("\"pod_name\" : \"ops-it\""));
+        // The guest console, the agent's log lines included, across both files of its ring.
+        Path older = dir.resolve("console.log.1");
+        String console = (Files.exists(older) ? Files.readString(older) : "") + Files.readString(dir.resolve("console.log"));
+        assertTrue(console.contains("Linux version") && console.contains("msg=\"agent ready\""), console);
+        assertTrue(Files.exists(dir.resolve("qemu.log")) && Files.exists(dir.resolve("virtiofsd.log")), summary);
+        List<String> argv = Files.readAllLines(dir.resolve("qemu-cmdline.txt"));
+        assertTrue(argv.getFirst().endsWith("qemu-system-x86_64") && argv.contains("-sandbox"), argv::toString);
+        String processes = Files.readString(dir.resolve("processes.txt"));
+        for (String part : List.of("shim pid ", "vmm pid ", "virtiofsd pid ", "Seccomp:", "cgroup ", "child pid ")) {
+            assertTrue(processes.contains(part), () -> part + " not in\n" + processes);
+        }
+        assertTrue(Files.readString(dir.resolve("metrics.txt")).contains("javakata_pod_info{sandbox_id=\"" + pod.id()),
+                summary);
     }
 
     private static double sample(Map<String, Double> samples, String key) {

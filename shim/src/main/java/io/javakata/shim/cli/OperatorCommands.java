@@ -1,6 +1,7 @@
 package io.javakata.shim.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.javakata.shim.diagnose.DiagnoseBundle;
 import io.javakata.shim.hostcheck.EffectiveSetup;
 import io.javakata.shim.hostcheck.Finding;
 import io.javakata.shim.hostcheck.HostCheck;
@@ -15,7 +16,8 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * Runs the commands an operator types ({@link OperatorArgs}): {@code check}, {@code env} and {@code metrics}. Each prints to stdout and
+ * Runs the commands an operator types ({@link OperatorArgs}): {@code check}, {@code env}, {@code metrics} and
+ * {@code diagnose}. Each prints to stdout and
  * returns the process's exit code; diagnostics go to stderr.
  */
 final class OperatorCommands {
@@ -33,6 +35,7 @@ final class OperatorCommands {
             case "check" -> check(args);
             case "env" -> env(args);
             case "metrics" -> metrics(args);
+            case "diagnose" -> diagnose(args);
             default -> throw new Flags.UsageException("unknown command \"" + args.command() + "\"");
         };
     }
@@ -50,18 +53,34 @@ final class OperatorCommands {
      * with the pod; exit 0 even with no pod or with pods that did not answer (javakata_pod_scrape_up says which).
      */
     private int metrics(OperatorArgs args) throws Flags.UsageException, IOException {
-        Optional<Path> flag = args.path("state-dir");
-        Path stateDir;
-        if (flag.isPresent()) {
-            stateDir = flag.get();
-        } else {
-            EffectiveSetup setup = EffectiveSetup.resolve(args.path("config"), args.path("containerd-config"), env);
-            setup.configError().ifPresent(e -> System.err.println(Main.BINARY + ": " + e + "; using the default "
-                    + "state directory"));
-            stateDir = setup.config().runtime().stateDir();
-        }
-        out.print(NodeMetrics.scrape(stateDir));
+        EffectiveSetup setup = EffectiveSetup.resolve(args.path("config"), args.path("containerd-config"), env);
+        out.print(NodeMetrics.scrape(stateDir(args, setup)));
         return 0;
+    }
+
+    /**
+     * One archive about one pod; prints where it went, what is in it and what could not be gathered. Exit 0 once
+     * written, even with parts missing (summary.txt in the archive lists them too).
+     */
+    private int diagnose(OperatorArgs args) throws Flags.UsageException, IOException {
+        EffectiveSetup setup = EffectiveSetup.resolve(args.path("config"), args.path("containerd-config"), env);
+        var result = DiagnoseBundle.of(setup).write(stateDir(args, setup), args.operands().getFirst(),
+                args.path("output"), Path.of("").toAbsolutePath());
+        out.println("wrote " + result.archive() + " about " + result.pod());
+        out.println("  " + String.join(" ", result.entries()));
+        result.missing().forEach(m -> out.println("  not gathered: " + m));
+        return 0;
+    }
+
+    /** --state-dir, else the configuration's (the default one, with a warning, if the file is broken). */
+    private static Path stateDir(OperatorArgs args, EffectiveSetup setup) throws Flags.UsageException {
+        Optional<Path> flag = args.path("state-dir");
+        if (flag.isPresent()) {
+            return flag.get();
+        }
+        setup.configError().ifPresent(e -> System.err.println(Main.BINARY + ": " + e + "; using the default state "
+                + "directory"));
+        return setup.config().runtime().stateDir();
     }
 
     /** The effective configuration and versions as one JSON object. */

@@ -60,6 +60,11 @@ public final class NodeMetrics {
         return PromText.write(merge(dirs, answers));
     }
 
+    /** One pod's exposition, from its {@link MetricsServer} socket, as the pod serves it. */
+    public static String scrapeOne(Path socket) throws IOException {
+        return MetricsScraper.get(socket, TIMEOUT);
+    }
+
     /** Relabels each pod's families with the pod and merges families of the same name, pods in directory order. */
     static List<PromText.Family> merge(List<Path> dirs, Map<Path, String> answers) {
         PromText.Builder merged = new PromText.Builder();

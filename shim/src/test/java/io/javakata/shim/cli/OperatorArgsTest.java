@@ -52,7 +52,10 @@ class OperatorArgsTest {
                 Arguments.of(List.of("check", "--state"), "check: unknown option --state (known: --config, "
                         + "--containerd-config)"),
                 Arguments.of(List.of("env", "--config"), "env: option --config needs a value"),
-                Arguments.of(List.of("check", "extra"), "check takes no operand, got: extra"));
+                Arguments.of(List.of("check", "extra"), "check takes no operand, got: extra"),
+                Arguments.of(List.of("diagnose", "--output", "/tmp/x.tar.gz"),
+                        "diagnose needs exactly 1 operand (the pod), got 0"),
+                Arguments.of(List.of("diagnose", "a", "b"), "diagnose needs exactly 1 operand (the pod), got 2"));
     }
 
     @ParameterizedTest
