@@ -43,6 +43,7 @@ install: deps build guest
 	install -D -m 0644 $(SHIM_JAR) $(SHARE)/javakata-shim.jar
 	install -D -m 0644 $(GUEST_OUT)/vmlinuz $(SHARE)/vmlinuz
 	install -D -m 0644 $(GUEST_OUT)/initrd.img $(SHARE)/initrd.img
+	install -D -m 0644 $(GUEST_OUT)/guest-manifest.json $(SHARE)/guest-manifest.json
 	@if getent passwd $(QEMU_USER) >/dev/null; then \
 	    echo "install: system user $(QEMU_USER) exists"; \
 	else \

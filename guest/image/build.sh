@@ -28,6 +28,7 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$AGENT_JAR" ] && [ -n "$OUT" ] || usage
 [ -f "$AGENT_JAR" ] || { echo "agent jar not found: $AGENT_JAR" >&2; exit 1; }
+AGENT_JAR_ABS=$(cd "$(dirname "$AGENT_JAR")" && pwd)/$(basename "$AGENT_JAR")
 [ -x "$JDK/bin/jlink" ] || { echo "no jlink in $JDK" >&2; exit 1; }
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -88,7 +89,8 @@ STAMP=$( {
     echo "$KERNEL_PKG=$KERNEL_VERSION busybox-static=$BUSYBOX_VERSION runc=$RUNC_VERSION"
     echo "$JDK_VERSION aot=$AOT"
 } | sha256sum | cut -d' ' -f1)
-if [ -f "$OUT/.stamp" ] && [ "$(cat "$OUT/.stamp")" = "$STAMP" ] && [ -f "$OUT/vmlinuz" ] && [ -f "$OUT/initrd.img" ]; then
+if [ -f "$OUT/.stamp" ] && [ "$(cat "$OUT/.stamp")" = "$STAMP" ] && [ -f "$OUT/vmlinuz" ] && [ -f "$OUT/initrd.img" ] \
+        && [ -f "$OUT/guest-manifest.json" ]; then
     echo "guest image up to date in $OUT"
     exit 0
 fi
@@ -217,6 +219,18 @@ cp "$WORK/kernel/boot/vmlinuz-$KREL" "$OUT/vmlinuz.tmp"
 mv "$OUT/vmlinuz.tmp" "$OUT/vmlinuz"
 mv "$WORK/initrd.img" "$OUT/initrd.img"
 echo "$KREL" > "$OUT/kernel-release"
+# The manifest ties the kernel and initrd to the agent inside: `containerd-shim-javakata-v2 check` compares its
+# agent protocol hash (of javakata/agent.proto, which the shim jar carries too) and the files' hashes with what is
+# installed, so a shim and a guest from different builds, or a half-finished install, are named before a pod fails.
+(cd "$WORK" && "$JDK/bin/jar" xf "$AGENT_JAR_ABS" javakata/agent.proto)
+[ -f "$WORK/javakata/agent.proto" ] || { echo "no javakata/agent.proto in $AGENT_JAR" >&2; exit 1; }
+AGENT_VERSION=$(cd "$WORK" && "$JDK/bin/jar" xf "$AGENT_JAR_ABS" META-INF/MANIFEST.MF \
+    && sed -n 's/^Implementation-Version: *//p' META-INF/MANIFEST.MF | tr -d '\r')
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+printf '{\n  "version": "%s",\n  "agent_protocol_sha256": "%s",\n  "kernel_release": "%s",\n  "kernel_sha256": "%s",\n  "initrd_sha256": "%s"\n}\n' \
+    "${AGENT_VERSION:-unknown}" "$(sha "$WORK/javakata/agent.proto")" "$KREL" "$(sha "$OUT/vmlinuz")" \
+    "$(sha "$OUT/initrd.img")" > "$OUT/guest-manifest.json.tmp"
+mv "$OUT/guest-manifest.json.tmp" "$OUT/guest-manifest.json"
 echo "$STAMP" > "$OUT/.stamp"
 echo "guest image built in $OUT: kernel $KREL, initrd $(du -m "$OUT/initrd.img" | cut -f1) MiB," \
     "jre $(du -sm "$ROOT/opt/jre" | cut -f1) MiB"

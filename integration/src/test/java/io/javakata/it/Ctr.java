@@ -56,7 +56,14 @@ public final class Ctr {
 
     /** Runs ctr with {@code args}; {@code stdin} (may be null) is written and then closed. */
     public Result runWithStdin(Duration timeout, String stdin, String... args) {
-        List<String> command = command(args);
+        return execute(command(args), stdin, timeout);
+    }
+
+    /**
+     * Runs any command the way ctr commands run: {@code stdin} (may be null) written and closed, both streams
+     * kept, killed (exit code -1) after {@code timeout}.
+     */
+    public static Result execute(List<String> command, String stdin, Duration timeout) {
         try {
             Process process = new ProcessBuilder(command).start();
             CompletableFuture<String> out = drain(process.getInputStream());

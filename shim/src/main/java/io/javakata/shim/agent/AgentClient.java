@@ -59,6 +59,7 @@ public final class AgentClient implements AutoCloseable {
     private final TtrpcClient client;
     private final Duration requestTimeout;
     private final Duration longPoll;
+    private final AgentLatencies latencies = new AgentLatencies();
 
     public AgentClient(TtrpcClient client, Duration requestTimeout) {
         this(client, requestTimeout, LONG_POLL);
@@ -224,6 +225,22 @@ public final class AgentClient implements AutoCloseable {
     }
 
     private <R extends Message> R call(String method, Message request, Parser<R> parser, Duration timeout) {
-        return client.call(SERVICE, method, request, parser, timeout);
+        long start = System.nanoTime();
+        Code code = Code.UNKNOWN;
+        try {
+            R response = client.call(SERVICE, method, request, parser, timeout);
+            code = Code.OK;
+            return response;
+        } catch (RuntimeStatusException e) {
+            code = e.code();
+            throw e;
+        } finally {
+            latencies.record(method, System.nanoTime() - start, code);
+        }
+    }
+
+    /** How long the agent took to answer each kind of request, for the pod's metrics. */
+    public AgentLatencies latencies() {
+        return latencies;
     }
 }

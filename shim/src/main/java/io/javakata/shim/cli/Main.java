@@ -13,8 +13,10 @@ import java.util.Arrays;
 import java.util.Map;
 
 /**
- * {@code containerd-shim-javakata-v2}: {@code start}, {@code delete} and {@code serve} (the daemon start spawns).
- * A failure prints one line to stderr and exits 1; users never see a stack trace (it goes to the log, if anywhere).
+ * {@code containerd-shim-javakata-v2}: {@code start}, {@code delete} and {@code serve} (the daemon start spawns) for
+ * containerd, which always passes its flags first; {@code check} and {@code env} for operators, who name the command
+ * first ({@link OperatorArgs}). A failure prints one line to stderr and exits 1 (2 for an operator's usage error);
+ * users never see a stack trace (it goes to the log, if anywhere).
  */
 public final class Main {
 
@@ -38,6 +40,15 @@ public final class Main {
     }
 
     private static int run(String[] args, Map<String, String> env) throws Exception {
+        if (OperatorArgs.isOperatorCommand(Arrays.asList(args))) {
+            try {
+                return new OperatorCommands(env, System.out).run(OperatorArgs.parse(Arrays.asList(args)));
+            } catch (Flags.UsageException e) {
+                System.err.println(BINARY + ": " + e.getMessage());
+                System.err.println(OperatorArgs.USAGE);
+                return 2;
+            }
+        }
         Flags flags;
         try {
             flags = Flags.parse(Arrays.asList(args));
@@ -45,6 +56,7 @@ public final class Main {
             System.err.println(BINARY + ": " + e.getMessage());
             System.err.println("usage: " + BINARY + " -namespace NS -address ADDR -id ID [-debug] [-bundle DIR] "
                     + "start|delete|serve");
+            System.err.println(OperatorArgs.USAGE.replaceFirst("^usage: ", "       "));
             return 1;
         }
         Path cwd = Path.of("").toAbsolutePath();

@@ -28,7 +28,7 @@ public final class ConfigLoader {
 
     private static final System.Logger LOG = System.getLogger(ConfigLoader.class.getName());
 
-    private static final Map<String, Set<String>> KNOWN = Map.of(
+    static final Map<String, Set<String>> KNOWN = Map.of(
             "hypervisor", Set.of("type", "path", "kernel", "initrd", "machine", "accel", "vcpus", "memory_mib",
                     "kernel_params", "boot_timeout_seconds", "run_as", "console_log_max_kib"),
             "virtiofsd", Set.of("path", "cache"),

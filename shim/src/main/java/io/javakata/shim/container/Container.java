@@ -86,6 +86,7 @@ public final class Container extends TaskProcess {
                     .build());
             undo.push("remove container in the guest", () -> agent.removeContainer(id));
             sandbox.containerCreated(id, GuestSpec.annotation(spec, GuestSpec.CONTAINER_TYPE), created.getPid());
+            sandbox.timeline().containerCreated(id, GuestSpec.annotation(spec, GuestSpec.CONTAINER_NAME));
             StdioRelay relay = StdioRelay.start(agent, id, "", stdio);
             undo.release();
             return new Container(id, bundle, stdio, rootfs, sandbox, relay);
@@ -124,6 +125,7 @@ public final class Container extends TaskProcess {
     @Override
     void started(int guestPid) {
         // containerd is told the VMM's pid for the init.
+        sandbox.timeline().containerStarted(id);
     }
 
     /**

@@ -36,6 +36,8 @@ public final class GuestSpec {
 
     /** CRI's annotation saying whether a task is a pod's sandbox ("sandbox") or one of its containers. */
     public static final String CONTAINER_TYPE = "io.kubernetes.cri.container-type";
+    /** CRI's name of the container (the pod spec's container name). */
+    public static final String CONTAINER_NAME = "io.kubernetes.cri.container-name";
 
     private static final ObjectMapper JSON = new ObjectMapper();
     /** Namespaces a container joins from its pod's sandbox container: OCI type to /proc/[pid]/ns name. */

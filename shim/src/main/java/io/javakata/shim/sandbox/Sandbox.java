@@ -67,6 +67,8 @@ public final class Sandbox {
     private PortForwarder portForwarder;
     /** Talks to the agent about the pod network; null without a pod network. */
     private NetworkAgent networkAgent;
+    /** The pod's boot phases; set once by create. */
+    private BootTimeline timeline;
     /** The sandbox spec's hostname, given to the guest with the network. */
     private String hostname = "";
     /** Undoes the pod's resources, newest first ({@link PodResource}); guarded by this. */
@@ -137,6 +139,9 @@ public final class Sandbox {
             // a shim killed from here on leaves a sandbox.json from which containerd's `delete` removes it all.
             Journal journal = Journal.start(ctx, sandboxId, paths);
             undo.push("remove " + paths.dir(), () -> new PodResource.StateDir().cleanUp(paths));
+            BootTimeline timeline = BootTimeline.start(BootTimeline.Identity.of(sandboxId, ctx.namespace(),
+                    annotations), paths, ctx.config().hypervisor().bootTimeout());
+            undo.push("stop the boot timeline", timeline::close);
             Files.createDirectory(paths.mounts());
             Files.createDirectory(paths.shared());
             Mounter.makeShare(paths.mounts(), paths.shared());
@@ -166,7 +171,10 @@ public final class Sandbox {
                 hypervisor.stop(STOP_GRACE);
                 hypervisor.close();
             });
-            hypervisor.start(journal::launched);
+            hypervisor.start(process -> {
+                journal.launched(process);
+                timeline.launched(process);
+            });
             LOG.log(System.Logger.Level.INFO, "sandbox {0}: VMM pid {1} runs on {2} ({3}) with {4} vCPUs and {5} MiB",
                     sandboxId, String.valueOf(hypervisor.pid()), hypervisor.accelerator().accelerator(),
                     hypervisor.accelerator().reason(), String.valueOf(sizing.vcpus()),
@@ -178,6 +186,7 @@ public final class Sandbox {
             AgentClient agent = new AgentClient(ttrpc, config.agent().requestTimeout());
             undo.push("close agent connection", agent::close);
             CheckResponse check = checkAgent(agent, paths, remaining(started, bootTimeout));
+            timeline.agentReady();
             LOG.log(System.Logger.Level.INFO, "sandbox {0}: agent {1} answered after {2} ms, guest kernel {3}",
                     sandboxId, check.getVersion(), String.valueOf(Duration.between(started, Instant.now()).toMillis()),
                     check.getKernelRelease());
@@ -186,6 +195,7 @@ public final class Sandbox {
 
             Sandbox sandbox = new Sandbox(sandboxId, paths, hypervisor, agent, undo, journal);
             sandbox.network = network;
+            sandbox.timeline = timeline;
             sandbox.networkAgent = networkAgent;
             sandbox.hostname = spec == null ? "" : spec.path("hostname").asText("");
             PodWatchdog watchdog = PodWatchdog.start(sandboxId, hypervisor, agent, sandbox::declareDead);
@@ -234,6 +244,28 @@ public final class Sandbox {
 
     public AgentClient agent() {
         return agent;
+    }
+
+    public BootTimeline timeline() {
+        return timeline;
+    }
+
+    /** The VM's host processes (the VMM first), for the pod's metrics. */
+    public List<Hypervisor.OwnedProcess> hostProcesses() {
+        return hypervisor.processes();
+    }
+
+    /** Runs {@code step} when the pod stops, before the resources made so far are undone; at once if stopped. */
+    public void onStop(String what, CleanupStack.Step step) {
+        synchronized (this) {
+            if (!stopped) {
+                resources.push(what, step);
+                return;
+            }
+        }
+        CleanupStack stack = new CleanupStack();
+        stack.push(what, step);
+        stack.unwind();
     }
 
     /**

@@ -49,6 +49,7 @@ import io.javakata.shim.container.ProcessState;
 import io.javakata.shim.container.TaskProcess;
 import io.javakata.shim.container.GuestSpec;
 import io.javakata.shim.events.EventPublisher;
+import io.javakata.shim.metrics.PodMetrics;
 import io.javakata.shim.sandbox.Sandbox;
 import io.javakata.shim.sandbox.VmLauncher;
 import io.javakata.shim.stdio.StdioPaths;
@@ -162,6 +163,7 @@ public final class TaskService {
             }
             if (ownsSandbox) {
                 OomEvents.start(pod, this::publishOom);
+                PodMetrics.serve(pod, () -> List.copyOf(containers.keySet()));
             }
             sandbox = pod;
             containers.put(id, container);

@@ -1,0 +1,92 @@
+package io.javakata.shim.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.javakata.shim.diagnose.DiagnoseBundle;
+import io.javakata.shim.hostcheck.EffectiveSetup;
+import io.javakata.shim.hostcheck.Finding;
+import io.javakata.shim.hostcheck.HostCheck;
+import io.javakata.shim.hostcheck.HostEnv;
+import io.javakata.shim.metrics.NodeMetrics;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Runs the commands an operator types ({@link OperatorArgs}): {@code check}, {@code env}, {@code metrics} and
+ * {@code diagnose}. Each prints to stdout and
+ * returns the process's exit code; diagnostics go to stderr.
+ */
+final class OperatorCommands {
+
+    private final Map<String, String> env;
+    private final PrintStream out;
+
+    OperatorCommands(Map<String, String> env, PrintStream out) {
+        this.env = env;
+        this.out = out;
+    }
+
+    int run(OperatorArgs args) throws Flags.UsageException, IOException {
+        return switch (args.command()) {
+            case "check" -> check(args);
+            case "env" -> env(args);
+            case "metrics" -> metrics(args);
+            case "diagnose" -> diagnose(args);
+            default -> throw new Flags.UsageException("unknown command \"" + args.command() + "\"");
+        };
+    }
+
+    /** One line per requirement and a summary; exit 0 when the host can run pods (fallbacks allowed), else 1. */
+    private int check(OperatorArgs args) throws Flags.UsageException {
+        EffectiveSetup setup = EffectiveSetup.resolve(args.path("config"), args.path("containerd-config"), env);
+        List<Finding> findings = HostCheck.of(setup).run();
+        out.print(HostCheck.report(findings));
+        return HostCheck.exitCode(findings);
+    }
+
+    /**
+     * Every pod's metrics under the state directory (--state-dir, else the configuration's), merged and labelled
+     * with the pod; exit 0 even with no pod or with pods that did not answer (javakata_pod_scrape_up says which).
+     */
+    private int metrics(OperatorArgs args) throws Flags.UsageException, IOException {
+        EffectiveSetup setup = EffectiveSetup.resolve(args.path("config"), args.path("containerd-config"), env);
+        out.print(NodeMetrics.scrape(stateDir(args, setup)));
+        return 0;
+    }
+
+    /**
+     * One archive about one pod; prints where it went, what is in it and what could not be gathered. Exit 0 once
+     * written, even with parts missing (summary.txt in the archive lists them too).
+     */
+    private int diagnose(OperatorArgs args) throws Flags.UsageException, IOException {
+        EffectiveSetup setup = EffectiveSetup.resolve(args.path("config"), args.path("containerd-config"), env);
+        var result = DiagnoseBundle.of(setup).write(stateDir(args, setup), args.operands().getFirst(),
+                args.path("output"), Path.of("").toAbsolutePath());
+        out.println("wrote " + result.archive() + " about " + result.pod());
+        out.println("  " + String.join(" ", result.entries()));
+        result.missing().forEach(m -> out.println("  not gathered: " + m));
+        return 0;
+    }
+
+    /** --state-dir, else the configuration's (the default one, with a warning, if the file is broken). */
+    private static Path stateDir(OperatorArgs args, EffectiveSetup setup) throws Flags.UsageException {
+        Optional<Path> flag = args.path("state-dir");
+        if (flag.isPresent()) {
+            return flag.get();
+        }
+        setup.configError().ifPresent(e -> System.err.println(Main.BINARY + ": " + e + "; using the default state "
+                + "directory"));
+        return setup.config().runtime().stateDir();
+    }
+
+    /** The effective configuration and versions as one JSON object. */
+    private int env(OperatorArgs args) throws Flags.UsageException, IOException {
+        EffectiveSetup setup = EffectiveSetup.resolve(args.path("config"), args.path("containerd-config"), env);
+        out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(HostEnv.of(setup)));
+        return 0;
+    }
+}

@@ -1,0 +1,45 @@
+package io.javakata.shim.config;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+/**
+ * A {@link RuntimeConfig} as JSON with configuration.toml's tables and keys ({@code hypervisor.memory_mib}, ...), every
+ * key present, defaults included: what {@code containerd-shim-javakata-v2 env} prints. Stateless.
+ */
+public final class EffectiveConfig {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private EffectiveConfig() {
+    }
+
+    public static ObjectNode toJson(RuntimeConfig config) {
+        ObjectNode root = JSON.createObjectNode();
+        RuntimeConfig.Hypervisor hv = config.hypervisor();
+        root.putObject("hypervisor")
+                .put("type", hv.type())
+                .put("path", hv.path().toString())
+                .put("kernel", hv.kernel().toString())
+                .put("initrd", hv.initrd().toString())
+                .put("machine", hv.machine())
+                .put("accel", hv.accel())
+                .put("vcpus", hv.vcpus())
+                .put("memory_mib", hv.memoryMiB())
+                .put("kernel_params", hv.kernelParams())
+                .put("boot_timeout_seconds", hv.bootTimeout().toSeconds())
+                .put("run_as", hv.runAs())
+                .put("console_log_max_kib", hv.consoleLogMaxKiB());
+        root.putObject("virtiofsd")
+                .put("path", config.virtiofsd().path().toString())
+                .put("cache", config.virtiofsd().cache());
+        root.putObject("agent")
+                .put("transport", config.agent().transport())
+                .put("request_timeout_seconds", config.agent().requestTimeout().toSeconds());
+        root.putObject("runtime")
+                .put("state_dir", config.runtime().stateDir().toString())
+                .put("debug", config.runtime().debug());
+        return root;
+    }
+
+}

@@ -1,0 +1,71 @@
+package io.javakata.shim.hostcheck;
+
+import io.javakata.hypervisor.Accelerator;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+@Timeout(5)
+class KvmCheckTest {
+
+    static final Path QEMU = Path.of("/usr/bin/qemu-system-x86_64");
+
+    @TempDir
+    Path root;
+
+    private static KvmCheck.Prober answers(Accelerator accelerator, String reason) {
+        return (qemu, machine) -> new Accelerator.Choice(accelerator, reason);
+    }
+
+    @ParameterizedTest
+    @CsvSource({
+            "auto, KVM, OK",
+            "auto, TCG, FALLBACK",
+            "kvm,  KVM, OK",
+            "kvm,  TCG, FAIL",
+            "tcg,  KVM, OK",
+            "tcg,  TCG, OK"})
+    void verdictFollowsTheConfiguredAcceleratorAndTheProbe(String accel, Accelerator probed, Verdict verdict) {
+        Finding f = KvmCheck.check(accel, QEMU, "q35", answers(probed, "probe says so"), new HostView(root));
+        assertEquals(verdict, f.verdict(), f.detail());
+        assertTrue(f.detail().contains("probe says so"), f.detail());
+    }
+
+    @Test
+    void aPvmHostWithoutNestedVirtualizationSaysSo() throws Exception {
+        Files.createDirectories(root.resolve("sys/module/kvm_pvm"));
+        Files.createDirectories(root.resolve("proc"));
+        Files.writeString(root.resolve("proc/cpuinfo"), "processor\t: 0\nflags\t\t: fpu vme sse2 hypervisor lahf_lm\n");
+        Finding f = KvmCheck.check("auto", QEMU, "q35", answers(Accelerator.TCG, "no /dev/kvm"), new HostView(root));
+        assertEquals(Verdict.FALLBACK, f.verdict());
+        assertEquals("KVM is unusable: no /dev/kvm; the kvm_pvm module is loaded: a PVM host, whose KVM runs only "
+                + "PVM-enabled guest kernels; the CPU offers no vmx/svm (this host is itself a VM without nested "
+                + "virtualization); fallback: TCG, software emulation (boots and CPU-bound work several times slower)",
+                f.detail());
+    }
+
+    @Test
+    void aCpuWithVmxAddsNoNote() throws Exception {
+        Files.createDirectories(root.resolve("proc"));
+        Files.writeString(root.resolve("proc/cpuinfo"), "flags\t\t: fpu vmx sse2\n");
+        assertEquals("", KvmCheck.context(new HostView(root)));
+    }
+
+    @Test
+    void aProbeThatFailsIsAFailure() {
+        Finding f = KvmCheck.check("kvm", QEMU, "q35", (qemu, machine) -> {
+            throw new IOException("KVM is unusable on this host: no /dev/kvm");
+        }, new HostView(root));
+        assertEquals(Verdict.FAIL, f.verdict());
+        assertEquals("the KVM probe failed: KVM is unusable on this host: no /dev/kvm", f.detail());
+    }
+}
