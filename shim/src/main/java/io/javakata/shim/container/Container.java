@@ -86,7 +86,9 @@ public final class Container extends TaskProcess {
                     .build());
             undo.push("remove container in the guest", () -> agent.removeContainer(id));
             sandbox.containerCreated(id, GuestSpec.annotation(spec, GuestSpec.CONTAINER_TYPE), created.getPid());
-            sandbox.timeline().containerCreated(id, GuestSpec.annotation(spec, GuestSpec.CONTAINER_NAME));
+            // The pod's sandbox (pause) container has no CRI name; the kubelet calls it POD.
+            sandbox.timeline().containerCreated(id, "sandbox".equals(GuestSpec.annotation(spec, GuestSpec.CONTAINER_TYPE))
+                    ? "POD" : GuestSpec.annotation(spec, GuestSpec.CONTAINER_NAME));
             StdioRelay relay = StdioRelay.start(agent, id, "", stdio);
             undo.release();
             return new Container(id, bundle, stdio, rootfs, sandbox, relay);
