@@ -215,6 +215,7 @@ class OperationsIT {
         assertTrue(sample(samples, "javakata_host_process_cpu_seconds_total{process=\"vmm\"}") > 1,
                 () -> samples.toString());
         assertTrue(sample(samples, "javakata_host_process_resident_bytes{process=\"virtiofsd\"}") > 0);
+        assertTrue(sample(samples, "javakata_host_process_resident_bytes{process=\"shim\"}") > 20 << 20);
         assertTrue(sample(samples, "javakata_vm_vcpus") >= 1);
         assertTrue(sample(samples, "javakata_vm_memory_bytes") >= 64 << 20);
         double appMemory = sample(samples, "javakata_guest_container_memory_bytes{container=\"" + app

@@ -176,9 +176,10 @@ public final class DiagnoseBundle {
         var sb = new StringBuilder("elapsed since the shim started (" + saved.origin() + ")\n");
         long previous = 0;
         for (BootTimeline.Phase p : saved.phases()) {
-            sb.append(String.format("%9d ms  %+8d ms  %-18s %s%s%n", p.elapsedMillis(), p.elapsedMillis() - previous,
+            String line = String.format("%9d ms  %+8d ms  %-18s %s%s", p.elapsedMillis(), p.elapsedMillis() - previous,
                     p.phase(), p.container().isEmpty() ? "" : p.container() + (p.name().isEmpty() ? "" : " (" + p.name()
-                            + ")"), p.guestClock() ? "  [guest clock]" : ""));
+                            + ")"), p.guestClock() ? "[guest clock]" : "");
+            sb.append(line.stripTrailing()).append('\n');
             previous = p.elapsedMillis();
         }
         return sb.toString();

@@ -24,7 +24,8 @@ import java.util.function.Supplier;
  * One pod's metrics, rendered fresh for each scrape: who the pod is, its boot phases and container restarts, how fast
  * its agent answers, what its VM costs on the host (CPU and resident memory of QEMU and virtiofsd with their
  * children, the VM's vCPUs and memory as QEMU was given them) and what its containers use inside the guest (their
- * cgroups, through the agent's StatsContainer). Blocking: up to {@link #STATS_WAIT} for the agent; thread-safe.
+ * cgroups, through the agent's StatsContainer). The shim's own JVM is counted too: it is part of a pod's cost.
+ * Blocking: up to {@link #STATS_WAIT} for the agent; thread-safe.
  */
 public final class PodMetrics {
 
@@ -173,8 +174,15 @@ public final class PodMetrics {
     private void host(PromText.Builder b) {
         String cpu = "javakata_host_process_cpu_seconds_total";
         String rss = "javakata_host_process_resident_bytes";
-        b.family(cpu, "counter", "CPU time of the VM's host processes and their children (process=vmm: QEMU).");
-        b.family(rss, "gauge", "Resident memory of the VM's host processes and their children.");
+        b.family(cpu, "counter", "CPU time of the pod's host processes: the shim, and QEMU (process=vmm) and "
+                + "virtiofsd with their children.");
+        b.family(rss, "gauge", "Resident memory of the pod's host processes: the shim, and QEMU (process=vmm) and "
+                + "virtiofsd with their children.");
+        // The shim's own JVM, without its children: they are the VM's processes, counted on their own lines.
+        ProcessUsage.of(proc, ProcessHandle.current().pid()).ifPresent(shim -> {
+            b.sample(cpu, labels("process", "shim"), shim.cpuSeconds());
+            b.sample(rss, labels("process", "shim"), shim.residentBytes());
+        });
         b.family("javakata_vm_vcpus", "gauge", "vCPUs QEMU was started with.");
         b.family("javakata_vm_memory_bytes", "gauge", "Guest memory QEMU was started with.");
         for (Hypervisor.OwnedProcess p : source.hostProcesses()) {

@@ -10,10 +10,10 @@ import java.util.Optional;
  * The CPU time and resident memory of a host process, from {@code /proc/<pid>/stat} (utime and stime, fields 14 and 15,
  * in USER_HZ ticks of 1/100 s) and {@code /proc/<pid>/status} ({@code VmRSS}, kB); docs/protocol-facts.md §14.4.
  *
- * @param cpuSeconds    user plus system CPU time
+ * @param cpuTicks      user plus system CPU time, in USER_HZ ticks
  * @param residentBytes resident set size
  */
-public record ProcessUsage(double cpuSeconds, long residentBytes) {
+public record ProcessUsage(long cpuTicks, long residentBytes) {
 
     static final double USER_HZ = 100.0;
     static final ProcessUsage NONE = new ProcessUsage(0, 0);
@@ -24,7 +24,7 @@ public record ProcessUsage(double cpuSeconds, long residentBytes) {
             String stat = Files.readString(proc.resolve(Long.toString(pid)).resolve("stat"));
             // comm (field 2) may hold spaces and parentheses: the fields after it start after the last ')'.
             String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-            double cpu = (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) / USER_HZ;
+            long cpu = Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
             long rssKb = Files.readAllLines(proc.resolve(Long.toString(pid)).resolve("status")).stream()
                     .filter(l -> l.startsWith("VmRSS:")).findFirst()
                     .map(l -> Long.parseLong(l.substring(6).strip().split("\\s+")[0])).orElse(0L);
@@ -49,6 +49,10 @@ public record ProcessUsage(double cpuSeconds, long residentBytes) {
     }
 
     ProcessUsage plus(ProcessUsage other) {
-        return new ProcessUsage(cpuSeconds + other.cpuSeconds, residentBytes + other.residentBytes);
+        return new ProcessUsage(cpuTicks + other.cpuTicks, residentBytes + other.residentBytes);
+    }
+
+    double cpuSeconds() {
+        return cpuTicks / USER_HZ;
     }
 }

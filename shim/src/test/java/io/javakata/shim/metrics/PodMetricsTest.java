@@ -31,6 +31,7 @@ class PodMetricsTest {
         writeProc(1001, "qemu-system-x86", 250, 150, 300_000, String.join("\u0000", "/usr/bin/qemu-system-x86_64",
                 "-m", "512M", "-smp", "2", "-accel", "tcg", ""));
         writeProc(1002, "virtiofsd", 10, 5, 4_000, "/usr/lib/qemu/virtiofsd\u0000");
+        writeProc(ProcessHandle.current().pid(), "java", 100, 50, 90_000, "java\u0000");
         AgentLatencies latencies = new AgentLatencies();
         latencies.record("CreateContainer", 40_000_000, Code.OK);
         latencies.record("Check", 2_000_000, Code.UNAVAILABLE);
@@ -110,6 +111,8 @@ class PodMetricsTest {
                 "javakata_agent_request_duration_seconds_bucket{method=\"CreateContainer\",le=\"+Inf\"} 1",
                 "javakata_agent_request_duration_seconds_count{method=\"Check\"} 1",
                 "javakata_agent_request_failures_total{method=\"Check\",code=\"UNAVAILABLE\"} 1",
+                "javakata_host_process_cpu_seconds_total{process=\"shim\"} 1.5",
+                "javakata_host_process_resident_bytes{process=\"shim\"} 92160000",
                 "javakata_host_process_cpu_seconds_total{process=\"vmm\"} 4",
                 "javakata_host_process_resident_bytes{process=\"vmm\"} 307200000",
                 "javakata_host_process_cpu_seconds_total{process=\"virtiofsd\"} 0.15",
