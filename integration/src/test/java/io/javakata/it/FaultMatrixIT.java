@@ -177,7 +177,7 @@ class FaultMatrixIT {
     void whileThePodStops(Victim victim) throws Exception {
         try (Pod pod = CRI.runPod(podConfig("stop-" + victim.name().toLowerCase()), PrivateCri.HANDLER)) {
             // A container that ignores SIGTERM: StopPodSandbox spends its grace period on it.
-            String container = pod.run(killer(pod, "app", "sh", "-c", "trap 'touch /tmp/term' TERM; while true; do sleep 1; done"));
+            String container = pod.run(killer(pod, "app", "sh", "-c", "trap '' TERM; while true; do sleep 1; done"));
             Path sandbox = CRI.containerd().sandboxDir(pod.id());
             JsonNode journal = readJournal(sandbox);
             CompletableFuture<Void> stop = CompletableFuture.runAsync(() -> pod.stopContainer(container, STOP_GRACE_SECONDS));
@@ -316,9 +316,19 @@ class FaultMatrixIT {
         awaitExec(pod, container, "ps -o args | grep -qx '" + command + "'", "'" + command + "' running");
     }
 
-    /** Waits until the container has received SIGTERM (its trap leaves /tmp/term) and still runs. */
-    private static void awaitStopping(Pod pod, String container) throws InterruptedException {
-        awaitExec(pod, container, "test -e /tmp/term", "the container's SIGTERM");
+    /**
+     * Waits until containerd has begun the stop: CRI logs "Stop container "ID" with signal terminated" as it sends
+     * SIGTERM, which the container ignores, so the stop then waits out its grace period.
+     */
+    private static void awaitStopping(Pod pod, String container) throws InterruptedException, IOException {
+        long deadline = System.nanoTime() + REPORTED.toNanos();
+        while (Files.readAllLines(CRI.containerd().log()).stream()
+                .noneMatch(line -> line.contains("Stop container") && line.contains(container) && line.contains("with signal"))) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("containerd did not begin to stop " + container + " within " + REPORTED);
+            }
+            TimeUnit.MILLISECONDS.sleep(100);
+        }
         assertEquals(ContainerState.CONTAINER_RUNNING, pod.containerStatus(container).getState(),
                 "the container ignores SIGTERM");
     }
