@@ -730,7 +730,7 @@ class TaskServiceTest {
         assertEquals(255, exit.getExitStatus());
         assertTrue(Duration.ofNanos(System.nanoTime() - before).compareTo(Duration.ofSeconds(5)) < 0,
                 "noticed at once, not after a check round");
-        assertTrue(vms.getFirst().stopped, "the VM is stopped");
+        awaitStopped(vms.getFirst(), "the VM is stopped");
         assertEquals("c1", events.<TaskExit>last("/tasks/exit").getContainerId());
         RuntimeStatusException create = failure(() -> {
             try {
@@ -756,7 +756,7 @@ class TaskServiceTest {
         assertEquals(255, exit.getExitStatus());
         assertTrue(took.compareTo(Duration.ofSeconds(10)) < 0, "declared dead after " + took);
         assertTrue(took.compareTo(Duration.ofSeconds(5)) > 0, "a few failed checks are tolerated: " + took);
-        assertTrue(vms.getFirst().stopped);
+        awaitStopped(vms.getFirst(), "the VM is stopped");
     }
 
     /** Issue 8 item 3: Kill falls back to stopping the VM when the agent cannot deliver the signal. */
@@ -767,6 +767,18 @@ class TaskServiceTest {
         call("Kill", KillRequest.newBuilder().setId("c1").setSignal(9).build(), Empty.parser());
         WaitResponse exit = call("Wait", WaitRequest.newBuilder().setId("c1").build(), WaitResponse.parser());
         assertEquals(255, exit.getExitStatus());
-        assertTrue(vms.getFirst().stopped, "the VM stop was the kill");
+        awaitStopped(vms.getFirst(), "the VM stop was the kill");
+    }
+
+    /**
+     * Waits up to 5 s for {@code vm} to be stopped: a dead pod's agent connection closes first (so the exits go
+     * out at once) and its VM is stopped right after, so Wait may return a moment before.
+     */
+    private static void awaitStopped(FakeHypervisor vm, String message) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (!vm.stopped && System.nanoTime() < deadline) {
+            vm.onExit().handle((code, e) -> code).completeOnTimeout(null, 20, TimeUnit.MILLISECONDS).join();
+        }
+        assertTrue(vm.stopped, message);
     }
 }
