@@ -82,8 +82,7 @@ public final class Ctr {
                 process.destroyForcibly().waitFor();
                 code = -1;
             }
-            return new Result(command, code, out.join(),
-                    err.join() + (code == -1 ? "\n[killed after " + timeout + "]" : ""));
+            return new Result(command, code, out.join(), err.join() + (code == -1 ? "\n[killed after " + timeout + "]" : ""));
         } catch (IOException e) {
             throw new UncheckedIOException("run " + String.join(" ", command), e);
         } catch (InterruptedException e) {

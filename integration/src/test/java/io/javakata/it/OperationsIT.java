@@ -113,9 +113,8 @@ class OperationsIT {
 
     @Test
     void checkFailsWhenContainerdHasNoJavakataRuntime() throws Exception {
-        Path config = Files.writeString(tmp.resolve("config.toml"),
-                "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"]\n"
-                        + "  sandbox_image = \"localhost/javakata/pause:1\"\n");
+        Path config = Files.writeString(tmp.resolve("config.toml"), "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"]\n"
+                + "  sandbox_image = \"localhost/javakata/pause:1\"\n");
         var result = shim("check", "--containerd-config", config.toString());
         assertEquals(1, result.exitCode(), result.describe());
         assertFinding(findings(result.stdout()), "containerd-config", "FAIL", config + " has no runtime with "
@@ -197,12 +196,12 @@ class OperationsIT {
                         Double.parseDouble(line.substring(space + 1)));
             }
         }
-        String up = "javakata_pod_scrape_up{sandbox_dir=\"" + CRI.containerd().sandboxDir(OperationsIT.pod.id())
-                + "\"} ";
-        assertTrue(result.stdout().lines().anyMatch((up + "1")::equals), result.stdout());
+        assertEquals(1.0, result.stdout().lines().filter(l -> l.startsWith("javakata_pod_scrape_up{sandbox_dir=\""
+                + CRI.containerd().sandboxDir(OperationsIT.pod.id()) + "\"}")).map(l -> l.substring(l.lastIndexOf(' ') + 1))
+                .mapToDouble(Double::parseDouble).sum(), result.stdout());
         String info = "javakata_pod_info{sandbox_id=\"" + OperationsIT.pod.id() + "\",namespace=\"k8s.io\","
-                + "pod_name=\"ops-it\",pod_namespace=\"jkit\",pod_uid=\""
-                + OperationsIT.pod.config().getMetadata().getUid() + "\"} 1";
+                + "pod_name=\"ops-it\",pod_namespace=\"jkit\",pod_uid=\"" + OperationsIT.pod.config().getMetadata().getUid()
+                + "\"} 1";
         assertTrue(result.stdout().lines().anyMatch(info::equals), result.stdout());
         double ready = sample(samples, "javakata_boot_phase_seconds{phase=\"agent_ready\"}");
         double spawned = sample(samples, "javakata_boot_phase_seconds{phase=\"vmm_spawned\"}");
@@ -229,8 +228,7 @@ class OperationsIT {
         assertTrue(sample(samples, "javakata_guest_uptime_seconds") > 1);
         double appMemory = sample(samples, "javakata_guest_container_memory_bytes{container=\"" + app
                 + "\",name=\"app\"}");
-        assertTrue(appMemory > 6e6 && appMemory < sample(samples, "javakata_vm_memory_bytes"),
-                () -> samples.toString());
+        assertTrue(appMemory > 6e6 && appMemory < sample(samples, "javakata_vm_memory_bytes"), () -> samples.toString());
         assertTrue(sample(samples, "javakata_guest_container_cpu_seconds_total{container=\"" + app
                 + "\",name=\"app\"}") > 0, () -> samples.toString());
     }
@@ -259,8 +257,7 @@ class OperationsIT {
         assertTrue(Files.readString(dir.resolve("timeline.json")).contains("\"pod_name\" : \"ops-it\""));
         // The guest console, the agent's log lines included, across both files of its ring.
         Path older = dir.resolve("console.log.1");
-        String console = (Files.exists(older) ? Files.readString(older) : "")
-                + Files.readString(dir.resolve("console.log"));
+        String console = (Files.exists(older) ? Files.readString(older) : "") + Files.readString(dir.resolve("console.log"));
         assertTrue(console.contains("Linux version") && console.contains("msg=\"agent ready\""), console);
         assertTrue(Files.exists(dir.resolve("qemu.log")) && Files.exists(dir.resolve("virtiofsd.log")), summary);
         List<String> argv = Files.readAllLines(dir.resolve("qemu-cmdline.txt"));

@@ -87,9 +87,8 @@ public final class Container extends TaskProcess {
             undo.push("remove container in the guest", () -> agent.removeContainer(id));
             sandbox.containerCreated(id, GuestSpec.annotation(spec, GuestSpec.CONTAINER_TYPE), created.getPid());
             // The pod's sandbox (pause) container has no CRI name; the kubelet calls it POD.
-            boolean pause = "sandbox".equals(GuestSpec.annotation(spec, GuestSpec.CONTAINER_TYPE));
-            sandbox.timeline().containerCreated(id,
-                    pause ? "POD" : GuestSpec.annotation(spec, GuestSpec.CONTAINER_NAME));
+            sandbox.timeline().containerCreated(id, "sandbox".equals(GuestSpec.annotation(spec, GuestSpec.CONTAINER_TYPE))
+                    ? "POD" : GuestSpec.annotation(spec, GuestSpec.CONTAINER_NAME));
             StdioRelay relay = StdioRelay.start(agent, id, "", stdio);
             undo.release();
             return new Container(id, bundle, stdio, rootfs, sandbox, relay);

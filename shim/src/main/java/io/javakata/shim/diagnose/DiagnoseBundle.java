@@ -140,8 +140,7 @@ public final class DiagnoseBundle {
                 .map(PodResource.Vm::processes).orElse(List.of());
         long vmm = journal.flatMap(SandboxState::vm).map(PodResource.Vm::vmmPid).orElse(0L);
         if (vmm > 0 && processes.stream().anyMatch(p -> p.pid() == vmm && HostProcessReport.alive(proc, p))) {
-            add(entries, missing, "qemu-cmdline.txt",
-                    () -> String.join("\n", HostProcessReport.argv(proc, vmm)) + "\n");
+            add(entries, missing, "qemu-cmdline.txt", () -> String.join("\n", HostProcessReport.argv(proc, vmm)) + "\n");
         } else {
             missing.add("qemu-cmdline.txt: QEMU " + (vmm > 0 ? "pid " + vmm + " is not running" : "was never started"));
         }

@@ -40,8 +40,8 @@ final class PodLookup {
     /**
      * The one pod {@code pod} names.
      *
-     * @throws io.javakata.ttrpc.RuntimeStatusException NOT_FOUND listing the pods there are, or INVALID_ARGUMENT
-     *         listing the pods {@code pod} matches when it matches several
+     * @throws io.javakata.ttrpc.RuntimeStatusException NOT_FOUND listing the pods there are, or INVALID_ARGUMENT listing
+     *                                                  the pods {@code pod} matches when it matches several
      */
     static Found find(Path stateDir, String pod) throws IOException {
         List<Found> all = list(stateDir);

@@ -25,8 +25,7 @@ public record ShimBuild(String version, String agentProtocolSha256, String java,
     public static ShimBuild current() {
         String version = Optional.ofNullable(ShimBuild.class.getPackage().getImplementationVersion())
                 .orElse("development build");
-        return new ShimBuild(version, readAgentProtocolSha256().orElse("unknown"), Runtime.version().toString(),
-                findJar());
+        return new ShimBuild(version, readAgentProtocolSha256().orElse("unknown"), Runtime.version().toString(), findJar());
     }
 
     private static Optional<String> readAgentProtocolSha256() {

@@ -23,10 +23,10 @@ import java.util.function.Supplier;
 
 /**
  * One pod's metrics, rendered fresh for each scrape: who the pod is, its boot phases and container restarts, how fast
- * its agent answers, what it costs on the host (CPU and resident memory of the shim's JVM, and of QEMU and virtiofsd
- * with their children; the VM's vCPUs and memory as QEMU was given them) and what the guest and its containers use
- * inside (the guest kernel's memory, load and uptime through the agent's GuestStats, each container's cgroup through
- * its StatsContainer; an agent older than GuestStats leaves the guest-wide families out).
+ * its agent answers, what its VM costs on the host (CPU and resident memory of QEMU and virtiofsd with their
+ * children, the VM's vCPUs and memory as QEMU was given them) and what the guest and its containers use inside (the
+ * guest kernel's memory, load and uptime through the agent's GuestStats, each container's cgroup through its
+ * StatsContainer; an agent older than GuestStats leaves the guest-wide families out). The shim's own JVM is counted too: it is part of a pod's cost.
  * Blocking: up to {@link #STATS_WAIT} for the agent; thread-safe.
  */
 public final class PodMetrics {
@@ -139,8 +139,7 @@ public final class PodMetrics {
 
     private void info(PromText.Builder b) {
         BootTimeline.Identity id = source.identity();
-        b.family("javakata_pod_info", "gauge",
-                        "The pod this shim runs: its sandbox, containerd namespace and CRI names.")
+        b.family("javakata_pod_info", "gauge", "The pod this shim runs: its sandbox, containerd namespace and CRI names.")
                 .sample("javakata_pod_info", labels("sandbox_id", id.sandboxId(), "namespace", id.namespace(),
                         "pod_name", id.podName(), "pod_namespace", id.podNamespace(), "pod_uid", id.podUid()), 1);
     }
@@ -278,8 +277,7 @@ public final class PodMetrics {
             b.sample(memory, labels, m.get().getMemory().getUsage());
             b.sample(cpu, labels, m.get().getCpu().getUsageUsec() / 1e6);
         });
-        b.family("javakata_guest_stats_unanswered", "gauge",
-                        "Containers whose stats the agent did not give this scrape.")
+        b.family("javakata_guest_stats_unanswered", "gauge", "Containers whose stats the agent did not give this scrape.")
                 .sample("javakata_guest_stats_unanswered", Map.of(), unanswered.size());
     }
 

@@ -2,10 +2,7 @@ package io.javakata.shim.metrics;
 
 import java.util.Locale;
 
-/**
- * QEMU's size suffixes (k, M, G, T, binary; a bare number of {@code -m} is MiB), as QEMU's qemu-options.hx documents
- * {@code -m}.
- */
+/** QEMU's size suffixes (k, M, G, T, binary; a bare number of {@code -m} is MiB): QEMU's qemu-options.hx, {@code -m}. */
 final class QemuSizes {
 
     private QemuSizes() {

@@ -21,8 +21,7 @@ class AgentLatenciesTest {
         AgentLatencies.Snapshot s = l.snapshot().get("Check");
         assertEquals(3, s.count());
         assertEquals(31.043, s.sumSeconds(), 1e-9);
-        // le 0.001, 0.0025: none; 0.005 .. 0.025: the 3 ms one; from 0.05 on: both quick ones;
-        // the 31 s one only in +Inf.
+        // le 0.001, 0.0025: none; 0.005 .. 0.025: the 3 ms one; from 0.05 on: both quick ones; the 31 s one only in +Inf.
         assertEquals(java.util.List.of(0L, 0L, 1L, 1L, 1L, 2L, 2L, 2L, 2L, 2L, 2L, 2L, 2L, 2L), s.buckets());
         assertEquals(Map.of("DEADLINE_EXCEEDED", 1L), s.failures());
     }

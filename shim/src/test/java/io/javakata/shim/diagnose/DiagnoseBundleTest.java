@@ -53,8 +53,8 @@ class DiagnoseBundleTest {
         Path state = root.resolve("state");
         Path dir = PodLookupTest.pod(state, "k1", "3f2a9c0011", "shop", "web-0");
         Files.writeString(dir.resolve("timeline.json"), """
-                {"pod": {"sandbox_id": "3f2a9c0011", "namespace": "k8s.io", "pod_name": "web-0",
-                 "pod_namespace": "shop", "pod_uid": "u"}, "origin": "2026-11-29T01:00:00Z",
+                {"pod": {"sandbox_id": "3f2a9c0011", "namespace": "k8s.io", "pod_name": "web-0", "pod_namespace": "shop",
+                 "pod_uid": "u"}, "origin": "2026-11-29T01:00:00Z",
                  "phases": [{"phase": "vmm_spawned", "elapsed_ms": 900},
                             {"phase": "agent_ready", "elapsed_ms": 8000},
                             {"phase": "container_started", "container": "c1", "name": "app", "elapsed_ms": 9500}]}

@@ -38,7 +38,7 @@ class CgroupLayoutTest {
     @Test
     void pureV2IsUnifiedAtTheRoot() {
         CgroupLayout layout = CgroupLayout.parse(
-                "27 22 0:26 / /sys/fs/cgroup rw,nosuid shared:4 - cgroup2 cgroup2 rw,nsdelegate\n");
+                "27 22 0:26 / /sys/fs/cgroup rw,nosuid shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n");
         assertTrue(layout.unifiedAtRoot());
         assertEquals(Verdict.OK, layout.finding().verdict());
         assertTrue(layout.finding().detail().startsWith("cgroup v2 (unified) at /sys/fs/cgroup"));

@@ -29,8 +29,7 @@ final class FakeHost {
         write("proc/cpuinfo", "flags\t\t: fpu sse2 hypervisor\n");
         write("proc/sys/kernel/osrelease", "6.18.44-fake\n");
         write("dev/net/tun", "");
-        write("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n"
-                + "javakata-qemu:x:999:995::/nonexistent:/usr/sbin/nologin\n");
+        write("etc/passwd", "root:x:0:0:root:/root:/bin/bash\njavakata-qemu:x:999:995::/nonexistent:/usr/sbin/nologin\n");
         Files.createDirectories(root.resolve("sys/module/kvm_pvm"));
         script("qemu-system-x86_64", "echo 'QEMU emulator version 7.2.22 (fake)'; echo 'Copyright'");
         script("virtiofsd", "echo 'virtiofsd version 7.2.22 (fake)'");

@@ -31,8 +31,7 @@ class MetricsServerTest {
         return """
                 # HELP javakata_pod_info The pod.
                 # TYPE javakata_pod_info gauge
-                javakata_pod_info{sandbox_id="%1$s",namespace="k8s.io",pod_name="%2$s",pod_namespace="shop",\
-                pod_uid="u"} 1
+                javakata_pod_info{sandbox_id="%1$s",namespace="k8s.io",pod_name="%2$s",pod_namespace="shop",pod_uid="u"} 1
                 # HELP javakata_boot_phase_seconds Phases.
                 # TYPE javakata_boot_phase_seconds gauge
                 javakata_boot_phase_seconds{phase="agent_ready"} 8.5

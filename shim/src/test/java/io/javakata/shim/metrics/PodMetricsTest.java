@@ -102,8 +102,7 @@ class PodMetricsTest {
 
     private void writeProc(long pid, String comm, long utime, long stime, long rssKb, String cmdline) throws Exception {
         Path dir = Files.createDirectories(proc.resolve(Long.toString(pid)));
-        // Fields 3 .. 15 after "(comm)": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
-        // utime stime.
+        // Fields 3 .. 15 after "(comm)": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime.
         Files.writeString(dir.resolve("stat"), pid + " (" + comm + ") S 1 1 1 0 -1 0 0 0 0 0 " + utime + " " + stime
                 + " 0 0 20 0 1 0 100 0 0\n");
         Files.writeString(dir.resolve("status"), "Name:\t" + comm + "\nVmRSS:\t  " + rssKb + " kB\n");
@@ -152,8 +151,7 @@ class PodMetricsTest {
     void anAgentWithoutGuestStatsLeavesTheGuestWideFamiliesOut() throws Exception {
         oldAgent = true;
         String text = pod().render();
-        assertTrue(!text.contains("javakata_guest_memory_bytes"), text);
-        assertTrue(!text.contains("javakata_guest_load_average"), text);
+        assertTrue(!text.contains("javakata_guest_memory_bytes") && !text.contains("javakata_guest_load_average"), text);
         assertTrue(text.contains("javakata_guest_container_memory_bytes{container=\"c1\",name=\"app\"} 50331648\n"),
                 text);
     }
