@@ -63,7 +63,10 @@ class PromTextTest {
 
     @Test
     void relabellingPutsThePodFirstAndKeepsOwnLabels() {
-        var s = new PromText.Sample("x", Map.of("phase", "agent_ready", "pod_name", "own"), 1);
+        var own = new java.util.LinkedHashMap<String, String>();
+        own.put("phase", "agent_ready");
+        own.put("pod_name", "own");
+        var s = new PromText.Sample("x", own, 1);
         assertEquals(List.of("sandbox_id", "phase", "pod_name"),
                 List.copyOf(s.withLabels(Map.of("sandbox_id", "sb", "pod_name", "other")).labels().keySet()));
         assertEquals("own", s.withLabels(Map.of("pod_name", "other")).labels().get("pod_name"));
