@@ -108,7 +108,10 @@ public final class Virtiofsd implements AutoCloseable {
         return daemon;
     }
 
-    /** The command line for the C virtiofsd 7.2 (docs/protocol-facts.md §9.1). */
+    /**
+     * The command line for the C virtiofsd 7.2 (its options as {@code virtiofsd --help} of QEMU 7.2 lists
+     * them, QEMU tools/virtiofsd/helper.c).
+     */
     static List<String> argv(Path binary, Path socket, Path sharedDir, String cache) {
         List<String> argv = new ArrayList<>();
         argv.add(binary.toString());

@@ -28,7 +28,8 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 
 /**
- * A client for QEMU's QMP over a Unix socket (docs/protocol-facts.md §7.1; qemu docs/interop/qmp-spec).
+ * A client for QEMU's QMP over a Unix socket (QEMU docs/interop/qmp-spec.rst: a greeting,
+ * qmp_capabilities, then commands answered by return or error, interleaved with events).
  *
  * <p>The server speaks first with a greeting; {@link #connect} reads it and negotiates
  * {@code qmp_capabilities}. Every server message is one JSON object ending in CRLF. Events may

@@ -19,7 +19,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Runs the real probe. On the project's machines /dev/kvm exists but QEMU aborts under KVM
- * (docs/protocol-facts.md §7.4), so AUTO must come back as TCG with QEMU's reason.
+ * (QEMU manual, "-accel": KVM is used only if /dev/kvm opens and QEMU starts with -accel kvm),
+ * so AUTO must come back as TCG with QEMU's reason.
  */
 @Timeout(60)
 class KvmProbeTest {

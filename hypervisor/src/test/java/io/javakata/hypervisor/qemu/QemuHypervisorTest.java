@@ -175,7 +175,8 @@ class QemuHypervisorTest {
         VmSpec spec = spec("q35", "", false, VmSpec.AgentChannel.VSOCK, kernel);
         QemuHypervisor vm = hypervisor(spec);
         IOException e = assertThrows(IOException.class, vm::start);
-        // This machine has no /dev/vhost-vsock (docs/protocol-facts.md §7.3); a host with it boots instead.
+        // This machine has no /dev/vhost-vsock (QEMU manual, "vhost-vsock-pci": the device needs
+        // /dev/vhost-vsock on the host); a host with it boots instead.
         assertTrue(e.getMessage().contains("vhost-vsock"), e.getMessage());
         try (Stream<Path> cids = Files.list(dir.resolve("run/vsock-cids"))) {
             assertEquals(List.of(".lock"), cids.map(p -> p.getFileName().toString()).toList());

@@ -52,8 +52,4 @@ final class Journal {
             throw new UncheckedIOException("journal " + paths.sandboxJson() + ": " + e.getMessage(), e);
         }
     }
-
-    synchronized SandboxState state() {
-        return state;
-    }
 }
