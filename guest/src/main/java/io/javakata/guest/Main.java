@@ -121,22 +121,29 @@ public final class Main {
 
     /**
      * A virtio-serial port reads end of file while no host is connected, so serve returns at once
-     * until the shim connects, and again whenever it goes away; reopen after a short back-off.
+     * until the shim connects, and again whenever it goes away; serve again after a short back-off.
+     * The port stays open across host sessions (see {@link DeviceConnection}: a port closed even
+     * briefly loses what the host sends meanwhile); it is reopened only after an I/O error.
      */
     private static void serveForever(TtrpcServer server, Path device) throws InterruptedException {
         boolean wasConnected = false;
         while (true) {
-            long since = System.nanoTime();
-            try (DeviceConnection connection = DeviceConnection.open(device)) {
-                server.serve(connection);
+            try (DeviceConnection port = DeviceConnection.open(device)) {
+                while (!port.broken()) {
+                    long since = System.nanoTime();
+                    server.serve(port.session());
+                    boolean connected = System.nanoTime() - since
+                            > TimeUnit.MILLISECONDS.toNanos(RECONNECT_BACKOFF_MILLIS);
+                    if (connected || wasConnected != connected) {
+                        LOG.log(Level.DEBUG, "msg=\"host connection ended\" port={0}", device);
+                    }
+                    wasConnected = connected;
+                    TimeUnit.MILLISECONDS.sleep(RECONNECT_BACKOFF_MILLIS);
+                }
+                LOG.log(Level.WARNING, "msg=\"reading {0} failed; reopening it\"", device);
             } catch (IOException e) {
                 LOG.log(Level.WARNING, "msg=\"serve {0}: {1}\"", device, e.getMessage());
             }
-            boolean connected = System.nanoTime() - since > TimeUnit.MILLISECONDS.toNanos(RECONNECT_BACKOFF_MILLIS);
-            if (connected || wasConnected != connected) {
-                LOG.log(Level.DEBUG, "msg=\"host connection ended\" port={0}", device);
-            }
-            wasConnected = connected;
             TimeUnit.MILLISECONDS.sleep(RECONNECT_BACKOFF_MILLIS);
         }
     }

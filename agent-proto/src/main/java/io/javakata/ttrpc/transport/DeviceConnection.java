@@ -17,10 +17,15 @@ import java.nio.file.Path;
  * descriptor.
  *
  * <p>While no host is connected to the port's chardev socket, a read returns -1 at once: that is "host
- * absent", not the end of the port. A guest server should treat -1 as the end of one session, and
- * wait for the host (e.g. by reopening with back-off) before reading again. {@link #close()} closes the
- * descriptor, but a read already blocked in the kernel returns only when data arrives or the host
- * disconnects. Reads and writes pin a virtual thread's carrier; run the reader on a platform thread.
+ * absent", not the end of the port. A guest server should treat -1 as the end of one {@link #session()},
+ * and keep the port open while it waits for the next host (reading again after a back-off). Closing and
+ * reopening the port instead loses requests: the kernel discards whatever arrives for a port that is
+ * closed, and the host's VMM goes on delivering until the guest's close reaches it, so a host that
+ * connects while the guest is between close and open sees its first request vanish (Linux
+ * {@code drivers/char/virtio_console.c}: {@code in_intr} and {@code port_fops_release} call
+ * {@code discard_port_data}). {@link #close()} closes the descriptor, but a read already blocked in the
+ * kernel returns only when data arrives or the host disconnects. Reads and writes pin a virtual thread's
+ * carrier; run the reader on a platform thread.
  */
 public final class DeviceConnection implements Connection {
 
@@ -28,6 +33,8 @@ public final class DeviceConnection implements Connection {
     private final InputStream input;
     private final OutputStream output;
     private final String description;
+    /** A read failed (not just "host absent"): the port needs reopening. */
+    private volatile boolean broken;
 
     private DeviceConnection(RandomAccessFile file, String description) throws IOException {
         this.file = file;
@@ -52,6 +59,19 @@ public final class DeviceConnection implements Connection {
         }
     }
 
+    /**
+     * A view of the port for one host session: reads and writes go to the port until the view is closed;
+     * then reads end and writes fail, while the port itself stays open for the next session.
+     */
+    public Connection session() {
+        return new Session();
+    }
+
+    /** Whether a session's read failed with an error, after which the port should be closed and reopened. */
+    public boolean broken() {
+        return broken;
+    }
+
     @Override
     public InputStream input() {
         return input;
@@ -70,5 +90,67 @@ public final class DeviceConnection implements Connection {
     @Override
     public void close() throws IOException {
         file.close();
+    }
+
+    private final class Session implements Connection {
+
+        private volatile boolean closed;
+
+        private final InputStream sessionInput = new InputStream() {
+            @Override
+            public int read() throws IOException {
+                byte[] one = new byte[1];
+                return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                if (closed) {
+                    return -1;
+                }
+                try {
+                    return input.read(b, off, len);
+                } catch (IOException e) {
+                    broken = true;
+                    throw e;
+                }
+            }
+        };
+
+        private final OutputStream sessionOutput = new OutputStream() {
+            @Override
+            public void write(int b) throws IOException {
+                write(new byte[] {(byte) b}, 0, 1);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                if (closed) {
+                    throw new IOException(description + ": session closed");
+                }
+                output.write(b, off, len);
+            }
+        };
+
+        @Override
+        public InputStream input() {
+            return sessionInput;
+        }
+
+        @Override
+        public OutputStream output() {
+            return sessionOutput;
+        }
+
+        @Override
+        public String describe() {
+            return description;
+        }
+
+        /** Ends this session; the port stays open. */
+        @Override
+        public void close() {
+            closed = true;
+        }
     }
 }

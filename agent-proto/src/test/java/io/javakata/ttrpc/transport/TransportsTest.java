@@ -18,6 +18,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -123,5 +124,25 @@ class TransportsTest {
         assertEquals("from host and back", Files.readString(device));
         IOException e = assertThrows(IOException.class, () -> DeviceConnection.open(dir.resolve("no/port")));
         assertTrue(e.getMessage().startsWith("open virtio-serial port "), e.getMessage());
+    }
+
+    @Test
+    void aDeviceSessionEndsWithoutClosingThePort() throws IOException {
+        Path device = dir.resolve("vport");
+        Files.writeString(device, "first second");
+        try (DeviceConnection port = DeviceConnection.open(device)) {
+            Connection one = port.session();
+            assertEquals("first ", new String(one.input().readNBytes(6), StandardCharsets.US_ASCII));
+            one.close();
+            assertEquals(-1, one.input().read(), "a closed session reads its end");
+            IOException late = assertThrows(IOException.class, () -> one.output().write(2));
+            assertTrue(late.getMessage().endsWith("session closed"), late.getMessage());
+
+            // The next session reads on where the port is: nothing sent meanwhile is lost.
+            Connection two = port.session();
+            assertEquals("second", new String(two.input().readNBytes(6), StandardCharsets.US_ASCII));
+            assertEquals(-1, two.input().read(), "end of data: no host");
+            assertFalse(port.broken(), "end of data is not an error");
+        }
     }
 }
