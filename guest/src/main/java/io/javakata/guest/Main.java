@@ -16,6 +16,7 @@ import io.javakata.guest.reaper.Reaper;
 import io.javakata.guest.reaper.SystemChildWaiter;
 import io.javakata.guest.rpc.AgentPort;
 import io.javakata.guest.network.NetworkService;
+import io.javakata.guest.stats.GuestStatsService;
 import io.javakata.guest.rpc.AgentService;
 import io.javakata.sys.Processes;
 import io.javakata.ttrpc.TtrpcServer;
@@ -86,6 +87,7 @@ public final class Main {
         try (TtrpcServer server = new TtrpcServer("agent")) {
             service.register(server);
             NetworkService.system(reaper).register(server);
+            new GuestStatsService(Path.of("/proc")).register(server);
             Path device = awaitPort();
             LOG.log(Level.INFO, "msg=\"agent ready\" version={0} pid={1} port={2} startup_millis={3} uptime={4}",
                     version, Processes.pid(), device, (System.nanoTime() - started) / 1_000_000, uptime());

@@ -218,6 +218,14 @@ class OperationsIT {
         assertTrue(sample(samples, "javakata_host_process_resident_bytes{process=\"shim\"}") > 20 << 20);
         assertTrue(sample(samples, "javakata_vm_vcpus") >= 1);
         assertTrue(sample(samples, "javakata_vm_memory_bytes") >= 64 << 20);
+        // The guest kernel's own view, through the agent's GuestStats.
+        double total = sample(samples, "javakata_guest_memory_bytes{kind=\"total\"}");
+        assertTrue(total > 300 << 20 && total <= sample(samples, "javakata_vm_memory_bytes"), () -> samples.toString());
+        double available = sample(samples, "javakata_guest_memory_bytes{kind=\"available\"}");
+        assertTrue(available > 0 && available < total, () -> samples.toString());
+        assertTrue(sample(samples, "javakata_guest_memory_bytes{kind=\"shmem\"}") > 6e6, () -> samples.toString());
+        assertTrue(sample(samples, "javakata_guest_load_average{period=\"1m\"}") >= 0);
+        assertTrue(sample(samples, "javakata_guest_uptime_seconds") > 1);
         double appMemory = sample(samples, "javakata_guest_container_memory_bytes{container=\"" + app
                 + "\",name=\"app\"}");
         assertTrue(appMemory > 6e6 && appMemory < sample(samples, "javakata_vm_memory_bytes"), () -> samples.toString());

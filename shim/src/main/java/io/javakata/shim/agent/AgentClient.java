@@ -12,6 +12,7 @@ import io.javakata.agent.v1.CreateContainerResponse;
 import io.javakata.agent.v1.ContainerRequest;
 import io.javakata.agent.v1.ExecProcessRequest;
 import io.javakata.agent.v1.GetOOMEventResponse;
+import io.javakata.agent.v1.GuestStatsResponse;
 import io.javakata.agent.v1.ListProcessesResponse;
 import io.javakata.agent.v1.RemoveProcessRequest;
 import io.javakata.agent.v1.ResizePtyRequest;
@@ -126,6 +127,11 @@ public final class AgentClient implements AutoCloseable {
 
     public StatsContainerResponse statsContainer(String containerId) {
         return call("StatsContainer", container(containerId), StatsContainerResponse.parser(), requestTimeout);
+    }
+
+    /** The guest's memory, load and uptime (its /proc); UNIMPLEMENTED from an agent older than the RPC. */
+    public GuestStatsResponse guestStats() {
+        return call("GuestStats", Empty.getDefaultInstance(), GuestStatsResponse.parser(), requestTimeout);
     }
 
     public ListProcessesResponse listProcesses(String containerId) {

@@ -1,6 +1,7 @@
 package io.javakata.shim.metrics;
 
 import io.containerd.cgroups.v2.Metrics;
+import io.javakata.agent.v1.GuestStatsResponse;
 import io.javakata.hypervisor.Hypervisor;
 import io.javakata.shim.agent.AgentLatencies;
 import io.javakata.shim.sandbox.BootTimeline;
@@ -23,8 +24,9 @@ import java.util.function.Supplier;
 /**
  * One pod's metrics, rendered fresh for each scrape: who the pod is, its boot phases and container restarts, how fast
  * its agent answers, what its VM costs on the host (CPU and resident memory of QEMU and virtiofsd with their
- * children, the VM's vCPUs and memory as QEMU was given them) and what its containers use inside the guest (their
- * cgroups, through the agent's StatsContainer). The shim's own JVM is counted too: it is part of a pod's cost.
+ * children, the VM's vCPUs and memory as QEMU was given them) and what the guest and its containers use inside (the
+ * guest kernel's memory, load and uptime through the agent's GuestStats, each container's cgroup through its
+ * StatsContainer; an agent older than GuestStats leaves the guest-wide families out). The shim's own JVM is counted too: it is part of a pod's cost.
  * Blocking: up to {@link #STATS_WAIT} for the agent; thread-safe.
  */
 public final class PodMetrics {
@@ -51,6 +53,9 @@ public final class PodMetrics {
 
         /** The container's cgroup metrics in the guest. */
         Metrics containerStats(String containerId);
+
+        /** The guest's memory, load and uptime. */
+        GuestStatsResponse guestStats();
     }
 
     private final Source source;
@@ -112,6 +117,11 @@ public final class PodMetrics {
             @Override
             public Metrics containerStats(String containerId) {
                 return sandbox.agent().statsContainer(containerId).getMetrics();
+            }
+
+            @Override
+            public GuestStatsResponse guestStats() {
+                return sandbox.agent().guestStats();
             }
         }, Path.of("/proc"));
     }
@@ -222,6 +232,29 @@ public final class PodMetrics {
     }
 
     private void guest(PromText.Builder b) {
+        CompletableFuture<GuestStatsResponse> whole = CompletableFuture.supplyAsync(source::guestStats,
+                command -> Thread.ofVirtual().name("metrics-guest").start(command));
+        containers(b);
+        Optional<GuestStatsResponse> stats = await(whole, System.nanoTime() + STATS_WAIT.toNanos());
+        String memory = "javakata_guest_memory_bytes";
+        b.family(memory, "gauge", "The guest kernel's memory (/proc/meminfo): total, available, free, cached, shmem "
+                + "(tmpfs, the guest's root and /dev/shm included).");
+        b.family("javakata_guest_load_average", "gauge", "The guest's load averages (/proc/loadavg).");
+        b.family("javakata_guest_uptime_seconds", "gauge", "Seconds since the guest kernel booted.");
+        stats.ifPresent(s -> {
+            b.sample(memory, labels("kind", "total"), s.getMemTotal());
+            b.sample(memory, labels("kind", "available"), s.getMemAvailable());
+            b.sample(memory, labels("kind", "free"), s.getMemFree());
+            b.sample(memory, labels("kind", "cached"), s.getCached());
+            b.sample(memory, labels("kind", "shmem"), s.getShmem());
+            b.sample("javakata_guest_load_average", labels("period", "1m"), s.getLoad1());
+            b.sample("javakata_guest_load_average", labels("period", "5m"), s.getLoad5());
+            b.sample("javakata_guest_load_average", labels("period", "15m"), s.getLoad15());
+            b.sample("javakata_guest_uptime_seconds", Map.of(), s.getUptimeSeconds());
+        });
+    }
+
+    private void containers(PromText.Builder b) {
         String memory = "javakata_guest_container_memory_bytes";
         String cpu = "javakata_guest_container_cpu_seconds_total";
         b.family(memory, "gauge", "Memory a container uses inside the guest (its cgroup's memory.current).");
@@ -248,7 +281,7 @@ public final class PodMetrics {
                 .sample("javakata_guest_stats_unanswered", Map.of(), unanswered.size());
     }
 
-    private static Optional<Metrics> await(CompletableFuture<Metrics> future, long deadline) {
+    private static <T> Optional<T> await(CompletableFuture<T> future, long deadline) {
         try {
             return Optional.of(future.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS));
         } catch (InterruptedException e) {

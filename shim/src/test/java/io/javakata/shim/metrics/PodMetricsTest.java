@@ -3,6 +3,7 @@ package io.javakata.shim.metrics;
 import io.containerd.cgroups.v2.CPUStat;
 import io.containerd.cgroups.v2.MemoryStat;
 import io.containerd.cgroups.v2.Metrics;
+import io.javakata.agent.v1.GuestStatsResponse;
 import io.javakata.hypervisor.Hypervisor;
 import io.javakata.shim.agent.AgentLatencies;
 import io.javakata.shim.sandbox.BootTimeline;
@@ -25,6 +26,9 @@ class PodMetricsTest {
 
     @TempDir
     Path proc;
+
+    /** An agent from before GuestStats answers UNIMPLEMENTED. */
+    private boolean oldAgent;
 
     /** A pod with two containers (one whose stats fail), a QEMU and a virtiofsd with fake /proc entries. */
     private PodMetrics pod() throws Exception {
@@ -82,6 +86,16 @@ class PodMetricsTest {
                 return Metrics.newBuilder().setMemory(MemoryStat.newBuilder().setUsage(48 << 20))
                         .setCpu(CPUStat.newBuilder().setUsageUsec(1_500_000)).build();
             }
+
+            @Override
+            public GuestStatsResponse guestStats() {
+                if (oldAgent) {
+                    throw Errors.unimplemented("GuestStats");
+                }
+                return GuestStatsResponse.newBuilder().setMemTotal(482628L * 1024).setMemAvailable(395168L * 1024)
+                        .setMemFree(301020L * 1024).setCached(130020L * 1024).setShmem(88496L * 1024).setLoad1(0.52)
+                        .setLoad5(0.17).setLoad15(0.06).setUptimeSeconds(31.47).build();
+            }
         };
         return new PodMetrics(source, proc);
     }
@@ -120,11 +134,25 @@ class PodMetricsTest {
                 "javakata_vm_memory_bytes 536870912",
                 "javakata_guest_container_memory_bytes{container=\"c1\",name=\"app\"} 50331648",
                 "javakata_guest_container_cpu_seconds_total{container=\"c1\",name=\"app\"} 1.5",
-                "javakata_guest_stats_unanswered 1")) {
+                "javakata_guest_stats_unanswered 1",
+                "javakata_guest_memory_bytes{kind=\"total\"} 494211072",
+                "javakata_guest_memory_bytes{kind=\"shmem\"} 90619904",
+                "javakata_guest_load_average{period=\"1m\"} 0.52",
+                "javakata_guest_load_average{period=\"15m\"} 0.06",
+                "javakata_guest_uptime_seconds 31.47")) {
             assertTrue(text.contains(line + "\n"), () -> "no line " + line + " in\n" + text);
         }
         assertTrue(!text.contains("process=\"gone\""), text);
         // The exposition reads back as the node-level command reads it.
         PromText.parse(text);
+    }
+
+    @Test
+    void anAgentWithoutGuestStatsLeavesTheGuestWideFamiliesOut() throws Exception {
+        oldAgent = true;
+        String text = pod().render();
+        assertTrue(!text.contains("javakata_guest_memory_bytes") && !text.contains("javakata_guest_load_average"), text);
+        assertTrue(text.contains("javakata_guest_container_memory_bytes{container=\"c1\",name=\"app\"} 50331648\n"),
+                text);
     }
 }
