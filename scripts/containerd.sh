@@ -13,7 +13,8 @@
 #                                     (after stop-daemon: it reconnects to the shims it finds there)
 #
 # The CRI plugin is configured for pods too (docs/testing.md "CRI"): runtime handlers `javakata`
-# (io.containerd.javakata.v2) and `runc` (io.containerd.runc.v2, state under DIR/runc), the sandbox image
+# (io.containerd.javakata.v2), `javakata-debug` (the same runtime with ConfigPath DIR/javakata-debug.toml: the
+# shim's configuration, $JAVAKATA_CONFIG or /etc/javakata/configuration.toml, with [agent] debug_console on) and `runc` (io.containerd.runc.v2, state under DIR/runc), the sandbox image
 # localhost/javakata/pause:1 (scripts/build-busybox-image.sh --pause), the streaming server on 127.0.0.1 at a
 # free port (DIR/stream.port), pod network namespaces under DIR/state, and a CNI bridge network of its own:
 # bridge jk<hash of DIR>, subnet 10.213.<n>.0/24 from the hash, IPAM state under DIR/cni. `stop` deletes the
@@ -75,9 +76,20 @@ write_cni() {
 JSON
 }
 
+# The shim's configuration with the debug console on, for the javakata-debug handler.
+write_debug_config() {
+    local base="${JAVAKATA_CONFIG:-/etc/javakata/configuration.toml}"
+    if [[ -r "$base" ]] && grep -q '^\[agent\]' "$base"; then
+        grep -v '^debug_console *=' "$base" | sed '/^\[agent\]/a debug_console = true' > "$dir/javakata-debug.toml"
+    else
+        { [[ -r "$base" ]] && cat "$base"; printf '\n[agent]\ndebug_console = true\n'; } > "$dir/javakata-debug.toml"
+    fi
+}
+
 write_config() {
     mkdir -p "$dir"
     write_cni
+    write_debug_config
     local port
     port="$(free_port)"
     echo "$port" > "$dir/stream.port"
@@ -113,6 +125,10 @@ state = "$dir/state"
     default_runtime_name = "runc"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata]
       runtime_type = "io.containerd.javakata.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-debug]
+      runtime_type = "io.containerd.javakata.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-debug.options]
+        ConfigPath = "$dir/javakata-debug.toml"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]

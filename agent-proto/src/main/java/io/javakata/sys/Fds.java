@@ -13,6 +13,8 @@ public final class Fds {
     public static final int O_WRONLY = 1;
     public static final int O_RDWR = 2;
     public static final int O_CREAT = 0100;
+    /** Opening a terminal does not make it the caller's controlling terminal. */
+    public static final int O_NOCTTY = 0400;
     public static final int O_APPEND = 02000;
     public static final int O_NONBLOCK = 04000;
     public static final int O_CLOEXEC = 02000000;

@@ -11,6 +11,7 @@ import java.util.concurrent.TimeUnit;
 
 import io.javakata.guest.container.ContainerManager;
 import io.javakata.guest.container.Runc;
+import io.javakata.guest.debug.DebugConsole;
 import io.javakata.guest.reaper.BoundedCommand;
 import io.javakata.guest.reaper.Reaper;
 import io.javakata.guest.reaper.SystemChildWaiter;
@@ -89,6 +90,9 @@ public final class Main {
             NetworkService.system(reaper).register(server);
             new GuestStatsService(Path.of("/proc")).register(server);
             Path device = awaitPort();
+            // Only a host whose configuration turns the debug console on adds its port.
+            DebugConsole.startWhenPortAppears(Path.of("/sys/class/virtio-ports"), Path.of("/dev"), reaper,
+                    Path.of("/dev/pts/ptmx"));
             LOG.log(Level.INFO, "msg=\"agent ready\" version={0} pid={1} port={2} startup_millis={3} uptime={4}",
                     version, Processes.pid(), device, (System.nanoTime() - started) / 1_000_000, uptime());
             serveForever(server, device);

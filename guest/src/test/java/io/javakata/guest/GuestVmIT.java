@@ -8,6 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -49,6 +52,7 @@ import io.javakata.agent.v1.WaitProcessRequest;
 import io.javakata.agent.v1.WaitProcessResponse;
 import io.javakata.agent.v1.WriteStreamRequest;
 import io.javakata.agent.v1.WriteStreamResponse;
+import io.javakata.debugconsole.DebugConsoleProtocol;
 import io.javakata.ttrpc.Code;
 import io.javakata.ttrpc.RuntimeStatusException;
 import io.javakata.ttrpc.TtrpcClient;
@@ -188,6 +192,44 @@ class GuestVmIT {
                     Duration.ofSeconds(20)).getBootId(), "Check after reconnect " + round);
         }
         assertTrue(qemu.isAlive(), "the VM must still run: " + Files.readString(tmp.resolve("console.log")));
+
+        // The debug console: a shell in the guest's root namespaces (it sees the agent as PID 1 and the
+        // pod's share), one per session; its exit status ends the session.
+        String first = console("echo marker-$((6*7)); cat /proc/1/comm; ls /run/javakata/shared\nexit 5\n",
+                DebugConsoleProtocol.END_PREFIX + "5]");
+        assertTrue(first.contains("marker-42"), first);
+        assertTrue(first.contains("\njava") && first.contains("c4"), "outside every container: " + first);
+        // A host that goes away hangs its shell up, with what it started; the next session gets a new shell.
+        console("sleep 601 & echo started-$((1+1))\n", "started-2");
+        String second = console("ps -o pid,args | grep -c '[s]leep 601'; exit 0\n", DebugConsoleProtocol.END_PREFIX + "0]");
+        assertTrue(second.contains("\n0\r\n"), "the first session's sleep is gone: " + second);
+    }
+
+    /** Sends {@code input} on a new debug console session and returns what came back up to {@code until}. */
+    private String console(String input, String until) throws Exception {
+        try (SocketChannel channel = SocketChannel.open(UnixDomainSocketAddress.of(tmp.resolve("debug.sock")))) {
+            StringBuffer out = new StringBuffer();
+            Thread reader = Thread.ofVirtual().start(() -> {
+                ByteBuffer buffer = ByteBuffer.allocate(4096);
+                try {
+                    while (channel.read(buffer.clear()) >= 0) {
+                        out.append(new String(buffer.array(), 0, buffer.position(), UTF_8));
+                    }
+                } catch (IOException e) {
+                    // closed below
+                }
+            });
+            channel.write(ByteBuffer.wrap(input.getBytes(UTF_8)));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (!out.toString().contains(until)) {
+                assertTrue(System.nanoTime() < deadline, "debug console: no " + until + " within 60 s: " + out);
+                Thread.sleep(50);
+            }
+            channel.close();
+            reader.join(Duration.ofSeconds(10));
+            System.out.println("guest: debug console " + out.toString().replace("\r", "\\r").replace("\n", "\\n"));
+            return out.toString();
+        }
     }
 
     /** Boots the guest with a busybox rootfs for each id; returns the Check answer. */
@@ -325,6 +367,9 @@ class GuestVmIT {
                 "-device", "virtio-serial-pci,id=vser0",
                 "-chardev", "socket,id=agent,path=" + tmp.resolve("agent.sock") + ",server=on,wait=off",
                 "-device", "virtserialport,bus=vser0.0,chardev=agent,name=agent0",
+                "-device", "virtio-serial-pci,id=vserdbg",
+                "-chardev", "socket,id=debugcon,path=" + tmp.resolve("debug.sock") + ",server=on,wait=off",
+                "-device", "virtserialport,bus=vserdbg.0,chardev=debugcon,name=" + DebugConsoleProtocol.PORT_NAME,
                 "-chardev", "socket,id=vfs,path=" + vfsSock,
                 "-device", "vhost-user-fs-pci,chardev=vfs,tag=javakata,queue-size=1024",
                 "-kernel", kernel.toString(), "-initrd", initrd.toString(),

@@ -37,11 +37,13 @@ import java.util.Set;
  *                     {@value #MAX_CONSOLE_LOG_BYTES}
  * @param hostCgroup   the pod's host cgroup, one directory per hierarchy, that every host process of
  *                     the VM joins before it execs ({@link HostSpawner}); empty for none (null becomes empty)
+ * @param debugConsole whether the VM gets a second virtio-serial port, {@code debug0}, on which the agent serves a
+ *                     shell in the guest (outside every container) to whoever connects to its host socket
  */
 public record VmSpec(String id, Path stateDir, Path vmmBinary, Path kernel, Path initrd, String kernelParams,
                      int vcpus, int memoryMiB, Accelerator accelerator, String machine, SharedFs sharedFs,
                      AgentChannel agentChannel, Duration bootTimeout, Path netns, List<Nic> nics, String runAs,
-                     long consoleLogMaxBytes, List<Path> hostCgroup) {
+                     long consoleLogMaxBytes, List<Path> hostCgroup, boolean debugConsole) {
 
     /** The console bound unless one is given: 1 MiB keeps a whole boot log and more. */
     public static final long DEFAULT_CONSOLE_LOG_BYTES = 1024 * 1024;
@@ -83,25 +85,32 @@ public record VmSpec(String id, Path stateDir, Path vmmBinary, Path kernel, Path
                   AgentChannel agentChannel, Duration bootTimeout, Path netns, List<Nic> nics, String runAs,
                   long consoleLogMaxBytes) {
         this(id, stateDir, vmmBinary, kernel, initrd, kernelParams, vcpus, memoryMiB, accelerator, machine, sharedFs,
-                agentChannel, bootTimeout, netns, nics, runAs, consoleLogMaxBytes, List.of());
+                agentChannel, bootTimeout, netns, nics, runAs, consoleLogMaxBytes, List.of(), false);
     }
 
     /** This spec with the VMM in {@code netns} and these NICs. */
     public VmSpec withNetwork(Path netns, List<Nic> nics) {
         return new VmSpec(id, stateDir, vmmBinary, kernel, initrd, kernelParams, vcpus, memoryMiB, accelerator,
-                machine, sharedFs, agentChannel, bootTimeout, netns, nics, runAs, consoleLogMaxBytes, hostCgroup);
+                machine, sharedFs, agentChannel, bootTimeout, netns, nics, runAs, consoleLogMaxBytes, hostCgroup,
+                debugConsole);
     }
 
     /** This spec with the VM's host processes in the cgroup {@code dirs} (one per hierarchy). */
     public VmSpec withHostCgroup(List<Path> dirs) {
         return new VmSpec(id, stateDir, vmmBinary, kernel, initrd, kernelParams, vcpus, memoryMiB, accelerator,
-                machine, sharedFs, agentChannel, bootTimeout, netns, nics, runAs, consoleLogMaxBytes, dirs);
+                machine, sharedFs, agentChannel, bootTimeout, netns, nics, runAs, consoleLogMaxBytes, dirs, debugConsole);
     }
 
     /** This spec with the VMM running as {@code user} ("" for root) and its console bounded to {@code maxBytes}. */
     public VmSpec withHostLimits(String user, long maxBytes) {
         return new VmSpec(id, stateDir, vmmBinary, kernel, initrd, kernelParams, vcpus, memoryMiB, accelerator,
-                machine, sharedFs, agentChannel, bootTimeout, netns, nics, user, maxBytes, hostCgroup);
+                machine, sharedFs, agentChannel, bootTimeout, netns, nics, user, maxBytes, hostCgroup, debugConsole);
+    }
+
+    /** This spec with the guest's debug console port ({@code debug0}) on or off. */
+    public VmSpec withDebugConsole(boolean on) {
+        return new VmSpec(id, stateDir, vmmBinary, kernel, initrd, kernelParams, vcpus, memoryMiB, accelerator,
+                machine, sharedFs, agentChannel, bootTimeout, netns, nics, runAs, consoleLogMaxBytes, hostCgroup, on);
     }
 
     /** The agent channel kinds a VM can carry. */

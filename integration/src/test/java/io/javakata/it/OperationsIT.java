@@ -24,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.javakata.it.cri.v1.ContainerState;
 
 /**
  * Issue 13: the operator's tools, run as installed ({@code containerd-shim-javakata-v2} on the PATH, the binary
@@ -268,6 +269,35 @@ class OperationsIT {
         }
         assertTrue(Files.readString(dir.resolve("metrics.txt")).contains("javakata_pod_info{sandbox_id=\"" + pod.id()),
                 summary);
+    }
+
+    @Test
+    void theDebugConsoleIsOffUnlessTheConfigurationTurnsItOn() {
+        var result = shim("console", "jkit/ops-it");
+        assertEquals(1, result.exitCode(), result.describe());
+        assertTrue(result.stderr().contains("pod jkit/ops-it (sandbox " + pod.id() + ", ")
+                && result.stderr().contains("has no debug console: its runtime configuration has [agent] "
+                + "debug_console = false"), result.describe());
+    }
+
+    @Test
+    void theDebugConsoleIsAShellInTheGuestOutsideEveryContainer() throws Exception {
+        // The javakata-debug handler's configuration turns the console on (scripts/containerd.sh).
+        try (Pod debug = CRI.runPod(CRI.podConfig("ops-debug", b -> b), "javakata-debug")) {
+            String sleeper = debug.run("sleeper", "sleep", "3600");
+            // Piped input: the script runs in the guest's shell, whose status is the command's.
+            var result = Ctr.execute(List.of(SHIM, "console", "ops-debug"), """
+                    echo marker-$((6*7)); cat /proc/1/comm; ls /run/javakata/shared
+                    exit 3
+                    """, TIMEOUT);
+            assertEquals(3, result.exitCode(), result.describe());
+            assertTrue(result.stdout().contains("marker-42"), result.describe());
+            // PID 1 is the agent (a JVM), not the container's init; the pod's share lists the container.
+            assertTrue(result.stdout().contains("\njava\r\n"), result.describe());
+            assertTrue(result.stdout().contains(sleeper), result.describe());
+            // The session is over and the pod is unharmed: its container still runs.
+            assertEquals(ContainerState.CONTAINER_RUNNING, debug.containerStatus(sleeper).getState());
+        }
     }
 
     private static double sample(Map<String, Double> samples, String key) {

@@ -72,6 +72,10 @@ record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
             case VSOCK -> fragments.add(new QemuFragment.Vsock(machine, vsockCid.orElseThrow(
                     () -> new IllegalArgumentException("agentChannel=VSOCK needs a guest cid"))));
         }
+        if (spec.debugConsole()) {
+            fragments.add(new QemuFragment.DebugConsole(machine, paths.debugConsoleSocket(),
+                    QemuHypervisor.DEBUG_CONSOLE_PORT_NAME));
+        }
         if (spec.sharedFs() != null) {
             fragments.add(new QemuFragment.Virtiofs(machine, paths.virtiofsdSocket(), spec.sharedFs().tag()));
         }

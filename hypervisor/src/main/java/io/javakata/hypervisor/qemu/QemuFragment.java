@@ -141,6 +141,20 @@ sealed interface QemuFragment {
         }
     }
 
+    /**
+     * The guest's debug console: a virtio-serial port named {@code portName} on a controller of its own (so it
+     * does not depend on the agent's transport), whose host side is a listening Unix socket only root reaches.
+     */
+    record DebugConsole(MachineType machine, Path socket, String portName) implements QemuFragment {
+        @Override
+        public List<String> args() {
+            return List.of(
+                    "-device", machine.device("virtio-serial") + ",id=vserdbg",
+                    "-chardev", "socket,id=debugcon,path=" + socket + ",server=on,wait=off",
+                    "-device", "virtserialport,bus=vserdbg.0,chardev=debugcon,name=" + portName);
+        }
+    }
+
     /** A vhost-vsock device with the guest's context id; needs the host's /dev/vhost-vsock. */
     record Vsock(MachineType machine, long cid) implements QemuFragment {
         @Override

@@ -40,6 +40,8 @@ public final class QemuHypervisor implements Hypervisor {
 
     /** The virtio-serial port name the agent looks for in /sys/class/virtio-ports/NAME/name. */
     public static final String AGENT_PORT_NAME = "agent0";
+    /** The virtio-serial port the agent serves its debug shell on, when the spec asks for one. */
+    public static final String DEBUG_CONSOLE_PORT_NAME = "debug0";
     /** The vsock port the agent listens on. */
     public static final int VSOCK_AGENT_PORT = 1024;
 

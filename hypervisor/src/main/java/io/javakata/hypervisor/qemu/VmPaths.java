@@ -43,6 +43,14 @@ public record VmPaths(Path stateDir) {
         return stateDir.resolve("console.sock");
     }
 
+    /**
+     * QEMU's end of the guest's debug console port, when the spec has one ({@code VmSpec.debugConsole}): the
+     * operator's {@code console} command connects here.
+     */
+    public Path debugConsoleSocket() {
+        return stateDir.resolve("debug-console.sock");
+    }
+
     /** QEMU's own stdout and stderr. */
     public Path qemuLog() {
         return stateDir.resolve("qemu.log");
@@ -54,7 +62,7 @@ public record VmPaths(Path stateDir) {
 
     /** Every socket the driver may create, for cleanup. */
     List<Path> sockets() {
-        return List.of(qmpSocket(), agentSocket(), virtiofsdSocket(), consoleSocket());
+        return List.of(qmpSocket(), agentSocket(), virtiofsdSocket(), consoleSocket(), debugConsoleSocket());
     }
 
     /** Fails if a socket path would not fit in sun_path. */

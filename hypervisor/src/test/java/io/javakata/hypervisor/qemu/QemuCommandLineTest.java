@@ -123,6 +123,21 @@ class QemuCommandLineTest {
     }
 
     @Test
+    void aDebugConsoleIsItsOwnSerialPortOnlyWhenAskedFor() {
+        for (VmSpec.AgentChannel channel : VmSpec.AgentChannel.values()) {
+            VmSpec spec = spec("q35", 1, 512, "", SHARED, channel);
+            List<String> without = QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.of(3), TSC).argv();
+            assertTrue(without.stream().noneMatch(a -> a.contains("debug")), without.toString());
+            List<String> with = QemuCommandLine.of(spec.withDebugConsole(true), Accelerator.TCG, OptionalLong.of(3),
+                    TSC).argv();
+            assertTrue(with.contains("virtio-serial-pci,id=vserdbg"), with.toString());
+            assertTrue(with.contains("socket,id=debugcon,path=" + STATE.resolve("debug-console.sock")
+                    + ",server=on,wait=off"), with.toString());
+            assertTrue(with.contains("virtserialport,bus=vserdbg.0,chardev=debugcon,name=debug0"), with.toString());
+        }
+    }
+
+    @Test
     void q35KeepsQuiet() {
         String base = QemuCommandLine.BASE_KERNEL_PARAMS;
         assertEquals(base + " quiet", QemuCommandLine.kernelParams(base, MachineType.Q35, "quiet"));

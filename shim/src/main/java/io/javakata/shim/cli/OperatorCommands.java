@@ -1,6 +1,7 @@
 package io.javakata.shim.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.javakata.shim.diagnose.DebugConsoleClient;
 import io.javakata.shim.diagnose.DiagnoseBundle;
 import io.javakata.shim.hostcheck.EffectiveSetup;
 import io.javakata.shim.hostcheck.Finding;
@@ -11,16 +12,20 @@ import io.javakata.shim.metrics.NodeMetrics;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
 /**
- * Runs the commands an operator types ({@link OperatorArgs}): {@code check}, {@code env}, {@code metrics} and
- * {@code diagnose}. Each prints to stdout and
+ * Runs the commands an operator types ({@link OperatorArgs}): {@code check}, {@code env}, {@code metrics},
+ * {@code diagnose} and {@code console}. Each prints to stdout and
  * returns the process's exit code; diagnostics go to stderr.
  */
 final class OperatorCommands {
+
+    /** How long a debug console shell may run on after a piped input ended. */
+    private static final Duration PIPED_CONSOLE_GRACE = Duration.ofSeconds(30);
 
     private final Map<String, String> env;
     private final PrintStream out;
@@ -36,6 +41,7 @@ final class OperatorCommands {
             case "env" -> env(args);
             case "metrics" -> metrics(args);
             case "diagnose" -> diagnose(args);
+            case "console" -> console(args);
             default -> throw new Flags.UsageException("unknown command \"" + args.command() + "\"");
         };
     }
@@ -70,6 +76,28 @@ final class OperatorCommands {
         out.println("  " + String.join(" ", result.entries()));
         result.missing().forEach(m -> out.println("  not gathered: " + m));
         return 0;
+    }
+
+    /**
+     * A shell in the pod's guest, outside every container, when its configuration enabled the debug console; exits
+     * with the shell's status. On a terminal, the terminal is put in raw mode for the session (keys such as ^C go to
+     * the guest) and restored after.
+     */
+    private int console(OperatorArgs args) throws Flags.UsageException, IOException {
+        EffectiveSetup setup = EffectiveSetup.resolve(args.path("config"), args.path("containerd-config"), env);
+        String pod = args.operands().getFirst();
+        Path socket = DebugConsoleClient.socketOf(stateDir(args, setup), pod);
+        boolean terminal = System.console() != null && System.console().isTerminal();
+        System.err.println("debug console of " + pod + ": a root shell in the guest, outside every container; "
+                + "`exit` ends it" + (terminal ? "\r" : ""));
+        String saved = terminal ? Stty.raw() : null;
+        try {
+            return new DebugConsoleClient(System.in, out, terminal, PIPED_CONSOLE_GRACE).run(socket);
+        } finally {
+            if (saved != null) {
+                Stty.restore(saved);
+            }
+        }
     }
 
     /** --state-dir, else the configuration's (the default one, with a warning, if the file is broken). */

@@ -32,7 +32,7 @@ public final class ConfigLoader {
             "hypervisor", Set.of("type", "path", "kernel", "initrd", "machine", "accel", "vcpus", "memory_mib",
                     "kernel_params", "boot_timeout_seconds", "run_as", "console_log_max_kib"),
             "virtiofsd", Set.of("path", "cache"),
-            "agent", Set.of("transport", "request_timeout_seconds"),
+            "agent", Set.of("transport", "request_timeout_seconds", "debug_console"),
             "runtime", Set.of("state_dir", "debug"));
     private static final String ORDER = "hypervisor, virtiofsd, agent, runtime";
 
@@ -137,7 +137,8 @@ public final class ConfigLoader {
         var agent = new RuntimeConfig.Agent(
                 a.oneOf("transport", d.agent().transport(), "serial", "vsock"),
                 Duration.ofSeconds(a.integer("request_timeout_seconds", (int) d.agent().requestTimeout().toSeconds(),
-                        1, 3600)));
+                        1, 3600)),
+                a.bool("debug_console", d.agent().debugConsole()));
         var runtime = new RuntimeConfig.Runtime(
                 r.absolutePath("state_dir", d.runtime().stateDir()),
                 r.bool("debug", d.runtime().debug()));

@@ -35,7 +35,8 @@ public final class EffectiveConfig {
                 .put("cache", config.virtiofsd().cache());
         root.putObject("agent")
                 .put("transport", config.agent().transport())
-                .put("request_timeout_seconds", config.agent().requestTimeout().toSeconds());
+                .put("request_timeout_seconds", config.agent().requestTimeout().toSeconds())
+                .put("debug_console", config.agent().debugConsole());
         root.putObject("runtime")
                 .put("state_dir", config.runtime().stateDir().toString())
                 .put("debug", config.runtime().debug());

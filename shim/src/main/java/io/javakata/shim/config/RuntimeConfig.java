@@ -70,10 +70,17 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
      * @param transport      "serial" or "vsock"
      * @param requestTimeout deadline of an agent request that should answer at once (TOML key
      *                       request_timeout_seconds)
+     * @param debugConsole   whether pods started with this configuration have a debug console: a root shell in the
+     *                       guest, outside every container, that host root reaches with {@code
+     *                       containerd-shim-javakata-v2 console POD} (TOML key debug_console; off by default)
      */
-    public record Agent(String transport, Duration requestTimeout) {
+    public record Agent(String transport, Duration requestTimeout, boolean debugConsole) {
+        public Agent(String transport, Duration requestTimeout) {
+            this(transport, requestTimeout, false);
+        }
+
         public static Agent defaults() {
-            return new Agent("serial", Duration.ofSeconds(30));
+            return new Agent("serial", Duration.ofSeconds(30), false);
         }
     }
 

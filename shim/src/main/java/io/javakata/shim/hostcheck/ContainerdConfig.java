@@ -108,9 +108,12 @@ record ContainerdConfig(Path file, List<Runtime> runtimes, boolean restrictOomSc
         node.properties().forEach(e -> walk(e.getValue(), file, runtimes, restrict));
     }
 
-    /** The configuration file the first javakata runtime names, if any. */
+    /**
+     * The configuration file of the first javakata runtime, if it names one: another handler's file (a debug variant,
+     * say) is not the one pods of the first get.
+     */
     Optional<Path> shimConfigPath() {
-        return runtimes.stream().flatMap(r -> r.configPath().stream()).findFirst();
+        return runtimes.stream().findFirst().flatMap(Runtime::configPath);
     }
 
     Finding finding() {

@@ -378,7 +378,8 @@ public final class Sandbox {
                 sizing.vcpus(), sizing.memoryMiB(), enumValue(Accelerator.class, "hypervisor.accel", hv.accel()), hv.machine(),
                 new VmSpec.SharedFs(SHARED_FS_TAG, paths.shared(), fs.path(), fs.cache(), VIRTIOFSD_LAUNCHER),
                 enumValue(VmSpec.AgentChannel.class, "agent.transport", config.agent().transport()),
-                hv.bootTimeout()).withHostLimits(hv.runAs(), hv.consoleLogMaxKiB() * 1024L);
+                hv.bootTimeout()).withHostLimits(hv.runAs(), hv.consoleLogMaxKiB() * 1024L)
+                .withDebugConsole(config.agent().debugConsole());
     }
 
     private static <E extends Enum<E>> E enumValue(Class<E> type, String field, String value) {

@@ -55,7 +55,10 @@ class OperatorArgsTest {
                 Arguments.of(List.of("check", "extra"), "check takes no operand, got: extra"),
                 Arguments.of(List.of("diagnose", "--output", "/tmp/x.tar.gz"),
                         "diagnose needs exactly 1 operand (the pod), got 0"),
-                Arguments.of(List.of("diagnose", "a", "b"), "diagnose needs exactly 1 operand (the pod), got 2"));
+                Arguments.of(List.of("diagnose", "a", "b"), "diagnose needs exactly 1 operand (the pod), got 2"),
+                Arguments.of(List.of("console"), "console needs exactly 1 operand (the pod), got 0"),
+                Arguments.of(List.of("console", "web-0", "--output", "x"), "console: unknown option --output (known: "
+                        + "--config, --containerd-config, --state-dir)"));
     }
 
     @ParameterizedTest

@@ -58,6 +58,7 @@ class ConfigLoaderTest {
                 [agent]
                 transport = "vsock"
                 request_timeout_seconds = 7
+                debug_console = true
                 [runtime]
                 state_dir = "/tmp/jk"
                 debug = true
@@ -67,7 +68,7 @@ class ConfigLoaderTest {
                 d.hypervisor().initrd(), "q35", "tcg", 2, 1024, "quiet panic=1", Duration.ofSeconds(120), "", 64),
                 c.hypervisor());
         assertEquals(new RuntimeConfig.Virtiofsd(d.virtiofsd().path(), "none"), c.virtiofsd());
-        assertEquals(new RuntimeConfig.Agent("vsock", Duration.ofSeconds(7)), c.agent());
+        assertEquals(new RuntimeConfig.Agent("vsock", Duration.ofSeconds(7), true), c.agent());
         assertEquals(new RuntimeConfig.Runtime(Path.of("/tmp/jk"), true), c.runtime());
     }
 

@@ -29,6 +29,22 @@ class ContainerdConfigTest {
     }
 
     @Test
+    void theShimsConfigurationIsTheFirstRuntimesNotAnotherHandlers() throws Exception {
+        Path file = write("config.toml", """
+                version = 2
+                [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata]
+                  runtime_type = "io.containerd.javakata.v2"
+                [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-debug]
+                  runtime_type = "io.containerd.javakata.v2"
+                  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-debug.options]
+                    ConfigPath = "/etc/javakata/debug.toml"
+                """);
+        ContainerdConfig config = ContainerdConfig.read(file);
+        assertEquals(2, config.runtimes().size());
+        assertEquals(Optional.empty(), config.shimConfigPath());
+    }
+
+    @Test
     void findsTheRuntimeOfAVersion2Config() throws Exception {
         Path file = write("config.toml", """
                 version = 2
