@@ -16,6 +16,11 @@ final class Statuses {
 
     static Status toStatus(Throwable failure, String call) {
         if (failure instanceof RuntimeStatusException e) {
+            // An unexpected failure wrapped with context: its stack is logged here, once, where the call fails.
+            if (e.getCause() != null && !(e.getCause() instanceof RuntimeStatusException)
+                    && (e.code() == Code.UNKNOWN || e.code() == Code.INTERNAL)) {
+                LOG.log(System.Logger.Level.WARNING, call + " failed: " + e.getMessage(), e.getCause());
+            }
             return status(e.code(), e.getMessage());
         }
         LOG.log(System.Logger.Level.WARNING, call + " failed with an unexpected exception", failure);
