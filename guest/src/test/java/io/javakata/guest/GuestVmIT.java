@@ -203,6 +203,8 @@ class GuestVmIT {
         console("sleep 601 & echo started-$((1+1))\n", "started-2");
         String second = console("ps -o pid,args | grep -c '[s]leep 601'; exit 0\n", DebugConsoleProtocol.END_PREFIX + "0]");
         assertTrue(second.contains("\n0\r\n"), "the first session's sleep is gone: " + second);
+        assertTrue(!second.contains(DebugConsoleProtocol.END_PREFIX + "137]"), "the hung-up shell's end is not the "
+                + "next session's: " + second);
     }
 
     /** Sends {@code input} on a new debug console session and returns what came back up to {@code until}. */
