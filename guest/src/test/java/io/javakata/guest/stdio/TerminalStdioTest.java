@@ -15,7 +15,7 @@ import org.junit.jupiter.api.io.TempDir;
 import io.javakata.sys.Fds;
 import io.javakata.sys.Terminals;
 
-/** ContainerStdio over a real pty pair, as runc's console socket would hand it over. */
+/** TerminalStdio over a real pty pair, as runc's console socket would hand it over. */
 @Timeout(20)
 class TerminalStdioTest {
 
@@ -29,9 +29,8 @@ class TerminalStdioTest {
         int master = Fds.open(Path.of("/dev/ptmx"), Fds.O_RDWR | O_NOCTTY | Fds.O_CLOEXEC, 0);
         int slave = Fds.open(Path.of("/dev/pts/" + Terminals.unlockSlave(master)),
                 Fds.O_RDWR | O_NOCTTY | Fds.O_CLOEXEC, 0);
-        ContainerStdio stdio = ContainerStdio.terminal("c1/e1", dir, true, true);
-        stdio.prepare();
-        stdio.attachTerminal(master);
+        TerminalStdio stdio = new TerminalStdio("c1/e1", dir.resolve("console.sock"), true, true);
+        stdio.attach(master);
         assertNull(stdio.stderr(), "a terminal has no separate stderr");
 
         stdio.resize(24, 100);
@@ -59,11 +58,10 @@ class TerminalStdioTest {
         int master = Fds.open(Path.of("/dev/ptmx"), Fds.O_RDWR | O_NOCTTY | Fds.O_CLOEXEC, 0);
         int slave = Fds.open(Path.of("/dev/pts/" + Terminals.unlockSlave(master)),
                 Fds.O_RDWR | O_NOCTTY | Fds.O_CLOEXEC, 0);
-        ContainerStdio stdio = ContainerStdio.terminal("c1/e2", dir, true, true);
-        stdio.prepare();
+        TerminalStdio stdio = new TerminalStdio("c1/e2", dir.resolve("console.sock"), true, true);
         stdio.resize(30, 100);
         stdio.resize(43, 132);
-        stdio.attachTerminal(master);
+        stdio.attach(master);
         assertEquals(new Terminals.WindowSize(43, 132), Terminals.windowSize(slave), "the last size asked for");
         Fds.close(slave);
         stdio.outputsDone().get(10, TimeUnit.SECONDS);
