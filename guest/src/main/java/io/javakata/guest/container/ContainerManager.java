@@ -114,11 +114,11 @@ public final class ContainerManager {
         String id = request.id();
         Path bundle = bundles.resolve(id);
         ContainerStdio stdio = launcher.stdio(id, bundle, request.stdio());
-        boolean launched = false;
+        boolean runtimeCalled = false;
         try {
             Files.createDirectories(bundle);
             Files.write(bundle.resolve("config.json"), request.ociSpec());
-            launched = true; // from here a failure may leave runtime state to delete
+            runtimeCalled = true; // from here a failure may leave runtime state to delete
             int pid = launcher.launch(new Launch.Init(id, bundle), stdio);
             Cgroup cgroup = cgroupOf(id, pid);
             boolean ownPidNamespace = initOfItsPidNamespace(pid);
@@ -132,7 +132,7 @@ public final class ContainerManager {
                     pid, request.terminal(), ownPidNamespace);
             return container;
         } catch (IOException | RuntimeException e) {
-            cleanUp(id, bundle, stdio, launched);
+            cleanUp(id, bundle, stdio, runtimeCalled);
             throw Errors.unknown(e, "create container %s", id);
         }
     }
@@ -380,8 +380,8 @@ public final class ContainerManager {
         return container;
     }
 
-    private void cleanUp(String id, Path bundle, ContainerStdio stdio, boolean launched) {
-        if (launched) {
+    private void cleanUp(String id, Path bundle, ContainerStdio stdio, boolean runtimeCalled) {
+        if (runtimeCalled) {
             try {
                 runtime.delete(id, bundle);
             } catch (IOException e) {

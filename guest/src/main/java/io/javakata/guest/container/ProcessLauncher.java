@@ -61,10 +61,6 @@ final class ProcessLauncher {
         this.consoles = consoles;
     }
 
-    OciRuntime runtime() {
-        return runtime;
-    }
-
     /** The one place the kind of stdio is chosen: a terminal, or FIFOs in {@code dir}. */
     ContainerStdio stdio(String name, Path dir, StdioRequest request) {
         return request.terminal()
