@@ -2,10 +2,8 @@ package io.javakata.guest.container;
 
 import java.io.IOException;
 import java.lang.System.Logger.Level;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.List;
@@ -19,15 +17,17 @@ import java.util.stream.Stream;
 import io.javakata.guest.cgroup.Cgroup;
 import io.javakata.guest.reaper.ExitStatus;
 import io.javakata.guest.reaper.Reaper;
+import io.javakata.guest.container.ProcessLauncher.Launch;
+import io.javakata.guest.container.ProcessLauncher.StdioRequest;
+import io.javakata.guest.container.ProcessState.Event;
 import io.javakata.guest.stdio.ContainerStdio;
-import io.javakata.sys.ErrnoException;
-import io.javakata.sys.FdPassing;
-import io.javakata.sys.Signals;
 import io.javakata.ttrpc.Errors;
 import io.javakata.ttrpc.RuntimeStatusException;
 
 /**
- * The containers of this guest, created and driven through runc.
+ * The containers of this guest, created and driven through the OCI runtime (runc). Each call finds the container
+ * or exec (NOT_FOUND), applies its event to the process ({@link ProcessState}, which refuses what the state does
+ * not allow), then asks the runtime; the init and every exec start through one {@link ProcessLauncher}.
  *
  * <p>Every method is blocking and thread-safe; failures are {@link RuntimeStatusException}s whose
  * message names the container and the step. A failed create removes what it made (runc state, FIFOs,
@@ -37,17 +37,14 @@ public final class ContainerManager {
 
     private static final System.Logger LOG = System.getLogger(ContainerManager.class.getName());
     private static final Pattern ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,127}");
-    private static final int ESRCH = 3;
-    /** How long runc may take to hand over a pty master after it returned (it sends before returning). */
-    private static final Duration CONSOLE_WAIT = Duration.ofSeconds(10);
 
     private final Path bundles;
-    private final Runc runc;
+    private final OciRuntime runtime;
+    private final ProcessLauncher launcher;
     private final Reaper reaper;
     private final Path proc;
     private final Path cgroupMount;
-    private final Path consoles;
-    private final AtomicLong consoleCounter = new AtomicLong();
+    private final AtomicLong updateCounter = new AtomicLong();
     private final ConcurrentMap<String, Container> containers = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, Boolean> creating = new ConcurrentHashMap<>();
 
@@ -55,23 +52,21 @@ public final class ContainerManager {
      * @param bundles the directory holding one bundle directory per container
      *                ({@code /run/javakata/bundles})
      */
-    public ContainerManager(Path bundles, Runc runc, Reaper reaper) {
-        this(bundles, runc, reaper, Path.of("/proc"), Path.of("/sys/fs/cgroup"));
+    public ContainerManager(Path bundles, OciRuntime runtime, Reaper reaper) {
+        this(bundles, runtime, reaper, Path.of("/proc"), Path.of("/sys/fs/cgroup"));
     }
 
     /**
      * @param proc        {@code /proc}, where a container's cgroup is looked up by its init pid
      * @param cgroupMount the cgroup2 mount ({@code /sys/fs/cgroup})
      */
-    public ContainerManager(Path bundles, Runc runc, Reaper reaper, Path proc, Path cgroupMount) {
+    public ContainerManager(Path bundles, OciRuntime runtime, Reaper reaper, Path proc, Path cgroupMount) {
         this.bundles = bundles;
-        this.runc = runc;
+        this.runtime = runtime;
+        this.launcher = new ProcessLauncher(runtime, bundles.resolveSibling("tty"));
         this.reaper = reaper;
         this.proc = proc;
         this.cgroupMount = cgroupMount;
-        // Console sockets get short names of their own: a bundle path with 64-character container and
-        // exec ids (CRI's) would overflow sun_path's 108 bytes.
-        this.consoles = bundles.resolveSibling("tty");
     }
 
     /** What the host asked for in CreateContainer. */
@@ -80,11 +75,19 @@ public final class ContainerManager {
         public CreateRequest(String id, byte[] ociSpec, boolean stdin, boolean stdout, boolean stderr) {
             this(id, ociSpec, false, stdin, stdout, stderr);
         }
+
+        StdioRequest stdio() {
+            return new StdioRequest(terminal, stdin, stdout, stderr);
+        }
     }
 
     /** What the host asked for in ExecProcess: {@code process} is an OCI Process as JSON. */
     public record ExecRequest(String containerId, String execId, byte[] process, boolean terminal, boolean stdin,
                               boolean stdout, boolean stderr) {
+
+        StdioRequest stdio() {
+            return new StdioRequest(terminal, stdin, stdout, stderr);
+        }
     }
 
     public Container create(CreateRequest request) {
@@ -110,23 +113,13 @@ public final class ContainerManager {
     private Container createBundleAndRun(CreateRequest request) {
         String id = request.id();
         Path bundle = bundles.resolve(id);
-        ContainerStdio stdio = request.terminal()
-                ? ContainerStdio.terminal(id, bundle, request.stdin(), request.stdout())
-                : new ContainerStdio(id, bundle, request.stdin(), request.stdout(), request.stderr());
-        boolean runcCreated = false;
-        FdPassing.Listener console = null;
+        ContainerStdio stdio = launcher.stdio(id, bundle, request.stdio());
+        boolean runtimeCalled = false;
         try {
             Files.createDirectories(bundle);
             Files.write(bundle.resolve("config.json"), request.ociSpec());
-            stdio.prepare();
-            console = request.terminal() ? listenConsole() : null;
-            Path pidFile = bundle.resolve("init.pid");
-            runcCreated = true;
-            runc.create(id, bundle, pidFile, stdio, console == null ? null : console.path());
-            if (console != null) {
-                stdio.attachTerminal(console.acceptFd(CONSOLE_WAIT));
-            }
-            int pid = Integer.parseInt(Files.readString(pidFile, StandardCharsets.US_ASCII).strip());
+            runtimeCalled = true; // from here a failure may leave runtime state to delete
+            int pid = launcher.launch(new Launch.Init(id, bundle), stdio);
             Cgroup cgroup = cgroupOf(id, pid);
             boolean ownPidNamespace = initOfItsPidNamespace(pid);
             CompletableFuture<ExitStatus> exit = reaper.track(pid);
@@ -139,12 +132,8 @@ public final class ContainerManager {
                     pid, request.terminal(), ownPidNamespace);
             return container;
         } catch (IOException | RuntimeException e) {
-            cleanUp(id, bundle, stdio, runcCreated);
-            throw Errors.unknown("create container %s: %s", id, e.getMessage());
-        } finally {
-            if (console != null) {
-                console.close();
-            }
+            cleanUp(id, bundle, stdio, runtimeCalled);
+            throw Errors.unknown(e, "create container %s", id);
         }
     }
 
@@ -216,11 +205,6 @@ public final class ContainerManager {
         }
     }
 
-    private FdPassing.Listener listenConsole() throws IOException {
-        Files.createDirectories(consoles);
-        return FdPassing.listen(consoles.resolve(consoleCounter.incrementAndGet() + ".sock"));
-    }
-
     private Cgroup cgroupOf(String id, int pid) {
         try {
             return Cgroup.ofPid(proc, cgroupMount, pid);
@@ -244,16 +228,9 @@ public final class ContainerManager {
         if (request.process().length == 0) {
             throw Errors.invalidArgument("process of exec %s: must not be empty", execId);
         }
-        if (container.state() == Container.State.EXITED) {
-            throw Errors.failedPrecondition("exec %s in container %s: the container has exited", execId,
-                    container.id());
-        }
         Path dir = container.bundle().resolve("execs").resolve(execId);
-        String name = container.id() + "/" + execId;
-        ContainerStdio stdio = request.terminal()
-                ? ContainerStdio.terminal(name, dir, request.stdin(), request.stdout())
-                : new ContainerStdio(name, dir, request.stdin(), request.stdout(), request.stderr());
-        ExecProcess exec = new ExecProcess(container.id(), execId, dir, request.terminal(), stdio);
+        ContainerStdio stdio = launcher.stdio(container.id() + "/" + execId, dir, request.stdio());
+        ExecProcess exec = new ExecProcess(container.id(), execId, dir, stdio);
         container.addExec(exec);
         try {
             Files.createDirectories(dir);
@@ -261,70 +238,41 @@ public final class ContainerManager {
         } catch (IOException e) {
             container.removeExec(exec);
             deleteTree(dir);
-            throw Errors.unknown("exec %s in container %s: %s", execId, container.id(), e.getMessage());
+            throw Errors.unknown(e, "exec %s in container %s", execId, container.id());
         }
         return exec;
     }
 
-    /** Runs a registered exec with {@code runc exec --detach}; returns once it runs. */
+    /** Runs a registered exec with the runtime's {@code exec --detach}; returns once it runs. */
     public ExecProcess startExec(String containerId, String execId) {
         Container container = get(containerId);
         ExecProcess exec = container.exec(execId);
-        exec.markStarting(container.cgroup() == null ? 0 : container.cgroup().oomKills());
-        FdPassing.Listener console = null;
+        exec.start(container.cgroup() == null ? 0 : container.cgroup().oomKills());
         try {
-            exec.stdio().prepare();
-            console = exec.terminal() ? listenConsole() : null;
-            Path pidFile = exec.dir().resolve("exec.pid");
-            runc.exec(containerId, container.bundle(), exec.dir().resolve("process.json"), pidFile, exec.stdio(),
-                    console == null ? null : console.path());
-            int pid = Integer.parseInt(Files.readString(pidFile, StandardCharsets.US_ASCII).strip());
+            int pid = launcher.launch(new Launch.Exec(containerId, container.bundle(), exec.dir()), exec.stdio());
             exec.started(pid);
-            // runc has exited, so the exec's process is our child now (or already a reaped orphan,
+            // The runtime has exited, so the exec's process is our child now (or already a reaped orphan,
             // which track() answers from the reaper's memory).
-            reaper.track(pid).thenAccept(exec.exit()::complete);
-            if (console != null) {
-                exec.stdio().attachTerminal(console.acceptFd(CONSOLE_WAIT));
-            }
+            exec.exitsWith(reaper.track(pid));
             LOG.log(Level.INFO, "msg=\"exec started\" container={0} exec={1} pid={2}", containerId, execId, pid);
             return exec;
         } catch (IOException | RuntimeException e) {
             exec.stdio().close();
-            exec.exit().complete(new ExitStatus(ExecProcess.START_FAILED_STATUS, java.time.Instant.now()));
-            throw Errors.unknown("start exec %s in container %s: %s", execId, containerId, e.getMessage());
-        } finally {
-            if (console != null) {
-                console.close();
-            }
+            exec.startFailed();
+            throw Errors.unknown(e, "start exec %s in container %s", execId, containerId);
         }
     }
 
-    /** Sends a signal to an exec's process; NOT_FOUND once it has exited. */
+    /** Sends a signal to an exec's process; NOT_FOUND before it started and once it has exited. */
     public void signalExec(String containerId, String execId, int signal) {
-        ExecProcess exec = get(containerId).exec(execId);
-        if (exec.exit().isDone() || exec.pid() == 0) {
-            throw Errors.notFound("signal %d to exec %s of container %s: process %s", signal, execId, containerId,
-                    exec.pid() == 0 ? "not started" : "already finished");
-        }
-        try {
-            Signals.kill(exec.pid(), signal);
-        } catch (ErrnoException e) {
-            if (e.errno() == ESRCH) {
-                throw Errors.notFound("signal %d to exec %s of container %s: process already finished", signal,
-                        execId, containerId);
-            }
-            throw Errors.unknown("signal %d to exec %s of container %s: %s", signal, execId, containerId,
-                    e.getMessage());
-        }
+        get(containerId).exec(execId).signal(signal);
     }
 
-    /** Forgets an exec that has exited or never started; FAILED_PRECONDITION while it runs. */
+    /** Forgets an exec that has exited or never started; FAILED_PRECONDITION while it may run. */
     public void removeExec(String containerId, String execId) {
         Container container = get(containerId);
         ExecProcess exec = container.exec(execId);
-        if (exec.state() == ExecProcess.State.RUNNING) {
-            throw Errors.failedPrecondition("remove exec %s of container %s: it is running", execId, containerId);
-        }
+        exec.apply(Event.REMOVE);
         container.removeExec(exec);
         exec.stdio().close();
         deleteTree(exec.dir());
@@ -332,35 +280,38 @@ public final class ContainerManager {
 
     /** {@code runc pause}: freezes every process of the container. */
     public void pause(String id) {
-        Container container = running(id, "pause");
+        Container container = get(id);
+        container.apply(Event.PAUSE);
         try {
-            runc.pause(id, container.bundle());
+            runtime.pause(id, container.bundle());
         } catch (IOException e) {
-            throw Errors.unknown("pause container %s: %s", id, e.getMessage());
+            throw Errors.unknown(e, "pause container %s", id);
         }
     }
 
     public void resume(String id) {
-        Container container = running(id, "resume");
+        Container container = get(id);
+        container.apply(Event.RESUME);
         try {
-            runc.resume(id, container.bundle());
+            runtime.resume(id, container.bundle());
         } catch (IOException e) {
-            throw Errors.unknown("resume container %s: %s", id, e.getMessage());
+            throw Errors.unknown(e, "resume container %s", id);
         }
     }
 
     /** {@code runc update --resources}: {@code resources} is OCI LinuxResources JSON. */
     public void update(String id, byte[] resources) {
-        Container container = running(id, "update");
+        Container container = get(id);
+        container.apply(Event.UPDATE);
         if (resources.length == 0) {
             throw Errors.invalidArgument("resources of container %s: must not be empty", id);
         }
-        Path file = container.bundle().resolve("resources-" + consoleCounter.incrementAndGet() + ".json");
+        Path file = container.bundle().resolve("resources-" + updateCounter.incrementAndGet() + ".json");
         try {
             Files.write(file, resources);
-            runc.update(id, container.bundle(), file);
+            runtime.update(id, container.bundle(), file);
         } catch (IOException e) {
-            throw Errors.unknown("update container %s: %s", id, e.getMessage());
+            throw Errors.unknown(e, "update container %s", id);
         } finally {
             try {
                 Files.deleteIfExists(file);
@@ -375,54 +326,44 @@ public final class ContainerManager {
         return List.copyOf(containers.values());
     }
 
-    private Container running(String id, String op) {
-        Container container = get(id);
-        if (container.state() == Container.State.EXITED) {
-            throw Errors.failedPrecondition("%s container %s: it has exited", op, id);
-        }
-        return container;
-    }
-
     public Container start(String id) {
         Container container = get(id);
-        container.markStarted();
+        container.apply(Event.START);
         try {
-            runc.start(id, container.bundle());
+            runtime.start(id, container.bundle());
         } catch (IOException e) {
-            throw Errors.unknown("start container %s: %s", id, e.getMessage());
+            throw Errors.unknown(e, "start container %s", id);
         }
         LOG.log(Level.INFO, "msg=\"container started\" container={0} pid={1}", id, container.initPid());
         return container;
     }
 
+    /** Sends a signal to a container's init, or with {@code all} to every process in it (the runtime's kill). */
     public void signal(String id, int signal, boolean all) {
         Container container = get(id);
-        if (container.exit().isDone()) {
-            throw Errors.notFound("signal %d to container %s: process already finished", signal, id);
+        if (!all) {
+            container.signal(signal);
+            return;
         }
+        String context = "signal " + signal + " to " + container.describe();
+        container.apply(Event.SIGNAL, context);
         try {
-            if (all) {
-                runc.kill(id, container.bundle(), signal, true);
-            } else {
-                Signals.kill(container.initPid(), signal);
-            }
-        } catch (ErrnoException e) {
-            if (e.errno() == ESRCH) {
-                throw Errors.notFound("signal %d to container %s: process already finished", signal, id);
-            }
-            throw Errors.unknown("signal %d to container %s: %s", signal, id, e.getMessage());
+            runtime.kill(id, container.bundle(), signal, true);
         } catch (IOException e) {
-            throw Errors.unknown("signal %d to container %s: %s", signal, id, e.getMessage());
+            throw Errors.unknown(e, context);
         }
     }
 
+    /** RemoveContainer: the runtime deletes it (killing what still runs), then the agent forgets it. */
     public void remove(String id) {
         Container container = get(id);
         try {
-            runc.delete(id, container.bundle());
+            runtime.delete(id, container.bundle());
         } catch (IOException e) {
-            throw Errors.unknown("remove container %s: %s", id, e.getMessage());
+            throw Errors.unknown(e, "remove container %s", id);
         }
+        // Applied once the runtime deleted it: a failed delete leaves the container as it was.
+        container.apply(Event.DELETE, "remove container " + id);
         containers.remove(id);
         container.stdio().close();
         container.execs().forEach(e -> e.stdio().close());
@@ -439,10 +380,10 @@ public final class ContainerManager {
         return container;
     }
 
-    private void cleanUp(String id, Path bundle, ContainerStdio stdio, boolean runcCreated) {
-        if (runcCreated) {
+    private void cleanUp(String id, Path bundle, ContainerStdio stdio, boolean runtimeCalled) {
+        if (runtimeCalled) {
             try {
-                runc.delete(id, bundle);
+                runtime.delete(id, bundle);
             } catch (IOException e) {
                 LOG.log(Level.DEBUG, "msg=\"cleanup after failed create\" container={0} error=\"{1}\"", id,
                         e.getMessage());

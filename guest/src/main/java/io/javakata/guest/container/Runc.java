@@ -11,7 +11,7 @@ import java.util.List;
 
 import io.javakata.guest.reaper.BoundedCommand;
 import io.javakata.guest.reaper.Reaper;
-import io.javakata.guest.stdio.ContainerStdio;
+import io.javakata.guest.stdio.RuntimeStdio;
 
 /**
  * Drives the runc binary. Every command logs to a JSON file ({@code --log}), whose error lines become
@@ -21,7 +21,7 @@ import io.javakata.guest.stdio.ContainerStdio;
  * <p>Thread-safe; each call blocks until runc exits, at most {@link #TIMEOUT_SECONDS}: then runc and what it
  * started ({@code runc init}, a hook) are killed and the call fails.
  */
-public final class Runc {
+public final class Runc implements OciRuntime {
 
     static final long TIMEOUT_SECONDS = 60;
     private static final System.Logger LOG = System.getLogger(Runc.class.getName());
@@ -48,71 +48,63 @@ public final class Runc {
         this.timeout = timeout;
     }
 
-    /**
-     * {@code runc create}; the container's init gets {@code stdio}; returns nothing, the pid is in pidFile.
-     *
-     * @param consoleSocket where runc sends the pty master of a terminal init, or null
-     */
-    public void create(String id, Path bundle, Path pidFile, ContainerStdio stdio, Path consoleSocket)
-            throws IOException {
+    /** {@code runc create}; a terminal init's pty master goes to {@code stdio}'s console socket. */
+    @Override
+    public void create(String id, Path bundle, Path pidFile, RuntimeStdio stdio) throws IOException {
         Path log = bundle.resolve("runc-create.log");
-        List<String> args = new ArrayList<>(List.of("create", "--bundle", bundle.toString(), "--pid-file",
-                pidFile.toString()));
-        if (consoleSocket != null) {
-            args.addAll(List.of("--console-socket", consoleSocket.toString()));
-        }
-        args.add(id);
-        ProcessBuilder builder = builder(log, args.toArray(String[]::new))
-                .redirectInput(stdio.stdinRedirect())
-                .redirectOutput(stdio.stdoutRedirect())
-                .redirectError(stdio.stderrRedirect());
-        run("create", id, builder, log);
+        run("create", id, withStdio(builder(log, withConsole(stdio, "create", "--bundle", bundle.toString(),
+                "--pid-file", pidFile.toString()), id), stdio), log);
     }
 
-    /**
-     * {@code runc exec --detach}: runs the OCI process in {@code processJson} in container {@code id};
-     * returns once it runs, its pid in {@code pidFile}. Its stdio is {@code stdio}, or the pty runc
-     * sends to {@code consoleSocket} (null for none).
-     */
-    public void exec(String id, Path bundle, Path processJson, Path pidFile, ContainerStdio stdio,
-                     Path consoleSocket) throws IOException {
+    /** {@code runc exec --detach}; a terminal exec's pty master goes to {@code stdio}'s console socket. */
+    @Override
+    public void exec(String id, Path bundle, Path processJson, Path pidFile, RuntimeStdio stdio) throws IOException {
         Path log = processJson.resolveSibling("runc-exec.log");
-        List<String> args = new ArrayList<>(List.of("exec", "--detach", "--pid-file", pidFile.toString(),
-                "--process", processJson.toString()));
-        if (consoleSocket != null) {
-            args.addAll(List.of("--console-socket", consoleSocket.toString()));
+        run("exec", id, withStdio(builder(log, withConsole(stdio, "exec", "--detach", "--pid-file",
+                pidFile.toString(), "--process", processJson.toString()), id), stdio), log);
+    }
+
+    /** {@code args}, then {@code --console-socket PATH} when {@code stdio} has one. */
+    private static List<String> withConsole(RuntimeStdio stdio, String... args) {
+        List<String> all = new ArrayList<>(List.of(args));
+        if (stdio.consoleSocket() != null) {
+            all.addAll(List.of("--console-socket", stdio.consoleSocket().toString()));
         }
-        args.add(id);
-        ProcessBuilder builder = builder(log, args.toArray(String[]::new))
-                .redirectInput(stdio.stdinRedirect())
-                .redirectOutput(stdio.stdoutRedirect())
-                .redirectError(stdio.stderrRedirect());
-        run("exec", id, builder, log);
+        return all;
+    }
+
+    private static ProcessBuilder withStdio(ProcessBuilder builder, RuntimeStdio stdio) {
+        return builder.redirectInput(stdio.stdin()).redirectOutput(stdio.stdout()).redirectError(stdio.stderr());
     }
 
     /** {@code runc pause} (cgroup freezer). */
+    @Override
     public void pause(String id, Path bundle) throws IOException {
         Path log = bundle.resolve("runc-pause.log");
         run("pause", id, quiet(builder(log, "pause", id), bundle), log);
     }
 
     /** {@code runc resume}. */
+    @Override
     public void resume(String id, Path bundle) throws IOException {
         Path log = bundle.resolve("runc-resume.log");
         run("resume", id, quiet(builder(log, "resume", id), bundle), log);
     }
 
     /** {@code runc update --resources <file>}: the file holds OCI LinuxResources JSON. */
+    @Override
     public void update(String id, Path bundle, Path resources) throws IOException {
         Path log = bundle.resolve("runc-update.log");
         run("update", id, quiet(builder(log, "update", "--resources", resources.toString(), id), bundle), log);
     }
 
+    @Override
     public void start(String id, Path bundle) throws IOException {
         Path log = bundle.resolve("runc-start.log");
         run("start", id, quiet(builder(log, "start", id), bundle), log);
     }
 
+    @Override
     public void kill(String id, Path bundle, int signal, boolean all) throws IOException {
         Path log = bundle.resolve("runc-kill.log");
         List<String> args = new ArrayList<>(List.of("kill"));
@@ -124,15 +116,24 @@ public final class Runc {
         run("kill", id, quiet(builder(log, args.toArray(String[]::new)), bundle), log);
     }
 
+    @Override
     public void delete(String id, Path bundle) throws IOException {
         Path log = bundle.resolve("runc-delete.log");
         run("delete", id, quiet(builder(log, "delete", "--force", id), bundle), log);
     }
 
     private ProcessBuilder builder(Path log, String... args) {
+        return builder(log, List.of(args), null);
+    }
+
+    /** runc's global flags, {@code args}, then {@code id} unless null. */
+    private ProcessBuilder builder(Path log, List<String> args, String id) {
         List<String> command = new ArrayList<>(List.of(binary.toString(), "--root", root.toString(),
                 "--log", log.toString(), "--log-format", "json"));
-        command.addAll(List.of(args));
+        command.addAll(args);
+        if (id != null) {
+            command.add(id);
+        }
         return new ProcessBuilder(command);
     }
 

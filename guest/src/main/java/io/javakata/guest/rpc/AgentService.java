@@ -44,6 +44,7 @@ import io.javakata.guest.container.OomWatcher;
 import io.javakata.sys.ErrnoException;
 import io.javakata.guest.reaper.ExitStatus;
 import io.javakata.guest.stdio.StreamBuffer;
+import io.javakata.ttrpc.Code;
 import io.javakata.ttrpc.Errors;
 import io.javakata.ttrpc.TtrpcServer;
 
@@ -136,7 +137,7 @@ public final class AgentService {
         } catch (TimeoutException e) {
             return WaitProcessResponse.newBuilder().setRunning(true).build();
         } catch (ExecutionException e) {
-            throw Errors.unknown("wait for %s: %s", describe(p), e.getCause());
+            throw Errors.unknown(e.getCause(), "wait for %s", p.describe());
         }
         Container c = containers.get(q.getContainerId());
         long kills = c.cgroup() == null ? 0 : c.cgroup().oomKills();
@@ -178,7 +179,7 @@ public final class AgentService {
         try {
             p.stdio().resize((int) Math.min(q.getHeight(), 0xffff), (int) Math.min(q.getWidth(), 0xffff));
         } catch (ErrnoException e) {
-            throw Errors.unknown("resize the terminal of %s: %s", describe(p), e.getMessage());
+            throw Errors.unknown(e, "resize the terminal of %s", p.describe());
         }
         return Empty.getDefaultInstance();
     }
@@ -230,12 +231,12 @@ public final class AgentService {
     WriteStreamResponse writeStdin(WriteStreamRequest q) {
         ContainerProcess c = process(q.getContainerId(), q.getExecId());
         if (!c.stdio().stdinWanted()) {
-            throw Errors.failedPrecondition("write stdin of %s: it was created without stdin", describe(c));
+            throw Errors.failedPrecondition("write stdin of %s: it was created without stdin", c.describe());
         }
         try {
             c.stdio().writeStdin(q.getData().toByteArray());
         } catch (IOException e) {
-            throw Errors.failedPrecondition("write stdin of %s: %s", describe(c), e.getMessage());
+            throw Errors.withCause(Code.FAILED_PRECONDITION, e, "write stdin of %s", c.describe());
         }
         return WriteStreamResponse.newBuilder().setLen(q.getData().size()).build();
     }
@@ -245,7 +246,7 @@ public final class AgentService {
         try {
             c.stdio().closeStdin();
         } catch (IOException e) {
-            throw Errors.unknown("close stdin of %s: %s", describe(c), e.getMessage());
+            throw Errors.unknown(e, "close stdin of %s", c.describe());
         }
         return Empty.getDefaultInstance();
     }
@@ -270,11 +271,6 @@ public final class AgentService {
     private ContainerProcess process(String containerId, String execId) {
         Container c = containers.get(containerId);
         return execId.isEmpty() ? c : c.exec(execId);
-    }
-
-    private static String describe(ContainerProcess p) {
-        return p.execId().isEmpty() ? "container " + p.containerId()
-                : "exec " + p.execId() + " of container " + p.containerId();
     }
 
     private String readProc(String name) throws IOException {

@@ -49,7 +49,7 @@ public final class GuestStatsService {
                     .setUptimeSeconds(Double.parseDouble(uptime[0]))
                     .build();
         } catch (IOException | RuntimeException e) {
-            throw Errors.unknown("guest stats from %s: %s", proc, e.getMessage());
+            throw Errors.unknown(e, "guest stats from %s", proc);
         }
     }
 

@@ -22,6 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
 import io.javakata.guest.reaper.ExitStatus;
 import io.javakata.guest.reaper.Reaper;
 import io.javakata.guest.reaper.SystemChildWaiter;
+import io.javakata.guest.stdio.RuntimeStdio;
 import io.javakata.guest.stdio.StreamBuffer;
 import io.javakata.sys.Processes;
 import io.javakata.ttrpc.Code;
@@ -214,5 +215,54 @@ class ContainerManagerTest {
         assertFalse(manager.initOfItsPidNamespace(11), "joined the pod's namespace");
         assertFalse(manager.initOfItsPidNamespace(12), "no namespace of its own");
         assertFalse(manager.initOfItsPidNamespace(13), "gone: the safe answer is to kill the rest");
+    }
+
+    /** A runtime whose create fails with an exception that has no message, as a bug's NullPointerException would. */
+    private static final class BrokenRuntime implements OciRuntime {
+        @Override
+        public void create(String id, Path bundle, Path pidFile, RuntimeStdio stdio) {
+            throw new IllegalStateException();
+        }
+
+        @Override
+        public void exec(String id, Path bundle, Path processJson, Path pidFile, RuntimeStdio stdio) {
+            throw new IllegalStateException();
+        }
+
+        @Override
+        public void start(String id, Path bundle) {
+        }
+
+        @Override
+        public void pause(String id, Path bundle) {
+        }
+
+        @Override
+        public void resume(String id, Path bundle) {
+        }
+
+        @Override
+        public void update(String id, Path bundle, Path resources) {
+        }
+
+        @Override
+        public void kill(String id, Path bundle, int signal, boolean all) {
+        }
+
+        @Override
+        public void delete(String id, Path bundle) {
+        }
+    }
+
+    @Test
+    void aFailureWithoutAMessageStillSaysWhatFailedAndKeepsItsCause() throws Exception {
+        ContainerManager manager = new ContainerManager(tmp.resolve("bundles"), new BrokenRuntime(), reaper,
+                tmp.resolve("proc"), tmp.resolve("cg"));
+        RuntimeStatusException e = assertThrows(RuntimeStatusException.class, () -> manager.create(
+                new ContainerManager.CreateRequest("c7", spec("true"), false, true, true)));
+        assertEquals(Code.UNKNOWN, e.code());
+        assertEquals("create container c7: IllegalStateException", e.getMessage());
+        assertTrue(e.getCause() instanceof IllegalStateException, "the cause travels to the ttrpc boundary");
+        assertFalse(Files.exists(tmp.resolve("bundles/c7")), "nothing left behind");
     }
 }

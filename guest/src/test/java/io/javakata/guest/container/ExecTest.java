@@ -92,7 +92,7 @@ class ExecTest {
         Container c = manager.create(new ContainerManager.CreateRequest("c1", spec("sleep 30"), false, false, false));
         manager.start("c1");
         ExecProcess e = manager.exec(exec("c1", "e1", "read x; echo out $x; echo err >&2; exit 4"));
-        assertEquals(ExecProcess.State.CREATED, e.state());
+        assertEquals(ProcessState.REGISTERED, e.state());
         assertEquals(Code.ALREADY_EXISTS, code(() -> manager.exec(exec("c1", "e1", "true"))));
         assertEquals(Code.NOT_FOUND, code(() -> manager.signalExec("c1", "e1", 15)), "not started yet");
 

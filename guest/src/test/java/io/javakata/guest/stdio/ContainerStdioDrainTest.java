@@ -43,7 +43,7 @@ class ContainerStdioDrainTest {
 
     @Test
     void outputEndedByItsWritersIsDoneWithoutWaitingForTheBound() throws Exception {
-        ContainerStdio stdio = new ContainerStdio("c1", dir, false, true, true);
+        FifoStdio stdio = new FifoStdio("c1", dir, false, true, true);
         stdio.prepare();
         try (FileOutputStream out = new FileOutputStream(dir.resolve("stdout").toFile());
              FileOutputStream err = new FileOutputStream(dir.resolve("stderr").toFile())) {
@@ -59,7 +59,7 @@ class ContainerStdioDrainTest {
 
     @Test
     void aWriterThatStaysOpenIsCutOffAfterTheBoundWithWhatItWroteBefore() throws Exception {
-        ContainerStdio stdio = new ContainerStdio("c2", dir, false, true, true);
+        FifoStdio stdio = new FifoStdio("c2", dir, false, true, true);
         stdio.prepare();
         try (FileOutputStream out = new FileOutputStream(dir.resolve("stdout").toFile());
              FileOutputStream err = new FileOutputStream(dir.resolve("stderr").toFile())) {
@@ -83,7 +83,7 @@ class ContainerStdioDrainTest {
 
     @Test
     void aCutOffWhileTheBufferIsFullStillDeliversWhatThePipeHeld() throws Exception {
-        ContainerStdio stdio = new ContainerStdio("c3", dir, false, true, false);
+        FifoStdio stdio = new FifoStdio("c3", dir, false, true, false);
         stdio.prepare();
         byte[] written = new byte[ContainerStdio.BUFFER_BYTES + 50_000];
         for (int i = 0; i < written.length; i++) {
@@ -119,7 +119,7 @@ class ContainerStdioDrainTest {
     @Test
     void outputNeverOpenedEndsAtTheBound() throws Exception {
         // prepare() never ran (the process never started): nothing can arrive.
-        ContainerStdio stdio = new ContainerStdio("c4", dir, false, true, true);
+        FifoStdio stdio = new FifoStdio("c4", dir, false, true, true);
         stdio.outputsDrained(Duration.ofMillis(100)).get(5, TimeUnit.SECONDS);
         assertTrue(stdio.stdout().read(16).eof());
         stdio.close();

@@ -2,10 +2,20 @@ package io.javakata.guest.stdio;
 
 import static java.nio.charset.StandardCharsets.US_ASCII;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
@@ -15,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
 import io.javakata.sys.Fds;
 import io.javakata.sys.Terminals;
 
-/** ContainerStdio over a real pty pair, as runc's console socket would hand it over. */
+/** TerminalStdio over a real pty pair, as runc's console socket would hand it over. */
 @Timeout(20)
 class TerminalStdioTest {
 
@@ -29,9 +39,8 @@ class TerminalStdioTest {
         int master = Fds.open(Path.of("/dev/ptmx"), Fds.O_RDWR | O_NOCTTY | Fds.O_CLOEXEC, 0);
         int slave = Fds.open(Path.of("/dev/pts/" + Terminals.unlockSlave(master)),
                 Fds.O_RDWR | O_NOCTTY | Fds.O_CLOEXEC, 0);
-        ContainerStdio stdio = ContainerStdio.terminal("c1/e1", dir, true, true);
-        stdio.prepare();
-        stdio.attachTerminal(master);
+        TerminalStdio stdio = new TerminalStdio("c1/e1", dir.resolve("console.sock"), true, true);
+        stdio.attach(master);
         assertNull(stdio.stderr(), "a terminal has no separate stderr");
 
         stdio.resize(24, 100);
@@ -59,14 +68,50 @@ class TerminalStdioTest {
         int master = Fds.open(Path.of("/dev/ptmx"), Fds.O_RDWR | O_NOCTTY | Fds.O_CLOEXEC, 0);
         int slave = Fds.open(Path.of("/dev/pts/" + Terminals.unlockSlave(master)),
                 Fds.O_RDWR | O_NOCTTY | Fds.O_CLOEXEC, 0);
-        ContainerStdio stdio = ContainerStdio.terminal("c1/e2", dir, true, true);
-        stdio.prepare();
+        TerminalStdio stdio = new TerminalStdio("c1/e2", dir.resolve("console.sock"), true, true);
         stdio.resize(30, 100);
         stdio.resize(43, 132);
-        stdio.attachTerminal(master);
+        stdio.attach(master);
         assertEquals(new Terminals.WindowSize(43, 132), Terminals.windowSize(slave), "the last size asked for");
         Fds.close(slave);
         stdio.outputsDone().get(10, TimeUnit.SECONDS);
         stdio.close();
+    }
+
+    @Test
+    void connectListensOnTheConsoleSocketAndRefusesAMessageWithoutAPtyMaster() throws Exception {
+        Path socket = dir.resolve("tty/1.sock");
+        TerminalStdio stdio = new TerminalStdio("c1/e3", socket, true, true, Duration.ofSeconds(5));
+        IOException e = assertThrows(IOException.class, () -> stdio.connect(runtime -> {
+            assertEquals(socket, runtime.consoleSocket());
+            assertEquals(Path.of("/dev/null").toFile(), runtime.stdin().file());
+            assertSame(ProcessBuilder.Redirect.DISCARD, runtime.stdout());
+            assertSame(ProcessBuilder.Redirect.DISCARD, runtime.stderr());
+            // The JDK cannot send SCM_RIGHTS: a runtime that connects and sends a plain byte is refused.
+            try (SocketChannel channel = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+                channel.write(ByteBuffer.wrap(new byte[] {1}));
+            }
+        }));
+        assertTrue(e.getMessage().contains("without an SCM_RIGHTS descriptor"), e.getMessage());
+        assertFalse(Files.exists(socket), "the console socket is gone once connect returned");
+        assertNull(stdio.stderr(), "a terminal has no separate stderr");
+        stdio.close();
+        stdio.outputsDone().get(10, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void aRuntimeThatSendsNoPtyFailsWithinTheWaitAndOneThatFailsPassesItOn() throws Exception {
+        TerminalStdio silent = new TerminalStdio("c1/e4", dir.resolve("tty/2.sock"), false, true,
+                Duration.ofMillis(200));
+        assertThrows(IOException.class, () -> silent.connect(runtime -> { }));
+        silent.close();
+        TerminalStdio failing = new TerminalStdio("c1/e5", dir.resolve("tty/3.sock"), false, false);
+        IOException e = assertThrows(IOException.class, () -> failing.connect(runtime -> {
+            throw new IOException("runc exec c1 failed (exit 1): no such file");
+        }));
+        assertEquals("runc exec c1 failed (exit 1): no such file", e.getMessage());
+        assertNull(failing.stdout(), "stdout was not asked for");
+        failing.close();
+        failing.outputsDone().get(10, TimeUnit.SECONDS);
     }
 }
