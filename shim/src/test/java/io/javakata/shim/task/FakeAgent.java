@@ -29,7 +29,7 @@ import io.javakata.agent.v1.WaitProcessRequest;
 import io.javakata.agent.v1.WaitProcessResponse;
 import io.javakata.agent.v1.WriteStreamRequest;
 import io.javakata.agent.v1.WriteStreamResponse;
-import io.javakata.shim.agent.AgentClient;
+import io.javakata.shim.agent.TtrpcAgent;
 import io.javakata.ttrpc.Errors;
 import io.javakata.ttrpc.TtrpcServer;
 import java.io.ByteArrayOutputStream;
@@ -105,7 +105,7 @@ final class FakeAgent {
     }
 
     void register(TtrpcServer server) {
-        String s = AgentClient.SERVICE;
+        String s = TtrpcAgent.SERVICE;
         server.registerUnary(s, "Check", CheckRequest.parser(), (c, r) -> {
             calls.add("Check");
             if (checkUnavailable) {
