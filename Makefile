@@ -8,8 +8,12 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 
-# Java 25 for every mvn call, whatever the default java is.
-export JAVA_HOME := /usr/lib/jvm/temurin-25-jdk-amd64
+# Java 25 for every mvn call, whatever the default java is: the JDK scripts/java-env.sh names (read from its
+# JAVAKATA_JAVA_HOME_DEFAULT line), or JAVAKATA_JAVA_HOME from the environment or `make JAVAKATA_JAVA_HOME=...`.
+# Exported, so the scripts make runs (which source java-env.sh) use the same one.
+JAVAKATA_JAVA_HOME ?= $(shell sed -n 's/^JAVAKATA_JAVA_HOME_DEFAULT=//p' scripts/java-env.sh)
+export JAVAKATA_JAVA_HOME
+export JAVA_HOME := $(JAVAKATA_JAVA_HOME)
 export MAVEN_OPTS ?= --sun-misc-unsafe-memory-access=allow
 export PATH := $(JAVA_HOME)/bin:/usr/local/sbin:/usr/local/bin:$(PATH)
 
@@ -38,8 +42,12 @@ build: deps
 guest: build
 	guest/image/build.sh --agent-jar $(AGENT_JAR) --out $(GUEST_OUT)
 
+# The launcher runs without the source tree, so install writes the JDK's path into it.
 install: deps build guest
-	install -D -m 0755 $(DIST)/containerd-shim-javakata-v2 $(PREFIX_BIN)/containerd-shim-javakata-v2
+	mkdir -p build
+	sed 's|@JAVAKATA_JAVA_HOME@|$(JAVAKATA_JAVA_HOME)|' $(DIST)/containerd-shim-javakata-v2 \
+	    > build/containerd-shim-javakata-v2
+	install -D -m 0755 build/containerd-shim-javakata-v2 $(PREFIX_BIN)/containerd-shim-javakata-v2
 	install -D -m 0644 $(SHIM_JAR) $(SHARE)/javakata-shim.jar
 	install -D -m 0644 $(GUEST_OUT)/vmlinuz $(SHARE)/vmlinuz
 	install -D -m 0644 $(GUEST_OUT)/initrd.img $(SHARE)/initrd.img

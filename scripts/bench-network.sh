@@ -16,7 +16,7 @@ set -euo pipefail
 requests="${1:-200}"
 downloads="${2:-3}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"
+. "$root/scripts/java-env.sh"
 target="${BENCH_TARGET:-target-bench}"
 work="$root/integration/$target"
 

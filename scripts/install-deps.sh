@@ -4,11 +4,12 @@
 #
 #   scripts/install-deps.sh
 #
-# Java 25 is not a Debian package: it must already be at $JAVAKATA_JDK
-# (default /usr/lib/jvm/temurin-25-jdk-amd64); this script only checks it.
+# Java 25 is not a Debian package: it must already be at $JAVAKATA_JAVA_HOME (default in
+# scripts/java-env.sh); this script only checks it.
 set -euo pipefail
 
-JDK="${JAVAKATA_JDK:-/usr/lib/jvm/temurin-25-jdk-amd64}"
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/java-env.sh"
+JDK="$JAVAKATA_JAVA_HOME"
 
 # Runtime: containerd + ctr, runc (host side, for runc comparisons; the guest carries its own copy),
 # QEMU (with the C virtiofsd in qemu-system-common), CNI plugins.
@@ -48,7 +49,7 @@ fi
 
 if [[ ! -x "$JDK/bin/java" ]]; then
     echo "install-deps: Java 25 not found: $JDK/bin/java does not exist." >&2
-    echo "  javakata needs Temurin 25 (Eclipse Adoptium) at $JDK, or set JAVAKATA_JDK to another JDK 25." >&2
+    echo "  javakata needs Temurin 25 (Eclipse Adoptium) at $JDK, or set JAVAKATA_JAVA_HOME to another JDK 25." >&2
     exit 1
 fi
 version=$("$JDK/bin/java" -XshowSettings:properties -version 2>&1 | awk -F' = ' '/java.specification.version/ {print $2}')

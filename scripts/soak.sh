@@ -18,7 +18,7 @@ set -euo pipefail
 seq="${1:-200}"
 conc="${2:-10}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"
+. "$root/scripts/java-env.sh"
 target="${SOAK_TARGET:-target-soak}"
 work="$root/integration/$target"
 

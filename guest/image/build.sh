@@ -4,23 +4,25 @@
 # jlinked Java runtime and the agent jar). Does nothing when <out>/.stamp matches a hash of every
 # input. Downloaded .debs are cached in <out>/../guest-cache.
 #
-# Usage: guest/image/build.sh --agent-jar <javakata-agent.jar> --out <dir> [--jdk <jdk home>] [--no-aot]
+# Usage: guest/image/build.sh --agent-jar <javakata-agent.jar> --out <dir> [--no-aot]
+#
+# The Java runtime is jlinked from the JDK scripts/java-env.sh names (override: JAVAKATA_JAVA_HOME).
 #
 # Every file is byte-for-byte reproducible except the agent's AOT cache (opt/agent/agent.aot), whose
 # content depends on the timing of the training run; --no-aot leaves it out (a fully reproducible
 # initrd, but the agent then starts several seconds slower under TCG).
 set -euo pipefail
 
-usage() { echo "usage: $0 --agent-jar <jar> --out <dir> [--jdk <jdk home>] [--no-aot]" >&2; exit 2; }
+usage() { echo "usage: $0 --agent-jar <jar> --out <dir> [--no-aot]" >&2; exit 2; }
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-JDK=/usr/lib/jvm/temurin-25-jdk-amd64
+. "$HERE/../../scripts/java-env.sh"
+JDK=$JAVAKATA_JAVA_HOME
 AGENT_JAR= OUT= AOT=yes
 while [ $# -gt 0 ]; do
     case "$1" in
         --agent-jar) AGENT_JAR=${2:?}; shift 2 ;;
         --out) OUT=${2:?}; shift 2 ;;
-        --jdk) JDK=${2:?}; shift 2 ;;
         --no-aot) AOT=no; shift ;;
         -h|--help) usage ;;
         *) echo "unknown argument: $1" >&2; usage ;;

@@ -8,7 +8,9 @@
 # so it never notices. The daemon is then stopped with SIGTERM through the shim.pid it wrote.
 set -euo pipefail
 
-JAVA=/usr/lib/jvm/temurin-25-jdk-amd64/bin/java
+# The JDK the installed launcher runs (make install writes the same one into it); a cache is only valid for it.
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/../../../.." && pwd)/scripts/java-env.sh"
+JAVA=$JAVAKATA_JAVA_HOME/bin/java
 # Keep in step with the launcher's options, minus -Xshare:auto and -Xlog:disable (the JVM refuses -Xshare with
 # -XX:AOTCacheOutput, and the training output goes to a log file).
 OPTS=(-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmx96m -Xss512k -XX:-UsePerfData --enable-native-access=ALL-UNNAMED

@@ -199,10 +199,13 @@ class GuestVmIT {
                 DebugConsoleProtocol.END_PREFIX + "5]");
         assertTrue(first.contains("marker-42"), first);
         assertTrue(first.contains("\njava") && first.contains("c4"), "outside every container: " + first);
-        // A host that goes away hangs its shell up, with what it started; the next session gets a new shell.
+        // A host that goes away hangs its shell up, with what it started; the next session gets a new shell, even
+        // when it connects before the guest saw the previous one go (its session start sequence says so).
         console("sleep 601 & echo started-$((1+1))\n", "started-2");
         String second = console("ps -o pid,args | grep -c '[s]leep 601'; exit 0\n", DebugConsoleProtocol.END_PREFIX + "0]");
         assertTrue(second.contains("\n0\r\n"), "the first session's sleep is gone: " + second);
+        assertTrue(!second.contains(DebugConsoleProtocol.END_PREFIX + "137]"), "the hung-up shell's end is not the "
+                + "next session's: " + second);
     }
 
     /** Sends {@code input} on a new debug console session and returns what came back up to {@code until}. */
@@ -219,6 +222,7 @@ class GuestVmIT {
                     // closed below
                 }
             });
+            channel.write(ByteBuffer.wrap(DebugConsoleProtocol.SESSION_START));
             channel.write(ByteBuffer.wrap(input.getBytes(UTF_8)));
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
             while (!out.toString().contains(until)) {

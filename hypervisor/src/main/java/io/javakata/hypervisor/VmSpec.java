@@ -18,8 +18,8 @@ import java.util.Set;
  * @param kernel       the guest kernel image
  * @param initrd       the guest initrd
  * @param kernelParams extra kernel command-line parameters, appended to the driver's own
- * @param vcpus        1 to 254
- * @param memoryMiB    128 to 1048576
+ * @param vcpus        {@value #MIN_VCPUS} to {@value #MAX_VCPUS}
+ * @param memoryMiB    {@value #MIN_MEMORY_MIB} to {@value #MAX_MEMORY_MIB}
  * @param accelerator  AUTO, KVM or TCG
  * @param machine      the machine type ("q35" or "microvm")
  * @param sharedFs     the directory shared into the guest through virtiofs, or null for none
@@ -44,6 +44,18 @@ public record VmSpec(String id, Path stateDir, Path vmmBinary, Path kernel, Path
                      int vcpus, int memoryMiB, Accelerator accelerator, String machine, SharedFs sharedFs,
                      AgentChannel agentChannel, Duration bootTimeout, Path netns, List<Nic> nics, String runAs,
                      long consoleLogMaxBytes, List<Path> hostCgroup, boolean debugConsole) {
+
+    /*
+     * The VM's limits. They are the only copy: the shim's configuration loader and its pod sizing check
+     * configuration.toml and pod annotations against these, so a value a VmSpec would refuse is refused when it is
+     * read, naming its key.
+     */
+    public static final int MIN_VCPUS = 1;
+    public static final int MAX_VCPUS = 254;
+    public static final int MIN_MEMORY_MIB = 128;
+    public static final int MAX_MEMORY_MIB = 1 << 20;
+    /** A user name as useradd(8) accepts it, or "" for root; ',' or '=' would break QEMU's option syntax. */
+    public static final String RUN_AS_PATTERN = "[a-z_][a-z0-9_-]{0,31}|";
 
     /** The console bound unless one is given: 1 MiB keeps a whole boot log and more. */
     public static final long DEFAULT_CONSOLE_LOG_BYTES = 1024 * 1024;
@@ -152,9 +164,10 @@ public record VmSpec(String id, Path stateDir, Path vmmBinary, Path kernel, Path
         Objects.requireNonNull(kernel, "kernel");
         Objects.requireNonNull(initrd, "initrd");
         kernelParams = kernelParams == null ? "" : kernelParams.strip();
-        require(vcpus >= 1 && vcpus <= 254, "vcpus", vcpus, "must be between 1 and 254");
-        require(memoryMiB >= 128 && memoryMiB <= 1_048_576, "memoryMiB", memoryMiB,
-                "must be between 128 and 1048576");
+        require(vcpus >= MIN_VCPUS && vcpus <= MAX_VCPUS, "vcpus", vcpus,
+                "must be between " + MIN_VCPUS + " and " + MAX_VCPUS);
+        require(memoryMiB >= MIN_MEMORY_MIB && memoryMiB <= MAX_MEMORY_MIB, "memoryMiB", memoryMiB,
+                "must be between " + MIN_MEMORY_MIB + " and " + MAX_MEMORY_MIB);
         Objects.requireNonNull(accelerator, "accelerator");
         require(machine != null && machine.matches("q35|microvm"), "machine", machine, "must be q35 or microvm");
         Objects.requireNonNull(agentChannel, "agentChannel");
@@ -166,8 +179,7 @@ public record VmSpec(String id, Path stateDir, Path vmmBinary, Path kernel, Path
             require(dir.isAbsolute(), "hostCgroup", dir, "must be absolute cgroup directories");
         }
         runAs = runAs == null ? "" : runAs;
-        // A user name as useradd(8) accepts it; ',' or '=' would break QEMU's option syntax.
-        require(runAs.isEmpty() || runAs.matches("[a-z_][a-z0-9_-]{0,31}"), "runAs", runAs,
+        require(runAs.matches(RUN_AS_PATTERN), "runAs", runAs,
                 "must be empty or a user name (lower-case letters, digits, '_' or '-', at most 32)");
         require(consoleLogMaxBytes >= MIN_CONSOLE_LOG_BYTES && consoleLogMaxBytes <= MAX_CONSOLE_LOG_BYTES,
                 "consoleLogMaxBytes", consoleLogMaxBytes,

@@ -290,6 +290,8 @@ class OperationsIT {
                     echo marker-$((6*7)); cat /proc/1/comm; ls /run/javakata/shared
                     exit 3
                     """, TIMEOUT);
+            System.out.println("console transcript (exit " + result.exitCode() + "):\n" + result.stderr()
+                    + result.stdout());
             assertEquals(3, result.exitCode(), result.describe());
             assertTrue(result.stdout().contains("marker-42"), result.describe());
             // PID 1 is the agent (a JVM), not the container's init; the pod's share lists the container.

@@ -22,7 +22,8 @@ import io.javakata.ttrpc.transport.DeviceConnection;
  *
  * <p>The port stays open for the agent's life (a closed virtio-serial port drops what the host sends; see
  * {@link DeviceConnection}). The first bytes a host sends start a shell ({@link DebugShell}) on a fresh
- * pseudo-terminal, and what the host types goes to it; what the shell writes goes back. When the shell exits,
+ * pseudo-terminal, and what the host types goes to it; what the shell writes goes back. A read that begins with
+ * {@link DebugConsoleProtocol#SESSION_START} begins a new session: the previous shell is hung up. When the shell exits,
  * the host gets {@link DebugConsoleProtocol#endLine}, and the next bytes it sends start a
  * new shell. When the host goes away (the port reads end of file) the shell is hung up.
  *
@@ -116,6 +117,18 @@ public final class DebugConsole {
                 TimeUnit.MILLISECONDS.sleep(ABSENT_BACKOFF_MILLIS);
                 continue;
             }
+            int offset = 0;
+            if (startsSession(buffer, n)) {
+                // A new host: whatever shell the previous one left is hung up, even if the guest never saw it go.
+                if (shell != null) {
+                    shell.hangUp();
+                    shell = null;
+                }
+                offset = DebugConsoleProtocol.SESSION_START.length;
+                if (offset == n) {
+                    continue;
+                }
+            }
             if (shell == null || shell.ended()) {
                 try {
                     shell = DebugShell.start(reaper, ptmx, toHost);
@@ -128,7 +141,13 @@ public final class DebugConsole {
                     continue;
                 }
             }
-            shell.write(buffer, 0, n);
+            shell.write(buffer, offset, n - offset);
         }
+    }
+
+    /** Whether a read begins with the host's session start sequence. */
+    static boolean startsSession(byte[] buffer, int length) {
+        byte[] start = DebugConsoleProtocol.SESSION_START;
+        return length >= start.length && java.util.Arrays.equals(buffer, 0, start.length, start, 0, start.length);
     }
 }

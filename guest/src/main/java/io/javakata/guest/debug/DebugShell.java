@@ -43,6 +43,8 @@ final class DebugShell {
     private final Path procRoot;
     private final OutputStream toShell;
     private volatile boolean ended;
+    /** The host went away: the end line would reach the next host, which never had this shell. */
+    private volatile boolean hungUp;
 
     private DebugShell(int master, Process process, Path procRoot) {
         this.master = master;
@@ -96,6 +98,7 @@ final class DebugShell {
 
     /** Ends the shell's session because its operator went away; the copier then finishes. */
     void hangUp() {
+        hungUp = true;
         killSession(procRoot, (int) process.pid());
     }
 
@@ -157,6 +160,9 @@ final class DebugShell {
         }
         Fds.close(master);
         LOG.log(Level.WARNING, "msg=\"debug console: shell exited\" pid={0} status={1}", process.pid(), status);
+        if (hungUp) {
+            return;
+        }
         try {
             toHost.write(DebugConsoleProtocol.endLine(status));
         } catch (IOException e) {

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 @Timeout(30)
@@ -47,6 +48,17 @@ class DebugShellTest {
             leader.destroyForcibly();
             outsider.destroyForcibly();
         }
+    }
+
+    @Test
+    void aReadThatBeginsWithTheSessionStartBeginsANewSession() {
+        byte[] start = io.javakata.debugconsole.DebugConsoleProtocol.SESSION_START;
+        byte[] withInput = new byte[start.length + 3];
+        System.arraycopy(start, 0, withInput, 0, start.length);
+        assertTrue(DebugConsole.startsSession(withInput, withInput.length));
+        assertTrue(DebugConsole.startsSession(start, start.length));
+        assertFalse(DebugConsole.startsSession(start, start.length - 1), "cut short");
+        assertFalse(DebugConsole.startsSession("ls -l\n".getBytes(StandardCharsets.US_ASCII), 6));
     }
 
     private static int members(int sid) throws Exception {

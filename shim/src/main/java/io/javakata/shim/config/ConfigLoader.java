@@ -2,23 +2,28 @@ package io.javakata.shim.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.dataformat.toml.TomlMapper;
+import io.javakata.hypervisor.VmSpec;
 import io.javakata.ttrpc.Errors;
 import io.javakata.ttrpc.RuntimeStatusException;
 
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * Reads {@code configuration.toml} into a {@link RuntimeConfig}. Every key is optional (missing keys keep
  * {@link RuntimeConfig#defaults()}), but the file is strict, as Firecracker's configs are: an unknown table or key, a
  * value of the wrong type or out of range fails with a message naming the key, the value, the rule and the file.
+ * The VM's ranges are {@link VmSpec}'s own constants, so whatever this accepts, a pod's VM accepts too.
  * Stateless and thread-safe.
  */
 public final class ConfigLoader {
@@ -35,6 +40,8 @@ public final class ConfigLoader {
             "agent", Set.of("transport", "request_timeout_seconds", "debug_console"),
             "runtime", Set.of("state_dir", "debug"));
     private static final String ORDER = "hypervisor, virtiofsd, agent, runtime";
+    /** The longest boot_timeout_seconds and request_timeout_seconds: an hour. */
+    static final int MAX_TIMEOUT_SECONDS = 3600;
 
     private ConfigLoader() {
     }
@@ -118,26 +125,26 @@ public final class ConfigLoader {
         var r = Table.of(root, "runtime", file);
         var hv = d.hypervisor();
         var hypervisor = new RuntimeConfig.Hypervisor(
-                h.oneOf("type", hv.type(), "qemu"),
+                h.oneOf("type", hv.type()),
                 h.absolutePath("path", hv.path()),
                 h.absolutePath("kernel", hv.kernel()),
                 h.absolutePath("initrd", hv.initrd()),
-                h.oneOf("machine", hv.machine(), "q35", "microvm"),
-                h.oneOf("accel", hv.accel(), "auto", "kvm", "tcg"),
-                h.integer("vcpus", hv.vcpus(), 1, 254),
-                h.integer("memory_mib", hv.memoryMiB(), 64, 1 << 20),
+                h.oneOf("machine", hv.machine()),
+                h.oneOf("accel", hv.accel()),
+                h.integer("vcpus", hv.vcpus(), VmSpec.MIN_VCPUS, VmSpec.MAX_VCPUS),
+                h.integer("memory_mib", hv.memoryMiB(), VmSpec.MIN_MEMORY_MIB, VmSpec.MAX_MEMORY_MIB),
                 h.string("kernel_params", hv.kernelParams()),
-                Duration.ofSeconds(h.integer("boot_timeout_seconds", (int) hv.bootTimeout().toSeconds(), 1, 3600)),
-                h.matching("run_as", hv.runAs(), "[a-z_][a-z0-9_-]{0,31}|",
+                h.seconds("boot_timeout_seconds", hv.bootTimeout()),
+                h.matching("run_as", hv.runAs(), VmSpec.RUN_AS_PATTERN,
                         "must be \"\" (root) or a user name: lower-case letters, digits, _ or -, at most 32"),
-                h.integer("console_log_max_kib", hv.consoleLogMaxKiB(), 16, 1 << 20));
+                h.integer("console_log_max_kib", hv.consoleLogMaxKiB(), (int) (VmSpec.MIN_CONSOLE_LOG_BYTES / 1024),
+                        (int) (VmSpec.MAX_CONSOLE_LOG_BYTES / 1024)));
         var virtiofsd = new RuntimeConfig.Virtiofsd(
                 v.absolutePath("path", d.virtiofsd().path()),
-                v.oneOf("cache", d.virtiofsd().cache(), "auto", "always", "none"));
+                v.oneOf("cache", d.virtiofsd().cache()));
         var agent = new RuntimeConfig.Agent(
-                a.oneOf("transport", d.agent().transport(), "serial", "vsock"),
-                Duration.ofSeconds(a.integer("request_timeout_seconds", (int) d.agent().requestTimeout().toSeconds(),
-                        1, 3600)),
+                a.oneOf("transport", d.agent().transport()),
+                a.seconds("request_timeout_seconds", d.agent().requestTimeout()),
                 a.bool("debug_console", d.agent().debugConsole()));
         var runtime = new RuntimeConfig.Runtime(
                 r.absolutePath("state_dir", d.runtime().stateDir()),
@@ -178,14 +185,17 @@ public final class ConfigLoader {
             return value.get().textValue();
         }
 
-        String oneOf(String key, String dflt, String... allowed) {
-            String s = string(key, dflt);
-            for (String a : allowed) {
-                if (a.equals(s)) {
-                    return s;
+        /** One of {@code dflt}'s enum constants, by its {@link RuntimeConfig#tomlName}. */
+        <E extends Enum<E>> E oneOf(String key, E dflt) {
+            String s = string(key, RuntimeConfig.tomlName(dflt));
+            E[] allowed = dflt.getDeclaringClass().getEnumConstants();
+            for (E a : allowed) {
+                if (RuntimeConfig.tomlName(a).equals(s)) {
+                    return a;
                 }
             }
-            throw bad(key, value(key).orElseThrow(), "must be one of " + String.join(", ", allowed));
+            throw bad(key, value(key).orElseThrow(), "must be one of "
+                    + Stream.of(allowed).map(RuntimeConfig::tomlName).collect(Collectors.joining(", ")));
         }
 
         String matching(String key, String dflt, String regex, String rule) {
@@ -201,7 +211,15 @@ public final class ConfigLoader {
             if (!s.startsWith("/")) {
                 throw bad(key, value(key).orElseThrow(), "must be an absolute path");
             }
-            return Path.of(s);
+            try {
+                return Path.of(s);
+            } catch (InvalidPathException e) {
+                throw bad(key, value(key).orElseThrow(), "must be a path: " + e.getReason());
+            }
+        }
+
+        Duration seconds(String key, Duration dflt) {
+            return Duration.ofSeconds(integer(key, (int) dflt.toSeconds(), 1, MAX_TIMEOUT_SECONDS));
         }
 
         int integer(String key, int dflt, int min, int max) {

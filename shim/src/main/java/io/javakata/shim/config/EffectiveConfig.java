@@ -5,7 +5,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 /**
  * A {@link RuntimeConfig} as JSON with configuration.toml's tables and keys ({@code hypervisor.memory_mib}, ...), every
- * key present, defaults included: what {@code containerd-shim-javakata-v2 env} prints. Stateless.
+ * key present, defaults included, enums as the file spells them (lower case): what {@code containerd-shim-javakata-v2
+ * env} prints. Stateless.
  */
 public final class EffectiveConfig {
 
@@ -18,12 +19,12 @@ public final class EffectiveConfig {
         ObjectNode root = JSON.createObjectNode();
         RuntimeConfig.Hypervisor hv = config.hypervisor();
         root.putObject("hypervisor")
-                .put("type", hv.type())
+                .put("type", RuntimeConfig.tomlName(hv.type()))
                 .put("path", hv.path().toString())
                 .put("kernel", hv.kernel().toString())
                 .put("initrd", hv.initrd().toString())
-                .put("machine", hv.machine())
-                .put("accel", hv.accel())
+                .put("machine", RuntimeConfig.tomlName(hv.machine()))
+                .put("accel", RuntimeConfig.tomlName(hv.accel()))
                 .put("vcpus", hv.vcpus())
                 .put("memory_mib", hv.memoryMiB())
                 .put("kernel_params", hv.kernelParams())
@@ -32,9 +33,9 @@ public final class EffectiveConfig {
                 .put("console_log_max_kib", hv.consoleLogMaxKiB());
         root.putObject("virtiofsd")
                 .put("path", config.virtiofsd().path().toString())
-                .put("cache", config.virtiofsd().cache());
+                .put("cache", RuntimeConfig.tomlName(config.virtiofsd().cache()));
         root.putObject("agent")
-                .put("transport", config.agent().transport())
+                .put("transport", RuntimeConfig.tomlName(config.agent().transport()))
                 .put("request_timeout_seconds", config.agent().requestTimeout().toSeconds())
                 .put("debug_console", config.agent().debugConsole());
         root.putObject("runtime")

@@ -1,11 +1,17 @@
 package io.javakata.shim.config;
 
+import io.javakata.hypervisor.Accelerator;
+import io.javakata.hypervisor.VmSpec;
+
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Locale;
 
 /**
  * The shim's configuration, read from configuration.toml (see {@code ConfigLoader}). Every field has
- * a default, so an empty file is a valid configuration.
+ * a default, so an empty file is a valid configuration. The values are typed and were checked when the file was
+ * read (enums for the keys that take a name from a fixed set, {@link Duration}s, {@link Path}s, numbers within
+ * {@link VmSpec}'s limits), so nothing downstream re-validates them.
  *
  * @param hypervisor how VMs are launched
  * @param virtiofsd  how the pod directory is shared into the guest
@@ -20,17 +26,43 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
         return new RuntimeConfig(Hypervisor.defaults(), Virtiofsd.defaults(), Agent.defaults(), Runtime.defaults());
     }
 
+    /** How an enum value is written in configuration.toml and in {@code env}'s JSON: its name in lower case. */
+    public static String tomlName(Enum<?> value) {
+        return value.name().toLowerCase(Locale.ROOT);
+    }
+
+    /** hypervisor.type: the VMM driver. */
+    public enum HypervisorType {
+        QEMU
+    }
+
+    /** hypervisor.machine: the QEMU machine type, by QEMU's name for it ({@link #tomlName}). */
+    public enum Machine {
+        /** PCI Express machine. */
+        Q35,
+        /** Minimal machine: virtio-mmio devices, no hotplug. */
+        MICROVM
+    }
+
+    /** virtiofsd.cache: the guest page-cache policy virtiofsd is started with ({@code -o cache=}). */
+    public enum VirtiofsCache {
+        AUTO,
+        ALWAYS,
+        NONE
+    }
+
     /**
      * [hypervisor] table.
      *
-     * @param type          "qemu" (the only driver so far)
+     * @param type          the VMM driver (QEMU is the only one so far)
      * @param path          the VMM binary
      * @param kernel        the guest kernel
      * @param initrd        the guest initrd (agent, runc, modules)
-     * @param machine       "q35" or "microvm"
-     * @param accel         "auto", "kvm" or "tcg"
-     * @param vcpus         default vCPUs of a pod VM
-     * @param memoryMiB     default memory of a pod VM (TOML key memory_mib)
+     * @param machine       the QEMU machine type
+     * @param accel         AUTO (KVM when usable, else TCG), KVM or TCG
+     * @param vcpus         default vCPUs of a pod VM, within {@link VmSpec#MIN_VCPUS} to {@link VmSpec#MAX_VCPUS}
+     * @param memoryMiB     default memory of a pod VM, within {@link VmSpec#MIN_MEMORY_MIB} to
+     *                      {@link VmSpec#MAX_MEMORY_MIB} (TOML key memory_mib)
      * @param kernelParams  extra kernel parameters (TOML key kernel_params)
      * @param bootTimeout   how long to wait for the agent after launching the VM (TOML key
      *                      boot_timeout_seconds)
@@ -39,16 +71,16 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
      * @param consoleLogMaxKiB the most a VM's serial console keeps on the host, in KiB (TOML key
      *                      console_log_max_kib)
      */
-    public record Hypervisor(String type, Path path, Path kernel, Path initrd, String machine, String accel,
-                             int vcpus, int memoryMiB, String kernelParams, Duration bootTimeout, String runAs,
+    public record Hypervisor(HypervisorType type, Path path, Path kernel, Path initrd, Machine machine,
+                             Accelerator accel, int vcpus, int memoryMiB, String kernelParams, Duration bootTimeout, String runAs,
                              int consoleLogMaxKiB) {
         /** The user make install creates for QEMU. */
         public static final String DEFAULT_RUN_AS = "javakata-qemu";
 
         public static Hypervisor defaults() {
-            return new Hypervisor("qemu", Path.of("/usr/bin/qemu-system-x86_64"),
+            return new Hypervisor(HypervisorType.QEMU, Path.of("/usr/bin/qemu-system-x86_64"),
                     Path.of("/usr/share/javakata/vmlinuz"), Path.of("/usr/share/javakata/initrd.img"),
-                    "q35", "auto", 1, 512, "", Duration.ofSeconds(90), DEFAULT_RUN_AS, 1024);
+                    Machine.Q35, Accelerator.AUTO, 1, 512, "", Duration.ofSeconds(90), DEFAULT_RUN_AS, 1024);
         }
     }
 
@@ -56,31 +88,31 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
      * [virtiofsd] table.
      *
      * @param path  the virtiofsd binary
-     * @param cache "auto", "always" or "none"
+     * @param cache the guest page-cache policy
      */
-    public record Virtiofsd(Path path, String cache) {
+    public record Virtiofsd(Path path, VirtiofsCache cache) {
         public static Virtiofsd defaults() {
-            return new Virtiofsd(Path.of("/usr/lib/qemu/virtiofsd"), "auto");
+            return new Virtiofsd(Path.of("/usr/lib/qemu/virtiofsd"), VirtiofsCache.AUTO);
         }
     }
 
     /**
      * [agent] table.
      *
-     * @param transport      "serial" or "vsock"
+     * @param transport      the channel the agent is reached on: virtio-serial or vsock
      * @param requestTimeout deadline of an agent request that should answer at once (TOML key
      *                       request_timeout_seconds)
      * @param debugConsole   whether pods started with this configuration have a debug console: a root shell in the
      *                       guest, outside every container, that host root reaches with {@code
      *                       containerd-shim-javakata-v2 console POD} (TOML key debug_console; off by default)
      */
-    public record Agent(String transport, Duration requestTimeout, boolean debugConsole) {
-        public Agent(String transport, Duration requestTimeout) {
+    public record Agent(VmSpec.AgentChannel transport, Duration requestTimeout, boolean debugConsole) {
+        public Agent(VmSpec.AgentChannel transport, Duration requestTimeout) {
             this(transport, requestTimeout, false);
         }
 
         public static Agent defaults() {
-            return new Agent("serial", Duration.ofSeconds(30), false);
+            return new Agent(VmSpec.AgentChannel.SERIAL, Duration.ofSeconds(30), false);
         }
     }
 

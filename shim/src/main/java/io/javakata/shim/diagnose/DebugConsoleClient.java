@@ -135,6 +135,7 @@ public final class DebugConsoleClient {
     private void copyInput(SocketChannel channel, CountDownLatch inputEnded) {
         byte[] buffer = new byte[4096];
         try {
+            channel.write(ByteBuffer.wrap(DebugConsoleProtocol.SESSION_START));
             if (interactive) {
                 channel.write(ByteBuffer.wrap(new byte[] {'\r'}));
             }

@@ -2,6 +2,7 @@ package io.javakata.shim.hostcheck;
 
 import io.javakata.hypervisor.qemu.KvmProbe;
 import io.javakata.hypervisor.Accelerator;
+import io.javakata.hypervisor.VmSpec;
 import io.javakata.shim.config.RuntimeConfig;
 
 import java.io.IOException;
@@ -50,7 +51,7 @@ public final class HostCheck {
         List<Finding> findings = new ArrayList<>();
         findings.add(configuration());
         findings.add(version("qemu", hv.path()));
-        findings.add(KvmCheck.check(hv.accel(), hv.path(), hv.machine(), kvm, host));
+        findings.add(KvmCheck.check(hv.accel(), hv.path(), RuntimeConfig.tomlName(hv.machine()), kvm, host));
         findings.add(version("virtiofsd", config.virtiofsd().path()));
         findings.add(vhostVsock(config.agent().transport()));
         findings.add(tun());
@@ -84,9 +85,9 @@ public final class HostCheck {
         }
     }
 
-    private Finding vhostVsock(String transport) {
+    private Finding vhostVsock(VmSpec.AgentChannel transport) {
         boolean present = host.exists("/dev/vhost-vsock");
-        if (transport.equals("vsock")) {
+        if (transport == VmSpec.AgentChannel.VSOCK) {
             return present ? Finding.ok("vhost-vsock", "/dev/vhost-vsock: the agent is reached over vsock")
                     : Finding.fail("vhost-vsock", "agent.transport = vsock but there is no /dev/vhost-vsock (load "
                     + "vhost_vsock, or set transport = \"serial\")");

@@ -55,9 +55,9 @@ public final class HostEnv {
         version(h, "qemu", config.hypervisor().path());
         version(h, "virtiofsd", config.virtiofsd().path());
         try {
-            Accelerator.Choice choice = config.hypervisor().accel().equals("tcg")
+            Accelerator.Choice choice = config.hypervisor().accel() == Accelerator.TCG
                     ? new Accelerator.Choice(Accelerator.TCG, "requested by configuration")
-                    : kvm.probe(config.hypervisor().path(), config.hypervisor().machine());
+                    : kvm.probe(config.hypervisor().path(), RuntimeConfig.tomlName(config.hypervisor().machine()));
             h.put("accelerator", choice.accelerator().name().toLowerCase(java.util.Locale.ROOT))
                     .put("accelerator_reason", choice.reason());
         } catch (IOException e) {

@@ -22,7 +22,7 @@ final class KvmCheck {
     private KvmCheck() {
     }
 
-    static Finding check(String accel, Path qemu, String machine, Prober prober, HostView host) {
+    static Finding check(Accelerator accel, Path qemu, String machine, Prober prober, HostView host) {
         Accelerator.Choice choice;
         try {
             choice = prober.probe(qemu, machine);
@@ -32,12 +32,12 @@ final class KvmCheck {
         boolean usable = choice.accelerator() == Accelerator.KVM;
         String reason = usable ? choice.reason() : choice.reason() + context(host);
         return switch (accel) {
-            case "tcg" -> Finding.ok("kvm", "hypervisor.accel = tcg: VMs use TCG; KVM " + (usable ? "would be usable: "
+            case TCG -> Finding.ok("kvm", "hypervisor.accel = tcg: VMs use TCG; KVM " + (usable ? "would be usable: "
                     : "is unusable anyway: ") + reason);
-            case "kvm" -> usable ? Finding.ok("kvm", "KVM is usable: " + reason)
+            case KVM -> usable ? Finding.ok("kvm", "KVM is usable: " + reason)
                     : Finding.fail("kvm", "hypervisor.accel = kvm but KVM is unusable: " + reason
                     + "; set accel = \"auto\" to fall back to TCG");
-            default -> usable ? Finding.ok("kvm", "KVM is usable: " + reason)
+            case AUTO -> usable ? Finding.ok("kvm", "KVM is usable: " + reason)
                     : Finding.fallback("kvm", "KVM is unusable: " + reason
                     + "; fallback: TCG, software emulation (boots and CPU-bound work several times slower)");
         };

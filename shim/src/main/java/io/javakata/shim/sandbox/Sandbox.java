@@ -1,7 +1,6 @@
 package io.javakata.shim.sandbox;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.javakata.hypervisor.Accelerator;
 import io.javakata.hypervisor.ConsoleRing;
 import io.javakata.hypervisor.Hypervisor;
 import io.javakata.hypervisor.VmSpec;
@@ -22,11 +21,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
-import java.util.stream.Stream;
 
 /**
  * One pod VM: its state directory, the shared directory virtiofsd exports, the hypervisor and the
@@ -368,20 +365,11 @@ public final class Sandbox {
         RuntimeConfig.Hypervisor hv = config.hypervisor();
         RuntimeConfig.Virtiofsd fs = config.virtiofsd();
         return new VmSpec(sandboxId, paths.dir(), hv.path(), hv.kernel(), hv.initrd(), hv.kernelParams(),
-                sizing.vcpus(), sizing.memoryMiB(), enumValue(Accelerator.class, "hypervisor.accel", hv.accel()), hv.machine(),
-                new VmSpec.SharedFs(SHARED_FS_TAG, paths.shared(), fs.path(), fs.cache(), VIRTIOFSD_LAUNCHER),
-                enumValue(VmSpec.AgentChannel.class, "agent.transport", config.agent().transport()),
-                hv.bootTimeout()).withHostLimits(hv.runAs(), hv.consoleLogMaxKiB() * 1024L)
+                sizing.vcpus(), sizing.memoryMiB(), hv.accel(), RuntimeConfig.tomlName(hv.machine()),
+                new VmSpec.SharedFs(SHARED_FS_TAG, paths.shared(), fs.path(), RuntimeConfig.tomlName(fs.cache()),
+                        VIRTIOFSD_LAUNCHER),
+                config.agent().transport(), hv.bootTimeout()).withHostLimits(hv.runAs(), hv.consoleLogMaxKiB() * 1024L)
                 .withDebugConsole(config.agent().debugConsole());
-    }
-
-    private static <E extends Enum<E>> E enumValue(Class<E> type, String field, String value) {
-        try {
-            return Enum.valueOf(type, value.toUpperCase(Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw Errors.invalidArgument("%s=%s in the configuration: must be one of %s", field, value,
-                    Stream.of(type.getEnumConstants()).map(c -> c.name().toLowerCase(Locale.ROOT)).toList());
-        }
     }
 
     private static Agent.Info checkAgent(Agent agent, SandboxPaths paths, Duration timeout) {

@@ -1,5 +1,6 @@
 package io.javakata.shim.sandbox;
 
+import io.javakata.hypervisor.VmSpec;
 import io.javakata.shim.config.RuntimeConfig;
 import io.javakata.ttrpc.Errors;
 import java.io.IOException;
@@ -17,11 +18,13 @@ import java.util.Map;
  * (docs/protocol-facts.md §6.1, written only when the kubelet sends pod-level resources): the CPU quota
  * over the period rounded up to whole vCPUs ({@code 220000/100000} gives 3), and the memory limit
  * rounded up to MiB. The containers' own limits are unknown when the VM boots, so the base must
- * cover the guest's own needs. The result is capped by the host: no more vCPUs than host CPUs (nor
- * QEMU's {@value #MAX_VCPUS}), no more memory than the host has.
+ * cover the guest's own needs. The result is capped by the host and by {@link VmSpec}'s limits: no more
+ * vCPUs than host CPUs (nor {@value VmSpec#MAX_VCPUS}), no more memory than the host has (nor
+ * {@value VmSpec#MAX_MEMORY_MIB} MiB).
  *
  * <p>A malformed CRI annotation is ignored with a warning, as Kata does (CRI writes only numbers);
- * a malformed override is refused with INVALID_ARGUMENT naming the key, the value and the range.
+ * a malformed override, or one outside {@link VmSpec}'s limits (the same the configuration file is held to),
+ * is refused with INVALID_ARGUMENT naming the key, the value and the range.
  *
  * @param vcpus     vCPUs of the VM
  * @param memoryMiB memory of the VM in MiB
@@ -35,9 +38,6 @@ public record SandboxSizing(int vcpus, int memoryMiB) {
     static final String CPU_QUOTA = "io.kubernetes.cri.sandbox-cpu-quota";
     static final String CPU_PERIOD = "io.kubernetes.cri.sandbox-cpu-period";
     static final String MEMORY = "io.kubernetes.cri.sandbox-memory";
-    static final int MAX_VCPUS = 254;
-    static final int MIN_MEMORY_MIB = 64;
-    static final int MAX_MEMORY_MIB = 1 << 20;
     private static final long MIB = 1024 * 1024;
     private static final System.Logger LOG = System.getLogger(SandboxSizing.class.getName());
 
@@ -76,18 +76,19 @@ public record SandboxSizing(int vcpus, int memoryMiB) {
      * @param host        the host's limits
      */
     public static SandboxSizing of(RuntimeConfig.Hypervisor config, Map<String, String> annotations, Host host) {
-        int baseCpus = override(annotations, VCPUS, config.vcpus(), 1, MAX_VCPUS);
-        int baseMemory = override(annotations, MEMORY_MIB, config.memoryMiB(), MIN_MEMORY_MIB, MAX_MEMORY_MIB);
+        int baseCpus = override(annotations, VCPUS, config.vcpus(), VmSpec.MIN_VCPUS, VmSpec.MAX_VCPUS);
+        int baseMemory = override(annotations, MEMORY_MIB, config.memoryMiB(), VmSpec.MIN_MEMORY_MIB,
+                VmSpec.MAX_MEMORY_MIB);
         long quota = criNumber(annotations, CPU_QUOTA);
         long period = criNumber(annotations, CPU_PERIOD);
-        long podCpus = quota > 0 && period > 0 ? Math.min(Math.ceilDiv(quota, period), MAX_VCPUS) : 0;
+        long podCpus = quota > 0 && period > 0 ? Math.min(Math.ceilDiv(quota, period), VmSpec.MAX_VCPUS) : 0;
         long memoryBytes = criNumber(annotations, MEMORY);
-        long podMemory = memoryBytes > 0 ? Math.min(Math.ceilDiv(memoryBytes, MIB), MAX_MEMORY_MIB) : 0;
+        long podMemory = memoryBytes > 0 ? Math.min(Math.ceilDiv(memoryBytes, MIB), VmSpec.MAX_MEMORY_MIB) : 0;
 
         long wantCpus = baseCpus + podCpus;
         long wantMemory = baseMemory + podMemory;
-        int cpus = (int) Math.min(wantCpus, Math.min(Math.max(host.cpus(), 1), MAX_VCPUS));
-        int memory = (int) Math.min(wantMemory, Math.min(host.memoryMiB(), MAX_MEMORY_MIB));
+        int cpus = (int) Math.min(wantCpus, Math.min(Math.max(host.cpus(), 1), VmSpec.MAX_VCPUS));
+        int memory = (int) Math.min(wantMemory, Math.min(host.memoryMiB(), VmSpec.MAX_MEMORY_MIB));
         if (cpus < wantCpus || memory < wantMemory) {
             LOG.log(System.Logger.Level.WARNING, "pod asks for {0} vCPUs and {1} MiB; the host allows {2} and {3}",
                     String.valueOf(wantCpus), String.valueOf(wantMemory), String.valueOf(cpus), String.valueOf(memory));

@@ -1,5 +1,7 @@
 package io.javakata.shim.config;
 
+import io.javakata.hypervisor.Accelerator;
+import io.javakata.hypervisor.VmSpec;
 import io.javakata.ttrpc.Code;
 import io.javakata.ttrpc.RuntimeStatusException;
 import org.junit.jupiter.api.Test;
@@ -64,12 +66,47 @@ class ConfigLoaderTest {
                 debug = true
                 """));
         var d = RuntimeConfig.defaults();
-        assertEquals(new RuntimeConfig.Hypervisor("qemu", d.hypervisor().path(), d.hypervisor().kernel(),
-                d.hypervisor().initrd(), "q35", "tcg", 2, 1024, "quiet panic=1", Duration.ofSeconds(120), "", 64),
-                c.hypervisor());
-        assertEquals(new RuntimeConfig.Virtiofsd(d.virtiofsd().path(), "none"), c.virtiofsd());
-        assertEquals(new RuntimeConfig.Agent("vsock", Duration.ofSeconds(7), true), c.agent());
+        assertEquals(new RuntimeConfig.Hypervisor(RuntimeConfig.HypervisorType.QEMU, d.hypervisor().path(),
+                d.hypervisor().kernel(), d.hypervisor().initrd(), RuntimeConfig.Machine.Q35, Accelerator.TCG, 2, 1024,
+                "quiet panic=1", Duration.ofSeconds(120), "", 64), c.hypervisor());
+        assertEquals(new RuntimeConfig.Virtiofsd(d.virtiofsd().path(), RuntimeConfig.VirtiofsCache.NONE),
+                c.virtiofsd());
+        assertEquals(new RuntimeConfig.Agent(VmSpec.AgentChannel.VSOCK, Duration.ofSeconds(7), true), c.agent());
         assertEquals(new RuntimeConfig.Runtime(Path.of("/tmp/jk"), true), c.runtime());
+    }
+
+    @Test
+    void namesFromAFixedSetBecomeEnums() throws Exception {
+        RuntimeConfig c = ConfigLoader.load(write("""
+                [hypervisor]
+                type = "qemu"
+                machine = "microvm"
+                accel = "kvm"
+                [virtiofsd]
+                cache = "always"
+                [agent]
+                transport = "vsock"
+                """));
+        assertEquals(RuntimeConfig.HypervisorType.QEMU, c.hypervisor().type());
+        assertEquals(RuntimeConfig.Machine.MICROVM, c.hypervisor().machine());
+        assertEquals(Accelerator.KVM, c.hypervisor().accel());
+        assertEquals(RuntimeConfig.VirtiofsCache.ALWAYS, c.virtiofsd().cache());
+        assertEquals(VmSpec.AgentChannel.VSOCK, c.agent().transport());
+    }
+
+    @Test
+    void theLimitsAreVmSpecsOwn() throws Exception {
+        String sized = "[hypervisor]\nvcpus = %d\nmemory_mib = %d\nconsole_log_max_kib = %d\n";
+        RuntimeConfig least = ConfigLoader.load(write(sized.formatted(VmSpec.MIN_VCPUS, VmSpec.MIN_MEMORY_MIB,
+                VmSpec.MIN_CONSOLE_LOG_BYTES / 1024)));
+        assertEquals(VmSpec.MIN_VCPUS, least.hypervisor().vcpus());
+        assertEquals(VmSpec.MIN_MEMORY_MIB, least.hypervisor().memoryMiB());
+        assertEquals(VmSpec.MIN_CONSOLE_LOG_BYTES, least.hypervisor().consoleLogMaxKiB() * 1024L);
+        RuntimeConfig most = ConfigLoader.load(write(sized.formatted(VmSpec.MAX_VCPUS, VmSpec.MAX_MEMORY_MIB,
+                VmSpec.MAX_CONSOLE_LOG_BYTES / 1024)));
+        assertEquals(VmSpec.MAX_VCPUS, most.hypervisor().vcpus());
+        assertEquals(VmSpec.MAX_MEMORY_MIB, most.hypervisor().memoryMiB());
+        assertEquals(VmSpec.MAX_CONSOLE_LOG_BYTES, most.hypervisor().consoleLogMaxKiB() * 1024L);
     }
 
     @Test
@@ -89,20 +126,42 @@ class ConfigLoaderTest {
                 e.getMessage());
     }
 
+    /** Every kind of bad value, refused when the file is read, naming the key, the value, the file and the rule. */
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
-        "[hypervisor]\\nvcpus = 0|hypervisor.vcpus = 0 in FILE: must be an integer from 1 to 254",
-        "[hypervisor]\\nvcpus = \"2\"|hypervisor.vcpus = \"2\" in FILE: must be an integer from 1 to 254",
-        "[hypervisor]\\naccel = \"foo\"|hypervisor.accel = \"foo\" in FILE: must be one of auto, kvm, tcg",
+        "[hypervisor]\\ntype = \"firecracker\"|hypervisor.type = \"firecracker\" in FILE: must be one of qemu",
+        "[hypervisor]\\npath = \"qemu-system-x86_64\"|hypervisor.path = \"qemu-system-x86_64\" in FILE: must be an absolute path",
         "[hypervisor]\\nkernel = \"vmlinuz\"|hypervisor.kernel = \"vmlinuz\" in FILE: must be an absolute path",
-        "[hypervisor]\\nmemory_mib = 1.5|hypervisor.memory_mib = 1.5 in FILE: must be an integer from 64 to 1048576",
-        "[hypervisor]\\nconsole_log_max_kib = 8|hypervisor.console_log_max_kib = 8 in FILE: must be an integer from 16 to 1048576",
-        "[hypervisor]\\nconsole_log_max_kib = 1048577|hypervisor.console_log_max_kib = 1048577 in FILE: must be an integer from 16 to 1048576",
+        "[hypervisor]\\ninitrd = 1|hypervisor.initrd = 1 in FILE: must be a string",
+        "[hypervisor]\\nmachine = \"pc\"|hypervisor.machine = \"pc\" in FILE: must be one of q35, microvm",
+        "[hypervisor]\\nmachine = \"Q35\"|hypervisor.machine = \"Q35\" in FILE: must be one of q35, microvm",
+        "[hypervisor]\\naccel = \"foo\"|hypervisor.accel = \"foo\" in FILE: must be one of auto, kvm, tcg",
+        "[hypervisor]\\nvcpus = 0|hypervisor.vcpus = 0 in FILE: must be an integer from 1 to 254",
+        "[hypervisor]\\nvcpus = 255|hypervisor.vcpus = 255 in FILE: must be an integer from 1 to 254",
+        "[hypervisor]\\nvcpus = \"2\"|hypervisor.vcpus = \"2\" in FILE: must be an integer from 1 to 254",
+        "[hypervisor]\\nmemory_mib = 100|hypervisor.memory_mib = 100 in FILE: must be an integer from 128 to 1048576",
+        "[hypervisor]\\nmemory_mib = 1048577|hypervisor.memory_mib = 1048577 in FILE: must be an integer from 128 to 1048576",
+        "[hypervisor]\\nmemory_mib = 1.5|hypervisor.memory_mib = 1.5 in FILE: must be an integer from 128 to 1048576",
+        "[hypervisor]\\nmemory_mib = 99999999999999999999|hypervisor.memory_mib = 99999999999999999999 in FILE: must be an integer from 128 to 1048576",
+        "[hypervisor]\\nkernel_params = [\"quiet\"]|hypervisor.kernel_params = [\"quiet\"] in FILE: must be a string",
+        "[hypervisor]\\nboot_timeout_seconds = 0|hypervisor.boot_timeout_seconds = 0 in FILE: must be an integer from 1 to 3600",
+        "[hypervisor]\\nboot_timeout_seconds = 3601|hypervisor.boot_timeout_seconds = 3601 in FILE: must be an integer from 1 to 3600",
         "[hypervisor]\\nrun_as = \"Qemu,x\"|hypervisor.run_as = \"Qemu,x\" in FILE: must be \"\" (root) or a user name: lower-case letters, digits, _ or -, at most 32",
         "[hypervisor]\\nrun_as = 0|hypervisor.run_as = 0 in FILE: must be a string",
-        "[agent]\\ntransport = \"bar\"|agent.transport = \"bar\" in FILE: must be one of serial, vsock",
+        "[hypervisor]\\nconsole_log_max_kib = 8|hypervisor.console_log_max_kib = 8 in FILE: must be an integer from 16 to 1048576",
+        "[hypervisor]\\nconsole_log_max_kib = 1048577|hypervisor.console_log_max_kib = 1048577 in FILE: must be an integer from 16 to 1048576",
+        "[virtiofsd]\\npath = \"virtiofsd\"|virtiofsd.path = \"virtiofsd\" in FILE: must be an absolute path",
+        "[virtiofsd]\\ncache = \"never\"|virtiofsd.cache = \"never\" in FILE: must be one of auto, always, none",
         "[virtiofsd]\\ncache = 3|virtiofsd.cache = 3 in FILE: must be a string",
+        "[agent]\\ntransport = \"bar\"|agent.transport = \"bar\" in FILE: must be one of serial, vsock",
+        "[agent]\\ntransport = \"VSOCK\"|agent.transport = \"VSOCK\" in FILE: must be one of serial, vsock",
+        "[agent]\\nrequest_timeout_seconds = 0|agent.request_timeout_seconds = 0 in FILE: must be an integer from 1 to 3600",
+        "[agent]\\nrequest_timeout_seconds = -5|agent.request_timeout_seconds = -5 in FILE: must be an integer from 1 to 3600",
+        "[agent]\\ndebug_console = 1|agent.debug_console = 1 in FILE: must be true or false",
+        "[runtime]\\nstate_dir = \"run/javakata\"|runtime.state_dir = \"run/javakata\" in FILE: must be an absolute path",
+        "[runtime]\\nstate_dir = \"/run/a\\u0000b\"|runtime.state_dir = \"/run/a\\u0000b\" in FILE: must be a path: Nul character not allowed",
         "[runtime]\\ndebug = \"yes\"|runtime.debug = \"yes\" in FILE: must be true or false",
+        "hypervisor = 1|hypervisor in FILE must be a table [hypervisor], not a value",
     })
     void badValuesNameKeyValueAndRule(String toml, String message) throws Exception {
         Path file = write(toml.replace("\\n", "\n") + "\n");

@@ -1,6 +1,7 @@
 package io.javakata.shim.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import org.junit.jupiter.api.Test;
@@ -25,6 +26,27 @@ class EffectiveConfigTest {
         ObjectNode json = EffectiveConfig.toJson(RuntimeConfig.defaults());
         assertEquals(ConfigLoader.KNOWN.keySet(), fieldNames(json));
         ConfigLoader.KNOWN.forEach((table, keys) -> assertEquals(keys, fieldNames(json.get(table)), table));
+    }
+
+    /** What {@code env} prints for the defaults: the file's keys, enums in lower case as the file spells them. */
+    @Test
+    void theDefaultsPrintAsTheFileSpellsThem() throws Exception {
+        assertEquals(new ObjectMapper().readTree("""
+                {"hypervisor": {"type": "qemu", "path": "/usr/bin/qemu-system-x86_64",
+                  "kernel": "/usr/share/javakata/vmlinuz", "initrd": "/usr/share/javakata/initrd.img",
+                  "machine": "q35", "accel": "auto", "vcpus": 1, "memory_mib": 512, "kernel_params": "",
+                  "boot_timeout_seconds": 90, "run_as": "javakata-qemu", "console_log_max_kib": 1024},
+                 "virtiofsd": {"path": "/usr/lib/qemu/virtiofsd", "cache": "auto"},
+                 "agent": {"transport": "serial", "request_timeout_seconds": 30, "debug_console": false},
+                 "runtime": {"state_dir": "/run/javakata", "debug": false}}
+                """).toString(), EffectiveConfig.toJson(RuntimeConfig.defaults()).toString());
+        ObjectNode other = EffectiveConfig.toJson(ConfigLoader.load(Files.writeString(dir.resolve("o.toml"),
+                "[hypervisor]\nmachine = \"microvm\"\naccel = \"tcg\"\n[virtiofsd]\ncache = \"none\"\n"
+                        + "[agent]\ntransport = \"vsock\"\n")));
+        assertEquals("microvm", other.path("hypervisor").path("machine").asText());
+        assertEquals("tcg", other.path("hypervisor").path("accel").asText());
+        assertEquals("none", other.path("virtiofsd").path("cache").asText());
+        assertEquals("vsock", other.path("agent").path("transport").asText());
     }
 
     @Test

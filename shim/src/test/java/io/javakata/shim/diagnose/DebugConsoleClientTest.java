@@ -38,12 +38,14 @@ class DebugConsoleClientTest {
         // The fake guest: collects input up to ^D, answers with its output and an end line cut in two.
         CompletableFuture<String> received = guest(input -> {
             String end = new String(DebugConsoleProtocol.endLine(7), StandardCharsets.US_ASCII);
-            return "out: " + input.replace("\u0004", "") + end.substring(0, 20) + "|" + end.substring(20);
+            return "out: " + input.replace("\u0004", "").replace(
+                    new String(DebugConsoleProtocol.SESSION_START, StandardCharsets.US_ASCII), "") + end.substring(0, 20) + "|" + end.substring(20);
         });
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         int status = new DebugConsoleClient(stdin("echo hi\nexit 7"), out, false, Duration.ofSeconds(10))
                 .run(tmp.resolve("debug.sock"));
-        assertEquals("echo hi\nexit 7\n\u0004", received.get(), "the last line finished, then end of file");
+        assertEquals(new String(DebugConsoleProtocol.SESSION_START, StandardCharsets.US_ASCII) + "echo hi\nexit 7\n\u0004",
+                received.get(), "the session's start, the last line finished, then end of file");
         // The '|' only marks where the fake guest cut its write; the line is found across the cut.
         assertEquals(7, status, out.toString(StandardCharsets.US_ASCII));
         assertTrue(out.toString(StandardCharsets.US_ASCII).startsWith("out: echo hi\nexit 7\n"), out.toString());

@@ -28,13 +28,13 @@ class KvmCheckTest {
 
     @ParameterizedTest
     @CsvSource({
-            "auto, KVM, OK",
-            "auto, TCG, FALLBACK",
-            "kvm,  KVM, OK",
-            "kvm,  TCG, FAIL",
-            "tcg,  KVM, OK",
-            "tcg,  TCG, OK"})
-    void verdictFollowsTheConfiguredAcceleratorAndTheProbe(String accel, Accelerator probed, Verdict verdict) {
+            "AUTO, KVM, OK",
+            "AUTO, TCG, FALLBACK",
+            "KVM,  KVM, OK",
+            "KVM,  TCG, FAIL",
+            "TCG,  KVM, OK",
+            "TCG,  TCG, OK"})
+    void verdictFollowsTheConfiguredAcceleratorAndTheProbe(Accelerator accel, Accelerator probed, Verdict verdict) {
         Finding f = KvmCheck.check(accel, QEMU, "q35", answers(probed, "probe says so"), new HostView(root));
         assertEquals(verdict, f.verdict(), f.detail());
         assertTrue(f.detail().contains("probe says so"), f.detail());
@@ -45,7 +45,7 @@ class KvmCheckTest {
         Files.createDirectories(root.resolve("sys/module/kvm_pvm"));
         Files.createDirectories(root.resolve("proc"));
         Files.writeString(root.resolve("proc/cpuinfo"), "processor\t: 0\nflags\t\t: fpu vme sse2 hypervisor lahf_lm\n");
-        Finding f = KvmCheck.check("auto", QEMU, "q35", answers(Accelerator.TCG, "no /dev/kvm"), new HostView(root));
+        Finding f = KvmCheck.check(Accelerator.AUTO, QEMU, "q35", answers(Accelerator.TCG, "no /dev/kvm"), new HostView(root));
         assertEquals(Verdict.FALLBACK, f.verdict());
         assertEquals("KVM is unusable: no /dev/kvm; the kvm_pvm module is loaded: a PVM host, whose KVM runs only "
                 + "PVM-enabled guest kernels; the CPU offers no vmx/svm (this host is itself a VM without nested "
@@ -62,7 +62,7 @@ class KvmCheckTest {
 
     @Test
     void aProbeThatFailsIsAFailure() {
-        Finding f = KvmCheck.check("kvm", QEMU, "q35", (qemu, machine) -> {
+        Finding f = KvmCheck.check(Accelerator.KVM, QEMU, "q35", (qemu, machine) -> {
             throw new IOException("KVM is unusable on this host: no /dev/kvm");
         }, new HostView(root));
         assertEquals(Verdict.FAIL, f.verdict());

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.javakata.hypervisor.VmSpec;
 import io.javakata.shim.config.RuntimeConfig;
 import io.javakata.ttrpc.Code;
 import io.javakata.ttrpc.RuntimeStatusException;
@@ -72,11 +73,31 @@ class SandboxSizingTest {
         RuntimeStatusException text = assertThrows(RuntimeStatusException.class,
                 () -> SandboxSizing.of(CONFIG, Map.of(SandboxSizing.MEMORY_MIB, "1G"), BIG_HOST));
         assertEquals("io.javakata.config.hypervisor.memory_mib=1G in sandbox annotations: must be a whole number "
-                + "between 64 and 1048576", text.getMessage());
+                + "between 128 and 1048576", text.getMessage());
         RuntimeStatusException small = assertThrows(RuntimeStatusException.class,
                 () -> SandboxSizing.of(CONFIG, Map.of(SandboxSizing.MEMORY_MIB, "32"), BIG_HOST));
-        assertTrue(small.getMessage().contains("=32 in sandbox annotations: must be between 64 and 1048576"),
+        assertTrue(small.getMessage().contains("=32 in sandbox annotations: must be between 128 and 1048576"),
                 small.getMessage());
+    }
+
+    /** The overrides are held to VmSpec's limits, as the configuration file is: what passes here boots. */
+    @Test
+    void overridesAreHeldToTheVmLimits() {
+        RuntimeStatusException below = assertThrows(RuntimeStatusException.class,
+                () -> SandboxSizing.of(CONFIG, Map.of(SandboxSizing.MEMORY_MIB, "100"), BIG_HOST));
+        assertEquals("io.javakata.config.hypervisor.memory_mib=100 in sandbox annotations: must be between "
+                + VmSpec.MIN_MEMORY_MIB + " and " + VmSpec.MAX_MEMORY_MIB, below.getMessage());
+        RuntimeStatusException above = assertThrows(RuntimeStatusException.class,
+                () -> SandboxSizing.of(CONFIG, Map.of(SandboxSizing.VCPUS, "255"), BIG_HOST));
+        assertEquals("io.javakata.config.hypervisor.vcpus=255 in sandbox annotations: must be between "
+                + VmSpec.MIN_VCPUS + " and " + VmSpec.MAX_VCPUS, above.getMessage());
+        SandboxSizing least = SandboxSizing.of(CONFIG, Map.of(SandboxSizing.VCPUS, String.valueOf(VmSpec.MIN_VCPUS),
+                SandboxSizing.MEMORY_MIB, String.valueOf(VmSpec.MIN_MEMORY_MIB)), BIG_HOST);
+        assertEquals(new SandboxSizing(VmSpec.MIN_VCPUS, VmSpec.MIN_MEMORY_MIB), least);
+        SandboxSizing most = SandboxSizing.of(CONFIG, Map.of(SandboxSizing.VCPUS, String.valueOf(VmSpec.MAX_VCPUS),
+                SandboxSizing.MEMORY_MIB, String.valueOf(VmSpec.MAX_MEMORY_MIB), SandboxSizing.MEMORY,
+                String.valueOf(Long.MAX_VALUE)), new SandboxSizing.Host(1024, Long.MAX_VALUE));
+        assertEquals(new SandboxSizing(VmSpec.MAX_VCPUS, VmSpec.MAX_MEMORY_MIB), most);
     }
 
     @Test

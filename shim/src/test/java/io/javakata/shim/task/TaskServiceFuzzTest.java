@@ -295,7 +295,7 @@ class TaskServiceFuzzTest {
 
             RuntimeConfig defaults = RuntimeConfig.defaults();
             RuntimeConfig config = new RuntimeConfig(defaults.hypervisor(), defaults.virtiofsd(),
-                    new RuntimeConfig.Agent("serial", Duration.ofSeconds(5)), new RuntimeConfig.Runtime(state, false));
+                    new RuntimeConfig.Agent(io.javakata.hypervisor.VmSpec.AgentChannel.SERIAL, Duration.ofSeconds(5)), new RuntimeConfig.Runtime(state, false));
             ShimContext ctx = new ShimContext("fuzzns", "c1", "/run/containerd/containerd.sock", "", base, config,
                     false);
             agent.register(agentServer);

@@ -92,7 +92,7 @@ class TaskServiceTest {
         Files.writeString(image.resolve("hello.txt"), "hi");
         RuntimeConfig defaults = RuntimeConfig.defaults();
         RuntimeConfig config = new RuntimeConfig(defaults.hypervisor(), defaults.virtiofsd(),
-                new RuntimeConfig.Agent("serial", Duration.ofSeconds(10)),
+                new RuntimeConfig.Agent(io.javakata.hypervisor.VmSpec.AgentChannel.SERIAL, Duration.ofSeconds(10)),
                 new RuntimeConfig.Runtime(stateDir, false));
         ShimContext ctx = new ShimContext("testns", "c1", "/run/containerd/containerd.sock", "", tmp, config, false);
 
