@@ -5,7 +5,9 @@ import io.javakata.shim.config.ConfigLoader;
 import io.javakata.shim.config.RuntimeConfig;
 import io.javakata.shim.config.ShimContext;
 import io.javakata.shim.sandbox.SandboxCleaner;
+import io.javakata.ttrpc.Code;
 import io.javakata.ttrpc.Errors;
+import io.javakata.ttrpc.RuntimeStatusException;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -54,7 +56,9 @@ final class DeleteCommand {
             throw Errors.deadlineExceeded("delete task %s: cleanup did not finish within %d ms", flags.id(),
                     BUDGET.toMillis());
         } catch (ExecutionException e) {
-            throw Errors.unknown("delete task %s: %s", flags.id(), Main.message(e.getCause()));
+            // Main.message names what a file-system failure was (its getMessage is often the bare path).
+            throw new RuntimeStatusException(Code.UNKNOWN, "delete task " + flags.id() + ": "
+                    + Main.message(e.getCause()), e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw Errors.unknown("delete task %s: interrupted", flags.id());

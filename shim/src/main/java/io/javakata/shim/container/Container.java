@@ -1,13 +1,8 @@
 package io.javakata.shim.container;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.google.protobuf.ByteString;
 import io.containerd.cgroups.v2.Metrics;
-import io.javakata.agent.v1.CreateContainerRequest;
-import io.javakata.agent.v1.CreateContainerResponse;
-import io.javakata.agent.v1.ExecProcessRequest;
-import io.javakata.agent.v1.ListProcessesResponse;
-import io.javakata.shim.agent.AgentClient;
+import io.javakata.shim.agent.Agent;
 import io.javakata.shim.rootfs.Mounter;
 import io.javakata.sys.ErrnoException;
 import io.javakata.sys.MountFds;
@@ -61,7 +56,7 @@ public final class Container extends TaskProcess {
     public static Container create(Sandbox sandbox, String id, Path bundle, ObjectNode spec, List<RootfsMount> rootfs,
                                    StdioPaths stdio) {
         SandboxPaths paths = sandbox.paths();
-        AgentClient agent = sandbox.agent();
+        Agent agent = sandbox.agent();
         CleanupStack undo = new CleanupStack();
         try {
             sandbox.ensureRunning();
@@ -76,16 +71,10 @@ public final class Container extends TaskProcess {
             undo.push("release volumes of " + id, volumes::close);
             ObjectNode guestSpec = GuestSpec.rewrite(spec, SandboxPaths.guestRootfs(id), volumes.guestMounts(),
                     volumes.createRuntimeHooks(), sandbox.podContainerPid());
-            CreateContainerResponse created = agent.createContainer(CreateContainerRequest.newBuilder()
-                    .setContainerId(id)
-                    .setOciSpec(com.google.protobuf.ByteString.copyFrom(GuestSpec.toBytes(guestSpec)))
-                    .setTerminal(stdio.terminal())
-                    .setStdin(!stdio.stdin().isEmpty())
-                    .setStdout(!stdio.stdout().isEmpty())
-                    .setStderr(!stdio.stderr().isEmpty())
-                    .build());
+            int guestPid = agent.createContainer(id, GuestSpec.toBytes(guestSpec), new Agent.Stdio(stdio.terminal(),
+                    !stdio.stdin().isEmpty(), !stdio.stdout().isEmpty(), !stdio.stderr().isEmpty()));
             undo.push("remove container in the guest", () -> agent.removeContainer(id));
-            sandbox.containerCreated(id, GuestSpec.annotation(spec, GuestSpec.CONTAINER_TYPE), created.getPid());
+            sandbox.containerCreated(id, GuestSpec.annotation(spec, GuestSpec.CONTAINER_TYPE), guestPid);
             // The pod's sandbox (pause) container has no CRI name; the kubelet calls it POD.
             sandbox.timeline().containerCreated(id, "sandbox".equals(GuestSpec.annotation(spec, GuestSpec.CONTAINER_TYPE))
                     ? "POD" : GuestSpec.annotation(spec, GuestSpec.CONTAINER_NAME));
@@ -97,7 +86,7 @@ public final class Container extends TaskProcess {
             throw e.withContext("create container " + id);
         } catch (IOException | RuntimeException e) {
             undo.unwind();
-            throw Errors.unknown("create container %s: %s", id, e.getMessage());
+            throw Errors.unknown(e, "create container %s", id);
         }
     }
 
@@ -121,7 +110,7 @@ public final class Container extends TaskProcess {
 
     @Override
     int startInGuest() {
-        return sandbox.agent().startContainer(id).getPid();
+        return sandbox.agent().startProcess(id, "");
     }
 
     @Override
@@ -136,17 +125,16 @@ public final class Container extends TaskProcess {
      *
      * @param processJson the OCI Process as JSON, passed through as containerd sent it
      */
-    public ExecProcess exec(String execId, ByteString processJson, StdioPaths stdio) {
+    public ExecProcess exec(String execId, byte[] processJson, StdioPaths stdio) {
         synchronized (execs) {
             check(ProcessState.Operation.EXEC);
             if (execs.containsKey(execId)) {
                 throw Errors.alreadyExists("exec %s already exists in container %s", execId, id);
             }
             try {
-                sandbox.agent().execProcess(ExecProcessRequest.newBuilder().setContainerId(id).setExecId(execId)
-                        .setProcess(processJson).setTerminal(stdio.terminal())
-                        .setStdin(!stdio.stdin().isEmpty()).setStdout(!stdio.stdout().isEmpty())
-                        .setStderr(!stdio.stderr().isEmpty() && !stdio.terminal()).build());
+                sandbox.agent().execProcess(id, execId, processJson, new Agent.Stdio(stdio.terminal(),
+                        !stdio.stdin().isEmpty(), !stdio.stdout().isEmpty(),
+                        !stdio.stderr().isEmpty() && !stdio.terminal()));
             } catch (RuntimeStatusException e) {
                 throw e.withContext("exec " + execId + " in container " + id);
             }
@@ -188,7 +176,7 @@ public final class Container extends TaskProcess {
     }
 
     /** Applies OCI LinuxResources (JSON, passed through) to the container's cgroup in the guest. */
-    public void update(ByteString resourcesJson) {
+    public void update(byte[] resourcesJson) {
         try {
             sandbox.agent().updateContainer(id, resourcesJson);
         } catch (RuntimeStatusException e) {
@@ -199,14 +187,14 @@ public final class Container extends TaskProcess {
     /** cgroup v2 metrics of the container's cgroup in the guest. */
     public Metrics stats() {
         try {
-            return sandbox.agent().statsContainer(id).getMetrics();
+            return sandbox.agent().statsContainer(id);
         } catch (RuntimeStatusException e) {
             throw e.withContext("stats of container " + id);
         }
     }
 
     /** The processes of the container in the guest (guest pids; an exec's main process has its id). */
-    public ListProcessesResponse processes() {
+    public List<Agent.GuestProcess> processes() {
         try {
             return sandbox.agent().listProcesses(id);
         } catch (RuntimeStatusException e) {
@@ -236,7 +224,7 @@ public final class Container extends TaskProcess {
             Mounter.unmountUnder(sandbox.paths().containerDir(id));
             Mounter.deleteTree(sandbox.paths().containerDir(id));
         } catch (IOException e) {
-            throw Errors.unknown("delete container %s: %s", id, e.getMessage());
+            throw Errors.unknown(e, "delete container %s", id);
         }
     }
 

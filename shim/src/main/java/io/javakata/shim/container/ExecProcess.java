@@ -30,7 +30,7 @@ public final class ExecProcess extends TaskProcess {
 
     @Override
     int startInGuest() {
-        return sandbox.agent().startContainer(containerId(), execId()).getPid();
+        return sandbox.agent().startProcess(containerId(), execId());
     }
 
     @Override

@@ -1,6 +1,6 @@
 package io.javakata.shim.container;
 
-import io.javakata.agent.v1.WaitProcessResponse;
+import io.javakata.shim.agent.Agent;
 import io.javakata.shim.sandbox.Sandbox;
 import io.javakata.shim.stdio.StdioPaths;
 import io.javakata.shim.stdio.StdioRelay;
@@ -119,12 +119,9 @@ public abstract sealed class TaskProcess permits Container, ExecProcess {
         ExitStatus status;
         boolean oomKilled = false;
         try {
-            WaitProcessResponse response = sandbox.agent().waitProcess(containerId, execId);
-            Instant at = response.hasExitedAt()
-                    ? Instant.ofEpochSecond(response.getExitedAt().getSeconds(), response.getExitedAt().getNanos())
-                    : Instant.now();
-            status = new ExitStatus(response.getExitStatus() & 0xff, at);
-            oomKilled = response.getOomKilled();
+            Agent.Exit exit = sandbox.agent().waitProcess(containerId, execId);
+            status = new ExitStatus(exit.status() & 0xff, exit.exitedAt());
+            oomKilled = exit.oomKilled();
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "wait for " + describe() + ": " + e.getMessage()
                     + "; reporting exit status " + LOST_STATUS);

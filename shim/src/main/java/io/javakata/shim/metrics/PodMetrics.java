@@ -1,8 +1,8 @@
 package io.javakata.shim.metrics;
 
 import io.containerd.cgroups.v2.Metrics;
-import io.javakata.agent.v1.GuestStatsResponse;
 import io.javakata.hypervisor.Hypervisor;
+import io.javakata.shim.agent.Agent;
 import io.javakata.shim.agent.AgentLatencies;
 import io.javakata.shim.sandbox.BootTimeline;
 import io.javakata.shim.sandbox.Sandbox;
@@ -55,7 +55,7 @@ public final class PodMetrics {
         Metrics containerStats(String containerId);
 
         /** The guest's memory, load and uptime. */
-        GuestStatsResponse guestStats();
+        Agent.GuestStats guestStats();
     }
 
     private final Source source;
@@ -116,11 +116,11 @@ public final class PodMetrics {
 
             @Override
             public Metrics containerStats(String containerId) {
-                return sandbox.agent().statsContainer(containerId).getMetrics();
+                return sandbox.agent().statsContainer(containerId);
             }
 
             @Override
-            public GuestStatsResponse guestStats() {
+            public Agent.GuestStats guestStats() {
                 return sandbox.agent().guestStats();
             }
         }, Path.of("/proc"));
@@ -232,25 +232,25 @@ public final class PodMetrics {
     }
 
     private void guest(PromText.Builder b) {
-        CompletableFuture<GuestStatsResponse> whole = CompletableFuture.supplyAsync(source::guestStats,
+        CompletableFuture<Agent.GuestStats> whole = CompletableFuture.supplyAsync(source::guestStats,
                 command -> Thread.ofVirtual().name("metrics-guest").start(command));
         containers(b);
-        Optional<GuestStatsResponse> stats = await(whole, System.nanoTime() + STATS_WAIT.toNanos());
+        Optional<Agent.GuestStats> stats = await(whole, System.nanoTime() + STATS_WAIT.toNanos());
         String memory = "javakata_guest_memory_bytes";
         b.family(memory, "gauge", "The guest kernel's memory (/proc/meminfo): total, available, free, cached, shmem "
                 + "(tmpfs, the guest's root and /dev/shm included).");
         b.family("javakata_guest_load_average", "gauge", "The guest's load averages (/proc/loadavg).");
         b.family("javakata_guest_uptime_seconds", "gauge", "Seconds since the guest kernel booted.");
         stats.ifPresent(s -> {
-            b.sample(memory, labels("kind", "total"), s.getMemTotal());
-            b.sample(memory, labels("kind", "available"), s.getMemAvailable());
-            b.sample(memory, labels("kind", "free"), s.getMemFree());
-            b.sample(memory, labels("kind", "cached"), s.getCached());
-            b.sample(memory, labels("kind", "shmem"), s.getShmem());
-            b.sample("javakata_guest_load_average", labels("period", "1m"), s.getLoad1());
-            b.sample("javakata_guest_load_average", labels("period", "5m"), s.getLoad5());
-            b.sample("javakata_guest_load_average", labels("period", "15m"), s.getLoad15());
-            b.sample("javakata_guest_uptime_seconds", Map.of(), s.getUptimeSeconds());
+            b.sample(memory, labels("kind", "total"), s.memTotal());
+            b.sample(memory, labels("kind", "available"), s.memAvailable());
+            b.sample(memory, labels("kind", "free"), s.memFree());
+            b.sample(memory, labels("kind", "cached"), s.cached());
+            b.sample(memory, labels("kind", "shmem"), s.shmem());
+            b.sample("javakata_guest_load_average", labels("period", "1m"), s.load1());
+            b.sample("javakata_guest_load_average", labels("period", "5m"), s.load5());
+            b.sample("javakata_guest_load_average", labels("period", "15m"), s.load15());
+            b.sample("javakata_guest_uptime_seconds", Map.of(), s.uptimeSeconds());
         });
     }
 

@@ -2,10 +2,8 @@ package io.javakata.shim.network;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.javakata.agent.v1.ConfigureNetworkRequest;
-import io.javakata.agent.v1.NetworkInterface;
-import io.javakata.agent.v1.NetworkRoute;
 import io.javakata.hypervisor.VmSpec;
+import io.javakata.shim.agent.Agent;
 import io.javakata.ttrpc.Errors;
 import io.javakata.ttrpc.RuntimeStatusException;
 import java.io.IOException;
@@ -220,19 +218,12 @@ public final class PodNetwork implements AutoCloseable {
     }
 
     /** What the agent must configure in the guest: the interfaces, their routes, and the hostname. */
-    public ConfigureNetworkRequest guestRequest(String hostname) {
-        ConfigureNetworkRequest.Builder request = ConfigureNetworkRequest.newBuilder()
-                .setHostname(hostname == null ? "" : hostname);
-        for (PodInterface pod : interfaces) {
-            request.addInterfaces(NetworkInterface.newBuilder().setMac(pod.mac()).setName(pod.name())
-                    .setMtu(pod.mtu()).addAllAddresses(pod.addresses()));
-        }
-        for (PodRoute route : routes) {
-            request.addRoutes(NetworkRoute.newBuilder().setDestination(route.destination())
-                    .setGateway(route.gateway()).setDevice(route.device()).setSource(route.source())
-                    .setFamily(route.family()));
-        }
-        return request.build();
+    public Agent.GuestNetwork guestNetwork(String hostname) {
+        return new Agent.GuestNetwork(hostname == null ? "" : hostname, 0,
+                interfaces.stream().map(i -> new Agent.GuestNetwork.Interface(i.mac(), i.name(), i.mtu(),
+                        i.addresses())).toList(),
+                routes.stream().map(r -> new Agent.GuestNetwork.Route(r.destination(), r.gateway(), r.device(),
+                        r.source(), r.family())).toList());
     }
 
     /**

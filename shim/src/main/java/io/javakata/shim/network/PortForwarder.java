@@ -1,7 +1,6 @@
 package io.javakata.shim.network;
 
-import com.google.protobuf.ByteString;
-import io.javakata.agent.v1.PortForwardReadResponse;
+import io.javakata.shim.agent.Agent;
 import io.javakata.sys.Namespaces;
 import io.javakata.ttrpc.Code;
 import io.javakata.ttrpc.RuntimeStatusException;
@@ -48,7 +47,7 @@ public final class PortForwarder implements AutoCloseable {
     public static final int MAX_CONNECTIONS = 256;
 
     private final Path netns;
-    private final NetworkAgent agent;
+    private final Agent agent;
     /** Port to its listeners (IPv4 and, when the namespace has ::1, IPv6); guarded by this. */
     private final Map<Integer, List<ServerSocketChannel>> listeners = new TreeMap<>();
     private final Set<SocketChannel> connections = java.util.concurrent.ConcurrentHashMap.newKeySet();
@@ -60,13 +59,13 @@ public final class PortForwarder implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicBoolean connectionRefusalLogged =
             new java.util.concurrent.atomic.AtomicBoolean();
 
-    private PortForwarder(Path netns, NetworkAgent agent) {
+    private PortForwarder(Path netns, Agent agent) {
         this.netns = Objects.requireNonNull(netns, "netns");
         this.agent = Objects.requireNonNull(agent, "agent");
     }
 
     /** Starts watching the guest's ports; returns at once. */
-    public static PortForwarder start(Path netns, NetworkAgent agent) {
+    public static PortForwarder start(Path netns, Agent agent) {
         PortForwarder forwarder = new PortForwarder(netns, agent);
         forwarder.watcher = Thread.ofVirtual().name("portforward-watch").start(forwarder::watch);
         return forwarder;
@@ -175,16 +174,16 @@ public final class PortForwarder implements AutoCloseable {
     private void relay(SocketChannel client, int port) {
         String stream = null;
         try {
-            stream = agent.open(port);
+            stream = agent.openPortForward(port);
             String id = stream;
             Thread upstream = Thread.ofVirtual().name("portforward-up-" + id).start(() -> copyToGuest(client, id));
             while (true) {
-                PortForwardReadResponse read = agent.read(id, CHUNK);
-                ByteBuffer buffer = read.getData().asReadOnlyByteBuffer();
+                Agent.Chunk read = agent.readPortForward(id, CHUNK);
+                ByteBuffer buffer = ByteBuffer.wrap(read.data());
                 while (buffer.hasRemaining()) {
                     client.write(buffer);
                 }
-                if (read.getEof()) {
+                if (read.eof()) {
                     break;
                 }
             }
@@ -201,7 +200,7 @@ public final class PortForwarder implements AutoCloseable {
             connectionSlots.release();
             if (stream != null) {
                 try {
-                    agent.close(stream, false);
+                    agent.closePortForward(stream, false);
                 } catch (RuntimeStatusException e) {
                     LOG.log(System.Logger.Level.DEBUG, "port forwarding: close " + stream + ": " + e.getMessage());
                 }
@@ -214,10 +213,12 @@ public final class PortForwarder implements AutoCloseable {
         try {
             while (client.read(buffer) >= 0) {
                 buffer.flip();
-                agent.write(stream, ByteString.copyFrom(buffer));
+                byte[] data = new byte[buffer.remaining()];
+                buffer.get(data);
+                agent.writePortForward(stream, data);
                 buffer.clear();
             }
-            agent.close(stream, true);
+            agent.closePortForward(stream, true);
         } catch (IOException | RuntimeStatusException e) {
             // The host client or the guest connection went away; the reading side ends the relay.
             closeQuietly(client);

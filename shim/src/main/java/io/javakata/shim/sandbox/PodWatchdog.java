@@ -1,7 +1,7 @@
 package io.javakata.shim.sandbox;
 
 import io.javakata.hypervisor.Hypervisor;
-import io.javakata.shim.agent.AgentClient;
+import io.javakata.shim.agent.Agent;
 import io.javakata.ttrpc.RuntimeStatusException;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -36,7 +36,7 @@ final class PodWatchdog implements AutoCloseable {
 
     private final String sandboxId;
     private final Hypervisor hypervisor;
-    private final AgentClient agent;
+    private final Agent agent;
     private final Consumer<String> onDead;
     private final Duration period;
     private final Duration checkTimeout;
@@ -44,7 +44,7 @@ final class PodWatchdog implements AutoCloseable {
     private final Thread thread;
     private volatile boolean closed;
 
-    PodWatchdog(String sandboxId, Hypervisor hypervisor, AgentClient agent, Consumer<String> onDead,
+    PodWatchdog(String sandboxId, Hypervisor hypervisor, Agent agent, Consumer<String> onDead,
                 Duration period, Duration checkTimeout, Duration unresponsive) {
         this.sandboxId = sandboxId;
         this.hypervisor = hypervisor;
@@ -57,7 +57,7 @@ final class PodWatchdog implements AutoCloseable {
     }
 
     /** Starts watching with the production timings. */
-    static PodWatchdog start(String sandboxId, Hypervisor hypervisor, AgentClient agent, Consumer<String> onDead) {
+    static PodWatchdog start(String sandboxId, Hypervisor hypervisor, Agent agent, Consumer<String> onDead) {
         return start(new PodWatchdog(sandboxId, hypervisor, agent, onDead, PERIOD, CHECK_TIMEOUT, UNRESPONSIVE));
     }
 

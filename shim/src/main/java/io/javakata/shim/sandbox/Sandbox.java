@@ -1,14 +1,13 @@
 package io.javakata.shim.sandbox;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.javakata.agent.v1.CheckResponse;
 import io.javakata.hypervisor.ConsoleRing;
 import io.javakata.hypervisor.Hypervisor;
 import io.javakata.hypervisor.VmSpec;
-import io.javakata.shim.agent.AgentClient;
+import io.javakata.shim.agent.Agent;
+import io.javakata.shim.agent.TtrpcAgent;
 import io.javakata.shim.config.RuntimeConfig;
 import io.javakata.shim.config.ShimContext;
-import io.javakata.shim.network.NetworkAgent;
 import io.javakata.shim.network.PodNetwork;
 import io.javakata.shim.network.PortForwarder;
 import io.javakata.shim.rootfs.Mounter;
@@ -58,12 +57,10 @@ public final class Sandbox {
     private final String id;
     private final SandboxPaths paths;
     private final Hypervisor hypervisor;
-    private final AgentClient agent;
+    private final Agent agent;
     /** The pod's network (taps, tc mirrors) and its port forwarding; null when created without a spec. */
     private PodNetwork network;
     private PortForwarder portForwarder;
-    /** Talks to the agent about the pod network; null without a pod network. */
-    private NetworkAgent networkAgent;
     /** The pod's boot phases; set once by create. */
     private BootTimeline timeline;
     /** The sandbox spec's hostname, given to the guest with the network. */
@@ -78,7 +75,7 @@ public final class Sandbox {
     private String podContainerId;
     private int podContainerPid;
 
-    private Sandbox(String id, SandboxPaths paths, Hypervisor hypervisor, AgentClient agent, CleanupStack resources,
+    private Sandbox(String id, SandboxPaths paths, Hypervisor hypervisor, Agent agent, CleanupStack resources,
                     Journal journal) {
         this.id = id;
         this.paths = paths;
@@ -179,21 +176,17 @@ public final class Sandbox {
 
             Duration bootTimeout = config.hypervisor().bootTimeout();
             Connection connection = launcher.dialer().dial(hypervisor.agentEndpoint(), remaining(started, bootTimeout));
-            TtrpcClient ttrpc = new TtrpcClient(connection);
-            AgentClient agent = new AgentClient(ttrpc, config.agent().requestTimeout());
+            Agent agent = new TtrpcAgent(new TtrpcClient(connection), config.agent().requestTimeout());
             undo.push("close agent connection", agent::close);
-            CheckResponse check = checkAgent(agent, paths, remaining(started, bootTimeout));
+            Agent.Info check = checkAgent(agent, paths, remaining(started, bootTimeout));
             timeline.agentReady();
             LOG.log(System.Logger.Level.INFO, "sandbox {0}: agent {1} answered after {2} ms, guest kernel {3}",
-                    sandboxId, check.getVersion(), String.valueOf(Duration.between(started, Instant.now()).toMillis()),
-                    check.getKernelRelease());
-
-            NetworkAgent networkAgent = network == null ? null : new NetworkAgent(ttrpc, config.agent().requestTimeout());
+                    sandboxId, check.version(), String.valueOf(Duration.between(started, Instant.now()).toMillis()),
+                    check.kernelRelease());
 
             Sandbox sandbox = new Sandbox(sandboxId, paths, hypervisor, agent, undo, journal);
             sandbox.network = network;
             sandbox.timeline = timeline;
-            sandbox.networkAgent = networkAgent;
             sandbox.hostname = spec == null ? "" : spec.path("hostname").asText("");
             PodWatchdog watchdog = PodWatchdog.start(sandboxId, hypervisor, agent, sandbox::declareDead);
             undo.push("stop watching the pod", watchdog::close);
@@ -203,7 +196,7 @@ public final class Sandbox {
             throw e.withContext("create sandbox " + sandboxId);
         } catch (IOException | RuntimeException e) {
             undo.unwind();
-            throw Errors.unknown("create sandbox %s: %s", sandboxId, describe(e));
+            throw Errors.unknown(e, "create sandbox %s", sandboxId);
         }
     }
 
@@ -217,16 +210,16 @@ public final class Sandbox {
             return;
         }
         try {
-            networkAgent.configureNetwork(network.guestRequest(hostname).toBuilder().setNetnsPid(guestPid).build());
+            agent.configureNetwork(network.guestNetwork(hostname).withNetnsPid(guestPid));
         } catch (RuntimeStatusException e) {
             throw e.withContext("configure the guest network in the netns of guest pid " + guestPid);
         }
         try {
             journal.record(new PodResource.PortForwarding());
         } catch (IOException e) {
-            throw Errors.unknown("sandbox %s: journal port forwarding: %s", id, e.getMessage());
+            throw Errors.unknown(e, "sandbox %s: journal port forwarding", id);
         }
-        PortForwarder forwarder = PortForwarder.start(network.netns().get(), networkAgent);
+        PortForwarder forwarder = PortForwarder.start(network.netns().get(), agent);
         portForwarder = forwarder;
         resources.push("stop port forwarding", forwarder::close);
     }
@@ -239,7 +232,7 @@ public final class Sandbox {
         return paths;
     }
 
-    public AgentClient agent() {
+    public Agent agent() {
         return agent;
     }
 
@@ -379,7 +372,7 @@ public final class Sandbox {
                 .withDebugConsole(config.agent().debugConsole());
     }
 
-    private static CheckResponse checkAgent(AgentClient agent, SandboxPaths paths, Duration timeout) {
+    private static Agent.Info checkAgent(Agent agent, SandboxPaths paths, Duration timeout) {
         try {
             return agent.check(timeout);
         } catch (RuntimeStatusException e) {
@@ -399,10 +392,6 @@ public final class Sandbox {
     private static Duration remaining(Instant started, Duration total) {
         Duration left = total.minus(Duration.between(started, Instant.now()));
         return left.isNegative() || left.isZero() ? Duration.ofMillis(1) : left;
-    }
-
-    private static String describe(Exception e) {
-        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     }
 
     /**

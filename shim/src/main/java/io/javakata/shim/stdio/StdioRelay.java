@@ -1,8 +1,6 @@
 package io.javakata.shim.stdio;
 
-import com.google.protobuf.ByteString;
-import io.javakata.agent.v1.ReadStreamResponse;
-import io.javakata.shim.agent.AgentClient;
+import io.javakata.shim.agent.Agent;
 import io.javakata.sys.ErrnoException;
 import io.javakata.sys.Fds;
 import io.javakata.ttrpc.RuntimeStatusException;
@@ -12,6 +10,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -46,10 +45,10 @@ public final class StdioRelay implements AutoCloseable {
 
     @FunctionalInterface
     private interface StreamReader {
-        ReadStreamResponse read(String containerId, String execId, int maxLen);
+        Agent.Chunk read(String containerId, String execId, int maxLen);
     }
 
-    private final AgentClient agent;
+    private final Agent agent;
     private final String containerId;
     private final String execId;
     private final StdioPaths paths;
@@ -60,7 +59,7 @@ public final class StdioRelay implements AutoCloseable {
     private volatile Thread stdinThread;
     private volatile FileChannel stdinChannel;
 
-    private StdioRelay(AgentClient agent, String containerId, String execId, StdioPaths paths) {
+    private StdioRelay(Agent agent, String containerId, String execId, StdioPaths paths) {
         this.agent = agent;
         this.containerId = containerId;
         this.execId = execId;
@@ -68,7 +67,7 @@ public final class StdioRelay implements AutoCloseable {
     }
 
     /** Starts a copier for every stream whose path is non-empty. Never blocks. */
-    public static StdioRelay start(AgentClient agent, String containerId, String execId, StdioPaths paths) {
+    public static StdioRelay start(Agent agent, String containerId, String execId, StdioPaths paths) {
         StdioRelay relay = new StdioRelay(agent, containerId, execId, paths);
         relay.startOutput(relay.stdout, paths.stdout(), agent::readStdout);
         relay.startOutput(relay.stderr, paths.stderr(), agent::readStderr);
@@ -140,11 +139,11 @@ public final class StdioRelay implements AutoCloseable {
         output.channel = out;
         try {
             while (!closed.get()) {
-                ReadStreamResponse chunk = reader.read(containerId, execId, CHUNK);
-                if (chunk.getEof()) {
+                Agent.Chunk chunk = reader.read(containerId, execId, CHUNK);
+                if (chunk.eof()) {
                     return;
                 }
-                if (out != null && !writeFully(out, chunk.getData().asReadOnlyByteBuffer(), fifo)) {
+                if (out != null && !writeFully(out, ByteBuffer.wrap(chunk.data()), fifo)) {
                     closeQuietly(out);
                     out = null;
                 }
@@ -201,11 +200,12 @@ public final class StdioRelay implements AutoCloseable {
             ByteBuffer buffer = ByteBuffer.allocate(CHUNK);
             while (!stdinClosed.get() && in.read(buffer) >= 0) {
                 buffer.flip();
-                ByteString data = ByteString.copyFrom(buffer);
+                byte[] data = new byte[buffer.remaining()];
+                buffer.get(data);
                 buffer.clear();
-                while (!data.isEmpty()) {
+                while (data.length > 0) {
                     int written = agent.writeStdin(containerId, execId, data);
-                    data = data.substring(Math.min(written, data.size()));
+                    data = Arrays.copyOfRange(data, Math.min(written, data.length), data.length);
                 }
             }
         } catch (IOException | RuntimeStatusException e) {

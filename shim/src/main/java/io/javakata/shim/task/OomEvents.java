@@ -28,7 +28,7 @@ final class OomEvents {
         while (true) {
             String containerId;
             try {
-                containerId = sandbox.agent().getOOMEvent().getContainerId();
+                containerId = sandbox.agent().waitForOom();
             } catch (RuntimeStatusException e) {
                 if (e.code() != Code.UNAVAILABLE) {
                     LOG.log(System.Logger.Level.WARNING, "OOM events of sandbox " + sandbox.id() + " stop: "

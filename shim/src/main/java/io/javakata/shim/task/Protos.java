@@ -5,8 +5,7 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.Timestamp;
 import io.containerd.task.v2.PidsResponse;
 import io.containerd.types.task.ProcessInfo;
-import io.javakata.agent.v1.GuestProcess;
-import io.javakata.agent.v1.ListProcessesResponse;
+import io.javakata.shim.agent.Agent;
 import io.containerd.types.Mount;
 import io.containerd.types.task.Status;
 import io.javakata.shim.container.ProcessState;
@@ -64,12 +63,12 @@ final class Protos {
      * Pids as the runc shim answers them: every process, with ProcessDetails{exec_id} in info for the
      * main process of an exec. The message is one string field (1 exec_id), written by hand here.
      */
-    static PidsResponse pids(ListProcessesResponse processes) {
+    static PidsResponse pids(List<Agent.GuestProcess> processes) {
         PidsResponse.Builder response = PidsResponse.newBuilder();
-        for (GuestProcess p : processes.getProcessesList()) {
-            ProcessInfo.Builder info = ProcessInfo.newBuilder().setPid(p.getPid());
-            if (!p.getExecId().isEmpty()) {
-                info.setInfo(Any.newBuilder().setTypeUrl(RUNC_PROCESS_DETAILS).setValue(processDetails(p.getExecId())));
+        for (Agent.GuestProcess p : processes) {
+            ProcessInfo.Builder info = ProcessInfo.newBuilder().setPid(p.pid());
+            if (!p.execId().isEmpty()) {
+                info.setInfo(Any.newBuilder().setTypeUrl(RUNC_PROCESS_DETAILS).setValue(processDetails(p.execId())));
             }
             response.addProcesses(info);
         }

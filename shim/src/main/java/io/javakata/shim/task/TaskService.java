@@ -227,7 +227,7 @@ public final class TaskService {
         Container container = container(request.getId());
         StdioPaths stdio = new StdioPaths(request.getStdin(), request.getStdout(), request.getStderr(),
                 request.getTerminal());
-        ExecProcess exec = container.exec(TaskIds.exec(request.getExecId()), Protos.processJson(request.getSpec()), stdio);
+        ExecProcess exec = container.exec(TaskIds.exec(request.getExecId()), Protos.processJson(request.getSpec()).toByteArray(), stdio);
         events.publish("/tasks/exec-added", TaskExecAdded.newBuilder().setContainerId(container.id())
                 .setExecId(exec.execId()).build());
         return Empty.getDefaultInstance();
@@ -258,7 +258,7 @@ public final class TaskService {
 
     Empty update(UpdateTaskRequest request) {
         Container container = container(request.getId());
-        container.update(Protos.resourcesJson(request.getResources()));
+        container.update(Protos.resourcesJson(request.getResources()).toByteArray());
         return Empty.getDefaultInstance();
     }
 

@@ -114,7 +114,7 @@ public final class SharedMounts implements AutoCloseable {
             return exposed;
         } catch (IOException e) {
             exposed.close();
-            throw Errors.unknown("share volumes: %s", e.getMessage());
+            throw Errors.unknown(e, "share volumes");
         } catch (RuntimeException e) {
             exposed.close();
             throw e;

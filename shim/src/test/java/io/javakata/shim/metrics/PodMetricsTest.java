@@ -3,7 +3,7 @@ package io.javakata.shim.metrics;
 import io.containerd.cgroups.v2.CPUStat;
 import io.containerd.cgroups.v2.MemoryStat;
 import io.containerd.cgroups.v2.Metrics;
-import io.javakata.agent.v1.GuestStatsResponse;
+import io.javakata.shim.agent.Agent;
 import io.javakata.hypervisor.Hypervisor;
 import io.javakata.shim.agent.AgentLatencies;
 import io.javakata.shim.sandbox.BootTimeline;
@@ -88,13 +88,12 @@ class PodMetricsTest {
             }
 
             @Override
-            public GuestStatsResponse guestStats() {
+            public Agent.GuestStats guestStats() {
                 if (oldAgent) {
                     throw Errors.unimplemented("GuestStats");
                 }
-                return GuestStatsResponse.newBuilder().setMemTotal(482628L * 1024).setMemAvailable(395168L * 1024)
-                        .setMemFree(301020L * 1024).setCached(130020L * 1024).setShmem(88496L * 1024).setLoad1(0.52)
-                        .setLoad5(0.17).setLoad15(0.06).setUptimeSeconds(31.47).build();
+                return new Agent.GuestStats(482628L * 1024, 395168L * 1024, 301020L * 1024, 130020L * 1024,
+                        88496L * 1024, 0.52, 0.17, 0.06, 31.47);
             }
         };
         return new PodMetrics(source, proc);

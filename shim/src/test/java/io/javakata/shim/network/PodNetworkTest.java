@@ -2,7 +2,7 @@ package io.javakata.shim.network;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.javakata.agent.v1.ConfigureNetworkRequest;
+import io.javakata.shim.agent.Agent;
 import io.javakata.hypervisor.Accelerator;
 import io.javakata.hypervisor.VmSpec;
 import io.javakata.ttrpc.Code;
@@ -114,17 +114,17 @@ class PodNetworkTest {
         assertEquals(netns, vm.netns());
         assertEquals(List.of(new VmSpec.Nic("net0", "tap0_jk", "0a:58:0a:58:00:05")), vm.nics());
 
-        ConfigureNetworkRequest guest = network.guestRequest("web-1");
-        assertEquals("web-1", guest.getHostname());
-        assertEquals(1, guest.getInterfacesCount());
-        assertEquals("eth0", guest.getInterfaces(0).getName());
-        assertEquals(1450, guest.getInterfaces(0).getMtu());
-        assertEquals(List.of("10.88.0.5/16", "fd00::5/64"), guest.getInterfaces(0).getAddressesList());
+        Agent.GuestNetwork guest = network.guestNetwork("web-1");
+        assertEquals("web-1", guest.hostname());
+        assertEquals(1, guest.interfaces().size());
+        assertEquals("eth0", guest.interfaces().get(0).name());
+        assertEquals(1450, guest.interfaces().get(0).mtu());
+        assertEquals(List.of("10.88.0.5/16", "fd00::5/64"), guest.interfaces().get(0).addresses());
         assertEquals(List.of("default via 10.88.0.1 dev eth0 src  family 4",
                         "10.99.0.0/24 via 10.88.0.254 dev eth0 src 10.88.0.5 family 4",
                         "default via fd00::1 dev eth0 src  family 6"),
-                guest.getRoutesList().stream().map(r -> r.getDestination() + " via " + r.getGateway() + " dev "
-                        + r.getDevice() + " src " + r.getSource() + " family " + r.getFamily()).toList());
+                guest.routes().stream().map(r -> r.destination() + " via " + r.gateway() + " dev "
+                        + r.device() + " src " + r.source() + " family " + r.family()).toList());
 
         runner.commands.clear();
         network.close();

@@ -8,6 +8,7 @@ import io.javakata.agent.v1.OpenPortForwardResponse;
 import io.javakata.agent.v1.PortForwardCloseRequest;
 import io.javakata.agent.v1.PortForwardReadRequest;
 import io.javakata.agent.v1.PortForwardReadResponse;
+import io.javakata.shim.agent.TtrpcAgent;
 import io.javakata.sys.Namespaces;
 import io.javakata.ttrpc.TtrpcClient;
 import io.javakata.ttrpc.TtrpcServer;
@@ -84,7 +85,7 @@ class PortForwarderTest {
         PipeConnection[] pair = PipeConnection.pair();
         Thread.ofVirtual().start(() -> server.serve(pair[1]));
         client = new TtrpcClient(pair[0]);
-        forwarder = PortForwarder.start(netns, new NetworkAgent(client, Duration.ofSeconds(10)));
+        forwarder = PortForwarder.start(netns, new TtrpcAgent(client, Duration.ofSeconds(10)));
     }
 
     @AfterEach

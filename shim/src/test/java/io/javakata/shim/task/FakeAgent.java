@@ -29,7 +29,7 @@ import io.javakata.agent.v1.WaitProcessRequest;
 import io.javakata.agent.v1.WaitProcessResponse;
 import io.javakata.agent.v1.WriteStreamRequest;
 import io.javakata.agent.v1.WriteStreamResponse;
-import io.javakata.shim.agent.AgentClient;
+import io.javakata.shim.agent.TtrpcAgent;
 import io.javakata.ttrpc.Errors;
 import io.javakata.ttrpc.TtrpcServer;
 import java.io.ByteArrayOutputStream;
@@ -50,6 +50,14 @@ import java.util.function.Consumer;
  * virtual thread at StartContainer; it writes output chunks into queues the shim drains with
  * ReadStdout/ReadStderr. As the real agent, WaitProcess answers after exit and after both output
  * streams ended (the program closes them before exiting).
+ *
+ * <p>It stays a wire-level fake (handlers on a {@link TtrpcServer}) rather than an implementation of
+ * {@link io.javakata.shim.agent.Agent}: the Task service tests build their sandboxes the way the shim does,
+ * dialing the agent's endpoint and talking to it through {@link io.javakata.shim.agent.TtrpcAgent}, so
+ * they also cover that implementation, its message conversions, its long polls and a connection that
+ * closes under calls in flight. {@code FakeAgentContractTest} runs {@link io.javakata.shim.agent.AgentContract}
+ * against it through the same {@code Agent} interface as {@code GuestAgentContractTest} runs against the
+ * real guest agent, so its answers cannot drift from the guest's.
  */
 final class FakeAgent {
 
@@ -92,6 +100,10 @@ final class FakeAgent {
             stdout.add(ByteString.copyFromUtf8(text));
         }
 
+        void err(String text) {
+            stderr.add(ByteString.copyFromUtf8(text));
+        }
+
         /** Ends both streams, then exits: the order the real agent guarantees. */
         void exit(int status) {
             stdout.add(EOF);
@@ -105,7 +117,7 @@ final class FakeAgent {
     }
 
     void register(TtrpcServer server) {
-        String s = AgentClient.SERVICE;
+        String s = TtrpcAgent.SERVICE;
         server.registerUnary(s, "Check", CheckRequest.parser(), (c, r) -> {
             calls.add("Check");
             if (checkUnavailable) {
@@ -118,8 +130,10 @@ final class FakeAgent {
             if (failCreateWith != null) {
                 throw Errors.invalidArgument(failCreateWith);
             }
+            if (processes.putIfAbsent(r.getContainerId(), new FakeProcess(r.getContainerId(), r)) != null) {
+                throw Errors.alreadyExists("container %s already exists", r.getContainerId());
+            }
             specs.put(r.getContainerId(), r.getOciSpec().toByteArray());
-            processes.put(r.getContainerId(), new FakeProcess(r.getContainerId(), r));
             return CreateContainerResponse.newBuilder().setPid(100).build();
         });
         server.registerUnary(s, "StartContainer", StartContainerRequest.parser(), (c, r) -> {
@@ -167,18 +181,22 @@ final class FakeAgent {
         server.registerUnary(s, "ResizePty", ResizePtyRequest.parser(), (c, r) -> {
             calls.add("ResizePty " + key(r.getContainerId(), r.getExecId()) + " " + r.getWidth() + "x"
                     + r.getHeight());
+            process(key(r.getContainerId(), r.getExecId()));
             return Empty.getDefaultInstance();
         });
         server.registerUnary(s, "PauseContainer", ContainerRequest.parser(), (c, r) -> {
             calls.add("PauseContainer " + r.getContainerId());
+            process(r.getContainerId());
             return Empty.getDefaultInstance();
         });
         server.registerUnary(s, "ResumeContainer", ContainerRequest.parser(), (c, r) -> {
             calls.add("ResumeContainer " + r.getContainerId());
+            process(r.getContainerId());
             return Empty.getDefaultInstance();
         });
         server.registerUnary(s, "UpdateContainer", UpdateContainerRequest.parser(), (c, r) -> {
             calls.add("UpdateContainer " + r.getContainerId() + " " + r.getResources().toStringUtf8());
+            process(r.getContainerId());
             return Empty.getDefaultInstance();
         });
         server.registerUnary(s, "StatsContainer", ContainerRequest.parser(), (c, r) -> {
@@ -187,6 +205,7 @@ final class FakeAgent {
                     .setMemory(MemoryStat.newBuilder().setUsage(4096).setUsageLimit(33554432))).build();
         });
         server.registerUnary(s, "ListProcesses", ContainerRequest.parser(), (c, r) -> {
+            process(r.getContainerId());
             ListProcessesResponse.Builder list = ListProcessesResponse.newBuilder()
                     .addProcesses(GuestProcess.newBuilder().setPid(100));
             processes.keySet().stream().filter(k -> k.startsWith(r.getContainerId() + "/")).sorted()

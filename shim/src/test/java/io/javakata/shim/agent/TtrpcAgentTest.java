@@ -23,9 +23,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-/** The long polls of AgentClient against a ttrpc server standing in for the guest agent. */
+/** The long polls of TtrpcAgent against a ttrpc server standing in for the guest agent. */
 @Timeout(30)
-class AgentClientTest {
+class TtrpcAgentTest {
 
     private static final Duration LONG_POLL = Duration.ofMillis(200);
     private static final Duration REQUEST_TIMEOUT = Duration.ofMillis(300);
@@ -33,12 +33,12 @@ class AgentClientTest {
     private final TtrpcServer server = new TtrpcServer("fake-agent");
     private final List<Integer> timeouts = new CopyOnWriteArrayList<>();
     private final CountDownLatch never = new CountDownLatch(1);
-    private AgentClient agent;
+    private TtrpcAgent agent;
 
-    private AgentClient connect() {
+    private TtrpcAgent connect() {
         PipeConnection[] pair = PipeConnection.pair();
         Thread.ofVirtual().start(() -> server.serve(pair[1]));
-        agent = new AgentClient(new TtrpcClient(pair[0]), REQUEST_TIMEOUT, LONG_POLL);
+        agent = new TtrpcAgent(new TtrpcClient(pair[0]), REQUEST_TIMEOUT, LONG_POLL);
         return agent;
     }
 
@@ -54,20 +54,19 @@ class AgentClientTest {
     @Test
     void waitProcessAsksAgainWhileTheGuestAnswersRunning() {
         AtomicInteger calls = new AtomicInteger();
-        server.registerUnary(AgentClient.SERVICE, "WaitProcess", WaitProcessRequest.parser(), (c, q) -> {
+        server.registerUnary(TtrpcAgent.SERVICE, "WaitProcess", WaitProcessRequest.parser(), (c, q) -> {
             timeouts.add(q.getTimeoutMs());
             return calls.incrementAndGet() < 4 ? WaitProcessResponse.newBuilder().setRunning(true).build()
                     : WaitProcessResponse.newBuilder().setExitStatus(7).build();
         });
-        WaitProcessResponse exit = connect().waitProcess("c1", "");
-        assertEquals(7, exit.getExitStatus());
-        assertFalse(exit.getRunning());
+        Agent.Exit exit = connect().waitProcess("c1", "");
+        assertEquals(7, exit.status());
         assertEquals(List.of(200, 200, 200, 200), timeouts, "every call is a long poll of LONG_POLL");
     }
 
     @Test
     void aGuestThatNeverAnswersEndsTheWaitAfterThreeMissedDeadlines() {
-        server.registerUnary(AgentClient.SERVICE, "WaitProcess", WaitProcessRequest.parser(), (c, q) -> {
+        server.registerUnary(TtrpcAgent.SERVICE, "WaitProcess", WaitProcessRequest.parser(), (c, q) -> {
             timeouts.add(q.getTimeoutMs());
             never.await();
             return WaitProcessResponse.getDefaultInstance();
@@ -76,21 +75,21 @@ class AgentClientTest {
         RuntimeStatusException e = assertThrows(RuntimeStatusException.class, () -> connect().waitProcess("c1", ""));
         Duration took = Duration.ofNanos(System.nanoTime() - start);
         assertEquals(Code.DEADLINE_EXCEEDED, e.code());
-        assertEquals(AgentClient.MISSED_DEADLINES, timeouts.size());
+        assertEquals(TtrpcAgent.MISSED_DEADLINES, timeouts.size());
         Duration each = LONG_POLL.plus(REQUEST_TIMEOUT);
-        assertTrue(took.compareTo(each.multipliedBy(AgentClient.MISSED_DEADLINES)) >= 0, "gave up after " + took);
-        assertTrue(took.compareTo(each.multipliedBy(AgentClient.MISSED_DEADLINES).plusSeconds(5)) < 0, "took " + took);
+        assertTrue(took.compareTo(each.multipliedBy(TtrpcAgent.MISSED_DEADLINES)) >= 0, "gave up after " + took);
+        assertTrue(took.compareTo(each.multipliedBy(TtrpcAgent.MISSED_DEADLINES).plusSeconds(5)) < 0, "took " + took);
     }
 
     @Test
     void readStdoutIsALongPollAndAnEmptyAnswerIsNotTheEnd() {
-        server.registerUnary(AgentClient.SERVICE, "ReadStdout", ReadStreamRequest.parser(), (c, q) -> {
+        server.registerUnary(TtrpcAgent.SERVICE, "ReadStdout", ReadStreamRequest.parser(), (c, q) -> {
             timeouts.add(q.getTimeoutMs());
             return ReadStreamResponse.getDefaultInstance();
         });
-        ReadStreamResponse nothing = connect().readStdout("c1", "e1", 1024);
-        assertTrue(nothing.getData().isEmpty());
-        assertFalse(nothing.getEof());
+        Agent.Chunk nothing = connect().readStdout("c1", "e1", 1024);
+        assertEquals(0, nothing.data().length);
+        assertFalse(nothing.eof());
         assertEquals(List.of(200), timeouts);
     }
 }

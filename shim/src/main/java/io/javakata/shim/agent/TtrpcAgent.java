@@ -4,26 +4,33 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.Empty;
 import com.google.protobuf.Message;
 import com.google.protobuf.Parser;
+import io.containerd.cgroups.v2.Metrics;
 import io.javakata.agent.v1.CheckRequest;
 import io.javakata.agent.v1.CheckResponse;
 import io.javakata.agent.v1.CloseStdinRequest;
-import io.javakata.agent.v1.CreateContainerRequest;
-import io.javakata.agent.v1.CreateContainerResponse;
 import io.javakata.agent.v1.ContainerRequest;
-import io.javakata.agent.v1.ExecProcessRequest;
+import io.javakata.agent.v1.CreateContainerResponse;
 import io.javakata.agent.v1.GetOOMEventResponse;
 import io.javakata.agent.v1.GuestStatsResponse;
+import io.javakata.agent.v1.ListListeningPortsRequest;
+import io.javakata.agent.v1.ListListeningPortsResponse;
 import io.javakata.agent.v1.ListProcessesResponse;
-import io.javakata.agent.v1.RemoveProcessRequest;
-import io.javakata.agent.v1.ResizePtyRequest;
-import io.javakata.agent.v1.StatsContainerResponse;
-import io.javakata.agent.v1.UpdateContainerRequest;
+import io.javakata.agent.v1.OpenPortForwardRequest;
+import io.javakata.agent.v1.OpenPortForwardResponse;
+import io.javakata.agent.v1.PortForwardCloseRequest;
+import io.javakata.agent.v1.PortForwardReadRequest;
+import io.javakata.agent.v1.PortForwardReadResponse;
+import io.javakata.agent.v1.PortForwardWriteRequest;
 import io.javakata.agent.v1.ReadStreamRequest;
 import io.javakata.agent.v1.ReadStreamResponse;
 import io.javakata.agent.v1.RemoveContainerRequest;
+import io.javakata.agent.v1.RemoveProcessRequest;
+import io.javakata.agent.v1.ResizePtyRequest;
 import io.javakata.agent.v1.SignalProcessRequest;
 import io.javakata.agent.v1.StartContainerRequest;
 import io.javakata.agent.v1.StartContainerResponse;
+import io.javakata.agent.v1.StatsContainerResponse;
+import io.javakata.agent.v1.UpdateContainerRequest;
 import io.javakata.agent.v1.WaitProcessRequest;
 import io.javakata.agent.v1.WaitProcessResponse;
 import io.javakata.agent.v1.WriteStreamRequest;
@@ -32,22 +39,23 @@ import io.javakata.ttrpc.Code;
 import io.javakata.ttrpc.RuntimeStatusException;
 import io.javakata.ttrpc.TtrpcClient;
 import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
 import java.util.Objects;
 
 /**
- * The shim's view of the guest agent ({@code javakata.agent.v1.Agent}): one typed method per RPC.
+ * {@link Agent} over the pod's ttrpc connection ({@code javakata.agent.v1.Agent}); messages are built
+ * and read by {@link AgentMessages}.
  *
- * <p>Thread-safety: every method may be called from any thread; calls run concurrently on the one
- * ttrpc connection. Calls that should answer at once carry the configured request timeout. The calls
- * that wait by design ({@link #waitProcess}, {@link #readStdout}, {@link #readStderr}) are long polls:
- * the guest answers "nothing yet" after {@link #LONG_POLL} at the latest, so each call carries a deadline
- * (the long poll plus the request timeout) however long a container runs, and a guest that stops
- * answering ends them with DEADLINE_EXCEEDED after {@value #MISSED_DEADLINES} missed deadlines in a row.
- * {@link #getOOMEvent} and {@link #writeStdin} (which the guest answers only when its pipe has room)
- * carry none; no exit waits on them. A non-OK answer arrives as
- * {@link io.javakata.ttrpc.RuntimeStatusException} with the agent's code; a lost connection as UNAVAILABLE.
+ * <p>Calls that should answer at once carry the configured request timeout. The long polls
+ * ({@link #waitProcess}, {@link #readStdout}, {@link #readStderr}) name {@link #LONG_POLL} to the guest,
+ * which answers "nothing yet" after it at the latest, so each call carries a deadline (the long poll
+ * plus the request timeout) however long a container runs, and a guest that stops answering ends them
+ * with DEADLINE_EXCEEDED after {@value #MISSED_DEADLINES} missed deadlines in a row. The calls without a
+ * timeout ({@link Agent#NO_TIMEOUT}) are those the {@link Agent} interface lists. The pod network's calls
+ * are not counted in {@link #latencies()}.
  */
-public final class AgentClient implements AutoCloseable {
+public final class TtrpcAgent implements Agent {
 
     public static final String SERVICE = "javakata.agent.v1.Agent";
     /** How long the guest holds one WaitProcess or Read* call before it answers "nothing yet". */
@@ -55,154 +63,205 @@ public final class AgentClient implements AutoCloseable {
     /** Long polls in a row that may miss their deadline before the wait fails (a guest that stopped answering). */
     static final int MISSED_DEADLINES = 3;
 
-    private static final System.Logger LOG = System.getLogger(AgentClient.class.getName());
+    private static final System.Logger LOG = System.getLogger(TtrpcAgent.class.getName());
 
     private final TtrpcClient client;
     private final Duration requestTimeout;
     private final Duration longPoll;
     private final AgentLatencies latencies = new AgentLatencies();
 
-    public AgentClient(TtrpcClient client, Duration requestTimeout) {
+    public TtrpcAgent(TtrpcClient client, Duration requestTimeout) {
         this(client, requestTimeout, LONG_POLL);
     }
 
     /** For tests: another long-poll duration. */
-    AgentClient(TtrpcClient client, Duration requestTimeout, Duration longPoll) {
+    TtrpcAgent(TtrpcClient client, Duration requestTimeout, Duration longPoll) {
         this.client = Objects.requireNonNull(client, "client");
         this.requestTimeout = Objects.requireNonNull(requestTimeout, "requestTimeout");
         this.longPoll = Objects.requireNonNull(longPoll, "longPoll");
     }
 
-    /** Liveness and version check; {@code timeout} is given because the first one waits for boot. */
-    public CheckResponse check(Duration timeout) {
+    @Override
+    public Info check(Duration timeout) {
         // A Check given longer than a request may take is the wait for the guest to boot: the boot timeline times
         // that, and it would swamp the agent's answer times.
-        return call("Check", CheckRequest.getDefaultInstance(), CheckResponse.parser(), timeout,
-                timeout.compareTo(requestTimeout) <= 0);
+        return AgentMessages.info(call("Check", CheckRequest.getDefaultInstance(), CheckResponse.parser(), timeout,
+                timeout.compareTo(requestTimeout) <= 0));
     }
 
-    public CreateContainerResponse createContainer(CreateContainerRequest request) {
-        return call("CreateContainer", request, CreateContainerResponse.parser(), requestTimeout);
+    @Override
+    public int createContainer(String containerId, byte[] ociSpec, Stdio stdio) {
+        return call("CreateContainer", AgentMessages.createContainer(containerId, ociSpec, stdio),
+                CreateContainerResponse.parser(), requestTimeout).getPid();
     }
 
-    public StartContainerResponse startContainer(String containerId) {
-        return startContainer(containerId, "");
-    }
-
-    /** Starts the init ({@code execId} "") or an exec added by {@link #execProcess}. */
-    public StartContainerResponse startContainer(String containerId, String execId) {
+    @Override
+    public int startProcess(String containerId, String execId) {
         return call("StartContainer", StartContainerRequest.newBuilder().setContainerId(containerId)
-                .setExecId(execId).build(), StartContainerResponse.parser(), requestTimeout);
+                .setExecId(execId).build(), StartContainerResponse.parser(), requestTimeout).getPid();
     }
 
-    /** Registers an exec in the guest; nothing runs until {@link #startContainer(String, String)}. */
-    public void execProcess(ExecProcessRequest request) {
-        call("ExecProcess", request, Empty.parser(), requestTimeout);
+    @Override
+    public void execProcess(String containerId, String execId, byte[] processJson, Stdio stdio) {
+        call("ExecProcess", AgentMessages.execProcess(containerId, execId, processJson, stdio), Empty.parser(),
+                requestTimeout);
     }
 
-    /** Forgets an exited or never-started exec in the guest. */
+    @Override
     public void removeProcess(String containerId, String execId) {
         call("RemoveProcess", RemoveProcessRequest.newBuilder().setContainerId(containerId).setExecId(execId)
                 .build(), Empty.parser(), requestTimeout);
     }
 
+    @Override
     public void resizePty(String containerId, String execId, int width, int height) {
         call("ResizePty", ResizePtyRequest.newBuilder().setContainerId(containerId).setExecId(execId)
                 .setWidth(width).setHeight(height).build(), Empty.parser(), requestTimeout);
     }
 
+    @Override
     public void pauseContainer(String containerId) {
         call("PauseContainer", container(containerId), Empty.parser(), requestTimeout);
     }
 
+    @Override
     public void resumeContainer(String containerId) {
         call("ResumeContainer", container(containerId), Empty.parser(), requestTimeout);
     }
 
-    /** Applies OCI LinuxResources (JSON) to the container's cgroup. */
-    public void updateContainer(String containerId, ByteString resourcesJson) {
+    @Override
+    public void updateContainer(String containerId, byte[] resourcesJson) {
         call("UpdateContainer", UpdateContainerRequest.newBuilder().setContainerId(containerId)
-                .setResources(resourcesJson).build(), Empty.parser(), requestTimeout);
+                .setResources(ByteString.copyFrom(resourcesJson)).build(), Empty.parser(), requestTimeout);
     }
 
-    public StatsContainerResponse statsContainer(String containerId) {
-        return call("StatsContainer", container(containerId), StatsContainerResponse.parser(), requestTimeout);
+    @Override
+    public Metrics statsContainer(String containerId) {
+        return call("StatsContainer", container(containerId), StatsContainerResponse.parser(), requestTimeout)
+                .getMetrics();
     }
 
-    /** The guest's memory, load and uptime (its /proc); UNIMPLEMENTED from an agent older than the RPC. */
-    public GuestStatsResponse guestStats() {
-        return call("GuestStats", Empty.getDefaultInstance(), GuestStatsResponse.parser(), requestTimeout);
+    @Override
+    public GuestStats guestStats() {
+        return AgentMessages.guestStats(call("GuestStats", Empty.getDefaultInstance(), GuestStatsResponse.parser(),
+                requestTimeout));
     }
 
-    public ListProcessesResponse listProcesses(String containerId) {
-        return call("ListProcesses", container(containerId), ListProcessesResponse.parser(), requestTimeout);
+    @Override
+    public List<GuestProcess> listProcesses(String containerId) {
+        return AgentMessages.processes(call("ListProcesses", container(containerId), ListProcessesResponse.parser(),
+                requestTimeout));
     }
 
-    /** Blocks, with no timeout, until the guest kernel OOM-kills a process of some container. */
-    public GetOOMEventResponse getOOMEvent() {
-        return call("GetOOMEvent", Empty.getDefaultInstance(), GetOOMEventResponse.parser(), null);
+    @Override
+    public String waitForOom() {
+        return call("GetOOMEvent", Empty.getDefaultInstance(), GetOOMEventResponse.parser(), NO_TIMEOUT)
+                .getContainerId();
     }
 
     private static ContainerRequest container(String containerId) {
         return ContainerRequest.newBuilder().setContainerId(containerId).build();
     }
 
-    /**
-     * Blocks until the process has exited and its output was drained in the guest (bounded there), as
-     * a loop of long polls: a container may run for hours, but no single call waits without a deadline.
-     */
-    public WaitProcessResponse waitProcess(String containerId, String execId) {
+    @Override
+    public Exit waitProcess(String containerId, String execId) {
         WaitProcessRequest request = WaitProcessRequest.newBuilder().setContainerId(containerId).setExecId(execId)
                 .setTimeoutMs((int) longPoll.toMillis()).build();
         while (true) {
             WaitProcessResponse response = longPoll("WaitProcess", request, WaitProcessResponse.parser());
             if (!response.getRunning()) {
-                return response;
+                return AgentMessages.exit(response);
             }
         }
     }
 
+    @Override
     public void signalProcess(String containerId, String execId, int signal, boolean all) {
         call("SignalProcess", SignalProcessRequest.newBuilder().setContainerId(containerId).setExecId(execId)
                 .setSignal(signal).setAll(all).build(), Empty.parser(), requestTimeout);
     }
 
-    /** Writes to the process's stdin; may write fewer bytes than given (see the returned count). */
-    public int writeStdin(String containerId, String execId, ByteString data) {
+    /** No timeout: the guest answers only when its pipe has room. */
+    @Override
+    public int writeStdin(String containerId, String execId, byte[] data) {
         WriteStreamResponse response = call("WriteStdin", WriteStreamRequest.newBuilder()
-                .setContainerId(containerId).setExecId(execId).setData(data).build(),
-                WriteStreamResponse.parser(), null);
+                .setContainerId(containerId).setExecId(execId).setData(ByteString.copyFrom(data)).build(),
+                WriteStreamResponse.parser(), NO_TIMEOUT);
         return response.getLen();
     }
 
+    @Override
     public void closeStdin(String containerId, String execId) {
         call("CloseStdin", CloseStdinRequest.newBuilder().setContainerId(containerId).setExecId(execId).build(),
                 Empty.parser(), requestTimeout);
     }
 
-    /**
-     * Blocks until output is available or the stream ended, or answers with no data (eof false) after
-     * the long poll: ask again.
-     */
-    public ReadStreamResponse readStdout(String containerId, String execId, int maxLen) {
-        return longPoll("ReadStdout", readRequest(containerId, execId, maxLen), ReadStreamResponse.parser());
+    /** One long poll: output, the end of the stream, or no data (eof false) after the long poll. */
+    @Override
+    public Chunk readStdout(String containerId, String execId, int maxLen) {
+        ReadStreamResponse r = longPoll("ReadStdout", readRequest(containerId, execId, maxLen),
+                ReadStreamResponse.parser());
+        return AgentMessages.chunk(r.getData(), r.getEof());
     }
 
-    /** As {@link #readStdout}, for stderr. */
-    public ReadStreamResponse readStderr(String containerId, String execId, int maxLen) {
-        return longPoll("ReadStderr", readRequest(containerId, execId, maxLen), ReadStreamResponse.parser());
+    @Override
+    public Chunk readStderr(String containerId, String execId, int maxLen) {
+        ReadStreamResponse r = longPoll("ReadStderr", readRequest(containerId, execId, maxLen),
+                ReadStreamResponse.parser());
+        return AgentMessages.chunk(r.getData(), r.getEof());
     }
 
+    @Override
     public void removeContainer(String containerId) {
         call("RemoveContainer", RemoveContainerRequest.newBuilder().setContainerId(containerId).build(),
                 Empty.parser(), requestTimeout);
     }
 
+    @Override
+    public void configureNetwork(GuestNetwork network) {
+        call("ConfigureNetwork", AgentMessages.configureNetwork(network), Empty.parser(), requestTimeout, false);
+    }
+
+    /** Bounded by the wait plus the request timeout. */
+    @Override
+    public List<Integer> listeningPorts(Collection<Integer> known, Duration wait) {
+        ListListeningPortsResponse response = call("ListListeningPorts", ListListeningPortsRequest.newBuilder()
+                .addAllKnownTcpPorts(known).setWaitMs((int) wait.toMillis()).build(),
+                ListListeningPortsResponse.parser(), wait.plus(requestTimeout), false);
+        return response.getTcpPortsList();
+    }
+
+    @Override
+    public String openPortForward(int port) {
+        return call("OpenPortForward", OpenPortForwardRequest.newBuilder().setPort(port).build(),
+                OpenPortForwardResponse.parser(), requestTimeout, false).getStreamId();
+    }
+
+    @Override
+    public Chunk readPortForward(String streamId, int maxBytes) {
+        PortForwardReadResponse r = call("ReadPortForward", PortForwardReadRequest.newBuilder()
+                .setStreamId(streamId).setMaxBytes(maxBytes).build(), PortForwardReadResponse.parser(),
+                NO_TIMEOUT, false);
+        return AgentMessages.chunk(r.getData(), r.getEof());
+    }
+
+    @Override
+    public void writePortForward(String streamId, byte[] data) {
+        call("WritePortForward", PortForwardWriteRequest.newBuilder().setStreamId(streamId)
+                .setData(ByteString.copyFrom(data)).build(), Empty.parser(), NO_TIMEOUT, false);
+    }
+
+    @Override
+    public void closePortForward(String streamId, boolean writeOnly) {
+        call("ClosePortForward", PortForwardCloseRequest.newBuilder().setStreamId(streamId)
+                .setWriteOnly(writeOnly).build(), Empty.parser(), requestTimeout, false);
+    }
+
+    @Override
     public boolean isClosed() {
         return client.isClosed();
     }
 
-    /** Closes the connection; calls in flight fail with UNAVAILABLE. */
     @Override
     public void close() {
         client.close();
@@ -256,7 +315,7 @@ public final class AgentClient implements AutoCloseable {
         }
     }
 
-    /** How long the agent took to answer each kind of request, for the pod's metrics. */
+    @Override
     public AgentLatencies latencies() {
         return latencies;
     }
