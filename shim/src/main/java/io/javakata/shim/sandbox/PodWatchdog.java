@@ -19,7 +19,7 @@ import java.util.function.Consumer;
  *   <li>the agent has answered no {@code Check} for {@link #UNRESPONSIVE}: a frozen guest (QMP {@code stop}),
  *       a hung agent, a guest kernel that no longer schedules it. A check is sent every {@link #PERIOD}
  *       with a deadline of {@link #CHECK_TIMEOUT}, so a dead pod is noticed within about
- *       {@code UNRESPONSIVE + CHECK_TIMEOUT} (below 10 s), while a guest slowed down for a few seconds
+ *       {@code UNRESPONSIVE + CHECK_TIMEOUT} (20 s), while a guest slowed down for a few seconds
  *       (TCG on a loaded host) is not mistaken for a dead one.</li>
  * </ul>
  * The verdict is given once, to {@code onDead}, with a sentence naming the cause.
@@ -28,9 +28,13 @@ import java.util.function.Consumer;
  */
 final class PodWatchdog implements AutoCloseable {
 
-    static final Duration PERIOD = Duration.ofSeconds(1);
-    static final Duration CHECK_TIMEOUT = Duration.ofSeconds(3);
-    static final Duration UNRESPONSIVE = Duration.ofSeconds(6);
+    static final Duration PERIOD = Duration.ofSeconds(2);
+    static final Duration CHECK_TIMEOUT = Duration.ofSeconds(5);
+    /*
+     * 6 s (with a 3 s deadline) was too short for a TCG guest on a host running several VMs at a load of 8 to 16
+     * on 2 cores: pods being created were declared dead ("connection to agent.sock closed") while runc ran.
+     */
+    static final Duration UNRESPONSIVE = Duration.ofSeconds(15);
 
     private static final System.Logger LOG = System.getLogger(PodWatchdog.class.getName());
 
