@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -99,6 +100,27 @@ public final class Ctr {
         } catch (IOException e) {
             throw new UncheckedIOException("start " + String.join(" ", command(args)), e);
         }
+    }
+
+    /**
+     * Starts {@code ctr events} writing to {@code stdout} and returns once it is subscribed, so that it misses
+     * no event of what the caller does next: the namespace is labelled until ctr prints that update. The caller
+     * destroys the process.
+     */
+    public Process startEvents(Path stdout, Duration timeout) throws Exception {
+        Process events = start(stdout, "events");
+        run(timeout, "namespaces", "create", namespace); // fails harmlessly when it exists already
+        int[] probe = {0};
+        try {
+            Await.until("ctr events subscribed (a namespace label update in " + stdout + ")", timeout, () -> {
+                run(timeout, "namespaces", "label", namespace, "javakata.it.events-probe=" + ++probe[0]).assertOk();
+                return Files.readString(stdout).contains("/namespaces/update");
+            });
+        } catch (Exception | AssertionError e) {
+            events.destroyForcibly().waitFor();
+            throw e;
+        }
+        return events;
     }
 
     private List<String> command(String... args) {
