@@ -1,5 +1,6 @@
 package io.javakata.it;
 
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -61,20 +62,26 @@ public final class Ctr {
     }
 
     /**
-     * Runs any command the way ctr commands run: {@code stdin} (may be null) written and closed, both streams
-     * kept, killed (exit code -1) after {@code timeout}.
+     * Runs any command the way ctr commands run: {@code stdin} written and closed (null: stdin is /dev/null), both
+     * streams read as they come, killed (exit code -1) after {@code timeout}.
      */
     public static Result execute(List<String> command, String stdin, Duration timeout) {
         try {
-            Process process = new ProcessBuilder(command).start();
+            ProcessBuilder builder = new ProcessBuilder(command);
+            if (stdin == null) {
+                // No input at all, as a command run with </dev/null gets it (TaskApiIT's script(1) ran so before).
+                builder.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+            }
+            Process process = builder.start();
             CompletableFuture<String> out = drain(process.getInputStream());
             CompletableFuture<String> err = drain(process.getErrorStream());
-            try (var in = process.getOutputStream()) {
-                if (stdin != null) {
+            if (stdin != null) {
+                try (var in = process.getOutputStream()) {
                     in.write(stdin.getBytes(StandardCharsets.UTF_8));
+                } catch (IOException e) {
+                    // ctr may exit before reading stdin (a container that never reads): its exit code says what
+                    // happened.
                 }
-            } catch (IOException e) {
-                // ctr may exit before reading stdin (a container that never reads): its exit code says what happened.
             }
             int code;
             if (process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
