@@ -1,15 +1,11 @@
 package io.javakata.hypervisor;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -94,41 +90,21 @@ public final class ChildProcesses {
     }
 
     /**
-     * The end of a log file, stripped, for an error message: its last {@code maxBytes} bytes (decoded as UTF-8,
-     * "…" first when the file is longer); a placeholder if the file is missing or empty. Reads only that end.
+     * The last {@code maxChars} characters of a log file, stripped, for an error message; a
+     * placeholder if the file is missing or empty.
      */
-    public static String logTail(Path file, int maxBytes) {
+    public static String logTail(Path file, int maxChars) {
         try {
-            byte[] bytes = lastBytes(file, maxBytes + 1);
+            byte[] bytes = Files.readAllBytes(file);
             String text = new String(bytes, StandardCharsets.UTF_8).strip();
             if (text.isEmpty()) {
                 return "(" + file + " is empty)";
             }
-            return bytes.length <= maxBytes ? text
-                    : "…" + new String(bytes, 1, bytes.length - 1, StandardCharsets.UTF_8).strip();
+            return text.length() <= maxChars ? text : "…" + text.substring(text.length() - maxChars);
         } catch (NoSuchFileException e) {
             return "(" + file + " does not exist)";
         } catch (IOException e) {
             return "(cannot read " + file + ": " + e.getMessage() + ")";
-        }
-    }
-
-    /**
-     * The last {@code maxBytes} bytes of {@code file} (all of it when shorter), read from there and no further back.
-     *
-     * @throws NoSuchFileException if the file does not exist
-     */
-    public static byte[] lastBytes(Path file, int maxBytes) throws IOException {
-        try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
-            long start = Math.max(0, in.size() - maxBytes);
-            // Up to the size seen at open: bytes a growing log gains meanwhile are left out.
-            ByteBuffer bytes = ByteBuffer.allocate((int) (in.size() - start));
-            while (bytes.hasRemaining()) {
-                if (in.read(bytes, start + bytes.position()) < 0) {
-                    break;
-                }
-            }
-            return Arrays.copyOf(bytes.array(), bytes.position());
         }
     }
 

@@ -1,6 +1,7 @@
 package io.javakata.hypervisor;
 
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
@@ -215,9 +216,13 @@ public final class ConsoleRing implements AutoCloseable {
     }
 
     private static byte[] lastBytes(Path file, int maxBytes) {
-        try {
-            return ChildProcesses.lastBytes(file, maxBytes);
-        } catch (NoSuchFileException e) {
+        try (RandomAccessFile in = new RandomAccessFile(file.toFile(), "r")) {
+            long start = Math.max(0, in.length() - maxBytes);
+            byte[] bytes = new byte[(int) (in.length() - start)];
+            in.seek(start);
+            in.readFully(bytes);
+            return bytes;
+        } catch (NoSuchFileException | java.io.FileNotFoundException e) {
             return new byte[0];
         } catch (IOException e) {
             LOG.log(System.Logger.Level.DEBUG, "console " + file + ": " + e.getMessage());
