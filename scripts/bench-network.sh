@@ -17,12 +17,6 @@ requests="${1:-200}"
 downloads="${2:-3}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$root/scripts/java-env.sh"
-target="${BENCH_TARGET:-target-bench}"
-work="$root/integration/$target"
-
-cd "$root"
-mvn -q -B -pl integration -Djavakata.target="$target" test-compile dependency:build-classpath \
-    -Dmdep.outputFile="$work/classpath.txt" -Dmdep.includeScope=test >/dev/null
-"$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED ${BENCH_JAVA_OPTS:-} \
-    -Djavakata.repo="$root" -Djavakata.it.work="$work/it" \
-    -cp "$work/test-classes:$(cat "$work/classpath.txt")" io.javakata.it.NetworkBench "$requests" "$downloads"
+# shellcheck source=lib/it-main.sh
+source "$root/scripts/lib/it-main.sh"
+run_it_main "$root" "${BENCH_TARGET:-target-bench}" "${BENCH_JAVA_OPTS:-}" io.javakata.it.NetworkBench "$requests" "$downloads"

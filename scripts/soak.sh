@@ -19,12 +19,6 @@ seq="${1:-200}"
 conc="${2:-10}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$root/scripts/java-env.sh"
-target="${SOAK_TARGET:-target-soak}"
-work="$root/integration/$target"
-
-cd "$root"
-mvn -q -B -pl integration -am -Djavakata.target="$target" test-compile dependency:build-classpath \
-    -Dmdep.outputFile="$work/classpath.txt" -Dmdep.includeScope=test >/dev/null
-"$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED ${SOAK_JAVA_OPTS:-} \
-    -Djavakata.repo="$root" -Djavakata.it.work="$work/it" \
-    -cp "$work/test-classes:$(cat "$work/classpath.txt")" io.javakata.it.Soak "$seq" "$conc"
+# shellcheck source=lib/it-main.sh
+source "$root/scripts/lib/it-main.sh"
+run_it_main "$root" "${SOAK_TARGET:-target-soak}" "${SOAK_JAVA_OPTS:-}" io.javakata.it.Soak "$seq" "$conc"

@@ -15,7 +15,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -53,29 +52,38 @@ import io.javakata.agent.v1.WaitProcessResponse;
 import io.javakata.agent.v1.WriteStreamRequest;
 import io.javakata.agent.v1.WriteStreamResponse;
 import io.javakata.debugconsole.DebugConsoleProtocol;
+import io.javakata.hypervisor.Accelerator;
+import io.javakata.hypervisor.AgentEndpoint;
+import io.javakata.hypervisor.VmSpec;
+import io.javakata.hypervisor.qemu.QemuHypervisor;
 import io.javakata.ttrpc.Code;
 import io.javakata.ttrpc.RuntimeStatusException;
 import io.javakata.ttrpc.TtrpcClient;
 import io.javakata.ttrpc.transport.SerialTransport;
 
 /**
- * Boots the guest kernel and initrd under QEMU (TCG) with virtiofsd, and drives the agent over
- * virtio-serial: a container's stdout, stderr and exit status, a missing executable, removal, and
- * nothing left running afterwards. Launches QEMU and virtiofsd by hand, independent of the
- * hypervisor module. Kernel and initrd come from {@code javakata.test.kernel} /
- * {@code javakata.test.initrd}, by default {@code build/guest/} of the repository (built by make).
+ * Boots the guest kernel and initrd under QEMU with virtiofsd, and drives the agent over
+ * virtio-serial: a container's stdout, stderr and exit status, a missing executable, removal, the debug
+ * console, and nothing left running afterwards. The VM is the one the shim would start: the hypervisor
+ * module's {@link QemuHypervisor} with its command line for a {@link VmSpec} (KVM where the host has it,
+ * else TCG). Kernel and initrd come from {@code javakata.test.kernel} / {@code javakata.test.initrd}, by
+ * default {@code build/guest/} of the repository (built by make).
  */
 @Tag("qemu")
 @Timeout(300)
 class GuestVmIT {
 
     private static final String SERVICE = "javakata.agent.v1.Agent";
+    private static final String QEMU = "/usr/bin/qemu-system-x86_64";
+    private static final String VIRTIOFSD = "/usr/lib/qemu/virtiofsd";
     private static final Duration CALL = Duration.ofSeconds(60);
 
     @TempDir
     Path tmp;
 
-    private final List<Process> processes = new ArrayList<>();
+    private Path kernel;
+    private Path initrd;
+    private QemuHypervisor vm;
     private TtrpcClient client;
 
     @AfterEach
@@ -83,56 +91,32 @@ class GuestVmIT {
         if (client != null) {
             client.close();
         }
-        Path console = tmp.resolve("console.log");
+        if (vm == null) {
+            return;
+        }
+        Path console = vm.paths().consoleLog();
         if (Files.exists(console)) {
             // Kept for whoever reads a failure: the guest's init and agent log lines.
             Files.copy(console, Path.of("target/guest-vm-console.log"), StandardCopyOption.REPLACE_EXISTING);
         }
-        for (Process p : processes.reversed()) {
-            p.destroy();
-            if (!p.waitFor(10, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                p.waitFor(10, TimeUnit.SECONDS);
-            }
-        }
-        for (Process p : processes) {
-            assertFalse(p.isAlive(), "left running: " + p.info().command().orElse("?"));
-        }
+        vm.stop(Duration.ofSeconds(10));
+        assertTrue(vm.onExit().isDone(), "QEMU left running");
         assertEquals(0, ProcessHandle.current().children().filter(ProcessHandle::isAlive).count(),
                 "child processes left behind");
     }
 
     @Test
     void runsContainersInTheGuest() throws Exception {
-        Path repo = Path.of(System.getProperty("javakata.repo", "..")).toAbsolutePath().normalize();
-        Path kernel = Path.of(System.getProperty("javakata.test.kernel", repo.resolve("build/guest/vmlinuz").toString()));
-        Path initrd = Path.of(System.getProperty("javakata.test.initrd", repo.resolve("build/guest/initrd.img").toString()));
-        assertTrue(Files.isReadable(kernel) && Files.isReadable(initrd),
-                "guest assets missing: " + kernel + ", " + initrd + " (run: guest/image/build.sh --agent-jar "
-                        + "guest/target/javakata-agent.jar --out build/guest)");
-        Path shared = tmp.resolve("shared");
-        busyboxRootfs(shared.resolve("c1/rootfs"));
-        busyboxRootfs(shared.resolve("c2/rootfs"));
-        busyboxRootfs(shared.resolve("c3/rootfs"));
-        busyboxRootfs(shared.resolve("c4/rootfs"));
-
-        Path vfsSock = tmp.resolve("vfs.sock");
-        start(tmp.resolve("virtiofsd.log"), "/usr/lib/qemu/virtiofsd", "--socket-path=" + vfsSock,
-                "-o", "source=" + shared, "-o", "cache=auto");
-        awaitFile(vfsSock, Duration.ofSeconds(10));
         long launched = System.nanoTime();
-        Process qemu = start(tmp.resolve("qemu.log"), qemuArgv(kernel, initrd, vfsSock));
-
-        client = new TtrpcClient(new SerialTransport(tmp.resolve("agent.sock")).connect(Duration.ofSeconds(20)));
-        CheckResponse check = call("Check", CheckRequest.getDefaultInstance(), CheckResponse.parser(),
-                Duration.ofSeconds(120));
+        CheckResponse check = boot("c1", "c2", "c3", "c4");
         long bootMillis = (System.nanoTime() - launched) / 1_000_000;
-        System.out.printf("guest: QEMU launch to Check answered %d ms (TCG); initrd %d bytes; kernel %s%n",
-                bootMillis, Files.size(initrd), check.getKernelRelease());
-        Files.readAllLines(tmp.resolve("console.log")).stream()
+        System.out.printf("guest: VM launch to Check answered %d ms (%s); initrd %d bytes; kernel %s%n",
+                bootMillis, vm.accelerator().accelerator(), Files.size(initrd), check.getKernelRelease());
+        Files.readAllLines(vm.paths().consoleLog()).stream()
                 .filter(l -> l.startsWith("javakata-init:") || l.contains("agent ready"))
                 .forEach(l -> System.out.println("guest console: " + l));
-        assertEquals(Files.readString(kernel.resolveSibling("kernel-release")).strip(), check.getKernelRelease());
+        assertEquals(Files.readString(kernel.resolveSibling("kernel-release")).strip(),
+                check.getKernelRelease());
         assertEquals(36, check.getBootId().length(), check.getBootId());
 
         CreateContainerResponse created = call("CreateContainer", create("c1",
@@ -187,11 +171,11 @@ class GuestVmIT {
         // new host, and no request is lost on the way.
         for (int round = 0; round < 6; round++) {
             client.close();
-            client = new TtrpcClient(new SerialTransport(tmp.resolve("agent.sock")).connect(Duration.ofSeconds(20)));
+            client = new TtrpcClient(new SerialTransport(agentSocket()).connect(Duration.ofSeconds(20)));
             assertEquals(check.getBootId(), call("Check", CheckRequest.getDefaultInstance(), CheckResponse.parser(),
                     Duration.ofSeconds(20)).getBootId(), "Check after reconnect " + round);
         }
-        assertTrue(qemu.isAlive(), "the VM must still run: " + Files.readString(tmp.resolve("console.log")));
+        assertFalse(vm.onExit().isDone(), "the VM must still run: " + Files.readString(vm.paths().consoleLog()));
 
         // The debug console: a shell in the guest's root namespaces (it sees the agent as PID 1 and the
         // pod's share), one per session; its exit status ends the session.
@@ -210,7 +194,7 @@ class GuestVmIT {
 
     /** Sends {@code input} on a new debug console session and returns what came back up to {@code until}. */
     private String console(String input, String until) throws Exception {
-        try (SocketChannel channel = SocketChannel.open(UnixDomainSocketAddress.of(tmp.resolve("debug.sock")))) {
+        try (SocketChannel channel = SocketChannel.open(UnixDomainSocketAddress.of(vm.paths().debugConsoleSocket()))) {
             StringBuffer out = new StringBuffer();
             Thread reader = Thread.ofVirtual().start(() -> {
                 ByteBuffer buffer = ByteBuffer.allocate(4096);
@@ -236,23 +220,36 @@ class GuestVmIT {
         }
     }
 
-    /** Boots the guest with a busybox rootfs for each id; returns the Check answer. */
+    /**
+     * Boots the guest with a busybox rootfs for each id, through the hypervisor module as the shim does (with
+     * the debug console port, whose name the agent listens on); returns the Check answer.
+     */
     private CheckResponse boot(String... ids) throws Exception {
         Path repo = Path.of(System.getProperty("javakata.repo", "..")).toAbsolutePath().normalize();
-        Path kernel = Path.of(System.getProperty("javakata.test.kernel", repo.resolve("build/guest/vmlinuz").toString()));
-        Path initrd = Path.of(System.getProperty("javakata.test.initrd", repo.resolve("build/guest/initrd.img").toString()));
-        assertTrue(Files.isReadable(kernel) && Files.isReadable(initrd), "guest assets missing: " + kernel + ", " + initrd);
+        kernel = Path.of(System.getProperty("javakata.test.kernel", repo.resolve("build/guest/vmlinuz").toString()));
+        initrd = Path.of(System.getProperty("javakata.test.initrd", repo.resolve("build/guest/initrd.img").toString()));
+        assertTrue(Files.isReadable(kernel) && Files.isReadable(initrd),
+                "guest assets missing: " + kernel + ", " + initrd + " (run: guest/image/build.sh --agent-jar "
+                        + "guest/target/javakata-agent.jar --out build/guest)");
+        assertEquals(DebugConsoleProtocol.PORT_NAME, QemuHypervisor.DEBUG_CONSOLE_PORT_NAME,
+                "the port the agent serves the debug console on is the one the VM gets");
         Path shared = tmp.resolve("shared");
         for (String id : ids) {
             busyboxRootfs(shared.resolve(id + "/rootfs"));
         }
-        Path vfsSock = tmp.resolve("vfs.sock");
-        start(tmp.resolve("virtiofsd.log"), "/usr/lib/qemu/virtiofsd", "--socket-path=" + vfsSock,
-                "-o", "source=" + shared, "-o", "cache=auto");
-        awaitFile(vfsSock, Duration.ofSeconds(10));
-        start(tmp.resolve("qemu.log"), qemuArgv(kernel, initrd, vfsSock));
-        client = new TtrpcClient(new SerialTransport(tmp.resolve("agent.sock")).connect(Duration.ofSeconds(20)));
+        VmSpec spec = new VmSpec("guest-it", Files.createDirectories(tmp.resolve("vm")), Path.of(QEMU), kernel,
+                initrd, "", 1, 512, Accelerator.AUTO, "q35",
+                new VmSpec.SharedFs("javakata", shared, Path.of(VIRTIOFSD), "auto"), VmSpec.AgentChannel.SERIAL,
+                Duration.ofSeconds(60)).withDebugConsole(true);
+        vm = new QemuHypervisor(spec, tmp.resolve("run/kvm-probe.json"));
+        vm.start();
+        assertEquals(new AgentEndpoint.Serial(agentSocket(), QemuHypervisor.AGENT_PORT_NAME), vm.agentEndpoint());
+        client = new TtrpcClient(new SerialTransport(agentSocket()).connect(Duration.ofSeconds(20)));
         return call("Check", CheckRequest.getDefaultInstance(), CheckResponse.parser(), Duration.ofSeconds(120));
+    }
+
+    private Path agentSocket() {
+        return vm.paths().agentSocket();
     }
 
     /**
@@ -363,23 +360,6 @@ class GuestVmIT {
                 .setStdout(true).setStderr(!terminal).build();
     }
 
-    private List<String> qemuArgv(Path kernel, Path initrd, Path vfsSock) {
-        return List.of("qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-M", "q35", "-m", "512M",
-                "-object", "memory-backend-memfd,id=mem,size=512M,share=on", "-numa", "node,memdev=mem",
-                "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
-                "-serial", "file:" + tmp.resolve("console.log"),
-                "-device", "virtio-serial-pci,id=vser0",
-                "-chardev", "socket,id=agent,path=" + tmp.resolve("agent.sock") + ",server=on,wait=off",
-                "-device", "virtserialport,bus=vser0.0,chardev=agent,name=agent0",
-                "-device", "virtio-serial-pci,id=vserdbg",
-                "-chardev", "socket,id=debugcon,path=" + tmp.resolve("debug.sock") + ",server=on,wait=off",
-                "-device", "virtserialport,bus=vserdbg.0,chardev=debugcon,name=" + DebugConsoleProtocol.PORT_NAME,
-                "-chardev", "socket,id=vfs,path=" + vfsSock,
-                "-device", "vhost-user-fs-pci,chardev=vfs,tag=javakata,queue-size=1024",
-                "-kernel", kernel.toString(), "-initrd", initrd.toString(),
-                "-append", "console=ttyS0 panic=-1 reboot=t");
-    }
-
     /** The CreateContainer request; a null script runs a command found nowhere in PATH. */
     private static CreateContainerRequest create(String id, String script) {
         String args = script == null ? "[\"nosuchcommand\"]"
@@ -420,16 +400,6 @@ class GuestVmIT {
         return client.call(SERVICE, method, request, parser, timeout);
     }
 
-    private Process start(Path log, String... argv) throws IOException {
-        return start(log, List.of(argv));
-    }
-
-    private Process start(Path log, List<String> argv) throws IOException {
-        Process p = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        processes.add(p);
-        return p;
-    }
-
     private static void busyboxRootfs(Path rootfs) throws IOException, InterruptedException {
         Files.createDirectories(rootfs.resolve("bin"));
         for (String dir : List.of("proc", "dev", "sys", "tmp", "etc")) {
@@ -443,16 +413,6 @@ class GuestVmIT {
             if (!applet.isBlank() && !applet.equals("busybox")) {
                 Files.createSymbolicLink(rootfs.resolve("bin").resolve(applet.strip()), Path.of("busybox"));
             }
-        }
-    }
-
-    private static void awaitFile(Path file, Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        int attempts = 0;
-        while (!Files.exists(file)) {
-            attempts++;
-            assertTrue(System.nanoTime() < deadline, file + " did not appear after " + attempts + " checks");
-            TimeUnit.MILLISECONDS.sleep(20);
         }
     }
 }

@@ -1,9 +1,11 @@
 package io.javakata.it;
 
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -60,20 +62,26 @@ public final class Ctr {
     }
 
     /**
-     * Runs any command the way ctr commands run: {@code stdin} (may be null) written and closed, both streams
-     * kept, killed (exit code -1) after {@code timeout}.
+     * Runs any command the way ctr commands run: {@code stdin} written and closed (null: stdin is /dev/null), both
+     * streams read as they come, killed (exit code -1) after {@code timeout}.
      */
     public static Result execute(List<String> command, String stdin, Duration timeout) {
         try {
-            Process process = new ProcessBuilder(command).start();
+            ProcessBuilder builder = new ProcessBuilder(command);
+            if (stdin == null) {
+                // No input at all, as a command run with </dev/null gets it (TaskApiIT's script(1) ran so before).
+                builder.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+            }
+            Process process = builder.start();
             CompletableFuture<String> out = drain(process.getInputStream());
             CompletableFuture<String> err = drain(process.getErrorStream());
-            try (var in = process.getOutputStream()) {
-                if (stdin != null) {
+            if (stdin != null) {
+                try (var in = process.getOutputStream()) {
                     in.write(stdin.getBytes(StandardCharsets.UTF_8));
+                } catch (IOException e) {
+                    // ctr may exit before reading stdin (a container that never reads): its exit code says what
+                    // happened.
                 }
-            } catch (IOException e) {
-                // ctr may exit before reading stdin (a container that never reads): its exit code says what happened.
             }
             int code;
             if (process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
@@ -99,6 +107,27 @@ public final class Ctr {
         } catch (IOException e) {
             throw new UncheckedIOException("start " + String.join(" ", command(args)), e);
         }
+    }
+
+    /**
+     * Starts {@code ctr events} writing to {@code stdout} and returns once it is subscribed, so that it misses
+     * no event of what the caller does next: the namespace is labelled until ctr prints that update. The caller
+     * destroys the process.
+     */
+    public Process startEvents(Path stdout, Duration timeout) throws Exception {
+        Process events = start(stdout, "events");
+        run(timeout, "namespaces", "create", namespace); // fails harmlessly when it exists already
+        int[] probe = {0};
+        try {
+            Await.until("ctr events subscribed (a namespace label update in " + stdout + ")", timeout, () -> {
+                run(timeout, "namespaces", "label", namespace, "javakata.it.events-probe=" + ++probe[0]).assertOk();
+                return Files.readString(stdout).contains("/namespaces/update");
+            });
+        } catch (Exception | AssertionError e) {
+            events.destroyForcibly().waitFor();
+            throw e;
+        }
+        return events;
     }
 
     private List<String> command(String... args) {

@@ -47,15 +47,11 @@ class LifecycleIT {
         assertNothingLeftOf("sleeper");
     }
 
-    private static void killAndRemove() throws InterruptedException {
+    private static void killAndRemove() throws Exception {
         assertEquals("RUNNING", status("sleeper"));
         // sleep is PID 1 of its container and has no SIGTERM handler, so the kernel ignores SIGTERM: send KILL.
         ctr().run(CALL, "task", "kill", "-s", "SIGKILL", "sleeper").assertOk();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!"STOPPED".equals(status("sleeper")) && System.nanoTime() < deadline) {
-            TimeUnit.MILLISECONDS.sleep(200);
-        }
-        assertEquals("STOPPED", status("sleeper"));
+        Await.until("sleeper STOPPED", Duration.ofSeconds(30), () -> "STOPPED".equals(status("sleeper")));
 
         ctr().run(CALL, "task", "rm", "sleeper").assertOk();
         ctr().run(CALL, "containers", "rm", "sleeper").assertOk();
@@ -66,19 +62,13 @@ class LifecycleIT {
     @Timeout(value = 300, unit = TimeUnit.SECONDS)
     void eventsCoverTheWholeLife() throws Exception {
         Path out = Files.createTempFile(CONTAINERD.dir(), "events", ".txt");
-        Process events = ctr().start(out, "events");
+        Process events = ctr().startEvents(out, CALL);
         try {
-            TimeUnit.MILLISECONDS.sleep(500); // the subscription is in place once ctr has connected
             ctr().run(RUN, "run", "--runtime", PrivateContainerd.RUNTIME, "--rm", PrivateContainerd.IMAGE, "evented",
                     "true").assertOk();
             List<String> topics = List.of("/tasks/create", "/tasks/start", "/tasks/exit", "/tasks/delete");
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
-            List<String> missing = missingTopics(out, topics, "evented");
-            while (!missing.isEmpty() && System.nanoTime() < deadline) {
-                TimeUnit.MILLISECONDS.sleep(200);
-                missing = missingTopics(out, topics, "evented");
-            }
-            assertEquals(List.of(), missing, () -> "events seen:\n" + read(out));
+            Await.until(() -> "all of " + topics + " for evented; events seen:\n" + read(out), Duration.ofSeconds(15),
+                    () -> missingTopics(out, topics, "evented").isEmpty());
         } finally {
             events.destroyForcibly().waitFor();
         }

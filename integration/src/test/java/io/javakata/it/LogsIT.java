@@ -49,15 +49,7 @@ class LogsIT {
 
     @AfterAll
     static void teardown() {
-        try {
-            if (vm != null) {
-                vm.close();
-            }
-        } finally {
-            if (runc != null) {
-                runc.close();
-            }
-        }
+        Teardown.closeAll(vm, runc);
     }
 
     record Entry(Instant time, String stream, String tag, String content) {

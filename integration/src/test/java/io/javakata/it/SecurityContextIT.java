@@ -101,15 +101,7 @@ class SecurityContextIT {
 
     @AfterAll
     static void teardown() {
-        try {
-            if (vm != null) {
-                vm.close();
-            }
-        } finally {
-            if (runc != null) {
-                runc.close();
-            }
-        }
+        Teardown.closeAll(vm, runc);
     }
 
     private static Map<String, String> report(Pod pod, String name) throws Exception {

@@ -103,13 +103,15 @@ class StreamingIT {
         }
     }
 
-    private static void awaitSize(CriStream stream, String rowsCols) throws InterruptedException {
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        while (!stream.stdout().contains("\n" + rowsCols + "\r\n") && System.nanoTime() < deadline) {
+    /** Asks the shell for its terminal's size, again every half second, until it answers {@code rowsCols}. */
+    private static void awaitSize(CriStream stream, String rowsCols) throws Exception {
+        Await.until(() -> "size " + rowsCols + ": " + stream.stdout(), WAIT, Duration.ofMillis(500), () -> {
+            if (stream.stdout().contains("\n" + rowsCols + "\r\n")) {
+                return true;
+            }
             stream.sendStdin("stty size\n");
-            Thread.sleep(500);
-        }
-        assertTrue(stream.stdout().contains("\n" + rowsCols + "\r\n"), () -> "size " + rowsCols + ": " + stream.stdout());
+            return false;
+        });
     }
 
     @Test
@@ -133,15 +135,13 @@ class StreamingIT {
                 .addAllCmd(List.of("sh", "-c", "cat > /tmp/eof-input; echo done > /tmp/eof-marker"))
                 .setStdin(true).setStdout(true).setStderr(true))) {
             stream.sendStdin("abc\n");
-            Thread.sleep(500);
+            // Close only once cat has written what it got, so the stream's end is all that is left to see.
+            Await.until("abc in /tmp/eof-input", WAIT, () -> "abc\n".equals(
+                    pod.execSync(sleeper, WAIT, "cat", "/tmp/eof-input").getStdout().toStringUtf8()));
         }
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        var marker = pod.execSync(sleeper, WAIT, "cat", "/tmp/eof-marker");
-        while (marker.getExitCode() != 0 && System.nanoTime() < deadline) {
-            Thread.sleep(200);
-            marker = pod.execSync(sleeper, WAIT, "cat", "/tmp/eof-marker");
-        }
-        assertEquals("done\n", marker.getStdout().toStringUtf8(), "the exec never saw EOF on stdin");
+        Await.until("the exec sees EOF on stdin and writes /tmp/eof-marker", WAIT,
+                () -> pod.execSync(sleeper, WAIT, "cat", "/tmp/eof-marker").getExitCode() == 0);
+        assertEquals("done\n", pod.execOk(sleeper, "cat", "/tmp/eof-marker"));
         assertEquals("abc\n", pod.execOk(sleeper, "cat", "/tmp/eof-input"));
     }
 }

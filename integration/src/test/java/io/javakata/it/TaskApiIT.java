@@ -36,7 +36,7 @@ class TaskApiIT {
     @Timeout(value = 420, unit = TimeUnit.SECONDS)
     void execPsPauseResumeAndMetricsOnARunningTask() throws Exception {
         Path out = Files.createTempFile(CONTAINERD.dir(), "events", ".txt");
-        Process events = ctr().start(out, "events");
+        Process events = ctr().startEvents(out, CALL);
         try {
             ctr().run(CALL, "run", "-d", "--runtime", PrivateContainerd.RUNTIME, PrivateContainerd.IMAGE, "t1",
                     "sleep", "600").assertOk();
@@ -48,9 +48,9 @@ class TaskApiIT {
             assertEquals("oops", exec.stderr().strip(), exec::describe);
 
             // A terminal: ctr -t needs one on its own stdin, which script(1) provides.
-            Ctr.Result tty = run(CALL, "script", "-qc", "stty cols 100 rows 30; ctr -a " + ctr().socket() + " -n "
+            Ctr.Result tty = Ctr.execute(List.of("script", "-qc", "stty cols 100 rows 30; ctr -a " + ctr().socket() + " -n "
                     + ctr().namespace() + " task exec -t --exec-id tty1 t1 sh -c 'sleep 1; tty; stty size'",
-                    "/dev/null");
+                    "/dev/null"), null, CALL);
             assertEquals(0, tty.exitCode(), tty::describe);
             assertTrue(tty.stdout().contains("/dev/pts/0"), tty::describe);
             assertTrue(tty.stdout().contains("30 100"), () -> "ResizePty did not reach the guest: " + tty.describe());
@@ -80,7 +80,7 @@ class TaskApiIT {
             ctr().run(CALL, "task", "rm", "t1").assertOk();
             ctr().run(CALL, "containers", "rm", "t1").assertOk();
 
-            List<String> topics = topics(out, "t1");
+            List<String> topics = topics(out, "t1", "/tasks/delete");
             assertEquals(List.of("/tasks/exec-added", "/tasks/exec-started", "/tasks/exit"),
                     topics.subList(topics.indexOf("/tasks/exec-added"), topics.indexOf("/tasks/exec-added") + 3),
                     () -> "events: " + topics);
@@ -95,13 +95,13 @@ class TaskApiIT {
     @Timeout(value = 420, unit = TimeUnit.SECONDS)
     void aContainerOverItsMemoryLimitIsOomKilledAndTheOomEventComesFirst() throws Exception {
         Path out = Files.createTempFile(CONTAINERD.dir(), "events", ".txt");
-        Process events = ctr().start(out, "events");
+        Process events = ctr().startEvents(out, CALL);
         try {
             Ctr.Result run = ctr().run(CALL, "run", "--rm", "--runtime", PrivateContainerd.RUNTIME,
                     "--memory-limit", Long.toString(32L << 20), PrivateContainerd.IMAGE, "oom1", "sh", "-c",
                     "x=$(head -c 100m /dev/zero | tr '\\0' a); echo survived ${#x}");
             assertEquals(137, run.exitCode(), run::describe);
-            List<String> topics = topics(out, "oom1");
+            List<String> topics = topics(out, "oom1", "/tasks/delete");
             assertTrue(topics.contains("/tasks/oom"), () -> "events: " + topics);
             assertTrue(topics.indexOf("/tasks/oom") < topics.indexOf("/tasks/exit"), () -> "events: " + topics);
         } finally {
@@ -109,32 +109,19 @@ class TaskApiIT {
         }
     }
 
-    /** The /tasks topics of one container, in order, from `ctr events` output. */
-    private static List<String> topics(Path out, String id) throws Exception {
-        // ctr events prints each line as it arrives; give the last ones a moment.
-        TimeUnit.MILLISECONDS.sleep(500);
+    /** The /tasks topics of one container, in order, from `ctr events` output, once {@code last} is among them. */
+    private static List<String> topics(Path out, String id, String last) throws Exception {
+        Await.until(last + " of " + id + " in " + out, Duration.ofSeconds(30), () -> topicsSoFar(out, id).contains(last));
+        return topicsSoFar(out, id);
+    }
+
+    private static List<String> topicsSoFar(Path out, String id) throws Exception {
         return Files.readAllLines(out).stream().filter(l -> l.contains("\"container_id\":\"" + id + "\""))
                 .map(l -> l.split(" ")[5]).filter(t -> t.startsWith("/tasks/")).toList();
     }
 
-    private static void awaitStopped(String id) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!ctr().run(CALL, "task", "ls").assertOk().stdout().lines()
-                .anyMatch(l -> l.startsWith(id + " ") && l.contains("STOPPED"))) {
-            assertTrue(System.nanoTime() < deadline, id + " did not stop");
-            TimeUnit.MILLISECONDS.sleep(200);
-        }
-    }
-
-    private static Ctr.Result run(Duration timeout, String... command) throws Exception {
-        Process p = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                .start();
-        var stdout = p.getInputStream().readAllBytes();
-        var stderr = p.getErrorStream().readAllBytes();
-        boolean done = p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
-        if (!done) {
-            p.destroyForcibly().waitFor();
-        }
-        return new Ctr.Result(List.of(command), done ? p.exitValue() : -1, new String(stdout), new String(stderr));
+    private static void awaitStopped(String id) throws Exception {
+        Await.until(id + " STOPPED in ctr task ls", Duration.ofSeconds(60), () -> ctr().run(CALL, "task", "ls")
+                .assertOk().stdout().lines().anyMatch(l -> l.startsWith(id + " ") && l.contains("STOPPED")));
     }
 }

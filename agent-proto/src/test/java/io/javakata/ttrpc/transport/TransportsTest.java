@@ -32,14 +32,17 @@ class TransportsTest {
     @Test
     void serialTransportWaitsForTheChardevSocket() throws Exception {
         Path socket = dir.resolve("agent.sock");
-        CompletableFuture<Connection> connecting = CompletableFuture.supplyAsync(() -> {
+        CompletableFuture<Connection> connecting = new CompletableFuture<>();
+        Thread connector = Thread.ofVirtual().start(() -> {
             try {
-                return new SerialTransport(socket).connect(Duration.ofSeconds(10));
+                connecting.complete(new SerialTransport(socket).connect(Duration.ofSeconds(10)));
             } catch (IOException e) {
-                throw new IllegalStateException(e);
+                connecting.completeExceptionally(e);
             }
-        }, r -> Thread.ofVirtual().start(r));
-        Thread.sleep(150); // let a few attempts fail first: the socket appears late, as QEMU's does
+        });
+        // The socket appears late, as QEMU's does: only once an attempt has failed and the transport waits to retry.
+        Await.until("a failed attempt and a pause before the next", Duration.ofSeconds(5),
+                () -> connector.getState() == Thread.State.TIMED_WAITING);
         try (ServerSocketChannel qemu = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
             qemu.bind(UnixDomainSocketAddress.of(socket));
             try (SocketChannel port = qemu.accept(); Connection c = connecting.get(5, TimeUnit.SECONDS)) {
@@ -77,14 +80,16 @@ class TransportsTest {
             try (SocketChannel peer = listener.accept()) {
                 assertTrue(peer.isConnected());
                 CompletableFuture<Integer> read = new CompletableFuture<>();
-                Thread.ofVirtual().start(() -> {
+                Thread reader = Thread.ofVirtual().start(() -> {
                     try {
                         read.complete(c.input().read(new byte[10], 0, 10));
                     } catch (IOException e) {
                         read.completeExceptionally(e);
                     }
                 });
-                Thread.sleep(100);
+                // A virtual thread blocked reading a socket is parked (WAITING) until data or close.
+                Await.until("the reader blocked in read", Duration.ofSeconds(5),
+                        () -> reader.getState() == Thread.State.WAITING);
                 c.close();
                 assertEquals(-1, read.get(5, TimeUnit.SECONDS));
             }

@@ -9,20 +9,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.ByteArrayOutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
-import io.javakata.guest.reaper.Reaper;
-import io.javakata.guest.reaper.SystemChildWaiter;
 import io.javakata.guest.stdio.StreamBuffer;
-import io.javakata.sys.Processes;
 import io.javakata.ttrpc.Code;
 import io.javakata.ttrpc.RuntimeStatusException;
 
@@ -30,33 +25,17 @@ import io.javakata.ttrpc.RuntimeStatusException;
 @Timeout(30)
 class ExecTest {
 
-    private static Reaper reaper;
+    @RegisterExtension
+    static final FakeRunc RUNC = new FakeRunc();
 
     @TempDir
     Path tmp;
 
-    @BeforeAll
-    static void becomeSubreaper() throws Exception {
-        Processes.setChildSubreaper();
-        reaper = new Reaper(new SystemChildWaiter(), Clock.systemUTC());
-        reaper.startLoop();
-    }
-
-    @AfterAll
-    static void stopReaper() {
-        reaper.close();
-    }
-
     private ContainerManager manager() throws Exception {
-        Path fake = tmp.resolve("runc");
-        Files.copy(Path.of(getClass().getResource("/fake-runc.sh").toURI()), fake);
-        fake.toFile().setExecutable(true);
         // A fake /proc and cgroup mount (fake-runc.sh fills them): the fake containers run in this
         // JVM's own cgroup, which the agent must never kill.
-        Files.createDirectories(tmp.resolve("proc"));
-        Files.createDirectories(tmp.resolve("cg"));
-        return new ContainerManager(tmp.resolve("bundles"), new Runc(fake, tmp.resolve("state"), reaper), reaper,
-                tmp.resolve("proc"), tmp.resolve("cg"));
+        return RUNC.manager(tmp, Files.createDirectories(tmp.resolve("proc")),
+                Files.createDirectories(tmp.resolve("cg")));
     }
 
     private static byte[] spec(String script) {

@@ -7,42 +7,29 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
+import io.javakata.guest.ReaperLoop;
 import io.javakata.guest.TestProcesses;
-import io.javakata.guest.reaper.Reaper;
-import io.javakata.guest.reaper.SystemChildWaiter;
 
 /** A runc that never answers is killed at the timeout, with what it started ({@code runc init}, a hook). */
 @Timeout(30)
 class RuncTimeoutTest {
 
-    private static Reaper reaper;
+    @RegisterExtension
+    static final ReaperLoop REAPER = new ReaperLoop();
 
     @TempDir
     Path tmp;
 
     private final String marker = TestProcesses.sleepMarker();
-
-    @BeforeAll
-    static void startReaper() {
-        reaper = new Reaper(new SystemChildWaiter(), Clock.systemUTC());
-        reaper.startLoop();
-    }
-
-    @AfterAll
-    static void stopReaper() {
-        reaper.close();
-    }
 
     @AfterEach
     void killLeftovers() {
@@ -54,7 +41,7 @@ class RuncTimeoutTest {
         Path hung = tmp.resolve("runc");
         Files.writeString(hung, "#!/bin/sh\nsleep " + marker + " &\nwait\n");
         hung.toFile().setExecutable(true);
-        Runc runc = new Runc(hung, tmp.resolve("state"), reaper, Duration.ofMillis(300));
+        Runc runc = new Runc(hung, tmp.resolve("state"), REAPER.reaper(), Duration.ofMillis(300));
         long start = System.nanoTime();
         var e = assertThrows(IOException.class, () -> runc.start("c1", tmp));
         Duration took = Duration.ofNanos(System.nanoTime() - start);

@@ -5,11 +5,17 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
+import java.nio.channels.ServerSocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 @Timeout(10)
 class ListeningPortsTest {
@@ -50,8 +56,15 @@ class ListeningPortsTest {
     }
 
     @Test
-    void theAgentsOwnNamespaceParses() throws IOException {
-        // Whatever this host listens on, the real files parse without error.
-        ListeningPorts.read(Path.of("/proc/net/tcp"), Path.of("/proc/net/tcp6"));
+    void theRealFilesShowAPortThisTestListensOnAndNotOnceItIsClosed() throws IOException {
+        int port;
+        try (ServerSocketChannel listener = ServerSocketChannel.open(StandardProtocolFamily.INET)) {
+            listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            port = ((InetSocketAddress) listener.getLocalAddress()).getPort();
+            Set<Integer> ports = ListeningPorts.read(Path.of("/proc/net/tcp"), Path.of("/proc/net/tcp6"));
+            assertTrue(ports.contains(port), "127.0.0.1:" + port + " listens but is not in " + ports);
+        }
+        Set<Integer> after = ListeningPorts.read(Path.of("/proc/net/tcp"), Path.of("/proc/net/tcp6"));
+        assertFalse(after.contains(port), "closed port " + port + " is still in " + after);
     }
 }

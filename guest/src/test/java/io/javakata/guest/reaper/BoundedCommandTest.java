@@ -5,37 +5,26 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
+import io.javakata.guest.ReaperLoop;
 import io.javakata.guest.TestProcesses;
 
 /** The agent's command runs, with the real reaper loop running as in the guest: timeouts fire, statuses stay true. */
 @Timeout(30)
 class BoundedCommandTest {
 
-    private static Reaper reaper;
+    @RegisterExtension
+    static final ReaperLoop REAPER = new ReaperLoop();
 
     private final String marker = TestProcesses.sleepMarker();
-
-    @BeforeAll
-    static void startReaper() {
-        reaper = new Reaper(new SystemChildWaiter(), Clock.systemUTC());
-        reaper.startLoop();
-    }
-
-    @AfterAll
-    static void stopReaper() {
-        reaper.close();
-    }
 
     @AfterEach
     void killLeftovers() {
@@ -45,7 +34,7 @@ class BoundedCommandTest {
     @Test
     void timeoutKillsTheCommandAndWhatItStarted() {
         long start = System.nanoTime();
-        var e = assertThrows(IOException.class, () -> BoundedCommand.run(reaper,
+        var e = assertThrows(IOException.class, () -> BoundedCommand.run(REAPER.reaper(),
                 new ProcessBuilder("sh", "-c", "sleep " + marker + " & sleep " + marker), Duration.ofMillis(200), "two sleeps"));
         Duration took = Duration.ofNanos(System.nanoTime() - start);
         assertEquals("two sleeps: still running after 200 ms; killed", e.getMessage());
@@ -58,7 +47,7 @@ class BoundedCommandTest {
         var failure = new CompletableFuture<Throwable>();
         Thread waiter = Thread.ofPlatform().start(() -> {
             try {
-                BoundedCommand.run(reaper, new ProcessBuilder("sleep", marker), Duration.ofSeconds(60), "sleep");
+                BoundedCommand.run(REAPER.reaper(), new ProcessBuilder("sleep", marker), Duration.ofSeconds(60), "sleep");
                 failure.complete(null);
             } catch (IOException e) {
                 failure.complete(e);
@@ -77,8 +66,8 @@ class BoundedCommandTest {
     void exitCodesAreTheCommandsOwnWhileTheReaperRuns() throws IOException {
         // The loop reaps any child it does not know; one started around the reaper could lose its status to it.
         for (int i = 0; i < 50; i++) {
-            assertEquals(3, BoundedCommand.run(reaper, new ProcessBuilder("sh", "-c", "exit 3"), Duration.ofSeconds(10), "sh"));
-            assertEquals(0, BoundedCommand.run(reaper, new ProcessBuilder("true"), Duration.ofSeconds(10), "true"));
+            assertEquals(3, BoundedCommand.run(REAPER.reaper(), new ProcessBuilder("sh", "-c", "exit 3"), Duration.ofSeconds(10), "sh"));
+            assertEquals(0, BoundedCommand.run(REAPER.reaper(), new ProcessBuilder("true"), Duration.ofSeconds(10), "true"));
         }
     }
 }

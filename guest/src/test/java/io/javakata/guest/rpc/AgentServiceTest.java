@@ -8,15 +8,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import com.google.protobuf.ByteString;
@@ -32,11 +30,8 @@ import io.javakata.agent.v1.WaitProcessRequest;
 import io.javakata.agent.v1.WaitProcessResponse;
 import io.javakata.guest.container.Container;
 import io.javakata.guest.container.ContainerManager;
+import io.javakata.guest.container.FakeRunc;
 import io.javakata.guest.container.OomWatcher;
-import io.javakata.guest.container.Runc;
-import io.javakata.guest.reaper.Reaper;
-import io.javakata.guest.reaper.SystemChildWaiter;
-import io.javakata.sys.Processes;
 import io.javakata.ttrpc.Code;
 import io.javakata.ttrpc.RuntimeStatusException;
 
@@ -47,32 +42,17 @@ import io.javakata.ttrpc.RuntimeStatusException;
 @Timeout(30)
 class AgentServiceTest {
 
-    private static Reaper reaper;
+    @RegisterExtension
+    static final FakeRunc RUNC = new FakeRunc();
 
     @TempDir
     Path tmp;
-
-    @BeforeAll
-    static void becomeSubreaper() throws Exception {
-        Processes.setChildSubreaper();
-        reaper = new Reaper(new SystemChildWaiter(), Clock.systemUTC());
-        reaper.startLoop();
-    }
-
-    @AfterAll
-    static void stopReaper() {
-        reaper.close();
-    }
 
     private ContainerManager manager;
     private OomWatcher oom;
 
     private AgentService service() throws Exception {
-        Path fake = tmp.resolve("runc");
-        Files.copy(Path.of(getClass().getResource("/fake-runc.sh").toURI()), fake);
-        fake.toFile().setExecutable(true);
-        manager = new ContainerManager(tmp.resolve("bundles"), new Runc(fake, tmp.resolve("state"), reaper), reaper,
-                Path.of("/proc"), tmp.resolve("cgroup"));
+        manager = RUNC.manager(tmp, Path.of("/proc"), tmp.resolve("cgroup"));
         oom = new OomWatcher(manager, Duration.ofMillis(20));
         return new AgentService(manager, "test", Path.of("/proc/sys"), oom);
     }

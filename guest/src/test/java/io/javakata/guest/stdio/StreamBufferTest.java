@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -56,9 +57,8 @@ class StreamBufferTest {
                 throw new IllegalStateException(e);
             }
         });
-        Thread.sleep(100);
+        Await.until("the writer fills the ring", Duration.ofSeconds(5), () -> buffer.buffered() == 4);
         assertFalse(writer.isDone(), "10 bytes cannot fit in 4: the writer must wait (back-pressure)");
-        assertEquals(4, buffer.buffered());
         StringBuilder got = new StringBuilder();
         while (got.length() < data.length) {
             got.append(new String(buffer.read(3).data(), UTF_8));
@@ -77,7 +77,7 @@ class StreamBufferTest {
                 throw new IllegalStateException(e);
             }
         });
-        Thread.sleep(50);
+        Await.until("the writer fills the ring and waits", Duration.ofSeconds(5), () -> buffer.buffered() == 2);
         buffer.discard();
         assertFalse(writer.get(5, TimeUnit.SECONDS), "write reports the discard");
         assertTrue(buffer.read(10).eof());

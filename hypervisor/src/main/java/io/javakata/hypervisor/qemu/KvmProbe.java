@@ -39,6 +39,8 @@ public final class KvmProbe {
     static final int PROBE_BUDGET_SECONDS = 12;
     private static final Path DEV_KVM = Path.of("/dev/kvm");
     private static final Path BOOT_ID = Path.of("/proc/sys/kernel/random/boot_id");
+    private static final String QMP_SOCKET = "qmp.sock";
+    private static final String QEMU_LOG = "qemu.log";
     private static final Duration QMP_TIMEOUT = Duration.ofSeconds(10);
     private static final Duration SURVIVAL = Duration.ofSeconds(1);
     private static final System.Logger LOG = System.getLogger(KvmProbe.class.getName());
@@ -118,19 +120,21 @@ public final class KvmProbe {
         Path dir = null;
         try {
             dir = Files.createTempDirectory("javakata-kvm-probe-");
-            return probeWithQemu(dir, qemuBinary, machine);
+            return probeWithQemu(dir.resolve(QMP_SOCKET), dir.resolve(QEMU_LOG), qemuBinary, machine);
         } catch (IOException e) {
             return Verdict.inconclusive("KVM probe could not run QEMU: " + e.getMessage());
         } finally {
             if (dir != null) {
-                deleteTree(dir);
+                // QEMU writes nothing else in it.
+                ChildProcesses.deleteQuietly(dir.resolve(QMP_SOCKET));
+                ChildProcesses.deleteQuietly(dir.resolve(QEMU_LOG));
+                ChildProcesses.deleteQuietly(dir);
             }
         }
     }
 
-    private static Verdict probeWithQemu(Path dir, Path qemuBinary, String machine) throws IOException {
-        Path qmpSocket = dir.resolve("qmp.sock");
-        Path log = dir.resolve("qemu.log");
+    private static Verdict probeWithQemu(Path qmpSocket, Path log, Path qemuBinary, String machine)
+            throws IOException {
         List<String> argv = List.of(qemuBinary.toString(), "-accel", "kvm", "-cpu", "host", "-S",
                 "-M", machine, "-nodefaults", "-display", "none",
                 "-qmp", "unix:" + qmpSocket + ",server=on,wait=off");
@@ -220,14 +224,5 @@ public final class KvmProbe {
         } catch (IOException | RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "cannot write KVM probe cache {0}: {1}", cacheFile, e.getMessage());
         }
-    }
-
-    private static void deleteTree(Path dir) {
-        try (var files = Files.list(dir)) {
-            files.forEach(ChildProcesses::deleteQuietly);
-        } catch (IOException e) {
-            LOG.log(System.Logger.Level.DEBUG, "cannot list {0}: {1}", dir, e.getMessage());
-        }
-        ChildProcesses.deleteQuietly(dir);
     }
 }

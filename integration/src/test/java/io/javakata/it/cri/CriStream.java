@@ -1,14 +1,9 @@
 package io.javakata.it.cri;
 
 import java.io.ByteArrayOutputStream;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.WebSocket;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
@@ -28,7 +23,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  */
 public final class CriStream implements AutoCloseable {
 
-    public static final String PROTOCOL = "v4.channel.k8s.io";
+    public static final String PROTOCOL = ChannelSocket.PROTOCOL;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** The end of the process as the error channel reported it; {@code status} is the raw JSON (empty if none). */
@@ -40,38 +35,40 @@ public final class CriStream implements AutoCloseable {
     private final ByteArrayOutputStream stderr = new ByteArrayOutputStream();
     private final ByteArrayOutputStream error = new ByteArrayOutputStream();
     private final CompletableFuture<Exit> exit = new CompletableFuture<>();
-    private final WebSocket socket;
-    private final HttpClient http;
+    private final ChannelSocket socket;
 
-    private CriStream(HttpClient http, URI uri, Duration timeout) throws Exception {
-        this.http = http;
-        this.socket = http.newWebSocketBuilder().subprotocols(PROTOCOL).connectTimeout(timeout)
-                .buildAsync(uri, new Listener()).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-        if (!PROTOCOL.equals(socket.getSubprotocol())) {
-            socket.abort();
-            throw new IllegalStateException("the streaming server chose subprotocol '" + socket.getSubprotocol() + "', not " + PROTOCOL);
-        }
+    private CriStream(String url, Duration timeout) throws Exception {
+        this.socket = ChannelSocket.connect(url, timeout, this::received, () -> exit.complete(parseExit()));
     }
 
     /** Connects to {@code url} (an http:// URL from Exec or Attach). */
     public static CriStream connect(String url, Duration timeout) throws Exception {
-        URI uri = URI.create(url.replaceFirst("^http", "ws"));
-        return new CriStream(HttpClient.newHttpClient(), uri, timeout);
+        return new CriStream(url, timeout);
     }
 
     public void sendStdin(String text) {
-        send((byte) 0, text.getBytes(StandardCharsets.UTF_8));
+        send(0, text.getBytes(StandardCharsets.UTF_8));
     }
 
     /** Sends a terminal size on the resize channel. */
     public void resize(int width, int height) {
-        send((byte) 4, ("{\"Width\":" + width + ",\"Height\":" + height + "}").getBytes(StandardCharsets.UTF_8));
+        send(4, ("{\"Width\":" + width + ",\"Height\":" + height + "}").getBytes(StandardCharsets.UTF_8));
     }
 
-    private void send(byte channel, byte[] data) {
-        ByteBuffer frame = ByteBuffer.allocate(data.length + 1).put(channel).put(data).flip();
-        synchronized (lock) { // one send at a time (java.net.http.WebSocket's rule)
-            socket.sendBinary(frame, true).join();
+    private void send(int channel, byte[] data) {
+        if (!socket.send(channel, data)) {
+            throw new IllegalStateException("the streaming server has closed the stream");
+        }
+    }
+
+    private void received(int channel, byte[] message, int offset, int length) {
+        synchronized (lock) {
+            switch (channel) {
+                case 1 -> stdout.write(message, offset, length);
+                case 2 -> stderr.write(message, offset, length);
+                case 3 -> error.write(message, offset, length);
+                default -> { } // the server writes nothing else
+            }
         }
     }
 
@@ -109,17 +106,7 @@ public final class CriStream implements AutoCloseable {
     /** Closes the WebSocket: the process's stdin reaches EOF (and the stream ends). */
     @Override
     public void close() {
-        synchronized (lock) {
-            if (!socket.isOutputClosed()) {
-                socket.sendClose(WebSocket.NORMAL_CLOSURE, "").exceptionally(e -> null).join();
-            }
-        }
-        try {
-            exit.get(5, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            socket.abort();
-        }
-        http.close();
+        socket.close();
     }
 
     private Exit parseExit() {
@@ -143,44 +130,6 @@ public final class CriStream implements AutoCloseable {
             return new Exit(-1, json);
         } catch (Exception e) {
             return new Exit(-1, json);
-        }
-    }
-
-    private final class Listener implements WebSocket.Listener {
-        private ByteArrayOutputStream message = new ByteArrayOutputStream();
-
-        @Override
-        public CompletionStage<?> onBinary(WebSocket webSocket, ByteBuffer data, boolean last) {
-            byte[] bytes = new byte[data.remaining()];
-            data.get(bytes);
-            message.writeBytes(bytes);
-            if (last) {
-                byte[] whole = message.toByteArray();
-                message = new ByteArrayOutputStream();
-                if (whole.length > 0) {
-                    synchronized (lock) {
-                        switch (whole[0]) {
-                            case 1 -> stdout.write(whole, 1, whole.length - 1);
-                            case 2 -> stderr.write(whole, 1, whole.length - 1);
-                            case 3 -> error.write(whole, 1, whole.length - 1);
-                            default -> { } // the server writes nothing else
-                        }
-                    }
-                }
-            }
-            webSocket.request(1);
-            return null;
-        }
-
-        @Override
-        public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
-            exit.complete(parseExit());
-            return null;
-        }
-
-        @Override
-        public void onError(WebSocket webSocket, Throwable error) {
-            exit.complete(parseExit());
         }
     }
 }

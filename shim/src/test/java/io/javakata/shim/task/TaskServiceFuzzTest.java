@@ -43,6 +43,7 @@ import io.containerd.types.Mount;
 import io.javakata.shim.config.RuntimeConfig;
 import io.javakata.shim.config.ShimContext;
 import io.javakata.shim.log.ShimLogging;
+import io.javakata.shim.rootfs.Mounter;
 import io.javakata.shim.sandbox.VmLauncher;
 import io.javakata.sys.ErrnoException;
 import io.javakata.sys.Mounts;
@@ -53,12 +54,9 @@ import io.javakata.ttrpc.transport.PipeConnection;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -178,7 +176,7 @@ class TaskServiceFuzzTest {
     static void report() throws IOException {
         STATS.report();
         ShimLogging.configure(LOGGING);
-        deleteTree(ROOT);
+        Mounter.deleteTree(ROOT);
     }
 
     private static void call(Pod pod, FuzzedDataProvider data, Set<String> created) throws Exception {
@@ -515,7 +513,7 @@ class TaskServiceFuzzTest {
         }
 
         void delete() throws IOException {
-            deleteTree(base);
+            Mounter.deleteTree(base);
         }
     }
 
@@ -526,25 +524,6 @@ class TaskServiceFuzzTest {
                     .map(p -> dir.relativize(p) + (Files.isRegularFile(p) ? " " + p.toFile().length() : ""))
                     .sorted().toList();
         }
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        Files.walkFileTree(dir, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                Files.delete(file);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
-                Files.delete(d);
-                return FileVisitResult.CONTINUE;
-            }
-        });
     }
 
     private static boolean validId(String id) {

@@ -388,11 +388,7 @@ class TaskServiceTest {
         // containerd is gone (its read end closed); the process writes on.
         outage.complete(null);
         queued.get(10, TimeUnit.SECONDS);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!agent.process("c1").stdout.isEmpty()) {
-            assertTrue(System.nanoTime() < deadline, "the relay did not read the output");
-            Thread.sleep(10);
-        }
+        Await.until("the relay reads the output", Duration.ofSeconds(10), () -> agent.process("c1").stdout.isEmpty());
         // containerd is back: it opens the FIFO again and finds what was written meanwhile.
         try (var reader = new BufferedReader(new InputStreamReader(openForReading(fifo).get(10, TimeUnit.SECONDS),
                 StandardCharsets.UTF_8))) {
@@ -675,11 +671,7 @@ class TaskServiceTest {
     void anOomKillOfAnotherProcessComesFromTheAgentsLongPoll() throws Exception {
         startLongRunning("c1");
         agent.oomEvents.add("c1");
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!events.topics().contains("/tasks/oom")) {
-            assertTrue(System.nanoTime() < deadline, "no /tasks/oom: " + events.topics());
-            TimeUnit.MILLISECONDS.sleep(20);
-        }
+        Await.until("/tasks/oom published", Duration.ofSeconds(10), () -> events.topics().contains("/tasks/oom"));
         assertEquals("c1", ((io.containerd.events.TaskOOM) events.last("/tasks/oom")).getContainerId());
         killAndDelete("c1");
     }
