@@ -5,7 +5,7 @@ import org.junit.jupiter.api.Timeout;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-/** Sizes and offsets as gcc's sizeof/offsetof report them on x86-64 Linux (docs/protocol-facts.md §10). */
+/** Sizes and offsets as gcc's sizeof/offsetof report them on x86-64 Linux (the kernel's uapi headers). */
 @Timeout(10)
 class LayoutsTest {
 

@@ -18,7 +18,8 @@ import java.util.concurrent.Future;
  * <ol>
  *   <li>gets {@code PR_SET_PDEATHSIG} = SIGKILL ({@code setpriv --pdeathsig KILL}): it dies with the
  *       shim. The signal follows the death of the parent <em>thread</em>, so every process is spawned
- *       from one platform thread that lives as long as this JVM (docs/protocol-facts.md §11.1). An
+ *       from one platform thread that lives as long as this JVM (prctl(2): PR_SET_PDEATHSIG fires when the
+ *       thread that created the process ends, not the process). An
  *       exec of a set-user-ID program or a change of its own credentials clears the setting: QEMU
  *       switching to {@code run_as} loses it, and the cgroup below is what binds QEMU then;</li>
  *   <li>joins the pod's host cgroup in every hierarchy (its own pid written to each {@code cgroup.procs}):

@@ -19,7 +19,8 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * Decides whether a VM runs under KVM or TCG (docs/protocol-facts.md §7.4).
+ * Decides whether a VM runs under KVM or TCG (QEMU manual, {@code -accel}: KVM is usable only if /dev/kvm opens and QEMU starts
+ * with {@code -accel kvm}; otherwise TCG).
  *
  * <p>{@code /dev/kvm} existing and opening is not enough: on a PVM host KVM initialises and then
  * QEMU aborts at vCPU reset ("failed to set MSR 0x10a"), and {@code -accel kvm -accel tcg} does not

@@ -7,7 +7,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * One piece of a QEMU 7.2 command line (docs/protocol-facts.md §7.3). Each fragment knows only its own
+ * One piece of a QEMU 7.2 command line (the options of QEMU 7.2's manual, {@code docs/system/invocation},
+ * and of {@code qemu-system-x86_64 -device help}). Each fragment knows only its own
  * options; {@link QemuCommandLine} puts them in order. Shaped after Kata's ToQemuParams.
  */
 sealed interface QemuFragment {
