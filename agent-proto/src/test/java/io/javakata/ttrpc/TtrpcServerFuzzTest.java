@@ -35,8 +35,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * not), frames of any type, even stream ids, an oversize header, then arbitrary trailing bytes. Checked against a
  * model of containerd/ttrpc's {@code server.go} and {@code services.go}: every request frame gets exactly the
  * status its content calls for (or DEADLINE_EXCEEDED when it carried a timeout), an echo comes back byte for
- * byte, nothing is answered twice or unasked, the server closes exactly when the protocol says so, and whatever the trailing bytes are, the server
- * answers with decodable Responses and then ends the connection once the client stops: no hang, no handler left
+ * byte, nothing is answered twice or unasked, the server closes exactly when the protocol says so, and whatever
+ * the trailing bytes are, the server answers with decodable Responses and then ends the connection once the client stops: no hang, no handler left
  * running.
  */
 class TtrpcServerFuzzTest {
