@@ -28,6 +28,11 @@ final class ChVmConfig {
 
     /** The driver's own kernel parameters; the spec's follow them (the same as the QEMU driver's). */
     static final String BASE_KERNEL_PARAMS = "console=ttyS0 panic=-1 reboot=t";
+    /**
+     * The guest kernel parameter that makes the agent listen on AF_VSOCK, and on which port (issue 14 item 1: the
+     * guest reads it from /proc/cmdline): with Cloud Hypervisor the agent has no virtio-serial port to use.
+     */
+    static final String AGENT_VSOCK_PORT_PARAM = "javakata.agent_vsock_port";
     /** virtio-fs: one request queue of 1024 descriptors, Cloud Hypervisor's defaults ({@code FsConfig}). */
     static final int FS_QUEUES = 1;
     static final int FS_QUEUE_SIZE = 1024;
@@ -48,8 +53,8 @@ final class ChVmConfig {
         ObjectNode payload = config.putObject("payload");
         payload.put("kernel", spec.kernel().toString());
         payload.put("initramfs", spec.initrd().toString());
-        payload.put("cmdline", spec.kernelParams().isEmpty() ? BASE_KERNEL_PARAMS
-                : BASE_KERNEL_PARAMS + " " + spec.kernelParams());
+        String driverParams = BASE_KERNEL_PARAMS + " " + AGENT_VSOCK_PORT_PARAM + "=" + CloudHypervisor.VSOCK_AGENT_PORT;
+        payload.put("cmdline", spec.kernelParams().isEmpty() ? driverParams : driverParams + " " + spec.kernelParams());
         if (spec.sharedFs() != null) {
             ObjectNode fs = config.putArray("fs").addObject();
             fs.put("tag", spec.sharedFs().tag());
