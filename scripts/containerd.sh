@@ -14,7 +14,10 @@
 #
 # The CRI plugin is configured for pods too (docs/testing.md "CRI"): runtime handlers `javakata`
 # (io.containerd.javakata.v2), `javakata-debug` (the same runtime with ConfigPath DIR/javakata-debug.toml: the
-# shim's configuration, $JAVAKATA_CONFIG or /etc/javakata/configuration.toml, with [agent] debug_console on) and `runc` (io.containerd.runc.v2, state under DIR/runc), the sandbox image
+# shim's configuration, $JAVAKATA_CONFIG or /etc/javakata/configuration.toml, with [agent] debug_console on),
+# `javakata-ch` (ConfigPath DIR/javakata-ch.toml: the same configuration with [hypervisor] type = "cloud-hypervisor",
+# path = $JAVAKATA_CH_BINARY or the cloud-hypervisor on PATH, accel auto, no debug console; only CloudHypervisorIT
+# uses it, when that binary and KVM are there) and `runc` (io.containerd.runc.v2, state under DIR/runc), the sandbox image
 # localhost/javakata/pause:1 (scripts/build-busybox-image.sh --pause), the streaming server on 127.0.0.1 at a
 # free port (DIR/stream.port), pod network namespaces under DIR/state, and a CNI bridge network of its own:
 # bridge jk<hash of DIR>, subnet 10.213.<n>.0/24 from the hash, IPAM state under DIR/cni. `stop` deletes the
@@ -86,10 +89,31 @@ write_debug_config() {
     fi
 }
 
+# The shim's configuration with Cloud Hypervisor as the VMM, for the javakata-ch handler.
+write_ch_config() {
+    local base="${JAVAKATA_CONFIG:-/etc/javakata/configuration.toml}"
+    local binary="${JAVAKATA_CH_BINARY:-$(command -v cloud-hypervisor || echo /usr/local/bin/cloud-hypervisor)}"
+    local keys="type = \"cloud-hypervisor\"\npath = \"$binary\"\naccel = \"auto\""
+    if [[ ! -r "$base" ]]; then
+        printf '[hypervisor]\n%b\n' "$keys" > "$dir/javakata-ch.toml"
+        return
+    fi
+    # The base file's own type, path and accel in [hypervisor], and debug_console in [agent], give way.
+    awk -v keys="$keys" '
+        /^[ \t]*\[/ { table = $0; gsub(/[ \t]/, "", table) }
+        table == "[hypervisor]" && /^[ \t]*(type|path|accel)[ \t]*=/ { next }
+        table == "[agent]" && /^[ \t]*debug_console[ \t]*=/ { next }
+        { print }
+        table == "[hypervisor]" && /^[ \t]*\[/ { printf "%s\n", keys; seen = 1 }
+        END { if (!seen) printf "\n[hypervisor]\n%s\n", keys }
+    ' "$base" > "$dir/javakata-ch.toml"
+}
+
 write_config() {
     mkdir -p "$dir"
     write_cni
     write_debug_config
+    write_ch_config
     local port
     port="$(free_port)"
     echo "$port" > "$dir/stream.port"
@@ -129,6 +153,10 @@ state = "$dir/state"
       runtime_type = "io.containerd.javakata.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-debug.options]
         ConfigPath = "$dir/javakata-debug.toml"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-ch]
+      runtime_type = "io.containerd.javakata.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-ch.options]
+        ConfigPath = "$dir/javakata-ch.toml"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]

@@ -41,7 +41,7 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
     static final Path STATE = Path.of(System.getProperty("javakata.it.state", "/run/javakata"));
     static final Path SANDBOXES = STATE.resolve("sandboxes");
     static final Path SHIM_SOCKETS = STATE.resolve("s");
-    private static final Set<String> WATCHED = Set.of("qemu-system-x86_64", "virtiofsd", "containerd-shim-javakata-v2",
+    private static final Set<String> WATCHED = Set.of("qemu-system-x86_64", "cloud-hypervisor", "virtiofsd", "containerd-shim-javakata-v2",
             "javakata-shim.jar");
     private static final boolean CI = System.getenv("CI") != null;
 

@@ -104,7 +104,7 @@ public final class TaskService {
     private volatile Sandbox sandbox;
 
     public TaskService(ShimContext ctx, EventPublisher events, Runnable exitShim) {
-        this(ctx, events, exitShim, VmLauncher.qemu());
+        this(ctx, events, exitShim, VmLauncher.forConfig(ctx.config()));
     }
 
     /** For tests: a chosen way to make VMs and reach their agents. */
