@@ -57,7 +57,6 @@ if [[ -n "$bin_dir" ]]; then
         exit 1
     fi
 fi
-ctr() { command "$ctr_bin" "$@"; }
 
 # A TCP port on 127.0.0.1 that nothing listens on (the CRI streaming server needs a fixed one: its URLs name it).
 free_port() {
@@ -237,7 +236,7 @@ state = "$dir/state"
 TOML
 }
 
-answers() { ctr -a "$sock" version >/dev/null 2>&1; }
+answers() { "$ctr_bin" -a "$sock" version >/dev/null 2>&1; }
 
 start() {
     if (( ${#sock} > 100 )); then
@@ -336,13 +335,13 @@ owned_pids() {
 # down their sandboxes themselves. Bounded: whatever is left is killed afterwards.
 remove_all() {
     local ns id
-    for ns in $(timeout 5 ctr -a "$sock" namespaces ls -q 2>/dev/null); do
-        for id in $(timeout 5 ctr -a "$sock" -n "$ns" tasks ls -q 2>/dev/null); do
-            timeout 10 ctr -a "$sock" -n "$ns" tasks kill -a -s KILL "$id" >/dev/null 2>&1 || true
-            timeout 30 ctr -a "$sock" -n "$ns" tasks rm -f "$id" >/dev/null 2>&1 || true
+    for ns in $(timeout 5 "$ctr_bin" -a "$sock" namespaces ls -q 2>/dev/null); do
+        for id in $(timeout 5 "$ctr_bin" -a "$sock" -n "$ns" tasks ls -q 2>/dev/null); do
+            timeout 10 "$ctr_bin" -a "$sock" -n "$ns" tasks kill -a -s KILL "$id" >/dev/null 2>&1 || true
+            timeout 30 "$ctr_bin" -a "$sock" -n "$ns" tasks rm -f "$id" >/dev/null 2>&1 || true
         done
-        for id in $(timeout 5 ctr -a "$sock" -n "$ns" containers ls -q 2>/dev/null); do
-            timeout 30 ctr -a "$sock" -n "$ns" containers rm "$id" >/dev/null 2>&1 || true
+        for id in $(timeout 5 "$ctr_bin" -a "$sock" -n "$ns" containers ls -q 2>/dev/null); do
+            timeout 30 "$ctr_bin" -a "$sock" -n "$ns" containers rm "$id" >/dev/null 2>&1 || true
         done
     done
 }
