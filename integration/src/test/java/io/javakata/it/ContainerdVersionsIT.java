@@ -47,6 +47,8 @@ class ContainerdVersionsIT {
             .filter(s -> !s.isEmpty()).toList();
     private static final Duration WAIT = Duration.ofSeconds(90);
     private static final long MIB = 1 << 20;
+    /** A container script that runs {@code %s}, then waits until SIGTERM and exits 0. */
+    private static final String UNTIL_TERM = "trap 'exit 0' TERM; %s; while true; do sleep 1; done";
 
     /** One containerd to test: the suite it came from, the version it reports, the directory of its binaries. */
     record Version(String suite, String version, Optional<Path> binaries) {
@@ -118,8 +120,9 @@ class ContainerdVersionsIT {
     private static void corePath(PrivateCri cri, Version version) throws Exception {
         Pod pod = cri.runPod("ctrd-" + version.suite());
         try {
-            String first = pod.run("first", "sh", "-c", "echo first-up; exec sleep 3600");
-            String second = pod.run("second", "sh", "-c", "echo second-up; echo second-err >&2; exec sleep 3600");
+            // Both end on SIGTERM within a second (StopContainer's signal, from each version's CRI).
+            String first = pod.run("first", "sh", "-c", UNTIL_TERM.formatted("echo first-up"));
+            String second = pod.run("second", "sh", "-c", UNTIL_TERM.formatted("echo second-up; echo second-err >&2"));
             pod.awaitLog("first", l -> l.endsWith(" stdout F first-up"), WAIT);
             pod.awaitLog("second", l -> l.endsWith(" stdout F second-up"), WAIT);
             pod.awaitLog("second", l -> l.endsWith(" stderr F second-err"), WAIT);
@@ -147,6 +150,7 @@ class ContainerdVersionsIT {
             pod.stopContainer(first, 2);
             var stopped = pod.containerStatus(first);
             assertEquals(ContainerState.CONTAINER_EXITED, stopped.getState());
+            assertEquals(0, stopped.getExitCode(), "the container's SIGTERM trap ended it");
             assertTrue(System.nanoTime() - stopStart < TimeUnit.SECONDS.toNanos(30), "StopContainer took over 30 s");
             assertEquals(ContainerState.CONTAINER_RUNNING, pod.containerStatus(second).getState(),
                     "stopping one container leaves the other running");
