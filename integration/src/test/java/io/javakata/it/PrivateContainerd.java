@@ -10,6 +10,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
@@ -30,6 +32,9 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * carries its {@code TTRPC_ADDRESS}, their descendants, and sandboxes that appeared while it ran. With
  * {@code CI} set, every javakata process, mount and sandbox on the machine counts. Not thread-safe: one test
  * at a time.
+ *
+ * <p>It runs the system's containerd, or the containerd and ctr of another directory
+ * ({@link #PrivateContainerd(String, Optional)}: another version, from scripts/containerd-versions.sh).
  */
 public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallback {
 
@@ -46,12 +51,19 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
     private static final boolean CI = System.getenv("CI") != null;
 
     private final String namespace;
+    private final Optional<Path> binaries;
     private Path dir;
     private Ctr ctr;
     private Set<String> sandboxesBefore = Set.of();
 
     public PrivateContainerd(String namespace) {
+        this(namespace, Optional.empty());
+    }
+
+    /** With {@code binaries}: the directory whose containerd and ctr run instead of the system's. */
+    public PrivateContainerd(String namespace, Optional<Path> binaries) {
         this.namespace = namespace;
+        this.binaries = binaries;
     }
 
     public Ctr ctr() {
@@ -70,8 +82,10 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
     public void beforeAll(ExtensionContext context) throws Exception {
         sandboxesBefore = CI ? Set.of() : sandboxEntries();
         dir = Files.createTempDirectory(Path.of("/tmp"), "jkit-");
-        script("containerd.sh", "start", dir.toString());
-        ctr = new Ctr(dir.resolve("c.sock"), namespace);
+        // scripts/containerd.sh remembers the binaries in its directory: the later actions on it need no variable.
+        script(binaries.map(b -> Map.of("JAVAKATA_CONTAINERD_BIN", b.toString())).orElse(Map.of()),
+                "containerd.sh", "start", dir.toString());
+        ctr = new Ctr(binaries.map(b -> b.resolve("ctr").toString()).orElse("ctr"), dir.resolve("c.sock"), namespace);
         importImage(image());
     }
 
@@ -293,10 +307,18 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
     }
 
     private static void script(String name, String... args) throws IOException, InterruptedException {
-        Path repo = Path.of(System.getProperty("javakata.repo", "..")).toAbsolutePath().normalize();
-        var command = new ArrayList<String>(List.of(repo.resolve("scripts").resolve(name).toString()));
+        script(Map.of(), name, args);
+    }
+
+    /** Runs {@code scripts/<name> args...} with {@code env} added to this JVM's environment. */
+    static void script(Map<String, String> env, String name, String... args) throws IOException, InterruptedException {
+        var command = new ArrayList<String>(List.of(repo().resolve("scripts").resolve(name).toString()));
         command.addAll(List.of(args));
-        exec(command.toArray(String[]::new));
+        exec(env, command.toArray(String[]::new));
+    }
+
+    static Path repo() {
+        return Path.of(System.getProperty("javakata.repo", "..")).toAbsolutePath().normalize();
     }
 
     /**
@@ -305,9 +327,15 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
      * keeps it open.
      */
     static void exec(String... command) throws IOException, InterruptedException {
+        exec(Map.of(), command);
+    }
+
+    private static void exec(Map<String, String> env, String... command) throws IOException, InterruptedException {
         Path output = Files.createTempFile("jkit-exec", ".out");
         try {
-            Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile()).start();
+            var builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile());
+            builder.environment().putAll(env);
+            Process p = builder.start();
             if (!p.waitFor(120, TimeUnit.SECONDS)) {
                 p.descendants().forEach(ProcessHandle::destroyForcibly);
                 p.destroyForcibly();

@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
@@ -48,10 +49,20 @@ public final class PrivateCri implements BeforeAllCallback, AfterAllCallback {
     static final NamespaceOption KUBELET_NAMESPACES = NamespaceOption.newBuilder()
             .setNetwork(NamespaceMode.POD).setPid(NamespaceMode.CONTAINER).setIpc(NamespaceMode.POD).build();
 
-    private final PrivateContainerd containerd = new PrivateContainerd("k8s.io");
+    private final PrivateContainerd containerd;
     /** Written by {@link Pod#close()} of pods that may run at once (the soak's concurrent wave). */
     private final List<String> cgroupLeaks = Collections.synchronizedList(new ArrayList<>());
     private CriClient cri;
+
+    /** On the system's containerd. */
+    public PrivateCri() {
+        this(Optional.empty());
+    }
+
+    /** On the containerd and ctr in {@code binaries} (another containerd version), or the system's. */
+    public PrivateCri(Optional<Path> binaries) {
+        this.containerd = new PrivateContainerd("k8s.io", binaries);
+    }
 
     public PrivateContainerd containerd() {
         return containerd;
@@ -63,6 +74,14 @@ public final class PrivateCri implements BeforeAllCallback, AfterAllCallback {
 
     @Override
     public void beforeAll(ExtensionContext context) throws Exception {
+        start(context);
+    }
+
+    /**
+     * Starts containerd and waits until CRI is ready; what {@code beforeAll} does, for a test that runs one containerd
+     * per invocation (then {@link #stop} after it). {@code context} may be null.
+     */
+    public void start(ExtensionContext context) throws Exception {
         containerd.beforeAll(context);
         containerd.importImage(PrivateContainerd.imageArchive("pause.tar", PAUSE_IMAGE, true));
         cri = new CriClient(containerd.dir().resolve("c.sock"));
@@ -96,6 +115,11 @@ public final class PrivateCri implements BeforeAllCallback, AfterAllCallback {
 
     @Override
     public void afterAll(ExtensionContext context) throws Exception {
+        stop(context);
+    }
+
+    /** What {@code afterAll} does: the leak checks, containerd stopped, every leak cleaned up and then reported. */
+    public void stop(ExtensionContext context) throws Exception {
         AssertionError failure = null;
         try {
             containerd.afterAll(context);
