@@ -26,9 +26,12 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
         return new RuntimeConfig(Hypervisor.defaults(), Virtiofsd.defaults(), Agent.defaults(), Runtime.defaults());
     }
 
-    /** How an enum value is written in configuration.toml and in {@code env}'s JSON: its name in lower case. */
+    /**
+     * How an enum value is written in configuration.toml and in {@code env}'s JSON: its name in lower case, '_' as
+     * '-' ({@code HYBRID_VSOCK} is "hybrid-vsock").
+     */
     public static String tomlName(Enum<?> value) {
-        return value.name().toLowerCase(Locale.ROOT);
+        return value.name().toLowerCase(Locale.ROOT).replace('_', '-');
     }
 
     /** hypervisor.type: the VMM driver. */
@@ -99,20 +102,30 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
     /**
      * [agent] table.
      *
-     * @param transport      the channel the agent is reached on: virtio-serial or vsock
+     * @param transport      the channel the agent is reached on: virtio-serial, vsock or hybrid vsock
      * @param requestTimeout deadline of an agent request that should answer at once (TOML key
      *                       request_timeout_seconds)
      * @param debugConsole   whether pods started with this configuration have a debug console: a root shell in the
      *                       guest, outside every container, that host root reaches with {@code
      *                       containerd-shim-javakata-v2 console POD} (TOML key debug_console; off by default)
+     * @param vhostDeviceVsock the vhost-user vsock backend QEMU's hybrid vsock runs on, one process per pod (TOML
+     *                       key vhost_device_vsock; make install puts Debian's build there)
      */
-    public record Agent(VmSpec.AgentChannel transport, Duration requestTimeout, boolean debugConsole) {
+    public record Agent(VmSpec.AgentChannel transport, Duration requestTimeout, boolean debugConsole,
+                        Path vhostDeviceVsock) {
+        /** Where make install puts vhost-device-vsock (Debian's package, unpacked privately). */
+        public static final Path DEFAULT_VHOST_DEVICE_VSOCK = Path.of("/usr/libexec/javakata/vhost-device-vsock");
+
         public Agent(VmSpec.AgentChannel transport, Duration requestTimeout) {
             this(transport, requestTimeout, false);
         }
 
+        public Agent(VmSpec.AgentChannel transport, Duration requestTimeout, boolean debugConsole) {
+            this(transport, requestTimeout, debugConsole, DEFAULT_VHOST_DEVICE_VSOCK);
+        }
+
         public static Agent defaults() {
-            return new Agent(VmSpec.AgentChannel.SERIAL, Duration.ofSeconds(30), false);
+            return new Agent(VmSpec.AgentChannel.SERIAL, Duration.ofSeconds(30), false, DEFAULT_VHOST_DEVICE_VSOCK);
         }
     }
 
