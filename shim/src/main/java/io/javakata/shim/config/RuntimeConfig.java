@@ -3,6 +3,7 @@ package io.javakata.shim.config;
 import io.javakata.hypervisor.Accelerator;
 import io.javakata.hypervisor.VmSpec;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
@@ -45,6 +46,36 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
         Q35,
         /** Minimal machine: virtio-mmio devices, no hotplug. */
         MICROVM
+    }
+
+    /**
+     * agent.transport: a VM's agent channel ({@link VmSpec.AgentChannel}), or {@link #AUTO}, which picks one per pod
+     * from what the host has (docs/operations.md "Agent transport").
+     */
+    public enum Transport {
+        /** vsock with /dev/vhost-vsock, else hybrid vsock with an executable vhost-device-vsock, else serial. */
+        AUTO,
+        SERIAL,
+        VSOCK,
+        HYBRID_VSOCK;
+
+        public static Transport of(VmSpec.AgentChannel channel) {
+            return valueOf(channel.name());
+        }
+
+        /**
+         * The channel a pod gets on a host that has (or not) {@code /dev/vhost-vsock} and an executable
+         * vhost-device-vsock. AUTO prefers the kernel's vsock (no process per pod), then hybrid vsock (vsock in the
+         * guest through a backend; measured as fast as virtio-serial, docs/benchmarks.md), then virtio-serial, which
+         * every host has.
+         */
+        public VmSpec.AgentChannel resolve(boolean vhostVsock, boolean vsockBackend) {
+            if (this != AUTO) {
+                return VmSpec.AgentChannel.valueOf(name());
+            }
+            return vhostVsock ? VmSpec.AgentChannel.VSOCK
+                    : vsockBackend ? VmSpec.AgentChannel.HYBRID_VSOCK : VmSpec.AgentChannel.SERIAL;
+        }
     }
 
     /** virtiofsd.cache: the guest page-cache policy virtiofsd is started with ({@code -o cache=}). */
@@ -102,7 +133,7 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
     /**
      * [agent] table.
      *
-     * @param transport      the channel the agent is reached on: virtio-serial, vsock or hybrid vsock
+     * @param transport      the channel the agent is reached on: virtio-serial, vsock, hybrid vsock, or auto
      * @param requestTimeout deadline of an agent request that should answer at once (TOML key
      *                       request_timeout_seconds)
      * @param debugConsole   whether pods started with this configuration have a debug console: a root shell in the
@@ -111,21 +142,26 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
      * @param vhostDeviceVsock the vhost-user vsock backend QEMU's hybrid vsock runs on, one process per pod (TOML
      *                       key vhost_device_vsock; make install puts Debian's build there)
      */
-    public record Agent(VmSpec.AgentChannel transport, Duration requestTimeout, boolean debugConsole,
-                        Path vhostDeviceVsock) {
+    public record Agent(Transport transport, Duration requestTimeout, boolean debugConsole, Path vhostDeviceVsock) {
         /** Where make install puts vhost-device-vsock (Debian's package, unpacked privately). */
         public static final Path DEFAULT_VHOST_DEVICE_VSOCK = Path.of("/usr/libexec/javakata/vhost-device-vsock");
+        static final Path VHOST_VSOCK_DEVICE = Path.of("/dev/vhost-vsock");
 
         public Agent(VmSpec.AgentChannel transport, Duration requestTimeout) {
             this(transport, requestTimeout, false);
         }
 
         public Agent(VmSpec.AgentChannel transport, Duration requestTimeout, boolean debugConsole) {
-            this(transport, requestTimeout, debugConsole, DEFAULT_VHOST_DEVICE_VSOCK);
+            this(Transport.of(transport), requestTimeout, debugConsole, DEFAULT_VHOST_DEVICE_VSOCK);
         }
 
         public static Agent defaults() {
-            return new Agent(VmSpec.AgentChannel.SERIAL, Duration.ofSeconds(30), false, DEFAULT_VHOST_DEVICE_VSOCK);
+            return new Agent(Transport.AUTO, Duration.ofSeconds(30), false, DEFAULT_VHOST_DEVICE_VSOCK);
+        }
+
+        /** The channel a pod started now gets on this host ({@link Transport#resolve}). */
+        public VmSpec.AgentChannel channel() {
+            return transport.resolve(Files.exists(VHOST_VSOCK_DEVICE), Files.isExecutable(vhostDeviceVsock));
         }
     }
 

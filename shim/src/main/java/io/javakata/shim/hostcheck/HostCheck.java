@@ -55,10 +55,13 @@ public final class HostCheck {
         Finding kvmFinding = KvmCheck.check(hv.accel(), hv.path(), RuntimeConfig.tomlName(hv.machine()), kvm, host);
         findings.add(kvmFinding);
         findings.add(version("virtiofsd", config.virtiofsd().path()));
-        findings.add(vhostVsock(config.agent().transport()));
+        VmSpec.AgentChannel channel = config.agent().transport().resolve(host.exists("/dev/vhost-vsock"),
+                Files.isExecutable(host.path(config.agent().vhostDeviceVsock().toString())));
+        findings.add(vhostVsock(channel));
         findings.add(HostOffer.vmmsFinding(HostOffer.vmms(host, qemu, kvmFinding.detail().startsWith("KVM is usable")
                 || kvmFinding.detail().contains("KVM would be usable"))));
-        findings.add(HostOffer.transportsFinding(HostOffer.transports(host, config), config.agent().transport()));
+        findings.add(HostOffer.transportsFinding(HostOffer.transports(host, config), config.agent().transport(),
+                channel));
         findings.add(tun());
         findings.add(host.read("/proc/self/mountinfo").map(CgroupLayout::parse).map(CgroupLayout::finding)
                 .orElse(Finding.warn("cgroup", "cannot read /proc/self/mountinfo")));
@@ -94,7 +97,7 @@ public final class HostCheck {
         boolean present = host.exists("/dev/vhost-vsock");
         if (transport == VmSpec.AgentChannel.HYBRID_VSOCK) {
             return Finding.ok("vhost-vsock", (present ? "/dev/vhost-vsock is present; " : "no /dev/vhost-vsock; ")
-                    + "agent.transport = hybrid-vsock does not need it (a vhost-device-vsock per pod)");
+                    + "the hybrid vsock transport does not need it (a vhost-device-vsock per pod)");
         }
         if (transport == VmSpec.AgentChannel.VSOCK) {
             return present ? Finding.ok("vhost-vsock", "/dev/vhost-vsock: the agent is reached over vsock")

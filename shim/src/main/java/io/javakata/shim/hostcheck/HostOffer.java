@@ -67,10 +67,16 @@ final class HostOffer {
         return Finding.ok("vmms", join(vmms));
     }
 
-    /** The {@code transports} finding: FAIL when the configured transport is not usable. */
-    static Finding transportsFinding(List<Option> transports, VmSpec.AgentChannel configured) {
-        String text = join(transports) + "; agent.transport = \"" + name(configured) + "\"";
-        boolean usable = transports.stream().filter(t -> t.name().equals(name(configured))).allMatch(Option::usable);
+    /**
+     * The {@code transports} finding: FAIL when the configured transport is not usable.
+     *
+     * @param channel what {@code configured} gives here (itself, or AUTO's pick)
+     */
+    static Finding transportsFinding(List<Option> transports, RuntimeConfig.Transport configured,
+                                     VmSpec.AgentChannel channel) {
+        String text = join(transports) + "; agent.transport = \"" + RuntimeConfig.tomlName(configured) + "\""
+                + (configured == RuntimeConfig.Transport.AUTO ? " picks " + name(channel) : "");
+        boolean usable = transports.stream().filter(t -> t.name().equals(name(channel))).allMatch(Option::usable);
         return usable ? Finding.ok("transports", text) : Finding.fail("transports", text
                 + " is not usable here: pods cannot start (set agent.transport to a usable one)");
     }

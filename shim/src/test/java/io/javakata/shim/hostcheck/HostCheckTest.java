@@ -134,7 +134,7 @@ class HostCheckTest {
                 + "/usr/local/bin/cloud-hypervisor or /usr/bin/cloud-hypervisor; KVM is unusable too)"), vmms.detail());
         assertEquals("serial: usable; vsock: not usable (no /dev/vhost-vsock: the vhost_vsock module is not loaded or "
                 + "not available); hybrid-vsock: not usable (no executable /usr/libexec/javakata/vhost-device-vsock "
-                + "(agent.vhost_device_vsock; make install puts it there)); agent.transport = \"serial\"",
+                + "(agent.vhost_device_vsock; make install puts it there)); agent.transport = \"auto\" picks serial",
                 find(findings, "transports").detail());
 
         Files.writeString(host.config, Files.readString(host.config) + "[agent]\ntransport = \"hybrid-vsock\"\n");
