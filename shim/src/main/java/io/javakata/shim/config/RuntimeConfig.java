@@ -53,7 +53,7 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
      * from what the host has (docs/operations.md "Agent transport").
      */
     public enum Transport {
-        /** vsock with /dev/vhost-vsock, else hybrid vsock with an executable vhost-device-vsock, else serial. */
+        /** vsock where the host has /dev/vhost-vsock, else serial. */
         AUTO,
         SERIAL,
         VSOCK,
@@ -64,17 +64,16 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
         }
 
         /**
-         * The channel a pod gets on a host that has (or not) {@code /dev/vhost-vsock} and an executable
-         * vhost-device-vsock. AUTO prefers the kernel's vsock (no process per pod), then hybrid vsock (vsock in the
-         * guest through a backend; measured as fast as virtio-serial, docs/benchmarks.md), then virtio-serial, which
-         * every host has.
+         * The channel a pod gets on a host that has (or not) {@code /dev/vhost-vsock}. AUTO takes the kernel's vsock
+         * where it exists (no process per pod) and virtio-serial elsewhere: under QEMU, hybrid vsock answered
+         * slower than virtio-serial on this TCG host and costs a process per pod (docs/benchmarks.md, "Agent
+         * transports"), so it is used only when configured (and by a VMM that has nothing else).
          */
-        public VmSpec.AgentChannel resolve(boolean vhostVsock, boolean vsockBackend) {
+        public VmSpec.AgentChannel resolve(boolean vhostVsock) {
             if (this != AUTO) {
                 return VmSpec.AgentChannel.valueOf(name());
             }
-            return vhostVsock ? VmSpec.AgentChannel.VSOCK
-                    : vsockBackend ? VmSpec.AgentChannel.HYBRID_VSOCK : VmSpec.AgentChannel.SERIAL;
+            return vhostVsock ? VmSpec.AgentChannel.VSOCK : VmSpec.AgentChannel.SERIAL;
         }
     }
 
@@ -161,7 +160,7 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
 
         /** The channel a pod started now gets on this host ({@link Transport#resolve}). */
         public VmSpec.AgentChannel channel() {
-            return transport.resolve(Files.exists(VHOST_VSOCK_DEVICE), Files.isExecutable(vhostDeviceVsock));
+            return transport.resolve(Files.exists(VHOST_VSOCK_DEVICE));
         }
     }
 

@@ -55,8 +55,7 @@ public final class HostCheck {
         Finding kvmFinding = KvmCheck.check(hv.accel(), hv.path(), RuntimeConfig.tomlName(hv.machine()), kvm, host);
         findings.add(kvmFinding);
         findings.add(version("virtiofsd", config.virtiofsd().path()));
-        VmSpec.AgentChannel channel = config.agent().transport().resolve(host.exists("/dev/vhost-vsock"),
-                Files.isExecutable(host.path(config.agent().vhostDeviceVsock().toString())));
+        VmSpec.AgentChannel channel = config.agent().transport().resolve(host.exists("/dev/vhost-vsock"));
         findings.add(vhostVsock(channel));
         findings.add(HostOffer.vmmsFinding(HostOffer.vmms(host, qemu, kvmFinding.detail().startsWith("KVM is usable")
                 || kvmFinding.detail().contains("KVM would be usable"))));

@@ -198,13 +198,13 @@ class ConfigLoaderTest {
     }
 
     @Test
-    void autoPicksVsockThenHybridVsockThenSerial() {
+    void autoPicksVsockWhereTheHostHasItAndSerialElsewhere() {
         RuntimeConfig.Transport auto = RuntimeConfig.Transport.AUTO;
-        assertEquals(VmSpec.AgentChannel.VSOCK, auto.resolve(true, true));
-        assertEquals(VmSpec.AgentChannel.HYBRID_VSOCK, auto.resolve(false, true));
-        assertEquals(VmSpec.AgentChannel.SERIAL, auto.resolve(false, false));
+        assertEquals(VmSpec.AgentChannel.VSOCK, auto.resolve(true));
+        assertEquals(VmSpec.AgentChannel.SERIAL, auto.resolve(false));
         for (VmSpec.AgentChannel channel : VmSpec.AgentChannel.values()) {
-            assertEquals(channel, RuntimeConfig.Transport.of(channel).resolve(false, false), "a set transport stays");
+            assertEquals(channel, RuntimeConfig.Transport.of(channel).resolve(false), "a set transport stays");
+            assertEquals(channel, RuntimeConfig.Transport.of(channel).resolve(true), "a set transport stays");
         }
     }
 }
