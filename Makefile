@@ -25,6 +25,9 @@ DIST        := shim/src/main/dist
 
 PREFIX_BIN  := /usr/local/bin
 SHARE       := /usr/share/javakata
+LIBEXEC     := /usr/libexec/javakata
+# Debian's vhost-device-vsock, unpacked by scripts/install-deps.sh ([agent] vhost_device_vsock names the installed copy).
+VHOST_DEVICE_VSOCK := build/deps/unstable/usr/bin/vhost-device-vsock
 ETC         := /etc/javakata
 # The unprivileged user QEMU switches to ([hypervisor] run_as in configuration.toml).
 QEMU_USER   := javakata-qemu
@@ -52,6 +55,7 @@ install: deps build guest
 	install -D -m 0644 $(GUEST_OUT)/vmlinuz $(SHARE)/vmlinuz
 	install -D -m 0644 $(GUEST_OUT)/initrd.img $(SHARE)/initrd.img
 	install -D -m 0644 $(GUEST_OUT)/guest-manifest.json $(SHARE)/guest-manifest.json
+	install -D -m 0755 $(VHOST_DEVICE_VSOCK) $(LIBEXEC)/vhost-device-vsock
 	@if getent passwd $(QEMU_USER) >/dev/null; then \
 	    echo "install: system user $(QEMU_USER) exists"; \
 	else \
@@ -70,7 +74,7 @@ install: deps build guest
 	    echo "install: wrote the default $(ETC)/configuration.toml"; \
 	fi
 	@if [[ -f $(DIST)/make-aot-cache.sh ]]; then bash $(DIST)/make-aot-cache.sh $(SHARE)/javakata-shim.jar; fi
-	@echo "install: containerd-shim-javakata-v2 -> $(PREFIX_BIN), jar and guest assets -> $(SHARE)"
+	@echo "install: containerd-shim-javakata-v2 -> $(PREFIX_BIN), jar and guest assets -> $(SHARE), vhost-device-vsock -> $(LIBEXEC)"
 
 demo: install
 	scripts/demo.sh

@@ -4,7 +4,7 @@
 #
 #   scripts/containerd.sh start DIR   writes DIR/config.toml, starts containerd (log: DIR/containerd.log,
 #                                     pid: DIR/containerd.pid), waits until `ctr version` answers
-#   scripts/containerd.sh stop DIR    stops containerd, kills shims, QEMU and virtiofsd it left behind,
+#   scripts/containerd.sh stop DIR    stops containerd, kills shims, QEMU, virtiofsd and vhost-device-vsock it left behind,
 #                                     unmounts everything under DIR, removes DIR
 #   scripts/containerd.sh config DIR  only writes DIR/config.toml (and the CNI config)
 #   scripts/containerd.sh stop-daemon DIR   SIGTERMs containerd only (SIGKILL after 10 s) and keeps everything
@@ -13,11 +13,14 @@
 #                                     (after stop-daemon: it reconnects to the shims it finds there)
 #
 # The CRI plugin is configured for pods too (docs/testing.md "CRI"): runtime handlers `javakata`
-# (io.containerd.javakata.v2), `javakata-debug` (the same runtime with ConfigPath DIR/javakata-debug.toml: the
-# shim's configuration, $JAVAKATA_CONFIG or /etc/javakata/configuration.toml, with [agent] debug_console on),
-# `javakata-ch` (ConfigPath DIR/javakata-ch.toml: the same configuration with [hypervisor] type = "cloud-hypervisor",
-# path = $JAVAKATA_CH_BINARY or the cloud-hypervisor on PATH, accel auto, no debug console; only CloudHypervisorIT
-# uses it, when that binary and KVM are there) and `runc` (io.containerd.runc.v2, state under DIR/runc), the sandbox image
+# (io.containerd.javakata.v2, with the shim's configuration, $JAVAKATA_CONFIG or /etc/javakata/configuration.toml;
+# with $JAVAKATA_TRANSPORT set, ConfigPath DIR/javakata.toml: that configuration with [agent] transport =
+# $JAVAKATA_TRANSPORT), `javakata-debug` (the same with ConfigPath DIR/javakata-debug.toml: [agent] debug_console
+# on), `javakata-serial` (ConfigPath DIR/javakata-serial.toml: the shim's configuration with [agent] transport =
+# "serial"), `javakata-ch` (ConfigPath DIR/javakata-ch.toml: the same configuration with [hypervisor] type =
+# "cloud-hypervisor", path = $JAVAKATA_CH_BINARY or the cloud-hypervisor on PATH, accel auto, no debug console; only
+# CloudHypervisorIT uses it, when that binary and KVM are there) and `runc` (io.containerd.runc.v2, state under
+# DIR/runc), the sandbox image
 # localhost/javakata/pause:1 (scripts/build-busybox-image.sh --pause), the streaming server on 127.0.0.1 at a
 # free port (DIR/stream.port), pod network namespaces under DIR/state, and a CNI bridge network of its own:
 # bridge jk<hash of DIR>, subnet 10.213.<n>.0/24 from the hash, IPAM state under DIR/cni. `stop` deletes the
@@ -101,13 +104,13 @@ write_cni() {
 JSON
 }
 
-# The shim's configuration with the debug console on, for the javakata-debug handler.
-write_debug_config() {
-    local base="${JAVAKATA_CONFIG:-/etc/javakata/configuration.toml}"
-    if [[ -r "$base" ]] && grep -q '^\[agent\]' "$base"; then
-        grep -v '^debug_console *=' "$base" | sed '/^\[agent\]/a debug_console = true' > "$dir/javakata-debug.toml"
+# agent_config SRC KEY VALUE: SRC (a shim configuration.toml, possibly missing) with [agent] KEY = VALUE.
+agent_config() {
+    local src="$1" key="$2" value="$3"
+    if [[ -r "$src" ]] && grep -q '^\[agent\]' "$src"; then
+        grep -v "^$key *=" "$src" | sed "/^\[agent\]/a $key = $value"
     else
-        { [[ -r "$base" ]] && cat "$base"; printf '\n[agent]\ndebug_console = true\n'; } > "$dir/javakata-debug.toml"
+        { [[ -r "$src" ]] && cat "$src"; printf '\n[agent]\n%s = %s\n' "$key" "$value"; }
     fi
 }
 
@@ -136,11 +139,26 @@ containerd_major() {
     "$containerd_bin" --version | awk '{ v = $3; sub(/^v/, "", v); split(v, p, "."); print p[1] }'
 }
 
+# The shims' configurations: javakata's (with [agent] transport = $JAVAKATA_TRANSPORT when that is set, else the
+# base file as it is), javakata-debug's (javakata's with the debug console on) and javakata-serial's (the base with
+# the virtio-serial transport).
+write_shim_configs() {
+    local base="${JAVAKATA_CONFIG:-/etc/javakata/configuration.toml}"
+    local main="$base"
+    rm -f "$dir/javakata.toml"
+    if [[ -n "${JAVAKATA_TRANSPORT:-}" ]]; then
+        agent_config "$base" transport "\"$JAVAKATA_TRANSPORT\"" > "$dir/javakata.toml"
+        main="$dir/javakata.toml"
+    fi
+    agent_config "$main" debug_console true > "$dir/javakata-debug.toml"
+    agent_config "$base" transport '"serial"' > "$dir/javakata-serial.toml"
+}
+
 write_config() {
     mkdir -p "$dir"
     printf '%s' "$bin_dir" > "$dir/bin"
     write_cni
-    write_debug_config
+    write_shim_configs
     write_ch_config
     local port major
     port="$(free_port)"
@@ -153,8 +171,17 @@ write_config() {
     fi
 }
 
+# The javakata handler's options table for PLUGIN (its ConfigPath when write_shim_configs wrote one).
+javakata_options() {
+    if [[ -f "$dir/javakata.toml" ]]; then
+        printf '[plugins.%s.containerd.runtimes.javakata.options]\n        ConfigPath = "%s"' "$1" "$dir/javakata.toml"
+    fi
+}
+
 write_config_v2() {
     local port=$1
+    local javakata_options
+    javakata_options="$(javakata_options '"io.containerd.grpc.v1.cri"')"
     cat > "$dir/config.toml" <<TOML
 # Private containerd for javakata (scripts/containerd.sh); everything lives under $dir.
 version = 2
@@ -187,6 +214,7 @@ state = "$dir/state"
     default_runtime_name = "runc"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata]
       runtime_type = "io.containerd.javakata.v2"
+      $javakata_options
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-debug]
       runtime_type = "io.containerd.javakata.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-debug.options]
@@ -195,6 +223,10 @@ state = "$dir/state"
       runtime_type = "io.containerd.javakata.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-ch.options]
         ConfigPath = "$dir/javakata-ch.toml"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-serial]
+      runtime_type = "io.containerd.javakata.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-serial.options]
+        ConfigPath = "$dir/javakata-serial.toml"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
@@ -209,6 +241,8 @@ TOML
 # The same settings in containerd 2.x's version 3 layout (containerd docs/cri/config.md at v2.1.9).
 write_config_v3() {
     local port=$1
+    local javakata_options
+    javakata_options="$(javakata_options "'io.containerd.cri.v1.runtime'")"
     cat > "$dir/config.toml" <<TOML
 # Private containerd for javakata (scripts/containerd.sh); everything lives under $dir.
 version = 3
@@ -244,11 +278,17 @@ state = "$dir/state"
       runtime_type = "io.containerd.javakata.v2"
       # containerd's own pod sandbox controller: the pause container is a task like any other.
       sandboxer = "podsandbox"
+      $javakata_options
     [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.javakata-debug]
       runtime_type = "io.containerd.javakata.v2"
       sandboxer = "podsandbox"
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.javakata-debug.options]
         ConfigPath = "$dir/javakata-debug.toml"
+    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.javakata-serial]
+      runtime_type = "io.containerd.javakata.v2"
+      sandboxer = "podsandbox"
+      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.javakata-serial.options]
+        ConfigPath = "$dir/javakata-serial.toml"
     [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]

@@ -47,6 +47,16 @@ else
     echo "install-deps: all ${#PACKAGES[@]} packages already installed"
 fi
 
+# vhost-device-vsock, the vhost-user vsock backend of QEMU's hybrid vsock ([agent] transport = "hybrid-vsock"), is
+# packaged in Debian's unstable suite only (it needs libc >= 2.34 and libgcc, which bookworm has): unpacked into
+# build/deps/unstable, never installed over the system; make install copies its binary to /usr/libexec/javakata.
+VHOST_DEVICE_VSOCK=vhost-device-vsock=0.3.0-2
+if [[ -x "$ROOT/build/deps/unstable/usr/bin/vhost-device-vsock" ]]; then
+    echo "install-deps: vhost-device-vsock already unpacked in build/deps/unstable"
+else
+    "$ROOT/scripts/lib/debian-suite.sh" unstable "$ROOT/build/deps/unstable" "$VHOST_DEVICE_VSOCK"
+fi
+
 if [[ ! -x "$JDK/bin/java" ]]; then
     echo "install-deps: Java 25 not found: $JDK/bin/java does not exist." >&2
     echo "  javakata needs Temurin 25 (Eclipse Adoptium) at $JDK, or set JAVAKATA_JAVA_HOME to another JDK 25." >&2

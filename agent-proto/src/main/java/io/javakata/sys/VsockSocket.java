@@ -55,7 +55,7 @@ public final class VsockSocket {
         }
     }
 
-    private static int socket(String what) throws ErrnoException {
+    static int socket(String what) throws ErrnoException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = LibC.callState(arena);
             int fd = (int) LibC.SOCKET.invokeExact(state, AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.concurrent.TimeUnit;
 
 import io.javakata.guest.container.ContainerManager;
@@ -15,18 +16,22 @@ import io.javakata.guest.debug.DebugConsole;
 import io.javakata.guest.reaper.BoundedCommand;
 import io.javakata.guest.reaper.Reaper;
 import io.javakata.guest.reaper.SystemChildWaiter;
+import io.javakata.guest.rpc.AgentChannelParam;
 import io.javakata.guest.rpc.AgentPort;
 import io.javakata.guest.network.NetworkService;
 import io.javakata.guest.stats.GuestStatsService;
 import io.javakata.guest.rpc.AgentService;
 import io.javakata.sys.Processes;
+import io.javakata.sys.VsockListener;
+import io.javakata.ttrpc.transport.Connection;
 import io.javakata.ttrpc.TtrpcServer;
 import io.javakata.ttrpc.transport.DeviceConnection;
 
 /**
  * The guest agent: PID 1 of the VM (exec'd by /init), or a child subreaper when started otherwise.
- * Serves {@code javakata.agent.v1.Agent} on the virtio-serial port named {@code agent0}; when the host
- * disconnects (reads end), it reopens the port and serves again.
+ * Serves {@code javakata.agent.v1.Agent} on the virtio-serial port named {@code agent0}, or on an AF_VSOCK port when
+ * the kernel command line names one ({@link AgentChannelParam}); when the host disconnects, it serves the next
+ * connection.
  */
 public final class Main {
 
@@ -91,14 +96,26 @@ public final class Main {
             service.register(server);
             NetworkService.system(reaper).register(server);
             new GuestStatsService(Path.of("/proc")).register(server);
-            Path device = awaitPort();
+            OptionalInt vsockPort = AgentChannelParam.vsockPort(Files.readString(Path.of("/proc/cmdline")));
             // Only a host whose configuration turns the debug console on adds its port.
             DebugConsole.startWhenPortAppears(Path.of("/sys/class/virtio-ports"), Path.of("/dev"), reaper,
                     Path.of("/dev/pts/ptmx"));
-            LOG.log(Level.INFO, "msg=\"agent ready\" version={0} pid={1} port={2} startup_millis={3} uptime={4}",
-                    version, Processes.pid(), device, (System.nanoTime() - started) / 1_000_000, uptime());
-            serveForever(server, device);
+            if (vsockPort.isPresent()) {
+                try (VsockListener listener = awaitVsock(vsockPort.getAsInt())) {
+                    ready(version, "vsock:" + vsockPort.getAsInt(), started);
+                    serveForever(server, listener);
+                }
+            } else {
+                Path device = awaitPort();
+                ready(version, device.toString(), started);
+                serveForever(server, device);
+            }
         }
+    }
+
+    private static void ready(String version, String channel, long started) {
+        LOG.log(Level.INFO, "msg=\"agent ready\" version={0} pid={1} port={2} startup_millis={3} uptime={4}",
+                version, Processes.pid(), channel, (System.nanoTime() - started) / 1_000_000, uptime());
     }
 
     /** Seconds since the guest kernel booted, for start-up figures. */
@@ -124,6 +141,41 @@ public final class Main {
                         + attempts + " attempts in " + PORT_WAIT_MILLIS + " ms");
             }
             TimeUnit.MILLISECONDS.sleep(Math.min(20L * attempts, 500));
+        }
+    }
+
+    /**
+     * Listens on the vsock port; the virtio-vsock driver registers its transport when the device probes, which
+     * /init's module loading normally finishes before the agent starts, so a bind refused with EAFNOSUPPORT or
+     * EADDRNOTAVAIL is retried until the same deadline as the serial port's.
+     */
+    private static VsockListener awaitVsock(int port) throws IOException, InterruptedException {
+        long deadline = System.currentTimeMillis() + PORT_WAIT_MILLIS;
+        int attempts = 0;
+        while (true) {
+            attempts++;
+            try {
+                return VsockListener.listen(port);
+            } catch (IOException e) {
+                if (System.currentTimeMillis() > deadline) {
+                    throw new IOException("cannot listen on vsock port " + port + " after " + attempts
+                            + " attempts in " + PORT_WAIT_MILLIS + " ms: " + e.getMessage(), e);
+                }
+            }
+            TimeUnit.MILLISECONDS.sleep(Math.min(20L * attempts, 500));
+        }
+    }
+
+    /**
+     * One host connection at a time, as on the serial port: the shim holds one connection for the pod's life and
+     * dials again after losing it, so a new connection is served once the previous one has ended.
+     */
+    private static void serveForever(TtrpcServer server, VsockListener listener) throws IOException {
+        while (true) {
+            Connection connection = listener.accept();
+            LOG.log(Level.DEBUG, "msg=\"host connected\" channel={0}", connection.describe());
+            server.serve(connection);
+            LOG.log(Level.DEBUG, "msg=\"host connection ended\" channel={0}", connection.describe());
         }
     }
 

@@ -39,11 +39,13 @@ import java.util.Set;
  *                     the VM joins before it execs ({@link HostSpawner}); empty for none (null becomes empty)
  * @param debugConsole whether the VM gets a second virtio-serial port, {@code debug0}, on which the agent serves a
  *                     shell in the guest (outside every container) to whoever connects to its host socket
+ * @param vsockBackend the vhost-user vsock backend (vhost-device-vsock) that a VMM without a hybrid vsock of its own
+ *                     (QEMU) starts for {@link AgentChannel#HYBRID_VSOCK}; null when no such backend is configured
  */
 public record VmSpec(String id, Path stateDir, Path vmmBinary, Path kernel, Path initrd, String kernelParams,
                      int vcpus, int memoryMiB, Accelerator accelerator, String machine, SharedFs sharedFs,
                      AgentChannel agentChannel, Duration bootTimeout, Path netns, List<Nic> nics, String runAs,
-                     long consoleLogMaxBytes, List<Path> hostCgroup, boolean debugConsole) {
+                     long consoleLogMaxBytes, List<Path> hostCgroup, boolean debugConsole, Path vsockBackend) {
 
     /*
      * The VM's limits. They are the only copy: the shim's configuration loader and its pod sizing check
@@ -97,38 +99,55 @@ public record VmSpec(String id, Path stateDir, Path vmmBinary, Path kernel, Path
                   AgentChannel agentChannel, Duration bootTimeout, Path netns, List<Nic> nics, String runAs,
                   long consoleLogMaxBytes) {
         this(id, stateDir, vmmBinary, kernel, initrd, kernelParams, vcpus, memoryMiB, accelerator, machine, sharedFs,
-                agentChannel, bootTimeout, netns, nics, runAs, consoleLogMaxBytes, List.of(), false);
+                agentChannel, bootTimeout, netns, nics, runAs, consoleLogMaxBytes, List.of(), false, null);
     }
 
     /** This spec with the VMM in {@code netns} and these NICs. */
     public VmSpec withNetwork(Path netns, List<Nic> nics) {
         return new VmSpec(id, stateDir, vmmBinary, kernel, initrd, kernelParams, vcpus, memoryMiB, accelerator,
                 machine, sharedFs, agentChannel, bootTimeout, netns, nics, runAs, consoleLogMaxBytes, hostCgroup,
-                debugConsole);
+                debugConsole, vsockBackend);
     }
 
     /** This spec with the VM's host processes in the cgroup {@code dirs} (one per hierarchy). */
     public VmSpec withHostCgroup(List<Path> dirs) {
         return new VmSpec(id, stateDir, vmmBinary, kernel, initrd, kernelParams, vcpus, memoryMiB, accelerator,
-                machine, sharedFs, agentChannel, bootTimeout, netns, nics, runAs, consoleLogMaxBytes, dirs, debugConsole);
+                machine, sharedFs, agentChannel, bootTimeout, netns, nics, runAs, consoleLogMaxBytes, dirs, debugConsole,
+                vsockBackend);
     }
 
     /** This spec with the VMM running as {@code user} ("" for root) and its console bounded to {@code maxBytes}. */
     public VmSpec withHostLimits(String user, long maxBytes) {
         return new VmSpec(id, stateDir, vmmBinary, kernel, initrd, kernelParams, vcpus, memoryMiB, accelerator,
-                machine, sharedFs, agentChannel, bootTimeout, netns, nics, user, maxBytes, hostCgroup, debugConsole);
+                machine, sharedFs, agentChannel, bootTimeout, netns, nics, user, maxBytes, hostCgroup, debugConsole,
+                vsockBackend);
     }
 
     /** This spec with the guest's debug console port ({@code debug0}) on or off. */
     public VmSpec withDebugConsole(boolean on) {
         return new VmSpec(id, stateDir, vmmBinary, kernel, initrd, kernelParams, vcpus, memoryMiB, accelerator,
-                machine, sharedFs, agentChannel, bootTimeout, netns, nics, runAs, consoleLogMaxBytes, hostCgroup, on);
+                machine, sharedFs, agentChannel, bootTimeout, netns, nics, runAs, consoleLogMaxBytes, hostCgroup, on,
+                vsockBackend);
+    }
+
+    /** This spec with {@code binary} as the vhost-user vsock backend for {@link AgentChannel#HYBRID_VSOCK}. */
+    public VmSpec withVsockBackend(Path binary) {
+        return new VmSpec(id, stateDir, vmmBinary, kernel, initrd, kernelParams, vcpus, memoryMiB, accelerator,
+                machine, sharedFs, agentChannel, bootTimeout, netns, nics, runAs, consoleLogMaxBytes, hostCgroup,
+                debugConsole, binary);
     }
 
     /** The agent channel kinds a VM can carry. */
     public enum AgentChannel {
+        /** A virtio-serial port whose host side is the VMM's Unix socket. */
         SERIAL,
-        VSOCK
+        /** AF_VSOCK through the host's vhost-vsock (/dev/vhost-vsock). */
+        VSOCK,
+        /**
+         * The guest's AF_VSOCK reached through a Unix socket and a {@code CONNECT <port>} handshake: Cloud
+         * Hypervisor's own device, or under QEMU a vhost-user-vsock device served by {@link VmSpec#vsockBackend()}.
+         */
+        HYBRID_VSOCK
     }
 
     /**
@@ -173,6 +192,8 @@ public record VmSpec(String id, Path stateDir, Path vmmBinary, Path kernel, Path
         Objects.requireNonNull(agentChannel, "agentChannel");
         require(bootTimeout != null && bootTimeout.isPositive(), "bootTimeout", bootTimeout, "must be positive");
         require(netns == null || netns.isAbsolute(), "netns", netns, "must be an absolute path");
+        require(vsockBackend == null || vsockBackend.isAbsolute(), "vsockBackend", vsockBackend,
+                "must be an absolute path");
         nics = nics == null ? List.of() : List.copyOf(nics);
         hostCgroup = hostCgroup == null ? List.of() : List.copyOf(hostCgroup);
         for (Path dir : hostCgroup) {

@@ -103,6 +103,32 @@ class ConfinementIT {
         assertTrue(devices.contains("/dev/net/tun"), "the pod's tap is open: " + devices);
     }
 
+    /**
+     * With the hybrid vsock transport the pod has one vhost-device-vsock: no capability at all, no new privileges,
+     * and in the pod's cgroup like QEMU; with another transport there is none.
+     */
+    @Test
+    void theHybridVsockBackendRunsWithoutCapabilitiesInThePodsCgroup() throws IOException {
+        String sandbox = CRI.containerd().sandboxDir(pod.id()) + "/";
+        if (!PrivateContainerd.TRANSPORT.equals("hybrid-vsock")) {
+            assertEquals(List.of(), CRI.containerd().processes("vhost-device-vsock").stream()
+                    .filter(pid -> cmdline(pid).contains(sandbox)).toList(), "a backend without hybrid vsock");
+            return;
+        }
+        long backend = onlyProcess("vhost-device-vsock");
+        Status status = Status.of(backend);
+        assertEquals(0L, status.capEff(), "the backend's effective capabilities: " + status);
+        assertEquals(0L, status.capPrm(), "the backend's permitted capabilities: " + status);
+        assertEquals(1, status.noNewPrivs(), status.toString());
+        String bounding = Files.readAllLines(Path.of("/proc", Long.toString(backend), "status")).stream()
+                .filter(l -> l.startsWith("CapBnd:")).findFirst().orElse("");
+        assertEquals(0L, Long.parseLong(bounding.substring(7).strip(), 16), "bounding set: " + bounding);
+        assertEquals(Files.readString(Path.of("/proc", Long.toString(onlyProcess("qemu-system-x86_64")), "cgroup")),
+                Files.readString(Path.of("/proc", Long.toString(backend), "cgroup")), "in QEMU's cgroups, the pod's");
+        assertTrue(cmdline(backend).contains("--vm guest-cid=3,socket=" + sandbox + "vsock-backend.sock,uds-path="
+                + sandbox + "hvsock.sock"), cmdline(backend));
+    }
+
     @Test
     void virtiofsdServesUnderItsSeccompFilterWithoutMknodOrSetfcap() throws IOException {
         long daemon = onlyProcess("--socket-path="); // virtiofsd's own option: QEMU's command line names only its socket

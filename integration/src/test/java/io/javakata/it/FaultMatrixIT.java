@@ -199,6 +199,38 @@ class FaultMatrixIT {
     }
 
     /**
+     * The hybrid vsock backend (vhost-device-vsock, when the suite's transport is hybrid vsock) SIGKILLed while a
+     * container runs: the agent connection went with it, so the pod is dead at once and its container EXITED.
+     */
+    @org.junit.jupiter.api.Test
+    void theVsockBackendDiesWhileAContainerRuns() throws Exception {
+        try (Pod pod = CRI.runPod(podConfig("run-vsock-backend"), PrivateCri.HANDLER)) {
+            String container = pod.run(pod.containerConfig("app", "sleep", "3600").build());
+            Path sandbox = CRI.containerd().sandboxDir(pod.id());
+            JsonNode journal = readJournal(sandbox);
+            long backend = processOf(journal, "vhost-device-vsock");
+            if (!PrivateContainerd.TRANSPORT.equals("hybrid-vsock")) {
+                assertEquals(0, backend, "a vsock backend in the journal of a pod without hybrid vsock");
+                stopAndRemove(pod);
+                assertNothingLeft(sandbox, journal);
+                return;
+            }
+            assertTrue(backend > 0, "the journal names the backend: " + journal);
+            long killedAt = System.nanoTime();
+            kill(backend, "KILL");
+            int code = pod.awaitExit(container, REPORTED).getExitCode();
+            String row = "%-9s %-8s %5.1f s  %s".formatted("VSOCK-BE", Phase.RUNNING,
+                    (System.nanoTime() - killedAt) / 1e9, "container EXITED with " + code);
+            TABLE.add(row);
+            System.out.println("fault matrix: " + row);
+            assertEquals(255, code, "a lost container");
+            awaitInLog("vhost-device-vsock pid " + backend + " exited");
+            stopAndRemove(pod);
+            assertNothingLeft(sandbox, journal);
+        }
+    }
+
+    /**
      * Issue 8 item 3: a guest that stops answering (QEMU frozen with SIGSTOP, which stops its vCPUs as QMP
      * {@code stop} would; the shim holds QEMU's one QMP connection) is declared dead within 10 s: its container
      * shows EXITED, and the pod stops and goes without leaving anything.
@@ -453,7 +485,7 @@ class FaultMatrixIT {
                 }
             }
         }
-        for (String role : List.of("vmm", "virtiofsd")) {
+        for (String role : List.of("vmm", "virtiofsd", "vhost-device-vsock")) {
             long pid = processOf(journal, role);
             if (pid > 0) {
                 assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)

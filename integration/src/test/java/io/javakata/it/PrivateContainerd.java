@@ -24,7 +24,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 /**
  * A private containerd per test class (register it as a static {@code @RegisterExtension} field), started by
  * {@code scripts/containerd.sh} under a fresh directory in /tmp, with the busybox image
- * ({@value #IMAGE}) imported. After the class it looks for leaks (javakata shims, QEMU, virtiofsd, mounts
+ * ({@value #IMAGE}) imported. After the class it looks for leaks (javakata shims, QEMU, virtiofsd, vhost-device-vsock, mounts
  * under its directory or under a new sandbox, new entries in {@code /run/javakata/sandboxes}), stops
  * containerd, cleans every leak up, and only then fails the class if anything had leaked.
  *
@@ -46,8 +46,15 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
     static final Path STATE = Path.of(System.getProperty("javakata.it.state", "/run/javakata"));
     static final Path SANDBOXES = STATE.resolve("sandboxes");
     static final Path SHIM_SOCKETS = STATE.resolve("s");
-    private static final Set<String> WATCHED = Set.of("qemu-system-x86_64", "cloud-hypervisor", "virtiofsd", "containerd-shim-javakata-v2",
-            "javakata-shim.jar");
+    /** A pod's host processes: the shim, the VMM, virtiofsd and the hybrid vsock backend (vhost-device-vsock). */
+    static final Set<String> WATCHED = Set.of("qemu-system-x86_64", "cloud-hypervisor", "virtiofsd",
+            "vhost-device-vsock", "containerd-shim-javakata-v2", "javakata-shim.jar");
+    /**
+     * The agent transport of the {@code javakata} handler ({@code -Djavakata.it.transport}, integration/pom.xml sets
+     * hybrid-vsock): scripts/containerd.sh writes it into that handler's configuration. Empty: the shim's
+     * configuration as it is. The {@code javakata-serial} handler always runs virtio-serial.
+     */
+    public static final String TRANSPORT = System.getProperty("javakata.it.transport", "");
     private static final boolean CI = System.getenv("CI") != null;
 
     private final String namespace;
@@ -335,6 +342,9 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
         try {
             var builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile());
             builder.environment().putAll(env);
+            if (!TRANSPORT.isBlank()) {
+                builder.environment().put("JAVAKATA_TRANSPORT", TRANSPORT);
+            }
             Process p = builder.start();
             if (!p.waitFor(120, TimeUnit.SECONDS)) {
                 p.descendants().forEach(ProcessHandle::destroyForcibly);

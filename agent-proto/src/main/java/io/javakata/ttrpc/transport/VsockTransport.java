@@ -14,20 +14,33 @@ public final class VsockTransport implements Transport {
 
     private static final Duration MAX_ATTEMPT = Duration.ofSeconds(1);
 
+    /** One connection attempt to {@code cid:port}, waiting at most {@code timeout}. */
+    @FunctionalInterface
+    interface Dialer {
+        Connection dial(long cid, int port, Duration timeout) throws IOException;
+    }
+
     private final long cid;
     private final int port;
+    private final Dialer dialer;
 
     public VsockTransport(long cid, int port) {
+        this(cid, port, VsockSocket::connect);
+    }
+
+    /** With another dialer: tests on a host without vhost-vsock put a fake guest behind it. */
+    VsockTransport(long cid, int port, Dialer dialer) {
         if (cid < 0 || cid > 0xFFFF_FFFFL) {
             throw new IllegalArgumentException("cid=" + cid + ": must be an unsigned 32-bit value");
         }
         this.cid = cid;
         this.port = port;
+        this.dialer = dialer;
     }
 
     @Override
     public Connection connect(Duration timeout) throws IOException {
-        return Retry.until(describe(), timeout, remaining -> VsockSocket.connect(cid, port,
+        return Retry.until(describe(), timeout, remaining -> dialer.dial(cid, port,
                 remaining.compareTo(MAX_ATTEMPT) < 0 && remaining.isPositive() ? remaining : MAX_ATTEMPT));
     }
 

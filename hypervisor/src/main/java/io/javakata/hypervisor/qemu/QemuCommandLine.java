@@ -27,6 +27,9 @@ record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
     /** The driver's own kernel parameters; the spec's follow them. */
     static final String BASE_KERNEL_PARAMS = "console=ttyS0 panic=-1 reboot=t";
 
+    /** The guest kernel parameter that makes the agent listen on AF_VSOCK (and its port). */
+    static final String AGENT_VSOCK_PORT_PARAM = "javakata.agent_vsock_port";
+
     /** Root ports created on q35 for later hotplug (network, block). */
     static final int PCIE_ROOT_PORTS = 2;
 
@@ -61,6 +64,10 @@ record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
         if (machine == MachineType.MICROVM && accelerator == Accelerator.TCG && hostTscKhz.isPresent()) {
             driverParams += " tsc_early_khz=" + hostTscKhz.getAsLong();
         }
+        if (spec.agentChannel() != VmSpec.AgentChannel.SERIAL) {
+            // The agent listens on AF_VSOCK only when told so (guest io.javakata.guest.rpc.AgentChannelParam).
+            driverParams += " " + AGENT_VSOCK_PORT_PARAM + "=" + QemuHypervisor.VSOCK_AGENT_PORT;
+        }
         fragments.add(new QemuFragment.Boot(spec.kernel(), spec.initrd(),
                 kernelParams(driverParams, machine, spec.kernelParams())));
         fragments.add(new QemuFragment.Console(paths.consoleSocket()));
@@ -71,6 +78,7 @@ record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
                     QemuHypervisor.AGENT_PORT_NAME));
             case VSOCK -> fragments.add(new QemuFragment.Vsock(machine, vsockCid.orElseThrow(
                     () -> new IllegalArgumentException("agentChannel=VSOCK needs a guest cid"))));
+            case HYBRID_VSOCK -> fragments.add(new QemuFragment.VhostUserVsock(machine, paths.vsockBackendSocket()));
         }
         if (spec.debugConsole()) {
             fragments.add(new QemuFragment.DebugConsole(machine, paths.debugConsoleSocket(),

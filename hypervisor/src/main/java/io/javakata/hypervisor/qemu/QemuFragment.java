@@ -164,6 +164,21 @@ sealed interface QemuFragment {
         }
     }
 
+    /**
+     * A vhost-user vsock device whose backend (vhost-device-vsock) listens on {@code socket}: QEMU 7.2's
+     * {@code vhost-user-vsock-pci} / {@code vhost-user-vsock-device}. Like vhost-user-fs it needs the guest's
+     * memory shared with the backend, which {@link Memory}'s memfd with share=on gives. The guest's CID is the
+     * backend's to set, not QEMU's.
+     */
+    record VhostUserVsock(MachineType machine, Path socket) implements QemuFragment {
+        @Override
+        public List<String> args() {
+            return List.of(
+                    "-chardev", "socket,id=vsockbe,path=" + socket,
+                    "-device", machine.device("vhost-user-vsock") + ",chardev=vsockbe");
+        }
+    }
+
     /** A virtiofs device served by virtiofsd on {@code socket}; the guest mounts it by tag. */
     record Virtiofs(MachineType machine, Path socket, String tag) implements QemuFragment {
         @Override

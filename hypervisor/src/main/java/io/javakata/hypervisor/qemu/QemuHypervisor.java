@@ -7,6 +7,7 @@ import io.javakata.hypervisor.ChildProcesses;
 import io.javakata.hypervisor.ConsoleRing;
 import io.javakata.hypervisor.HostSpawner;
 import io.javakata.hypervisor.Hypervisor;
+import io.javakata.hypervisor.VhostDeviceVsock;
 import io.javakata.hypervisor.Virtiofsd;
 import io.javakata.hypervisor.VmSpec;
 
@@ -44,6 +45,8 @@ public final class QemuHypervisor implements Hypervisor {
     public static final String DEBUG_CONSOLE_PORT_NAME = "debug0";
     /** The vsock port the agent listens on. */
     public static final int VSOCK_AGENT_PORT = 1024;
+    /** The journal's role of the hybrid vsock backend process. */
+    public static final String VSOCK_BACKEND = "vhost-device-vsock";
 
     private static final System.Logger LOG = System.getLogger(QemuHypervisor.class.getName());
     private static final Duration TERM_GRACE = Duration.ofSeconds(2);
@@ -64,6 +67,7 @@ public final class QemuHypervisor implements Hypervisor {
 
     private volatile State state = State.NEW;
     private volatile Virtiofsd virtiofsd;
+    private volatile VhostDeviceVsock vsockBackend;
     private volatile Process qemu;
     private volatile ConsoleRing console;
     private volatile QmpClient qmp;
@@ -150,6 +154,9 @@ public final class QemuHypervisor implements Hypervisor {
                 }
             });
         }
+        if (spec.agentChannel() == VmSpec.AgentChannel.HYBRID_VSOCK) {
+            startVsockBackend(launched);
+        }
         choice = KvmProbe.choose(spec.accelerator(), spec.vmmBinary(), spec.machine(), kvmProbeCache);
         LOG.log(System.Logger.Level.INFO, "VM {0}: accelerator {1} ({2})", spec.id(), choice.accelerator(),
                 choice.reason());
@@ -166,7 +173,29 @@ public final class QemuHypervisor implements Hypervisor {
         endpoint = switch (spec.agentChannel()) {
             case SERIAL -> new AgentEndpoint.Serial(paths.agentSocket(), AGENT_PORT_NAME);
             case VSOCK -> new AgentEndpoint.Vsock(vsockCid, VSOCK_AGENT_PORT);
+            case HYBRID_VSOCK -> new AgentEndpoint.HybridVsock(paths.hybridVsockSocket(), VSOCK_AGENT_PORT);
         };
+    }
+
+    /**
+     * The VM's vsock backend for the hybrid vsock channel, before QEMU (which connects to its vhost-user socket at
+     * start-up); journaled and watched like virtiofsd: its exit while the VM runs cuts the agent off.
+     */
+    private void startVsockBackend(Consumer<OwnedProcess> launched) throws IOException {
+        if (spec.vsockBackend() == null) {
+            throw new IOException("agentChannel=HYBRID_VSOCK: QEMU needs a vhost-user vsock backend "
+                    + "(vhost-device-vsock) and the spec names none");
+        }
+        VhostDeviceVsock backend = VhostDeviceVsock.start(spec.vsockBackend(), paths.vsockBackendSocket(),
+                paths.hybridVsockSocket(), paths.vsockBackendLog(), spec.bootTimeout(), spec.hostCgroup());
+        vsockBackend = backend;
+        launched.accept(new OwnedProcess(VSOCK_BACKEND, backend.pid()));
+        backend.onExit().thenAccept(code -> {
+            if (state == State.RUNNING && !stopping) {
+                backendExit.complete("vhost-device-vsock pid " + backend.pid() + " exited with code " + code
+                        + " while the VM ran: " + ChildProcesses.logTail(paths.vsockBackendLog(), 500));
+            }
+        });
     }
 
     /**
@@ -287,6 +316,10 @@ public final class QemuHypervisor implements Hypervisor {
         if (daemon != null) {
             owned.add(new OwnedProcess("virtiofsd", daemon.pid()));
         }
+        VhostDeviceVsock backend = vsockBackend;
+        if (backend != null) {
+            owned.add(new OwnedProcess(VSOCK_BACKEND, backend.pid()));
+        }
         return List.copyOf(owned);
     }
 
@@ -297,7 +330,8 @@ public final class QemuHypervisor implements Hypervisor {
 
     /**
      * Sends QMP {@code quit}, waits up to {@code grace} for QEMU to exit, then SIGTERM and SIGKILL;
-     * then lets virtiofsd exit (it does once QEMU disconnects) or kills it, and removes the sockets.
+     * then lets virtiofsd exit (it does once QEMU disconnects) or kills it, ends the vsock backend, and removes the
+     * sockets.
      */
     @Override
     public void stop(Duration grace) {
@@ -338,6 +372,9 @@ public final class QemuHypervisor implements Hypervisor {
         if (virtiofsd != null) {
             virtiofsd.awaitExit(VIRTIOFSD_SELF_EXIT);
             virtiofsd.close();
+        }
+        if (vsockBackend != null) {
+            vsockBackend.close();
         }
         if (vsockCid >= 0) {
             VsockCids.release(vsockCidDir, vsockCid);

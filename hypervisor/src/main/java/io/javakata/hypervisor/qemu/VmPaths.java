@@ -56,13 +56,28 @@ public record VmPaths(Path stateDir) {
         return stateDir.resolve("qemu.log");
     }
 
+    /** The vhost-user socket of the VM's vsock backend (vhost-device-vsock), for the hybrid vsock channel. */
+    public Path vsockBackendSocket() {
+        return stateDir.resolve("vsock-backend.sock");
+    }
+
+    /** The hybrid vsock socket: the shim writes {@code CONNECT <port>} here to reach the guest's AF_VSOCK. */
+    public Path hybridVsockSocket() {
+        return stateDir.resolve("hvsock.sock");
+    }
+
+    public Path vsockBackendLog() {
+        return stateDir.resolve("vhost-device-vsock.log");
+    }
+
     public Path virtiofsdLog() {
         return stateDir.resolve("virtiofsd.log");
     }
 
     /** Every socket the driver may create, for cleanup. */
     List<Path> sockets() {
-        return List.of(qmpSocket(), agentSocket(), virtiofsdSocket(), consoleSocket(), debugConsoleSocket());
+        return List.of(qmpSocket(), agentSocket(), virtiofsdSocket(), consoleSocket(), debugConsoleSocket(),
+                vsockBackendSocket(), hybridVsockSocket());
     }
 
     /** Fails if a socket path would not fit in sun_path. */

@@ -62,6 +62,20 @@ class QemuCommandLineTest {
     }
 
     @Test
+    void q35WithHybridVsockOnAVhostUserBackend() throws IOException {
+        VmSpec spec = spec("q35", 1, 512, "", SHARED, VmSpec.AgentChannel.HYBRID_VSOCK);
+        assertGolden("q35-hybrid-vsock-virtiofs-tcg.txt",
+                QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty(), TSC));
+    }
+
+    @Test
+    void microvmWithHybridVsockOnAVhostUserBackend() throws IOException {
+        VmSpec spec = spec("microvm", 1, 256, "", SHARED, VmSpec.AgentChannel.HYBRID_VSOCK);
+        assertGolden("microvm-hybrid-vsock-virtiofs-tcg.txt",
+                QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty(), TSC));
+    }
+
+    @Test
     void q35InThePodNetnsWithATapNic() throws IOException {
         VmSpec spec = spec("q35", 1, 512, "", SHARED, VmSpec.AgentChannel.SERIAL)
                 .withNetwork(Path.of("/var/run/netns/cni-1234"), List.of(new VmSpec.Nic("net0", "tap0_jk", "02:42:AC:11:00:02")));

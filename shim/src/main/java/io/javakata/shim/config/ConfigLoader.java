@@ -37,7 +37,7 @@ public final class ConfigLoader {
             "hypervisor", Set.of("type", "path", "kernel", "initrd", "machine", "accel", "vcpus", "memory_mib",
                     "kernel_params", "boot_timeout_seconds", "run_as", "console_log_max_kib"),
             "virtiofsd", Set.of("path", "cache"),
-            "agent", Set.of("transport", "request_timeout_seconds", "debug_console"),
+            "agent", Set.of("transport", "request_timeout_seconds", "debug_console", "vhost_device_vsock"),
             "runtime", Set.of("state_dir", "debug"));
     private static final String ORDER = "hypervisor, virtiofsd, agent, runtime";
     /** The longest boot_timeout_seconds and request_timeout_seconds: an hour. */
@@ -147,7 +147,8 @@ public final class ConfigLoader {
         var agent = new RuntimeConfig.Agent(
                 a.oneOf("transport", d.agent().transport()),
                 a.seconds("request_timeout_seconds", d.agent().requestTimeout()),
-                a.bool("debug_console", d.agent().debugConsole()));
+                a.bool("debug_console", d.agent().debugConsole()),
+                a.absolutePath("vhost_device_vsock", d.agent().vhostDeviceVsock()));
         var runtime = new RuntimeConfig.Runtime(
                 r.absolutePath("state_dir", d.runtime().stateDir()),
                 r.bool("debug", d.runtime().debug()));

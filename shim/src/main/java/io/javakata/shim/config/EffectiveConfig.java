@@ -37,7 +37,8 @@ public final class EffectiveConfig {
         root.putObject("agent")
                 .put("transport", RuntimeConfig.tomlName(config.agent().transport()))
                 .put("request_timeout_seconds", config.agent().requestTimeout().toSeconds())
-                .put("debug_console", config.agent().debugConsole());
+                .put("debug_console", config.agent().debugConsole())
+                .put("vhost_device_vsock", config.agent().vhostDeviceVsock().toString());
         root.putObject("runtime")
                 .put("state_dir", config.runtime().stateDir().toString())
                 .put("debug", config.runtime().debug());

@@ -3,6 +3,7 @@ package io.javakata.shim.config;
 import io.javakata.hypervisor.Accelerator;
 import io.javakata.hypervisor.VmSpec;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
@@ -28,7 +29,7 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
 
     /**
      * How an enum value is written in configuration.toml and in {@code env}'s JSON: its name in lower case, '_' as
-     * '-' ({@code CLOUD_HYPERVISOR} is {@code "cloud-hypervisor"}).
+     * '-' ({@code CLOUD_HYPERVISOR} is {@code "cloud-hypervisor"}, {@code HYBRID_VSOCK} is {@code "hybrid-vsock"}).
      */
     public static String tomlName(Enum<?> value) {
         return value.name().toLowerCase(Locale.ROOT).replace('_', '-');
@@ -48,6 +49,35 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
         Q35,
         /** Minimal machine: virtio-mmio devices, no hotplug. */
         MICROVM
+    }
+
+    /**
+     * agent.transport: a VM's agent channel ({@link VmSpec.AgentChannel}), or {@link #AUTO}, which picks one per pod
+     * from what the host has (docs/operations.md "Agent transport").
+     */
+    public enum Transport {
+        /** vsock where the host has /dev/vhost-vsock, else serial. */
+        AUTO,
+        SERIAL,
+        VSOCK,
+        HYBRID_VSOCK;
+
+        public static Transport of(VmSpec.AgentChannel channel) {
+            return valueOf(channel.name());
+        }
+
+        /**
+         * The channel a pod gets on a host that has (or not) {@code /dev/vhost-vsock}. AUTO takes the kernel's vsock
+         * where it exists (no process per pod) and virtio-serial elsewhere: under QEMU, hybrid vsock answered
+         * slower than virtio-serial on this TCG host and costs a process per pod (docs/benchmarks.md, "Agent
+         * transports"), so it is used only when configured (and by a VMM that has nothing else).
+         */
+        public VmSpec.AgentChannel resolve(boolean vhostVsock) {
+            if (this != AUTO) {
+                return VmSpec.AgentChannel.valueOf(name());
+            }
+            return vhostVsock ? VmSpec.AgentChannel.VSOCK : VmSpec.AgentChannel.SERIAL;
+        }
     }
 
     /** virtiofsd.cache: the guest page-cache policy virtiofsd is started with ({@code -o cache=}). */
@@ -109,20 +139,35 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
     /**
      * [agent] table.
      *
-     * @param transport      the channel the agent is reached on: virtio-serial or vsock
+     * @param transport      the channel the agent is reached on: virtio-serial, vsock, hybrid vsock, or auto
      * @param requestTimeout deadline of an agent request that should answer at once (TOML key
      *                       request_timeout_seconds)
      * @param debugConsole   whether pods started with this configuration have a debug console: a root shell in the
      *                       guest, outside every container, that host root reaches with {@code
      *                       containerd-shim-javakata-v2 console POD} (TOML key debug_console; off by default)
+     * @param vhostDeviceVsock the vhost-user vsock backend QEMU's hybrid vsock runs on, one process per pod (TOML
+     *                       key vhost_device_vsock; make install puts Debian's build there)
      */
-    public record Agent(VmSpec.AgentChannel transport, Duration requestTimeout, boolean debugConsole) {
+    public record Agent(Transport transport, Duration requestTimeout, boolean debugConsole, Path vhostDeviceVsock) {
+        /** Where make install puts vhost-device-vsock (Debian's package, unpacked privately). */
+        public static final Path DEFAULT_VHOST_DEVICE_VSOCK = Path.of("/usr/libexec/javakata/vhost-device-vsock");
+        static final Path VHOST_VSOCK_DEVICE = Path.of("/dev/vhost-vsock");
+
         public Agent(VmSpec.AgentChannel transport, Duration requestTimeout) {
             this(transport, requestTimeout, false);
         }
 
+        public Agent(VmSpec.AgentChannel transport, Duration requestTimeout, boolean debugConsole) {
+            this(Transport.of(transport), requestTimeout, debugConsole, DEFAULT_VHOST_DEVICE_VSOCK);
+        }
+
         public static Agent defaults() {
-            return new Agent(VmSpec.AgentChannel.SERIAL, Duration.ofSeconds(30), false);
+            return new Agent(Transport.AUTO, Duration.ofSeconds(30), false, DEFAULT_VHOST_DEVICE_VSOCK);
+        }
+
+        /** The channel a pod started now gets on this host ({@link Transport#resolve}). */
+        public VmSpec.AgentChannel channel() {
+            return transport.resolve(Files.exists(VHOST_VSOCK_DEVICE));
         }
     }
 

@@ -50,10 +50,17 @@ public final class HostCheck {
         RuntimeConfig.Hypervisor hv = config.hypervisor();
         List<Finding> findings = new ArrayList<>();
         findings.add(configuration());
-        findings.add(version("qemu", hv.path()));
-        findings.add(KvmCheck.check(hv.accel(), hv.path(), RuntimeConfig.tomlName(hv.machine()), kvm, host));
+        Finding qemu = version("qemu", hv.path());
+        findings.add(qemu);
+        Finding kvmFinding = KvmCheck.check(hv.accel(), hv.path(), RuntimeConfig.tomlName(hv.machine()), kvm, host);
+        findings.add(kvmFinding);
         findings.add(version("virtiofsd", config.virtiofsd().path()));
-        findings.add(vhostVsock(config.agent().transport()));
+        VmSpec.AgentChannel channel = config.agent().transport().resolve(host.exists("/dev/vhost-vsock"));
+        findings.add(vhostVsock(channel));
+        findings.add(HostOffer.vmmsFinding(HostOffer.vmms(host, qemu, kvmFinding.detail().startsWith("KVM is usable")
+                || kvmFinding.detail().contains("KVM would be usable"))));
+        findings.add(HostOffer.transportsFinding(HostOffer.transports(host, config), config.agent().transport(),
+                channel));
         findings.add(tun());
         findings.add(host.read("/proc/self/mountinfo").map(CgroupLayout::parse).map(CgroupLayout::finding)
                 .orElse(Finding.warn("cgroup", "cannot read /proc/self/mountinfo")));
@@ -87,6 +94,10 @@ public final class HostCheck {
 
     private Finding vhostVsock(VmSpec.AgentChannel transport) {
         boolean present = host.exists("/dev/vhost-vsock");
+        if (transport == VmSpec.AgentChannel.HYBRID_VSOCK) {
+            return Finding.ok("vhost-vsock", (present ? "/dev/vhost-vsock is present; " : "no /dev/vhost-vsock; ")
+                    + "the hybrid vsock transport does not need it (a vhost-device-vsock per pod)");
+        }
         if (transport == VmSpec.AgentChannel.VSOCK) {
             return present ? Finding.ok("vhost-vsock", "/dev/vhost-vsock: the agent is reached over vsock")
                     : Finding.fail("vhost-vsock", "agent.transport = vsock but there is no /dev/vhost-vsock (load "

@@ -368,8 +368,9 @@ public final class Sandbox {
                 sizing.vcpus(), sizing.memoryMiB(), hv.accel(), RuntimeConfig.tomlName(hv.machine()),
                 new VmSpec.SharedFs(SHARED_FS_TAG, paths.shared(), fs.path(), RuntimeConfig.tomlName(fs.cache()),
                         VIRTIOFSD_LAUNCHER),
-                config.agent().transport(), hv.bootTimeout()).withHostLimits(hv.runAs(), hv.consoleLogMaxKiB() * 1024L)
-                .withDebugConsole(config.agent().debugConsole());
+                config.agent().channel(), hv.bootTimeout()).withHostLimits(hv.runAs(), hv.consoleLogMaxKiB() * 1024L)
+                .withDebugConsole(config.agent().debugConsole())
+                .withVsockBackend(config.agent().vhostDeviceVsock());
     }
 
     private static Agent.Info checkAgent(Agent agent, SandboxPaths paths, Duration timeout) {

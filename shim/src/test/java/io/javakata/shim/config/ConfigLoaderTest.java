@@ -91,7 +91,7 @@ class ConfigLoaderTest {
         assertEquals(RuntimeConfig.Machine.MICROVM, c.hypervisor().machine());
         assertEquals(Accelerator.KVM, c.hypervisor().accel());
         assertEquals(RuntimeConfig.VirtiofsCache.ALWAYS, c.virtiofsd().cache());
-        assertEquals(VmSpec.AgentChannel.VSOCK, c.agent().transport());
+        assertEquals(RuntimeConfig.Transport.VSOCK, c.agent().transport());
     }
 
     @Test
@@ -164,8 +164,8 @@ class ConfigLoaderTest {
         "[virtiofsd]\\npath = \"virtiofsd\"|virtiofsd.path = \"virtiofsd\" in FILE: must be an absolute path",
         "[virtiofsd]\\ncache = \"never\"|virtiofsd.cache = \"never\" in FILE: must be one of auto, always, none",
         "[virtiofsd]\\ncache = 3|virtiofsd.cache = 3 in FILE: must be a string",
-        "[agent]\\ntransport = \"bar\"|agent.transport = \"bar\" in FILE: must be one of serial, vsock",
-        "[agent]\\ntransport = \"VSOCK\"|agent.transport = \"VSOCK\" in FILE: must be one of serial, vsock",
+        "[agent]\\ntransport = \"bar\"|agent.transport = \"bar\" in FILE: must be one of auto, serial, vsock, hybrid-vsock",
+        "[agent]\\ntransport = \"VSOCK\"|agent.transport = \"VSOCK\" in FILE: must be one of auto, serial, vsock, hybrid-vsock",
         "[agent]\\nrequest_timeout_seconds = 0|agent.request_timeout_seconds = 0 in FILE: must be an integer from 1 to 3600",
         "[agent]\\nrequest_timeout_seconds = -5|agent.request_timeout_seconds = -5 in FILE: must be an integer from 1 to 3600",
         "[agent]\\ndebug_console = 1|agent.debug_console = 1 in FILE: must be true or false",
@@ -209,5 +209,16 @@ class ConfigLoaderTest {
         var e = assertThrows(RuntimeStatusException.class, () -> new ConfigLoader.Selection(missing, true).load());
         assertEquals(Code.NOT_FOUND, e.code());
         assertEquals("configuration file " + missing + " does not exist", e.getMessage());
+    }
+
+    @Test
+    void autoPicksVsockWhereTheHostHasItAndSerialElsewhere() {
+        RuntimeConfig.Transport auto = RuntimeConfig.Transport.AUTO;
+        assertEquals(VmSpec.AgentChannel.VSOCK, auto.resolve(true));
+        assertEquals(VmSpec.AgentChannel.SERIAL, auto.resolve(false));
+        for (VmSpec.AgentChannel channel : VmSpec.AgentChannel.values()) {
+            assertEquals(channel, RuntimeConfig.Transport.of(channel).resolve(false), "a set transport stays");
+            assertEquals(channel, RuntimeConfig.Transport.of(channel).resolve(true), "a set transport stays");
+        }
     }
 }

@@ -37,7 +37,8 @@ class EffectiveConfigTest {
                   "machine": "q35", "accel": "auto", "vcpus": 1, "memory_mib": 512, "kernel_params": "",
                   "boot_timeout_seconds": 90, "run_as": "javakata-qemu", "console_log_max_kib": 1024},
                  "virtiofsd": {"path": "/usr/lib/qemu/virtiofsd", "cache": "auto"},
-                 "agent": {"transport": "serial", "request_timeout_seconds": 30, "debug_console": false},
+                 "agent": {"transport": "auto", "request_timeout_seconds": 30, "debug_console": false,
+                   "vhost_device_vsock": "/usr/libexec/javakata/vhost-device-vsock"},
                  "runtime": {"state_dir": "/run/javakata", "debug": false}}
                 """).toString(), EffectiveConfig.toJson(RuntimeConfig.defaults()).toString());
         ObjectNode other = EffectiveConfig.toJson(ConfigLoader.load(Files.writeString(dir.resolve("o.toml"),
@@ -58,7 +59,7 @@ class EffectiveConfigTest {
         assertEquals(512, json.path("hypervisor").path("memory_mib").asInt());
         assertEquals("/run/elsewhere", json.path("runtime").path("state_dir").asText());
         assertEquals(90, json.path("hypervisor").path("boot_timeout_seconds").asInt());
-        assertEquals("serial", json.path("agent").path("transport").asText());
+        assertEquals("auto", json.path("agent").path("transport").asText());
     }
 
     @Test

@@ -29,8 +29,9 @@ class HostCheckTest {
         List<Finding> findings = new FakeHost(root).check().run();
         Map<String, Verdict> verdicts = findings.stream().collect(Collectors.toMap(Finding::requirement,
                 Finding::verdict, (a, b) -> a, java.util.LinkedHashMap::new));
-        assertEquals(List.of("configuration", "qemu", "kvm", "virtiofsd", "vhost-vsock", "tun", "cgroup",
-                "capabilities", "qemu-user", "containerd-config", "guest-assets"), List.copyOf(verdicts.keySet()));
+        assertEquals(List.of("configuration", "qemu", "kvm", "virtiofsd", "vhost-vsock", "vmms", "transports", "tun",
+                "cgroup", "capabilities", "qemu-user", "containerd-config", "guest-assets"),
+                List.copyOf(verdicts.keySet()));
         assertEquals(Verdict.FALLBACK, verdicts.get("kvm"));
         assertEquals(Verdict.FALLBACK, verdicts.get("vhost-vsock"));
         assertEquals(Verdict.WARN, verdicts.get("capabilities"));
@@ -121,6 +122,36 @@ class HostCheckTest {
         assertEquals(Verdict.FAIL, find(host.check().run(), "vhost-vsock").verdict());
         host.write("dev/vhost-vsock", "");
         assertEquals(Verdict.OK, find(host.check().run(), "vhost-vsock").verdict());
+    }
+
+    @Test
+    void theVmmsAndTransportsOfThisHostAreListedWithWhyNot() throws Exception {
+        FakeHost host = new FakeHost(root);
+        List<Finding> findings = host.check().run();
+        Finding vmms = find(findings, "vmms");
+        assertEquals(Verdict.OK, vmms.verdict());
+        assertTrue(vmms.detail().startsWith("qemu: usable; cloud-hypervisor: not usable (no binary at "
+                + "/usr/local/bin/cloud-hypervisor or /usr/bin/cloud-hypervisor; KVM is unusable too)"), vmms.detail());
+        assertEquals("serial: usable; vsock: not usable (no /dev/vhost-vsock: the vhost_vsock module is not loaded or "
+                + "not available); hybrid-vsock: not usable (no executable /usr/libexec/javakata/vhost-device-vsock "
+                + "(agent.vhost_device_vsock; make install puts it there)); agent.transport = \"auto\" picks serial",
+                find(findings, "transports").detail());
+
+        Files.writeString(host.config, Files.readString(host.config) + "[agent]\ntransport = \"hybrid-vsock\"\n");
+        Finding transports = find(host.check().run(), "transports");
+        assertEquals(Verdict.FAIL, transports.verdict());
+        assertTrue(transports.detail().endsWith("agent.transport = \"hybrid-vsock\" is not usable here: pods cannot "
+                + "start (set agent.transport to a usable one)"), transports.detail());
+        Path backend = host.write("usr/libexec/javakata/vhost-device-vsock", "#!/bin/sh\n");
+        Files.setPosixFilePermissions(backend, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path ch = host.write("usr/local/bin/cloud-hypervisor", "#!/bin/sh\n");
+        Files.setPosixFilePermissions(ch, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        findings = host.check().run();
+        assertEquals(Verdict.OK, find(findings, "transports").verdict());
+        assertTrue(find(findings, "transports").detail().contains("hybrid-vsock: usable"));
+        assertEquals(Verdict.OK, find(findings, "vhost-vsock").verdict());
+        assertTrue(find(findings, "vmms").detail().contains("cloud-hypervisor: not usable (/usr/local/bin/"
+                + "cloud-hypervisor found, but KVM is unusable)"), find(findings, "vmms").detail());
     }
 
     private static Finding find(List<Finding> findings, String requirement) {
