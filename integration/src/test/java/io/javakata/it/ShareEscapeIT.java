@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.javakata.it.cri.v1.LinuxContainerSecurityContext;
 import io.javakata.it.cri.v1.LinuxSandboxSecurityContext;
 import io.javakata.it.cri.v1.Mount;
-import io.javakata.it.cri.v1.NamespaceMode;
 import io.javakata.it.cri.v1.NamespaceOption;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -31,9 +30,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Issue 7 items 1 and 2: root in the guest attacks the host through the pod's share. The attacker is a
- * privileged container with the host PID namespace, which in a javakata pod is the guest's: it enters the
- * agent's mount namespace ({@code nsenter -t 1 -m}) and so sees the virtiofs share at
- * /run/javakata/shared. From there it tries to replace a sibling container's directory, its rootfs and its
+ * privileged container (root in the guest, every capability; the host's PID namespace, which once led into the
+ * agent's, is refused since issue 9): it mounts the pod's virtiofs share itself, at /run/javakata/shared as the
+ * agent has it. From there it tries to replace a sibling container's directory, its rootfs and its
  * volume's mount point with symlinks to a host directory holding a tmpfs and a canary, and to pre-plant
  * entries where the next container's directories will be made; it makes a block device and a setuid file in a
  * read-write hostPath. CRI then creates a new container and stops and removes everything. The host's tmpfs stays
@@ -67,14 +66,15 @@ class ShareEscapeIT {
         volume = Files.createDirectories(CRI.containerd().dir().resolve("hostvol"));
         Files.writeString(volume.resolve("marker-hostvol"), "marker\n");
 
-        NamespaceOption hostPid = NamespaceOption.newBuilder().setNetwork(NamespaceMode.POD).setPid(NamespaceMode.NODE)
-                .setIpc(NamespaceMode.POD).build();
+        NamespaceOption namespaces = PrivateCri.KUBELET_NAMESPACES;
         pod = CRI.runPod(CRI.podConfig("share-escape", b -> b.setLinux(b.getLinux().toBuilder().setSecurityContext(
-                LinuxSandboxSecurityContext.newBuilder().setNamespaceOptions(hostPid).setPrivileged(true)))),
+                LinuxSandboxSecurityContext.newBuilder().setNamespaceOptions(namespaces).setPrivileged(true)))),
                 PrivateCri.HANDLER);
         attacker = pod.run("attacker", b -> b.setLinux(b.getLinux().toBuilder().setSecurityContext(
-                LinuxContainerSecurityContext.newBuilder().setPrivileged(true).setNamespaceOptions(hostPid))),
+                LinuxContainerSecurityContext.newBuilder().setPrivileged(true).setNamespaceOptions(namespaces))),
                 "sleep", "3600");
+        // The same virtiofs tag mounted again is the same file system as the agent's mount (one superblock).
+        pod.execOk(attacker, "sh", "-c", "mkdir -p " + SHARE + " && mount -t virtiofs javakata " + SHARE);
         sibling = pod.run(pod.containerConfig("sibling", "sleep", "3600")
                 .addMounts(Mount.newBuilder().setHostPath(volume.toString()).setContainerPath("/data")).build());
     }
@@ -204,14 +204,13 @@ class ShareEscapeIT {
         return dir;
     }
 
-    /** Runs {@code script} as root in the agent's mount namespace; its stdout, which must exit 0. */
+    /** Runs {@code script} as root in the guest, in the attacker with the share mounted; its stdout, which must exit 0. */
     private static String guest(String script) {
-        return pod.execOk(attacker, "nsenter", "-t", "1", "-m", "--", "sh", "-c", script);
+        return pod.execOk(attacker, "sh", "-c", script);
     }
 
     private static int guestStatus(String script) {
-        return pod.execSync(attacker, java.time.Duration.ofSeconds(30), "nsenter", "-t", "1", "-m", "--", "sh", "-c",
-                script).getExitCode();
+        return pod.execSync(attacker, java.time.Duration.ofSeconds(30), "sh", "-c", script).getExitCode();
     }
 
     private static List<String> mountPointsUnder(Path dir) throws IOException {
