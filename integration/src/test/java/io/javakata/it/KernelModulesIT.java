@@ -34,7 +34,7 @@ import io.javakata.it.cri.v1.ImageSpec;
 @Tag("containerd")
 @Tag("qemu")
 @Tag("cri")
-@Timeout(value = 300, unit = TimeUnit.SECONDS)
+@Timeout(value = 420, unit = TimeUnit.SECONDS)
 class KernelModulesIT {
 
     private static final Duration WAIT = Duration.ofSeconds(120);
