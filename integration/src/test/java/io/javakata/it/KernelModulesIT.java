@@ -55,13 +55,13 @@ class KernelModulesIT {
     }
 
     private static final String WEB = "mkdir -p /www && echo redirected > /www/index.html && httpd -p 8080 -h /www; "
-            + checks("brctl_net_admin", "brctl addbr jkbr0 && brctl show | grep -q jkbr0");
+            + checks("brctl_net_admin", "brctl addbr jkbr0 && grep -q DEVTYPE=bridge /sys/class/net/jkbr0/uevent");
 
     private static final String PRIVILEGED = checks(
             "brctl_privileged", "brctl addbr jkbr1 && ip link set jkbr1 up",
             "tun", "mkdir -p /dev/net && { [ -c /dev/net/tun ] || mknod /dev/net/tun c 10 200; } && tunctl -t jktun0 "
                     + "&& ip link show jktun0",
-            "vxlan", "ip link add jkvx0 type vxlan id 42 dstport 4789 dev eth0 && ip -d link show jkvx0 | grep -q 'vxlan id 42'",
+            "vxlan", "ip link add jkvx0 type vxlan id 42 dstport 4789 dev eth0 && grep -q DEVTYPE=vxlan /sys/class/net/jkvx0/uevent",
             "overlay", "mkdir -p /mnt/t /mnt/m && mount -t tmpfs jk /mnt/t && mkdir /mnt/t/u /mnt/t/w "
                     + "&& mount -t overlay jkov -o lowerdir=/etc,upperdir=/mnt/t/u,workdir=/mnt/t/w /mnt/m "
                     + "&& echo x > /mnt/m/jk && [ -f /mnt/t/u/jk ] && [ -f /mnt/m/passwd ]",
