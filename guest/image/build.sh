@@ -158,11 +158,11 @@ done
 
 # --- modules loaded on demand (the list is guest/image/on-demand-modules) --------------------------
 # The listed modules, closed under their dependencies, with depmod's index of that set, go into a zstd
-# squashfs image (xz is 10 % smaller but 2-3 times slower to read under TCG), /lib/modules/on-demand.squashfs, which /init mounts read-only (loop) on
-# /lib/modules/<release>; loop.ko and squashfs.ko, which that mount needs, ship beside it uncompressed
-# (/etc/javakata/on-demand-mount lists them in load order). The kernel's request_module runs /sbin/modprobe
-# (CONFIG_MODPROBE_PATH), busybox's, which resolves aliases and dependencies from the index; nothing else
-# is loaded at boot. A squashfs keeps the initrd and the guest's tmpfs small (the kernel decompresses only
+# squashfs image (xz is 10 % smaller but 2-3 times slower to read under TCG), /lib/modules/on-demand.squashfs,
+# which /init mounts read-only (loop) on /lib/modules/<release>; loop.ko and squashfs.ko, which that mount
+# needs, ship beside it uncompressed (/etc/javakata/on-demand-mount lists them in load order). The kernel's
+# request_module runs /sbin/modprobe (CONFIG_MODPROBE_PATH), busybox's, which resolves aliases and
+# dependencies from the index; at boot /init loads only ip_tables and ip6_tables from it. A squashfs keeps the initrd and the guest's tmpfs small (the kernel decompresses only
 # what is read), and the modules stay plain .ko files: the cloud kernel cannot decompress a .ko.xz itself
 # (no CONFIG_MODULE_DECOMPRESS), so each load of one logs "Invalid ELF header magic" before busybox falls
 # back to decompressing it. Figures: docs/benchmarks.md, "Kernel modules on demand".
