@@ -87,7 +87,7 @@ YAJL_VERSION=$(pkg_candidate libyajl2)
 JDK_VERSION=$(cat "$JDK/release")
 
 STAMP=$( {
-    sha256sum "$HERE/build.sh" "$HERE/init" "$AGENT_JAR" | cut -d' ' -f1
+    sha256sum "$HERE/build.sh" "$HERE/init" "$HERE/on-demand-modules" "$AGENT_JAR" | cut -d' ' -f1
     echo "$KERNEL_PKG=$KERNEL_VERSION busybox-static=$BUSYBOX_VERSION crun=$CRUN_VERSION libyajl2=$YAJL_VERSION"
     echo "$JDK_VERSION aot=$AOT"
 } | sha256sum | cut -d' ' -f1)
@@ -158,6 +158,72 @@ for option in CONFIG_DEVTMPFS CONFIG_TMPFS CONFIG_CGROUPS; do
     grep -q "^$option=y" "$KCONFIG" || { echo "$KERNEL_PKG lacks $option=y" >&2; exit 1; }
 done
 
+# --- modules loaded on demand (the list is guest/image/on-demand-modules) --------------------------
+# The listed modules, closed under their dependencies, with depmod's index of that set, go into a zstd
+# squashfs image (xz is 10 % smaller but 2-3 times slower to read under TCG), /lib/modules/on-demand.squashfs,
+# which /init mounts read-only (loop) on /lib/modules/<release>; loop.ko and squashfs.ko, which that mount
+# needs, ship beside it uncompressed (/etc/javakata/on-demand-mount lists them in load order). The kernel's
+# request_module runs /sbin/modprobe (CONFIG_MODPROBE_PATH), busybox's, which resolves aliases and
+# dependencies from the index; at boot /init loads only ip_tables and ip6_tables from it. A squashfs keeps the initrd and the guest's tmpfs small (the kernel decompresses only
+# what is read), and the modules stay plain .ko files: the cloud kernel cannot decompress a .ko.xz itself
+# (no CONFIG_MODULE_DECOMPRESS), so each load of one logs "Invalid ELF header magic" before busybox falls
+# back to decompressing it. Figures: docs/benchmarks.md, "Kernel modules on demand".
+ship_on_demand_modules() {
+    local list=$1 kernel_root=$2 root=$3 krel=$4
+    local src="$kernel_root/lib/modules/$krel" stage="$WORK/on-demand" entry module
+    for tool in depmod mksquashfs; do
+        command -v "$tool" >/dev/null || { echo "$tool not found (Debian packages kmod, squashfs-tools)" >&2; return 1; }
+    done
+    for option in CONFIG_SQUASHFS CONFIG_BLK_DEV_LOOP; do
+        grep -q "^$option=m" "$KCONFIG" || { echo "$KERNEL_PKG: $option is not =m" >&2; return 1; }
+    done
+    grep -q "^CONFIG_SQUASHFS_ZSTD=y" "$KCONFIG" || { echo "$KERNEL_PKG lacks CONFIG_SQUASHFS_ZSTD=y" >&2; return 1; }
+    # The whole package's dependency table (the .deb ships none), to close the list under dependencies.
+    depmod -b "$kernel_root" "$krel"
+    local wanted="$WORK/on-demand.wanted"
+    : > "$wanted"
+    while read -r entry; do
+        entry=${entry%%#*}
+        entry=$(echo "$entry" | tr -d '[:space:]')
+        [ -n "$entry" ] || continue
+        if [ -d "$src/$entry" ]; then
+            (cd "$src" && find "$entry" -name '*.ko') >> "$wanted"
+        elif [ -f "$src/$entry" ]; then
+            echo "$entry" >> "$wanted"
+        else
+            echo "$list: $entry is not in $KERNEL_PKG" >&2
+            return 1
+        fi
+    done < "$list"
+    # modules.dep: "path: every module path it needs, transitively".
+    awk -F': *' 'NR == FNR { want[$1] = 1; next }
+        ($1 in want) { print $1; n = split($2, deps, " "); for (i = 1; i <= n; i++) print deps[i] }' \
+        "$wanted" "$src/modules.dep" | LC_ALL=C sort -u > "$WORK/on-demand.closed"
+    [ -s "$WORK/on-demand.closed" ] || { echo "no on-demand module found" >&2; return 1; }
+    while read -r module; do
+        mkdir -p "$stage/lib/modules/$krel/$(dirname "$module")"
+        cp "$src/$module" "$stage/lib/modules/$krel/$module"
+    done < "$WORK/on-demand.closed"
+    cp "$src/modules.builtin" "$src/modules.builtin.modinfo" "$src/modules.order" "$stage/lib/modules/$krel/"
+    depmod -b "$stage" "$krel"
+    # busybox modprobe reads the text files; the binary indexes are for kmod's modprobe, which is not here.
+    rm -f "$stage/lib/modules/$krel"/*.bin "$stage/lib/modules/$krel/modules.builtin.modinfo"
+    find "$stage" -exec touch -h -d "@$EPOCH" {} +
+    mksquashfs "$stage/lib/modules/$krel" "$root/lib/modules/on-demand.squashfs" -comp zstd -Xcompression-level 19 \
+        -noappend -no-xattrs \
+        -all-root -mkfs-time "$EPOCH" -all-time "$EPOCH" -quiet >/dev/null
+    mkdir -p "$root/lib/modules/$krel"
+    : > "$root/etc/javakata/on-demand-mount"
+    for module in kernel/drivers/block/loop.ko kernel/fs/squashfs/squashfs.ko; do
+        [ -z "$(modinfo -F depends "$src/$module")" ] || { echo "$module now has dependencies" >&2; return 1; }
+        cp "$src/$module" "$root/lib/modules/$(basename "$module")"
+        basename "$module" >> "$root/etc/javakata/on-demand-mount"
+    done
+    echo "on-demand modules: $(wc -l < "$WORK/on-demand.closed") ($(LC_ALL=C sort -u "$wanted" | wc -l) listed)," \
+        "$(du -sk --apparent-size "$stage" | cut -f1) KiB in a squashfs of" \
+        "$(du -k --apparent-size "$root/lib/modules/on-demand.squashfs" | cut -f1) KiB"
+}
+
 # --- Java runtime and agent ----------------------------------------------------------------------
 # No default CDS archive: the agent's AOT cache (below) holds every class it loads, JDK ones included.
 # The modules file is compressed: the cache serves the classes, so inflating costs little at start-up
@@ -222,6 +288,9 @@ else
     tail -5 "$WORK/aot.log" >&2
     rm -f "$ROOT/opt/agent/agent.aot"
 fi
+
+# --- modules loaded on demand (after $EPOCH is set: the squashfs image is reproducible too) -----------
+ship_on_demand_modules "$HERE/on-demand-modules" "$WORK/kernel" "$ROOT" "$KREL"
 
 # --- reproducible cpio: fixed mtimes, sorted names, root ownership ---------------------------------
 find "$ROOT" -exec touch -h -d "@$EPOCH" {} +

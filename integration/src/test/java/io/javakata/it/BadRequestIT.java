@@ -21,8 +21,9 @@ import io.javakata.it.cri.v1.NamespaceMode;
 import io.javakata.it.cri.v1.NamespaceOption;
 
 /**
- * Issue 3 item 11: bad requests get clear errors and leave nothing behind: a pod on the host's network, an
- * entrypoint that does not exist, a container in a pod whose VM died, a second start of a started container.
+ * Issue 3 item 11: bad requests get clear errors and leave nothing behind: a pod on the host's network (or, issue
+ * 9, asking for the host's PID or IPC namespace), an entrypoint that does not exist, a container in a pod whose VM
+ * died, a second start of a started container.
  * Each test asserts the whole error javakata gives, or the one containerd gives where it refuses before the runtime
  * is asked (a second start; a container in a pod whose sandbox task javakata reported gone), so a vaguer or
  * different error fails it.
@@ -50,6 +51,27 @@ class BadRequestIT {
         assertTrue(e.getMessage().contains("linux.namespaces has no network namespace: the pod uses the host's network "
                 + "(hostNetwork), and a VM cannot share the host's network namespace; run such pods with runc"),
                 e.getMessage());
+        assertNothingLeft();
+    }
+
+    /** Issue 9 item 3: the host's PID or IPC namespace cannot reach into a VM, and the guest's hold the agent. */
+    @Test
+    void aPodAskingForTheHostsPidOrIpcNamespaceIsRefusedByJavakataWithNothingLeft() throws Exception {
+        var hostPid = CRI.podConfig("bad-host-pid", b -> b.setLinux(b.getLinux().toBuilder().setSecurityContext(
+                LinuxSandboxSecurityContext.newBuilder().setNamespaceOptions(NamespaceOption.newBuilder()
+                        .setNetwork(NamespaceMode.POD).setPid(NamespaceMode.NODE).setIpc(NamespaceMode.POD)))));
+        var pid = assertThrows(StatusRuntimeException.class, () -> CRI.runPod(hostPid, "javakata"));
+        assertTrue(pid.getMessage().contains("linux.namespaces has no pid namespace: the pod asks for the host's PID "
+                + "namespace (hostPID); javakata runs every container in namespaces of its own inside the pod VM, "
+                + "because the VM cannot share the host's and the guest's own hold the javakata agent; run such pods "
+                + "with runc"), pid.getMessage());
+        assertNothingLeft();
+        var hostIpc = CRI.podConfig("bad-host-ipc", b -> b.setLinux(b.getLinux().toBuilder().setSecurityContext(
+                LinuxSandboxSecurityContext.newBuilder().setNamespaceOptions(NamespaceOption.newBuilder()
+                        .setNetwork(NamespaceMode.POD).setPid(NamespaceMode.CONTAINER).setIpc(NamespaceMode.NODE)))));
+        var ipc = assertThrows(StatusRuntimeException.class, () -> CRI.runPod(hostIpc, "javakata"));
+        assertTrue(ipc.getMessage().contains("linux.namespaces has no ipc namespace: the pod asks for the host's IPC "
+                + "namespace (hostIPC)"), ipc.getMessage());
         assertNothingLeft();
     }
 

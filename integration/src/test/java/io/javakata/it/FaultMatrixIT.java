@@ -12,8 +12,6 @@ import io.javakata.it.cri.v1.ContainerState;
 import io.javakata.it.cri.v1.LinuxContainerSecurityContext;
 import io.javakata.it.cri.v1.LinuxSandboxSecurityContext;
 import io.javakata.it.cri.v1.ListPodSandboxRequest;
-import io.javakata.it.cri.v1.NamespaceMode;
-import io.javakata.it.cri.v1.NamespaceOption;
 import io.javakata.it.cri.v1.PodSandbox;
 import io.javakata.it.cri.v1.PodSandboxConfig;
 import io.javakata.it.cri.v1.RemovePodSandboxRequest;
@@ -74,8 +72,6 @@ class FaultMatrixIT {
     /** What the guest's init writes to the console as it execs the agent (guest/image/init). */
     static final String AGENT_STARTING = "javakata-init: exec agent";
 
-    private static final NamespaceOption GUEST_PID = NamespaceOption.newBuilder().setNetwork(NamespaceMode.POD)
-            .setPid(NamespaceMode.NODE).setIpc(NamespaceMode.POD).build();
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final List<String> TABLE = new ArrayList<>();
 
@@ -273,7 +269,7 @@ class FaultMatrixIT {
 
     // --- the faults ---------------------------------------------------------------------------------------------
 
-    /** Kills {@code victim} of a running pod; the agent through {@code container}, privileged in the guest's PID namespace. */
+    /** Kills {@code victim} of a running pod; the agent through {@code container}, privileged. */
     private static void kill(Victim victim, JsonNode journal, Pod pod, String container) throws Exception {
         switch (victim) {
             case SHIM -> kill(journal.path("shimPid").asLong(), "KILL");
@@ -281,8 +277,10 @@ class FaultMatrixIT {
             case VIRTIOFSD -> kill(processOf(journal, "virtiofsd"), "KILL");
             case AGENT -> {
                 try {
-                    // The exec may die with the VM before it answers.
-                    pod.execSync(container, Duration.ofSeconds(30), "kill", "-TERM", "1");
+                    // No container can see or signal the agent (issue 9): the privileged one crashes the guest kernel,
+                    // which ends the agent as its own death would (PID 1 gone: a panic, and panic=-1 ends the VM).
+                    // The exec dies with the VM before it answers.
+                    pod.execSync(container, Duration.ofSeconds(30), "sh", "-c", "echo c > /proc/sysrq-trigger");
                 } catch (StatusRuntimeException e) {
                     // the agent went while answering
                 }
@@ -313,14 +311,15 @@ class FaultMatrixIT {
 
     private static PodSandboxConfig podConfig(String name) {
         return CRI.podConfig(name, b -> b.setLinux(b.getLinux().toBuilder().setSecurityContext(
-                LinuxSandboxSecurityContext.newBuilder().setNamespaceOptions(GUEST_PID).setPrivileged(true))));
+                LinuxSandboxSecurityContext.newBuilder().setNamespaceOptions(PrivateCri.KUBELET_NAMESPACES)
+                        .setPrivileged(true))));
     }
 
-    /** A privileged container in the guest's PID namespace (so it can end the agent). */
+    /** A privileged container (so it can crash the guest's kernel, which ends the agent). */
     private static ContainerConfig killer(Pod pod, String name, String... command) {
         return pod.containerConfig(name, command).setLinux(io.javakata.it.cri.v1.LinuxContainerConfig.newBuilder()
                 .setSecurityContext(LinuxContainerSecurityContext.newBuilder().setPrivileged(true)
-                        .setNamespaceOptions(GUEST_PID))).build();
+                        .setNamespaceOptions(PrivateCri.KUBELET_NAMESPACES))).build();
     }
 
     private static void stopAndRemove(Pod pod) {

@@ -41,6 +41,7 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
     public static final String IMAGE = "localhost/javakata/busybox:1";
     /** Debian's nginx, from {@link #nginxImage()}. */
     public static final String NGINX_IMAGE = "localhost/javakata/nginx:1";
+    public static final String IPTABLES_IMAGE = "localhost/javakata/iptables:1";
     public static final String RUNTIME = System.getProperty("javakata.it.runtime", "io.containerd.javakata.v2");
     /** The shim's [runtime] state_dir ({@code -Djavakata.it.state=...} when a private configuration.toml moves it). */
     static final Path STATE = Path.of(System.getProperty("javakata.it.state", "/run/javakata"));
@@ -298,6 +299,14 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
      */
     static Path nginxImage() throws IOException, InterruptedException {
         return imageArchive("nginx.tar", "build-nginx-image.sh", NGINX_IMAGE);
+    }
+
+    /**
+     * The iptables image archive ({@value #IPTABLES_IMAGE}: Debian's iptables with busybox,
+     * scripts/build-iptables-image.sh), built once per run; its .deb files are kept beside it.
+     */
+    static Path iptablesImage() throws IOException, InterruptedException {
+        return imageArchive("iptables.tar", "build-iptables-image.sh", IPTABLES_IMAGE);
     }
 
     /** Runs {@code scripts/<script> [options...] <archive> <ref>} unless the archive was built already. */

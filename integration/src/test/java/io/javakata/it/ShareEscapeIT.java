@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.javakata.it.cri.v1.LinuxContainerSecurityContext;
 import io.javakata.it.cri.v1.LinuxSandboxSecurityContext;
 import io.javakata.it.cri.v1.Mount;
-import io.javakata.it.cri.v1.NamespaceMode;
 import io.javakata.it.cri.v1.NamespaceOption;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -16,6 +15,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -30,14 +30,15 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * Issue 7 items 1 and 2: root in the guest attacks the host through the pod's share. The attacker is a
- * privileged container with the host PID namespace, which in a javakata pod is the guest's: it enters the
- * agent's mount namespace ({@code nsenter -t 1 -m}) and so sees the virtiofs share at
- * /run/javakata/shared. From there it tries to replace a sibling container's directory, its rootfs and its
- * volume's mount point with symlinks to a host directory holding a tmpfs and a canary, and to pre-plant
- * entries where the next container's directories will be made; it makes a block device and a setuid file in a
- * read-write hostPath. CRI then creates a new container and stops and removes everything. The host's tmpfs stays
- * mounted, the canaries stay, and the pod leaves nothing behind (PrivateCri's leak check).
+ * Issue 7 items 1 and 2: root in the guest attacks the host through the pod's share. The attacker is root in the
+ * guest outside every container, in the agent's own namespaces, where the virtiofs share is mounted at
+ * /run/javakata/shared: the shell of the pod's debug console (handler {@code javakata-debug}; since issue 9 no
+ * container can reach the agent's namespaces, so the console is how a test gets there). From there it tries to
+ * replace a sibling container's directory, its rootfs and its volume's mount point with symlinks to a host
+ * directory holding a tmpfs and a canary, and to pre-plant entries where the next container's directories will be
+ * made; it makes a block device and a setuid file in a read-write hostPath. CRI then creates a new container and
+ * stops and removes everything. The host's tmpfs stays mounted, the canaries stay, and the pod leaves nothing
+ * behind (PrivateCri's leak check). A privileged container beside it shows what privileged means in the guest.
  */
 @Tag("containerd")
 @Tag("qemu")
@@ -47,6 +48,10 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class ShareEscapeIT {
 
     private static final String SHARE = "/run/javakata/shared";
+    private static final String POD = "share-escape";
+    /** Markers around a script's output; the shell prints them, its echo of the input shows $((40+2)) instead. */
+    private static final String BEGIN = "@@42-begin@@";
+    private static final String END = "@@42-end@@";
 
     @RegisterExtension
     static final PrivateCri CRI = new PrivateCri();
@@ -67,13 +72,13 @@ class ShareEscapeIT {
         volume = Files.createDirectories(CRI.containerd().dir().resolve("hostvol"));
         Files.writeString(volume.resolve("marker-hostvol"), "marker\n");
 
-        NamespaceOption hostPid = NamespaceOption.newBuilder().setNetwork(NamespaceMode.POD).setPid(NamespaceMode.NODE)
-                .setIpc(NamespaceMode.POD).build();
-        pod = CRI.runPod(CRI.podConfig("share-escape", b -> b.setLinux(b.getLinux().toBuilder().setSecurityContext(
-                LinuxSandboxSecurityContext.newBuilder().setNamespaceOptions(hostPid).setPrivileged(true)))),
-                PrivateCri.HANDLER);
+        NamespaceOption namespaces = PrivateCri.KUBELET_NAMESPACES;
+        // The javakata-debug handler's configuration turns the debug console on (scripts/containerd.sh).
+        pod = CRI.runPod(CRI.podConfig(POD, b -> b.setLinux(b.getLinux().toBuilder().setSecurityContext(
+                LinuxSandboxSecurityContext.newBuilder().setNamespaceOptions(namespaces).setPrivileged(true)))),
+                "javakata-debug");
         attacker = pod.run("attacker", b -> b.setLinux(b.getLinux().toBuilder().setSecurityContext(
-                LinuxContainerSecurityContext.newBuilder().setPrivileged(true).setNamespaceOptions(hostPid))),
+                LinuxContainerSecurityContext.newBuilder().setPrivileged(true).setNamespaceOptions(namespaces))),
                 "sleep", "3600");
         sibling = pod.run(pod.containerConfig("sibling", "sleep", "3600")
                 .addMounts(Mount.newBuilder().setHostPath(volume.toString()).setContainerPath("/data")).build());
@@ -204,14 +209,34 @@ class ShareEscapeIT {
         return dir;
     }
 
-    /** Runs {@code script} as root in the agent's mount namespace; its stdout, which must exit 0. */
+    /** Runs {@code script} as root in the guest's own namespaces; its stdout, which must exit 0. */
     private static String guest(String script) {
-        return pod.execOk(attacker, "nsenter", "-t", "1", "-m", "--", "sh", "-c", script);
+        Ctr.Result result = console(script);
+        assertEquals(0, result.exitCode(), () -> script + ": " + result.describe());
+        return output(result);
     }
 
     private static int guestStatus(String script) {
-        return pod.execSync(attacker, java.time.Duration.ofSeconds(30), "nsenter", "-t", "1", "-m", "--", "sh", "-c",
-                script).getExitCode();
+        return console(script).exitCode();
+    }
+
+    /**
+     * {@code script} through the pod's debug console: written to a file by a here-document, then run between two
+     * markers; the console exits with the shell's status.
+     */
+    private static Ctr.Result console(String script) {
+        String session = "cat > /tmp/attack.sh <<'JKEOF'\n" + script + "\nJKEOF\n"
+                + "echo @@$((40+2))-begin@@; sh /tmp/attack.sh; s=$?; echo @@$((40+2))-end@@; exit $s\n";
+        return Ctr.execute(List.of("containerd-shim-javakata-v2", "console", POD), session, Duration.ofSeconds(60));
+    }
+
+    /** What the script printed: the console's terminal lines (CR LF) between the markers. */
+    private static String output(Ctr.Result result) {
+        String out = result.stdout().replace("\r\n", "\n");
+        int begin = out.indexOf(BEGIN + "\n");
+        int end = out.indexOf(END, Math.max(begin, 0));
+        assertTrue(begin >= 0 && end > begin, () -> "no markers in the console's output: " + result.describe());
+        return out.substring(begin + BEGIN.length() + 1, end);
     }
 
     private static List<String> mountPointsUnder(Path dir) throws IOException {

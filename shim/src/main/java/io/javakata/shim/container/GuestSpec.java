@@ -8,11 +8,13 @@ import io.javakata.shim.volume.SharedMounts;
 import io.javakata.ttrpc.Errors;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
+import java.util.Set;
 
 /**
  * Rewrites a bundle's OCI config.json for the guest. Lenient about the spec (we touch only what we
@@ -43,6 +45,12 @@ public final class GuestSpec {
     /** Namespaces a container joins from its pod's sandbox container: OCI type to /proc/[pid]/ns name. */
     private static final Map<String, String> POD_SHARED = Map.of("network", "net", "ipc", "ipc", "uts", "uts",
             "pid", "pid");
+
+    /** What a missing namespace entry asks for, in the words of the pod spec where there are some. */
+    private static final Map<String, String> HOST_SETTING = Map.of(
+            "pid", "the pod asks for the host's PID namespace (hostPID)",
+            "ipc", "the pod asks for the host's IPC namespace (hostIPC)",
+            "mount", "the container would share the runtime's mount namespace");
 
     private GuestSpec() {
     }
@@ -111,6 +119,33 @@ public final class GuestSpec {
                 namespace.put("path", "/proc/" + podPid.getAsInt() + "/ns/" + POD_SHARED.get(type));
             } else {
                 namespace.remove("path");
+            }
+        }
+    }
+
+    /**
+     * Refuses a spec that would put the container in one of the guest's own namespaces, where the agent runs
+     * as PID 1: an OCI spec without a {@code pid}, {@code ipc} or {@code mount} entry in
+     * {@code linux.namespaces} shares the runtime's, and runc in the guest runs in the guest's root namespaces.
+     * CRI leaves {@code pid} out for hostPID and {@code ipc} for hostIPC (containerd's sandbox_run_linux.go,
+     * docs/protocol-facts.md §6.2); the host's namespaces cannot reach into a VM, and the guest's would let a
+     * container see, signal and {@code nsenter} the agent. (No {@code network} entry, hostNetwork, is refused by
+     * {@code io.javakata.shim.network.PodNetwork#netnsOf} with the pod network.)
+     *
+     * @throws io.javakata.ttrpc.RuntimeStatusException INVALID_ARGUMENT naming the namespace and the pod
+     *                                                  setting behind it
+     */
+    public static void refuseHostNamespaces(ObjectNode spec) {
+        Set<String> types = new HashSet<>();
+        for (JsonNode namespace : spec.path("linux").path("namespaces")) {
+            types.add(namespace.path("type").asText(""));
+        }
+        for (String type : List.of("pid", "ipc", "mount")) {
+            if (!types.contains(type)) {
+                throw Errors.invalidArgument("linux.namespaces has no %s namespace: %s; javakata runs every "
+                        + "container in namespaces of its own inside the pod VM, because the VM cannot share the "
+                        + "host's and the guest's own hold the javakata agent; run such pods with runc",
+                        type, HOST_SETTING.get(type));
             }
         }
     }

@@ -156,6 +156,7 @@ public final class TaskService {
             }
             Path bundle = Path.of(request.getBundle());
             ObjectNode spec = GuestSpec.read(bundle);
+            GuestSpec.refuseHostNamespaces(spec);
             boolean ownsSandbox = sandbox == null;
             Sandbox pod = ownsSandbox ? Sandbox.create(ctx, sandboxIdFor(id, spec), launcher, spec) : joinSandbox(id, spec);
             StdioPaths stdio = new StdioPaths(request.getStdin(), request.getStdout(), request.getStderr(),

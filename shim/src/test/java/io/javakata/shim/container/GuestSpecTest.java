@@ -133,4 +133,34 @@ class GuestSpecTest {
             return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         }
     }
+
+    private static ObjectNode specWithNamespaces(String... types) {
+        ObjectNode spec = JSON.createObjectNode();
+        var namespaces = spec.putObject("linux").putArray("namespaces");
+        for (String type : types) {
+            namespaces.addObject().put("type", type);
+        }
+        return spec;
+    }
+
+    @Test
+    void aSpecWithItsOwnPidIpcAndMountNamespacesPasses() {
+        GuestSpec.refuseHostNamespaces(specWithNamespaces("pid", "ipc", "uts", "mount", "network"));
+    }
+
+    @Test
+    void hostPidHostIpcAndNoMountNamespaceAreRefusedByName() {
+        var pid = assertThrows(RuntimeStatusException.class,
+                () -> GuestSpec.refuseHostNamespaces(specWithNamespaces("ipc", "uts", "mount", "network")));
+        assertEquals(Code.INVALID_ARGUMENT, pid.code());
+        assertTrue(pid.getMessage().contains("linux.namespaces has no pid namespace: the pod asks for the host's PID "
+                + "namespace (hostPID)"), pid.getMessage());
+        var ipc = assertThrows(RuntimeStatusException.class,
+                () -> GuestSpec.refuseHostNamespaces(specWithNamespaces("pid", "uts", "mount", "network")));
+        assertTrue(ipc.getMessage().contains("no ipc namespace: the pod asks for the host's IPC namespace (hostIPC)"),
+                ipc.getMessage());
+        var mount = assertThrows(RuntimeStatusException.class,
+                () -> GuestSpec.refuseHostNamespaces(specWithNamespaces("pid", "ipc", "network")));
+        assertTrue(mount.getMessage().contains("no mount namespace"), mount.getMessage());
+    }
 }

@@ -312,7 +312,7 @@ class TaskServiceFuzzTest {
         private void bundle(String name, String annotations) throws IOException {
             Files.writeString(Files.createDirectories(bundles.resolve(name)).resolve("config.json"), """
                     {"ociVersion": "1.0.2", "process": {"args": ["sh"], "cwd": "/"}, "root": {"path": "rootfs"},
-                     "annotations": {%s}, "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}]}}
+                     "annotations": {%s}, "linux": {"namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "mount"}]}}
                     """.formatted(annotations));
             Files.createDirectories(bundles.resolve("broken"));
         }

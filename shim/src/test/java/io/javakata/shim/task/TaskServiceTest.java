@@ -144,7 +144,8 @@ class TaskServiceTest {
                 {"ociVersion": "1.0.2", "process": {"args": ["uname", "-r"], "cwd": "/"},
                  "root": {"path": "rootfs"}, "hooks": {"prestart": [{"path": "/bin/true"}]},
                  "annotations": {%s},
-                 "linux": {"namespaces": [{"type": "pid"}, {"type": "network", "path": "/proc/1/ns/net"}]}}
+                 "linux": {"namespaces": [{"type": "pid"}, {"type": "network", "path": "/proc/1/ns/net"},
+                                          {"type": "ipc"}, {"type": "mount"}]}}
                 """.formatted(annotations));
         return bundle;
     }
@@ -180,7 +181,7 @@ class TaskServiceTest {
         assertEquals("/run/javakata/shared/c1/rootfs", sent.path("root").path("path").asText());
         assertFalse(sent.has("hooks"));
         JsonNode namespaces = sent.path("linux").path("namespaces");
-        assertEquals(2, namespaces.size(), "pid and network namespaces are kept");
+        assertEquals(4, namespaces.size(), "the pid, network, ipc and mount namespaces are kept");
         JsonNode network = namespaces.get(1);
         assertEquals("network", network.path("type").asText());
         assertFalse(network.has("path"), "the host netns path is dropped: the container gets the pod's netns in the guest");
