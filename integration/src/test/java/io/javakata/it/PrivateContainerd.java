@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
@@ -30,6 +31,10 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * carries its {@code TTRPC_ADDRESS}, their descendants, and sandboxes that appeared while it ran. With
  * {@code CI} set, every javakata process, mount and sandbox on the machine counts. Not thread-safe: one test
  * at a time.
+ *
+ * <p>A {@linkplain #node(String) node} one is a stand-in for a whole node with no Java and no javakata (scripts/
+ * containerd.sh with JAVAKATA_NODE=1): containerd runs in a mount and PID namespace of its own, whose root keeps its
+ * javakata state under {@link #nodeRoot()}; its sandboxes and mounts are looked for there.
  */
 public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallback {
 
@@ -46,12 +51,39 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
     private static final boolean CI = System.getenv("CI") != null;
 
     private final String namespace;
+    private final boolean node;
     private Path dir;
     private Ctr ctr;
     private Set<String> sandboxesBefore = Set.of();
 
     public PrivateContainerd(String namespace) {
+        this(namespace, false);
+    }
+
+    private PrivateContainerd(String namespace, boolean node) {
         this.namespace = namespace;
+        this.node = node;
+    }
+
+    /** A private containerd on a stand-in node with no Java (see the class comment). */
+    public static PrivateContainerd node(String namespace) {
+        return new PrivateContainerd(namespace, true);
+    }
+
+    /** The stand-in node's root (its /etc/containerd, /opt, /usr/local/bin and /run/javakata). */
+    public Path nodeRoot() {
+        return dir.resolve("node");
+    }
+
+    /** Runs {@code command} as root in the stand-in node's mount and PID namespaces; gives its exit code and output. */
+    public Ctr.Result onNode(Duration timeout, String... command) throws IOException {
+        var argv = new ArrayList<>(List.of("nsenter", "--target", nodePid(), "--mount", "--pid", "--"));
+        argv.addAll(List.of(command));
+        return Ctr.execute(argv, null, timeout);
+    }
+
+    private String nodePid() throws IOException {
+        return Files.readString(dir.resolve("node.pid")).strip();
     }
 
     public Ctr ctr() {
@@ -68,9 +100,9 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
 
     @Override
     public void beforeAll(ExtensionContext context) throws Exception {
-        sandboxesBefore = CI ? Set.of() : sandboxEntries();
         dir = Files.createTempDirectory(Path.of("/tmp"), "jkit-");
-        script("containerd.sh", "start", dir.toString());
+        sandboxesBefore = CI || node ? Set.of() : sandboxEntries();
+        script(node ? Map.of("JAVAKATA_NODE", "1") : Map.of(), "containerd.sh", "start", dir.toString());
         ctr = new Ctr(dir.resolve("c.sock"), namespace);
         importImage(image());
     }
@@ -103,7 +135,7 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
             ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
         }
         for (String entry : newSandboxes()) {
-            Path sandbox = SANDBOXES.resolve(entry);
+            Path sandbox = sandboxes().resolve(entry);
             for (String mount : mountsUnder(sandbox)) {
                 exec("umount", "-l", mount);
             }
@@ -127,9 +159,21 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
         for (String mount : mountsUnder(dir)) {
             leaks.add("mount " + mount);
         }
+        if (node) {
+            // The node's mounts are in its own namespace, where its state directory is /run/javakata.
+            Path mountinfo = Path.of("/proc", nodePid(), "mountinfo");
+            if (Files.exists(mountinfo)) {
+                for (String mount : mountsUnder(dir, mountinfo)) {
+                    leaks.add("mount " + mount + " (node namespace)");
+                }
+                for (String mount : mountsUnder(Path.of("/run/javakata/sandboxes"), mountinfo)) {
+                    leaks.add("mount " + mount + " (node namespace)");
+                }
+            }
+        }
         for (String entry : newSandboxes()) {
-            leaks.add("sandbox state " + SANDBOXES.resolve(entry));
-            for (String mount : mountsUnder(SANDBOXES.resolve(entry))) {
+            leaks.add("sandbox state " + sandboxes().resolve(entry));
+            for (String mount : mountsUnder(sandboxes().resolve(entry))) {
                 leaks.add("mount " + mount);
             }
         }
@@ -185,17 +229,28 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
         return dir.resolve("state/io.containerd.runtime.v2.task").resolve(namespace).resolve(id);
     }
 
+    private Path sandboxes() {
+        return node ? nodeRoot().resolve("run/javakata/sandboxes") : SANDBOXES;
+    }
+
     private Set<String> newSandboxes() throws IOException {
+        if (node) {
+            return sandboxEntries(sandboxes());
+        }
         var entries = new TreeSet<>(sandboxEntries());
         entries.removeAll(sandboxesBefore);
         return entries;
     }
 
     private static Set<String> sandboxEntries() throws IOException {
-        if (!Files.isDirectory(SANDBOXES)) {
+        return sandboxEntries(SANDBOXES);
+    }
+
+    private static Set<String> sandboxEntries(Path sandboxes) throws IOException {
+        if (!Files.isDirectory(sandboxes)) {
             return Set.of();
         }
-        try (Stream<Path> list = Files.list(SANDBOXES)) {
+        try (Stream<Path> list = Files.list(sandboxes)) {
             return list.map(p -> p.getFileName().toString()).collect(TreeSet::new, Set::add, Set::addAll);
         }
     }
@@ -203,7 +258,7 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
     /** Watched processes that are this containerd's (all of them, with {@code any}, or under CI). */
     private List<Long> ownedPids(boolean any) throws IOException {
         var roots = new TreeSet<Long>();
-        var sandboxes = newSandboxes().stream().map(e -> SANDBOXES.resolve(e).toString()).toList();
+        var sandboxes = newSandboxes().stream().map(e -> sandboxes().resolve(e).toString()).toList();
         ProcessHandle.allProcesses().forEach(p -> {
             String cmd = cmdline(p.pid());
             if (cmd.contains(dir + "/") || sandboxes.stream().anyMatch(cmd::contains)
@@ -229,9 +284,13 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
     }
 
     static List<String> mountsUnder(Path path) throws IOException {
+        return mountsUnder(path, Path.of("/proc/self/mountinfo"));
+    }
+
+    private static List<String> mountsUnder(Path path, Path mountinfo) throws IOException {
         String prefix = path + "/";
         var mounts = new ArrayList<String>();
-        for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+        for (String line : Files.readAllLines(mountinfo)) {
             String point = line.split(" ")[4].replace("\\040", " ");
             if (point.startsWith(prefix) || point.equals(path.toString())) {
                 mounts.add(point);
@@ -293,10 +352,18 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
     }
 
     private static void script(String name, String... args) throws IOException, InterruptedException {
-        Path repo = Path.of(System.getProperty("javakata.repo", "..")).toAbsolutePath().normalize();
-        var command = new ArrayList<String>(List.of(repo.resolve("scripts").resolve(name).toString()));
+        script(Map.of(), name, args);
+    }
+
+    private static void script(Map<String, String> env, String name, String... args) throws IOException, InterruptedException {
+        var command = new ArrayList<String>(List.of(repo().resolve("scripts").resolve(name).toString()));
         command.addAll(List.of(args));
-        exec(command.toArray(String[]::new));
+        exec(env, command.toArray(String[]::new));
+    }
+
+    /** The repository the tests run from. */
+    static Path repo() {
+        return Path.of(System.getProperty("javakata.repo", "..")).toAbsolutePath().normalize();
     }
 
     /**
@@ -305,9 +372,15 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
      * keeps it open.
      */
     static void exec(String... command) throws IOException, InterruptedException {
+        exec(Map.of(), command);
+    }
+
+    private static void exec(Map<String, String> env, String... command) throws IOException, InterruptedException {
         Path output = Files.createTempFile("jkit-exec", ".out");
         try {
-            Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile()).start();
+            var builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile());
+            builder.environment().putAll(env);
+            Process p = builder.start();
             if (!p.waitFor(120, TimeUnit.SECONDS)) {
                 p.descendants().forEach(ProcessHandle::destroyForcibly);
                 p.destroyForcibly();

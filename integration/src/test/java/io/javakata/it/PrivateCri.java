@@ -48,10 +48,23 @@ public final class PrivateCri implements BeforeAllCallback, AfterAllCallback {
     static final NamespaceOption KUBELET_NAMESPACES = NamespaceOption.newBuilder()
             .setNetwork(NamespaceMode.POD).setPid(NamespaceMode.CONTAINER).setIpc(NamespaceMode.POD).build();
 
-    private final PrivateContainerd containerd = new PrivateContainerd("k8s.io");
+    private final PrivateContainerd containerd;
     /** Written by {@link Pod#close()} of pods that may run at once (the soak's concurrent wave). */
     private final List<String> cgroupLeaks = Collections.synchronizedList(new ArrayList<>());
     private CriClient cri;
+
+    public PrivateCri() {
+        this(new PrivateContainerd("k8s.io"));
+    }
+
+    private PrivateCri(PrivateContainerd containerd) {
+        this.containerd = containerd;
+    }
+
+    /** CRI on a stand-in node with no Java and no javakata ({@link PrivateContainerd#node}): only the runc handler. */
+    public static PrivateCri node() {
+        return new PrivateCri(PrivateContainerd.node("k8s.io"));
+    }
 
     public PrivateContainerd containerd() {
         return containerd;
