@@ -22,6 +22,7 @@ mkdir -p "$rootfs/javakata"
 cp -a "$release/." "$rootfs/javakata/"
 install -m 0755 "$release/deploy/image/javakata-deploy" "$rootfs/javakata-deploy"
 process='{"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], "Entrypoint": ["/javakata-deploy"], "Cmd": ["install"]}'
-write_oci_image "$rootfs" "$work" "$out" "$ref" "javakata deploy/build-image.sh $version" "$process" \
+# The layer is mostly the guest's initrd and the Java runtime, which gzip hardly shrinks: its fastest level.
+OCI_GZIP_LEVEL=1 write_oci_image "$rootfs" "$work" "$out" "$ref" "javakata deploy/build-image.sh $version" "$process" \
     bin etc root tmp javakata javakata-deploy
 echo "build-image: $out ($ref, manifest $OCI_MANIFEST_DIGEST)"

@@ -77,7 +77,8 @@ log "runtime: $(du -sh "$rel/runtime" | cut -f1) ($modules)"
 
 mkdir -p "$out"
 rm -f "$out"/javakata-*-linux-amd64.tar.gz "$out"/javakata-deploy-*.oci.tar
-tar --sort=name --owner=0 --group=0 --numeric-owner -C "$work" -czf "$out/$name-linux-amd64.tar.gz" "$name"
+# gzip -1: the guest's initrd and the runtime's modules hardly shrink further; -6 takes twice as long for 7 %.
+tar --sort=name --owner=0 --group=0 --numeric-owner -C "$work" -cf - "$name" | gzip -1 > "$out/$name-linux-amd64.tar.gz"
 echo "$version" > "$out/VERSION"
 log "wrote $out/$name-linux-amd64.tar.gz ($(du -h "$out/$name-linux-amd64.tar.gz" | cut -f1), unpacked $(du -sh "$rel" | cut -f1))"
 
