@@ -205,7 +205,7 @@ SH
         </dev/null >>"$dir/node.log" 2>&1 &
     local unshare_pid=$! holder="" deadline=$((SECONDS + 30))
     until [[ -f "$dir/node.ready" && -n "$holder" ]]; do
-        holder=$(ps -o pid= --ppid "$unshare_pid" | tr -d ' ' | head -n1)
+        holder=$(ps -o pid= --ppid "$unshare_pid" | tr -d ' ' | head -n1 || true)
         if ! kill -0 "$unshare_pid" 2>/dev/null || ((SECONDS >= deadline)); then
             log "the node namespace did not come up within 30 s:"
             cat "$dir/node.log" >&2
@@ -247,7 +247,7 @@ launch() {
         local nsenter_pid=$! deadline=$((SECONDS + 10))
         pid=""
         while [[ -z "$pid" ]] && ((SECONDS < deadline)); do
-            pid=$(ps -o pid= --ppid "$nsenter_pid" | tr -d ' ' | head -n1)
+            pid=$(ps -o pid= --ppid "$nsenter_pid" | tr -d ' ' | head -n1 || true)
             [[ -n "$pid" ]] || sleep 0.1
         done
         [[ -n "$pid" ]] || { log "containerd did not start in the node namespace"; exit 1; }
