@@ -217,6 +217,24 @@ SH
     log "node namespace: holder pid $holder, root $n"
 }
 
+# Moves this process into the cgroups of the node's PID 1, as systemd starts a service in its own: the caller may be
+# a pod's container (the DaemonSet's installer), and a container that stops takes every process of its cgroups along.
+leave_callers_cgroups() {
+    local id controllers path file
+    while IFS=: read -r id controllers path; do
+        if [[ -z "$controllers" ]]; then
+            # cgroup v2: the unified hierarchy, at the root on a pure v2 host
+            if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then file=/sys/fs/cgroup$path/cgroup.procs
+            else file=/sys/fs/cgroup/unified$path/cgroup.procs; fi
+        else
+            file=/sys/fs/cgroup/${controllers#name=}
+            [[ -d "$file" ]] || file=/sys/fs/cgroup/${controllers%%,*}   # "cpu,cpuacct" mounted as cpu
+            file=$file$path/cgroup.procs
+        fi
+        [[ -w "$file" ]] && echo $$ > "$file" 2>/dev/null || true
+    done < /proc/1/cgroup
+}
+
 # Inside the node's namespaces (DIR/restart-containerd): stop containerd and start it again, as systemd would.
 restart_in_node() {
     local pid
@@ -227,6 +245,7 @@ restart_in_node() {
         kill -KILL "$pid" 2>/dev/null || true
     fi
     rm -f "$dir/containerd.pid"
+    leave_callers_cgroups
     setsid containerd --config "$config" </dev/null >>"$dir/containerd.log" 2>&1 &
     echo $! > "$dir/containerd.nspid"
     await_answer $!
