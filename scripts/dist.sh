@@ -51,6 +51,7 @@ mkdir -p "$rel"/{bin,lib,share,etc,deploy/image}
 
 # The launcher with no JDK written into it: it then runs the release's own runtime.
 sed 's|@JAVAKATA_JAVA_HOME@||' "$repo/shim/src/main/dist/containerd-shim-javakata-v2" > "$rel/bin/containerd-shim-javakata-v2"
+chmod 0755 "$rel/bin/containerd-shim-javakata-v2"
 install -m 0755 "$repo/shim/src/main/dist/javakata-install" "$rel/bin/javakata-install"
 install -m 0644 "$jar" "$rel/lib/javakata-shim.jar"
 install -m 0755 "$repo/shim/src/main/dist/make-aot-cache.sh" "$rel/lib/make-aot-cache.sh"
@@ -65,6 +66,8 @@ sed -i "s|@VERSION@|$version|g" "$rel"/deploy/*.yaml
 install -m 0755 "$repo/deploy/build-image.sh" "$rel/deploy/build-image.sh"
 install -m 0755 "$repo/deploy/image/javakata-deploy" "$rel/deploy/image/javakata-deploy"
 echo "$version" > "$rel/VERSION"
+
+[[ -x "$rel/bin/containerd-shim-javakata-v2" ]] || die "the launcher is not executable"
 
 # The Java runtime: the modules the shim jar needs, as jdeps finds them.
 modules=$("$JAVA_HOME/bin/jdeps" --multi-release 25 --ignore-missing-deps --print-module-deps "$jar")
