@@ -14,7 +14,10 @@
 #
 # The CRI plugin is configured for pods too (docs/testing.md "CRI"): runtime handlers `javakata`
 # (io.containerd.javakata.v2), `javakata-debug` (the same runtime with ConfigPath DIR/javakata-debug.toml: the
-# shim's configuration, $JAVAKATA_CONFIG or /etc/javakata/configuration.toml, with [agent] debug_console on) and `runc` (io.containerd.runc.v2, state under DIR/runc), the sandbox image
+# shim's configuration, $JAVAKATA_CONFIG or /etc/javakata/configuration.toml, with [agent] debug_console on),
+# `javakata-ch` (ConfigPath DIR/javakata-ch.toml: the same configuration with [hypervisor] type = "cloud-hypervisor",
+# path = $JAVAKATA_CH_BINARY or the cloud-hypervisor on PATH, accel auto, no debug console; only CloudHypervisorIT
+# uses it, when that binary and KVM are there) and `runc` (io.containerd.runc.v2, state under DIR/runc), the sandbox image
 # localhost/javakata/pause:1 (scripts/build-busybox-image.sh --pause), the streaming server on 127.0.0.1 at a
 # free port (DIR/stream.port), pod network namespaces under DIR/state, and a CNI bridge network of its own:
 # bridge jk<hash of DIR>, subnet 10.213.<n>.0/24 from the hash, IPAM state under DIR/cni. `stop` deletes the
@@ -29,6 +32,11 @@
 # run inside the namespace, restarts it (a node's `systemctl restart containerd`). `stop` ends the namespace.
 #
 # The gRPC socket is DIR/c.sock: keep DIR short (a Unix socket path has at most 108 bytes).
+#
+# JAVAKATA_CONTAINERD_BIN=PATH (on start) runs the containerd and ctr found in that directory instead of the
+# system's, e.g. a version unpacked by scripts/containerd-versions.sh; later actions on DIR use it too (DIR/bin).
+# A containerd 2.x gets a version 3 config (its CRI plugin split into io.containerd.cri.v1.runtime and
+# io.containerd.cri.v1.images), older ones version 2; both say the same (docs/containerd-versions.md).
 set -euo pipefail
 
 usage() { echo "usage: $0 start|stop|config|stop-daemon|start-daemon|restart-in-node DIR" >&2; exit 2; }
@@ -48,6 +56,23 @@ config="$dir/config.toml"
 $node && config="$dir/node/etc/containerd/config.toml"
 
 log() { echo "containerd.sh: $*" >&2; }
+
+# The containerd and ctr binaries: from JAVAKATA_CONTAINERD_BIN at start, remembered in DIR/bin for the rest.
+bin_dir=""
+if [[ "$action" == start || "$action" == config ]]; then
+    bin_dir="${JAVAKATA_CONTAINERD_BIN:-}"
+elif [[ -f "$dir/bin" ]]; then
+    bin_dir="$(cat "$dir/bin")"
+fi
+containerd_bin=containerd ctr_bin=ctr
+if [[ -n "$bin_dir" ]]; then
+    if [[ -x "$bin_dir/containerd" && -x "$bin_dir/ctr" ]]; then
+        containerd_bin="$bin_dir/containerd" ctr_bin="$bin_dir/ctr"
+    elif [[ "$action" != stop ]]; then
+        log "no executable containerd and ctr in $bin_dir"
+        exit 1
+    fi
+fi
 
 # A TCP port on 127.0.0.1 that nothing listens on (the CRI streaming server needs a fixed one: its URLs name it).
 free_port() {
@@ -109,16 +134,57 @@ javakata_runtimes() {
       runtime_type = "io.containerd.javakata.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-debug.options]
         ConfigPath = "$dir/javakata-debug.toml"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-ch]
+      runtime_type = "io.containerd.javakata.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-ch.options]
+        ConfigPath = "$dir/javakata-ch.toml"
 TOML
+}
+
+# The shim's configuration with Cloud Hypervisor as the VMM, for the javakata-ch handler.
+write_ch_config() {
+    local base="${JAVAKATA_CONFIG:-/etc/javakata/configuration.toml}"
+    local binary="${JAVAKATA_CH_BINARY:-$(command -v cloud-hypervisor || echo /usr/local/bin/cloud-hypervisor)}"
+    local keys="type = \"cloud-hypervisor\"\npath = \"$binary\"\naccel = \"auto\""
+    if [[ ! -r "$base" ]]; then
+        printf '[hypervisor]\n%b\n' "$keys" > "$dir/javakata-ch.toml"
+        return
+    fi
+    # The base file's own type, path and accel in [hypervisor], and debug_console in [agent], give way.
+    awk -v keys="$keys" '
+        /^[ \t]*\[/ { table = $0; gsub(/[ \t]/, "", table) }
+        table == "[hypervisor]" && /^[ \t]*(type|path|accel)[ \t]*=/ { next }
+        table == "[agent]" && /^[ \t]*debug_console[ \t]*=/ { next }
+        { print }
+        table == "[hypervisor]" && /^[ \t]*\[/ { printf "%s\n", keys; seen = 1 }
+        END { if (!seen) printf "\n[hypervisor]\n%s\n", keys }
+    ' "$base" > "$dir/javakata-ch.toml"
+}
+
+# The major version of containerd_bin ("containerd github.com/containerd/containerd/v2 2.1.9 ..." gives 2).
+containerd_major() {
+    "$containerd_bin" --version | awk '{ v = $3; sub(/^v/, "", v); split(v, p, "."); print p[1] }'
 }
 
 write_config() {
     mkdir -p "$dir" "$(dirname "$config")"
+    printf '%s' "$bin_dir" > "$dir/bin"
     write_cni
     write_debug_config
-    local port
+    write_ch_config
+    local port major
     port="$(free_port)"
     echo "$port" > "$dir/stream.port"
+    major="$(containerd_major)"
+    if [[ "$major" =~ ^[0-9]+$ ]] && ((major >= 2)); then
+        write_config_v3 "$port"
+    else
+        write_config_v2 "$port"
+    fi
+}
+
+write_config_v2() {
+    local port=$1
     cat > "$config" <<TOML
 # Private containerd for javakata (scripts/containerd.sh); everything lives under $dir.
 version = 2
@@ -161,7 +227,65 @@ $(javakata_runtimes)
 TOML
 }
 
-answers() { ctr -a "$sock" version >/dev/null 2>&1; }
+# The same settings in containerd 2.x's version 3 layout (containerd docs/cri/config.md at v2.1.9).
+write_config_v3() {
+    local port=$1
+    cat > "$dir/config.toml" <<TOML
+# Private containerd for javakata (scripts/containerd.sh); everything lives under $dir.
+version = 3
+root = "$dir/root"
+state = "$dir/state"
+
+[grpc]
+  address = "$sock"
+
+[ttrpc]
+  address = "$sock.ttrpc"
+
+[debug]
+  # debug makes containerd start shims with -debug.
+  level = "debug"
+
+[plugins.'io.containerd.internal.v1.opt']
+  path = "$dir/opt"
+
+[plugins.'io.containerd.cri.v1.images']
+  snapshotter = "overlayfs"
+  [plugins.'io.containerd.cri.v1.images'.pinned_images]
+    sandbox = "localhost/javakata/pause:1"
+
+[plugins.'io.containerd.cri.v1.runtime']
+  # root here lacks CAP_SYS_RESOURCE: containerd must not try to lower OOM scores.
+  restrict_oom_score_adj = true
+  # Pod network namespaces under DIR/state/io.containerd.grpc.v1.cri/netns, not /var/run/netns.
+  netns_mounts_under_state_dir = true
+  [plugins.'io.containerd.cri.v1.runtime'.containerd]
+    default_runtime_name = "runc"
+    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.javakata]
+      runtime_type = "io.containerd.javakata.v2"
+      # containerd's own pod sandbox controller: the pause container is a task like any other.
+      sandboxer = "podsandbox"
+    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.javakata-debug]
+      runtime_type = "io.containerd.javakata.v2"
+      sandboxer = "podsandbox"
+      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.javakata-debug.options]
+        ConfigPath = "$dir/javakata-debug.toml"
+    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
+        Root = "$dir/runc"
+  [plugins.'io.containerd.cri.v1.runtime'.cni]
+    bin_dirs = ["/usr/lib/cni"]
+    conf_dir = "$dir/cni/net.d"
+    max_conf_num = 1
+
+[plugins.'io.containerd.grpc.v1.cri']
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "$port"
+TOML
+}
+
+answers() { "$ctr_bin" -a "$sock" version >/dev/null 2>&1; }
 
 start() {
     if (( ${#sock} > 100 )); then
@@ -246,7 +370,7 @@ restart_in_node() {
     fi
     rm -f "$dir/containerd.pid"
     leave_callers_cgroups
-    setsid containerd --config "$config" </dev/null >>"$dir/containerd.log" 2>&1 &
+    setsid "$containerd_bin" --config "$config" </dev/null >>"$dir/containerd.log" 2>&1 &
     echo $! > "$dir/containerd.nspid"
     await_answer $!
 }
@@ -261,7 +385,7 @@ launch() {
     if $node; then
         # nsenter forks into the PID namespace: containerd is its child.
         setsid nsenter --target "$(cat "$dir/node.pid")" --mount --pid -- \
-            bash -c 'echo $$ > "$1/containerd.nspid"; exec containerd --config "$2"' - "$dir" "$config" \
+            bash -c 'echo $$ > "$1/containerd.nspid"; exec "$3" --config "$2"' - "$dir" "$config" "$containerd_bin" \
             </dev/null >>"$dir/containerd.log" 2>&1 &
         local nsenter_pid=$! deadline=$((SECONDS + 10))
         pid=""
@@ -271,7 +395,7 @@ launch() {
         done
         [[ -n "$pid" ]] || { log "containerd did not start in the node namespace"; exit 1; }
     else
-        setsid containerd --config "$config" </dev/null >>"$dir/containerd.log" 2>&1 &
+        setsid "$containerd_bin" --config "$config" </dev/null >>"$dir/containerd.log" 2>&1 &
         pid=$!
     fi
     echo "$pid" > "$dir/containerd.pid"
@@ -355,13 +479,13 @@ owned_pids() {
 # down their sandboxes themselves. Bounded: whatever is left is killed afterwards.
 remove_all() {
     local ns id
-    for ns in $(timeout 5 ctr -a "$sock" namespaces ls -q 2>/dev/null); do
-        for id in $(timeout 5 ctr -a "$sock" -n "$ns" tasks ls -q 2>/dev/null); do
-            timeout 10 ctr -a "$sock" -n "$ns" tasks kill -a -s KILL "$id" >/dev/null 2>&1 || true
-            timeout 30 ctr -a "$sock" -n "$ns" tasks rm -f "$id" >/dev/null 2>&1 || true
+    for ns in $(timeout 5 "$ctr_bin" -a "$sock" namespaces ls -q 2>/dev/null); do
+        for id in $(timeout 5 "$ctr_bin" -a "$sock" -n "$ns" tasks ls -q 2>/dev/null); do
+            timeout 10 "$ctr_bin" -a "$sock" -n "$ns" tasks kill -a -s KILL "$id" >/dev/null 2>&1 || true
+            timeout 30 "$ctr_bin" -a "$sock" -n "$ns" tasks rm -f "$id" >/dev/null 2>&1 || true
         done
-        for id in $(timeout 5 ctr -a "$sock" -n "$ns" containers ls -q 2>/dev/null); do
-            timeout 30 ctr -a "$sock" -n "$ns" containers rm "$id" >/dev/null 2>&1 || true
+        for id in $(timeout 5 "$ctr_bin" -a "$sock" -n "$ns" containers ls -q 2>/dev/null); do
+            timeout 30 "$ctr_bin" -a "$sock" -n "$ns" containers rm "$id" >/dev/null 2>&1 || true
         done
     done
 }

@@ -10,7 +10,7 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 import io.javakata.guest.container.ContainerManager;
-import io.javakata.guest.container.Runc;
+import io.javakata.guest.container.OciCli;
 import io.javakata.guest.debug.DebugConsole;
 import io.javakata.guest.reaper.BoundedCommand;
 import io.javakata.guest.reaper.Reaper;
@@ -33,6 +33,8 @@ public final class Main {
     private static final System.Logger LOG = System.getLogger(Main.class.getName());
     private static final String PORT_NAME = "agent0";
     private static final Path RUN = Path.of("/run/javakata");
+    /** The guest's OCI runtime, which guest/image/build.sh puts there. */
+    static final String OCI_RUNTIME = "/usr/sbin/crun";
     /** How long the agent waits for its port to appear before giving up (the VM then powers off). */
     private static final long PORT_WAIT_MILLIS = 60_000;
     private static final long RECONNECT_BACKOFF_MILLIS = 100;
@@ -80,9 +82,9 @@ public final class Main {
         }
         reaper.startLoop();
         Files.createDirectories(RUN.resolve("bundles"));
-        Path runcBinary = Path.of(System.getProperty("javakata.runc", "/usr/sbin/runc"));
-        Runc runc = new Runc(runcBinary, Path.of("/run/runc"), reaper);
-        ContainerManager containers = new ContainerManager(RUN.resolve("bundles"), runc, reaper);
+        Path runtimeBinary = Path.of(System.getProperty("javakata.oci-runtime", OCI_RUNTIME));
+        OciCli runtime = new OciCli(runtimeBinary, Path.of("/run/crun"), reaper);
+        ContainerManager containers = new ContainerManager(RUN.resolve("bundles"), runtime, reaper);
         String version = Optional.ofNullable(Main.class.getPackage().getImplementationVersion()).orElse("dev");
         AgentService service = new AgentService(containers, version, Path.of("/proc/sys"));
         try (TtrpcServer server = new TtrpcServer("agent")) {

@@ -18,7 +18,7 @@ import io.javakata.agent.v1.ReadStreamResponse;
 import io.javakata.agent.v1.WaitProcessRequest;
 import io.javakata.agent.v1.WaitProcessResponse;
 import io.javakata.guest.container.ContainerManager;
-import io.javakata.guest.container.Runc;
+import io.javakata.guest.container.OciCli;
 import io.javakata.guest.reaper.Reaper;
 import io.javakata.guest.reaper.SystemChildWaiter;
 import io.javakata.guest.rpc.AgentService;
@@ -47,7 +47,7 @@ final class Training {
         Path work = Files.createTempDirectory("javakata-train");
         Reaper reaper = new Reaper(new SystemChildWaiter(), Clock.systemUTC());
         ContainerManager containers = new ContainerManager(work.resolve("bundles"),
-                new Runc(Path.of("/usr/sbin/runc"), work.resolve("runc"), reaper), reaper);
+                new OciCli(Path.of(Main.OCI_RUNTIME), work.resolve("crun"), reaper), reaper);
         AgentService service = new AgentService(containers, "train", Path.of("/proc/sys"));
         PipeConnection[] pipe = PipeConnection.pair();
         try (TtrpcServer server = new TtrpcServer("train")) {

@@ -137,7 +137,9 @@ class GuestVmIT {
         RuntimeStatusException missing = assertThrows(RuntimeStatusException.class, () -> call("CreateContainer",
                 create("c2", null), CreateContainerResponse.parser(), CALL));
         System.out.println("guest: missing executable -> " + missing);
-        assertTrue(missing.getMessage().contains("executable file not found"), missing.getMessage());
+        // crun's own words: "executable file `nosuchcommand` not found in $PATH".
+        assertTrue(missing.getMessage().contains("crun create c2 failed")
+                && missing.getMessage().contains("`nosuchcommand` not found"), missing.getMessage());
 
         // stdin: the container reads what the host writes, and sees end of file on CloseStdin.
         call("CreateContainer", create("c3", "read line; echo got $line; cat; echo done").toBuilder().setStdin(true)

@@ -35,10 +35,18 @@ public final class Ctr {
         }
     }
 
+    private final String binary;
     private final Path socket;
     private final String namespace;
 
+    /** The ctr on PATH. */
     public Ctr(Path socket, String namespace) {
+        this("ctr", socket, namespace);
+    }
+
+    /** The ctr at {@code binary} (another containerd version's, for its own containerd). */
+    public Ctr(String binary, Path socket, String namespace) {
+        this.binary = binary;
         this.socket = socket;
         this.namespace = namespace;
     }
@@ -131,7 +139,7 @@ public final class Ctr {
     }
 
     private List<String> command(String... args) {
-        var command = new ArrayList<String>(List.of("ctr", "-a", socket.toString(), "-n", namespace));
+        var command = new ArrayList<String>(List.of(binary, "-a", socket.toString(), "-n", namespace));
         command.addAll(List.of(args));
         return command;
     }

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
@@ -35,6 +36,9 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * <p>A {@linkplain #node(String) node} one is a stand-in for a whole node with no Java and no javakata (scripts/
  * containerd.sh with JAVAKATA_NODE=1): containerd runs in a mount and PID namespace of its own, whose root keeps its
  * javakata state under {@link #nodeRoot()}; its sandboxes and mounts are looked for there.
+ *
+ * <p>It runs the system's containerd, or the containerd and ctr of another directory
+ * ({@link #PrivateContainerd(String, Optional)}: another version, from scripts/containerd-versions.sh).
  */
 public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallback {
 
@@ -46,28 +50,35 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
     static final Path STATE = Path.of(System.getProperty("javakata.it.state", "/run/javakata"));
     static final Path SANDBOXES = STATE.resolve("sandboxes");
     static final Path SHIM_SOCKETS = STATE.resolve("s");
-    private static final Set<String> WATCHED = Set.of("qemu-system-x86_64", "virtiofsd", "containerd-shim-javakata-v2",
+    private static final Set<String> WATCHED = Set.of("qemu-system-x86_64", "cloud-hypervisor", "virtiofsd", "containerd-shim-javakata-v2",
             "javakata-shim.jar");
     private static final boolean CI = System.getenv("CI") != null;
 
     private final String namespace;
     private final boolean node;
+    private final Optional<Path> binaries;
     private Path dir;
     private Ctr ctr;
     private Set<String> sandboxesBefore = Set.of();
 
     public PrivateContainerd(String namespace) {
-        this(namespace, false);
+        this(namespace, Optional.empty(), false);
     }
 
-    private PrivateContainerd(String namespace, boolean node) {
+    /** With {@code binaries}: the directory whose containerd and ctr run instead of the system's. */
+    public PrivateContainerd(String namespace, Optional<Path> binaries) {
+        this(namespace, binaries, false);
+    }
+
+    private PrivateContainerd(String namespace, Optional<Path> binaries, boolean node) {
         this.namespace = namespace;
+        this.binaries = binaries;
         this.node = node;
     }
 
     /** A private containerd on a stand-in node with no Java (see the class comment). */
     public static PrivateContainerd node(String namespace) {
-        return new PrivateContainerd(namespace, true);
+        return new PrivateContainerd(namespace, Optional.empty(), true);
     }
 
     /** The stand-in node's root (its /etc/containerd, /opt, /usr/local/bin and /run/javakata). */
@@ -102,8 +113,14 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
     public void beforeAll(ExtensionContext context) throws Exception {
         dir = Files.createTempDirectory(Path.of("/tmp"), "jkit-");
         sandboxesBefore = CI || node ? Set.of() : sandboxEntries();
-        script(node ? Map.of("JAVAKATA_NODE", "1") : Map.of(), "containerd.sh", "start", dir.toString());
-        ctr = new Ctr(dir.resolve("c.sock"), namespace);
+        // scripts/containerd.sh remembers the binaries in its directory: the later actions on it need no variable.
+        var env = new java.util.HashMap<String, String>();
+        binaries.ifPresent(b -> env.put("JAVAKATA_CONTAINERD_BIN", b.toString()));
+        if (node) {
+            env.put("JAVAKATA_NODE", "1");
+        }
+        script(env, "containerd.sh", "start", dir.toString());
+        ctr = new Ctr(binaries.map(b -> b.resolve("ctr").toString()).orElse("ctr"), dir.resolve("c.sock"), namespace);
         importImage(image());
     }
 
@@ -355,7 +372,8 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
         script(Map.of(), name, args);
     }
 
-    private static void script(Map<String, String> env, String name, String... args) throws IOException, InterruptedException {
+    /** Runs {@code scripts/<name> args...} with {@code env} added to this JVM's environment. */
+    static void script(Map<String, String> env, String name, String... args) throws IOException, InterruptedException {
         var command = new ArrayList<String>(List.of(repo().resolve("scripts").resolve(name).toString()));
         command.addAll(List.of(args));
         exec(env, command.toArray(String[]::new));

@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
@@ -53,8 +54,14 @@ public final class PrivateCri implements BeforeAllCallback, AfterAllCallback {
     private final List<String> cgroupLeaks = Collections.synchronizedList(new ArrayList<>());
     private CriClient cri;
 
+    /** On the system's containerd. */
     public PrivateCri() {
-        this(new PrivateContainerd("k8s.io"));
+        this(Optional.empty());
+    }
+
+    /** On the containerd and ctr in {@code binaries} (another containerd version), or the system's. */
+    public PrivateCri(Optional<Path> binaries) {
+        this(new PrivateContainerd("k8s.io", binaries));
     }
 
     private PrivateCri(PrivateContainerd containerd) {
@@ -76,6 +83,14 @@ public final class PrivateCri implements BeforeAllCallback, AfterAllCallback {
 
     @Override
     public void beforeAll(ExtensionContext context) throws Exception {
+        start(context);
+    }
+
+    /**
+     * Starts containerd and waits until CRI is ready; what {@code beforeAll} does, for a test that runs one containerd
+     * per invocation (then {@link #stop} after it). {@code context} may be null.
+     */
+    public void start(ExtensionContext context) throws Exception {
         containerd.beforeAll(context);
         containerd.importImage(PrivateContainerd.imageArchive("pause.tar", PAUSE_IMAGE, true));
         cri = new CriClient(containerd.dir().resolve("c.sock"));
@@ -109,6 +124,11 @@ public final class PrivateCri implements BeforeAllCallback, AfterAllCallback {
 
     @Override
     public void afterAll(ExtensionContext context) throws Exception {
+        stop(context);
+    }
+
+    /** What {@code afterAll} does: the leak checks, containerd stopped, every leak cleaned up and then reported. */
+    public void stop(ExtensionContext context) throws Exception {
         AssertionError failure = null;
         try {
             containerd.afterAll(context);

@@ -27,7 +27,7 @@ public final class FakeRunc extends ReaperLoop {
         Path fake = dir.resolve("runc");
         Files.copy(Path.of(FakeRunc.class.getResource("/fake-runc.sh").toURI()), fake);
         fake.toFile().setExecutable(true);
-        return new ContainerManager(dir.resolve("bundles"), new Runc(fake, dir.resolve("state"), reaper()), reaper(),
+        return new ContainerManager(dir.resolve("bundles"), new OciCli(fake, dir.resolve("state"), reaper()), reaper(),
                 proc, cgroup);
     }
 }

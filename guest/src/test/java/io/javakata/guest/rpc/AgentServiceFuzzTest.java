@@ -37,7 +37,7 @@ import io.javakata.agent.v1.WriteStreamResponse;
 import io.javakata.guest.container.Container;
 import io.javakata.guest.container.ContainerManager;
 import io.javakata.guest.container.OomWatcher;
-import io.javakata.guest.container.Runc;
+import io.javakata.guest.container.OciCli;
 import io.javakata.guest.reaper.Reaper;
 import io.javakata.guest.reaper.SystemChildWaiter;
 import io.javakata.sys.Processes;
@@ -330,7 +330,7 @@ class AgentServiceFuzzTest {
         Agent(Path base) {
             this.base = base;
             cgroups = base.resolve("cgroup");
-            manager = new ContainerManager(base.resolve("bundles"), new Runc(RUNC, base.resolve("state"), REAPER),
+            manager = new ContainerManager(base.resolve("bundles"), new OciCli(RUNC, base.resolve("state"), REAPER),
                     REAPER, Path.of("/proc"), cgroups);
             new AgentService(manager, "fuzz", Path.of("/proc/sys"), new OomWatcher(manager, Duration.ofMillis(20)))
                     .register(server);

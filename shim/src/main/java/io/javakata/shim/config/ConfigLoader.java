@@ -124,9 +124,11 @@ public final class ConfigLoader {
         var a = Table.of(root, "agent", file);
         var r = Table.of(root, "runtime", file);
         var hv = d.hypervisor();
+        var type = h.oneOf("type", hv.type());
         var hypervisor = new RuntimeConfig.Hypervisor(
-                h.oneOf("type", hv.type()),
-                h.absolutePath("path", hv.path()),
+                type,
+                h.absolutePath("path", type == RuntimeConfig.HypervisorType.CLOUD_HYPERVISOR
+                        ? RuntimeConfig.Hypervisor.DEFAULT_CLOUD_HYPERVISOR_PATH : hv.path()),
                 h.absolutePath("kernel", hv.kernel()),
                 h.absolutePath("initrd", hv.initrd()),
                 h.oneOf("machine", hv.machine()),
@@ -149,7 +151,26 @@ public final class ConfigLoader {
         var runtime = new RuntimeConfig.Runtime(
                 r.absolutePath("state_dir", d.runtime().stateDir()),
                 r.bool("debug", d.runtime().debug()));
+        checkCloudHypervisor(hypervisor, agent, file);
         return new RuntimeConfig(hypervisor, virtiofsd, agent, runtime);
+    }
+
+    /**
+     * What Cloud Hypervisor cannot do, refused when the file is read rather than at each pod's start: it has no
+     * TCG (KVM only), and no virtio-serial port for the debug console.
+     */
+    private static void checkCloudHypervisor(RuntimeConfig.Hypervisor hypervisor, RuntimeConfig.Agent agent, Path file) {
+        if (hypervisor.type() != RuntimeConfig.HypervisorType.CLOUD_HYPERVISOR) {
+            return;
+        }
+        if (hypervisor.accel() == io.javakata.hypervisor.Accelerator.TCG) {
+            throw Errors.invalidArgument("hypervisor.accel = \"tcg\" in %s: Cloud Hypervisor (hypervisor.type = "
+                    + "\"cloud-hypervisor\") has no TCG, it runs only on KVM; use \"auto\" or \"kvm\"", file);
+        }
+        if (agent.debugConsole()) {
+            throw Errors.invalidArgument("agent.debug_console = true in %s: the debug console is a virtio-serial port, "
+                    + "which Cloud Hypervisor (hypervisor.type = \"cloud-hypervisor\") does not have", file);
+        }
     }
 
     private static String firstLine(String s) {

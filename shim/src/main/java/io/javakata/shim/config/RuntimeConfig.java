@@ -26,14 +26,20 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
         return new RuntimeConfig(Hypervisor.defaults(), Virtiofsd.defaults(), Agent.defaults(), Runtime.defaults());
     }
 
-    /** How an enum value is written in configuration.toml and in {@code env}'s JSON: its name in lower case. */
+    /**
+     * How an enum value is written in configuration.toml and in {@code env}'s JSON: its name in lower case, '_' as
+     * '-' ({@code CLOUD_HYPERVISOR} is {@code "cloud-hypervisor"}).
+     */
     public static String tomlName(Enum<?> value) {
-        return value.name().toLowerCase(Locale.ROOT);
+        return value.name().toLowerCase(Locale.ROOT).replace('_', '-');
     }
 
     /** hypervisor.type: the VMM driver. */
     public enum HypervisorType {
-        QEMU
+        /** QEMU 7.2 ({@code io.javakata.hypervisor.qemu}): KVM or TCG. */
+        QEMU,
+        /** Cloud Hypervisor v49 or later ({@code io.javakata.hypervisor.ch}): KVM only, agent over hybrid vsock. */
+        CLOUD_HYPERVISOR
     }
 
     /** hypervisor.machine: the QEMU machine type, by QEMU's name for it ({@link #tomlName}). */
@@ -54,8 +60,9 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
     /**
      * [hypervisor] table.
      *
-     * @param type          the VMM driver (QEMU is the only one so far)
-     * @param path          the VMM binary
+     * @param type          the VMM driver: QEMU or Cloud Hypervisor
+     * @param path          the VMM binary (default {@link #DEFAULT_QEMU_PATH}, or {@link #DEFAULT_CLOUD_HYPERVISOR_PATH}
+     *                      when type is cloud-hypervisor)
      * @param kernel        the guest kernel
      * @param initrd        the guest initrd (agent, runc, modules)
      * @param machine       the QEMU machine type
@@ -76,9 +83,12 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
                              int consoleLogMaxKiB) {
         /** The user make install creates for QEMU. */
         public static final String DEFAULT_RUN_AS = "javakata-qemu";
+        public static final Path DEFAULT_QEMU_PATH = Path.of("/usr/bin/qemu-system-x86_64");
+        /** Where Cloud Hypervisor's release binary is commonly installed; Debian does not package it. */
+        public static final Path DEFAULT_CLOUD_HYPERVISOR_PATH = Path.of("/usr/local/bin/cloud-hypervisor");
 
         public static Hypervisor defaults() {
-            return new Hypervisor(HypervisorType.QEMU, Path.of("/usr/bin/qemu-system-x86_64"),
+            return new Hypervisor(HypervisorType.QEMU, DEFAULT_QEMU_PATH,
                     Path.of("/usr/share/javakata/vmlinuz"), Path.of("/usr/share/javakata/initrd.img"),
                     Machine.Q35, Accelerator.AUTO, 1, 512, "", Duration.ofSeconds(90), DEFAULT_RUN_AS, 1024);
         }

@@ -2,14 +2,16 @@ package io.javakata.shim.sandbox;
 
 import io.javakata.hypervisor.Hypervisor;
 import io.javakata.hypervisor.VmSpec;
+import io.javakata.hypervisor.ch.CloudHypervisor;
 import io.javakata.hypervisor.qemu.QemuHypervisor;
 import io.javakata.shim.agent.AgentDialer;
+import io.javakata.shim.config.RuntimeConfig;
 import io.javakata.shim.network.PodNetworks;
 import java.util.Objects;
 import java.util.function.Function;
 
 /**
- * How a sandbox gets its VM and reaches its agent. {@link #qemu()} is the real thing; tests pass a
+ * How a sandbox gets its VM and reaches its agent. {@link #forConfig} is the real thing; tests pass a
  * fake hypervisor and an in-memory dialer.
  *
  * @param hypervisors makes an (unstarted) hypervisor for a spec
@@ -31,5 +33,13 @@ public record VmLauncher(Function<VmSpec, Hypervisor> hypervisors, AgentDialer d
 
     public static VmLauncher qemu() {
         return new VmLauncher(QemuHypervisor::new, AgentDialer.transports(), PodNetworks.host());
+    }
+
+    /** The real launcher for the VMM {@code config} names ({@code hypervisor.type}). */
+    public static VmLauncher forConfig(RuntimeConfig config) {
+        return switch (config.hypervisor().type()) {
+            case QEMU -> qemu();
+            case CLOUD_HYPERVISOR -> new VmLauncher(CloudHypervisor::new, AgentDialer.transports(), PodNetworks.host());
+        };
     }
 }

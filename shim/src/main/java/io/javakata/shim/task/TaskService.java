@@ -68,7 +68,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * {@code containerd.task.v2.Task}: a thin translator, shaped like containerd's runc shim
+ * {@code containerd.task.v2.Task}, also served as {@code containerd.task.v3.Task}: a thin translator, shaped like containerd's runc shim
  * ({@code cmd/containerd-shim-runc-v2/task/service.go}): look the container up, call the model,
  * publish the event, convert the answer. All the tasks of one pod share this service and one
  * {@link Sandbox}, made by the first task (the pod sandbox, or a lone {@code ctr run} container).
@@ -80,6 +80,12 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class TaskService {
 
     public static final String SERVICE = "containerd.task.v2.Task";
+    /**
+     * The same service under containerd 2.x's name: its messages are those of v2 field for field, only the proto
+     * package differs (docs/protocol-facts.md §2.13), so one handler serves both names.
+     */
+    public static final String SERVICE_V3 = "containerd.task.v3.Task";
+    private static final List<String> SERVICES = List.of(SERVICE, SERVICE_V3);
     static final String CONTAINER_TYPE = "io.kubernetes.cri.container-type";
     static final String SANDBOX_ID = "io.kubernetes.cri.sandbox-id";
 
@@ -104,7 +110,7 @@ public final class TaskService {
     private volatile Sandbox sandbox;
 
     public TaskService(ShimContext ctx, EventPublisher events, Runnable exitShim) {
-        this(ctx, events, exitShim, VmLauncher.qemu());
+        this(ctx, events, exitShim, VmLauncher.forConfig(ctx.config()));
     }
 
     /** For tests: a chosen way to make VMs and reach their agents. */
@@ -115,7 +121,7 @@ public final class TaskService {
         this.launcher = Objects.requireNonNull(launcher, "launcher");
     }
 
-    /** Registers all 17 methods of {@value #SERVICE} on {@code server}. */
+    /** Registers all 17 methods of {@value #SERVICE} and of {@value #SERVICE_V3} on {@code server}. */
     public void register(TtrpcServer server) {
         on(server, "Create", CreateTaskRequest.parser(), this::create);
         on(server, "Start", StartRequest.parser(), this::start);
@@ -133,10 +139,12 @@ public final class TaskService {
         on(server, "Resume", ResumeRequest.parser(), this::resume);
         on(server, "Update", UpdateTaskRequest.parser(), this::update);
         on(server, "Stats", StatsRequest.parser(), this::stats);
-        server.registerUnary(SERVICE, "Checkpoint", CheckpointTaskRequest.parser(), (call, request) -> {
-            throw Errors.unimplemented("Checkpoint of %s: checkpoint and restore are not supported by javakata "
-                    + "(a VM-isolated container cannot be checkpointed with CRIU from the host)", request.getId());
-        });
+        for (String service : SERVICES) {
+            server.registerUnary(service, "Checkpoint", CheckpointTaskRequest.parser(), (call, request) -> {
+                throw Errors.unimplemented("Checkpoint of %s: checkpoint and restore are not supported by javakata "
+                        + "(a VM-isolated container cannot be checkpointed with CRIU from the host)", request.getId());
+            });
+        }
     }
 
     CreateTaskResponse create(CreateTaskRequest request) {
@@ -462,6 +470,8 @@ public final class TaskService {
                 throw e;
             }
         };
-        server.registerUnary(SERVICE, method, parser, unary);
+        for (String service : SERVICES) {
+            server.registerUnary(service, method, parser, unary);
+        }
     }
 }

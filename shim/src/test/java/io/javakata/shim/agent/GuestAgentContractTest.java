@@ -3,7 +3,7 @@ package io.javakata.shim.agent;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javakata.guest.container.ContainerManager;
-import io.javakata.guest.container.Runc;
+import io.javakata.guest.container.OciCli;
 import io.javakata.guest.reaper.Reaper;
 import io.javakata.guest.reaper.SystemChildWaiter;
 import io.javakata.guest.rpc.AgentService;
@@ -59,7 +59,7 @@ class GuestAgentContractTest extends AgentContract {
             Files.copy(script, runc);
         }
         runc.toFile().setExecutable(true);
-        ContainerManager containers = new ContainerManager(tmp.resolve("bundles"), new Runc(runc, tmp.resolve("state"),
+        ContainerManager containers = new ContainerManager(tmp.resolve("bundles"), new OciCli(runc, tmp.resolve("state"),
                 reaper), reaper, Path.of("/proc"), tmp.resolve("cgroup"));
         server = new TtrpcServer("guest-agent");
         new AgentService(containers, "contract", Path.of("/proc/sys")).register(server);

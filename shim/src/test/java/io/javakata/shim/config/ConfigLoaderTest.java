@@ -95,6 +95,17 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void cloudHypervisorHasItsOwnDefaultPathUnlessOneIsGiven() throws Exception {
+        RuntimeConfig c = ConfigLoader.load(write("[hypervisor]\ntype = \"cloud-hypervisor\"\n"));
+        assertEquals(RuntimeConfig.HypervisorType.CLOUD_HYPERVISOR, c.hypervisor().type());
+        assertEquals(RuntimeConfig.Hypervisor.DEFAULT_CLOUD_HYPERVISOR_PATH, c.hypervisor().path());
+        assertEquals("cloud-hypervisor", RuntimeConfig.tomlName(c.hypervisor().type()));
+        RuntimeConfig given = ConfigLoader.load(write("[hypervisor]\ntype = \"cloud-hypervisor\"\n"
+                + "path = \"/opt/ch/cloud-hypervisor\"\n"));
+        assertEquals(Path.of("/opt/ch/cloud-hypervisor"), given.hypervisor().path());
+    }
+
+    @Test
     void theLimitsAreVmSpecsOwn() throws Exception {
         String sized = "[hypervisor]\nvcpus = %d\nmemory_mib = %d\nconsole_log_max_kib = %d\n";
         RuntimeConfig least = ConfigLoader.load(write(sized.formatted(VmSpec.MIN_VCPUS, VmSpec.MIN_MEMORY_MIB,
@@ -129,7 +140,7 @@ class ConfigLoaderTest {
     /** Every kind of bad value, refused when the file is read, naming the key, the value, the file and the rule. */
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
-        "[hypervisor]\\ntype = \"firecracker\"|hypervisor.type = \"firecracker\" in FILE: must be one of qemu",
+        "[hypervisor]\\ntype = \"firecracker\"|hypervisor.type = \"firecracker\" in FILE: must be one of qemu, cloud-hypervisor",
         "[hypervisor]\\npath = \"qemu-system-x86_64\"|hypervisor.path = \"qemu-system-x86_64\" in FILE: must be an absolute path",
         "[hypervisor]\\nkernel = \"vmlinuz\"|hypervisor.kernel = \"vmlinuz\" in FILE: must be an absolute path",
         "[hypervisor]\\ninitrd = 1|hypervisor.initrd = 1 in FILE: must be a string",
@@ -162,6 +173,9 @@ class ConfigLoaderTest {
         "[runtime]\\nstate_dir = \"/run/a\\u0000b\"|runtime.state_dir = \"/run/a\\u0000b\" in FILE: must be a path: Nul character not allowed",
         "[runtime]\\ndebug = \"yes\"|runtime.debug = \"yes\" in FILE: must be true or false",
         "hypervisor = 1|hypervisor in FILE must be a table [hypervisor], not a value",
+        "[hypervisor]\\ntype = \"cloud_hypervisor\"|hypervisor.type = \"cloud_hypervisor\" in FILE: must be one of qemu, cloud-hypervisor",
+        "[hypervisor]\\ntype = \"cloud-hypervisor\"\\naccel = \"tcg\"|hypervisor.accel = \"tcg\" in FILE: Cloud Hypervisor (hypervisor.type = \"cloud-hypervisor\") has no TCG, it runs only on KVM; use \"auto\" or \"kvm\"",
+        "[hypervisor]\\ntype = \"cloud-hypervisor\"\\n[agent]\\ndebug_console = true|agent.debug_console = true in FILE: the debug console is a virtio-serial port, which Cloud Hypervisor (hypervisor.type = \"cloud-hypervisor\") does not have",
     })
     void badValuesNameKeyValueAndRule(String toml, String message) throws Exception {
         Path file = write(toml.replace("\\n", "\n") + "\n");

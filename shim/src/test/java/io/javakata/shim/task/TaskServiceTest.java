@@ -268,6 +268,34 @@ class TaskServiceTest {
     }
 
     @Test
+    void containerd2sTaskV3NameServesTheSameTasksAsV2() throws Exception {
+        agent.programs.put("c1", p -> p.exit(4));
+        create("c1", "", "");
+        StateResponse created = containerd.call(TaskService.SERVICE_V3, "State",
+                StateRequest.newBuilder().setId("c1").build(), StateResponse.parser(), CALL);
+        assertEquals(Status.CREATED, created.getStatus(), "a task created over v2 is seen over v3");
+        containerd.call(TaskService.SERVICE_V3, "Start", StartRequest.newBuilder().setId("c1").build(),
+                io.containerd.task.v2.StartResponse.parser(), CALL);
+        WaitResponse exit = containerd.call(TaskService.SERVICE_V3, "Wait", WaitRequest.newBuilder().setId("c1").build(),
+                WaitResponse.parser(), CALL);
+        assertEquals(4, exit.getExitStatus());
+        assertEquals(4, state("c1").getExitStatus(), "and v2 sees what v3 did");
+
+        RuntimeStatusException unknown = failure(() -> containerd.call(TaskService.SERVICE_V3, "Kill",
+                KillRequest.newBuilder().setId("nope").setSignal(9).build(), Empty.parser(), CALL));
+        assertEquals(Code.NOT_FOUND, unknown.code(), "errors keep their codes under v3");
+        RuntimeStatusException checkpoint = failure(() -> containerd.call(TaskService.SERVICE_V3, "Checkpoint",
+                io.containerd.task.v2.CheckpointTaskRequest.newBuilder().setId("c1").build(), Empty.parser(), CALL));
+        assertEquals(Code.UNIMPLEMENTED, checkpoint.code());
+        assertTrue(checkpoint.getMessage().contains("not supported by javakata"), checkpoint.getMessage());
+
+        containerd.call(TaskService.SERVICE_V3, "Delete", DeleteRequest.newBuilder().setId("c1").build(),
+                DeleteResponse.parser(), CALL);
+        assertEquals(List.of("/tasks/create", "/tasks/start", "/tasks/exit", "/tasks/delete"), events.topics());
+        assertFalse(Files.exists(sandboxPaths("c1").dir()), "the last Delete over v3 tears the sandbox down");
+    }
+
+    @Test
     void createdButNeverStartedTaskCanBeDeleted() throws Exception {
         create("c1", "", "");
         CompletableFuture<WaitResponse> wait = containerd.callAsync(TASK, "Wait",

@@ -21,7 +21,7 @@ import io.javakata.guest.TestProcesses;
 
 /** A runc that never answers is killed at the timeout, with what it started ({@code runc init}, a hook). */
 @Timeout(30)
-class RuncTimeoutTest {
+class OciCliTimeoutTest {
 
     @RegisterExtension
     static final ReaperLoop REAPER = new ReaperLoop();
@@ -41,7 +41,7 @@ class RuncTimeoutTest {
         Path hung = tmp.resolve("runc");
         Files.writeString(hung, "#!/bin/sh\nsleep " + marker + " &\nwait\n");
         hung.toFile().setExecutable(true);
-        Runc runc = new Runc(hung, tmp.resolve("state"), REAPER.reaper(), Duration.ofMillis(300));
+        OciCli runc = new OciCli(hung, tmp.resolve("state"), REAPER.reaper(), Duration.ofMillis(300));
         long start = System.nanoTime();
         var e = assertThrows(IOException.class, () -> runc.start("c1", tmp));
         Duration took = Duration.ofNanos(System.nanoTime() - start);

@@ -8,9 +8,9 @@ import java.util.List;
  * {@code {"level":"error","msg":"...","time":"..."}}). runc reports a failing container init (for
  * example a missing executable) there, not on its exit code.
  */
-public final class RuncLog {
+public final class OciLog {
 
-    private RuncLog() {
+    private OciLog() {
     }
 
     /** The "msg" of every line whose level is error or fatal, in order. */

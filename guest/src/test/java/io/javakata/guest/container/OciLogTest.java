@@ -9,7 +9,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 @Timeout(5)
-class RuncLogTest {
+class OciLogTest {
 
     @Test
     void errorMessagesAreExtractedAndUnescaped() {
@@ -20,13 +20,13 @@ class RuncLogTest {
                 """;
         assertEquals(List.of(
                 "runc create failed: unable to start container process: exec: \"nosuch\": executable file not found in $PATH",
-                "line\none A"), RuncLog.errors(log));
+                "line\none A"), OciLog.errors(log));
     }
 
     @Test
     void missingOrUnterminatedFieldsAreAbsent() {
-        assertNull(RuncLog.field("{\"level\":\"error\"}", "msg"));
-        assertNull(RuncLog.field("{\"msg\":\"unterminated", "msg"));
-        assertEquals(List.of(), RuncLog.errors("not json at all\n"));
+        assertNull(OciLog.field("{\"level\":\"error\"}", "msg"));
+        assertNull(OciLog.field("{\"msg\":\"unterminated", "msg"));
+        assertEquals(List.of(), OciLog.errors("not json at all\n"));
     }
 }

@@ -14,52 +14,56 @@ import io.javakata.guest.reaper.Reaper;
 import io.javakata.guest.stdio.RuntimeStdio;
 
 /**
- * Drives the runc binary. Every command logs to a JSON file ({@code --log}), whose error lines become
- * the exception message when the command fails: that is where runc says why a container could not be
- * created ("exec: \"nosuch\": executable file not found in $PATH").
+ * Drives an OCI runtime's command line: crun in the guest, or runc, which takes the same commands and global flags
+ * ({@code --root}, {@code --log}, {@code --log-format json}). Messages name the runtime by its binary's file name
+ * ("crun create c1 failed"). Every command logs to a JSON file ({@code --log}), whose error lines become the
+ * exception message when the command fails: that is where the runtime says why a container could not be created
+ * ("executable file `nosuch` not found in $PATH").
  *
- * <p>Thread-safe; each call blocks until runc exits, at most {@link #TIMEOUT_SECONDS}: then runc and what it
- * started ({@code runc init}, a hook) are killed and the call fails.
+ * <p>Thread-safe; each call blocks until the runtime exits, at most {@link #TIMEOUT_SECONDS}: then it and what it
+ * started (its container init, a hook) are killed and the call fails.
  */
-public final class Runc implements OciRuntime {
+public final class OciCli implements OciRuntime {
 
     static final long TIMEOUT_SECONDS = 60;
-    private static final System.Logger LOG = System.getLogger(Runc.class.getName());
+    private static final System.Logger LOG = System.getLogger(OciCli.class.getName());
 
     private final Path binary;
+    private final String name;
     private final Path root;
     private final Reaper reaper;
     private final Duration timeout;
 
     /**
-     * @param binary the runc executable
-     * @param root   runc's state directory ({@code --root})
-     * @param reaper starts runc so the guest reaper leaves runc's exit to the JDK
+     * @param binary the runtime's executable
+     * @param root   its state directory ({@code --root})
+     * @param reaper starts the runtime so the guest reaper leaves its exit to the JDK
      */
-    public Runc(Path binary, Path root, Reaper reaper) {
+    public OciCli(Path binary, Path root, Reaper reaper) {
         this(binary, root, reaper, Duration.ofSeconds(TIMEOUT_SECONDS));
     }
 
     /** As above, with each command killed after {@code timeout} instead of {@link #TIMEOUT_SECONDS} (tests). */
-    Runc(Path binary, Path root, Reaper reaper, Duration timeout) {
+    OciCli(Path binary, Path root, Reaper reaper, Duration timeout) {
         this.binary = binary;
+        this.name = binary.getFileName().toString();
         this.root = root;
         this.reaper = reaper;
         this.timeout = timeout;
     }
 
-    /** {@code runc create}; a terminal init's pty master goes to {@code stdio}'s console socket. */
+    /** {@code create}; a terminal init's pty master goes to {@code stdio}'s console socket. */
     @Override
     public void create(String id, Path bundle, Path pidFile, RuntimeStdio stdio) throws IOException {
-        Path log = bundle.resolve("runc-create.log");
+        Path log = bundle.resolve("oci-create.log");
         run("create", id, withStdio(builder(log, withConsole(stdio, "create", "--bundle", bundle.toString(),
                 "--pid-file", pidFile.toString()), id), stdio), log);
     }
 
-    /** {@code runc exec --detach}; a terminal exec's pty master goes to {@code stdio}'s console socket. */
+    /** {@code exec --detach}; a terminal exec's pty master goes to {@code stdio}'s console socket. */
     @Override
     public void exec(String id, Path bundle, Path processJson, Path pidFile, RuntimeStdio stdio) throws IOException {
-        Path log = processJson.resolveSibling("runc-exec.log");
+        Path log = processJson.resolveSibling("oci-exec.log");
         run("exec", id, withStdio(builder(log, withConsole(stdio, "exec", "--detach", "--pid-file",
                 pidFile.toString(), "--process", processJson.toString()), id), stdio), log);
     }
@@ -77,36 +81,36 @@ public final class Runc implements OciRuntime {
         return builder.redirectInput(stdio.stdin()).redirectOutput(stdio.stdout()).redirectError(stdio.stderr());
     }
 
-    /** {@code runc pause} (cgroup freezer). */
+    /** {@code pause} (cgroup freezer). */
     @Override
     public void pause(String id, Path bundle) throws IOException {
-        Path log = bundle.resolve("runc-pause.log");
+        Path log = bundle.resolve("oci-pause.log");
         run("pause", id, quiet(builder(log, "pause", id), bundle), log);
     }
 
-    /** {@code runc resume}. */
+    /** {@code resume}. */
     @Override
     public void resume(String id, Path bundle) throws IOException {
-        Path log = bundle.resolve("runc-resume.log");
+        Path log = bundle.resolve("oci-resume.log");
         run("resume", id, quiet(builder(log, "resume", id), bundle), log);
     }
 
-    /** {@code runc update --resources <file>}: the file holds OCI LinuxResources JSON. */
+    /** {@code update --resources <file>}: the file holds OCI LinuxResources JSON. */
     @Override
     public void update(String id, Path bundle, Path resources) throws IOException {
-        Path log = bundle.resolve("runc-update.log");
+        Path log = bundle.resolve("oci-update.log");
         run("update", id, quiet(builder(log, "update", "--resources", resources.toString(), id), bundle), log);
     }
 
     @Override
     public void start(String id, Path bundle) throws IOException {
-        Path log = bundle.resolve("runc-start.log");
+        Path log = bundle.resolve("oci-start.log");
         run("start", id, quiet(builder(log, "start", id), bundle), log);
     }
 
     @Override
     public void kill(String id, Path bundle, int signal, boolean all) throws IOException {
-        Path log = bundle.resolve("runc-kill.log");
+        Path log = bundle.resolve("oci-kill.log");
         List<String> args = new ArrayList<>(List.of("kill"));
         if (all) {
             args.add("--all");
@@ -118,7 +122,7 @@ public final class Runc implements OciRuntime {
 
     @Override
     public void delete(String id, Path bundle) throws IOException {
-        Path log = bundle.resolve("runc-delete.log");
+        Path log = bundle.resolve("oci-delete.log");
         run("delete", id, quiet(builder(log, "delete", "--force", id), bundle), log);
     }
 
@@ -126,7 +130,7 @@ public final class Runc implements OciRuntime {
         return builder(log, List.of(args), null);
     }
 
-    /** runc's global flags, {@code args}, then {@code id} unless null. */
+    /** The global flags, {@code args}, then {@code id} unless null. */
     private ProcessBuilder builder(Path log, List<String> args, String id) {
         List<String> command = new ArrayList<>(List.of(binary.toString(), "--root", root.toString(),
                 "--log", log.toString(), "--log-format", "json"));
@@ -138,7 +142,7 @@ public final class Runc implements OciRuntime {
     }
 
     private static ProcessBuilder quiet(ProcessBuilder builder, Path bundle) {
-        Path output = bundle.resolve("runc-output.log");
+        Path output = bundle.resolve("oci-output.log");
         return builder.redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(output.toFile()))
                 .redirectErrorStream(true);
@@ -147,24 +151,24 @@ public final class Runc implements OciRuntime {
     private void run(String op, String id, ProcessBuilder builder, Path log) throws IOException {
         Files.deleteIfExists(log);
         long started = System.nanoTime();
-        int code = BoundedCommand.run(reaper, builder, timeout, "runc " + op + " " + id);
-        LOG.log(Level.DEBUG, "msg=\"runc {0}\" container={1} exit={2} millis={3}", op, id, code,
+        int code = BoundedCommand.run(reaper, builder, timeout, name + " " + op + " " + id);
+        LOG.log(Level.DEBUG, "msg=\"{0} {1}\" container={2} exit={3} millis={4}", name, op, id, code,
                 (System.nanoTime() - started) / 1_000_000);
         if (code != 0) {
-            throw new IOException("runc " + op + " " + id + " failed (exit " + code + "): " + reason(log));
+            throw new IOException(name + " " + op + " " + id + " failed (exit " + code + "): " + reason(log));
         }
     }
 
-    private static String reason(Path log) {
+    private String reason(Path log) {
         try {
             String text = Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "";
-            List<String> errors = RuncLog.errors(text);
+            List<String> errors = OciLog.errors(text);
             if (!errors.isEmpty()) {
                 return String.join("; ", errors);
             }
-            return text.isBlank() ? "runc gave no reason" : text.strip();
+            return text.isBlank() ? name + " gave no reason" : text.strip();
         } catch (IOException e) {
-            return "runc gave no reason (reading " + log + ": " + e.getMessage() + ")";
+            return name + " gave no reason (reading " + log + ": " + e.getMessage() + ")";
         }
     }
 }
