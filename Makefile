@@ -4,6 +4,8 @@
 #   make demo     install everything, then run one container in a VM through a private containerd
 #   make test     install everything, then run the unit tests and the integration tests
 #   make install  install the shim, the guest assets and a default configuration (idempotent)
+#   make dist     the self-contained release build/dist/javakata-<version>-linux-amd64.tar.gz (a jlink'd Java
+#                 runtime inside: the node needs no Java) and its DaemonSet image; docs/install.md
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -32,7 +34,7 @@ ETC         := /etc/javakata
 # The unprivileged user QEMU switches to ([hypervisor] run_as in configuration.toml).
 QEMU_USER   := javakata-qemu
 
-.PHONY: all deps build guest install demo test clean
+.PHONY: all deps build guest install dist demo test clean
 
 all: build
 
@@ -76,10 +78,14 @@ install: deps build guest
 	@if [[ -f $(DIST)/make-aot-cache.sh ]]; then bash $(DIST)/make-aot-cache.sh $(SHARE)/javakata-shim.jar; fi
 	@echo "install: containerd-shim-javakata-v2 -> $(PREFIX_BIN), jar and guest assets -> $(SHARE), vhost-device-vsock -> $(LIBEXEC)"
 
+dist: build guest
+	scripts/dist.sh build/dist
+
 demo: install
 	scripts/demo.sh
 
-test: install
+# DistIT installs the release that dist builds.
+test: install dist
 	mvn -B verify
 
 clean:

@@ -26,6 +26,14 @@
 # bridge jk<hash of DIR>, subnet 10.213.<n>.0/24 from the hash, IPAM state under DIR/cni. `stop` deletes the
 # bridge.
 #
+# With JAVAKATA_NODE=1, `start` makes DIR a stand-in for a whole node whose root holds no Java and no javakata
+# (DistIT, docs/testing.md "A node with no Java"): containerd runs in a private mount and PID namespace (the node's:
+# its PID 1 is a holder process, DIR/node.pid has its host PID) in which tmpfs hides /usr/lib/jvm, /usr/share/javakata
+# and /etc/javakata, and DIR/node's etc/containerd, opt, usr/local/bin and run/javakata are bound over the real ones.
+# Its configuration is the node's, DIR/node/etc/containerd/config.toml (seen as /etc/containerd/config.toml in the
+# namespace), with the runc handler only: installing javakata there is the test's job. DIR/restart-containerd,
+# run inside the namespace, restarts it (a node's `systemctl restart containerd`). `stop` ends the namespace.
+#
 # The gRPC socket is DIR/c.sock: keep DIR short (a Unix socket path has at most 108 bytes).
 #
 # JAVAKATA_CONTAINERD_BIN=PATH (on start) runs the containerd and ctr found in that directory instead of the
@@ -34,16 +42,21 @@
 # io.containerd.cri.v1.images), older ones version 2; both say the same (docs/containerd-versions.md).
 set -euo pipefail
 
-usage() { echo "usage: $0 start|stop|config|stop-daemon|start-daemon DIR" >&2; exit 2; }
+usage() { echo "usage: $0 start|stop|config|stop-daemon|start-daemon|restart-in-node DIR" >&2; exit 2; }
 [[ $# -eq 2 ]] || usage
 action="$1"
 dir="$2"
+self=$(readlink -f "$0")
 [[ "$dir" == /* ]] || dir="$(pwd)/$dir"
 dir="${dir%/}"
 sock="$dir/c.sock"
 hash="$(printf '%s' "$dir" | sha256sum | cut -c1-10)"
 bridge="jk$hash"
 subnet="10.213.$(( 16#${hash:0:4} % 250 + 1 )).0/24"
+node=false
+[[ "${JAVAKATA_NODE:-}" == 1 || -f "$dir/node.pid" ]] && node=true
+config="$dir/config.toml"
+$node && config="$dir/node/etc/containerd/config.toml"
 
 log() { echo "containerd.sh: $*" >&2; }
 
@@ -114,6 +127,28 @@ agent_config() {
     fi
 }
 
+# The javakata handlers; none on a stand-in node, whose javakata comes from its installer.
+javakata_runtimes() {
+    $node && return 0
+    cat <<TOML
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata]
+      runtime_type = "io.containerd.javakata.v2"
+      $(javakata_options '"io.containerd.grpc.v1.cri"')
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-debug]
+      runtime_type = "io.containerd.javakata.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-debug.options]
+        ConfigPath = "$dir/javakata-debug.toml"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-ch]
+      runtime_type = "io.containerd.javakata.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-ch.options]
+        ConfigPath = "$dir/javakata-ch.toml"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-serial]
+      runtime_type = "io.containerd.javakata.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-serial.options]
+        ConfigPath = "$dir/javakata-serial.toml"
+TOML
+}
+
 # The shim's configuration with Cloud Hypervisor as the VMM, for the javakata-ch handler.
 write_ch_config() {
     local base="${JAVAKATA_CONFIG:-/etc/javakata/configuration.toml}"
@@ -155,7 +190,7 @@ write_shim_configs() {
 }
 
 write_config() {
-    mkdir -p "$dir"
+    mkdir -p "$dir" "$(dirname "$config")"
     printf '%s' "$bin_dir" > "$dir/bin"
     write_cni
     write_shim_configs
@@ -180,9 +215,7 @@ javakata_options() {
 
 write_config_v2() {
     local port=$1
-    local javakata_options
-    javakata_options="$(javakata_options '"io.containerd.grpc.v1.cri"')"
-    cat > "$dir/config.toml" <<TOML
+    cat > "$config" <<TOML
 # Private containerd for javakata (scripts/containerd.sh); everything lives under $dir.
 version = 2
 root = "$dir/root"
@@ -212,21 +245,7 @@ state = "$dir/state"
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata]
-      runtime_type = "io.containerd.javakata.v2"
-      $javakata_options
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-debug]
-      runtime_type = "io.containerd.javakata.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-debug.options]
-        ConfigPath = "$dir/javakata-debug.toml"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-ch]
-      runtime_type = "io.containerd.javakata.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-ch.options]
-        ConfigPath = "$dir/javakata-ch.toml"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-serial]
-      runtime_type = "io.containerd.javakata.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-serial.options]
-        ConfigPath = "$dir/javakata-serial.toml"
+$(javakata_runtimes)
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
@@ -316,7 +335,82 @@ start() {
         exit 1
     fi
     write_config
+    if $node; then
+        start_node
+    fi
     launch
+}
+
+# The stand-in node's namespaces: a holder process (PID 1 of the new PID namespace) that sets up the mounts.
+start_node() {
+    local n="$dir/node" d
+    for d in etc/containerd opt usr/local/bin run/javakata; do
+        mkdir -p "$n/$d"
+        chmod 0755 "$n/$d"
+    done
+    cat > "$dir/node-init.sh" <<SH
+set -e
+for d in /usr/lib/jvm /usr/share/javakata /etc/javakata; do
+    if [ -d "\$d" ]; then mount -t tmpfs -o size=1m,mode=0755 jk-hidden "\$d"; fi
+done
+mkdir -p /run/javakata
+for d in etc/containerd opt usr/local/bin run/javakata; do mount --bind "$n/\$d" "/\$d"; done
+touch "$dir/node.ready"
+exec -a "jk-node $dir/" sleep infinity
+SH
+    cat > "$dir/restart-containerd" <<SH
+#!/bin/bash
+exec "$self" restart-in-node "$dir"
+SH
+    chmod 0755 "$dir/restart-containerd"
+    setsid unshare --mount --pid --fork --mount-proc --propagation private bash "$dir/node-init.sh" \
+        </dev/null >>"$dir/node.log" 2>&1 &
+    local unshare_pid=$! holder="" deadline=$((SECONDS + 30))
+    until [[ -f "$dir/node.ready" && -n "$holder" ]]; do
+        holder=$(ps -o pid= --ppid "$unshare_pid" | tr -d ' ' | head -n1 || true)
+        if ! kill -0 "$unshare_pid" 2>/dev/null || ((SECONDS >= deadline)); then
+            log "the node namespace did not come up within 30 s:"
+            cat "$dir/node.log" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+    echo "$holder" > "$dir/node.pid"
+    log "node namespace: holder pid $holder, root $n"
+}
+
+# Moves this process into the cgroups of the node's PID 1, as systemd starts a service in its own: the caller may be
+# a pod's container (the DaemonSet's installer), and a container that stops takes every process of its cgroups along.
+leave_callers_cgroups() {
+    local id controllers path file
+    while IFS=: read -r id controllers path; do
+        if [[ -z "$controllers" ]]; then
+            # cgroup v2: the unified hierarchy, at the root on a pure v2 host
+            if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then file=/sys/fs/cgroup$path/cgroup.procs
+            else file=/sys/fs/cgroup/unified$path/cgroup.procs; fi
+        else
+            file=/sys/fs/cgroup/${controllers#name=}
+            [[ -d "$file" ]] || file=/sys/fs/cgroup/${controllers%%,*}   # "cpu,cpuacct" mounted as cpu
+            file=$file$path/cgroup.procs
+        fi
+        [[ -w "$file" ]] && echo $$ > "$file" 2>/dev/null || true
+    done < /proc/1/cgroup
+}
+
+# Inside the node's namespaces (DIR/restart-containerd): stop containerd and start it again, as systemd would.
+restart_in_node() {
+    local pid
+    pid=$(cat "$dir/containerd.nspid" 2>/dev/null || true)
+    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid"
+        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$dir/containerd.pid"
+    leave_callers_cgroups
+    setsid "$containerd_bin" --config "$config" </dev/null >>"$dir/containerd.log" 2>&1 &
+    echo $! > "$dir/containerd.nspid"
+    await_answer $!
 }
 
 running() { [[ -f "$dir/containerd.pid" ]] && kill -0 "$(cat "$dir/containerd.pid")" 2>/dev/null; }
@@ -325,10 +419,30 @@ running() { [[ -f "$dir/containerd.pid" ]] && kill -0 "$(cat "$dir/containerd.pi
 launch() {
     # setsid: containerd gets its own session, so a Ctrl-C in the caller's terminal reaches only the caller,
     # whose trap then stops containerd in order.
-    setsid "$containerd_bin" --config "$dir/config.toml" </dev/null >>"$dir/containerd.log" 2>&1 &
-    local pid=$!
+    local pid
+    if $node; then
+        # nsenter forks into the PID namespace: containerd is its child.
+        setsid nsenter --target "$(cat "$dir/node.pid")" --mount --pid -- \
+            bash -c 'echo $$ > "$1/containerd.nspid"; exec "$3" --config "$2"' - "$dir" "$config" "$containerd_bin" \
+            </dev/null >>"$dir/containerd.log" 2>&1 &
+        local nsenter_pid=$! deadline=$((SECONDS + 10))
+        pid=""
+        while [[ -z "$pid" ]] && ((SECONDS < deadline)); do
+            pid=$(ps -o pid= --ppid "$nsenter_pid" | tr -d ' ' | head -n1 || true)
+            [[ -n "$pid" ]] || sleep 0.1
+        done
+        [[ -n "$pid" ]] || { log "containerd did not start in the node namespace"; exit 1; }
+    else
+        setsid "$containerd_bin" --config "$config" </dev/null >>"$dir/containerd.log" 2>&1 &
+        pid=$!
+    fi
     echo "$pid" > "$dir/containerd.pid"
-    local deadline=$((SECONDS + 30))
+    await_answer "$pid"
+}
+
+# Waits until containerd (PID $1) answers on DIR/c.sock.
+await_answer() {
+    local pid=$1 deadline=$((SECONDS + 30))
     until answers; do
         if ! kill -0 "$pid" 2>/dev/null; then
             log "containerd exited during start-up; last lines of $dir/containerd.log:"
@@ -345,7 +459,7 @@ launch() {
 }
 
 start_daemon() {
-    if [[ ! -f "$dir/config.toml" ]]; then
+    if [[ ! -f "$config" ]]; then
         log "no $dir/config.toml: start-daemon restarts a containerd that start set up"
         exit 1
     fi
@@ -425,6 +539,9 @@ stop() {
         kill -TERM "$pid" 2>/dev/null || true
         for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -0 "$pid" 2>/dev/null && { log "containerd $pid ignored SIGTERM for 10 s; killing it"; kill -KILL "$pid" 2>/dev/null || true; }
+    elif [[ -f "$dir/node.pid" ]] && answers; then
+        # A stand-in node whose containerd was restarted inside its namespace: its host PID is not known here.
+        remove_all
     fi
     local left
     left="$(owned_pids)"
@@ -455,6 +572,7 @@ case "$action" in
     stop) stop ;;
     config) write_config ;;
     stop-daemon) stop_daemon ;;
+    restart-in-node) restart_in_node ;;
     start-daemon) start_daemon ;;
     *) usage ;;
 esac

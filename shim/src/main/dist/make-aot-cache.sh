@@ -1,6 +1,7 @@
 #!/bin/bash
-# make-aot-cache.sh JAR: writes JAR's AOT cache (JEP 483/514), "${JAR%.jar}.aot", which the launcher
-# containerd-shim-javakata-v2 uses when present. `make install` runs it after installing the jar.
+# make-aot-cache.sh JAR [JAVA]: writes JAR's AOT cache (JEP 483/514), "${JAR%.jar}.aot", which the launcher
+# containerd-shim-javakata-v2 uses when present. `make install` runs it after installing the jar, a release's
+# bin/javakata-install with the release's own java after installing the release.
 #
 # The cache holds the classes a training run loaded and linked, and it is only valid for that exact jar and for
 # compatible JVM options, so it is rebuilt on every install. The training run is a real `start` that spawns a `serve`
@@ -8,15 +9,20 @@
 # so it never notices. The daemon is then stopped with SIGTERM through the shim.pid it wrote.
 set -euo pipefail
 
-# The JDK the installed launcher runs (make install writes the same one into it); a cache is only valid for it.
-. "$(cd "$(dirname "${BASH_SOURCE[0]}")/../../../.." && pwd)/scripts/java-env.sh"
-JAVA=$JAVAKATA_JAVA_HOME/bin/java
+# The java the launcher runs; a cache is only valid for it. make install's launcher runs the JDK of scripts/java-env.sh;
+# a release's installer (bin/javakata-install) names its own jlink'd runtime as the second argument.
+if [[ -n "${2:-}" ]]; then
+    JAVA=$2
+else
+    . "$(cd "$(dirname "${BASH_SOURCE[0]}")/../../../.." && pwd)/scripts/java-env.sh"
+    JAVA=$JAVAKATA_JAVA_HOME/bin/java
+fi
 # Keep in step with the launcher's options, minus -Xshare:auto and -Xlog:disable (the JVM refuses -Xshare with
 # -XX:AOTCacheOutput, and the training output goes to a log file).
 OPTS=(-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmx96m -Xss512k -XX:-UsePerfData --enable-native-access=ALL-UNNAMED
       --sun-misc-unsafe-memory-access=allow)
 
-jar=${1:?usage: make-aot-cache.sh JAR}
+jar=${1:?usage: make-aot-cache.sh JAR [JAVA]}
 jar=$(readlink -f "$jar")
 aot="${jar%.jar}.aot"
 work=$(mktemp -d /tmp/javakata-aot.XXXXXX)

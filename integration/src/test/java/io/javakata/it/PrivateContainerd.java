@@ -33,6 +33,10 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * {@code CI} set, every javakata process, mount and sandbox on the machine counts. Not thread-safe: one test
  * at a time.
  *
+ * <p>A {@linkplain #node(String) node} one is a stand-in for a whole node with no Java and no javakata (scripts/
+ * containerd.sh with JAVAKATA_NODE=1): containerd runs in a mount and PID namespace of its own, whose root keeps its
+ * javakata state under {@link #nodeRoot()}; its sandboxes and mounts are looked for there.
+ *
  * <p>It runs the system's containerd, or the containerd and ctr of another directory
  * ({@link #PrivateContainerd(String, Optional)}: another version, from scripts/containerd-versions.sh).
  */
@@ -59,19 +63,46 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
     private static final boolean CI = System.getenv("CI") != null;
 
     private final String namespace;
+    private final boolean node;
     private final Optional<Path> binaries;
     private Path dir;
     private Ctr ctr;
     private Set<String> sandboxesBefore = Set.of();
 
     public PrivateContainerd(String namespace) {
-        this(namespace, Optional.empty());
+        this(namespace, Optional.empty(), false);
     }
 
     /** With {@code binaries}: the directory whose containerd and ctr run instead of the system's. */
     public PrivateContainerd(String namespace, Optional<Path> binaries) {
+        this(namespace, binaries, false);
+    }
+
+    private PrivateContainerd(String namespace, Optional<Path> binaries, boolean node) {
         this.namespace = namespace;
         this.binaries = binaries;
+        this.node = node;
+    }
+
+    /** A private containerd on a stand-in node with no Java (see the class comment). */
+    public static PrivateContainerd node(String namespace) {
+        return new PrivateContainerd(namespace, Optional.empty(), true);
+    }
+
+    /** The stand-in node's root (its /etc/containerd, /opt, /usr/local/bin and /run/javakata). */
+    public Path nodeRoot() {
+        return dir.resolve("node");
+    }
+
+    /** Runs {@code command} as root in the stand-in node's mount and PID namespaces; gives its exit code and output. */
+    public Ctr.Result onNode(Duration timeout, String... command) throws IOException {
+        var argv = new ArrayList<>(List.of("nsenter", "--target", nodePid(), "--mount", "--pid", "--"));
+        argv.addAll(List.of(command));
+        return Ctr.execute(argv, null, timeout);
+    }
+
+    private String nodePid() throws IOException {
+        return Files.readString(dir.resolve("node.pid")).strip();
     }
 
     public Ctr ctr() {
@@ -88,11 +119,15 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
 
     @Override
     public void beforeAll(ExtensionContext context) throws Exception {
-        sandboxesBefore = CI ? Set.of() : sandboxEntries();
         dir = Files.createTempDirectory(Path.of("/tmp"), "jkit-");
+        sandboxesBefore = CI || node ? Set.of() : sandboxEntries();
         // scripts/containerd.sh remembers the binaries in its directory: the later actions on it need no variable.
-        script(binaries.map(b -> Map.of("JAVAKATA_CONTAINERD_BIN", b.toString())).orElse(Map.of()),
-                "containerd.sh", "start", dir.toString());
+        var env = new java.util.HashMap<String, String>();
+        binaries.ifPresent(b -> env.put("JAVAKATA_CONTAINERD_BIN", b.toString()));
+        if (node) {
+            env.put("JAVAKATA_NODE", "1");
+        }
+        script(env, "containerd.sh", "start", dir.toString());
         ctr = new Ctr(binaries.map(b -> b.resolve("ctr").toString()).orElse("ctr"), dir.resolve("c.sock"), namespace);
         importImage(image());
     }
@@ -125,7 +160,7 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
             ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
         }
         for (String entry : newSandboxes()) {
-            Path sandbox = SANDBOXES.resolve(entry);
+            Path sandbox = sandboxes().resolve(entry);
             for (String mount : mountsUnder(sandbox)) {
                 exec("umount", "-l", mount);
             }
@@ -149,9 +184,21 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
         for (String mount : mountsUnder(dir)) {
             leaks.add("mount " + mount);
         }
+        if (node) {
+            // The node's mounts are in its own namespace, where its state directory is /run/javakata.
+            Path mountinfo = Path.of("/proc", nodePid(), "mountinfo");
+            if (Files.exists(mountinfo)) {
+                for (String mount : mountsUnder(dir, mountinfo)) {
+                    leaks.add("mount " + mount + " (node namespace)");
+                }
+                for (String mount : mountsUnder(Path.of("/run/javakata/sandboxes"), mountinfo)) {
+                    leaks.add("mount " + mount + " (node namespace)");
+                }
+            }
+        }
         for (String entry : newSandboxes()) {
-            leaks.add("sandbox state " + SANDBOXES.resolve(entry));
-            for (String mount : mountsUnder(SANDBOXES.resolve(entry))) {
+            leaks.add("sandbox state " + sandboxes().resolve(entry));
+            for (String mount : mountsUnder(sandboxes().resolve(entry))) {
                 leaks.add("mount " + mount);
             }
         }
@@ -207,17 +254,28 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
         return dir.resolve("state/io.containerd.runtime.v2.task").resolve(namespace).resolve(id);
     }
 
+    private Path sandboxes() {
+        return node ? nodeRoot().resolve("run/javakata/sandboxes") : SANDBOXES;
+    }
+
     private Set<String> newSandboxes() throws IOException {
+        if (node) {
+            return sandboxEntries(sandboxes());
+        }
         var entries = new TreeSet<>(sandboxEntries());
         entries.removeAll(sandboxesBefore);
         return entries;
     }
 
     private static Set<String> sandboxEntries() throws IOException {
-        if (!Files.isDirectory(SANDBOXES)) {
+        return sandboxEntries(SANDBOXES);
+    }
+
+    private static Set<String> sandboxEntries(Path sandboxes) throws IOException {
+        if (!Files.isDirectory(sandboxes)) {
             return Set.of();
         }
-        try (Stream<Path> list = Files.list(SANDBOXES)) {
+        try (Stream<Path> list = Files.list(sandboxes)) {
             return list.map(p -> p.getFileName().toString()).collect(TreeSet::new, Set::add, Set::addAll);
         }
     }
@@ -225,7 +283,7 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
     /** Watched processes that are this containerd's (all of them, with {@code any}, or under CI). */
     private List<Long> ownedPids(boolean any) throws IOException {
         var roots = new TreeSet<Long>();
-        var sandboxes = newSandboxes().stream().map(e -> SANDBOXES.resolve(e).toString()).toList();
+        var sandboxes = newSandboxes().stream().map(e -> sandboxes().resolve(e).toString()).toList();
         ProcessHandle.allProcesses().forEach(p -> {
             String cmd = cmdline(p.pid());
             if (cmd.contains(dir + "/") || sandboxes.stream().anyMatch(cmd::contains)
@@ -251,9 +309,13 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
     }
 
     static List<String> mountsUnder(Path path) throws IOException {
+        return mountsUnder(path, Path.of("/proc/self/mountinfo"));
+    }
+
+    private static List<String> mountsUnder(Path path, Path mountinfo) throws IOException {
         String prefix = path + "/";
         var mounts = new ArrayList<String>();
-        for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+        for (String line : Files.readAllLines(mountinfo)) {
             String point = line.split(" ")[4].replace("\\040", " ");
             if (point.startsWith(prefix) || point.equals(path.toString())) {
                 mounts.add(point);
@@ -333,6 +395,7 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
         exec(env, command.toArray(String[]::new));
     }
 
+    /** The repository the tests run from. */
     static Path repo() {
         return Path.of(System.getProperty("javakata.repo", "..")).toAbsolutePath().normalize();
     }

@@ -61,7 +61,16 @@ public final class PrivateCri implements BeforeAllCallback, AfterAllCallback {
 
     /** On the containerd and ctr in {@code binaries} (another containerd version), or the system's. */
     public PrivateCri(Optional<Path> binaries) {
-        this.containerd = new PrivateContainerd("k8s.io", binaries);
+        this(new PrivateContainerd("k8s.io", binaries));
+    }
+
+    private PrivateCri(PrivateContainerd containerd) {
+        this.containerd = containerd;
+    }
+
+    /** CRI on a stand-in node with no Java and no javakata ({@link PrivateContainerd#node}): only the runc handler. */
+    public static PrivateCri node() {
+        return new PrivateCri(PrivateContainerd.node("k8s.io"));
     }
 
     public PrivateContainerd containerd() {
