@@ -1,6 +1,6 @@
 #!/bin/bash
 # Builds the javakata guest: <out>/vmlinuz (Debian's cloud kernel) and <out>/initrd.img (an
-# uncompressed, reproducible newc cpio holding busybox, the kernel modules the agent needs, crun, a
+# uncompressed, reproducible newc cpio holding busybox, the kernel modules the agent needs, runc, a
 # jlinked Java runtime and the agent jar). Does nothing when <out>/.stamp matches a hash of every
 # input. Downloaded .debs are cached in <out>/../guest-cache.
 #
@@ -79,16 +79,18 @@ fi
 [ -n "$KERNEL_PKG" ] || { echo "cannot resolve linux-image-cloud-amd64" >&2; exit 1; }
 KERNEL_VERSION=$(pkg_candidate "$KERNEL_PKG")
 BUSYBOX_VERSION=$(pkg_candidate busybox-static)
-# The guest's OCI runtime: crun (C, one short process per command; runc's Go binary took seconds per container
-# under TCG), with libyajl2, the one library it needs that a Debian 12 host may lack.
-CRUN_VERSION=$(pkg_candidate crun)
-YAJL_VERSION=$(pkg_candidate libyajl2)
-[ -n "$CRUN_VERSION" ] && [ -n "$YAJL_VERSION" ] || { echo "cannot resolve crun and libyajl2 in apt" >&2; exit 1; }
+# The guest's OCI runtime: Debian's runc. (Debian 12's crun, 1.8.1, refuses the runtime-spec 1.1/1.2 configs that
+# containerd 1.7 and 2.x write, "unknown version specified"; trixie's crun 1.21 needs glibc >= 2.38, Debian 12 has 2.36.)
+if ! command -v runc >/dev/null; then
+    apt-get install -y -qq runc >/dev/null
+fi
+RUNC_BIN=$(command -v runc)
+RUNC_VERSION=$(dpkg-query -W -f='${Version}' runc 2>/dev/null || "$RUNC_BIN" --version | head -1)
 JDK_VERSION=$(cat "$JDK/release")
 
 STAMP=$( {
     sha256sum "$HERE/build.sh" "$HERE/init" "$HERE/on-demand-modules" "$AGENT_JAR" | cut -d' ' -f1
-    echo "$KERNEL_PKG=$KERNEL_VERSION busybox-static=$BUSYBOX_VERSION crun=$CRUN_VERSION libyajl2=$YAJL_VERSION"
+    echo "$KERNEL_PKG=$KERNEL_VERSION busybox-static=$BUSYBOX_VERSION runc=$RUNC_VERSION"
     echo "$JDK_VERSION aot=$AOT"
 } | sha256sum | cut -d' ' -f1)
 if [ -f "$OUT/.stamp" ] && [ "$(cat "$OUT/.stamp")" = "$STAMP" ] && [ -f "$OUT/vmlinuz" ] && [ -f "$OUT/initrd.img" ] \
@@ -96,7 +98,7 @@ if [ -f "$OUT/.stamp" ] && [ "$(cat "$OUT/.stamp")" = "$STAMP" ] && [ -f "$OUT/v
     echo "guest image up to date in $OUT"
     exit 0
 fi
-echo "building guest image: $KERNEL_PKG $KERNEL_VERSION, busybox $BUSYBOX_VERSION, crun $CRUN_VERSION"
+echo "building guest image: $KERNEL_PKG $KERNEL_VERSION, busybox $BUSYBOX_VERSION, runc $RUNC_VERSION"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/javakata-guest.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -118,8 +120,6 @@ KERNEL_DEB=$(fetch_deb "$KERNEL_PKG" "$KERNEL_VERSION")
 BUSYBOX_DEB=$(fetch_deb busybox-static "$BUSYBOX_VERSION")
 dpkg-deb -x "$KERNEL_DEB" "$WORK/kernel"
 dpkg-deb -x "$BUSYBOX_DEB" "$WORK/busybox"
-dpkg-deb -x "$(fetch_deb crun "$CRUN_VERSION")" "$WORK/crun"
-dpkg-deb -x "$(fetch_deb libyajl2 "$YAJL_VERSION")" "$WORK/crun"
 KREL=$(basename "$(ls -d "$WORK"/kernel/lib/modules/*)")
 KCONFIG="$WORK/kernel/boot/config-$KREL"
 
@@ -239,29 +239,29 @@ fi
 cp "$AGENT_JAR" "$ROOT/opt/agent/javakata-agent.jar"
 printf '%s\n' "${JVM_ARGS[@]}" > "$ROOT/etc/javakata/jvm.args"
 
-# --- crun ------------------------------------------------------------------------------------------
+# --- runc ------------------------------------------------------------------------------------------
 mkdir -p "$ROOT/usr/sbin"
-cp "$WORK/crun/usr/bin/crun" "$ROOT/usr/sbin/crun"
+cp "$RUNC_BIN" "$ROOT/usr/sbin/runc"
 
 # --- shared libraries of every ELF file we ship (from ldd) --------------------------------------
 copy_libs() {
     # The JDK's own libraries find libjvm.so once the launcher has loaded it; anything else missing is an error.
     local missing
-    missing=$(LD_LIBRARY_PATH="$WORK/crun/usr/lib/x86_64-linux-gnu" ldd "$1" 2>/dev/null \
+    missing=$(ldd "$1" 2>/dev/null \
         | grep 'not found' | grep -v '^\s*libjvm\.so ' || true)
     if [ -n "$missing" ]; then
         echo "$1 needs a library neither this host nor the unpacked packages have: $missing" >&2
         exit 1
     fi
     # Libraries resolved inside the runtime itself ($ORIGIN) are already there.
-    LD_LIBRARY_PATH="$WORK/crun/usr/lib/x86_64-linux-gnu" ldd "$1" 2>/dev/null | awk '/=> \// {print $3} /^\s*\/lib/ {print $1}' | { grep -v "^$ROOT/" || true; } | while read -r lib; do
+    ldd "$1" 2>/dev/null | awk '/=> \// {print $3} /^\s*\/lib/ {print $1}' | { grep -v "^$ROOT/" || true; } | while read -r lib; do
         dest="$ROOT/lib/x86_64-linux-gnu/$(basename "$lib")"
         [ -e "$dest" ] || { mkdir -p "$(dirname "$dest")"; cp -L "$lib" "$dest"; }
     done
 }
 while read -r elf; do
     copy_libs "$elf"
-done < <(find "$ROOT/opt/jre" "$ROOT/usr/sbin/crun" -type f \( -name '*.so' -o -perm -u+x \))
+done < <(find "$ROOT/opt/jre" "$ROOT/usr/sbin/runc" -type f \( -name '*.so' -o -perm -u+x \))
 # The loader path is baked into every binary.
 cp -L /lib64/ld-linux-x86-64.so.2 "$ROOT/lib64/ld-linux-x86-64.so.2"
 
