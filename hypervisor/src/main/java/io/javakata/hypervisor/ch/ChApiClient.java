@@ -21,7 +21,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * A small HTTP/1.1 client for Cloud Hypervisor's REST API on its Unix socket (docs/protocol-facts.md §8.1): one
+ * A small HTTP/1.1 client for Cloud Hypervisor's REST API on its Unix socket
+ * (cloud-hypervisor/cloud-hypervisor {@code docs/api.md}): one
  * connection per call, as Cloud Hypervisor's own {@code ch-remote} does; {@code PUT} or {@code GET
  * /api/v1/<action>}, a JSON body with its {@code Content-Length}; the answer read up to its {@code Content-Length}
  * (none means no body: 204). A status of 300 or more is a {@link ChApiException} naming the call and carrying

@@ -9,7 +9,8 @@ import java.util.Locale;
 
 /**
  * The {@code VmConfig} body of {@code PUT /api/v1/vm.create} for a {@link VmSpec}, with the field names of Cloud
- * Hypervisor's API spec ({@code vmm/src/api/openapi/cloud-hypervisor.yaml}; docs/protocol-facts.md §8.2):
+ * Hypervisor's API spec ({@code vmm/src/api/openapi/cloud-hypervisor.yaml} and {@code vmm/src/vm_config.rs} of
+ * cloud-hypervisor/cloud-hypervisor):
  * <ul>
  *   <li>{@code cpus}: {@code boot_vcpus} = {@code max_vcpus} = the spec's vCPUs (both required; no hotplug);</li>
  *   <li>{@code memory}: {@code size} in bytes, {@code shared} when virtiofs is used (a vhost-user backend maps the

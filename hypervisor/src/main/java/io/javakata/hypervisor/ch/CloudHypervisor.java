@@ -34,7 +34,8 @@ import java.util.function.Supplier;
  * <p>Requirements, each checked before anything is launched and refused with a sentence saying why: KVM usable
  * ({@link CloudHypervisorHost}; Cloud Hypervisor has no TCG, so {@code accel = tcg} is refused too); and, once it
  * answers, a Cloud Hypervisor of at least v{@value #MIN_MAJOR_VERSION} (before it, a {@code net} entry without
- * {@code ip} still gave the tap 192.168.249.1/24, docs/protocol-facts.md §8.2). Cloud Hypervisor cannot switch to
+ * {@code ip} still gave the tap 192.168.249.1/24: {@code NetConfig} in cloud-hypervisor/cloud-hypervisor
+ * {@code vmm/src/vm_config.rs}). Cloud Hypervisor cannot switch to
  * another user, so {@link VmSpec#runAs()} does not apply (logged); it runs under its own seccomp filter, as root.
  *
  * <p>Thread-safety: every method may be called from any thread; {@link #start()} and {@link #stop(Duration)} are

@@ -11,14 +11,14 @@ import java.util.Optional;
 
 /**
  * Whether this host can run Cloud Hypervisor, and why not: its binary, and KVM. Cloud Hypervisor has no
- * emulation fallback (it runs on KVM or Microsoft's MSHV only, docs/protocol-facts.md §8.6), so unlike the QEMU
- * driver it cannot fall back to TCG.
+ * emulation fallback (it runs on KVM or Microsoft's MSHV only: cloud-hypervisor/cloud-hypervisor {@code README.md}),
+ * so unlike the QEMU driver it cannot fall back to TCG.
  *
  * <p>KVM counts as usable when {@code /dev/kvm} exists and opens read-write, and the KVM behind it is not PVM. A
  * PVM host (the {@code kvm_pvm} module loaded, no {@code kvm_intel} or {@code kvm_amd}) offers a {@code /dev/kvm}
- * that runs only guest kernels built for PVM: a stock kernel does not boot under it (QEMU aborts at vCPU reset on
- * this project's machines, docs/protocol-facts.md §7.4), so it is reported as unusable. Opening the device does
- * not prove a guest boots; Cloud Hypervisor's own errors at {@code vm.boot} say the rest.
+ * that runs only guest kernels built for PVM (https://lwn.net/Articles/963718/): a stock kernel does not boot
+ * under it (QEMU aborts at vCPU reset on this project's machines), so it is reported as unusable. Opening the
+ * device does not prove a guest boots; Cloud Hypervisor's own errors at {@code vm.boot} say the rest.
  *
  * <p>Stateless and thread-safe; each check reads a few files and opens {@code /dev/kvm} once.
  */

@@ -24,7 +24,7 @@ import java.util.concurrent.CountDownLatch;
 /**
  * Cloud Hypervisor's REST API for tests, on a real Unix socket, holding clients to the contract of its API spec
  * ({@code vmm/src/api/openapi/cloud-hypervisor.yaml}) and of the VMM's state machine ({@code vmm/src/lib.rs}),
- * docs/protocol-facts.md §8.1 to §8.3:
+ * and of its HTTP layer ({@code vmm/src/api/http/mod.rs}, all in cloud-hypervisor/cloud-hypervisor):
  * <ul>
  *   <li>endpoints and methods: {@code GET vmm.ping}, {@code PUT vmm.shutdown}, {@code PUT vm.create} (a JSON
  *       {@code VmConfig} body, required), {@code PUT vm.boot}, {@code PUT vm.shutdown}, {@code PUT vm.delete},
