@@ -17,8 +17,9 @@
 # with $JAVAKATA_TRANSPORT set, ConfigPath DIR/javakata.toml: that configuration with [agent] transport =
 # $JAVAKATA_TRANSPORT), `javakata-debug` (the same with ConfigPath DIR/javakata-debug.toml: [agent] debug_console
 # on), `javakata-serial` (ConfigPath DIR/javakata-serial.toml: the shim's configuration with [agent] transport =
-# "serial"), `javakata-ch` (ConfigPath DIR/javakata-ch.toml: the same configuration with [hypervisor] type =
-# "cloud-hypervisor", path = $JAVAKATA_CH_BINARY or the cloud-hypervisor on PATH, accel auto, no debug console; only
+# "serial"), `javakata-fault` (ConfigPath DIR/javakata-fault.toml: javakata's with [hypervisor] boot_timeout_seconds
+# = 45, for FaultMatrixIT), `javakata-ch` (ConfigPath DIR/javakata-ch.toml: the same configuration with
+# [hypervisor] type = "cloud-hypervisor", path = $JAVAKATA_CH_BINARY or the cloud-hypervisor on PATH, accel auto, no debug console; only
 # CloudHypervisorIT uses it, when that binary and KVM are there) and `runc` (io.containerd.runc.v2, state under
 # DIR/runc), the sandbox image
 # localhost/javakata/pause:1 (scripts/build-busybox-image.sh --pause), the streaming server on 127.0.0.1 at a
@@ -117,15 +118,18 @@ write_cni() {
 JSON
 }
 
-# agent_config SRC KEY VALUE: SRC (a shim configuration.toml, possibly missing) with [agent] KEY = VALUE.
-agent_config() {
-    local src="$1" key="$2" value="$3"
-    if [[ -r "$src" ]] && grep -q '^\[agent\]' "$src"; then
-        grep -v "^$key *=" "$src" | sed "/^\[agent\]/a $key = $value"
+# table_config SRC TABLE KEY VALUE: SRC (a shim configuration.toml, possibly missing) with [TABLE] KEY = VALUE.
+table_config() {
+    local src="$1" table="$2" key="$3" value="$4"
+    if [[ -r "$src" ]] && grep -q "^\\[$table\\]" "$src"; then
+        grep -v "^$key *=" "$src" | sed "/^\\[$table\\]/a $key = $value"
     else
-        { [[ -r "$src" ]] && cat "$src"; printf '\n[agent]\n%s = %s\n' "$key" "$value"; }
+        { [[ -r "$src" ]] && cat "$src"; printf '\n[%s]\n%s = %s\n' "$table" "$key" "$value"; }
     fi
 }
+
+# agent_config SRC KEY VALUE: SRC with [agent] KEY = VALUE.
+agent_config() { table_config "$1" agent "$2" "$3"; }
 
 # The javakata handlers; none on a stand-in node, whose javakata comes from its installer.
 javakata_runtimes() {
@@ -146,6 +150,10 @@ javakata_runtimes() {
       runtime_type = "io.containerd.javakata.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-serial.options]
         ConfigPath = "$dir/javakata-serial.toml"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-fault]
+      runtime_type = "io.containerd.javakata.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-fault.options]
+        ConfigPath = "$dir/javakata-fault.toml"
 TOML
 }
 
@@ -175,8 +183,9 @@ containerd_major() {
 }
 
 # The shims' configurations: javakata's (with [agent] transport = $JAVAKATA_TRANSPORT when that is set, else the
-# base file as it is), javakata-debug's (javakata's with the debug console on) and javakata-serial's (the base with
-# the virtio-serial transport).
+# base file as it is), javakata-debug's (javakata's with the debug console on), javakata-serial's (the base with
+# the virtio-serial transport) and javakata-fault's (javakata's with a boot timeout of 45 s instead of 90: the fault
+# matrix's frozen boot waits for it).
 write_shim_configs() {
     local base="${JAVAKATA_CONFIG:-/etc/javakata/configuration.toml}"
     local main="$base"
@@ -187,6 +196,7 @@ write_shim_configs() {
     fi
     agent_config "$main" debug_console true > "$dir/javakata-debug.toml"
     agent_config "$base" transport '"serial"' > "$dir/javakata-serial.toml"
+    table_config "$main" hypervisor boot_timeout_seconds 45 > "$dir/javakata-fault.toml"
 }
 
 write_config() {
@@ -308,6 +318,11 @@ state = "$dir/state"
       sandboxer = "podsandbox"
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.javakata-serial.options]
         ConfigPath = "$dir/javakata-serial.toml"
+    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.javakata-fault]
+      runtime_type = "io.containerd.javakata.v2"
+      sandboxer = "podsandbox"
+      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.javakata-fault.options]
+        ConfigPath = "$dir/javakata-fault.toml"
     [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
