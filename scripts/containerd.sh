@@ -18,7 +18,7 @@
 # $JAVAKATA_TRANSPORT), `javakata-debug` (the same with ConfigPath DIR/javakata-debug.toml: [agent] debug_console
 # on), `javakata-serial` (ConfigPath DIR/javakata-serial.toml: the shim's configuration with [agent] transport =
 # "serial"), `javakata-fault` (ConfigPath DIR/javakata-fault.toml: javakata's with [hypervisor] boot_timeout_seconds
-# = 45, for FaultMatrixIT), `javakata-ch` (ConfigPath DIR/javakata-ch.toml: the same configuration with
+# = 60, for FaultMatrixIT), `javakata-ch` (ConfigPath DIR/javakata-ch.toml: the same configuration with
 # [hypervisor] type = "cloud-hypervisor", path = $JAVAKATA_CH_BINARY or the cloud-hypervisor on PATH, accel auto, no debug console; only
 # CloudHypervisorIT uses it, when that binary and KVM are there) and `runc` (io.containerd.runc.v2, state under
 # DIR/runc), the sandbox image
@@ -184,7 +184,7 @@ containerd_major() {
 
 # The shims' configurations: javakata's (with [agent] transport = $JAVAKATA_TRANSPORT when that is set, else the
 # base file as it is), javakata-debug's (javakata's with the debug console on), javakata-serial's (the base with
-# the virtio-serial transport) and javakata-fault's (javakata's with a boot timeout of 45 s instead of 90: the fault
+# the virtio-serial transport) and javakata-fault's (javakata's with a boot timeout of 60 s instead of 90: the fault
 # matrix's frozen boot waits for it).
 write_shim_configs() {
     local base="${JAVAKATA_CONFIG:-/etc/javakata/configuration.toml}"
@@ -196,7 +196,7 @@ write_shim_configs() {
     fi
     agent_config "$main" debug_console true > "$dir/javakata-debug.toml"
     agent_config "$base" transport '"serial"' > "$dir/javakata-serial.toml"
-    table_config "$main" hypervisor boot_timeout_seconds 45 > "$dir/javakata-fault.toml"
+    table_config "$main" hypervisor boot_timeout_seconds 60 > "$dir/javakata-fault.toml"
 }
 
 write_config() {
