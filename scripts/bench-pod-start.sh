@@ -16,8 +16,9 @@
 #   scripts/bench-pod-start.sh [ROUNDS]        default 5 rounds
 #
 # The shim: the installed one, or JAVAKATA_SHIM_JAR; its base configuration: JAVAKATA_CONFIG or
-# /etc/javakata/configuration.toml (the handlers' configurations derive from it; its [runtime] state_dir is where the
-# leak check looks: give it a private one on a shared machine).
+# /etc/javakata/configuration.toml (the handlers' configurations derive from it, with boot_timeout_seconds = 300 and
+# request_timeout_seconds = 120 so that a loaded machine gives slow figures rather than failed pods; its [runtime]
+# state_dir is where the leak check looks: give it a private one on a shared machine).
 set -euo pipefail
 
 rounds="${1:-5}"
@@ -45,15 +46,18 @@ printf '#!/bin/busybox sh\necho "floor: init reached"\n' > "$work/floor/init"
 chmod 0755 "$work/floor/init"
 (cd "$work/floor" && find . | cpio -o -H newc --quiet) > "$work/floor.cpio"
 
-toml_with_key "$base" template enabled true > "$work/template.toml"
+# Timeouts for a loaded machine: a pod that runs past the defaults would be a failure, not a figure.
+toml_with_key "$base" hypervisor boot_timeout_seconds 300 > "$work/step.toml"
+toml_with_key "$work/step.toml" agent request_timeout_seconds 120 > "$work/javakata.toml"
+toml_with_key "$work/javakata.toml" template enabled true > "$work/template.toml"
 handlers=(runc javakata-cold)
 if shim_accepts "$jar" "$work/template.toml"; then
-    toml_with_key "$base" template enabled false > "$work/cold.toml"
+    toml_with_key "$work/javakata.toml" template enabled false > "$work/cold.toml"
     extra="javakata-cold=$work/cold.toml javakata-template=$work/template.toml"
     handlers+=(javakata-template)
     template="available"
 else
-    cp "$base" "$work/cold.toml"
+    cp "$work/javakata.toml" "$work/cold.toml"
     extra="javakata-cold=$work/cold.toml"
     template="not available: $jar does not accept a [template] table (it has no VM templates yet)"
 fi

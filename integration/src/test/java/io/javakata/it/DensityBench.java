@@ -45,6 +45,7 @@ public final class DensityBench {
         AssertionError leakCheck = null;
         List<String> leaks = List.of();
         long teardownMs = 0;
+        long podsPss = 0;
         System.out.printf(Locale.ROOT, "before: MemAvailable %d MiB, load %s%n", availableBefore / 1024, HostFigures.load());
         System.out.println("pod start_ms mem_available_mib load shims_rss/pss_mib qemus_rss/pss_mib virtiofsds_rss/pss_mib");
         long runStart = System.nanoTime();
@@ -73,9 +74,12 @@ public final class DensityBench {
                 starts.add(startMs);
                 availableAfter = HostFigures.memAvailableKib();
                 var containerd = cri.containerd();
+                var shims = HostFigures.memory(containerd.processes("javakata-shim"));
+                var qemus = HostFigures.memory(containerd.processes("qemu-system-x86_64"));
+                var virtiofsds = HostFigures.memory(containerd.processes("virtiofsd"));
+                podsPss = shims.pssKib() + qemus.pssKib() + virtiofsds.pssKib();
                 System.out.printf(Locale.ROOT, "%d %d %d %s %s %s %s%n", n, startMs, availableAfter / 1024, HostFigures.load(),
-                        HostFigures.memory(containerd.processes("javakata-shim")), HostFigures.memory(containerd.processes("qemu-system-x86_64")),
-                        HostFigures.memory(containerd.processes("virtiofsd")));
+                        shims, qemus, virtiofsds);
             }
         } finally {
             long teardownStart = System.nanoTime();
@@ -96,12 +100,16 @@ public final class DensityBench {
                         + HostFigures.spread(starts.subList(running - 5, running)) : ""));
         if (running > 0) {
             long perPodKib = (availableBefore - availableAfter) / running;
-            System.out.printf(Locale.ROOT, "MemAvailable: %d MiB before, %d MiB with %d pods: %d MiB per pod%n",
-                    availableBefore / 1024, availableAfter / 1024, running, perPodKib / 1024);
-            if (perPodKib > 0) {
-                System.out.printf(Locale.ROOT, "extrapolation (memory only, not measured): %d pods more before MemAvailable "
-                        + "reaches %d MiB, %d in all%n", (availableAfter / 1024 - MIN_AVAILABLE_MIB) * 1024 / perPodKib,
-                        MIN_AVAILABLE_MIB, running + (availableAfter / 1024 - MIN_AVAILABLE_MIB) * 1024 / perPodKib);
+            System.out.printf(Locale.ROOT, "MemAvailable: %d MiB before, %d MiB with %d pods: %d MiB per pod (other work on "
+                    + "the host moves this too); the pods' shims, QEMUs and virtiofsds: %d MiB PSS, %d MiB per pod%n",
+                    availableBefore / 1024, availableAfter / 1024, running, perPodKib / 1024, podsPss / 1024, podsPss / 1024 / running);
+            long room = Math.max(0, availableAfter - MIN_AVAILABLE_MIB * 1024);
+            for (long perPod : List.of(perPodKib, podsPss / running)) {
+                if (perPod > 0) {
+                    System.out.printf(Locale.ROOT, "extrapolation (memory only, not measured) at %d MiB per pod: %d pods "
+                            + "more before MemAvailable reaches %d MiB, %d in all%n", perPod / 1024, room / perPod,
+                            MIN_AVAILABLE_MIB, running + room / perPod);
+                }
             }
         }
         System.out.printf(Locale.ROOT, "teardown of %d pods: %d ms; left behind: %s%n", pods.size(), teardownMs,
