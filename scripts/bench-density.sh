@@ -3,7 +3,8 @@
 # sleeps) started through CRI one after another on a private containerd and kept running
 # (io.javakata.it.DensityBench from integration/'s test classes). Per pod: RunPodSandbox -> the container's first log
 # line, the host's MemAvailable and load average, and the memory of all pods' shims, QEMUs and virtiofsds. It stops
-# at COUNT pods, when a start fails or takes over 300 s, when MemAvailable falls under 2 GiB, or after BUDGET seconds;
+# at COUNT pods, when a start fails (RunPodSandbox past its 180 s deadline)
+# or takes over 300 s in all, when MemAvailable falls under 2 GiB, or after BUDGET seconds;
 # then it tears every pod down and checks that nothing is left (processes, mounts, sandbox state, network
 # namespaces with their taps, veths, cgroups); exit 1 if something was.
 #

@@ -123,8 +123,8 @@ public final class CriBench {
             String javakataJar = Path.of(System.getenv().getOrDefault("JAVAKATA_SHIM_JAR", "javakata-shim.jar")).getFileName().toString();
             String shim = runc ? "containerd-shim-runc-v2" : javakataJar;
             String shimMemory = HostFigures.memory(containerd.processes(shim)).toString();
-            String qemuMemory = HostFigures.memory(containerd.processes("qemu-system-x86_64")).toString();
-            String virtiofsdMemory = HostFigures.memory(containerd.processes("virtiofsd")).toString();
+            String qemuMemory = HostFigures.memory(program(containerd, "qemu-system-x86_64")).toString();
+            String virtiofsdMemory = HostFigures.memory(program(containerd, "virtiofsd")).toString();
 
             long secondStart = System.nanoTime();
             pod.run("second", "sh", "-c", "echo second; sleep 3600");
@@ -135,6 +135,11 @@ public final class CriBench {
                     millis(secondStarted - secondStart), millis(secondLine - secondStart), shimMemory, qemuMemory,
                     virtiofsdMemory, runc ? "-" : Long.toString((total - available) / 1024));
         }
+    }
+
+    /** This containerd's processes running {@code name}. */
+    static List<Long> program(PrivateContainerd containerd, String name) throws IOException {
+        return HostFigures.running(containerd.processes(name), name);
     }
 
     private static long millis(long nanos) {

@@ -12,7 +12,8 @@ import java.util.function.UnaryOperator;
 /**
  * The density figures of docs/benchmarks.md, run by scripts/bench-density.sh (not a test): idle pods (one busybox
  * container each that prints a line and sleeps) started through CRI one after another on one private containerd, all
- * kept running. Per pod: RunPodSandbox → the container's first log line, the host's MemAvailable and load average
+ * kept running (RunPodSandbox with the 180 s deadline of {@link PrivateCri#runPod}, the whole start within
+ * {@link #POD_DEADLINE}). Per pod: RunPodSandbox → the container's first log line, the host's MemAvailable and load average
  * after it, and the memory (RSS/PSS) of all pods' shims, QEMUs and virtiofsds together. It stops at COUNT pods, when a
  * start fails or times out, when MemAvailable falls under {@value #MIN_AVAILABLE_MIB} MiB, or when the time budget is
  * spent; then it tears every pod down (as the kubelet would, a few at a time), and checks that nothing is left: no
@@ -67,7 +68,8 @@ public final class DensityBench {
                     Duration left = POD_DEADLINE.minusNanos(System.nanoTime() - start);
                     pod.awaitLog("idle", l -> l.endsWith(" stdout F ready"), left.isNegative() ? Duration.ZERO : left);
                 } catch (RuntimeException | AssertionError e) {
-                    stopped = "pod " + n + " did not start within " + POD_DEADLINE.toSeconds() + " s: " + e.getMessage();
+                    stopped = String.format(Locale.ROOT, "pod %d did not start (after %d s): %s", n,
+                            (System.nanoTime() - start) / 1_000_000_000, e.getMessage());
                     break;
                 }
                 long startMs = (System.nanoTime() - start) / 1_000_000;
@@ -75,8 +77,8 @@ public final class DensityBench {
                 availableAfter = HostFigures.memAvailableKib();
                 var containerd = cri.containerd();
                 var shims = HostFigures.memory(containerd.processes("javakata-shim"));
-                var qemus = HostFigures.memory(containerd.processes("qemu-system-x86_64"));
-                var virtiofsds = HostFigures.memory(containerd.processes("virtiofsd"));
+                var qemus = HostFigures.memory(CriBench.program(containerd, "qemu-system-x86_64"));
+                var virtiofsds = HostFigures.memory(CriBench.program(containerd, "virtiofsd"));
                 podsPss = shims.pssKib() + qemus.pssKib() + virtiofsds.pssKib();
                 System.out.printf(Locale.ROOT, "%d %d %d %s %s %s %s%n", n, startMs, availableAfter / 1024, HostFigures.load(),
                         shims, qemus, virtiofsds);

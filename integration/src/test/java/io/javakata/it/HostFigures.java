@@ -49,6 +49,22 @@ final class HostFigures {
         return new Memory(rss, pss);
     }
 
+    /**
+     * Those of {@code pids} that run the program {@code name} (the file name of argv[0]). A command line search is not
+     * enough: QEMU's names virtiofsd's socket, so it "contains" virtiofsd.
+     */
+    static List<Long> running(List<Long> pids, String name) {
+        return pids.stream().filter(pid -> {
+            try {
+                String argv0 = new String(Files.readAllBytes(Path.of("/proc", Long.toString(pid), "cmdline")),
+                        java.nio.charset.StandardCharsets.UTF_8).split("\0", 2)[0];
+                return Path.of(argv0).getFileName().toString().equals(name);
+            } catch (IOException | java.nio.file.InvalidPathException | NullPointerException e) {
+                return false; // exited meanwhile, or no argv
+            }
+        }).toList();
+    }
+
     /** The host's MemAvailable in KiB. */
     static long memAvailableKib() {
         try {
