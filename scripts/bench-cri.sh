@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CRI figures for docs/benchmarks.md: RunPodSandbox -> first log line of a container, for javakata and runc in
-# the same run (alternating, same private containerd), and per-pod host RSS (shim, QEMU, virtiofsd) plus the
-# guest's used memory after start. Drives containerd's CRI like the kubelet (io.javakata.it.CriBench from
+# the same run (alternating, same private containerd), CreateContainer + StartContainer of a second container in
+# each running pod, and per-pod host RSS (shim, QEMU, virtiofsd) plus the guest's used memory after start.
+# scripts/bench-pod-start.sh runs the same with the VM template on and off and the bare VM boot floor. Drives containerd's CRI like the kubelet (io.javakata.it.CriBench from
 # integration/'s test classes); everything runs under a private containerd that is removed afterwards.
 #
 #   scripts/bench-cri.sh [ROUNDS]        default 3 rounds

@@ -20,8 +20,9 @@
 # "serial"), `javakata-fault` (ConfigPath DIR/javakata-fault.toml: javakata's with [hypervisor] boot_timeout_seconds
 # = 60, for FaultMatrixIT), `javakata-ch` (ConfigPath DIR/javakata-ch.toml: the same configuration with
 # [hypervisor] type = "cloud-hypervisor", path = $JAVAKATA_CH_BINARY or the cloud-hypervisor on PATH, accel auto, no debug console; only
-# CloudHypervisorIT uses it, when that binary and KVM are there) and `runc` (io.containerd.runc.v2, state under
-# DIR/runc), the sandbox image
+# CloudHypervisorIT uses it, when that binary and KVM are there), `runc` (io.containerd.runc.v2, state under
+# DIR/runc), one more io.containerd.javakata.v2 handler per NAME=FILE word of $JAVAKATA_EXTRA_HANDLERS (ConfigPath
+# FILE; the benchmarks compare shim configurations side by side this way), the sandbox image
 # localhost/javakata/pause:1 (scripts/build-busybox-image.sh --pause), the streaming server on 127.0.0.1 at a
 # free port (DIR/stream.port), pod network namespaces under DIR/state, and a CNI bridge network of its own:
 # bridge jk<hash of DIR>, subnet 10.213.<n>.0/24 from the hash, IPAM state under DIR/cni. `stop` deletes the
@@ -155,6 +156,23 @@ javakata_runtimes() {
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-fault.options]
         ConfigPath = "$dir/javakata-fault.toml"
 TOML
+    extra_runtimes '"io.containerd.grpc.v1.cri".containerd' ""
+}
+
+# The handlers of $JAVAKATA_EXTRA_HANDLERS ("NAME=FILE ..."), as tables under PREFIX (the plugin's containerd table),
+# each line of a table after SANDBOXER (a containerd 2.x sandboxer line, or nothing).
+extra_runtimes() {
+    local prefix="$1" sandboxer="$2" word name file
+    for word in ${JAVAKATA_EXTRA_HANDLERS:-}; do
+        name="${word%%=*}" file="${word#*=}"
+        if [[ ! "$name" =~ ^[a-z0-9-]+$ || "$word" != *=* || "$file" != /* ]]; then
+            log "JAVAKATA_EXTRA_HANDLERS: \"$word\" is not NAME=/absolute/path.toml (NAME of a-z, 0-9 and -)"
+            exit 1
+        fi
+        printf '    [plugins.%s.runtimes.%s]\n      runtime_type = "io.containerd.javakata.v2"\n' "$prefix" "$name"
+        [[ -n "$sandboxer" ]] && printf '      %s\n' "$sandboxer"
+        printf '      [plugins.%s.runtimes.%s.options]\n        ConfigPath = "%s"\n' "$prefix" "$name" "$file"
+    done
 }
 
 # The shim's configuration with Cloud Hypervisor as the VMM, for the javakata-ch handler.
@@ -201,6 +219,7 @@ write_shim_configs() {
 
 write_config() {
     mkdir -p "$dir" "$(dirname "$config")"
+    extra_runtimes check "" > /dev/null   # refuses a malformed JAVAKATA_EXTRA_HANDLERS here, not in a subshell
     printf '%s' "$bin_dir" > "$dir/bin"
     write_cni
     write_shim_configs
@@ -323,6 +342,7 @@ state = "$dir/state"
       sandboxer = "podsandbox"
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.javakata-fault.options]
         ConfigPath = "$dir/javakata-fault.toml"
+$(extra_runtimes "'io.containerd.cri.v1.runtime'.containerd" 'sandboxer = "podsandbox"')
     [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]

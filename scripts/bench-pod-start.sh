@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Pod start and second container, side by side in one run, for docs/benchmarks.md ("Pod start", "Second
+# container"). ROUNDS interleaved rounds (runc, javakata cold, javakata template, floor, runc, ...) on one private
+# containerd, through CRI as the kubelet drives it (io.javakata.it.CriBench from integration/'s test classes):
+#   runc               RunPodSandbox -> CreateContainer -> StartContainer -> the container's first log line
+#   javakata-cold      the same on javakata with [template] enabled = false (every pod boots its VM)
+#   javakata-template  the same with [template] enabled = true; "not available" when the shim has no [template]
+#                      table yet (then javakata-cold runs the base configuration as it is)
+#   floor              the bare VM boot floor: the first javakata pod's QEMU command line (same flags, kernel and
+#                      kernel parameters; no pod devices, no QMP, no -S) on a busybox initrd whose one-line /init
+#                      prints "floor: init reached": QEMU's spawn -> that line on its serial console
+# and, in each pod once its first container runs, CreateContainer + StartContainer of a second container (and its
+# first log line). Prints every sample (with the load average when it started), then medians, min-max and the
+# ratios to the floor and to runc.
+#
+#   scripts/bench-pod-start.sh [ROUNDS]        default 5 rounds
+#
+# The shim: the installed one, or JAVAKATA_SHIM_JAR; its base configuration: JAVAKATA_CONFIG or
+# /etc/javakata/configuration.toml (the handlers' configurations derive from it, with boot_timeout_seconds = 300 and
+# request_timeout_seconds = 120 so that a loaded machine gives slow figures rather than failed pods; its [runtime]
+# state_dir is where the leak check looks: give it a private one on a shared machine).
+set -euo pipefail
+
+rounds="${1:-5}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$root/scripts/java-env.sh"
+# shellcheck source=lib/it-main.sh
+source "$root/scripts/lib/it-main.sh"
+# shellcheck source=lib/bench-config.sh
+source "$root/scripts/lib/bench-config.sh"
+
+base="${JAVAKATA_CONFIG:-/etc/javakata/configuration.toml}"
+jar="${JAVAKATA_SHIM_JAR:-/usr/share/javakata/javakata-shim.jar}"
+work="$(mktemp -d /tmp/jkpodstart.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+
+# The floor's initrd: a static busybox, /dev/console (the kernel opens it for init's output) and a one-line /init.
+if ! file -L /usr/bin/busybox | grep -q 'statically linked'; then
+    echo "bench-pod-start: /usr/bin/busybox is not statically linked (Debian's busybox-static is)" >&2
+    exit 1
+fi
+mkdir -p "$work/floor/bin" "$work/floor/dev"
+cp /usr/bin/busybox "$work/floor/bin/busybox"
+mknod -m 600 "$work/floor/dev/console" c 5 1
+printf '#!/bin/busybox sh\necho "floor: init reached"\n' > "$work/floor/init"
+chmod 0755 "$work/floor/init"
+(cd "$work/floor" && find . | cpio -o -H newc --quiet) > "$work/floor.cpio"
+
+# Timeouts for a loaded machine: a pod that runs past the defaults would be a failure, not a figure.
+toml_with_key "$base" hypervisor boot_timeout_seconds 300 > "$work/step.toml"
+toml_with_key "$work/step.toml" agent request_timeout_seconds 120 > "$work/javakata.toml"
+toml_with_key "$work/javakata.toml" template enabled true > "$work/template.toml"
+handlers=(runc javakata-cold)
+if shim_accepts "$jar" "$work/template.toml"; then
+    toml_with_key "$work/javakata.toml" template enabled false > "$work/cold.toml"
+    extra="javakata-cold=$work/cold.toml javakata-template=$work/template.toml"
+    handlers+=(javakata-template)
+    template="available"
+else
+    cp "$work/javakata.toml" "$work/cold.toml"
+    extra="javakata-cold=$work/cold.toml"
+    template="not available: $jar does not accept a [template] table (it has no VM templates yet)"
+fi
+handlers+=(floor)
+echo "bench-pod-start: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)," \
+    "shim $jar, base configuration $base; javakata-template: $template"
+
+JAVAKATA_EXTRA_HANDLERS="$extra" run_it_main "$root" "${BENCH_TARGET:-target-bench}" \
+    "-Djavakata.it.state=$(toml_state_dir "$base") -Djavakata.bench.floorInitrd=$work/floor.cpio ${BENCH_JAVA_OPTS:-}" \
+    io.javakata.it.CriBench "$rounds" "${handlers[@]}"
+[[ "$template" == available ]] || echo "summary: javakata-template - | not available (${template#not available: })"
