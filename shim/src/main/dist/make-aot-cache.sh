@@ -19,7 +19,8 @@ else
 fi
 # Keep in step with the launcher's options, minus -Xshare:auto and -Xlog:disable (the JVM refuses -Xshare with
 # -XX:AOTCacheOutput, and the training output goes to a log file).
-OPTS=(-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmx96m -Xss512k -XX:-UsePerfData --enable-native-access=ALL-UNNAMED
+OPTS=(-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xms8m -Xmx96m -Xss512k -XX:+UnlockDiagnosticVMOptions
+      -XX:ArchiveRelocationMode=0 -XX:TrimNativeHeapInterval=10000 -XX:-UsePerfData --enable-native-access=ALL-UNNAMED
       --sun-misc-unsafe-memory-access=allow)
 
 jar=${1:?usage: make-aot-cache.sh JAR [JAVA]}

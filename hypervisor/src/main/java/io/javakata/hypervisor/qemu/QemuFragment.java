@@ -73,13 +73,21 @@ sealed interface QemuFragment {
         }
     }
 
-    /** Accelerator and CPU model: KVM passes the host CPU through, TCG emulates the richest model. */
+    /**
+     * Accelerator and CPU model: KVM passes the host CPU through, TCG emulates the richest model. TCG's translation
+     * buffer is capped at {@link #TCG_TB_MIB}: QEMU 7.2 reserves 1 GiB by default (an eighth of the host's RAM on
+     * smaller hosts) and never reuses it before it is full, so an idle pod kept ~170 MiB of translated code resident
+     * (docs/protocol-facts.md §7.6; docs/benchmarks.md "Footprint of an idle pod").
+     */
     record Accel(Accelerator accelerator, int vcpus) implements QemuFragment {
+        static final int TCG_TB_MIB = 64;
+
         @Override
         public List<String> args() {
+            String tcg = "tcg," + (vcpus > 1 ? "thread=multi," : "") + "tb-size=" + TCG_TB_MIB;
             return switch (accelerator) {
                 case KVM -> List.of("-accel", "kvm", "-cpu", "host");
-                case TCG -> List.of("-accel", vcpus > 1 ? "tcg,thread=multi" : "tcg", "-cpu", "max");
+                case TCG -> List.of("-accel", tcg, "-cpu", "max");
                 case AUTO -> throw new IllegalArgumentException("accelerator=AUTO: resolve it to KVM or TCG first");
             };
         }

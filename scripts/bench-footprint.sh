@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Per idle pod host footprint for docs/benchmarks.md ("Footprint of an idle pod"): starts PODS idle javakata tasks
+# (`ctr run -d … sleep`) through a private containerd, lets them idle SETTLE seconds, then prints for each:
+#   - the shim's JVM: PSS and RSS (/proc/<pid>/smaps_rollup);
+#   - QEMU: PSS and RSS in all, split into guest RAM (its memory-backend-memfd mapping, "/memfd:mem") and the rest,
+#     of which the initrd's mapping (QEMU maps the -initrd file and keeps it for fw_cfg) is shown on its own;
+#   - virtiofsd and vhost-device-vsock (when the transport uses it): PSS and RSS;
+#   - the guest's used memory, MemTotal - MemAvailable of the guest's /proc/meminfo, read in the container.
+# PSS counts a page shared by N processes as 1/N: the guest RAM QEMU and virtiofsd both map, the page cache of the
+# jar, the AOT cache, the JDK and the initrd that all pods share.
+#
+#   scripts/bench-footprint.sh [PODS] [SETTLE]     defaults: 1 pod, 30 s
+#
+# Runs the shim on PATH (make install's) unless PATH names another launcher first; JAVAKATA_SHIM_JAR and
+# JAVAKATA_CONFIG reach the shim through containerd's environment as in the integration tests (docs/testing.md).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PODS="${1:-1}"
+SETTLE="${2:-30}"
+RUNTIME=io.containerd.javakata.v2
+IMAGE=localhost/javakata/busybox:1
+NS=footprint
+export PATH="$PATH:/usr/local/sbin:/usr/local/bin"
+
+dir="$(mktemp -d /tmp/jkfp.XXXXXX)"
+sock="$dir/c.sock"
+cleanup() {
+    trap - EXIT INT TERM
+    for i in $(seq "$PODS"); do
+        ctr -a "$sock" -n "$NS" task kill -s SIGKILL "fp-$i" >/dev/null 2>&1 || true
+    done
+    "$ROOT/scripts/containerd.sh" stop "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+"$ROOT/scripts/build-busybox-image.sh" "$dir/busybox.tar" "$IMAGE" >/dev/null
+"$ROOT/scripts/containerd.sh" start "$dir"
+ctr -a "$sock" -n "$NS" images import "$dir/busybox.tar" >/dev/null
+
+for i in $(seq "$PODS"); do
+    t0=$(date +%s%N)
+    # On a loaded host a TCG pod can fail to start (its watchdog, its boot timeout): try it up to 3 times.
+    for attempt in 1 2 3; do
+        ctr -a "$sock" -n "$NS" run --runtime "$RUNTIME" -d "$IMAGE" "fp-$i" sleep 36000 >/dev/null && break
+        ctr -a "$sock" -n "$NS" containers rm "fp-$i" >/dev/null 2>&1 || true
+        [[ $attempt -lt 3 ]] || { echo "pod fp-$i did not start in 3 attempts" >&2; exit 1; }
+    done
+    echo "pod fp-$i running after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+done
+echo "idling $SETTLE s"
+sleep "$SETTLE"
+
+kib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+# "pss_kib rss_kib" of a process, from smaps_rollup.
+rollup() { awk '/^Rss:/ { r = $2 } /^Pss:/ { p = $2 } END { print p + 0, r + 0 }' "/proc/$1/smaps_rollup"; }
+# "pss_kib rss_kib" of the mappings of a process whose name matches PATTERN (awk regex).
+mapping() {
+    awk -v pat="$2" '
+        /^[0-9a-f]+-[0-9a-f]+ / { hit = ($6 ~ pat) }
+        hit && /^Rss:/ { r += $2 }
+        hit && /^Pss:/ { p += $2 }
+        END { print p + 0, r + 0 }' "/proc/$1/smaps"
+}
+descendants() { local c; for c in $(pgrep -P "$1" || true); do echo "$c"; descendants "$c"; done; }
+
+echo
+echo "pod | shim PSS/RSS MiB | QEMU PSS/RSS MiB | guest RAM (memfd) PSS/RSS MiB | QEMU rest PSS/RSS MiB | of which initrd PSS/RSS MiB | virtiofsd PSS/RSS MiB | vhost-device-vsock PSS/RSS MiB | guest used MiB"
+for i in $(seq "$PODS"); do
+    shim=$(pgrep -f -- "javakata-shim.jar .*-address $sock .*-id fp-$i .*serve" | head -1 || true)
+    [[ -n "$shim" ]] || { echo "fp-$i | no shim process found"; continue; }
+    read -r shim_p shim_r < <(rollup "$shim")
+    qemu_p=0 qemu_r=0 mem_p=0 mem_r=0 initrd_p=0 initrd_r=0 vfs_p=0 vfs_r=0 vsock_p=0 vsock_r=0
+    for pid in $(descendants "$shim"); do
+        case "$(cat "/proc/$pid/comm" 2>/dev/null)" in
+            qemu-system-x86)
+                read -r qemu_p qemu_r < <(rollup "$pid")
+                read -r mem_p mem_r < <(mapping "$pid" '^/memfd:mem')
+                read -r initrd_p initrd_r < <(mapping "$pid" 'initrd')
+                ;;
+            virtiofsd)
+                read -r p r < <(rollup "$pid"); vfs_p=$((vfs_p + p)); vfs_r=$((vfs_r + r)) ;;
+            vhost-device-vs*)
+                read -r p r < <(rollup "$pid"); vsock_p=$((vsock_p + p)); vsock_r=$((vsock_r + r)) ;;
+        esac
+    done
+    used=$(ctr -a "$sock" -n "$NS" task exec --exec-id "mem-$i" "fp-$i" cat /proc/meminfo \
+        | awk '/^MemTotal:/ { t = $2 } /^MemAvailable:/ { a = $2 } END { printf "%.1f", (t - a) / 1024 }')
+    echo "fp-$i | $(kib "$shim_p")/$(kib "$shim_r") | $(kib "$qemu_p")/$(kib "$qemu_r")" \
+        "| $(kib "$mem_p")/$(kib "$mem_r") | $(kib $((qemu_p - mem_p)))/$(kib $((qemu_r - mem_r)))" \
+        "| $(kib "$initrd_p")/$(kib "$initrd_r") | $(kib "$vfs_p")/$(kib "$vfs_r") | $(kib "$vsock_p")/$(kib "$vsock_r") | $used"
+done
