@@ -23,6 +23,10 @@ import java.util.stream.Stream;
  */
 public final class NetworkConfigurator {
 
+    /** How long a NIC named in a request may take to appear (a hot-plugged one probes after the guest resumed). */
+    static final java.time.Duration NIC_WAIT = java.time.Duration.ofSeconds(10);
+    private static final long NIC_POLL_MILLIS = 20;
+
     private static final System.Logger LOG = System.getLogger(NetworkConfigurator.class.getName());
 
     private final Path sysClassNet;
@@ -48,7 +52,7 @@ public final class NetworkConfigurator {
             commands.add(List.of("ip", "link", "set", "dev", "lo", "up"));
         }
         for (NetworkInterface nic : request.getInterfacesList()) {
-            String current = interfaceWithMac(nic.getMac());
+            String current = awaitInterfaceWithMac(nic.getMac());
             String name = nic.getName().isEmpty() ? current : nic.getName();
             if (pid > 0) {
                 moves.add(List.of("ip", "link", "set", "dev", current, "netns", Integer.toString(pid)));
@@ -105,6 +109,29 @@ public final class NetworkConfigurator {
         List<String> argv = new ArrayList<>(List.of("nsenter", "-t", Integer.toString(pid), "-n"));
         argv.addAll(command);
         return List.copyOf(argv);
+    }
+
+    /**
+     * The guest interface whose MAC is {@code mac}, waiting up to {@link #NIC_WAIT} for it: a guest restored from a
+     * VM template gets its NIC hot-plugged just before it resumes, and the kernel probes it in the background.
+     */
+    String awaitInterfaceWithMac(String mac) {
+        long deadline = System.nanoTime() + NIC_WAIT.toNanos();
+        while (true) {
+            try {
+                return interfaceWithMac(mac);
+            } catch (io.javakata.ttrpc.RuntimeStatusException e) {
+                if (System.nanoTime() - deadline > 0) {
+                    throw e;
+                }
+            }
+            try {
+                Thread.sleep(NIC_POLL_MILLIS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw Errors.unavailable("interfaces.mac=%s: interrupted waiting for it", mac);
+            }
+        }
     }
 
     /** The guest interface whose MAC is {@code mac}. */
