@@ -17,7 +17,8 @@
 # with $JAVAKATA_TRANSPORT set, ConfigPath DIR/javakata.toml: that configuration with [agent] transport =
 # $JAVAKATA_TRANSPORT), `javakata-debug` (the same with ConfigPath DIR/javakata-debug.toml: [agent] debug_console
 # on), `javakata-serial` (ConfigPath DIR/javakata-serial.toml: the shim's configuration with [agent] transport =
-# "serial"), `javakata-ch` (ConfigPath DIR/javakata-ch.toml: the same configuration with [hypervisor] type =
+# "serial"), `javakata-template` (ConfigPath DIR/javakata-template.toml: javakata-serial's with [template] enabled =
+# true), `javakata-ch` (ConfigPath DIR/javakata-ch.toml: the same configuration with [hypervisor] type =
 # "cloud-hypervisor", path = $JAVAKATA_CH_BINARY or the cloud-hypervisor on PATH, accel auto, no debug console; only
 # CloudHypervisorIT uses it, when that binary and KVM are there) and `runc` (io.containerd.runc.v2, state under
 # DIR/runc), the sandbox image
@@ -146,6 +147,10 @@ javakata_runtimes() {
       runtime_type = "io.containerd.javakata.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-serial.options]
         ConfigPath = "$dir/javakata-serial.toml"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-template]
+      runtime_type = "io.containerd.javakata.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-template.options]
+        ConfigPath = "$dir/javakata-template.toml"
 TOML
 }
 
@@ -176,7 +181,7 @@ containerd_major() {
 
 # The shims' configurations: javakata's (with [agent] transport = $JAVAKATA_TRANSPORT when that is set, else the
 # base file as it is), javakata-debug's (javakata's with the debug console on) and javakata-serial's (the base with
-# the virtio-serial transport).
+# the virtio-serial transport), javakata-template's (javakata-serial's with [template] enabled = true).
 write_shim_configs() {
     local base="${JAVAKATA_CONFIG:-/etc/javakata/configuration.toml}"
     local main="$base"
@@ -187,6 +192,9 @@ write_shim_configs() {
     fi
     agent_config "$main" debug_console true > "$dir/javakata-debug.toml"
     agent_config "$base" transport '"serial"' > "$dir/javakata-serial.toml"
+    # javakata-template's: the serial transport (templates need it) with VM templates on (TemplateIT).
+    { agent_config "$base" transport '"serial"' | grep -v '^\[template\]' | grep -v '^enabled *='
+      printf '\n[template]\nenabled = true\n'; } > "$dir/javakata-template.toml"
 }
 
 write_config() {
@@ -308,6 +316,11 @@ state = "$dir/state"
       sandboxer = "podsandbox"
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.javakata-serial.options]
         ConfigPath = "$dir/javakata-serial.toml"
+    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.javakata-template]
+      runtime_type = "io.containerd.javakata.v2"
+      sandboxer = "podsandbox"
+      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.javakata-template.options]
+        ConfigPath = "$dir/javakata-template.toml"
     [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]

@@ -26,6 +26,7 @@ public final class NetworkConfigurator {
     /** How long a NIC named in a request may take to appear (a hot-plugged one probes after the guest resumed). */
     static final java.time.Duration NIC_WAIT = java.time.Duration.ofSeconds(10);
     private static final long NIC_POLL_MILLIS = 20;
+    private final java.time.Duration nicWait;
 
     private static final System.Logger LOG = System.getLogger(NetworkConfigurator.class.getName());
 
@@ -38,9 +39,15 @@ public final class NetworkConfigurator {
      * @param hostnameFile /proc/sys/kernel/hostname
      */
     public NetworkConfigurator(Path sysClassNet, Path hostnameFile, CommandRunner runner) {
+        this(sysClassNet, hostnameFile, runner, NIC_WAIT);
+    }
+
+    /** @param nicWait how long a NIC named in a request may take to appear */
+    NetworkConfigurator(Path sysClassNet, Path hostnameFile, CommandRunner runner, java.time.Duration nicWait) {
         this.sysClassNet = sysClassNet;
         this.hostnameFile = hostnameFile;
         this.runner = runner;
+        this.nicWait = nicWait;
     }
 
     /** Applies {@code request}; INVALID_ARGUMENT for a MAC no guest interface has, INTERNAL if ip fails. */
@@ -112,11 +119,11 @@ public final class NetworkConfigurator {
     }
 
     /**
-     * The guest interface whose MAC is {@code mac}, waiting up to {@link #NIC_WAIT} for it: a guest restored from a
+     * The guest interface whose MAC is {@code mac}, waiting up to its NIC wait ({@link #NIC_WAIT} unless a test says otherwise): a guest restored from a
      * VM template gets its NIC hot-plugged just before it resumes, and the kernel probes it in the background.
      */
     String awaitInterfaceWithMac(String mac) {
-        long deadline = System.nanoTime() + NIC_WAIT.toNanos();
+        long deadline = System.nanoTime() + nicWait.toNanos();
         while (true) {
             try {
                 return interfaceWithMac(mac);
