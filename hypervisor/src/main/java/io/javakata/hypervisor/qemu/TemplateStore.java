@@ -22,7 +22,8 @@ import java.util.stream.Stream;
  *   &lt;key&gt;/          a finished template ({@link VmTemplate}); appears whole, by one rename
  *   &lt;key&gt;.build/    a template being built (the template VM's sockets and logs, its memory and state)
  *   &lt;key&gt;.lock      held (flock) by the one shim that builds this shape; the others wait for it
- *   &lt;key&gt;.failed    why the last build failed: pods of this shape cold-boot until {@code template rm}
+ *   &lt;key&gt;.failed    why the last build failed: pods of this shape cold-boot for {@link #RETRY_AFTER}, or until
+ *                   {@code template rm}
  *   digests/        file digests of {@link TemplateShape}
  * </pre>
  * A shim killed while building leaves {@code <key>.build/} and releases its lock with its death; the next builder
@@ -31,6 +32,8 @@ import java.util.stream.Stream;
 public final class TemplateStore {
 
     private static final Duration LOCK_POLL = Duration.ofMillis(50);
+    /** How long a failed build keeps pods of its shape from trying again. */
+    public static final Duration RETRY_AFTER = Duration.ofMinutes(10);
 
     private final Path root;
 
@@ -47,7 +50,9 @@ public final class TemplateStore {
         return root;
     }
 
-    public Path digests() {
+    /** Where {@link TemplateShape} caches file digests (the templates directory is made, root's alone, first). */
+    public Path digests() throws IOException {
+        createRoot();
         return root.resolve("digests");
     }
 
@@ -58,15 +63,28 @@ public final class TemplateStore {
                 ? Optional.of(template) : Optional.empty();
     }
 
-    /** Why the last build of {@code shape} failed, if it did. */
+    /**
+     * Why the last build of {@code shape} failed, if it did less than {@link #RETRY_AFTER} ago: until then pods of
+     * this shape cold-boot at once instead of each trying again (a build costs a boot); after it, the next pod
+     * tries again (the cause may have been passing, a host under load).
+     */
     public Optional<String> failure(TemplateShape shape) throws IOException {
         Path marker = root.resolve(shape.key() + ".failed");
-        return Files.exists(marker) ? Optional.of(Files.readString(marker).strip()) : Optional.empty();
+        if (!Files.exists(marker)) {
+            return Optional.empty();
+        }
+        Duration age = Duration.between(Files.getLastModifiedTime(marker).toInstant(), java.time.Instant.now());
+        return age.compareTo(RETRY_AFTER) < 0 ? Optional.of(Files.readString(marker).strip()) : Optional.empty();
+    }
+
+    /** Removes what a failed build left (its memory file above all); hold the lock. */
+    public void discardBuild(TemplateShape shape) throws IOException {
+        deleteTree(root.resolve(shape.key() + ".build"));
     }
 
     /** Records that building {@code shape} failed, so later pods cold-boot at once naming {@code reason}. */
     public void markFailed(TemplateShape shape, String reason) throws IOException {
-        Files.createDirectories(root);
+        createRoot();
         Files.writeString(root.resolve(shape.key() + ".failed"), reason + "\n");
     }
 
@@ -76,7 +94,7 @@ public final class TemplateStore {
      * @throws IOException if the lock is still held after {@code timeout}
      */
     public Lock lock(TemplateShape shape, Duration timeout) throws IOException {
-        Files.createDirectories(root);
+        createRoot();
         Path file = root.resolve(shape.key() + ".lock");
         FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         long deadline = System.nanoTime() + timeout.toNanos();
@@ -131,6 +149,10 @@ public final class TemplateStore {
         StringBuilder text = new StringBuilder("hash=" + shape.hash() + "\n");
         shape.inputs().forEach((k, v) -> text.append(k).append('=').append(v).append('\n'));
         Files.writeString(buildDir.resolve("shape.txt"), text);
+        // A template's RAM and state are the guest's memory: root's alone (QEMU opens a clone's copy while root).
+        for (String file : List.of("state", "memory")) {
+            Files.setPosixFilePermissions(buildDir.resolve(file), java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        }
         Path dir = root.resolve(shape.key());
         deleteTree(dir);
         Files.move(buildDir, dir, StandardCopyOption.ATOMIC_MOVE);
@@ -168,6 +190,14 @@ public final class TemplateStore {
             for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
                 Files.deleteIfExists(p);
             }
+        }
+    }
+
+    /** The templates directory, root's alone (0700). */
+    private void createRoot() throws IOException {
+        if (!Files.isDirectory(root)) {
+            Files.createDirectories(root);
+            Files.setPosixFilePermissions(root, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
         }
     }
 

@@ -50,6 +50,10 @@ class TemplateStoreTest {
         TemplateStore store = TemplateStore.under(stateDir);
         store.markFailed(SHAPE, "agent did not answer");
         assertEquals("agent did not answer", store.failure(SHAPE).orElseThrow());
+        Files.setLastModifiedTime(store.root().resolve(SHAPE.key() + ".failed"), java.nio.file.attribute.FileTime.from(
+                java.time.Instant.now().minus(TemplateStore.RETRY_AFTER).minusSeconds(1)));
+        assertTrue(store.failure(SHAPE).isEmpty(), "an old failure lets the next pod try again");
+        store.markFailed(SHAPE, "agent did not answer");
         store.removeAll();
         assertTrue(store.failure(SHAPE).isEmpty());
     }

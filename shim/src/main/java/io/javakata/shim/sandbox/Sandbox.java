@@ -166,6 +166,8 @@ public final class Sandbox {
             vm = cgroup == null ? vm : vm.withHostCgroup(cgroup.dirs());
             journal.record(new PodResource.Vm(List.of()));
             Hypervisor hypervisor = VmTemplates.hypervisor(config, launcher, sandboxId, vm, journal::launched);
+            // The boot timeout bounds this pod's own boot or restore, not the build of a template before it.
+            Instant booting = Instant.now();
             undo.push("stop VM", () -> {
                 hypervisor.stop(STOP_GRACE);
                 hypervisor.close();
@@ -180,10 +182,10 @@ public final class Sandbox {
                     String.valueOf(sizing.memoryMiB()));
 
             Duration bootTimeout = config.hypervisor().bootTimeout();
-            Connection connection = launcher.dialer().dial(hypervisor.agentEndpoint(), remaining(started, bootTimeout));
+            Connection connection = launcher.dialer().dial(hypervisor.agentEndpoint(), remaining(booting, bootTimeout));
             Agent agent = new TtrpcAgent(new TtrpcClient(connection), config.agent().requestTimeout());
             undo.push("close agent connection", agent::close);
-            Agent.Info check = checkAgent(agent, paths, remaining(started, bootTimeout));
+            Agent.Info check = checkAgent(agent, paths, remaining(booting, bootTimeout));
             initGuest(agent);
             timeline.agentReady();
             LOG.log(System.Logger.Level.INFO, "sandbox {0}: agent {1} answered after {2} ms, guest kernel {3}",

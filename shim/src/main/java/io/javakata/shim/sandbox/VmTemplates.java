@@ -83,12 +83,14 @@ final class VmTemplates {
             Optional<String> failed = store.failure(shape);
             if (failed.isPresent()) {
                 throw new IOException("template " + shape.key() + " failed to build: " + failed.get()
-                        + " (`containerd-shim-javakata-v2 template rm` lets the next pod try again)");
+                        + " (pods try again " + TemplateStore.RETRY_AFTER.toMinutes() + " minutes after it, or after "
+                        + "`containerd-shim-javakata-v2 template rm`)");
             }
             try {
                 return build(config, launcher, vm, store, shape, launched);
             } catch (IOException | RuntimeException e) {
                 store.markFailed(shape, e.getMessage());
+                store.discardBuild(shape);
                 throw new IOException("building template " + shape.key() + " failed: " + e.getMessage(), e);
             }
         }
