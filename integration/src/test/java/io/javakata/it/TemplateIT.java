@@ -27,7 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The first pod builds the template of its shape, then it and the two pods after it start by restoring it: each QEMU
  * waits for its state ({@code -incoming defer}) with its RAM in a copy of the template's memory file in its own
  * sandbox directory, and exactly one template exists. Each pod's container reads a host volume through its
- * hot-plugged virtio-fs device, answers a ping from the host on its hot-plugged NIC, and differs from its siblings in
+ * hot-plugged virtio-fs device, serves that file over HTTP to the host on its hot-plugged NIC, and differs from its siblings in
  * what a clone must not share: its first read of /dev/urandom, its boot id, its hostname; its clock is the host's.
  * After the pods, {@code template rm} removes the templates, and the leak check finds nothing left.
  */
@@ -84,7 +84,8 @@ class TemplateIT {
                                 .setContainerPath("/volume").setReadonly(true)),
                         "sh", "-c", "echo random=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \\n'); "
                                 + "echo clock=$(date +%s); echo boot=$(cat /proc/sys/kernel/random/boot_id); "
-                                + "echo host=$(hostname); echo volume=$(cat /volume/greeting); sleep 3600");
+                                + "echo host=$(hostname); httpd -p 8080 -h /volume; "
+                                + "echo volume=$(cat /volume/greeting); sleep 3600");
                 List<String> lines = pod.awaitLog("app", l -> l.contains(" stdout F volume="), LOG_WAIT);
                 long hostAfter = System.currentTimeMillis() / 1000;
                 Seen s = new Seen(field(lines, "random"), Long.parseLong(field(lines, "clock")), field(lines, "boot"),
@@ -99,8 +100,13 @@ class TemplateIT {
                 assertEquals(36, s.bootId().length(), s.toString());
                 assertEquals(name, s.hostname());
                 assertEquals("from the host", s.volume(), "the hot-plugged virtio-fs device serves the volume");
+                // The hot-plugged NIC: the host reaches the pod's IP (busybox httpd serving the volume).
                 String ip = pod.status().getNetwork().getIp();
-                Ctr.execute(List.of("ping", "-c", "1", "-W", "10", ip), null, Duration.ofSeconds(30)).assertOk();
+                var http = java.net.http.HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(20)).build();
+                var answer = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://" + ip
+                        + ":8080/greeting")).timeout(Duration.ofSeconds(30)).build(),
+                        java.net.http.HttpResponse.BodyHandlers.ofString());
+                assertEquals("from the host\n", answer.body(), "pod " + name + " over its NIC");
                 pod.stopContainer(app, 0);
             }
         }

@@ -464,8 +464,11 @@ public final class QemuHypervisor implements Hypervisor {
         Path copy = paths.memory();
         Files.deleteIfExists(copy);
         long started = System.nanoTime();
-        Process cp = new ProcessBuilder(CP, "--sparse=always", template.memory().toString(), copy.toString())
-                .redirectErrorStream(true).start();
+        // Through the spawner, into the pod's cgroup: the copy's tmpfs pages are charged to whoever writes them, and
+        // they are the pod's RAM, as a cold-booted VM's memfd pages are QEMU's.
+        Path log = paths.stateDir().resolve("memory-copy.log");
+        Process cp = HostSpawner.start(List.of(CP, "--sparse=always", template.memory().toString(), copy.toString()),
+                spec.hostCgroup(), log);
         try {
             if (!cp.waitFor(spec.bootTimeout().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
                 cp.destroyForcibly();
@@ -477,11 +480,11 @@ public final class QemuHypervisor implements Hypervisor {
             Thread.currentThread().interrupt();
             throw new IOException("copy " + template.memory() + ": interrupted", e);
         }
-        String output = new String(cp.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
         if (cp.exitValue() != 0) {
             throw new IOException("copy " + template.memory() + " to " + copy + ": cp exited with "
-                    + cp.exitValue() + ": " + output.strip());
+                    + cp.exitValue() + ": " + ChildProcesses.logTail(log, 500));
         }
+        ChildProcesses.deleteQuietly(log);
         LOG.log(System.Logger.Level.INFO, "VM {0}: memory of template {1} copied in {2} ms", spec.id(),
                 template.dir().getFileName(), (System.nanoTime() - started) / 1_000_000);
     }
