@@ -79,6 +79,8 @@ final class LibC {
     /** {@code int execv(const char *path, char *const argv[])}: the environment is the process's own. */
     static final MethodHandle EXECV = link("execv", JAVA_INT, ADDRESS, ADDRESS);
     /** {@code int mkdirat(int dirfd, const char *path, mode_t mode)}. */
+    static final MethodHandle IOCTL = link("ioctl", 2, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG);
+    static final MethodHandle CLOCK_SETTIME = link("clock_settime", JAVA_INT, JAVA_INT, ADDRESS);
     static final MethodHandle MKDIRAT = link("mkdirat", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT);
     private static final MethodHandle STRERROR = LINKER.downcallHandle(
             LOOKUP.find("strerror").orElseThrow(), FunctionDescriptor.of(ADDRESS, JAVA_INT));

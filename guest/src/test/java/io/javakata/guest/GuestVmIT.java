@@ -117,6 +117,14 @@ class GuestVmIT {
                 .forEach(l -> System.out.println("guest console: " + l));
         assertEquals(Files.readString(kernel.resolveSibling("kernel-release")).strip(),
                 check.getKernelRelease());
+        assertEquals("", check.getBootId(), "no boot id before InitGuest");
+        byte[] entropy = new byte[64];
+        new java.security.SecureRandom().nextBytes(entropy);
+        call("InitGuest", io.javakata.agent.v1.InitGuestRequest.newBuilder()
+                .setEntropy(com.google.protobuf.ByteString.copyFrom(entropy))
+                .setRealtimeNanos(System.currentTimeMillis() * 1_000_000L).build(),
+                com.google.protobuf.Empty.parser(), CALL);
+        check = call("Check", CheckRequest.getDefaultInstance(), CheckResponse.parser(), CALL);
         assertEquals(36, check.getBootId().length(), check.getBootId());
 
         CreateContainerResponse created = call("CreateContainer", create("c1",

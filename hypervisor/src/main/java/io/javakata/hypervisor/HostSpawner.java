@@ -78,10 +78,19 @@ public final class HostSpawner {
      * @throws IOException if the process cannot be started
      */
     public static Process start(List<String> command, List<Path> cgroupDirs, Path log) throws IOException {
+        return start(command, cgroupDirs, log, Path.of("/dev/null"));
+    }
+
+    /**
+     * As {@link #start(List, List, Path)} with stdin read from {@code stdin}, opened by this JVM (root) before the
+     * exec: a clone of a VM template reads the template's state there, after QEMU dropped root.
+     */
+    public static Process start(List<String> command, List<Path> cgroupDirs, Path log, Path stdin) throws IOException {
         Objects.requireNonNull(log, "log");
+        Objects.requireNonNull(stdin, "stdin");
         List<String> argv = argv(command, cgroupDirs);
         ProcessBuilder builder = new ProcessBuilder(argv)
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                .redirectInput(ProcessBuilder.Redirect.from(stdin.toFile()))
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.to(log.toFile()));
         if (!Files.isExecutable(SETPRIV)) {

@@ -187,9 +187,14 @@ public final class PrivateCri implements BeforeAllCallback, AfterAllCallback {
 
     /** Runs a pod from {@code config} with runtime handler {@code handler}, as the kubelet does: log directory first. */
     public Pod runPod(PodSandboxConfig config, String handler) throws IOException {
+        return runPod(config, handler, Duration.ofSeconds(180));
+    }
+
+    /** As {@link #runPod(PodSandboxConfig, String)} with RunPodSandbox's deadline {@code deadline}. */
+    public Pod runPod(PodSandboxConfig config, String handler, Duration deadline) throws IOException {
         preparePod(config);
         long start = System.nanoTime();
-        var response = cri.runtime(Duration.ofSeconds(180))
+        var response = cri.runtime(deadline)
                 .runPodSandbox(RunPodSandboxRequest.newBuilder().setConfig(config).setRuntimeHandler(handler).build());
         return new Pod(this, response.getPodSandboxId(), config, handler, Duration.ofNanos(System.nanoTime() - start));
     }

@@ -23,6 +23,11 @@ import java.util.stream.Stream;
  */
 public final class NetworkConfigurator {
 
+    /** How long a NIC named in a request may take to appear (a hot-plugged one probes after the guest resumed). */
+    static final java.time.Duration NIC_WAIT = java.time.Duration.ofSeconds(10);
+    private static final long NIC_POLL_MILLIS = 20;
+    private final java.time.Duration nicWait;
+
     private static final System.Logger LOG = System.getLogger(NetworkConfigurator.class.getName());
 
     private final Path sysClassNet;
@@ -34,9 +39,15 @@ public final class NetworkConfigurator {
      * @param hostnameFile /proc/sys/kernel/hostname
      */
     public NetworkConfigurator(Path sysClassNet, Path hostnameFile, CommandRunner runner) {
+        this(sysClassNet, hostnameFile, runner, NIC_WAIT);
+    }
+
+    /** @param nicWait how long a NIC named in a request may take to appear */
+    NetworkConfigurator(Path sysClassNet, Path hostnameFile, CommandRunner runner, java.time.Duration nicWait) {
         this.sysClassNet = sysClassNet;
         this.hostnameFile = hostnameFile;
         this.runner = runner;
+        this.nicWait = nicWait;
     }
 
     /** Applies {@code request}; INVALID_ARGUMENT for a MAC no guest interface has, INTERNAL if ip fails. */
@@ -48,7 +59,7 @@ public final class NetworkConfigurator {
             commands.add(List.of("ip", "link", "set", "dev", "lo", "up"));
         }
         for (NetworkInterface nic : request.getInterfacesList()) {
-            String current = interfaceWithMac(nic.getMac());
+            String current = awaitInterfaceWithMac(nic.getMac());
             String name = nic.getName().isEmpty() ? current : nic.getName();
             if (pid > 0) {
                 moves.add(List.of("ip", "link", "set", "dev", current, "netns", Integer.toString(pid)));
@@ -105,6 +116,29 @@ public final class NetworkConfigurator {
         List<String> argv = new ArrayList<>(List.of("nsenter", "-t", Integer.toString(pid), "-n"));
         argv.addAll(command);
         return List.copyOf(argv);
+    }
+
+    /**
+     * The guest interface whose MAC is {@code mac}, waiting up to its NIC wait ({@link #NIC_WAIT} unless a test says otherwise): a guest restored from a
+     * VM template gets its NIC hot-plugged just before it resumes, and the kernel probes it in the background.
+     */
+    String awaitInterfaceWithMac(String mac) {
+        long deadline = System.nanoTime() + nicWait.toNanos();
+        while (true) {
+            try {
+                return interfaceWithMac(mac);
+            } catch (io.javakata.ttrpc.RuntimeStatusException e) {
+                if (System.nanoTime() - deadline > 0) {
+                    throw e;
+                }
+            }
+            try {
+                Thread.sleep(NIC_POLL_MILLIS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw Errors.unavailable("interfaces.mac=%s: interrupted waiting for it", mac);
+            }
+        }
     }
 
     /** The guest interface whose MAC is {@code mac}. */

@@ -23,6 +23,7 @@ import io.javakata.agent.v1.StatsContainerResponse;
 import io.javakata.agent.v1.UpdateContainerRequest;
 import io.javakata.agent.v1.CheckRequest;
 import io.javakata.agent.v1.CheckResponse;
+import io.javakata.agent.v1.InitGuestRequest;
 import io.javakata.agent.v1.CloseStdinRequest;
 import io.javakata.agent.v1.CreateContainerRequest;
 import io.javakata.agent.v1.CreateContainerResponse;
@@ -65,6 +66,13 @@ public final class AgentService {
     private final String version;
     private final Path procSys;
     private final OomWatcher oom;
+    private final GuestInit init = new GuestInit(Path.of("/dev/urandom"), GuestInit.SHARE);
+    /**
+     * Whether InitGuest ran: until then Check does not read the boot id, which the kernel makes at its first read.
+     * A VM template is saved after its Check and before any InitGuest, so each clone makes its own boot id after its
+     * reseed.
+     */
+    private volatile boolean initialized;
 
     /**
      * @param procSys {@code /proc/sys}, where the kernel release and boot id are read
@@ -82,6 +90,7 @@ public final class AgentService {
 
     public void register(TtrpcServer server) {
         server.registerUnary(SERVICE, "Check", CheckRequest.parser(), (ctx, q) -> check());
+        server.registerUnary(SERVICE, "InitGuest", InitGuestRequest.parser(), (ctx, q) -> initGuest(q));
         server.registerUnary(SERVICE, "CreateContainer", CreateContainerRequest.parser(), (ctx, q) -> create(q));
         server.registerUnary(SERVICE, "StartContainer", StartContainerRequest.parser(), (ctx, q) -> start(q));
         server.registerUnary(SERVICE, "WaitProcess", WaitProcessRequest.parser(), (ctx, q) -> waitProcess(q));
@@ -106,8 +115,14 @@ public final class AgentService {
         return CheckResponse.newBuilder()
                 .setVersion(version)
                 .setKernelRelease(readProc("kernel/osrelease"))
-                .setBootId(readProc("kernel/random/boot_id"))
+                .setBootId(initialized ? readProc("kernel/random/boot_id") : "")
                 .build();
+    }
+
+    Empty initGuest(InitGuestRequest q) {
+        init.apply(q);
+        initialized = true;
+        return Empty.getDefaultInstance();
     }
 
     CreateContainerResponse create(CreateContainerRequest q) {

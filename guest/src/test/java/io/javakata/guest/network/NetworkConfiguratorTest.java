@@ -28,6 +28,10 @@ class NetworkConfiguratorTest {
     private final List<String> commands = new ArrayList<>();
 
     private NetworkConfigurator configurator(String failOn) throws IOException {
+        return configurator(failOn, java.time.Duration.ofMillis(100));
+    }
+
+    private NetworkConfigurator configurator(String failOn, java.time.Duration nicWait) throws IOException {
         Path net = tmp.resolve("net");
         Files.createDirectories(net.resolve("lo"));
         Files.writeString(net.resolve("lo/address"), "00:00:00:00:00:00\n");
@@ -39,7 +43,23 @@ class NetworkConfiguratorTest {
             if (failOn != null && joined.contains(failOn)) {
                 throw new IOException(joined + ": exit 2: ip: RTNETLINK answers: File exists");
             }
+        }, nicWait);
+    }
+
+    /** A clone of a VM template gets its NIC hot-plugged as it resumes: ConfigureNetwork waits for it. */
+    @Test
+    void aNicThatAppearsWhileConfiguringIsWaitedFor() throws Exception {
+        NetworkConfigurator configurator = configurator(null, java.time.Duration.ofSeconds(10));
+        Path late = tmp.resolve("net/enp1s0");
+        Thread.ofVirtual().start(() -> {
+            try {
+                Files.createDirectories(late);
+                Files.writeString(late.resolve("address"), "02:00:00:00:00:09\n");
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
         });
+        assertEquals("enp1s0", configurator.awaitInterfaceWithMac("02:00:00:00:00:09"));
     }
 
     private static ConfigureNetworkRequest request(String mac) {

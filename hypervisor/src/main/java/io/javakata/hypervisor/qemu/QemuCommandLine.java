@@ -48,6 +48,29 @@ record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
      *                    {@link HostTsc}); ignored otherwise
      */
     static QemuCommandLine of(VmSpec spec, Accelerator accelerator, OptionalLong vsockCid, OptionalLong hostTscKhz) {
+        return of(spec, accelerator, vsockCid, hostTscKhz, new Launch.Cold());
+    }
+
+    /**
+     * How QEMU starts: a cold boot; a VM template (guest RAM in {@code memoryFile}, and no pod device: the caller
+     * passes a spec without share or NIC); or a clone of a template (its RAM a copy of the template's memory file,
+     * waiting for the template's state, with the share's and NICs' host backends open and their devices left to be
+     * hot-plugged after the restore). A template and its clones get the same devices in the same order: a
+     * migration stream restores only into the machine it was saved from.
+     */
+    sealed interface Launch {
+        record Cold() implements Launch {
+        }
+
+        record Template(Path memoryFile) implements Launch {
+        }
+
+        record Clone(Path memoryFile) implements Launch {
+        }
+    }
+
+    static QemuCommandLine of(VmSpec spec, Accelerator accelerator, OptionalLong vsockCid, OptionalLong hostTscKhz,
+                              Launch launch) {
         MachineType machine = MachineType.of(spec.machine());
         VmPaths paths = new VmPaths(spec.stateDir());
         List<QemuFragment> fragments = new ArrayList<>();
@@ -58,7 +81,11 @@ record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
         }
         fragments.add(new QemuFragment.Machine(machine));
         fragments.add(new QemuFragment.Accel(accelerator, spec.vcpus()));
-        fragments.add(new QemuFragment.Memory(spec.memoryMiB()));
+        fragments.add(new QemuFragment.Memory(spec.memoryMiB(), switch (launch) {
+            case Launch.Cold cold -> null;
+            case Launch.Template template -> template.memoryFile();
+            case Launch.Clone clone -> clone.memoryFile();
+        }));
         fragments.add(new QemuFragment.Smp(spec.vcpus()));
         String driverParams = BASE_KERNEL_PARAMS;
         if (machine == MachineType.MICROVM && accelerator == Accelerator.TCG && hostTscKhz.isPresent()) {
@@ -84,14 +111,20 @@ record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
             fragments.add(new QemuFragment.DebugConsole(machine, paths.debugConsoleSocket(),
                     QemuHypervisor.DEBUG_CONSOLE_PORT_NAME));
         }
+        boolean clone = launch instanceof Launch.Clone;
         if (spec.sharedFs() != null) {
-            fragments.add(new QemuFragment.Virtiofs(machine, paths.virtiofsdSocket(), spec.sharedFs().tag()));
+            fragments.add(clone ? new QemuFragment.VirtiofsBackend(paths.virtiofsdSocket())
+                    : new QemuFragment.Virtiofs(machine, paths.virtiofsdSocket(), spec.sharedFs().tag()));
         }
         for (VmSpec.Nic nic : spec.nics()) {
-            fragments.add(new QemuFragment.Nic(machine, nic.id(), nic.tap(), nic.mac().toLowerCase(Locale.ROOT)));
+            fragments.add(clone ? new QemuFragment.NicBackend(nic.id(), nic.tap())
+                    : new QemuFragment.Nic(machine, nic.id(), nic.tap(), nic.mac().toLowerCase(Locale.ROOT)));
         }
         if (machine == MachineType.Q35) {
             fragments.add(new QemuFragment.PcieRootPorts(PCIE_ROOT_PORTS));
+        }
+        if (clone) {
+            fragments.add(new QemuFragment.Incoming());
         }
         return new QemuCommandLine(spec.vmmBinary(), spec.netns(), fragments);
     }

@@ -13,6 +13,10 @@ import java.util.List;
  */
 sealed interface QemuFragment {
 
+    /** The chardev id of the virtiofs device's vhost-user socket. */
+    String VIRTIOFS_CHARDEV = "vfs";
+    int VIRTIOFS_QUEUE_SIZE = 1024;
+
     /** The arguments this fragment contributes, in order. */
     List<String> args();
 
@@ -93,14 +97,57 @@ sealed interface QemuFragment {
         }
     }
 
-    /** Guest RAM from a shared memfd, which vhost-user devices (virtiofs) need to map it. */
-    record Memory(int mebibytes) implements QemuFragment {
+    /**
+     * Guest RAM shared with vhost-user devices (virtiofs), which map it: a memfd, or for a VM template and its
+     * clones a file ({@code file}, on tmpfs), whose contents are the RAM a clone restores (see {@link Incoming}).
+     * The backend's id, {@code mem}, names the RAM block in a migration stream; it must not change.
+     *
+     * @param file the memory file, or null for a memfd
+     */
+    record Memory(int mebibytes, Path file) implements QemuFragment {
+        Memory(int mebibytes) {
+            this(mebibytes, null);
+        }
+
         @Override
         public List<String> args() {
             String size = mebibytes + "M";
-            return List.of("-m", size,
-                    "-object", "memory-backend-memfd,id=mem,size=" + size + ",share=on",
-                    "-numa", "node,memdev=mem");
+            String backend = file == null ? "memory-backend-memfd,id=mem,size=" + size + ",share=on"
+                    : "memory-backend-file,id=mem,size=" + size + ",mem-path=" + file + ",share=on";
+            return List.of("-m", size, "-object", backend, "-numa", "node,memdev=mem");
+        }
+    }
+
+    /**
+     * A clone of a VM template waits for its state ({@code -incoming defer}): the driver sets x-ignore-shared over
+     * QMP (its RAM is the copied memory file, not in the stream) and then starts the restore from file descriptor
+     * 0, the template's state file opened by the spawner (QEMU 7.2 has no {@code file:} migration URI, and spawns
+     * nothing under its seccomp filter).
+     */
+    record Incoming() implements QemuFragment {
+        @Override
+        public List<String> args() {
+            return List.of("-incoming", "defer");
+        }
+    }
+
+    /**
+     * The host side of a clone's virtio-fs device, connected to virtiofsd while QEMU is still root; the device
+     * itself is hot-plugged after the restore ({@code vhost-user-fs} cannot be migrated). A chardev is not part
+     * of the migration stream, so the template need not have it.
+     */
+    record VirtiofsBackend(Path socket) implements QemuFragment {
+        @Override
+        public List<String> args() {
+            return List.of("-chardev", "socket,id=" + VIRTIOFS_CHARDEV + ",path=" + socket);
+        }
+    }
+
+    /** The host side of a clone's NIC, its tap opened while QEMU is still root; the device is hot-plugged. */
+    record NicBackend(String id, String tap) implements QemuFragment {
+        @Override
+        public List<String> args() {
+            return List.of("-netdev", "tap,id=" + id + ",ifname=" + tap + ",script=no,downscript=no");
         }
     }
 
@@ -192,8 +239,9 @@ sealed interface QemuFragment {
         @Override
         public List<String> args() {
             return List.of(
-                    "-chardev", "socket,id=vfs,path=" + socket,
-                    "-device", machine.device("vhost-user-fs") + ",chardev=vfs,tag=" + tag + ",queue-size=1024");
+                    "-chardev", "socket,id=" + VIRTIOFS_CHARDEV + ",path=" + socket,
+                    "-device", machine.device("vhost-user-fs") + ",chardev=" + VIRTIOFS_CHARDEV + ",tag=" + tag
+                            + ",queue-size=" + VIRTIOFS_QUEUE_SIZE);
         }
     }
 

@@ -52,11 +52,17 @@ public final class QemuHypervisor implements Hypervisor {
     private static final Duration TERM_GRACE = Duration.ofSeconds(2);
     private static final Duration VIRTIOFSD_SELF_EXIT = Duration.ofSeconds(1);
     private static final Duration QMP_COMMAND_TIMEOUT = Duration.ofSeconds(5);
+    private static final Duration MIGRATION_POLL = Duration.ofMillis(10);
+    /** coreutils cp, for a sparse copy of a template's memory file. */
+    private static final String CP = "/bin/cp";
 
     private enum State { NEW, STARTING, RUNNING, STOPPED }
 
     private final VmSpec spec;
     private final VmPaths paths;
+    private final QemuCommandLine.Launch launchMode;
+    /** The template a clone restores, or null. */
+    private final VmTemplate template;
     private final Path kvmProbeCache;
     private final Path vsockCidDir;
     private final ReentrantLock lock = new ReentrantLock();
@@ -85,10 +91,45 @@ public final class QemuHypervisor implements Hypervisor {
      *                      {@code vsock-cids/}, the host-wide registry of vsock CIDs in use
      */
     public QemuHypervisor(VmSpec spec, Path kvmProbeCache) {
+        this(spec, kvmProbeCache, new QemuCommandLine.Launch.Cold(), null);
+    }
+
+    private QemuHypervisor(VmSpec spec, Path kvmProbeCache, QemuCommandLine.Launch launchMode, VmTemplate template) {
         this.spec = Objects.requireNonNull(spec, "spec");
         this.paths = new VmPaths(spec.stateDir());
+        this.launchMode = launchMode;
+        this.template = template;
         this.kvmProbeCache = Objects.requireNonNull(kvmProbeCache, "kvmProbeCache");
         this.vsockCidDir = kvmProbeCache.toAbsolutePath().resolveSibling("vsock-cids");
+    }
+
+    /**
+     * A VM template of {@code spec}'s shape: its guest RAM in {@link VmPaths#memory()}, saved later by
+     * {@link #saveTemplate}. The spec must carry no pod device (share, NIC, network namespace), and QEMU stays root
+     * ({@code runAs} ""; the guest runs only javakata's kernel and agent, never a container): it sends its state
+     * to a socket only root reaches.
+     */
+    public static QemuHypervisor template(VmSpec spec, Path kvmProbeCache) {
+        if (spec.sharedFs() != null || !spec.nics().isEmpty() || spec.netns() != null || !spec.runAs().isEmpty()) {
+            throw new IllegalArgumentException("template VM " + spec.id() + ": its spec must have no share, NIC, "
+                    + "network namespace or run_as user");
+        }
+        return new QemuHypervisor(spec, kvmProbeCache,
+                new QemuCommandLine.Launch.Template(new VmPaths(spec.stateDir()).memory()), null);
+    }
+
+    /**
+     * A VM that starts by restoring {@code template} (which must be of {@code spec}'s {@link TemplateShape}): its RAM
+     * is a sparse copy of the template's memory file in the VM's state dir, removed when the VM stops; its share and
+     * NICs are hot-plugged after the restore, before the guest runs.
+     */
+    public static QemuHypervisor cloneOf(VmSpec spec, Path kvmProbeCache, VmTemplate template) {
+        Objects.requireNonNull(template, "template");
+        TemplateShape.unsupported(spec).ifPresent(reason -> {
+            throw new IllegalArgumentException("clone VM " + spec.id() + ": " + reason);
+        });
+        return new QemuHypervisor(spec, kvmProbeCache,
+                new QemuCommandLine.Launch.Clone(new VmPaths(spec.stateDir()).memory()), template);
     }
 
     /**
@@ -165,7 +206,10 @@ public final class QemuHypervisor implements Hypervisor {
             vsockCid = VsockCids.allocate(vsockCidDir, spec.id());
             cid = OptionalLong.of(vsockCid);
         }
-        QemuCommandLine commandLine = QemuCommandLine.of(spec, choice.accelerator(), cid, hostTscKhz());
+        if (template != null) {
+            copyMemory();
+        }
+        QemuCommandLine commandLine = QemuCommandLine.of(spec, choice.accelerator(), cid, hostTscKhz(), launchMode);
         Process process = launchQemu(commandLine);
         launched.accept(new OwnedProcess(OwnedProcess.VMM, process.pid()));
         attachConsole(process);
@@ -247,7 +291,9 @@ public final class QemuHypervisor implements Hypervisor {
      */
     private Process launchQemu(QemuCommandLine commandLine) throws IOException {
         LOG.log(System.Logger.Level.DEBUG, "VM {0}: launching {1}", spec.id(), commandLine.render());
-        Process process = HostSpawner.start(commandLine.argv(), spec.hostCgroup(), paths.qemuLog());
+        Process process = template == null
+                ? HostSpawner.start(commandLine.argv(), spec.hostCgroup(), paths.qemuLog())
+                : HostSpawner.start(commandLine.argv(), spec.hostCgroup(), paths.qemuLog(), template.state());
         qemu = process;
         process.onExit().thenAccept(p -> {
             LOG.log(System.Logger.Level.INFO, "VM {0}: QEMU pid {1} exited with code {2}", spec.id(), p.pid(),
@@ -261,6 +307,9 @@ public final class QemuHypervisor implements Hypervisor {
     private void awaitRunning(Process process) throws IOException {
         try {
             qmp = QmpConnector.connect(paths.qmpSocket(), process, spec.bootTimeout());
+            if (template != null) {
+                restore();
+            }
             // QEMU starts paused (-S): the guest runs only now, after QEMU dropped root and with its console read.
             qmp.execute("cont", Map.of(), QMP_COMMAND_TIMEOUT);
             JsonNode status = qmp.execute("query-status", Map.of(), QMP_COMMAND_TIMEOUT);
@@ -380,6 +429,9 @@ public final class QemuHypervisor implements Hypervisor {
             VsockCids.release(vsockCidDir, vsockCid);
         }
         paths.sockets().forEach(ChildProcesses::deleteQuietly);
+        if (template != null) {
+            ChildProcesses.deleteQuietly(paths.memory());
+        }
         LOG.log(System.Logger.Level.INFO, "VM {0}: stopped", spec.id());
     }
 
@@ -400,6 +452,156 @@ public final class QemuHypervisor implements Hypervisor {
                         spec.id(), grace);
             }
             ChildProcesses.terminate(process.toHandle(), TERM_GRACE);
+        }
+    }
+
+    /**
+     * A clone's RAM: a sparse copy of the template's memory file ({@code cp --sparse=always}: only the pages the
+     * template touched take room). A copy, not the template's file itself: the RAM must stay shared
+     * ({@code share=on}) for virtiofsd to map it, so the clone's writes would land in the template.
+     */
+    private void copyMemory() throws IOException {
+        Path copy = paths.memory();
+        Files.deleteIfExists(copy);
+        long started = System.nanoTime();
+        // Through the spawner, into the pod's cgroup: the copy's tmpfs pages are charged to whoever writes them, and
+        // they are the pod's RAM, as a cold-booted VM's memfd pages are QEMU's.
+        Path log = paths.stateDir().resolve("memory-copy.log");
+        Process cp = HostSpawner.start(List.of(CP, "--sparse=always", template.memory().toString(), copy.toString()),
+                spec.hostCgroup(), log);
+        try {
+            if (!cp.waitFor(spec.bootTimeout().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                cp.destroyForcibly();
+                throw new IOException("copy " + template.memory() + " to " + copy + ": not done within "
+                        + spec.bootTimeout().toSeconds() + " s");
+            }
+        } catch (InterruptedException e) {
+            cp.destroyForcibly();
+            Thread.currentThread().interrupt();
+            throw new IOException("copy " + template.memory() + ": interrupted", e);
+        }
+        if (cp.exitValue() != 0) {
+            throw new IOException("copy " + template.memory() + " to " + copy + ": cp exited with "
+                    + cp.exitValue() + ": " + ChildProcesses.logTail(log, 500));
+        }
+        ChildProcesses.deleteQuietly(log);
+        LOG.log(System.Logger.Level.INFO, "VM {0}: memory of template {1} copied in {2} ms", spec.id(),
+                template.dir().getFileName(), (System.nanoTime() - started) / 1_000_000);
+    }
+
+    /**
+     * Restores a clone, paused: x-ignore-shared (its RAM is the copied file, absent from the stream), the stream
+     * from fd 0 (the template's state, opened by the spawner), then the pod's share and NICs hot-plugged onto the
+     * root ports while the guest is still stopped, so they are there when it resumes.
+     */
+    private void restore() throws IOException {
+        long started = System.nanoTime();
+        qmp.execute("migrate-set-capabilities", Map.of("capabilities",
+                List.of(Map.of("capability", "x-ignore-shared", "state", true))), QMP_COMMAND_TIMEOUT);
+        qmp.execute("migrate-incoming", Map.of("uri", "fd:0"), QMP_COMMAND_TIMEOUT);
+        awaitMigration("restore of template " + template.dir().getFileName(), spec.bootTimeout());
+        int port = 1;
+        if (spec.sharedFs() != null) {
+            qmp.execute("device_add", Map.of("driver", "vhost-user-fs-pci", "id", QemuFragment.VIRTIOFS_CHARDEV + "-dev",
+                    "chardev", QemuFragment.VIRTIOFS_CHARDEV, "tag", spec.sharedFs().tag(),
+                    "queue-size", QemuFragment.VIRTIOFS_QUEUE_SIZE, "bus", "rp" + port++), QMP_COMMAND_TIMEOUT);
+        }
+        for (VmSpec.Nic nic : spec.nics()) {
+            qmp.execute("device_add", Map.of("driver", "virtio-net-pci", "netdev", nic.id(), "id", nic.id() + "-dev",
+                    "mac", nic.mac().toLowerCase(java.util.Locale.ROOT), "bus", "rp" + port++), QMP_COMMAND_TIMEOUT);
+        }
+        LOG.log(System.Logger.Level.INFO, "VM {0}: restored from template {1} in {2} ms, {3} device(s) hot-plugged",
+                spec.id(), template.dir().getFileName(), (System.nanoTime() - started) / 1_000_000, port - 1);
+    }
+
+    /** Polls query-migrate until the migration completed; fails on "failed"/"cancelled" or after {@code timeout}. */
+    private void awaitMigration(String what, Duration timeout) throws IOException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            JsonNode status = qmp.execute("query-migrate", Map.of(), QMP_COMMAND_TIMEOUT);
+            String state = status.path("status").asText("");
+            switch (state) {
+                case "completed" -> {
+                    return;
+                }
+                case "failed", "cancelled" -> throw new IOException(what + ": " + state + ": "
+                        + status.path("error-desc").asText("no reason given"));
+                default -> {
+                    if (System.nanoTime() - deadline > 0) {
+                        throw new IOException(what + ": not completed within " + timeout.toSeconds()
+                                + " s (status " + (state.isEmpty() ? "none" : state) + ")");
+                    }
+                    try {
+                        Thread.sleep(MIGRATION_POLL);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new IOException(what + ": interrupted", e);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Saves a running template VM (see {@link #template}): pauses it, and sends its state with x-ignore-shared (the
+     * RAM stays in the memory file) to a socket in its state dir that this JVM reads into {@code stateFile}. The VM
+     * stays paused; stop it afterwards.
+     */
+    public void saveTemplate(Path stateFile, Duration timeout) throws IOException {
+        if (!(launchMode instanceof QemuCommandLine.Launch.Template)) {
+            throw new IllegalStateException("saveTemplate: VM " + spec.id() + " is not a template VM");
+        }
+        QmpClient client = qmp();
+        long started = System.nanoTime();
+        Path socket = paths.saveSocket();
+        Files.deleteIfExists(socket);
+        try (java.nio.channels.ServerSocketChannel server = java.nio.channels.ServerSocketChannel.open(
+                java.net.StandardProtocolFamily.UNIX)) {
+            server.bind(java.net.UnixDomainSocketAddress.of(socket));
+            CompletableFuture<Long> received = new CompletableFuture<>();
+            Thread.ofVirtual().name("template-save-" + spec.id()).start(() -> {
+                try (java.nio.channels.SocketChannel peer = server.accept();
+                     java.nio.channels.FileChannel out = java.nio.channels.FileChannel.open(stateFile,
+                             java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE,
+                             java.nio.file.StandardOpenOption.TRUNCATE_EXISTING)) {
+                    long total = 0;
+                    java.nio.ByteBuffer buffer = java.nio.ByteBuffer.allocate(1 << 16);
+                    while (peer.read(buffer) >= 0) {
+                        buffer.flip();
+                        while (buffer.hasRemaining()) {
+                            total += out.write(buffer);
+                        }
+                        buffer.clear();
+                    }
+                    out.force(true);
+                    received.complete(total);
+                } catch (IOException | RuntimeException e) {
+                    received.completeExceptionally(e);
+                }
+            });
+            client.execute("stop", Map.of(), QMP_COMMAND_TIMEOUT);
+            client.execute("migrate-set-capabilities", Map.of("capabilities",
+                    List.of(Map.of("capability", "x-ignore-shared", "state", true))), QMP_COMMAND_TIMEOUT);
+            client.execute("migrate", Map.of("uri", "unix:" + socket), QMP_COMMAND_TIMEOUT);
+            awaitMigration("save of template VM " + spec.id(), timeout);
+            long bytes;
+            try {
+                long left = Math.max(1, timeout.toNanos() - (System.nanoTime() - started));
+                bytes = received.get(left, java.util.concurrent.TimeUnit.NANOSECONDS);
+            } catch (java.util.concurrent.ExecutionException e) {
+                throw new IOException("save of template VM " + spec.id() + ": writing " + stateFile + ": "
+                        + e.getCause().getMessage(), e.getCause());
+            } catch (java.util.concurrent.TimeoutException e) {
+                throw new IOException("save of template VM " + spec.id() + ": QEMU did not close its stream within "
+                        + timeout.toSeconds() + " s", e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("save of template VM " + spec.id() + ": interrupted", e);
+            }
+            LOG.log(System.Logger.Level.INFO, "VM {0}: template saved in {1} ms, state {2} bytes", spec.id(),
+                    (System.nanoTime() - started) / 1_000_000, bytes);
+        } finally {
+            ChildProcesses.deleteQuietly(socket);
         }
     }
 

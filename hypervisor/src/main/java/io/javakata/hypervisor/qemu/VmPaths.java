@@ -74,10 +74,20 @@ public record VmPaths(Path stateDir) {
         return stateDir.resolve("virtiofsd.log");
     }
 
+    /** The guest's RAM as a file: a VM template's, or a clone's copy of it (the pod's state dir is on tmpfs). */
+    public Path memory() {
+        return stateDir.resolve("memory");
+    }
+
+    /** Where a VM template's QEMU sends its state when it is saved. */
+    public Path saveSocket() {
+        return stateDir.resolve("save.sock");
+    }
+
     /** Every socket the driver may create, for cleanup. */
     List<Path> sockets() {
         return List.of(qmpSocket(), agentSocket(), virtiofsdSocket(), consoleSocket(), debugConsoleSocket(),
-                vsockBackendSocket(), hybridVsockSocket());
+                vsockBackendSocket(), hybridVsockSocket(), saveSocket());
     }
 
     /** Fails if a socket path would not fit in sun_path. */

@@ -173,6 +173,56 @@ class QemuCommandLineTest {
         assertTrue(e.getMessage().contains("accelerator=AUTO"), e.getMessage());
     }
 
+    @Test
+    void aTemplateHasItsRamInAFileAndNoPodDevice() throws IOException {
+        VmSpec spec = new VmSpec("template-0123abcd", Path.of("/run/javakata/templates/0123abcd.build"),
+                Path.of("/usr/bin/qemu-system-x86_64"), Path.of("/usr/share/javakata/vmlinuz"),
+                Path.of("/usr/share/javakata/initrd.img"), "", 1, 512, Accelerator.AUTO, "q35", null,
+                VmSpec.AgentChannel.SERIAL, Duration.ofSeconds(30));
+        assertGolden("q35-serial-template-tcg.txt", QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty(),
+                TSC, new QemuCommandLine.Launch.Template(Path.of("/run/javakata/templates/0123abcd.build/memory"))));
+    }
+
+    @Test
+    void aCloneOpensItsPodBackendsAndWaitsForItsState() throws IOException {
+        VmSpec spec = spec("q35", 1, 512, "", SHARED, VmSpec.AgentChannel.SERIAL)
+                .withNetwork(Path.of("/var/run/netns/cni-1234"), List.of(new VmSpec.Nic("net0", "tap0_jk", "02:42:AC:11:00:02")))
+                .withHostLimits("javakata-qemu", 1 << 20);
+        assertGolden("q35-serial-clone-tcg.txt", QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty(), TSC,
+                new QemuCommandLine.Launch.Clone(STATE.resolve("memory"))));
+    }
+
+    /** A migration stream restores only into the same devices: a clone adds backends and -incoming, nothing else. */
+    @Test
+    void aCloneHasTheDevicesOfItsTemplateInTheSameOrder() {
+        VmSpec pod = spec("q35", 2, 1024, "agent.log=debug", SHARED, VmSpec.AgentChannel.SERIAL)
+                .withNetwork(Path.of("/var/run/netns/cni-1234"), List.of(new VmSpec.Nic("net0", "tap0_jk", "02:42:AC:11:00:02")))
+                .withHostLimits("javakata-qemu", 1 << 20).withDebugConsole(true);
+        VmSpec template = new VmSpec("template-1", Path.of("/run/javakata/templates/1.build"), pod.vmmBinary(),
+                pod.kernel(), pod.initrd(), pod.kernelParams(), pod.vcpus(), pod.memoryMiB(), pod.accelerator(),
+                pod.machine(), null, pod.agentChannel(), pod.bootTimeout()).withDebugConsole(true);
+        List<String> ofTemplate = devices(QemuCommandLine.of(template, Accelerator.TCG, OptionalLong.empty(), TSC,
+                new QemuCommandLine.Launch.Template(Path.of("/t/memory"))));
+        List<String> ofClone = devices(QemuCommandLine.of(pod, Accelerator.TCG, OptionalLong.empty(), TSC,
+                new QemuCommandLine.Launch.Clone(Path.of("/p/memory"))));
+        assertEquals(ofTemplate, ofClone);
+        assertTrue(ofClone.stream().noneMatch(d -> d.startsWith("vhost-user-fs") || d.startsWith("virtio-net")),
+                ofClone.toString());
+    }
+
+    /** The -device and -M values of a command line, in order. */
+    private static List<String> devices(QemuCommandLine commandLine) {
+        List<String> argv = commandLine.argv();
+        List<String> devices = new ArrayList<>();
+        for (int i = 0; i + 1 < argv.size(); i++) {
+            if (argv.get(i).equals("-device") || argv.get(i).equals("-M") || argv.get(i).equals("-smp")
+                    || argv.get(i).equals("-m") || argv.get(i).equals("-append")) {
+                devices.add(argv.get(i + 1).replaceAll("path=[^,]*", "path=*"));
+            }
+        }
+        return devices;
+    }
+
     private static void assertGolden(String resource, QemuCommandLine commandLine) throws IOException {
         try (InputStream in = QemuCommandLineTest.class.getResourceAsStream("/argv/" + resource)) {
             assertTrue(in != null, "missing golden file " + resource);

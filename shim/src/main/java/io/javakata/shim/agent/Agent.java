@@ -34,6 +34,13 @@ public interface Agent extends AutoCloseable {
     /** Liveness and version check within {@code timeout}; the first one is the wait for the guest to boot. */
     Info check(Duration timeout);
 
+    /**
+     * InitGuest, right after the first Check of every pod: host entropy for the guest's RNG (at least 64 bytes), the
+     * host's wall-clock time, and the virtio-fs tag to mount when the guest has not (a clone of a VM template gets
+     * its share hot-plugged), waiting up to {@code deviceWait} for its device.
+     */
+    void initGuest(byte[] entropy, java.time.Instant now, String shareTag, Duration deviceWait);
+
     /** Creates a container from its (guest) OCI spec; returns its init's guest pid. Nothing runs until start. */
     int createContainer(String containerId, byte[] ociSpec, Stdio stdio);
 

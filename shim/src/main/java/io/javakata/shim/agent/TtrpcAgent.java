@@ -90,6 +90,15 @@ public final class TtrpcAgent implements Agent {
     }
 
     @Override
+    public void initGuest(byte[] entropy, java.time.Instant now, String shareTag, Duration deviceWait) {
+        call("InitGuest", io.javakata.agent.v1.InitGuestRequest.newBuilder()
+                .setEntropy(com.google.protobuf.ByteString.copyFrom(entropy))
+                .setRealtimeNanos(now.getEpochSecond() * 1_000_000_000L + now.getNano())
+                .setShareTag(shareTag).setDeviceWaitMs((int) deviceWait.toMillis()).build(),
+                Empty.parser(), deviceWait.plus(requestTimeout), false);
+    }
+
+    @Override
     public int createContainer(String containerId, byte[] ociSpec, Stdio stdio) {
         return call("CreateContainer", AgentMessages.createContainer(containerId, ociSpec, stdio),
                 CreateContainerResponse.parser(), requestTimeout).getPid();

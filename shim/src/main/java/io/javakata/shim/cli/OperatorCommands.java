@@ -42,6 +42,7 @@ final class OperatorCommands {
             case "metrics" -> metrics(args);
             case "diagnose" -> diagnose(args);
             case "console" -> console(args);
+            case "template" -> template(args);
             default -> throw new Flags.UsageException("unknown command \"" + args.command() + "\"");
         };
     }
@@ -101,6 +102,35 @@ final class OperatorCommands {
     }
 
     /** --state-dir, else the configuration's (the default one, with a warning, if the file is broken). */
+    /**
+     * {@code template ls}: one line per VM template (its key and directory, then its inputs); {@code template rm}:
+     * removes every template, build and failure record, so the next pod of each shape builds its template again.
+     * Pods running from a template keep their own copy of its memory and are not affected.
+     */
+    private int template(OperatorArgs args) throws Flags.UsageException, IOException {
+        EffectiveSetup setup = EffectiveSetup.resolve(args.path("config"), args.path("containerd-config"), env);
+        var store = io.javakata.hypervisor.qemu.TemplateStore.under(stateDir(args, setup));
+        switch (args.operands().getFirst()) {
+            case "ls" -> {
+                for (var template : store.list()) {
+                    out.println(template.dir().getFileName() + " " + template.dir());
+                    if (java.nio.file.Files.exists(template.shapeFile())) {
+                        java.nio.file.Files.readAllLines(template.shapeFile()).forEach(l -> out.println("  " + l));
+                    }
+                }
+                return 0;
+            }
+            case "rm" -> {
+                int count = store.list().size();
+                store.removeAll();
+                out.println("removed " + count + " VM template(s) and " + store.root());
+                return 0;
+            }
+            default -> throw new Flags.UsageException("template: the operand is ls or rm, not \""
+                    + args.operands().getFirst() + "\"");
+        }
+    }
+
     private static Path stateDir(OperatorArgs args, EffectiveSetup setup) throws Flags.UsageException {
         Optional<Path> flag = args.path("state-dir");
         if (flag.isPresent()) {

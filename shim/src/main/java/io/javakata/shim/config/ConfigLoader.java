@@ -38,8 +38,9 @@ public final class ConfigLoader {
                     "kernel_params", "boot_timeout_seconds", "run_as", "console_log_max_kib"),
             "virtiofsd", Set.of("path", "cache"),
             "agent", Set.of("transport", "request_timeout_seconds", "debug_console", "vhost_device_vsock"),
-            "runtime", Set.of("state_dir", "debug"));
-    private static final String ORDER = "hypervisor, virtiofsd, agent, runtime";
+            "runtime", Set.of("state_dir", "debug"),
+            "template", Set.of("enabled"));
+    private static final String ORDER = "hypervisor, virtiofsd, agent, runtime, template";
     /** The longest boot_timeout_seconds and request_timeout_seconds: an hour. */
     static final int MAX_TIMEOUT_SECONDS = 3600;
 
@@ -123,6 +124,7 @@ public final class ConfigLoader {
         var v = Table.of(root, "virtiofsd", file);
         var a = Table.of(root, "agent", file);
         var r = Table.of(root, "runtime", file);
+        var t = Table.of(root, "template", file);
         var hv = d.hypervisor();
         var type = h.oneOf("type", hv.type());
         var hypervisor = new RuntimeConfig.Hypervisor(
@@ -152,8 +154,9 @@ public final class ConfigLoader {
         var runtime = new RuntimeConfig.Runtime(
                 r.absolutePath("state_dir", d.runtime().stateDir()),
                 r.bool("debug", d.runtime().debug()));
+        var template = new RuntimeConfig.Template(t.bool("enabled", d.template().enabled()));
         checkCloudHypervisor(hypervisor, agent, file);
-        return new RuntimeConfig(hypervisor, virtiofsd, agent, runtime);
+        return new RuntimeConfig(hypervisor, virtiofsd, agent, runtime, template);
     }
 
     /**

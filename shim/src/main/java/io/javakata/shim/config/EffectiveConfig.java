@@ -42,6 +42,8 @@ public final class EffectiveConfig {
         root.putObject("runtime")
                 .put("state_dir", config.runtime().stateDir().toString())
                 .put("debug", config.runtime().debug());
+        root.putObject("template")
+                .put("enabled", config.template().enabled());
         return root;
     }
 

@@ -19,12 +19,31 @@ import java.util.Locale;
  * @param agent      how the agent is reached
  * @param runtime    the shim's own settings
  */
-public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent agent, Runtime runtime) {
+public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent agent, Runtime runtime,
+                            Template template) {
 
     public static final Path DEFAULT_PATH = Path.of("/etc/javakata/configuration.toml");
 
+    /** A configuration with the default {@code [template]} table. */
+    public RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent agent, Runtime runtime) {
+        this(hypervisor, virtiofsd, agent, runtime, Template.defaults());
+    }
+
     public static RuntimeConfig defaults() {
-        return new RuntimeConfig(Hypervisor.defaults(), Virtiofsd.defaults(), Agent.defaults(), Runtime.defaults());
+        return new RuntimeConfig(Hypervisor.defaults(), Virtiofsd.defaults(), Agent.defaults(), Runtime.defaults(),
+                Template.defaults());
+    }
+
+    /**
+     * The [template] table: VM templates (docs/architecture.md "VM templates").
+     *
+     * @param enabled whether pods whose VM shape allows it start by restoring a VM template of their shape (built by
+     *                the first such pod); off by default until the clone path is covered by an integration test
+     */
+    public record Template(boolean enabled) {
+        public static Template defaults() {
+            return new Template(false);
+        }
     }
 
     /**

@@ -51,6 +51,11 @@ public final class Sandbox {
     });
 
     private static final Duration STOP_GRACE = Duration.ofSeconds(2);
+    /** What InitGuest sends the guest's RNG: 512 bits from the host's. */
+    static final int GUEST_ENTROPY_BYTES = 64;
+    private static final java.security.SecureRandom ENTROPY = new java.security.SecureRandom();
+    /** How long a clone's hot-plugged virtio-fs device may take to appear in the guest. */
+    private static final Duration SHARE_DEVICE_WAIT = Duration.ofSeconds(10);
     private static final int CONSOLE_TAIL_BYTES = 1500;
     private static final int DEAD_CONSOLE_TAIL_BYTES = 600;
 
@@ -159,8 +164,10 @@ public final class Sandbox {
             VmSpec vm = vmSpec(config, sandboxId, paths, sizing);
             vm = network == null ? vm : network.applyTo(vm);
             vm = cgroup == null ? vm : vm.withHostCgroup(cgroup.dirs());
-            Hypervisor hypervisor = launcher.hypervisors().apply(vm);
             journal.record(new PodResource.Vm(List.of()));
+            Hypervisor hypervisor = VmTemplates.hypervisor(config, launcher, sandboxId, vm, journal::launched);
+            // The boot timeout bounds this pod's own boot or restore, not the build of a template before it.
+            Instant booting = Instant.now();
             undo.push("stop VM", () -> {
                 hypervisor.stop(STOP_GRACE);
                 hypervisor.close();
@@ -175,10 +182,11 @@ public final class Sandbox {
                     String.valueOf(sizing.memoryMiB()));
 
             Duration bootTimeout = config.hypervisor().bootTimeout();
-            Connection connection = launcher.dialer().dial(hypervisor.agentEndpoint(), remaining(started, bootTimeout));
+            Connection connection = launcher.dialer().dial(hypervisor.agentEndpoint(), remaining(booting, bootTimeout));
             Agent agent = new TtrpcAgent(new TtrpcClient(connection), config.agent().requestTimeout());
             undo.push("close agent connection", agent::close);
-            Agent.Info check = checkAgent(agent, paths, remaining(started, bootTimeout));
+            Agent.Info check = checkAgent(agent, paths, remaining(booting, bootTimeout));
+            initGuest(agent);
             timeline.agentReady();
             LOG.log(System.Logger.Level.INFO, "sandbox {0}: agent {1} answered after {2} ms, guest kernel {3}",
                     sandboxId, check.version(), String.valueOf(Duration.between(started, Instant.now()).toMillis()),
@@ -371,6 +379,20 @@ public final class Sandbox {
                 config.agent().channel(), hv.bootTimeout()).withHostLimits(hv.runAs(), hv.consoleLogMaxKiB() * 1024L)
                 .withDebugConsole(config.agent().debugConsole())
                 .withVsockBackend(config.agent().vhostDeviceVsock());
+    }
+
+    /**
+     * InitGuest for every pod: host entropy, the host's clock, and the share mounted (a clone's virtio-fs device was
+     * hot-plugged just before it resumed).
+     */
+    private static void initGuest(Agent agent) {
+        byte[] entropy = new byte[GUEST_ENTROPY_BYTES];
+        ENTROPY.nextBytes(entropy);
+        try {
+            agent.initGuest(entropy, Instant.now(), SHARED_FS_TAG, SHARE_DEVICE_WAIT);
+        } catch (RuntimeStatusException e) {
+            throw e.withContext("initialise the guest (entropy, clock, share)");
+        }
     }
 
     private static Agent.Info checkAgent(Agent agent, SandboxPaths paths, Duration timeout) {

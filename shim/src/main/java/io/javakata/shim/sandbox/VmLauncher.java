@@ -17,8 +17,10 @@ import java.util.function.Function;
  * @param hypervisors makes an (unstarted) hypervisor for a spec
  * @param dialer      connects to the agent endpoint the started hypervisor reports
  * @param networks    connects the VM to the pod's network namespace
+ * @param templates   whether VMs may start from a VM template (the real QEMU launcher)
  */
-public record VmLauncher(Function<VmSpec, Hypervisor> hypervisors, AgentDialer dialer, PodNetworks networks) {
+public record VmLauncher(Function<VmSpec, Hypervisor> hypervisors, AgentDialer dialer, PodNetworks networks,
+                         boolean templates) {
 
     public VmLauncher {
         Objects.requireNonNull(hypervisors, "hypervisors");
@@ -31,8 +33,13 @@ public record VmLauncher(Function<VmSpec, Hypervisor> hypervisors, AgentDialer d
         this(hypervisors, dialer, PodNetworks.none());
     }
 
+    /** A launcher whose VMs never start from a VM template. */
+    public VmLauncher(Function<VmSpec, Hypervisor> hypervisors, AgentDialer dialer, PodNetworks networks) {
+        this(hypervisors, dialer, networks, false);
+    }
+
     public static VmLauncher qemu() {
-        return new VmLauncher(QemuHypervisor::new, AgentDialer.transports(), PodNetworks.host());
+        return new VmLauncher(QemuHypervisor::new, AgentDialer.transports(), PodNetworks.host(), true);
     }
 
     /** The real launcher for the VMM {@code config} names ({@code hypervisor.type}). */

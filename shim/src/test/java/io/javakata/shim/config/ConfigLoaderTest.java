@@ -130,10 +130,19 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void templatesAreOffUnlessEnabledAndTheValueMustBeABoolean() throws Exception {
+        assertEquals(false, ConfigLoader.load(write("[runtime]\ndebug = false\n")).template().enabled());
+        assertEquals(true, ConfigLoader.load(write("[template]\nenabled = true\n")).template().enabled());
+        Path file = write("[template]\nenabled = \"yes\"\n");
+        var e = assertThrows(RuntimeStatusException.class, () -> ConfigLoader.load(file));
+        assertTrue(e.getMessage().startsWith("template.enabled = \"yes\" in " + file), e.getMessage());
+    }
+
+    @Test
     void unknownTableIsRefused() throws Exception {
         Path file = write("[network]\nmode = \"tap\"\n");
         var e = assertThrows(RuntimeStatusException.class, () -> ConfigLoader.load(file));
-        assertEquals("unknown table [network] in " + file + "; known tables: hypervisor, virtiofsd, agent, runtime",
+        assertEquals("unknown table [network] in " + file + "; known tables: hypervisor, virtiofsd, agent, runtime, template",
                 e.getMessage());
     }
 

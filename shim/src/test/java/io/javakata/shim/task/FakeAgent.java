@@ -75,6 +75,7 @@ final class FakeAgent {
     final LinkedBlockingQueue<String> oomEvents = new LinkedBlockingQueue<>();
     volatile String failCreateWith;
     volatile boolean checkUnavailable;
+    final java.util.concurrent.atomic.AtomicInteger initGuests = new java.util.concurrent.atomic.AtomicInteger();
     /** SignalProcess answers as an agent that lost its connection would. */
     volatile boolean signalUnavailable;
 
@@ -124,6 +125,14 @@ final class FakeAgent {
                 throw Errors.deadlineExceeded("Check: no answer within PT1S");
             }
             return CheckResponse.newBuilder().setVersion("fake").setKernelRelease("6.1.0-fake").build();
+        });
+        // Not in calls: every pod sends it after Check, and the call lists tests compare are about containers.
+        server.registerUnary(s, "InitGuest", io.javakata.agent.v1.InitGuestRequest.parser(), (c, r) -> {
+            if (r.getEntropy().size() < 64) {
+                throw Errors.invalidArgument("entropy: %d bytes, at least 64 needed", r.getEntropy().size());
+            }
+            initGuests.incrementAndGet();
+            return com.google.protobuf.Empty.getDefaultInstance();
         });
         server.registerUnary(s, "CreateContainer", CreateContainerRequest.parser(), (c, r) -> {
             calls.add("CreateContainer " + r.getContainerId());

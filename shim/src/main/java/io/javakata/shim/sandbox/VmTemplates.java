@@ -1,0 +1,134 @@
+package io.javakata.shim.sandbox;
+
+import io.javakata.hypervisor.Accelerator;
+import io.javakata.hypervisor.Hypervisor;
+import io.javakata.hypervisor.VmSpec;
+import io.javakata.hypervisor.qemu.KvmProbe;
+import io.javakata.hypervisor.qemu.QemuHypervisor;
+import io.javakata.hypervisor.qemu.TemplateShape;
+import io.javakata.hypervisor.qemu.TemplateStore;
+import io.javakata.hypervisor.qemu.VmTemplate;
+import io.javakata.shim.agent.Agent;
+import io.javakata.shim.agent.TtrpcAgent;
+import io.javakata.shim.config.RuntimeConfig;
+import io.javakata.ttrpc.TtrpcClient;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+/**
+ * Chooses how a pod's VM starts: from the VM template of its shape (built first, once, under the shape's lock, if
+ * there is none), or by a cold boot, with one INFO line naming why (docs/architecture.md "VM templates").
+ */
+final class VmTemplates {
+
+    private static final System.Logger LOG = System.getLogger(VmTemplates.class.getName());
+    /** The role a template VM's QEMU has in the journal of the pod that builds it. */
+    static final String TEMPLATE_VMM = "template-vmm";
+    private static final Duration STOP_GRACE = Duration.ofSeconds(2);
+
+    private VmTemplates() {
+    }
+
+    /** The pod's (unstarted) hypervisor: a clone of its shape's template, or {@code launcher}'s cold boot. */
+    static Hypervisor hypervisor(RuntimeConfig config, VmLauncher launcher, String sandboxId, VmSpec vm,
+                                 Consumer<Hypervisor.OwnedProcess> launched) {
+        Optional<String> reason = whyCold(config, launcher, vm);
+        if (reason.isPresent()) {
+            if (config.template().enabled()) {
+                LOG.log(System.Logger.Level.INFO, "sandbox {0}: cold boot: {1}", sandboxId, reason.get());
+            }
+            return launcher.hypervisors().apply(vm);
+        }
+        try {
+            VmTemplate template = obtain(config, launcher, vm, launched);
+            LOG.log(System.Logger.Level.INFO, "sandbox {0}: starts from VM template {1}", sandboxId,
+                    template.dir().getFileName());
+            return QemuHypervisor.cloneOf(vm, KvmProbe.DEFAULT_CACHE, template);
+        } catch (IOException | RuntimeException e) {
+            LOG.log(System.Logger.Level.INFO, "sandbox {0}: cold boot: no VM template: {1}", sandboxId,
+                    e.getMessage());
+            return launcher.hypervisors().apply(vm);
+        }
+    }
+
+    /** Why this pod cannot start from a template, or empty. */
+    static Optional<String> whyCold(RuntimeConfig config, VmLauncher launcher, VmSpec vm) {
+        if (!config.template().enabled()) {
+            return Optional.of("[template] enabled = false");
+        }
+        if (config.hypervisor().type() != RuntimeConfig.HypervisorType.QEMU || !launcher.templates()) {
+            return Optional.of("templates need QEMU, not " + RuntimeConfig.tomlName(config.hypervisor().type()));
+        }
+        return TemplateShape.unsupported(vm);
+    }
+
+    private static VmTemplate obtain(RuntimeConfig config, VmLauncher launcher, VmSpec vm,
+                                     Consumer<Hypervisor.OwnedProcess> launched) throws IOException {
+        Accelerator accelerator = KvmProbe.choose(vm.accelerator(), vm.vmmBinary(), vm.machine(),
+                KvmProbe.DEFAULT_CACHE).accelerator();
+        TemplateStore store = TemplateStore.under(config.runtime().stateDir());
+        TemplateShape shape = TemplateShape.of(vm, accelerator, shimVersion(), store.digests());
+        Optional<VmTemplate> found = store.find(shape);
+        if (found.isPresent()) {
+            return found.get();
+        }
+        try (TemplateStore.Lock lock = store.lock(shape, vm.bootTimeout().multipliedBy(2))) {
+            found = store.find(shape);
+            if (found.isPresent()) {
+                return found.get();
+            }
+            Optional<String> failed = store.failure(shape);
+            if (failed.isPresent()) {
+                throw new IOException("template " + shape.key() + " failed to build: " + failed.get()
+                        + " (pods try again " + TemplateStore.RETRY_AFTER.toMinutes() + " minutes after it, or after "
+                        + "`containerd-shim-javakata-v2 template rm`)");
+            }
+            try {
+                return build(config, launcher, vm, store, shape, launched);
+            } catch (IOException | RuntimeException e) {
+                store.markFailed(shape, e.getMessage());
+                store.discardBuild(shape);
+                throw new IOException("building template " + shape.key() + " failed: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /**
+     * Boots the template VM (no share, NIC or network namespace; in the pod's cgroup, journaled as
+     * {@value #TEMPLATE_VMM}), waits for its agent's Check, saves it and makes the template visible.
+     */
+    private static VmTemplate build(RuntimeConfig config, VmLauncher launcher, VmSpec vm, TemplateStore store,
+                                    TemplateShape shape, Consumer<Hypervisor.OwnedProcess> launched) throws IOException {
+        long started = System.nanoTime();
+        var dir = store.newBuildDir(shape);
+        VmSpec spec = new VmSpec("template-" + shape.key().substring(0, 8), dir, vm.vmmBinary(), vm.kernel(),
+                vm.initrd(), vm.kernelParams(), vm.vcpus(), vm.memoryMiB(), vm.accelerator(), vm.machine(), null,
+                vm.agentChannel(), vm.bootTimeout())
+                .withHostCgroup(vm.hostCgroup()).withDebugConsole(vm.debugConsole())
+                .withVsockBackend(vm.vsockBackend());
+        QemuHypervisor qemu = QemuHypervisor.template(spec, KvmProbe.DEFAULT_CACHE);
+        try {
+            qemu.start(p -> launched.accept(Hypervisor.OwnedProcess.VMM.equals(p.role())
+                    ? new Hypervisor.OwnedProcess(TEMPLATE_VMM, p.pid()) : p));
+            try (Agent agent = new TtrpcAgent(new TtrpcClient(launcher.dialer().dial(qemu.agentEndpoint(),
+                    vm.bootTimeout())), config.agent().requestTimeout())) {
+                agent.check(vm.bootTimeout());
+            }
+            qemu.saveTemplate(dir.resolve("state"), vm.bootTimeout());
+        } finally {
+            qemu.stop(STOP_GRACE);
+        }
+        VmTemplate template = store.commit(shape, dir);
+        LOG.log(System.Logger.Level.INFO, "VM template {0} built in {1} ms", shape.key(),
+                (System.nanoTime() - started) / 1_000_000);
+        return template;
+    }
+
+    private static String shimVersion() {
+        String version = VmTemplates.class.getPackage().getImplementationVersion();
+        return version == null ? "dev" : version;
+    }
+}
