@@ -88,11 +88,16 @@ timeout 600 qemu-system-x86_64 -machine q35,accel=$accel -cpu max -smp 1 -m 512 
 grep -q '^bench: done' "$WORK/console.log" || { echo "the benchmark did not finish:" >&2; tail -30 "$WORK/console.log" >&2; exit 1; }
 grep '^bench: version' "$WORK/console.log" | sed 's/^bench: //'
 grep '^bench: .* failed' "$WORK/console.log" && exit 1
-# Mean, min and max of each step, in milliseconds.
-grep '^bench: [a-z]* round=' "$WORK/console.log" | tr -d '\r' | awk -v accel="$accel" '
-    { rt = $2
+# Median, min and max of each step (and of create + start), in milliseconds.
+grep '^bench: [a-z]* round=' "$WORK/console.log" | tr -d '\r' | awk '
+    { sum = 0
       for (i = 4; i <= 6; i++) { split($i, kv, "="); split(kv[2], t, /\.\./); ms = (t[2] - t[1]) * 1000
-        key = rt " " kv[1]; sum[key] += ms; n[key]++
-        if (!(key in lo) || ms < lo[key]) lo[key] = ms; if (ms > hi[key]) hi[key] = ms } }
-    END { printf "accel=%s, milliseconds: mean (min-max) over %d rounds\n", accel, n[rt " create"]
-          for (key in sum) printf "%-14s %6.0f (%.0f-%.0f)\n", key, sum[key] / n[key], lo[key], hi[key] }' | sort
+                                 printf "%s %s %.0f\n", $2, kv[1], ms; if (i < 6) sum += ms }
+      printf "%s create+start %.0f\n", $2, sum }' \
+    | sort -k1,1 -k2,2 -k3,3n > "$WORK/steps"
+echo "accel=$accel, milliseconds over $ROUNDS rounds: median (min-max)"
+cut -d' ' -f1,2 "$WORK/steps" | uniq | while read -r rt step; do
+    grep "^$rt $step " "$WORK/steps" | cut -d' ' -f3 | awk -v name="$rt $step" '
+        { v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+                             printf "%-17s %6.0f (%d-%d)\n", name, m, v[1], v[NR] }'
+done
