@@ -11,14 +11,14 @@ set -euo pipefail
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/java-env.sh"
 JDK="$JAVAKATA_JAVA_HOME"
 
-# Runtime: containerd + ctr, runc (host side, for runc comparisons; the guest carries its own copy),
+# Runtime: containerd + ctr, runc (host side, for runc comparisons; the guest carries crun),
 # QEMU (with the C virtiofsd in qemu-system-common), CNI plugins.
 # Build: maven; the guest image: busybox-static, cpio, xz-utils, kmod (depmod), squashfs-tools (the image of
-# on-demand modules), runc's binary.
+# on-demand modules), patchelf (points the guest's crun, from trixie, at its own loader and libraries).
 # Scripts and tests: jq, iproute2, procps (pgrep), util-linux (findmnt, nsenter), curl (the demo).
 PACKAGES=(
     containerd runc qemu-system-x86 busybox-static containernetworking-plugins
-    cpio xz-utils zstd kmod squashfs-tools jq iproute2 procps util-linux maven ca-certificates curl
+    cpio xz-utils zstd kmod squashfs-tools patchelf jq iproute2 procps util-linux maven ca-certificates curl
 )
 # The guest image's own build may name more packages (one per line) in guest/image/packages.txt.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

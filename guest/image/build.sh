@@ -1,6 +1,6 @@
 #!/bin/bash
 # Builds the javakata guest: <out>/vmlinuz (Debian's cloud kernel) and <out>/initrd.img (an
-# uncompressed, reproducible newc cpio holding busybox, the kernel modules the agent needs, runc, a
+# uncompressed, reproducible newc cpio holding busybox, the kernel modules the agent needs, crun, a
 # jlinked Java runtime and the agent jar). Does nothing when <out>/.stamp matches a hash of every
 # input. Downloaded .debs are cached in <out>/../guest-cache.
 #
@@ -79,18 +79,29 @@ fi
 [ -n "$KERNEL_PKG" ] || { echo "cannot resolve linux-image-cloud-amd64" >&2; exit 1; }
 KERNEL_VERSION=$(pkg_candidate "$KERNEL_PKG")
 BUSYBOX_VERSION=$(pkg_candidate busybox-static)
-# The guest's OCI runtime: Debian's runc. (Debian 12's crun, 1.8.1, refuses the runtime-spec 1.1/1.2 configs that
-# containerd 1.7 and 2.x write, "unknown version specified"; trixie's crun 1.21 needs glibc >= 2.38, Debian 12 has 2.36.)
-if ! command -v runc >/dev/null; then
-    apt-get install -y -qq runc >/dev/null
-fi
-RUNC_BIN=$(command -v runc)
-RUNC_VERSION=$(dpkg-query -W -f='${Version}' runc 2>/dev/null || "$RUNC_BIN" --version | head -1)
+# --- crun (the guest's OCI runtime): fetched here, its .debs are inputs of the stamp --------------------
+# trixie's crun (bookworm's 1.8.1 refuses the runtime-spec 1.1/1.2 configs of containerd 1.7 and 2.x, "unknown
+# version specified"), with the glibc and libraries it was built against (it needs glibc >= 2.38; the guest's
+# own libc, copied from this Debian 12 host for the JVM, is 2.36). They go to a private directory, CRUN_DIR, and
+# patchelf points the crun binary's loader (PT_INTERP) and library path (DT_RPATH, which, unlike DT_RUNPATH,
+# also serves the libraries' own dependencies) there, so nothing else in the guest sees them. No wrapper
+# script: crun re-executes /proc/self/exe, which must be crun itself.
+CRUN_SUITE=trixie
+CRUN_PACKAGES=(crun libc6 libcap2 libseccomp2 libsystemd0 libyajl2)
+CRUN_DIR=/usr/lib/javakata/crun
+command -v patchelf >/dev/null || { echo "patchelf not found (Debian package patchelf)" >&2; exit 1; }
+CRUN_UNPACKED="$CACHE/crun-$CRUN_SUITE"
+rm -rf "$CRUN_UNPACKED"
+CRUN_DEBS=$("$HERE/../../scripts/lib/debian-suite.sh" "$CRUN_SUITE" "$CRUN_UNPACKED" "${CRUN_PACKAGES[@]}" \
+    | sed -n 's/^debian-suite: \(.*\.deb\) -> .*/\1/p' | tr '\n' ' ')
+[ -x "$CRUN_UNPACKED/usr/bin/crun" ] || { echo "no usr/bin/crun in $CRUN_SUITE's crun package" >&2; exit 1; }
+CRUN_VERSION=$(sed -n 's/^crun_\([^_]*\)_.*/\1/p' <<< "${CRUN_DEBS// /$'\n'}")
+# --- end of crun ---------------------------------------------------------------------------------------------
 JDK_VERSION=$(cat "$JDK/release")
 
 STAMP=$( {
     sha256sum "$HERE/build.sh" "$HERE/init" "$HERE/on-demand-modules" "$AGENT_JAR" | cut -d' ' -f1
-    echo "$KERNEL_PKG=$KERNEL_VERSION busybox-static=$BUSYBOX_VERSION runc=$RUNC_VERSION"
+    echo "$KERNEL_PKG=$KERNEL_VERSION busybox-static=$BUSYBOX_VERSION $CRUN_SUITE: $CRUN_DEBS"
     echo "$JDK_VERSION aot=$AOT"
 } | sha256sum | cut -d' ' -f1)
 if [ -f "$OUT/.stamp" ] && [ "$(cat "$OUT/.stamp")" = "$STAMP" ] && [ -f "$OUT/vmlinuz" ] && [ -f "$OUT/initrd.img" ] \
@@ -98,7 +109,7 @@ if [ -f "$OUT/.stamp" ] && [ "$(cat "$OUT/.stamp")" = "$STAMP" ] && [ -f "$OUT/v
     echo "guest image up to date in $OUT"
     exit 0
 fi
-echo "building guest image: $KERNEL_PKG $KERNEL_VERSION, busybox $BUSYBOX_VERSION, runc $RUNC_VERSION"
+echo "building guest image: $KERNEL_PKG $KERNEL_VERSION, busybox $BUSYBOX_VERSION, crun $CRUN_VERSION ($CRUN_SUITE)"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/javakata-guest.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -239,11 +250,33 @@ fi
 cp "$AGENT_JAR" "$ROOT/opt/agent/javakata-agent.jar"
 printf '%s\n' "${JVM_ARGS[@]}" > "$ROOT/etc/javakata/jvm.args"
 
-# --- runc ------------------------------------------------------------------------------------------
-mkdir -p "$ROOT/usr/sbin"
-cp "$RUNC_BIN" "$ROOT/usr/sbin/runc"
+# --- crun: CRUN_DIR/bin/crun, the libraries it needs (closed under DT_NEEDED) in CRUN_DIR/lib ---------------
+mkdir -p "$ROOT$CRUN_DIR/bin" "$ROOT$CRUN_DIR/lib" "$ROOT/usr/sbin"
+cp "$CRUN_UNPACKED/usr/bin/crun" "$ROOT$CRUN_DIR/bin/crun"
+crun_pending=("$ROOT$CRUN_DIR/bin/crun")
+while [ ${#crun_pending[@]} -gt 0 ]; do
+    for lib in $(patchelf --print-needed "${crun_pending[0]}"); do
+        [ -e "$ROOT$CRUN_DIR/lib/$lib" ] && continue
+        [ -e "$CRUN_UNPACKED/usr/lib/x86_64-linux-gnu/$lib" ] \
+            || { echo "crun needs $lib, which none of ${CRUN_PACKAGES[*]} ($CRUN_SUITE) ships" >&2; exit 1; }
+        cp -L "$CRUN_UNPACKED/usr/lib/x86_64-linux-gnu/$lib" "$ROOT$CRUN_DIR/lib/$lib"
+        crun_pending+=("$ROOT$CRUN_DIR/lib/$lib")
+    done
+    crun_pending=("${crun_pending[@]:1}")
+done
+[ -e "$ROOT$CRUN_DIR/lib/ld-linux-x86-64.so.2" ] || { echo "crun's libc names no ld-linux-x86-64.so.2" >&2; exit 1; }
+patchelf --set-interpreter "$CRUN_DIR/lib/ld-linux-x86-64.so.2" --force-rpath --set-rpath "$CRUN_DIR/lib" \
+    "$ROOT$CRUN_DIR/bin/crun"
+ln -s "$CRUN_DIR/bin/crun" "$ROOT/usr/sbin/crun"
+# It runs in the image root with only its own loader and libraries, or the build fails (with /proc: crun first
+# re-executes itself from a copy of /proc/self/exe, even for --version).
+unshare --mount --fork sh -c "mount -t proc proc '$ROOT/proc' && chroot '$ROOT' /usr/sbin/crun --version" \
+        > "$WORK/crun-version" 2>&1 \
+    || { echo "crun does not run in the image root:" >&2; cat "$WORK/crun-version" >&2; exit 1; }
+echo "guest crun: $(head -1 "$WORK/crun-version") ($(du -sk "$ROOT$CRUN_DIR" | cut -f1) KiB in $CRUN_DIR)"
+# --- end of crun ---------------------------------------------------------------------------------------------
 
-# --- shared libraries of every ELF file we ship (from ldd) --------------------------------------
+# --- shared libraries of the Java runtime (from ldd; crun has its own) --------------------------------------
 copy_libs() {
     # The JDK's own libraries find libjvm.so once the launcher has loaded it; anything else missing is an error.
     local missing
@@ -261,7 +294,7 @@ copy_libs() {
 }
 while read -r elf; do
     copy_libs "$elf"
-done < <(find "$ROOT/opt/jre" "$ROOT/usr/sbin/runc" -type f \( -name '*.so' -o -perm -u+x \))
+done < <(find "$ROOT/opt/jre" -type f \( -name '*.so' -o -perm -u+x \))
 # The loader path is baked into every binary.
 cp -L /lib64/ld-linux-x86-64.so.2 "$ROOT/lib64/ld-linux-x86-64.so.2"
 

@@ -39,7 +39,7 @@ public final class Main {
     private static final String PORT_NAME = "agent0";
     private static final Path RUN = Path.of("/run/javakata");
     /** The guest's OCI runtime, which guest/image/build.sh puts there. */
-    static final String OCI_RUNTIME = "/usr/sbin/runc";
+    static final String OCI_RUNTIME = "/usr/sbin/crun";
     /** How long the agent waits for its port to appear before giving up (the VM then powers off). */
     private static final long PORT_WAIT_MILLIS = 60_000;
     private static final long RECONNECT_BACKOFF_MILLIS = 100;
@@ -88,7 +88,7 @@ public final class Main {
         reaper.startLoop();
         Files.createDirectories(RUN.resolve("bundles"));
         Path runtimeBinary = Path.of(System.getProperty("javakata.oci-runtime", OCI_RUNTIME));
-        OciCli runtime = new OciCli(runtimeBinary, Path.of("/run/runc"), reaper);
+        OciCli runtime = new OciCli(runtimeBinary, Path.of("/run/crun"), reaper);
         ContainerManager containers = new ContainerManager(RUN.resolve("bundles"), runtime, reaper);
         String version = Optional.ofNullable(Main.class.getPackage().getImplementationVersion()).orElse("dev");
         AgentService service = new AgentService(containers, version, Path.of("/proc/sys"));

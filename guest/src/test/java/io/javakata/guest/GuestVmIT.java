@@ -145,8 +145,9 @@ class GuestVmIT {
         RuntimeStatusException missing = assertThrows(RuntimeStatusException.class, () -> call("CreateContainer",
                 create("c2", null), CreateContainerResponse.parser(), CALL));
         System.out.println("guest: missing executable -> " + missing);
-        assertTrue(missing.getMessage().contains("runc create c2 failed")
-                && missing.getMessage().contains("executable file not found"), missing.getMessage());
+        // crun's own words: "executable file `nosuchcommand` not found in $PATH: No such file or directory".
+        assertTrue(missing.getMessage().contains("crun create c2 failed")
+                && missing.getMessage().contains("`nosuchcommand` not found in $PATH"), missing.getMessage());
 
         // stdin: the container reads what the host writes, and sees end of file on CloseStdin.
         call("CreateContainer", create("c3", "read line; echo got $line; cat; echo done").toBuilder().setStdin(true)
@@ -263,7 +264,7 @@ class GuestVmIT {
 
     /**
      * Exec (FIFO and terminal, with resize), processes, pause/resume, update, stats, and the OOM
-     * killer, against real runc, cgroup v2 and devpts in the guest.
+     * killer, against the real crun, cgroup v2 and devpts in the guest.
      */
     @Test
     void execTerminalCgroupsAndOomInTheGuest() throws Exception {

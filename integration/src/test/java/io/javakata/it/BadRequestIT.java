@@ -80,8 +80,13 @@ class BadRequestIT {
         try (Pod pod = CRI.runPod("bad-requests")) {
             String missing = pod.create(pod.containerConfig("missing", "/no/such/binary").build());
             var e = assertThrows(StatusRuntimeException.class, () -> pod.start(missing));
-            assertTrue(e.getMessage().contains("unable to start container process: exec: \"/no/such/binary\": "
-                    + "stat /no/such/binary: no such file or directory"), e.getMessage());
+            // The guest's crun names the path at create: "crun create <id> failed (exit 1): executable file
+            // `/no/such/binary` not found: No such file or directory"; runc (on a node, -Djavakata.it.handler=runc):
+            // "exec: \"/no/such/binary\": stat /no/such/binary: no such file or directory".
+            String message = e.getMessage();
+            assertTrue(message.contains("crun create " + missing + " failed (exit 1): executable file `/no/such/binary` "
+                    + "not found: No such file or directory") || message.contains("unable to start container process: "
+                    + "exec: \"/no/such/binary\": stat /no/such/binary: no such file or directory"), message);
             var status = pod.containerStatus(missing);
             assertEquals(ContainerState.CONTAINER_EXITED, status.getState(), status::toString);
             pod.removeContainer(missing);

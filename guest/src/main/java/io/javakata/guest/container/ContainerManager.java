@@ -25,12 +25,12 @@ import io.javakata.ttrpc.Errors;
 import io.javakata.ttrpc.RuntimeStatusException;
 
 /**
- * The containers of this guest, created and driven through the OCI runtime (runc). Each call finds the container
+ * The containers of this guest, created and driven through the OCI runtime (crun). Each call finds the container
  * or exec (NOT_FOUND), applies its event to the process ({@link ProcessState}, which refuses what the state does
  * not allow), then asks the runtime; the init and every exec start through one {@link ProcessLauncher}.
  *
  * <p>Every method is blocking and thread-safe; failures are {@link RuntimeStatusException}s whose
- * message names the container and the step. A failed create removes what it made (runc state, FIFOs,
+ * message names the container and the step. A failed create removes what it made (runtime state, FIFOs,
  * bundle directory).
  */
 public final class ContainerManager {
@@ -278,7 +278,7 @@ public final class ContainerManager {
         deleteTree(exec.dir());
     }
 
-    /** {@code runc pause}: freezes every process of the container. */
+    /** {@code crun pause}: freezes every process of the container. */
     public void pause(String id) {
         Container container = get(id);
         container.apply(Event.PAUSE);
@@ -299,7 +299,7 @@ public final class ContainerManager {
         }
     }
 
-    /** {@code runc update --resources}: {@code resources} is OCI LinuxResources JSON. */
+    /** {@code crun update --resources}: {@code resources} is OCI LinuxResources JSON. */
     public void update(String id, byte[] resources) {
         Container container = get(id);
         container.apply(Event.UPDATE);

@@ -14,11 +14,11 @@ import io.javakata.guest.reaper.Reaper;
 import io.javakata.guest.stdio.RuntimeStdio;
 
 /**
- * Drives an OCI runtime's command line: runc in the guest, or any runtime that takes its commands and global flags
- * ({@code --root}, {@code --log}, {@code --log-format json}), as crun does. Messages name the runtime by its binary's
- * file name ("runc create c1 failed"). Every command logs to a JSON file ({@code --log}), whose error lines become the
- * exception message when the command fails: that is where the runtime says why a container could not be created
- * ("exec: \"nosuch\": executable file not found in $PATH").
+ * Drives an OCI runtime's command line: crun in the guest, or any runtime that takes the same commands and global
+ * flags ({@code --root}, {@code --log}, {@code --log-format json}), as runc does. Messages name the runtime by its
+ * binary's file name ("crun create c1 failed"). Every command logs to a JSON file ({@code --log}), whose error lines
+ * become the exception message when the command fails: that is where the runtime says why a container could not be
+ * created (crun: "executable file `nosuch` not found in $PATH: No such file or directory").
  *
  * <p>Thread-safe; each call blocks until the runtime exits, at most {@link #TIMEOUT_SECONDS}: then it and what it
  * started (its container init, a hook) are killed and the call fails.

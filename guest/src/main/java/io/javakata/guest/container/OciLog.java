@@ -4,9 +4,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Extracts the error messages from runc's JSON log ({@code --log-format json}: one object per line,
- * {@code {"level":"error","msg":"...","time":"..."}}). runc reports a failing container init (for
- * example a missing executable) there, not on its exit code.
+ * Extracts the error messages from an OCI runtime's JSON log ({@code --log-format json}: one object per line,
+ * {@code {"level":"error","msg":"...","time":"..."}}, crun's and runc's alike). The runtime reports a failing
+ * container init (for example a missing executable) there, not on its exit code.
  */
 public final class OciLog {
 

@@ -6,7 +6,7 @@ import java.nio.file.Path;
 import io.javakata.guest.stdio.RuntimeStdio;
 
 /**
- * The OCI runtime that runs the guest's containers: runc through {@link OciCli}. Every call
+ * The OCI runtime that runs the guest's containers: crun through {@link OciCli}. Every call
  * blocks until the runtime's command returned, within a bound of the implementation's, and fails with an
  * IOException that says why the runtime refused (its own error text when it gave one).
  */
