@@ -4,7 +4,7 @@
 # containerd, through CRI as the kubelet drives it (io.javakata.it.CriBench from integration/'s test classes):
 #   runc               RunPodSandbox -> CreateContainer -> StartContainer -> the container's first log line
 #   javakata-cold      the same on javakata with [template] enabled = false (every pod boots its VM)
-#   javakata-template  the same with [template] enabled = true; "not available" when the shim has no [template]
+#   javakata-from-template  the same with [template] enabled = true; "not available" when the shim has no [template]
 #                      table yet (then javakata-cold runs the base configuration as it is)
 #   floor              the bare VM boot floor: the first javakata pod's QEMU command line (same flags, kernel and
 #                      kernel parameters; no pod devices, no QMP, no -S) on a busybox initrd whose one-line /init
@@ -53,8 +53,8 @@ toml_with_key "$work/javakata.toml" template enabled true > "$work/template.toml
 handlers=(runc javakata-cold)
 if shim_accepts "$jar" "$work/template.toml"; then
     toml_with_key "$work/javakata.toml" template enabled false > "$work/cold.toml"
-    extra="javakata-cold=$work/cold.toml javakata-template=$work/template.toml"
-    handlers+=(javakata-template)
+    extra="javakata-cold=$work/cold.toml javakata-from-template=$work/template.toml"
+    handlers+=(javakata-from-template)
     template="available"
 else
     cp "$work/javakata.toml" "$work/cold.toml"
@@ -63,9 +63,9 @@ else
 fi
 handlers+=(floor)
 echo "bench-pod-start: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)," \
-    "shim $jar, base configuration $base; javakata-template: $template"
+    "shim $jar, base configuration $base; javakata-from-template: $template"
 
 JAVAKATA_EXTRA_HANDLERS="$extra" run_it_main "$root" "${BENCH_TARGET:-target-bench}" \
     "-Djavakata.it.state=$(toml_state_dir "$base") -Djavakata.bench.floorInitrd=$work/floor.cpio ${BENCH_JAVA_OPTS:-}" \
     io.javakata.it.CriBench "$rounds" "${handlers[@]}"
-[[ "$template" == available ]] || echo "summary: javakata-template - | not available (${template#not available: })"
+[[ "$template" == available ]] || echo "summary: javakata-from-template - | not available (${template#not available: })"
