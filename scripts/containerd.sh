@@ -18,8 +18,7 @@
 # $JAVAKATA_TRANSPORT), `javakata-debug` (the same with ConfigPath DIR/javakata-debug.toml: [agent] debug_console
 # on), `javakata-serial` (ConfigPath DIR/javakata-serial.toml: the shim's configuration with [agent] transport =
 # "serial"), `javakata-template` (ConfigPath DIR/javakata-template.toml: javakata-serial's with [template] enabled =
-# true), `javakata-fault` (ConfigPath DIR/javakata-fault.toml: javakata's with [hypervisor] boot_timeout_seconds
-# = 60, for FaultMatrixIT), `javakata-ch` (ConfigPath DIR/javakata-ch.toml: the same configuration with
+# true), `javakata-ch` (ConfigPath DIR/javakata-ch.toml: the same configuration with
 # [hypervisor] type = "cloud-hypervisor", path = $JAVAKATA_CH_BINARY or the cloud-hypervisor on PATH, accel auto, no debug console; only
 # CloudHypervisorIT uses it, when that binary and KVM are there), `runc` (io.containerd.runc.v2, state under
 # DIR/runc), one more io.containerd.javakata.v2 handler per NAME=FILE word of $JAVAKATA_EXTRA_HANDLERS (ConfigPath
@@ -152,10 +151,6 @@ javakata_runtimes() {
       runtime_type = "io.containerd.javakata.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-serial.options]
         ConfigPath = "$dir/javakata-serial.toml"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-fault]
-      runtime_type = "io.containerd.javakata.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-fault.options]
-        ConfigPath = "$dir/javakata-fault.toml"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-template]
       runtime_type = "io.containerd.javakata.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-template.options]
@@ -207,8 +202,7 @@ containerd_major() {
 
 # The shims' configurations: javakata's (with [agent] transport = $JAVAKATA_TRANSPORT when that is set, else the
 # base file as it is), javakata-debug's (javakata's with the debug console on), javakata-serial's (the base with
-# the virtio-serial transport), javakata-fault's (javakata's with a boot timeout of 60 s instead of 90: the fault
-# matrix's frozen boot waits for it) and javakata-template's (javakata-serial's with [template] enabled = true).
+# the virtio-serial transport) and javakata-template's (javakata-serial's with [template] enabled = true).
 write_shim_configs() {
     local base="${JAVAKATA_CONFIG:-/etc/javakata/configuration.toml}"
     local main="$base"
@@ -219,7 +213,6 @@ write_shim_configs() {
     fi
     agent_config "$main" debug_console true > "$dir/javakata-debug.toml"
     agent_config "$base" transport '"serial"' > "$dir/javakata-serial.toml"
-    table_config "$main" hypervisor boot_timeout_seconds 60 > "$dir/javakata-fault.toml"
     # javakata-template's: the serial transport (templates need it) with VM templates on (TemplateIT).
     { agent_config "$base" transport '"serial"' | grep -v '^\[template\]' | grep -v '^enabled *='
       printf '\n[template]\nenabled = true\n'; } > "$dir/javakata-template.toml"
@@ -345,11 +338,6 @@ state = "$dir/state"
       sandboxer = "podsandbox"
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.javakata-serial.options]
         ConfigPath = "$dir/javakata-serial.toml"
-    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.javakata-fault]
-      runtime_type = "io.containerd.javakata.v2"
-      sandboxer = "podsandbox"
-      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.javakata-fault.options]
-        ConfigPath = "$dir/javakata-fault.toml"
 $(extra_runtimes "'io.containerd.cri.v1.runtime'.containerd" 'sandboxer = "podsandbox"')
     [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.javakata-template]
       runtime_type = "io.containerd.javakata.v2"

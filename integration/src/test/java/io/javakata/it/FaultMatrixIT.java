@@ -27,17 +27,14 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * Issue 8 item 4, the fault matrix: each of the pod's processes dies at each point of its life, through CRI as the
@@ -52,14 +49,6 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * agent's JVM answers by exiting, and the guest kernel panics and powers off. While the VM boots no container exists
  * yet, so in that cell the agent is made unable to answer instead: once the guest's init has started it, QEMU is
  * frozen (SIGSTOP) before the agent's first answer, which is what a hung agent looks like to the shim.
- *
- * <p>The four cells of a phase run at once, one pod per victim (each pod is its own VM, so a fault in one cannot
- * reach another): the waits for their outcomes and their teardowns overlap, but one pod boots at a time, as before
- * (a TCG boot keeps a core busy: two at once on a loaded machine slowed each past the 90 s boot timeout).
- * Each cell's outcome is awaited with its own deadline as before, and once every pod of the phase is removed nothing
- * of any may be left. The boot cells run on the {@value #BOOT_HANDLER} handler (scripts/containerd.sh), whose boot
- * timeout of 60 s is what the frozen boot waits for (45 s let a guest slowed by a loaded machine time out before
- * its init started the agent).
  */
 @Tag("containerd")
 @Tag("qemu")
@@ -67,23 +56,12 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class FaultMatrixIT {
 
-    /**
-     * A phase's four cells at once: the 300 s each had when they ran one after another (their boots still do, and
-     * a loaded machine took up to 180 s for one).
-     */
-    static final long PHASE_TIMEOUT_SECONDS = 4 * 300;
-    /** The handler of the boot cells: javakata's configuration, boot_timeout_seconds = 60 (scripts/containerd.sh). */
-    static final String BOOT_HANDLER = "javakata-fault";
-
     @RegisterExtension
     static final PrivateCri CRI = new PrivateCri();
 
     /** The longest any cell may take to report its outcome after the kill: liveness (20 s) plus events and CRI. */
     static final Duration REPORTED = Duration.ofSeconds(40);
-    /**
-     * How long RunPodSandbox may take when the VM is frozen before its agent answered: the boot timeout of
-     * {@value #BOOT_HANDLER} (60 s, counted from the pod's start) and more.
-     */
+    /** How long RunPodSandbox may take when the VM is frozen before its agent answered: the boot timeout and more. */
     static final Duration BOOT_FAILS = Duration.ofSeconds(150);
     static final Duration LEAK_WAIT = Duration.ofSeconds(20);
     /**
@@ -95,61 +73,28 @@ class FaultMatrixIT {
     static final String AGENT_STARTING = "javakata-init: exec agent";
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final List<String> TABLE = java.util.Collections.synchronizedList(new ArrayList<>());
-    /** Runs the cells of a phase and the CRI calls a cell awaits while it injects its fault. */
-    private static final ExecutorService THREADS = Executors.newVirtualThreadPerTaskExecutor();
-    /**
-     * Held from a boot cell's RunPodSandbox until its sandbox directory appeared: the one new directory is then its
-     * own (the pod's id, which names the directory, comes only with RunPodSandbox's answer).
-     */
-    private static final ReentrantLock NEW_SANDBOX = new ReentrantLock(true);
-    /** Taken for each RunPodSandbox of the running phases: one pod boots at a time. */
-    private static final Semaphore BOOTING = new Semaphore(1, true);
+    private static final List<String> TABLE = new ArrayList<>();
 
     enum Victim { SHIM, QEMU, VIRTIOFSD, AGENT }
 
     enum Phase { BOOT, RUNNING, EXEC, STOPPING }
 
-    /** A cell's pod once CRI removed it: its state directory and its journal, for the leak check. */
-    record Removed(Path sandbox, JsonNode journal) { }
-
-    /** One cell: {@code victim} dies at the cell's point of a pod's life; gives the pod after its removal. */
-    @FunctionalInterface
-    interface Cell {
-        Removed run(Victim victim) throws Exception;
-    }
-
     @AfterAll
     static void printTable() {
-        THREADS.shutdownNow();
         System.out.println("fault matrix (victim, phase: outcome, seconds from the kill to the outcome):");
         TABLE.forEach(row -> System.out.println("  " + row));
     }
 
-    @org.junit.jupiter.api.Test
-    @Timeout(value = PHASE_TIMEOUT_SECONDS, unit = TimeUnit.SECONDS)
-    void whileTheVmBoots() throws Exception {
-        // The frozen boot first: its wait for the boot timeout is the phase's longest. The others' pods are killed
-        // as soon as they are launched, so they need no boot slot.
-        everyVictimAtOnce(Phase.BOOT, List.of(Victim.AGENT, Victim.SHIM, Victim.QEMU, Victim.VIRTIOFSD),
-                FaultMatrixIT::whileTheVmBoots);
-    }
-
-    private static Removed whileTheVmBoots(Victim victim) throws Exception {
+    @ParameterizedTest(name = "{0} dies while the VM boots")
+    @EnumSource(Victim.class)
+    void whileTheVmBoots(Victim victim) throws Exception {
+        Set<String> before = sandboxEntries();
         PodSandboxConfig config = podConfig("boot-" + victim.name().toLowerCase());
         Files.createDirectories(Path.of(config.getLogDirectory()));
-        CompletableFuture<String> run;
-        Path sandbox;
-        NEW_SANDBOX.lock();
-        try {
-            Set<String> before = sandboxEntries();
-            run = CompletableFuture.supplyAsync(() -> CRI.cri().runtime(BOOT_FAILS.plusSeconds(30))
-                    .runPodSandbox(RunPodSandboxRequest.newBuilder().setConfig(config).setRuntimeHandler(BOOT_HANDLER)
-                            .build()).getPodSandboxId(), THREADS);
-            sandbox = awaitNewSandbox(before, run);
-        } finally {
-            NEW_SANDBOX.unlock();
-        }
+        CompletableFuture<String> run = CompletableFuture.supplyAsync(() -> CRI.cri().runtime(BOOT_FAILS.plusSeconds(30))
+                .runPodSandbox(RunPodSandboxRequest.newBuilder().setConfig(config).setRuntimeHandler(PrivateCri.HANDLER)
+                        .build()).getPodSandboxId());
+        Path sandbox = awaitNewSandbox(before, run);
         JsonNode journal = awaitJournal(sandbox, victim == Victim.SHIM ? "shim" : "vmm", run);
         if (victim == Victim.AGENT) {
             awaitConsole(sandbox, AGENT_STARTING, run); // the guest is up and its init has started the agent
@@ -179,17 +124,13 @@ class FaultMatrixIT {
         }
         record(victim, Phase.BOOT, outcome, killedAt);
         removeAnyPodOf(config);
-        return new Removed(sandbox, journal);
+        assertNothingLeft(sandbox, journal);
     }
 
-    @org.junit.jupiter.api.Test
-    @Timeout(value = PHASE_TIMEOUT_SECONDS, unit = TimeUnit.SECONDS)
-    void whileAContainerRuns() throws Exception {
-        everyVictimAtOnce(Phase.RUNNING, List.of(Victim.values()), FaultMatrixIT::whileAContainerRuns);
-    }
-
-    private static Removed whileAContainerRuns(Victim victim) throws Exception {
-        try (Pod pod = runPod("run-" + victim.name().toLowerCase())) {
+    @ParameterizedTest(name = "{0} dies while a container runs")
+    @EnumSource(Victim.class)
+    void whileAContainerRuns(Victim victim) throws Exception {
+        try (Pod pod = CRI.runPod(podConfig("run-" + victim.name().toLowerCase()), PrivateCri.HANDLER)) {
             String container = pod.run(killer(pod, "app", "sleep", "3600"));
             Path sandbox = CRI.containerd().sandboxDir(pod.id());
             JsonNode journal = readJournal(sandbox);
@@ -198,18 +139,14 @@ class FaultMatrixIT {
             int code = pod.awaitExit(container, REPORTED).getExitCode();
             record(victim, Phase.RUNNING, "container EXITED with " + code, killedAt);
             stopAndRemove(pod);
-            return new Removed(sandbox, journal);
+            assertNothingLeft(sandbox, journal);
         }
     }
 
-    @org.junit.jupiter.api.Test
-    @Timeout(value = PHASE_TIMEOUT_SECONDS, unit = TimeUnit.SECONDS)
-    void whileAnExecRuns() throws Exception {
-        everyVictimAtOnce(Phase.EXEC, List.of(Victim.values()), FaultMatrixIT::whileAnExecRuns);
-    }
-
-    private static Removed whileAnExecRuns(Victim victim) throws Exception {
-        try (Pod pod = runPod("exec-" + victim.name().toLowerCase())) {
+    @ParameterizedTest(name = "{0} dies while an exec runs")
+    @EnumSource(Victim.class)
+    void whileAnExecRuns(Victim victim) throws Exception {
+        try (Pod pod = CRI.runPod(podConfig("exec-" + victim.name().toLowerCase()), PrivateCri.HANDLER)) {
             String container = pod.run(killer(pod, "app", "sleep", "3600"));
             Path sandbox = CRI.containerd().sandboxDir(pod.id());
             JsonNode journal = readJournal(sandbox);
@@ -219,7 +156,7 @@ class FaultMatrixIT {
                 } catch (StatusRuntimeException e) {
                     return "error " + firstLine(e.getMessage());
                 }
-            }, THREADS);
+            });
             awaitInGuest(pod, container, "sleep 601");
             long killedAt = System.nanoTime();
             kill(victim, journal, pod, container);
@@ -227,24 +164,19 @@ class FaultMatrixIT {
             int code = pod.awaitExit(container, REPORTED).getExitCode();
             record(victim, Phase.EXEC, "ExecSync " + execOutcome + ", container EXITED with " + code, killedAt);
             stopAndRemove(pod);
-            return new Removed(sandbox, journal);
+            assertNothingLeft(sandbox, journal);
         }
     }
 
-    @org.junit.jupiter.api.Test
-    @Timeout(value = PHASE_TIMEOUT_SECONDS, unit = TimeUnit.SECONDS)
-    void whileThePodStops() throws Exception {
-        everyVictimAtOnce(Phase.STOPPING, List.of(Victim.values()), FaultMatrixIT::whileThePodStops);
-    }
-
-    private static Removed whileThePodStops(Victim victim) throws Exception {
-        try (Pod pod = runPod("stop-" + victim.name().toLowerCase())) {
+    @ParameterizedTest(name = "{0} dies while the pod stops")
+    @EnumSource(Victim.class)
+    void whileThePodStops(Victim victim) throws Exception {
+        try (Pod pod = CRI.runPod(podConfig("stop-" + victim.name().toLowerCase()), PrivateCri.HANDLER)) {
             // A container that ignores SIGTERM: StopPodSandbox spends its grace period on it.
             String container = pod.run(killer(pod, "app", "sh", "-c", "trap '' TERM; while true; do sleep 1; done"));
             Path sandbox = CRI.containerd().sandboxDir(pod.id());
             JsonNode journal = readJournal(sandbox);
-            CompletableFuture<Void> stop = CompletableFuture.runAsync(() -> pod.stopContainer(container, STOP_GRACE_SECONDS),
-                    THREADS);
+            CompletableFuture<Void> stop = CompletableFuture.runAsync(() -> pod.stopContainer(container, STOP_GRACE_SECONDS));
             awaitStopping(pod, container);
             long killedAt = System.nanoTime();
             kill(victim, journal, pod, container);
@@ -258,7 +190,7 @@ class FaultMatrixIT {
             int code = pod.awaitExit(container, REPORTED).getExitCode();
             record(victim, Phase.STOPPING, outcome + ", container EXITED with " + code, killedAt);
             stopAndRemove(pod);
-            return new Removed(sandbox, journal);
+            assertNothingLeft(sandbox, journal);
         }
     }
 
@@ -324,48 +256,6 @@ class FaultMatrixIT {
         }
     }
 
-    /**
-     * Runs {@code cell} for every one of {@code victims} at once (started in that order), each in a pod of its own,
-     * and waits for all of them (each step of a cell has its deadline); then nothing of any pod may be left. Throws the first failure, naming its victim, with
-     * the others suppressed in it.
-     */
-    private static void everyVictimAtOnce(Phase phase, List<Victim> victims, Cell cell) throws Exception {
-        var cells = new java.util.LinkedHashMap<Victim, Future<Removed>>();
-        for (Victim victim : victims) {
-            cells.put(victim, THREADS.submit(() -> cell.run(victim)));
-        }
-        var failures = new ArrayList<Throwable>();
-        var removed = new ArrayList<Removed>();
-        try {
-            for (var entry : cells.entrySet()) {
-                try {
-                    removed.add(entry.getValue().get());
-                } catch (java.util.concurrent.ExecutionException e) {
-                    failures.add(new AssertionError(entry.getKey() + " dies, " + phase + ": " + e.getCause(),
-                            e.getCause()));
-                }
-            }
-        } finally {
-            cells.values().forEach(f -> f.cancel(true)); // interrupted (the phase's timeout): the cells stop too
-        }
-        for (Removed pod : removed) {
-            try {
-                assertNothingLeft(pod.sandbox(), pod.journal());
-            } catch (AssertionError e) {
-                failures.add(e);
-            }
-        }
-        if (!failures.isEmpty()) {
-            Throwable first = failures.getFirst();
-            failures.stream().skip(1).forEach(first::addSuppressed);
-            switch (first) {
-                case Error e -> throw e;
-                case Exception e -> throw e;
-                default -> throw new AssertionError(first);
-            }
-        }
-    }
-
     /** Waits until containerd's log (where the shim's log lines go) has {@code text}. */
     private static void awaitInLog(String text) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + REPORTED.toNanos();
@@ -418,16 +308,6 @@ class FaultMatrixIT {
     }
 
     // --- pods ---------------------------------------------------------------------------------------------------
-
-    /** Runs privileged pod {@code name} once a boot slot is free ({@link #BOOTING}). */
-    private static Pod runPod(String name) throws IOException, InterruptedException {
-        BOOTING.acquire();
-        try {
-            return CRI.runPod(podConfig(name), PrivateCri.HANDLER);
-        } finally {
-            BOOTING.release();
-        }
-    }
 
     private static PodSandboxConfig podConfig(String name) {
         return CRI.podConfig(name, b -> b.setLinux(b.getLinux().toBuilder().setSecurityContext(

@@ -34,6 +34,7 @@ final class GuestInit {
     }
 
     void apply(InitGuestRequest q) {
+        long received = System.nanoTime();
         if (q.getEntropy().size() < MIN_ENTROPY_BYTES) {
             throw Errors.invalidArgument("entropy: %d bytes, at least %d needed", q.getEntropy().size(),
                     MIN_ENTROPY_BYTES);
@@ -45,7 +46,8 @@ final class GuestInit {
         }
         if (q.getRealtimeNanos() > 0) {
             try {
-                GuestClock.setRealtime(q.getRealtimeNanos());
+                // The host's time when it sent the request, plus what the reseed above took here.
+                GuestClock.setRealtime(q.getRealtimeNanos() + (System.nanoTime() - received));
             } catch (ErrnoException e) {
                 throw Errors.internal("set the guest's clock: %s", e.getMessage());
             }
