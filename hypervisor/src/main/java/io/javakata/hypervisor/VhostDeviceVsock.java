@@ -14,7 +14,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * One vhost-device-vsock (rust-vmm's vhost-user vsock backend, Debian's {@code vhost-device-vsock} 0.3) serving
  * one VM: the VMM connects to its vhost-user socket and gets a virtio-vsock device, and host programs reach the
  * guest's AF_VSOCK listeners through its second socket with the hybrid vsock handshake ({@code CONNECT <port>\n},
- * answered {@code OK <host port>\n}; docs/protocol-facts.md §8.4). Both sockets exist once it has started; unlike
+ * answered {@code OK <host port>\n}; the hybrid vsock handshake of Firecracker's and
+ * Cloud Hypervisor's docs/vsock.md). Both sockets exist once it has started; unlike
  * virtiofsd it does not exit when the VMM disconnects (it waits for the next one), so {@link #close()} ends it.
  *
  * <p><b>Confinement.</b> It needs no privilege at all (two Unix sockets and the VM's shared memory, which the VMM

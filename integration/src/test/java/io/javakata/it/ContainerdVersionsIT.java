@@ -142,7 +142,7 @@ class ContainerdVersionsIT {
             if (version.major() >= 2) {
                 assertConnectedOverTaskV2(cri, pod.id());
                 // CRI 2.x adds enable_unprivileged_ports' sysctl to every spec; runc applies it in the guest's pod
-                // network namespace (docs/protocol-facts.md §2.17).
+                // network namespace (containerd v2.1.9 docs/cri/config.md, enable_unprivileged_ports).
                 assertEquals("0", pod.execOk(second, "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start").strip());
             }
 
@@ -188,7 +188,8 @@ class ContainerdVersionsIT {
 
     /**
      * containerd 2.x records how it reached the pod's shim in the bundle's bootstrap.json: the plain address javakata
-     * prints is its version 2 (ttrpc, containerd.task.v2.Task; docs/protocol-facts.md §2.12, §2.15).
+     * prints is its version 2 (ttrpc, containerd.task.v2.Task; containerd v2.1.9
+     * core/runtime/v2/shim.go parseStartResponse and shim_manager.go restoreBootstrapParams).
      */
     private static void assertConnectedOverTaskV2(PrivateCri cri, String podId) throws Exception {
         Path bootstrap = cri.containerd().bundle(podId).resolve("bootstrap.json");

@@ -15,7 +15,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * The far end of a transport on a real Unix socket, behaving as a guest (and, with {@code handshake}, as the VMM's
- * hybrid vsock socket in front of it: docs/protocol-facts.md §8.4) does in each case the contract checks.
+ * hybrid vsock socket in front of it: the CONNECT/OK handshake of Cloud Hypervisor's docs/vsock.md) does in each
+ * case the contract checks.
  */
 final class FakeGuest implements AutoCloseable {
 

@@ -23,7 +23,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Against an in-test fake VMM that speaks the hybrid vsock handshake (docs/protocol-facts.md §8.4). */
+/** Against an in-test fake VMM that speaks the hybrid vsock handshake (Firecracker's and Cloud Hypervisor's
+ * docs/vsock.md: CONNECT &lt;port&gt;, then OK &lt;host port&gt;). */
 @Timeout(30)
 class HybridVsockTransportTest {
 

@@ -81,7 +81,8 @@ sealed interface QemuFragment {
      * Accelerator and CPU model: KVM passes the host CPU through, TCG emulates the richest model. TCG's translation
      * buffer is capped at {@link #TCG_TB_MIB}: QEMU 7.2 reserves 1 GiB by default (an eighth of the host's RAM on
      * smaller hosts) and never reuses it before it is full, so an idle pod kept ~170 MiB of translated code resident
-     * (docs/protocol-facts.md §7.6; docs/benchmarks.md "Footprint of an idle pod").
+     * (QEMU v7.2.0 tcg/region.c, DEFAULT_CODE_GEN_BUFFER_SIZE_1 and size_code_gen_buffer;
+     * qemu-options.hx, -accel tb-size; figures in docs/benchmarks.md "Footprint of an idle pod").
      */
     record Accel(Accelerator accelerator, int vcpus) implements QemuFragment {
         static final int TCG_TB_MIB = 64;
