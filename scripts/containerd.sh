@@ -43,6 +43,8 @@
 # A containerd 2.x gets a version 3 config (its CRI plugin split into io.containerd.cri.v1.runtime and
 # io.containerd.cri.v1.images), older ones version 2; both say the same (docs/containerd-versions.md).
 set -euo pipefail
+# shellcheck source=lib/toml.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/toml.sh"
 
 usage() { echo "usage: $0 start|stop|config|stop-daemon|start-daemon|restart-in-node DIR" >&2; exit 2; }
 [[ $# -eq 2 ]] || usage
@@ -119,18 +121,8 @@ write_cni() {
 JSON
 }
 
-# table_config SRC TABLE KEY VALUE: SRC (a shim configuration.toml, possibly missing) with [TABLE] KEY = VALUE.
-table_config() {
-    local src="$1" table="$2" key="$3" value="$4"
-    if [[ -r "$src" ]] && grep -q "^\\[$table\\]" "$src"; then
-        grep -v "^$key *=" "$src" | sed "/^\\[$table\\]/a $key = $value"
-    else
-        { [[ -r "$src" ]] && cat "$src"; printf '\n[%s]\n%s = %s\n' "$table" "$key" "$value"; }
-    fi
-}
-
 # agent_config SRC KEY VALUE: SRC with [agent] KEY = VALUE.
-agent_config() { table_config "$1" agent "$2" "$3"; }
+agent_config() { toml_with_key "$1" agent "$2" "$3"; }
 
 # The javakata handlers; none on a stand-in node, whose javakata comes from its installer.
 javakata_runtimes() {
@@ -214,8 +206,7 @@ write_shim_configs() {
     agent_config "$main" debug_console true > "$dir/javakata-debug.toml"
     agent_config "$base" transport '"serial"' > "$dir/javakata-serial.toml"
     # javakata-template's: the serial transport (templates need it) with VM templates on (TemplateIT).
-    { agent_config "$base" transport '"serial"' | grep -v '^\[template\]' | grep -v '^enabled *='
-      printf '\n[template]\nenabled = true\n'; } > "$dir/javakata-template.toml"
+    toml_with_key "$dir/javakata-serial.toml" template enabled true > "$dir/javakata-template.toml"
 }
 
 write_config() {
