@@ -1,6 +1,7 @@
 package io.javakata.guest.rpc;
 
 import java.io.IOException;
+import java.time.Duration;
 import java.util.Map;
 
 import io.containerd.cgroups.v2.CPUStat;
@@ -16,19 +17,40 @@ import io.javakata.guest.cgroup.Cgroup;
  * library fills it (cgroups v2 {@code manager.go Stat}): cpu.stat, memory.current/max/stat,
  * memory.swap.*, pids.current/max and io.stat. A missing controller file leaves its fields at 0;
  * "max" limits read as the largest uint64, as in containerd.
+ *
+ * <p>memory.current is the cgroup's live page counter, while memory.stat shows per-CPU deltas the kernel folds in
+ * lazily: when fewer updates than its batching threshold are pending it leaves them for the periodic flush, every
+ * two seconds (Linux 6.1 mm/memcontrol.c, {@code mem_cgroup_flush_stats} and {@code FLUSH_TIME}). A small container
+ * whose page cache was just uncharged can then read an inactive_file larger than its whole usage, and containerd's
+ * CRI turns that into a working set of 0 (containerd v2.1.9 internal/cri/server/container_stats_list.go,
+ * {@code getWorkingSet}). Such a reading is re-taken until the two agree or one flush period has passed.
  */
 final class CgroupMetrics {
+
+    /** How often, and how long at most, an inconsistent memory reading is re-taken: just over one flush period. */
+    static final Duration RETRY_EVERY = Duration.ofMillis(200);
+    static final int RETRIES = 12;
+
+    /** Waits between two readings; a test passes its own. */
+    @FunctionalInterface
+    interface Pause {
+        void pause(Duration d) throws InterruptedException;
+    }
 
     private CgroupMetrics() {
     }
 
     static Metrics of(Cgroup cgroup) throws IOException {
+        return of(cgroup, d -> Thread.sleep(d));
+    }
+
+    static Metrics of(Cgroup cgroup, Pause pause) throws IOException {
         return Metrics.newBuilder()
                 .setPids(PidsStat.newBuilder()
                         .setCurrent(cgroup.single("pids.current").orElse(0))
                         .setLimit(cgroup.single("pids.max").orElse(-1L)))
                 .setCpu(cpu(keyedOrEmpty(cgroup, "cpu.stat")))
-                .setMemory(memory(cgroup))
+                .setMemory(consistentMemory(cgroup, pause))
                 .setIo(io(cgroup))
                 .build();
     }
@@ -42,6 +64,20 @@ final class CgroupMetrics {
                 .setNrThrottled(stat.getOrDefault("nr_throttled", 0L))
                 .setThrottledUsec(stat.getOrDefault("throttled_usec", 0L))
                 .build();
+    }
+
+    private static MemoryStat consistentMemory(Cgroup cgroup, Pause pause) throws IOException {
+        MemoryStat m = memory(cgroup);
+        for (int i = 0; i < RETRIES && m.getInactiveFile() > m.getUsage(); i++) {
+            try {
+                pause.pause(RETRY_EVERY);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            m = memory(cgroup);
+        }
+        return m;
     }
 
     private static MemoryStat memory(Cgroup cgroup) throws IOException {
