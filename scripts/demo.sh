@@ -14,6 +14,10 @@
 # and fetches the page from the host with curl at 10.214.N.2:8080. The page names the kernel that
 # served it: the guest's. Whatever happens, including Ctrl-C, it stops what it started (containerd,
 # the VM, the netns and its veth pair).
+#
+# With the default configuration ([template] enabled) the first container's VM also becomes the VM template that
+# the second one starts from (docs/architecture.md "VM templates"); the script says which way each VM started, and
+# removes the templates at the end if there were none before it ran.
 # Expects `make install` to have run (the shim on PATH, the guest assets in /usr/share/javakata).
 set -euo pipefail
 
@@ -31,11 +35,15 @@ sock="$dir/c.sock"
 netns="jkdemo-$$"
 subnet_n=$(( $$ % 250 + 1 ))
 host_veth="jkdemo$$"
+templates_before=$(containerd-shim-javakata-v2 template ls 2>/dev/null | grep -c '^[0-9a-f]' || true)
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     echo "demo: stopping the private containerd and cleaning up $dir"
     "$ROOT/scripts/containerd.sh" stop "$dir" || rc=1
+    if [[ "$templates_before" == 0 ]]; then
+        containerd-shim-javakata-v2 template rm >/dev/null || rc=1
+    fi
     # After containerd.sh stop: the VM that used the netns is gone. Deleting the netns deletes the veth pair.
     if [[ -e "/var/run/netns/$netns" ]]; then
         ip netns delete "$netns" || rc=1
@@ -73,6 +81,13 @@ elapsed_ms=$(( (end_ns - start_ns) / 1000000 ))
 printf 'host kernel:      %s\n' "$(uname -r)"
 printf 'container kernel: %s\n' "$container_kernel"
 printf 'start to exit:    %d.%03d s\n' $((elapsed_ms / 1000)) $((elapsed_ms % 1000))
+how_started() { # the shim's account of how VM $1's pod started (templates off: no line, a cold boot)
+    local said
+    said=$(grep -ho "sandbox $1: \(starts from VM template [0-9a-f]*\|cold boot: [^\"]*\)" "$dir/containerd.log" \
+        | tail -1 | sed 's/^sandbox [^:]*: //')
+    echo "${said:-cold boot}"
+}
+printf 'its VM:           %s\n' "$(how_started demo)"
 
 # Pod networking: a web server in a javakata VM, answered at its IP on a network namespace made here.
 pod_ip="10.214.$subnet_n.2"
@@ -106,6 +121,7 @@ fi
 elapsed_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
 printf 'curl http://%s:8080/ from the host: %s\n' "$pod_ip" "$page"
 printf 'server up after:  %d.%03d s (from the container start)\n' $((elapsed_ms / 1000)) $((elapsed_ms % 1000))
+printf 'its VM:           %s\n' "$(how_started web)"
 ctr -a "$sock" -n "$NS" task kill -s KILL web >/dev/null 2>&1 || true
 for _ in $(seq 100); do
     ctr -a "$sock" -n "$NS" task ls -q 2>/dev/null | grep -qx web || break

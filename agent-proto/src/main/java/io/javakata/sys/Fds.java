@@ -4,7 +4,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 
-/** Raw file descriptors: open(2), dup2(2), close(2), with the x86-64 flag values of asm-generic/fcntl.h. */
+/** Raw file descriptors: open(2), memfd_create(2), dup2(2), close(2), with the x86-64 flag values of asm-generic/fcntl.h. */
 public final class Fds {
 
     private static final System.Logger LOG = System.getLogger(Fds.class.getName());
@@ -28,6 +28,26 @@ public final class Fds {
             MemorySegment state = LibC.callState(arena);
             int result = (int) LibC.OPEN.invokeExact(state, arena.allocateFrom(path.toString()), flags, mode);
             return (int) LibC.check("open(" + path + ", 0" + Integer.toOctalString(flags) + ")", result, state);
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw LibC.propagate(t);
+        }
+    }
+
+    /** memfd_create(2)'s MFD_CLOEXEC (include/uapi/linux/memfd.h). */
+    public static final int MFD_CLOEXEC = 1;
+
+    /**
+     * memfd_create(2) with MFD_CLOEXEC: an anonymous file in RAM, sized and filled like any file, gone with its last
+     * descriptor and mapping. Other root processes reach it as {@code /proc/<this pid>/fd/<fd>} while it is open.
+     * Returns the new descriptor.
+     */
+    public static int memfd(String name) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = LibC.callState(arena);
+            int result = (int) LibC.MEMFD_CREATE.invokeExact(state, arena.allocateFrom(name), MFD_CLOEXEC);
+            return (int) LibC.check("memfd_create(" + name + ")", result, state);
         } catch (ErrnoException e) {
             throw e;
         } catch (Throwable t) {

@@ -50,6 +50,8 @@ final class LibC {
     static final MethodHandle OPEN = link("open", 2, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT);
     static final MethodHandle DUP2 = link("dup2", JAVA_INT, JAVA_INT, JAVA_INT);
     static final MethodHandle CLOSE = link("close", JAVA_INT, JAVA_INT);
+    /** {@code int memfd_create(const char *name, unsigned int flags)} (glibc 2.27). */
+    static final MethodHandle MEMFD_CREATE = link("memfd_create", JAVA_INT, ADDRESS, JAVA_INT);
     static final MethodHandle SOCKET = link("socket", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT);
     static final MethodHandle CONNECT = link("connect", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT);
     static final MethodHandle SETSOCKOPT = link("setsockopt", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT);

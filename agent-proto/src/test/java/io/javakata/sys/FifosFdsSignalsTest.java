@@ -63,6 +63,26 @@ class FifosFdsSignalsTest {
     }
 
     @Test
+    void aMemfdIsAFileReachableThroughProcUntilClosed() throws Exception {
+        int fd = Fds.memfd("javakata-test");
+        Path path = Path.of("/proc/" + ProcessHandle.current().pid() + "/fd/" + fd);
+        try {
+            assertTrue(Files.readSymbolicLink(path).toString().startsWith("/memfd:javakata-test"),
+                    Files.readSymbolicLink(path).toString());
+            Files.writeString(path, "guest RAM");
+            try (var channel = java.nio.channels.FileChannel.open(path, java.nio.file.StandardOpenOption.WRITE)) {
+                channel.position((1 << 20) - 1).write(java.nio.ByteBuffer.wrap(new byte[] {7}));
+            }
+            assertEquals(1 << 20, Files.size(path));
+            assertTrue(Files.readString(path.resolveSibling(String.valueOf(fd))).startsWith("guest RAM"),
+                    "a second open reaches the same file");
+        } finally {
+            Fds.close(fd);
+        }
+        assertTrue(Files.notExists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS));
+    }
+
+    @Test
     void openOfMissingFileIsEnoent() {
         ErrnoException e = assertThrows(ErrnoException.class,
                 () -> Fds.open(dir.resolve("none"), Fds.O_RDONLY, 0));

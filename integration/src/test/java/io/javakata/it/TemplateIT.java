@@ -76,9 +76,12 @@ class TemplateIT {
             try (Pod pod = CRI.runPod(CRI.podConfig(name, UnaryOperator.identity()), HANDLER, deadline)) {
                 String qemu = qemuCommandLine(pod);
                 assertTrue(qemu.contains("-incoming defer"), "pod " + name + " restored a template: " + qemu);
-                assertTrue(qemu.contains("memory-backend-file,id=mem") && qemu.contains(
-                        "mem-path=" + CRI.containerd().sandboxDir(pod.id()) + "/memory"),
-                        "its RAM is its own copy of the template's: " + qemu);
+                assertTrue(qemu.matches("(?s).*memory-backend-file,id=mem,size=\\d+M,mem-path=/proc/\\d+/fd/\\d+,share=on.*"),
+                        "its RAM is its own copy of the template's, in a memfd of its shim: " + qemu);
+                assertEquals("memfd:javakata-ram-" + pod.id().substring(0, 12), qemuRam(qemu),
+                        "QEMU maps the shim's memfd, not a file");
+                assertTrue(!Files.exists(CRI.containerd().sandboxDir(pod.id()).resolve("memory")),
+                        "no RAM file in the sandbox directory (on a node, /run's capped tmpfs)");
                 long hostBefore = System.currentTimeMillis() / 1000;
                 String app = pod.run("app", c -> c.addMounts(Mount.newBuilder().setHostPath(volume.toString())
                                 .setContainerPath("/volume").setReadonly(true)),
@@ -128,6 +131,14 @@ class TemplateIT {
                 .filter(pid -> PrivateContainerd.cmdline(pid).contains(sandbox)).toList();
         assertEquals(1, qemu.size(), "one QEMU for the pod: " + qemu);
         return PrivateContainerd.cmdline(qemu.getFirst());
+    }
+
+    /** What the clone's mem-path leads to, read while the shim holds it open: a memfd's name, or a file. */
+    private static String qemuRam(String qemuCommandLine) throws IOException {
+        var m = java.util.regex.Pattern.compile("mem-path=(/proc/\\d+/fd/\\d+)").matcher(qemuCommandLine);
+        assertTrue(m.find(), qemuCommandLine);
+        String target = Files.readSymbolicLink(Path.of(m.group(1))).toString();
+        return target.replaceFirst("^/", "").replaceFirst(" \\(deleted\\)$", "");
     }
 
     /** The value of the container's "key=value" line. */

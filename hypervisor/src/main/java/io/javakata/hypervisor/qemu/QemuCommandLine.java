@@ -53,7 +53,7 @@ record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
 
     /**
      * How QEMU starts: a cold boot; a VM template (guest RAM in {@code memoryFile}, and no pod device: the caller
-     * passes a spec without share or NIC); or a clone of a template (its RAM a copy of the template's memory file,
+     * passes a spec without share or NIC); or a clone of a template (its RAM a copy of the template's memory file in a memfd,
      * waiting for the template's state, with the share's and NICs' host backends open and their devices left to be
      * hot-plugged after the restore). A template and its clones get the same devices in the same order: a
      * migration stream restores only into the machine it was saved from.

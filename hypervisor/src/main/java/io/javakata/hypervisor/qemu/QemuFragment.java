@@ -99,8 +99,10 @@ sealed interface QemuFragment {
     }
 
     /**
-     * Guest RAM shared with vhost-user devices (virtiofs), which map it: a memfd, or for a VM template and its
-     * clones a file ({@code file}, on tmpfs), whose contents are the RAM a clone restores (see {@link Incoming}).
+     * Guest RAM shared with vhost-user devices (virtiofs), which map it: a memfd QEMU makes, or a file: a VM
+     * template's in its build directory, whose contents are the RAM its clones restore (see {@link Incoming}), and a
+     * clone's, the memfd its shim filled with a copy of that ({@code /proc/<shim pid>/fd/<fd>}, see
+     * {@link CloneMemory}).
      * The backend's id, {@code mem}, names the RAM block in a migration stream; it must not change.
      *
      * @param file the memory file, or null for a memfd
@@ -121,7 +123,7 @@ sealed interface QemuFragment {
 
     /**
      * A clone of a VM template waits for its state ({@code -incoming defer}): the driver sets x-ignore-shared over
-     * QMP (its RAM is the copied memory file, not in the stream) and then starts the restore from file descriptor
+     * QMP (its RAM is the copy of the template's memory file, not in the stream) and then starts the restore from file descriptor
      * 0, the template's state file opened by the spawner (QEMU 7.2 has no {@code file:} migration URI, and spawns
      * nothing under its seccomp filter).
      */

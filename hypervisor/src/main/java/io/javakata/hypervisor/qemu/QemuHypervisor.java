@@ -63,6 +63,8 @@ public final class QemuHypervisor implements Hypervisor {
     private final QemuCommandLine.Launch launchMode;
     /** The template a clone restores, or null. */
     private final VmTemplate template;
+    /** A clone's RAM, or null. */
+    private final CloneMemory cloneMemory;
     private final Path kvmProbeCache;
     private final Path vsockCidDir;
     private final ReentrantLock lock = new ReentrantLock();
@@ -91,14 +93,16 @@ public final class QemuHypervisor implements Hypervisor {
      *                      {@code vsock-cids/}, the host-wide registry of vsock CIDs in use
      */
     public QemuHypervisor(VmSpec spec, Path kvmProbeCache) {
-        this(spec, kvmProbeCache, new QemuCommandLine.Launch.Cold(), null);
+        this(spec, kvmProbeCache, new QemuCommandLine.Launch.Cold(), null, null);
     }
 
-    private QemuHypervisor(VmSpec spec, Path kvmProbeCache, QemuCommandLine.Launch launchMode, VmTemplate template) {
+    private QemuHypervisor(VmSpec spec, Path kvmProbeCache, QemuCommandLine.Launch launchMode, VmTemplate template,
+                           CloneMemory cloneMemory) {
         this.spec = Objects.requireNonNull(spec, "spec");
         this.paths = new VmPaths(spec.stateDir());
         this.launchMode = launchMode;
         this.template = template;
+        this.cloneMemory = cloneMemory;
         this.kvmProbeCache = Objects.requireNonNull(kvmProbeCache, "kvmProbeCache");
         this.vsockCidDir = kvmProbeCache.toAbsolutePath().resolveSibling("vsock-cids");
     }
@@ -115,21 +119,28 @@ public final class QemuHypervisor implements Hypervisor {
                     + "network namespace or run_as user");
         }
         return new QemuHypervisor(spec, kvmProbeCache,
-                new QemuCommandLine.Launch.Template(new VmPaths(spec.stateDir()).memory()), null);
+                new QemuCommandLine.Launch.Template(new VmPaths(spec.stateDir()).memory()), null, null);
     }
 
     /**
      * A VM that starts by restoring {@code template} (which must be of {@code spec}'s {@link TemplateShape}): its RAM
-     * is a sparse copy of the template's memory file in the VM's state dir, removed when the VM stops; its share and
-     * NICs are hot-plugged after the restore, before the guest runs.
+     * is {@code memory}, filled with a sparse copy of the template's memory file at start and closed when the VM
+     * stops (the driver owns it from here, even if this throws); its share and NICs are hot-plugged after the restore,
+     * before the guest runs.
      */
-    public static QemuHypervisor cloneOf(VmSpec spec, Path kvmProbeCache, VmTemplate template) {
-        Objects.requireNonNull(template, "template");
-        TemplateShape.unsupported(spec).ifPresent(reason -> {
-            throw new IllegalArgumentException("clone VM " + spec.id() + ": " + reason);
-        });
-        return new QemuHypervisor(spec, kvmProbeCache,
-                new QemuCommandLine.Launch.Clone(new VmPaths(spec.stateDir()).memory()), template);
+    public static QemuHypervisor cloneOf(VmSpec spec, Path kvmProbeCache, VmTemplate template, CloneMemory memory) {
+        Objects.requireNonNull(memory, "memory");
+        try {
+            Objects.requireNonNull(template, "template");
+            TemplateShape.unsupported(spec).ifPresent(reason -> {
+                throw new IllegalArgumentException("clone VM " + spec.id() + ": " + reason);
+            });
+        } catch (RuntimeException e) {
+            memory.close();
+            throw e;
+        }
+        return new QemuHypervisor(spec, kvmProbeCache, new QemuCommandLine.Launch.Clone(memory.path()), template,
+                memory);
     }
 
     /**
@@ -429,8 +440,8 @@ public final class QemuHypervisor implements Hypervisor {
             VsockCids.release(vsockCidDir, vsockCid);
         }
         paths.sockets().forEach(ChildProcesses::deleteQuietly);
-        if (template != null) {
-            ChildProcesses.deleteQuietly(paths.memory());
+        if (cloneMemory != null) {
+            cloneMemory.close();
         }
         LOG.log(System.Logger.Level.INFO, "VM {0}: stopped", spec.id());
     }
@@ -456,16 +467,15 @@ public final class QemuHypervisor implements Hypervisor {
     }
 
     /**
-     * A clone's RAM: a sparse copy of the template's memory file ({@code cp --sparse=always}: only the pages the
-     * template touched take room). A copy, not the template's file itself: the RAM must stay shared
-     * ({@code share=on}) for virtiofsd to map it, so the clone's writes would land in the template.
+     * A clone's RAM: a sparse copy of the template's memory file into {@link #cloneMemory} ({@code cp --sparse=always}:
+     * only the pages the template touched take room). A copy, not the template's file itself: the RAM must stay
+     * shared ({@code share=on}) for virtiofsd to map it, so the clone's writes would land in the template.
      */
     private void copyMemory() throws IOException {
-        Path copy = paths.memory();
-        Files.deleteIfExists(copy);
+        Path copy = cloneMemory.path();
         long started = System.nanoTime();
-        // Through the spawner, into the pod's cgroup: the copy's tmpfs pages are charged to whoever writes them, and
-        // they are the pod's RAM, as a cold-booted VM's memfd pages are QEMU's.
+        // Through the spawner, into the pod's cgroup: the copy's pages are charged to whoever writes them, and they
+        // are the pod's RAM, as a cold-booted VM's memfd pages are QEMU's.
         Path log = paths.stateDir().resolve("memory-copy.log");
         Process cp = HostSpawner.start(List.of(CP, "--sparse=always", template.memory().toString(), copy.toString()),
                 spec.hostCgroup(), log);

@@ -8,10 +8,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.stream.Stream;
@@ -19,7 +23,8 @@ import java.util.stream.Stream;
 /**
  * The VM templates under {@code <state_dir>/templates/}, one directory per {@link TemplateShape#key()}:
  * <pre>
- *   &lt;key&gt;/          a finished template ({@link VmTemplate}); appears whole, by one rename
+ *   &lt;key&gt;/          a finished template ({@link VmTemplate}); appears whole, by one rename; its mtime is
+ *                   when a pod last started from it ({@link #markUsed})
  *   &lt;key&gt;.build/    a template being built (the template VM's sockets and logs, its memory and state)
  *   &lt;key&gt;.lock      held (flock) by the one shim that builds this shape; the others wait for it
  *   &lt;key&gt;.failed    why the last build failed: pods of this shape cold-boot for {@link #RETRY_AFTER}, or until
@@ -27,7 +32,9 @@ import java.util.stream.Stream;
  *   digests/        file digests of {@link TemplateShape}
  * </pre>
  * A shim killed while building leaves {@code <key>.build/} and releases its lock with its death; the next builder
- * removes what it left. Thread-safety: one pod per shim builds; the file lock serialises shims.
+ * removes what it left. Each template holds its guest's RAM on the state dir's tmpfs, so the store keeps a bounded
+ * number: {@link #evict} removes the least recently used beyond it. Thread-safety: one pod per shim builds; the file
+ * lock serialises shims.
  */
 public final class TemplateStore {
 
@@ -56,6 +63,79 @@ public final class TemplateStore {
         return root.resolve("digests");
     }
 
+    /**
+     * Records that a pod starts from {@code template} now (the directory's mtime), for {@link #evict}: a template
+     * just used is the last to go, and is not removed while the pod may still be copying it.
+     */
+    public void markUsed(VmTemplate template) throws IOException {
+        Files.setLastModifiedTime(template.dir(), FileTime.from(Instant.now()));
+    }
+
+    /**
+     * Removes the least recently used finished templates beyond the {@code keep} most recent, with the failure
+     * markers older than {@link #RETRY_AFTER}. A template is kept, whatever its rank, while it is {@code current}
+     * (the one the caller just built or uses), while a pod started from it within {@code inUse} (its restore may still
+     * be copying the memory file: pass at least the longest restore), and while another shim holds its lock (it is
+     * being rebuilt). A removed template is first renamed, so no pod finds half of one.
+     *
+     * @return the keys removed, least recently used first
+     */
+    public List<String> evict(int keep, Duration inUse, String current) throws IOException {
+        if (keep < 1) {
+            throw new IllegalArgumentException("keep " + keep + " < 1");
+        }
+        if (!Files.isDirectory(root)) {
+            return List.of();
+        }
+        List<VmTemplate> byRecency = new ArrayList<>(list());
+        Map<VmTemplate, Instant> used = new HashMap<>();
+        for (VmTemplate t : byRecency) {
+            used.put(t, Files.getLastModifiedTime(t.dir()).toInstant());
+        }
+        byRecency.sort(Comparator.comparing((VmTemplate t) -> !key(t).equals(current))
+                .thenComparing(used::get, Comparator.reverseOrder()));
+        Instant recent = Instant.now().minus(inUse);
+        List<String> removed = new ArrayList<>();
+        for (VmTemplate t : byRecency.subList(Math.min(keep, byRecency.size()), byRecency.size()).reversed()) {
+            if (key(t).equals(current) || used.get(t).isAfter(recent)) {
+                continue;
+            }
+            try (FileChannel channel = FileChannel.open(root.resolve(key(t) + ".lock"), StandardOpenOption.CREATE,
+                    StandardOpenOption.WRITE)) {
+                FileLock lock;
+                try {
+                    lock = channel.tryLock();
+                } catch (java.nio.channels.OverlappingFileLockException heldHere) {
+                    lock = null;
+                }
+                if (lock == null) {
+                    continue;
+                }
+                try {
+                    Path doomed = root.resolve(key(t) + ".evicted");
+                    deleteTree(doomed);
+                    Files.move(t.dir(), doomed, StandardCopyOption.ATOMIC_MOVE);
+                    deleteTree(doomed);
+                    removed.add(key(t));
+                } finally {
+                    lock.release();
+                }
+            }
+        }
+        try (DirectoryStream<Path> markers = Files.newDirectoryStream(root, "*.failed")) {
+            for (Path marker : markers) {
+                if (Files.getLastModifiedTime(marker).toInstant().isBefore(Instant.now().minus(RETRY_AFTER))) {
+                    Files.deleteIfExists(marker);
+                }
+            }
+        }
+        return List.copyOf(removed);
+    }
+
+    private static String key(VmTemplate template) {
+        return template.dir().getFileName().toString();
+    }
+
     /** The finished template of {@code shape}, if there is one. */
     public Optional<VmTemplate> find(TemplateShape shape) {
         VmTemplate template = new VmTemplate(root.resolve(shape.key()));
@@ -73,7 +153,7 @@ public final class TemplateStore {
         if (!Files.exists(marker)) {
             return Optional.empty();
         }
-        Duration age = Duration.between(Files.getLastModifiedTime(marker).toInstant(), java.time.Instant.now());
+        Duration age = Duration.between(Files.getLastModifiedTime(marker).toInstant(), Instant.now());
         return age.compareTo(RETRY_AFTER) < 0 ? Optional.of(Files.readString(marker).strip()) : Optional.empty();
     }
 

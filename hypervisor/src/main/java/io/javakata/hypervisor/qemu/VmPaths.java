@@ -74,7 +74,7 @@ public record VmPaths(Path stateDir) {
         return stateDir.resolve("virtiofsd.log");
     }
 
-    /** The guest's RAM as a file: a VM template's, or a clone's copy of it (the pod's state dir is on tmpfs). */
+    /** A VM template's RAM as a file, in its build directory (a clone's copy is a memfd: {@link CloneMemory}). */
     public Path memory() {
         return stateDir.resolve("memory");
     }

@@ -189,7 +189,7 @@ class QemuCommandLineTest {
                 .withNetwork(Path.of("/var/run/netns/cni-1234"), List.of(new VmSpec.Nic("net0", "tap0_jk", "02:42:AC:11:00:02")))
                 .withHostLimits("javakata-qemu", 1 << 20);
         assertGolden("q35-serial-clone-tcg.txt", QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty(), TSC,
-                new QemuCommandLine.Launch.Clone(STATE.resolve("memory"))));
+                new QemuCommandLine.Launch.Clone(Path.of("/proc/4242/fd/17")))); // its RAM: a memfd of the shim
     }
 
     /** A migration stream restores only into the same devices: a clone adds backends and -incoming, nothing else. */

@@ -39,7 +39,7 @@ public final class ConfigLoader {
             "virtiofsd", Set.of("path", "cache"),
             "agent", Set.of("transport", "request_timeout_seconds", "debug_console", "vhost_device_vsock"),
             "runtime", Set.of("state_dir", "debug"),
-            "template", Set.of("enabled"));
+            "template", Set.of("enabled", "max_count"));
     private static final String ORDER = "hypervisor, virtiofsd, agent, runtime, template";
     /** The longest boot_timeout_seconds and request_timeout_seconds: an hour. */
     static final int MAX_TIMEOUT_SECONDS = 3600;
@@ -154,7 +154,9 @@ public final class ConfigLoader {
         var runtime = new RuntimeConfig.Runtime(
                 r.absolutePath("state_dir", d.runtime().stateDir()),
                 r.bool("debug", d.runtime().debug()));
-        var template = new RuntimeConfig.Template(t.bool("enabled", d.template().enabled()));
+        var template = new RuntimeConfig.Template(t.bool("enabled", d.template().enabled()),
+                t.integer("max_count", d.template().maxCount(), RuntimeConfig.Template.MIN_COUNT,
+                        RuntimeConfig.Template.MAX_COUNT));
         checkCloudHypervisor(hypervisor, agent, file);
         return new RuntimeConfig(hypervisor, virtiofsd, agent, runtime, template);
     }

@@ -43,7 +43,8 @@ public final class EffectiveConfig {
                 .put("state_dir", config.runtime().stateDir().toString())
                 .put("debug", config.runtime().debug());
         root.putObject("template")
-                .put("enabled", config.template().enabled());
+                .put("enabled", config.template().enabled())
+                .put("max_count", config.template().maxCount());
         return root;
     }
 

@@ -37,12 +37,24 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
     /**
      * The [template] table: VM templates (docs/architecture.md "VM templates").
      *
-     * @param enabled whether pods whose VM shape allows it start by restoring a VM template of their shape (built by
-     *                the first such pod); off by default until the clone path is covered by an integration test
+     * @param enabled  whether pods whose VM shape allows it start by restoring a VM template of their shape (built by
+     *                 the first such pod); on by default: a pod whose shape does not allow it cold-boots, saying why
+     * @param maxCount how many templates the host keeps (TOML key max_count): each holds its guest RAM on the state
+     *                 dir's tmpfs, so when a new one is built the least recently used beyond this many are removed
      */
-    public record Template(boolean enabled) {
+    public record Template(boolean enabled, int maxCount) {
+        public static final int MIN_COUNT = 1;
+        public static final int MAX_COUNT = 64;
+
+        public Template {
+            if (maxCount < MIN_COUNT || maxCount > MAX_COUNT) {
+                throw new IllegalArgumentException("template.max_count " + maxCount + " is outside " + MIN_COUNT + ".."
+                        + MAX_COUNT);
+            }
+        }
+
         public static Template defaults() {
-            return new Template(false);
+            return new Template(true, 2);
         }
     }
 

@@ -3,6 +3,7 @@ package io.javakata.shim.sandbox;
 import io.javakata.hypervisor.Accelerator;
 import io.javakata.hypervisor.Hypervisor;
 import io.javakata.hypervisor.VmSpec;
+import io.javakata.hypervisor.qemu.CloneMemory;
 import io.javakata.hypervisor.qemu.KvmProbe;
 import io.javakata.hypervisor.qemu.QemuHypervisor;
 import io.javakata.hypervisor.qemu.TemplateShape;
@@ -11,9 +12,11 @@ import io.javakata.hypervisor.qemu.VmTemplate;
 import io.javakata.shim.agent.Agent;
 import io.javakata.shim.agent.TtrpcAgent;
 import io.javakata.shim.config.RuntimeConfig;
+import io.javakata.sys.Fds;
 import io.javakata.ttrpc.TtrpcClient;
 
 import java.io.IOException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.function.Consumer;
@@ -28,6 +31,8 @@ final class VmTemplates {
     /** The role a template VM's QEMU has in the journal of the pod that builds it. */
     static final String TEMPLATE_VMM = "template-vmm";
     private static final Duration STOP_GRACE = Duration.ofSeconds(2);
+    /** The least time since a pod started from a template before it may be evicted. */
+    static final Duration IN_USE = Duration.ofMinutes(10);
 
     private VmTemplates() {
     }
@@ -46,7 +51,7 @@ final class VmTemplates {
             VmTemplate template = obtain(config, launcher, vm, launched);
             LOG.log(System.Logger.Level.INFO, "sandbox {0}: starts from VM template {1}", sandboxId,
                     template.dir().getFileName());
-            return QemuHypervisor.cloneOf(vm, KvmProbe.DEFAULT_CACHE, template);
+            return QemuHypervisor.cloneOf(vm, KvmProbe.DEFAULT_CACHE, template, MemfdMemory.create(sandboxId));
         } catch (IOException | RuntimeException e) {
             LOG.log(System.Logger.Level.INFO, "sandbox {0}: cold boot: no VM template: {1}", sandboxId,
                     e.getMessage());
@@ -73,11 +78,13 @@ final class VmTemplates {
         TemplateShape shape = TemplateShape.of(vm, accelerator, shimVersion(), store.digests());
         Optional<VmTemplate> found = store.find(shape);
         if (found.isPresent()) {
+            store.markUsed(found.get());
             return found.get();
         }
         try (TemplateStore.Lock lock = store.lock(shape, vm.bootTimeout().multipliedBy(2))) {
             found = store.find(shape);
             if (found.isPresent()) {
+                store.markUsed(found.get());
                 return found.get();
             }
             Optional<String> failed = store.failure(shape);
@@ -86,13 +93,34 @@ final class VmTemplates {
                         + " (pods try again " + TemplateStore.RETRY_AFTER.toMinutes() + " minutes after it, or after "
                         + "`containerd-shim-javakata-v2 template rm`)");
             }
+            VmTemplate built;
             try {
-                return build(config, launcher, vm, store, shape, launched);
+                built = build(config, launcher, vm, store, shape, launched);
             } catch (IOException | RuntimeException e) {
                 store.markFailed(shape, e.getMessage());
                 store.discardBuild(shape);
                 throw new IOException("building template " + shape.key() + " failed: " + e.getMessage(), e);
             }
+            evict(config, vm, store, shape);
+            return built;
+        }
+    }
+
+    /**
+     * After a build: removes the least recently used templates beyond [template] max_count (each holds its guest's
+     * RAM on the state dir's tmpfs), sparing any a pod started from within twice the boot timeout (at least
+     * {@link #IN_USE}): its restore may still be copying it. A failure here costs disk, not the pod.
+     */
+    private static void evict(RuntimeConfig config, VmSpec vm, TemplateStore store, TemplateShape shape) {
+        Duration inUse = vm.bootTimeout().multipliedBy(2);
+        try {
+            for (String key : store.evict(config.template().maxCount(), inUse.compareTo(IN_USE) > 0 ? inUse : IN_USE,
+                    shape.key())) {
+                LOG.log(System.Logger.Level.INFO, "VM template {0} removed: least recently used beyond [template] "
+                        + "max_count = {1}", key, config.template().maxCount());
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "removing least recently used VM templates: {0}", e.toString());
         }
     }
 
@@ -125,6 +153,34 @@ final class VmTemplates {
         LOG.log(System.Logger.Level.INFO, "VM template {0} built in {1} ms", shape.key(),
                 (System.nanoTime() - started) / 1_000_000);
         return template;
+    }
+
+    /** A clone's RAM in a memfd of this shim (see {@link CloneMemory}). */
+    private static final class MemfdMemory implements CloneMemory {
+        private final int fd;
+        private final Path path;
+        private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+
+        private MemfdMemory(int fd) {
+            this.fd = fd;
+            this.path = Path.of("/proc/" + ProcessHandle.current().pid() + "/fd/" + fd);
+        }
+
+        static MemfdMemory create(String sandboxId) throws IOException {
+            return new MemfdMemory(Fds.memfd("javakata-ram-" + sandboxId.substring(0, Math.min(12, sandboxId.length()))));
+        }
+
+        @Override
+        public Path path() {
+            return path;
+        }
+
+        @Override
+        public void close() {
+            if (closed.compareAndSet(false, true)) {
+                Fds.close(fd);
+            }
+        }
     }
 
     private static String shimVersion() {

@@ -130,12 +130,18 @@ class ConfigLoaderTest {
     }
 
     @Test
-    void templatesAreOffUnlessEnabledAndTheValueMustBeABoolean() throws Exception {
-        assertEquals(false, ConfigLoader.load(write("[runtime]\ndebug = false\n")).template().enabled());
-        assertEquals(true, ConfigLoader.load(write("[template]\nenabled = true\n")).template().enabled());
+    void templatesAreOnUnlessDisabledKeepTwoByDefaultAndTheValuesAreChecked() throws Exception {
+        var defaults = ConfigLoader.load(write("[runtime]\ndebug = false\n")).template();
+        assertEquals(true, defaults.enabled());
+        assertEquals(2, defaults.maxCount());
+        assertEquals(false, ConfigLoader.load(write("[template]\nenabled = false\n")).template().enabled());
+        assertEquals(5, ConfigLoader.load(write("[template]\nmax_count = 5\n")).template().maxCount());
         Path file = write("[template]\nenabled = \"yes\"\n");
         var e = assertThrows(RuntimeStatusException.class, () -> ConfigLoader.load(file));
         assertTrue(e.getMessage().startsWith("template.enabled = \"yes\" in " + file), e.getMessage());
+        Path none = write("[template]\nmax_count = 0\n");
+        e = assertThrows(RuntimeStatusException.class, () -> ConfigLoader.load(none));
+        assertTrue(e.getMessage().startsWith("template.max_count = 0 in " + none), e.getMessage());
     }
 
     @Test

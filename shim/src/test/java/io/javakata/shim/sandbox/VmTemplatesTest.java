@@ -27,7 +27,7 @@ class VmTemplatesTest {
         return new RuntimeConfig(new RuntimeConfig.Hypervisor(type, hv.path(), hv.kernel(), hv.initrd(), machine,
                 Accelerator.AUTO, hv.vcpus(), hv.memoryMiB(), hv.kernelParams(), hv.bootTimeout(), hv.runAs(),
                 hv.consoleLogMaxKiB()), d.virtiofsd(), new RuntimeConfig.Agent(transport, Duration.ofSeconds(30), false),
-                d.runtime(), new RuntimeConfig.Template(enabled));
+                d.runtime(), new RuntimeConfig.Template(enabled, 2));
     }
 
     private static Optional<String> whyCold(RuntimeConfig config, VmLauncher launcher) {
