@@ -162,6 +162,41 @@ public final class TemplateStore {
         deleteTree(root.resolve(shape.key() + ".build"));
     }
 
+    /**
+     * Removes the build directories no shim is building any more (their lock is free: a builder holds it from
+     * {@link #newBuildDir} to {@link #commit}), which a builder killed mid-build left with a template VM's RAM in
+     * them. Returns the keys whose build was removed.
+     */
+    public List<String> discardAbandonedBuilds() throws IOException {
+        if (!Files.isDirectory(root)) {
+            return List.of();
+        }
+        List<String> removed = new ArrayList<>();
+        try (DirectoryStream<Path> builds = Files.newDirectoryStream(root, "*.build")) {
+            for (Path build : builds) {
+                String key = build.getFileName().toString().replaceFirst("\\.build$", "");
+                try (FileChannel channel = FileChannel.open(root.resolve(key + ".lock"), StandardOpenOption.CREATE,
+                        StandardOpenOption.WRITE)) {
+                    FileLock lock;
+                    try {
+                        lock = channel.tryLock();
+                    } catch (java.nio.channels.OverlappingFileLockException heldHere) {
+                        lock = null;
+                    }
+                    if (lock != null) {
+                        try {
+                            deleteTree(build);
+                            removed.add(key);
+                        } finally {
+                            lock.release();
+                        }
+                    }
+                }
+            }
+        }
+        return List.copyOf(removed);
+    }
+
     /** Records that building {@code shape} failed, so later pods cold-boot at once naming {@code reason}. */
     public void markFailed(TemplateShape shape, String reason) throws IOException {
         createRoot();

@@ -145,4 +145,18 @@ class TemplateStoreTest {
         store.evict(2, Duration.ofMinutes(10), "none");
         assertFalse(Files.exists(marker));
     }
+
+    @Test
+    void aBuildWhoseLockIsFreeIsAbandonedAndRemovedOneInProgressIsNot() throws IOException {
+        TemplateStore store = TemplateStore.under(stateDir);
+        assertEquals(List.of(), store.discardAbandonedBuilds(), "no templates directory yet");
+        TemplateShape other = new TemplateShape(Map.of("vcpus", "2"), "cd".repeat(32));
+        Files.writeString(store.newBuildDir(SHAPE).resolve("memory"), "left by a killed shim");
+        try (TemplateStore.Lock building = store.lock(other, Duration.ofSeconds(1))) {
+            Files.writeString(store.newBuildDir(other).resolve("memory"), "being built");
+            assertEquals(List.of(SHAPE.key()), store.discardAbandonedBuilds());
+            assertFalse(Files.exists(store.root().resolve(SHAPE.key() + ".build")));
+            assertTrue(Files.exists(store.root().resolve(other.key() + ".build/memory")));
+        }
+    }
 }

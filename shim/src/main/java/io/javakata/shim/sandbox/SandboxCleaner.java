@@ -56,6 +56,11 @@ public final class SandboxCleaner {
                 stack.push(resource.describe(), () -> resource.cleanUp(paths));
             }
             stack.unwind();
+            if (state.resources().stream().filter(PodResource.Vm.class::isInstance).map(PodResource.Vm.class::cast)
+                    .flatMap(vm -> vm.processes().stream())
+                    .anyMatch(p -> VmTemplates.TEMPLATE_VMM.equals(p.role()))) {
+                discardAbandonedTemplateBuild(ctx, sandboxId);
+            }
         }
         Instant now = Instant.now();
         return DeleteResponse.newBuilder()
@@ -63,6 +68,22 @@ public final class SandboxCleaner {
                 .setExitStatus(SIGKILL_STATUS)
                 .setExitedAt(Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano()))
                 .build();
+    }
+
+    /**
+     * The dead shim was building a VM template (its template VM is in the journal, and was just killed): the build
+     * directory it left holds that VM's RAM, and would otherwise stay until the next pod of its shape.
+     */
+    private static void discardAbandonedTemplateBuild(ShimContext ctx, String sandboxId) {
+        try {
+            for (String key : io.javakata.hypervisor.qemu.TemplateStore.under(ctx.config().runtime().stateDir())
+                    .discardAbandonedBuilds()) {
+                LOG.log(System.Logger.Level.INFO, "sandbox {0}: removed the build of VM template {1} its shim left",
+                        sandboxId, key);
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "sandbox " + sandboxId + ": abandoned VM template builds: " + e);
+        }
     }
 
     /** The pod's sandbox id from the bundle's config.json; a task without one is its own sandbox. */

@@ -107,6 +107,25 @@ class SandboxCleanerTest {
     }
 
     @Test
+    void aShimKilledWhileBuildingAVmTemplateLeavesNoBuildBehind() throws Exception {
+        var store = io.javakata.hypervisor.qemu.TemplateStore.under(tmp.resolve("state"));
+        var shape = new io.javakata.hypervisor.qemu.TemplateShape(java.util.Map.of("vcpus", "1"), "ab".repeat(32));
+        Files.writeString(store.newBuildDir(shape).resolve("memory"), "the template VM's RAM");
+        Process templateVm = new ProcessBuilder("sleep", "60").start();
+        try {
+            Process deadShim = new ProcessBuilder("true").start();
+            deadShim.waitFor();
+            writeState(deadShim.pid(), 1, new PodResource.Vm(List.of(new PodResource.HostProcess(
+                    VmTemplates.TEMPLATE_VMM, templateVm.pid(), HostProcesses.startTime(templateVm.pid()).orElseThrow()))));
+            SandboxCleaner.cleanup(ctx, "pod1", null);
+            assertTrue(templateVm.waitFor(5, TimeUnit.SECONDS), "the template VM was killed");
+            assertFalse(Files.exists(store.root().resolve(shape.key() + ".build")), "its build directory is gone");
+        } finally {
+            templateVm.destroyForcibly();
+        }
+    }
+
+    @Test
     void aZombieShimCountsAsDead() throws Exception {
         // sh's child exits after 0.3 s, when sh has long exec'd sleep, which never reaps it: a zombie for 5 s.
         // (A child that exits at once, like "true", may be reaped by sh itself before its exec: flaky under load.)
