@@ -12,18 +12,29 @@ import io.javakata.hypervisor.Virtiofsd;
 import io.javakata.hypervisor.VmSpec;
 
 import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.UserPrincipalNotFoundException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
-import java.util.function.Consumer;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 
 /**
  * The QEMU 7.2 driver: virtiofsd (if the spec shares a directory), the KVM/TCG choice, QEMU in the
@@ -480,7 +491,7 @@ public final class QemuHypervisor implements Hypervisor {
         Process cp = HostSpawner.start(List.of(CP, "--sparse=always", template.memory().toString(), copy.toString()),
                 spec.hostCgroup(), log);
         try {
-            if (!cp.waitFor(spec.bootTimeout().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+            if (!cp.waitFor(spec.bootTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
                 cp.destroyForcibly();
                 throw new IOException("copy " + template.memory() + " to " + copy + ": not done within "
                         + spec.bootTimeout().toSeconds() + " s");
@@ -518,7 +529,7 @@ public final class QemuHypervisor implements Hypervisor {
         }
         for (VmSpec.Nic nic : spec.nics()) {
             qmp.execute("device_add", Map.of("driver", "virtio-net-pci", "netdev", nic.id(), "id", nic.id() + "-dev",
-                    "mac", nic.mac().toLowerCase(java.util.Locale.ROOT), "bus", "rp" + port++), QMP_COMMAND_TIMEOUT);
+                    "mac", nic.mac().toLowerCase(Locale.ROOT), "bus", "rp" + port++), QMP_COMMAND_TIMEOUT);
         }
         LOG.log(System.Logger.Level.INFO, "VM {0}: restored from template {1} in {2} ms, {3} device(s) hot-plugged",
                 spec.id(), template.dir().getFileName(), (System.nanoTime() - started) / 1_000_000, port - 1);
@@ -565,17 +576,17 @@ public final class QemuHypervisor implements Hypervisor {
         long started = System.nanoTime();
         Path socket = paths.saveSocket();
         Files.deleteIfExists(socket);
-        try (java.nio.channels.ServerSocketChannel server = java.nio.channels.ServerSocketChannel.open(
-                java.net.StandardProtocolFamily.UNIX)) {
-            server.bind(java.net.UnixDomainSocketAddress.of(socket));
+        try (ServerSocketChannel server = ServerSocketChannel.open(
+                StandardProtocolFamily.UNIX)) {
+            server.bind(UnixDomainSocketAddress.of(socket));
             CompletableFuture<Long> received = new CompletableFuture<>();
             Thread.ofVirtual().name("template-save-" + spec.id()).start(() -> {
-                try (java.nio.channels.SocketChannel peer = server.accept();
-                     java.nio.channels.FileChannel out = java.nio.channels.FileChannel.open(stateFile,
-                             java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE,
-                             java.nio.file.StandardOpenOption.TRUNCATE_EXISTING)) {
+                try (SocketChannel peer = server.accept();
+                     FileChannel out = FileChannel.open(stateFile,
+                             StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                             StandardOpenOption.TRUNCATE_EXISTING)) {
                     long total = 0;
-                    java.nio.ByteBuffer buffer = java.nio.ByteBuffer.allocate(1 << 16);
+                    ByteBuffer buffer = ByteBuffer.allocate(1 << 16);
                     while (peer.read(buffer) >= 0) {
                         buffer.flip();
                         while (buffer.hasRemaining()) {
@@ -597,11 +608,11 @@ public final class QemuHypervisor implements Hypervisor {
             long bytes;
             try {
                 long left = Math.max(1, timeout.toNanos() - (System.nanoTime() - started));
-                bytes = received.get(left, java.util.concurrent.TimeUnit.NANOSECONDS);
-            } catch (java.util.concurrent.ExecutionException e) {
+                bytes = received.get(left, TimeUnit.NANOSECONDS);
+            } catch (ExecutionException e) {
                 throw new IOException("save of template VM " + spec.id() + ": writing " + stateFile + ": "
                         + e.getCause().getMessage(), e.getCause());
-            } catch (java.util.concurrent.TimeoutException e) {
+            } catch (TimeoutException e) {
                 throw new IOException("save of template VM " + spec.id() + ": QEMU did not close its stream within "
                         + timeout.toSeconds() + " s", e);
             } catch (InterruptedException e) {
