@@ -100,26 +100,15 @@ public final class TemplateStore {
             if (key(t).equals(current) || used.get(t).isAfter(recent)) {
                 continue;
             }
-            try (FileChannel channel = FileChannel.open(root.resolve(key(t) + ".lock"), StandardOpenOption.CREATE,
-                    StandardOpenOption.WRITE)) {
-                FileLock lock;
-                try {
-                    lock = channel.tryLock();
-                } catch (java.nio.channels.OverlappingFileLockException heldHere) {
-                    lock = null;
-                }
+            try (Lock lock = tryLock(key(t))) {
                 if (lock == null) {
                     continue;
                 }
-                try {
-                    Path doomed = root.resolve(key(t) + ".evicted");
-                    deleteTree(doomed);
-                    Files.move(t.dir(), doomed, StandardCopyOption.ATOMIC_MOVE);
-                    deleteTree(doomed);
-                    removed.add(key(t));
-                } finally {
-                    lock.release();
-                }
+                Path doomed = root.resolve(key(t) + ".evicted");
+                deleteTree(doomed);
+                Files.move(t.dir(), doomed, StandardCopyOption.ATOMIC_MOVE);
+                deleteTree(doomed);
+                removed.add(key(t));
             }
         }
         try (DirectoryStream<Path> markers = Files.newDirectoryStream(root, "*.failed")) {
@@ -175,21 +164,10 @@ public final class TemplateStore {
         try (DirectoryStream<Path> builds = Files.newDirectoryStream(root, "*.build")) {
             for (Path build : builds) {
                 String key = build.getFileName().toString().replaceFirst("\\.build$", "");
-                try (FileChannel channel = FileChannel.open(root.resolve(key + ".lock"), StandardOpenOption.CREATE,
-                        StandardOpenOption.WRITE)) {
-                    FileLock lock;
-                    try {
-                        lock = channel.tryLock();
-                    } catch (java.nio.channels.OverlappingFileLockException heldHere) {
-                        lock = null;
-                    }
+                try (Lock lock = tryLock(key)) {
                     if (lock != null) {
-                        try {
-                            deleteTree(build);
-                            removed.add(key);
-                        } finally {
-                            lock.release();
-                        }
+                        deleteTree(build);
+                        removed.add(key);
                     }
                 }
             }
@@ -210,30 +188,45 @@ public final class TemplateStore {
      */
     public Lock lock(TemplateShape shape, Duration timeout) throws IOException {
         createRoot();
-        Path file = root.resolve(shape.key() + ".lock");
-        FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         long deadline = System.nanoTime() + timeout.toNanos();
         try {
             while (true) {
-                FileLock lock;
-                try {
-                    lock = channel.tryLock();
-                } catch (java.nio.channels.OverlappingFileLockException heldHere) {
-                    lock = null; // this JVM holds it (through another channel): wait as for another shim
-                }
+                Lock lock = tryLock(shape.key());
                 if (lock != null) {
-                    return new Lock(channel, lock);
+                    return lock;
                 }
                 if (System.nanoTime() - deadline > 0) {
                     throw new IOException("template " + shape.key() + ": another shim has been building it for more "
-                            + "than " + timeout.toSeconds() + " s (" + file + " is locked)");
+                            + "than " + timeout.toSeconds() + " s (" + root.resolve(shape.key() + ".lock")
+                            + " is locked)");
                 }
                 Thread.sleep(LOCK_POLL);
             }
         } catch (InterruptedException e) {
-            channel.close();
             Thread.currentThread().interrupt();
             throw new IOException("template " + shape.key() + ": interrupted waiting for its lock", e);
+        }
+    }
+
+    /**
+     * The lock of {@code key} if no one holds it now, else null: another shim, or this JVM through another channel
+     * (a pod of this shim building), holds it.
+     */
+    private Lock tryLock(String key) throws IOException {
+        FileChannel channel = FileChannel.open(root.resolve(key + ".lock"), StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE);
+        try {
+            FileLock lock;
+            try {
+                lock = channel.tryLock();
+            } catch (java.nio.channels.OverlappingFileLockException heldHere) {
+                lock = null;
+            }
+            if (lock == null) {
+                channel.close();
+                return null;
+            }
+            return new Lock(channel, lock);
         } catch (IOException | RuntimeException e) {
             channel.close();
             throw e;
