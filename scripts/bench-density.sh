@@ -29,7 +29,11 @@ source "$root/scripts/lib/bench-config.sh"
 
 base="${JAVAKATA_CONFIG:-/etc/javakata/configuration.toml}"
 work="$(mktemp -d /tmp/jkdensity.XXXXXX)"
-trap 'rm -rf "$work"' EXIT
+# The VM template the pods build (templates are on by default) goes at the end, unless templates were there before.
+templates="$(toml_state_dir "$base")/templates"
+templates_were_there=false
+[[ -d "$templates" ]] && templates_were_there=true
+trap 'rm -rf "$work"; $templates_were_there || rm -rf "$templates"' EXIT
 toml_with_key "$base" hypervisor boot_timeout_seconds 300 > "$work/step.toml"
 toml_with_key "$work/step.toml" agent request_timeout_seconds 120 > "$work/density.toml"
 echo "bench-density: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)," \

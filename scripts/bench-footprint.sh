@@ -25,12 +25,17 @@ export PATH="$PATH:/usr/local/sbin:/usr/local/bin"
 
 dir="$(mktemp -d /tmp/jkfp.XXXXXX)"
 sock="$dir/c.sock"
+# With templates on (the default) the first pod builds one; it goes at the end unless templates were there before.
+templates_before=$(containerd-shim-javakata-v2 template ls 2>/dev/null | grep -c '^[0-9a-f]' || true)
 cleanup() {
     trap - EXIT INT TERM
     for i in $(seq "$PODS"); do
         ctr -a "$sock" -n "$NS" task kill -s SIGKILL "fp-$i" >/dev/null 2>&1 || true
     done
     "$ROOT/scripts/containerd.sh" stop "$dir"
+    if [[ "$templates_before" == 0 ]]; then
+        containerd-shim-javakata-v2 template rm >/dev/null || true
+    fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT

@@ -32,7 +32,11 @@ source "$root/scripts/lib/bench-config.sh"
 base="${JAVAKATA_CONFIG:-/etc/javakata/configuration.toml}"
 jar="${JAVAKATA_SHIM_JAR:-/usr/share/javakata/javakata-shim.jar}"
 work="$(mktemp -d /tmp/jkpodstart.XXXXXX)"
-trap 'rm -rf "$work"' EXIT
+# The VM templates the from-template pods build go at the end, unless templates were there before (a node's cache).
+templates="$(toml_state_dir "$base")/templates"
+templates_were_there=false
+[[ -d "$templates" ]] && templates_were_there=true
+trap 'rm -rf "$work"; $templates_were_there || rm -rf "$templates"' EXIT
 
 # The floor's initrd: a static busybox, /dev/console (the kernel opens it for init's output) and a one-line /init.
 if ! file -L /usr/bin/busybox | grep -q 'statically linked'; then
