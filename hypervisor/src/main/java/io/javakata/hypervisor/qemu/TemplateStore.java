@@ -101,7 +101,8 @@ public final class TemplateStore {
                 continue;
             }
             try (Lock lock = tryLock(key(t))) {
-                if (lock == null) {
+                // Its mtime again, under its lock: a pod may have started from it since the listing.
+                if (lock == null || Files.getLastModifiedTime(t.dir()).toInstant().isAfter(recent)) {
                     continue;
                 }
                 Path doomed = root.resolve(key(t) + ".evicted");
