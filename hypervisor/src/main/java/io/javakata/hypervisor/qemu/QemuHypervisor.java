@@ -434,6 +434,10 @@ public final class QemuHypervisor implements Hypervisor {
         if (process != null && process.isAlive()) {
             quit(process, grace);
         }
+        if (process != null && !process.isAlive()) {
+            // Its exit is recorded by an onExit callback that may not have run yet: onExit() is done when stop returns.
+            exit.complete(process.exitValue());
+        }
         if (qmp != null) {
             qmp.close();
         }
