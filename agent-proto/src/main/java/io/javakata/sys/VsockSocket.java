@@ -14,7 +14,8 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 /**
  * AF_VSOCK stream sockets through FFM: the JDK's SocketChannel cannot wrap a raw descriptor, so the whole
- * vsock path (socket, connect, read, write) stays in native calls (docs/protocol-facts.md §10).
+ * vsock path (socket, connect, read, write) stays in native calls, with {@code struct sockaddr_vm} laid out as
+ * linux/vm_sockets.h declares it (16 bytes on x86-64).
  *
  * <p>Every call here blocks and pins its carrier thread while in native code; a reader of the returned
  * connection is best run on its own platform thread.

@@ -3,7 +3,8 @@ package io.javakata.ttrpc;
 import java.util.Objects;
 
 /**
- * One ttrpc frame (docs/protocol-facts.md §1.2): a stream id, a message type, flags, and up to
+ * One ttrpc frame (containerd/ttrpc {@code PROTOCOL.md}, {@code channel.go}; on the wire a 10-byte header of data
+ * length, stream id, type and flags): a stream id, a message type, flags, and up to
  * {@link FrameCodec#MAX_DATA_LENGTH} bytes of data. The stream id is an unsigned 32-bit value held in an int.
  * The data array is not copied; do not change it after building the frame.
  */

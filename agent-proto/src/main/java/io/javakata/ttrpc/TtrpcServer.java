@@ -13,8 +13,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * A ttrpc v1.1 server: unary methods registered by service and method name, served on any number of
  * connections, each request on its own virtual thread (containerd/ttrpc {@code server.go}).
  *
- * <p>Answers follow docs/protocol-facts.md §1.6: UNIMPLEMENTED for an unknown service or method,
- * INVALID_ARGUMENT for an even stream id or a payload that does not parse, DEADLINE_EXCEEDED when a
+ * <p>Answers follow containerd/ttrpc {@code services.go} and {@code server.go}: UNIMPLEMENTED for an unknown service
+ * or method, INVALID_ARGUMENT for an even stream id or a payload that does not parse, DEADLINE_EXCEEDED when a
  * handler outlives the request's {@code timeout_nano}. A Request that does not parse, or a frame over
  * 4 MiB, is answered and then the connection is closed; frames of other types are ignored.
  *

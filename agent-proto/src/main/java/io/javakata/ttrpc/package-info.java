@@ -1,7 +1,7 @@
 /**
- * ttrpc v1.1 as containerd speaks it (docs/protocol-facts.md §1): frames ({@link io.javakata.ttrpc.Frame},
- * {@link io.javakata.ttrpc.FrameCodec}), a multiplexing {@link io.javakata.ttrpc.TtrpcClient}, a
- * {@link io.javakata.ttrpc.TtrpcServer} that runs each request on its own virtual thread, and
+ * ttrpc v1.1 as containerd speaks it (containerd/ttrpc {@code PROTOCOL.md}, {@code channel.go},
+ * {@code server.go}): frames ({@link io.javakata.ttrpc.Frame}, {@link io.javakata.ttrpc.FrameCodec}), a
+ * multiplexing {@link io.javakata.ttrpc.TtrpcClient}, a {@link io.javakata.ttrpc.TtrpcServer} that runs each request on its own virtual thread, and
  * {@link io.javakata.ttrpc.UnixServer} to serve it on a Unix socket.
  *
  * <p>Errors travel as {@link io.javakata.ttrpc.RuntimeStatusException}: a server maps it to

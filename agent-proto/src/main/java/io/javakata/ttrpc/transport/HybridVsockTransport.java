@@ -10,7 +10,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Hybrid vsock (Cloud Hypervisor, Firecracker; docs/protocol-facts.md §8.4): connect to the VMM's Unix socket,
+ * Hybrid vsock (Cloud Hypervisor, Firecracker; both projects' {@code docs/vsock.md}): connect to the VMM's Unix socket,
  * send {@code CONNECT <port>\n}, and read one line, which must start with {@code "OK "} (the number after
  * it is a host-side port, not the one asked for). Everything after that newline is the guest's stream.
  *
