@@ -84,9 +84,6 @@ public final class TemplateStore {
         if (keep < 1) {
             throw new IllegalArgumentException("keep " + keep + " < 1");
         }
-        if (!Files.isDirectory(root)) {
-            return List.of();
-        }
         List<VmTemplate> byRecency = new ArrayList<>(list());
         Map<VmTemplate, Instant> used = new HashMap<>();
         for (VmTemplate t : byRecency) {
@@ -97,8 +94,8 @@ public final class TemplateStore {
         Instant recent = Instant.now().minus(inUse);
         List<String> removed = new ArrayList<>();
         for (VmTemplate t : byRecency.subList(Math.min(keep, byRecency.size()), byRecency.size()).reversed()) {
-            if (key(t).equals(current) || used.get(t).isAfter(recent)) {
-                continue;
+            if (used.get(t).isAfter(recent)) {
+                continue; // current sorts first, so it is always among the kept
             }
             try (Lock lock = tryLock(key(t))) {
                 // Its mtime again, under its lock: a pod may have started from it since the listing.
@@ -112,11 +109,9 @@ public final class TemplateStore {
                 removed.add(key(t));
             }
         }
-        try (DirectoryStream<Path> markers = Files.newDirectoryStream(root, "*.failed")) {
-            for (Path marker : markers) {
-                if (Files.getLastModifiedTime(marker).toInstant().isBefore(Instant.now().minus(RETRY_AFTER))) {
-                    Files.deleteIfExists(marker);
-                }
+        for (Path marker : entries("*.failed")) {
+            if (Files.getLastModifiedTime(marker).toInstant().isBefore(Instant.now().minus(RETRY_AFTER))) {
+                Files.deleteIfExists(marker);
             }
         }
         return List.copyOf(removed);
@@ -158,18 +153,13 @@ public final class TemplateStore {
      * them. Returns the keys whose build was removed.
      */
     public List<String> discardAbandonedBuilds() throws IOException {
-        if (!Files.isDirectory(root)) {
-            return List.of();
-        }
         List<String> removed = new ArrayList<>();
-        try (DirectoryStream<Path> builds = Files.newDirectoryStream(root, "*.build")) {
-            for (Path build : builds) {
-                String key = build.getFileName().toString().replaceFirst("\\.build$", "");
-                try (Lock lock = tryLock(key)) {
-                    if (lock != null) {
-                        deleteTree(build);
-                        removed.add(key);
-                    }
+        for (Path build : entries("*.build")) {
+            String key = build.getFileName().toString().replaceFirst("\\.build$", "");
+            try (Lock lock = tryLock(key)) {
+                if (lock != null) {
+                    deleteTree(build);
+                    removed.add(key);
                 }
             }
         }
@@ -271,19 +261,26 @@ public final class TemplateStore {
 
     /** The finished templates, for {@code template ls}. */
     public List<VmTemplate> list() throws IOException {
-        if (!Files.isDirectory(root)) {
-            return List.of();
-        }
         List<VmTemplate> templates = new ArrayList<>();
-        try (DirectoryStream<Path> entries = Files.newDirectoryStream(root, "[0-9a-f]*")) {
-            for (Path entry : entries) {
-                if (Files.isDirectory(entry) && entry.getFileName().toString().matches("[0-9a-f]{32}")) {
-                    templates.add(new VmTemplate(entry));
-                }
+        for (Path entry : entries("[0-9a-f]*")) {
+            if (Files.isDirectory(entry) && entry.getFileName().toString().matches("[0-9a-f]{32}")) {
+                templates.add(new VmTemplate(entry));
             }
         }
         templates.sort(Comparator.comparing(VmTemplate::dir));
         return List.copyOf(templates);
+    }
+
+    /** The entries of the templates directory that match {@code glob}; none while it does not exist. */
+    private List<Path> entries(String glob) throws IOException {
+        if (!Files.isDirectory(root)) {
+            return List.of();
+        }
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(root, glob)) {
+            List<Path> matching = new ArrayList<>();
+            entries.forEach(matching::add);
+            return matching;
+        }
     }
 
     /** Removes every template, build and failure marker: the next pod of each shape builds it again. */
