@@ -26,14 +26,14 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/scripts/lib/it-main.sh"
 # shellcheck source=lib/bench-config.sh
 source "$root/scripts/lib/bench-config.sh"
+# shellcheck source=lib/templates.sh
+source "$root/scripts/lib/templates.sh"
 
 base="${JAVAKATA_CONFIG:-/etc/javakata/configuration.toml}"
 work="$(mktemp -d /tmp/jkdensity.XXXXXX)"
-# The VM template the pods build (templates are on by default) goes at the end, unless templates were there before.
-templates="$(toml_state_dir "$base")/templates"
-templates_were_there=false
-[[ -d "$templates" ]] && templates_were_there=true
-trap 'rm -rf "$work"; $templates_were_there || rm -rf "$templates"' EXIT
+# The VM templates the pods build go at the end, unless templates were there before (a node's cache).
+templates_note_before "$base"
+trap 'rm -rf "$work"; templates_remove_new' EXIT
 toml_with_key "$base" hypervisor boot_timeout_seconds 300 > "$work/step.toml"
 toml_with_key "$work/step.toml" agent request_timeout_seconds 120 > "$work/density.toml"
 echo "bench-density: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)," \

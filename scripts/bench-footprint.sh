@@ -26,16 +26,16 @@ export PATH="$PATH:/usr/local/sbin:/usr/local/bin"
 dir="$(mktemp -d /tmp/jkfp.XXXXXX)"
 sock="$dir/c.sock"
 # With templates on (the default) the first pod builds one; it goes at the end unless templates were there before.
-templates_before=$(containerd-shim-javakata-v2 template ls 2>/dev/null | grep -c '^[0-9a-f]' || true)
+# shellcheck source=lib/templates.sh
+source "$ROOT/scripts/lib/templates.sh"
+templates_note_before /etc/javakata/configuration.toml # the configuration the shim reads without ConfigPath
 cleanup() {
     trap - EXIT INT TERM
     for i in $(seq "$PODS"); do
         ctr -a "$sock" -n "$NS" task kill -s SIGKILL "fp-$i" >/dev/null 2>&1 || true
     done
     "$ROOT/scripts/containerd.sh" stop "$dir"
-    if [[ "$templates_before" == 0 ]]; then
-        containerd-shim-javakata-v2 template rm >/dev/null || true
-    fi
+    templates_remove_new || true
 }
 trap cleanup EXIT
 trap 'exit 130' INT

@@ -28,15 +28,15 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/scripts/lib/it-main.sh"
 # shellcheck source=lib/bench-config.sh
 source "$root/scripts/lib/bench-config.sh"
+# shellcheck source=lib/templates.sh
+source "$root/scripts/lib/templates.sh"
 
 base="${JAVAKATA_CONFIG:-/etc/javakata/configuration.toml}"
 jar="${JAVAKATA_SHIM_JAR:-/usr/share/javakata/javakata-shim.jar}"
 work="$(mktemp -d /tmp/jkpodstart.XXXXXX)"
-# The VM templates the from-template pods build go at the end, unless templates were there before (a node's cache).
-templates="$(toml_state_dir "$base")/templates"
-templates_were_there=false
-[[ -d "$templates" ]] && templates_were_there=true
-trap 'rm -rf "$work"; $templates_were_there || rm -rf "$templates"' EXIT
+# The VM templates the pods build go at the end, unless templates were there before (a node's cache).
+templates_note_before "$base"
+trap 'rm -rf "$work"; templates_remove_new' EXIT
 
 # The floor's initrd: a static busybox, /dev/console (the kernel opens it for init's output) and a one-line /init.
 if ! file -L /usr/bin/busybox | grep -q 'statically linked'; then

@@ -35,15 +35,15 @@ sock="$dir/c.sock"
 netns="jkdemo-$$"
 subnet_n=$(( $$ % 250 + 1 ))
 host_veth="jkdemo$$"
-templates_before=$(containerd-shim-javakata-v2 template ls 2>/dev/null | grep -c '^[0-9a-f]' || true)
+# shellcheck source=lib/templates.sh
+source "$ROOT/scripts/lib/templates.sh"
+templates_note_before /etc/javakata/configuration.toml # the configuration the shim reads without ConfigPath
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     echo "demo: stopping the private containerd and cleaning up $dir"
     "$ROOT/scripts/containerd.sh" stop "$dir" || rc=1
-    if [[ "$templates_before" == 0 ]]; then
-        containerd-shim-javakata-v2 template rm >/dev/null || rc=1
-    fi
+    templates_remove_new || rc=1
     # After containerd.sh stop: the VM that used the netns is gone. Deleting the netns deletes the veth pair.
     if [[ -e "/var/run/netns/$netns" ]]; then
         ip netns delete "$netns" || rc=1

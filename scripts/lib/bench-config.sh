@@ -3,16 +3,6 @@
 # shellcheck source=toml.sh
 source "$(dirname "${BASH_SOURCE[0]}")/toml.sh"
 
-# toml_state_dir FILE: the [runtime] state_dir FILE sets, or the shim's default /run/javakata.
-toml_state_dir() {
-    local dir=""
-    [[ -r "$1" ]] && dir=$(awk '
-        /^[ \t]*\[/ { current = $0; gsub(/[ \t]/, "", current) }
-        current == "[runtime]" && /^[ \t]*state_dir[ \t]*=/ { sub(/^[^=]*=[ \t]*"/, ""); sub(/".*/, ""); print; exit }
-    ' "$1")
-    echo "${dir:-/run/javakata}"
-}
-
 # shim_accepts JAR FILE: whether the shim in JAR loads configuration FILE (its `env` command says "loaded" : true;
 # a shim that does not know a table or key refuses the file).
 shim_accepts() {
