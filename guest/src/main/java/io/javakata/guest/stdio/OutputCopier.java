@@ -1,12 +1,12 @@
 package io.javakata.guest.stdio;
 
 import java.io.FileInputStream;
-import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.System.Logger.Level;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -164,7 +164,9 @@ final class OutputCopier {
             return;
         }
         Thread.ofPlatform().daemon().name("fifo-unblock").start(() -> {
-            try (var c = openerIsWriter ? new FileInputStream(fifo.toFile()) : new FileOutputStream(fifo.toFile())) {
+            // Opened without O_CREAT: if the FIFO is gone (its directory being removed), this must not leave a file.
+            try (var c = openerIsWriter ? new FileInputStream(fifo.toFile())
+                    : Files.newOutputStream(fifo, StandardOpenOption.WRITE)) {
                 LOG.log(Level.TRACE, "unblocked {0}", fifo);
             } catch (IOException e) {
                 LOG.log(Level.DEBUG, "msg=\"unblock fifo {0}: {1}\"", fifo, e.getMessage());
