@@ -141,9 +141,18 @@ class PortForwarderTest {
                 assertEquals(-1, socket.getInputStream().read(), "the guest's end of stream reaches the client");
                 socket.close(); // ends the other direction too: the relay is over
             }
-            try (Socket again = connect()) {
-                await(() -> opened.get() == PortForwarder.MAX_CONNECTIONS + 1, "a new connection is relayed");
+            // A slot is free once its relay has also closed the guest stream, a moment after the client saw its
+            // end; until then a new connection is still refused. Either way it ends at once (the guest now
+            // answers every read with end of stream), so connect again until one is relayed.
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (opened.get() == PortForwarder.MAX_CONNECTIONS) {
+                assertTrue(System.nanoTime() < deadline, "within 30 s: a new connection is relayed");
+                try (Socket again = connect()) {
+                    again.setSoTimeout(10_000);
+                    assertEquals(-1, again.getInputStream().read(), "a new connection ends with the guest's");
+                }
             }
+            assertEquals(PortForwarder.MAX_CONNECTIONS + 1, opened.get(), "one new connection relayed");
         } finally {
             for (Socket socket : held) {
                 socket.close();
