@@ -47,6 +47,18 @@ public record VmSpec(String id, Path stateDir, Path vmmBinary, Path kernel, Path
                      AgentChannel agentChannel, Duration bootTimeout, Path netns, List<Nic> nics, String runAs,
                      long consoleLogMaxBytes, List<Path> hostCgroup, boolean debugConsole, Path vsockBackend) {
 
+    /**
+     * The kernel parameters every driver gives its guest, before its own and the spec's: the console on the first
+     * serial port; a panic ends the VM at once (panic=-1 reboots, and the VMM is told to exit on reboot); a reboot
+     * is a triple fault, the quickest.
+     * <p>
+     * {@code swiotlb=noforce}: no DMA bounce buffer. The x86 kernel sets one up whenever the guest may have memory
+     * above 4 GiB, and zeroes all 64 MiB of it at boot, so the VMM holds 64 MiB of guest RAM per VM that nothing
+     * uses: a javakata VM's devices are virtio devices without VIRTIO_F_ACCESS_PLATFORM, which address guest memory
+     * directly and never bounce (docs/architecture.md, "Guest memory").
+     */
+    public static final String BASE_KERNEL_PARAMS = "console=ttyS0 panic=-1 reboot=t swiotlb=noforce";
+
     /*
      * The VM's limits. They are the only copy: the shim's configuration loader and its pod sizing check
      * configuration.toml and pod annotations against these, so a value a VmSpec would refuse is refused when it is

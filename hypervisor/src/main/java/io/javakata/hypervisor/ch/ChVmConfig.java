@@ -27,8 +27,6 @@ import java.util.Locale;
  */
 final class ChVmConfig {
 
-    /** The driver's own kernel parameters; the spec's follow them (the same as the QEMU driver's). */
-    static final String BASE_KERNEL_PARAMS = "console=ttyS0 panic=-1 reboot=t";
     /**
      * The guest kernel parameter that makes the agent listen on AF_VSOCK, and on which port (issue 14 item 1: the
      * guest reads it from /proc/cmdline): with Cloud Hypervisor the agent has no virtio-serial port to use.
@@ -54,7 +52,7 @@ final class ChVmConfig {
         ObjectNode payload = config.putObject("payload");
         payload.put("kernel", spec.kernel().toString());
         payload.put("initramfs", spec.initrd().toString());
-        String driverParams = BASE_KERNEL_PARAMS + " " + AGENT_VSOCK_PORT_PARAM + "=" + CloudHypervisor.VSOCK_AGENT_PORT;
+        String driverParams = VmSpec.BASE_KERNEL_PARAMS + " " + AGENT_VSOCK_PORT_PARAM + "=" + CloudHypervisor.VSOCK_AGENT_PORT;
         payload.put("cmdline", spec.kernelParams().isEmpty() ? driverParams : driverParams + " " + spec.kernelParams());
         if (spec.sharedFs() != null) {
             ObjectNode fs = config.putArray("fs").addObject();

@@ -24,8 +24,6 @@ record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
     /** util-linux nsenter: enters the namespace, then execs QEMU (no --fork, so the pid is kept). */
     static final String NSENTER = "/usr/bin/nsenter";
 
-    /** The driver's own kernel parameters; the spec's follow them. */
-    static final String BASE_KERNEL_PARAMS = "console=ttyS0 panic=-1 reboot=t";
 
     /** The guest kernel parameter that makes the agent listen on AF_VSOCK (and its port). */
     static final String AGENT_VSOCK_PORT_PARAM = "javakata.agent_vsock_port";
@@ -87,7 +85,7 @@ record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
             case Launch.Clone clone -> clone.memoryFile();
         }));
         fragments.add(new QemuFragment.Smp(spec.vcpus()));
-        String driverParams = BASE_KERNEL_PARAMS;
+        String driverParams = VmSpec.BASE_KERNEL_PARAMS;
         if (machine == MachineType.MICROVM && accelerator == Accelerator.TCG && hostTscKhz.isPresent()) {
             driverParams += " tsc_early_khz=" + hostTscKhz.getAsLong();
         }

@@ -133,7 +133,7 @@ class QemuCommandLineTest {
         commandLine.fragments().forEach(f -> expected.addAll(f.args()));
         assertEquals(expected, commandLine.argv());
         int append = commandLine.argv().indexOf("-append");
-        assertEquals("console=ttyS0 panic=-1 reboot=t a=b", commandLine.argv().get(append + 1));
+        assertEquals("console=ttyS0 panic=-1 reboot=t swiotlb=noforce a=b", commandLine.argv().get(append + 1));
     }
 
     @Test
@@ -153,7 +153,7 @@ class QemuCommandLineTest {
 
     @Test
     void q35KeepsQuiet() {
-        String base = QemuCommandLine.BASE_KERNEL_PARAMS;
+        String base = VmSpec.BASE_KERNEL_PARAMS;
         assertEquals(base + " quiet", QemuCommandLine.kernelParams(base, MachineType.Q35, "quiet"));
         assertEquals(base, QemuCommandLine.kernelParams(base, MachineType.MICROVM, "quiet"));
     }
