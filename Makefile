@@ -56,6 +56,8 @@ install: deps build guest
 	install -D -m 0644 $(SHIM_JAR) $(SHARE)/javakata-shim.jar
 	install -D -m 0644 $(GUEST_OUT)/vmlinuz $(SHARE)/vmlinuz
 	install -D -m 0644 $(GUEST_OUT)/initrd.img $(SHARE)/initrd.img
+	# A new file, renamed into place: running VMs map the old one, which must not change under them.
+	install -D -m 0644 $(GUEST_OUT)/agent.img $(SHARE)/agent.img.new && mv -f $(SHARE)/agent.img.new $(SHARE)/agent.img
 	install -D -m 0644 $(GUEST_OUT)/guest-manifest.json $(SHARE)/guest-manifest.json
 	install -D -m 0755 $(VHOST_DEVICE_VSOCK) $(LIBEXEC)/vhost-device-vsock
 	@if getent passwd $(QEMU_USER) >/dev/null; then \

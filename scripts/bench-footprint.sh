@@ -2,8 +2,10 @@
 # Per idle pod host footprint for docs/benchmarks.md ("Footprint of an idle pod"): starts PODS idle javakata tasks
 # (`ctr run -d … sleep`) through a private containerd, lets them idle SETTLE seconds, then prints for each:
 #   - the shim's JVM: PSS and RSS (/proc/<pid>/smaps_rollup);
-#   - QEMU: PSS and RSS in all, split into guest RAM (its memory-backend-memfd mapping, "/memfd:mem") and the rest,
-#     of which the initrd's mapping (QEMU maps the -initrd file and keeps it for fw_cfg) is shown on its own;
+#   - QEMU: PSS and RSS in all, split into guest RAM (its memory-backend-memfd mapping, "/memfd:mem", or for a pod
+#     restored from a VM template the shim's memfd "/memfd:javakata-ram-<pod>") and the rest, of which the initrd's
+#     mapping (QEMU maps the -initrd file and keeps it for fw_cfg) and the agent image's (virtio-pmem: the host's
+#     page cache of agent.img, which every VM maps) are shown on their own;
 #   - virtiofsd and vhost-device-vsock (when the transport uses it): PSS and RSS;
 #   - the guest's used memory, MemTotal - MemAvailable of the guest's /proc/meminfo, read in the container.
 # PSS counts a page shared by N processes as 1/N: the guest RAM QEMU and virtiofsd both map, the page cache of the
@@ -72,18 +74,19 @@ mapping() {
 descendants() { local c; for c in $(pgrep -P "$1" || true); do echo "$c"; descendants "$c"; done; }
 
 echo
-echo "pod | shim PSS/RSS MiB | QEMU PSS/RSS MiB | guest RAM (memfd) PSS/RSS MiB | QEMU rest PSS/RSS MiB | of which initrd PSS/RSS MiB | virtiofsd PSS/RSS MiB | vhost-device-vsock PSS/RSS MiB | guest used MiB"
+echo "pod | shim PSS/RSS MiB | QEMU PSS/RSS MiB | guest RAM (memfd) PSS/RSS MiB | QEMU rest PSS/RSS MiB | of which initrd PSS/RSS MiB | of which agent image PSS/RSS MiB | virtiofsd PSS/RSS MiB | vhost-device-vsock PSS/RSS MiB | guest used MiB"
 for i in $(seq "$PODS"); do
     shim=$(pgrep -f -- "javakata-shim.jar .*-address $sock .*-id fp-$i .*serve" | head -1 || true)
     [[ -n "$shim" ]] || { echo "fp-$i | no shim process found"; continue; }
     read -r shim_p shim_r < <(rollup "$shim")
-    qemu_p=0 qemu_r=0 mem_p=0 mem_r=0 initrd_p=0 initrd_r=0 vfs_p=0 vfs_r=0 vsock_p=0 vsock_r=0
+    qemu_p=0 qemu_r=0 mem_p=0 mem_r=0 initrd_p=0 initrd_r=0 image_p=0 image_r=0 vfs_p=0 vfs_r=0 vsock_p=0 vsock_r=0
     for pid in $(descendants "$shim"); do
         case "$(cat "/proc/$pid/comm" 2>/dev/null)" in
             qemu-system-x86)
                 read -r qemu_p qemu_r < <(rollup "$pid")
-                read -r mem_p mem_r < <(mapping "$pid" '^/memfd:mem')
+                read -r mem_p mem_r < <(mapping "$pid" '^/memfd:(mem|javakata-ram-)')
                 read -r initrd_p initrd_r < <(mapping "$pid" 'initrd')
+                read -r image_p image_r < <(mapping "$pid" 'agent\.img')
                 ;;
             virtiofsd)
                 read -r p r < <(rollup "$pid"); vfs_p=$((vfs_p + p)); vfs_r=$((vfs_r + r)) ;;
@@ -95,5 +98,5 @@ for i in $(seq "$PODS"); do
         | awk '/^MemTotal:/ { t = $2 } /^MemAvailable:/ { a = $2 } END { printf "%.1f", (t - a) / 1024 }')
     echo "fp-$i | $(kib "$shim_p")/$(kib "$shim_r") | $(kib "$qemu_p")/$(kib "$qemu_r")" \
         "| $(kib "$mem_p")/$(kib "$mem_r") | $(kib $((qemu_p - mem_p)))/$(kib $((qemu_r - mem_r)))" \
-        "| $(kib "$initrd_p")/$(kib "$initrd_r") | $(kib "$vfs_p")/$(kib "$vfs_r") | $(kib "$vsock_p")/$(kib "$vsock_r") | $used"
+        "| $(kib "$initrd_p")/$(kib "$initrd_r") | $(kib "$image_p")/$(kib "$image_r") | $(kib "$vfs_p")/$(kib "$vfs_r") | $(kib "$vsock_p")/$(kib "$vsock_r") | $used"
 done

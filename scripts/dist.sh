@@ -11,7 +11,7 @@
 #       bin/javakata-install              the installer: files under a prefix, containerd's drop-in, restart, rollback
 #       lib/javakata-shim.jar, lib/make-aot-cache.sh (the installer makes the AOT cache with runtime/bin/java)
 #       runtime/                          a jlink'd Java runtime with the modules jdeps finds in the shim jar
-#       share/vmlinuz, share/initrd.img, share/guest-manifest.json
+#       share/vmlinuz, share/initrd.img, share/agent.img, share/guest-manifest.json
 #       etc/configuration.toml.in         the default configuration, @PREFIX@ for the install prefix
 #       deploy/                           the DaemonSet and the RuntimeClass, the image's entrypoint, build-image.sh
 #       VERSION
@@ -33,7 +33,7 @@ log() { echo "dist: $*" >&2; }
 die() { log "$*"; exit 1; }
 
 [[ -r "$jar" ]] || die "no $jar: run make build first"
-for f in vmlinuz initrd.img guest-manifest.json; do
+for f in vmlinuz initrd.img agent.img guest-manifest.json; do
     [[ -r "$guest/$f" ]] || die "no $guest/$f: run make guest first"
 done
 [[ -x "$JAVA_HOME/bin/jlink" ]] || die "no jlink in $JAVA_HOME"
@@ -56,7 +56,7 @@ install -m 0755 "$repo/shim/src/main/dist/javakata-install" "$rel/bin/javakata-i
 install -m 0644 "$jar" "$rel/lib/javakata-shim.jar"
 install -m 0755 "$repo/shim/src/main/dist/make-aot-cache.sh" "$rel/lib/make-aot-cache.sh"
 install -m 0644 "$repo/scripts/lib/oci-image.sh" "$rel/lib/oci-image.sh"
-install -m 0644 "$guest/vmlinuz" "$guest/initrd.img" "$guest/guest-manifest.json" "$rel/share/"
+install -m 0644 "$guest/vmlinuz" "$guest/initrd.img" "$guest/agent.img" "$guest/guest-manifest.json" "$rel/share/"
 sed 's|"/usr/share/javakata/|"@PREFIX@/current/share/|' "$repo/shim/src/main/dist/configuration.toml" \
     > "$rel/etc/configuration.toml.in"
 grep -q '@PREFIX@/current/share/vmlinuz' "$rel/etc/configuration.toml.in" \

@@ -1,8 +1,9 @@
 #!/bin/bash
-# Builds the javakata guest: <out>/vmlinuz (Debian's cloud kernel) and <out>/initrd.img (an
-# uncompressed, reproducible newc cpio holding busybox, the kernel modules the agent needs, crun, a
-# jlinked Java runtime and the agent jar). Does nothing when <out>/.stamp matches a hash of every
-# input. Downloaded .debs are cached in <out>/../guest-cache.
+# Builds the javakata guest: <out>/vmlinuz (Debian's cloud kernel), <out>/initrd.img (an uncompressed,
+# reproducible newc cpio holding busybox, the kernel modules, crun and the libraries the Java runtime
+# loads) and <out>/agent.img (a read-only ext4 image of the guest's /opt: a jlinked Java runtime, the agent
+# jar and its AOT cache, which the VM maps from the host with DAX instead of holding it in guest RAM). Does
+# nothing when <out>/.stamp matches a hash of every input. Downloaded .debs are cached in <out>/../guest-cache.
 #
 # Usage: guest/image/build.sh --agent-jar <javakata-agent.jar> --out <dir> [--no-aot]
 #
@@ -56,6 +57,13 @@ MODULES=(
     CONFIG_FAILOVER:kernel/net/core/failover.ko
     CONFIG_NET_FAILOVER:kernel/drivers/net/net_failover.ko
     CONFIG_VIRTIO_NET:kernel/drivers/net/virtio_net.ko
+    # The agent image: virtio-pmem under q35 (mapped with DAX), a read-only virtio-blk disk under microvm.
+    CONFIG_LIBNVDIMM:kernel/drivers/nvdimm/libnvdimm.ko
+    CONFIG_ND_BTT:kernel/drivers/nvdimm/nd_btt.ko
+    CONFIG_BLK_DEV_PMEM:kernel/drivers/nvdimm/nd_pmem.ko
+    CONFIG_VIRTIO_PMEM:kernel/drivers/nvdimm/nd_virtio.ko
+    CONFIG_VIRTIO_PMEM:kernel/drivers/nvdimm/virtio_pmem.ko
+    CONFIG_VIRTIO_BLK:kernel/drivers/block/virtio_blk.ko
 )
 # From `jdeps --print-module-deps` of the agent jar: protobuf uses java.logging and sun.misc.Unsafe
 # (jdk.unsupported), the ttrpc library jdk.net.
@@ -105,7 +113,7 @@ STAMP=$( {
     echo "$JDK_VERSION aot=$AOT"
 } | sha256sum | cut -d' ' -f1)
 if [ -f "$OUT/.stamp" ] && [ "$(cat "$OUT/.stamp")" = "$STAMP" ] && [ -f "$OUT/vmlinuz" ] && [ -f "$OUT/initrd.img" ] \
-        && [ -f "$OUT/guest-manifest.json" ]; then
+        && [ -f "$OUT/agent.img" ] && [ -f "$OUT/guest-manifest.json" ]; then
     echo "guest image up to date in $OUT"
     exit 0
 fi
@@ -165,7 +173,7 @@ for entry in "${MODULES[@]}"; do
     esac
     basename "$module" >> "$ROOT/etc/javakata/modules"
 done
-for option in CONFIG_DEVTMPFS CONFIG_TMPFS CONFIG_CGROUPS; do
+for option in CONFIG_DEVTMPFS CONFIG_TMPFS CONFIG_CGROUPS CONFIG_EXT4_FS CONFIG_FS_DAX; do
     grep -q "^$option=y" "$KCONFIG" || { echo "$KERNEL_PKG lacks $option=y" >&2; exit 1; }
 done
 
@@ -325,13 +333,28 @@ fi
 # --- modules loaded on demand (after $EPOCH is set: the squashfs image is reproducible too) -----------
 ship_on_demand_modules "$HERE/on-demand-modules" "$WORK/kernel" "$ROOT" "$KREL"
 
-# --- reproducible cpio: fixed mtimes, sorted names, root ownership ---------------------------------
+# --- the agent image: /opt out of the initrd, into a read-only ext4 file system --------------------------
+# The VM maps it from the host (virtio-pmem, DAX): the guest reads the runtime and the AOT cache straight from the
+# host's page cache, which every VM shares, instead of unpacking them into guest RAM. 4 KiB blocks (DAX needs the
+# page size), no journal (it is never written), its size a multiple of 2 MiB (a virtio-pmem region's alignment).
+# Reproducible: fixed UUID, hash seed and creation time, every mtime $EPOCH.
 find "$ROOT" -exec touch -h -d "@$EPOCH" {} +
+mkdir "$WORK/agent-image"
+mv "$ROOT/opt"/* "$WORK/agent-image/"
+IMAGE_KIB=$(( ( $(du -sk "$WORK/agent-image" | cut -f1) * 5 / 4 + 8192 + 2047 ) / 2048 * 2048 ))
+truncate -s "${IMAGE_KIB}K" "$WORK/agent.img"
+E2FSPROGS_FAKE_TIME=$EPOCH mkfs.ext4 -q -F -b 4096 -m 0 -O ^has_journal,^resize_inode -L javakata-agent \
+        -U 6a617661-6b61-7461-2d61-67656e740001 -E hash_seed=6a617661-6b61-7461-2d61-67656e740002,root_owner=0:0 \
+        -d "$WORK/agent-image" "$WORK/agent.img" > "$WORK/mkfs.log" 2>&1 \
+    || { cat "$WORK/mkfs.log" >&2; exit 1; }
+
+# --- reproducible cpio: fixed mtimes, sorted names, root ownership ---------------------------------
 (cd "$ROOT" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc --reproducible -R 0:0) \
     > "$WORK/initrd.img"
 cp "$WORK/kernel/boot/vmlinuz-$KREL" "$OUT/vmlinuz.tmp"
 mv "$OUT/vmlinuz.tmp" "$OUT/vmlinuz"
 mv "$WORK/initrd.img" "$OUT/initrd.img"
+mv "$WORK/agent.img" "$OUT/agent.img"
 echo "$KREL" > "$OUT/kernel-release"
 # The manifest ties the kernel and initrd to the agent inside: `containerd-shim-javakata-v2 check` compares its
 # agent protocol hash (of javakata/agent.proto, which the shim jar carries too) and the files' hashes with what is
@@ -341,10 +364,10 @@ echo "$KREL" > "$OUT/kernel-release"
 AGENT_VERSION=$(cd "$WORK" && "$JDK/bin/jar" xf "$AGENT_JAR_ABS" META-INF/MANIFEST.MF \
     && sed -n 's/^Implementation-Version: *//p' META-INF/MANIFEST.MF | tr -d '\r')
 sha() { sha256sum "$1" | cut -d' ' -f1; }
-printf '{\n  "version": "%s",\n  "agent_protocol_sha256": "%s",\n  "kernel_release": "%s",\n  "kernel_sha256": "%s",\n  "initrd_sha256": "%s"\n}\n' \
+printf '{\n  "version": "%s",\n  "agent_protocol_sha256": "%s",\n  "kernel_release": "%s",\n  "kernel_sha256": "%s",\n  "initrd_sha256": "%s",\n  "agent_image_sha256": "%s"\n}\n' \
     "${AGENT_VERSION:-unknown}" "$(sha "$WORK/javakata/agent.proto")" "$KREL" "$(sha "$OUT/vmlinuz")" \
-    "$(sha "$OUT/initrd.img")" > "$OUT/guest-manifest.json.tmp"
+    "$(sha "$OUT/initrd.img")" "$(sha "$OUT/agent.img")" > "$OUT/guest-manifest.json.tmp"
 mv "$OUT/guest-manifest.json.tmp" "$OUT/guest-manifest.json"
 echo "$STAMP" > "$OUT/.stamp"
 echo "guest image built in $OUT: kernel $KREL, initrd $(du -m "$OUT/initrd.img" | cut -f1) MiB," \
-    "jre $(du -sm "$ROOT/opt/jre" | cut -f1) MiB"
+    "agent image $(du -m --apparent-size "$OUT/agent.img" | cut -f1) MiB (jre $(du -sm "$WORK/agent-image/jre" | cut -f1) MiB)"

@@ -83,6 +83,7 @@ class GuestVmIT {
 
     private Path kernel;
     private Path initrd;
+    private Path agentImage;
     private QemuHypervisor vm;
     private TtrpcClient client;
 
@@ -200,6 +201,28 @@ class GuestVmIT {
         assertTrue(second.contains("\n0\r\n"), "the first session's sleep is gone: " + second);
         assertTrue(!second.contains(DebugConsoleProtocol.END_PREFIX + "137]"), "the hung-up shell's end is not the "
                 + "next session's: " + second);
+
+        // The agent image is mapped from the host with DAX, read-only. Root in the guest writes to the device and
+        // remounts it read-write to plant a file: the host's image does not change.
+        String before = sha256(agentImage);
+        String attack = console("grep ' /opt ' /proc/mounts; "
+                + "dd if=/dev/urandom of=/dev/pmem0 bs=4096 count=16 conv=fsync; echo dd=$?; "
+                + "mount -o remount,rw /opt && echo planted > /opt/agent/planted; echo plant=$?; sync; "
+                + "echo attack-$((2*3)); exit 0\n", DebugConsoleProtocol.END_PREFIX + "0]");
+        assertTrue(attack.contains("/dev/pmem0 /opt ext4 ro,") && attack.contains("dax"), attack);
+        assertTrue(attack.contains("attack-6"), attack);
+        assertEquals(before, sha256(agentImage), "the guest changed the host's agent image: " + attack);
+    }
+
+    private static String sha256(Path file) throws Exception {
+        try (var in = Files.newInputStream(file)) {
+            var digest = java.security.MessageDigest.getInstance("SHA-256");
+            byte[] buffer = new byte[1 << 16];
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                digest.update(buffer, 0, n);
+            }
+            return java.util.HexFormat.of().formatHex(digest.digest());
+        }
     }
 
     /** Sends {@code input} on a new debug console session and returns what came back up to {@code until}. */
@@ -238,8 +261,11 @@ class GuestVmIT {
         Path repo = Path.of(System.getProperty("javakata.repo", "..")).toAbsolutePath().normalize();
         kernel = Path.of(System.getProperty("javakata.test.kernel", repo.resolve("build/guest/vmlinuz").toString()));
         initrd = Path.of(System.getProperty("javakata.test.initrd", repo.resolve("build/guest/initrd.img").toString()));
-        assertTrue(Files.isReadable(kernel) && Files.isReadable(initrd),
-                "guest assets missing: " + kernel + ", " + initrd + " (run: guest/image/build.sh --agent-jar "
+        agentImage = Path.of(System.getProperty("javakata.test.agent-image",
+                repo.resolve("build/guest/agent.img").toString()));
+        assertTrue(Files.isReadable(kernel) && Files.isReadable(initrd) && Files.isReadable(agentImage),
+                "guest assets missing: " + kernel + ", " + initrd + ", " + agentImage
+                        + " (run: guest/image/build.sh --agent-jar "
                         + "guest/target/javakata-agent.jar --out build/guest)");
         assertEquals(DebugConsoleProtocol.PORT_NAME, QemuHypervisor.DEBUG_CONSOLE_PORT_NAME,
                 "the port the agent serves the debug console on is the one the VM gets");
@@ -250,7 +276,7 @@ class GuestVmIT {
         VmSpec spec = new VmSpec("guest-it", Files.createDirectories(tmp.resolve("vm")), Path.of(QEMU), kernel,
                 initrd, "", 1, 512, Accelerator.AUTO, "q35",
                 new VmSpec.SharedFs("javakata", shared, Path.of(VIRTIOFSD), "auto"), VmSpec.AgentChannel.SERIAL,
-                Duration.ofSeconds(60)).withDebugConsole(true);
+                Duration.ofSeconds(60)).withDebugConsole(true).withAgentImage(VmSpec.AgentImage.of(agentImage));
         vm = new QemuHypervisor(spec, tmp.resolve("run/kvm-probe.json"));
         vm.start();
         assertEquals(new AgentEndpoint.Serial(agentSocket(), QemuHypervisor.AGENT_PORT_NAME), vm.agentEndpoint());

@@ -1,5 +1,7 @@
 package io.javakata.hypervisor;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;
@@ -41,11 +43,14 @@ import java.util.Set;
  *                     shell in the guest (outside every container) to whoever connects to its host socket
  * @param vsockBackend the vhost-user vsock backend (vhost-device-vsock) that a VMM without a hybrid vsock of its own
  *                     (QEMU) starts for {@link AgentChannel#HYBRID_VSOCK}; null when no such backend is configured
+ * @param agentImage   the read-only file system image the guest mounts on /opt (the agent and its Java runtime), or
+ *                     null for a guest whose initrd holds everything
  */
 public record VmSpec(String id, Path stateDir, Path vmmBinary, Path kernel, Path initrd, String kernelParams,
                      int vcpus, int memoryMiB, Accelerator accelerator, String machine, SharedFs sharedFs,
                      AgentChannel agentChannel, Duration bootTimeout, Path netns, List<Nic> nics, String runAs,
-                     long consoleLogMaxBytes, List<Path> hostCgroup, boolean debugConsole, Path vsockBackend) {
+                     long consoleLogMaxBytes, List<Path> hostCgroup, boolean debugConsole, Path vsockBackend,
+                     AgentImage agentImage) {
 
     /**
      * The kernel parameters every driver gives its guest, before its own and the spec's: the console on the first
@@ -111,42 +116,78 @@ public record VmSpec(String id, Path stateDir, Path vmmBinary, Path kernel, Path
                   AgentChannel agentChannel, Duration bootTimeout, Path netns, List<Nic> nics, String runAs,
                   long consoleLogMaxBytes) {
         this(id, stateDir, vmmBinary, kernel, initrd, kernelParams, vcpus, memoryMiB, accelerator, machine, sharedFs,
-                agentChannel, bootTimeout, netns, nics, runAs, consoleLogMaxBytes, List.of(), false, null);
+                agentChannel, bootTimeout, netns, nics, runAs, consoleLogMaxBytes, List.of(), false, null, null);
     }
 
     /** This spec with the VMM in {@code netns} and these NICs. */
     public VmSpec withNetwork(Path netns, List<Nic> nics) {
         return new VmSpec(id, stateDir, vmmBinary, kernel, initrd, kernelParams, vcpus, memoryMiB, accelerator,
                 machine, sharedFs, agentChannel, bootTimeout, netns, nics, runAs, consoleLogMaxBytes, hostCgroup,
-                debugConsole, vsockBackend);
+                debugConsole, vsockBackend, agentImage);
     }
 
     /** This spec with the VM's host processes in the cgroup {@code dirs} (one per hierarchy). */
     public VmSpec withHostCgroup(List<Path> dirs) {
         return new VmSpec(id, stateDir, vmmBinary, kernel, initrd, kernelParams, vcpus, memoryMiB, accelerator,
                 machine, sharedFs, agentChannel, bootTimeout, netns, nics, runAs, consoleLogMaxBytes, dirs, debugConsole,
-                vsockBackend);
+                vsockBackend, agentImage);
     }
 
     /** This spec with the VMM running as {@code user} ("" for root) and its console bounded to {@code maxBytes}. */
     public VmSpec withHostLimits(String user, long maxBytes) {
         return new VmSpec(id, stateDir, vmmBinary, kernel, initrd, kernelParams, vcpus, memoryMiB, accelerator,
                 machine, sharedFs, agentChannel, bootTimeout, netns, nics, user, maxBytes, hostCgroup, debugConsole,
-                vsockBackend);
+                vsockBackend, agentImage);
     }
 
     /** This spec with the guest's debug console port ({@code debug0}) on or off. */
     public VmSpec withDebugConsole(boolean on) {
         return new VmSpec(id, stateDir, vmmBinary, kernel, initrd, kernelParams, vcpus, memoryMiB, accelerator,
                 machine, sharedFs, agentChannel, bootTimeout, netns, nics, runAs, consoleLogMaxBytes, hostCgroup, on,
-                vsockBackend);
+                vsockBackend, agentImage);
     }
 
     /** This spec with {@code binary} as the vhost-user vsock backend for {@link AgentChannel#HYBRID_VSOCK}. */
     public VmSpec withVsockBackend(Path binary) {
         return new VmSpec(id, stateDir, vmmBinary, kernel, initrd, kernelParams, vcpus, memoryMiB, accelerator,
                 machine, sharedFs, agentChannel, bootTimeout, netns, nics, runAs, consoleLogMaxBytes, hostCgroup,
-                debugConsole, binary);
+                debugConsole, binary, agentImage);
+    }
+
+    /** This spec with {@code image} mounted on the guest's /opt (null for none). */
+    public VmSpec withAgentImage(AgentImage image) {
+        return new VmSpec(id, stateDir, vmmBinary, kernel, initrd, kernelParams, vcpus, memoryMiB, accelerator,
+                machine, sharedFs, agentChannel, bootTimeout, netns, nics, runAs, consoleLogMaxBytes, hostCgroup,
+                debugConsole, vsockBackend, image);
+    }
+
+    /**
+     * The guest's agent image (guest/image/build.sh): a read-only ext4 image the VM gets as a virtio-pmem device
+     * (q35, Cloud Hypervisor; the guest maps it with DAX, so its pages stay the host's page cache, shared by every VM)
+     * or a read-only virtio-blk disk (microvm, which has no memory devices). The VMM opens it read-only: a guest
+     * cannot change it.
+     *
+     * @param file  the image
+     * @param bytes its size: a multiple of {@value #ALIGNMENT} bytes, the alignment of a virtio-pmem region
+     */
+    public record AgentImage(Path file, long bytes) {
+        public static final long ALIGNMENT = 2L * 1024 * 1024;
+
+        public AgentImage {
+            require(file != null && file.isAbsolute(), "agentImage.file", file, "must be an absolute path");
+            require(bytes > 0 && bytes % ALIGNMENT == 0, "agentImage.bytes", bytes,
+                    "must be a positive multiple of 2 MiB (guest/image/build.sh pads the image so)");
+        }
+
+        /** The image at {@code file}, with its size. */
+        public static AgentImage of(Path file) throws IOException {
+            return new AgentImage(file, Files.size(file));
+        }
+
+        /** Its size in MiB. */
+        public long mebibytes() {
+            return bytes / (1024 * 1024);
+        }
     }
 
     /** The agent channel kinds a VM can carry. */

@@ -54,6 +54,12 @@ final class ChVmConfig {
         payload.put("initramfs", spec.initrd().toString());
         String driverParams = VmSpec.BASE_KERNEL_PARAMS + " " + AGENT_VSOCK_PORT_PARAM + "=" + CloudHypervisor.VSOCK_AGENT_PORT;
         payload.put("cmdline", spec.kernelParams().isEmpty() ? driverParams : driverParams + " " + spec.kernelParams());
+        if (spec.agentImage() != null) {
+            // discard_writes: what the guest writes to the device goes to private copies, never to the file.
+            ObjectNode pmem = config.putArray("pmem").addObject();
+            pmem.put("file", spec.agentImage().file().toString());
+            pmem.put("discard_writes", true);
+        }
         if (spec.sharedFs() != null) {
             ObjectNode fs = config.putArray("fs").addObject();
             fs.put("tag", spec.sharedFs().tag());

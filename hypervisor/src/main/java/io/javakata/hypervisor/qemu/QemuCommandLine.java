@@ -79,11 +79,12 @@ record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
         }
         fragments.add(new QemuFragment.Machine(machine));
         fragments.add(new QemuFragment.Accel(accelerator, spec.vcpus()));
+        VmSpec.AgentImage image = spec.agentImage();
         fragments.add(new QemuFragment.Memory(spec.memoryMiB(), switch (launch) {
             case Launch.Cold cold -> null;
             case Launch.Template template -> template.memoryFile();
             case Launch.Clone clone -> clone.memoryFile();
-        }));
+        }, image != null && machine == MachineType.Q35 ? image.mebibytes() : 0));
         fragments.add(new QemuFragment.Smp(spec.vcpus()));
         String driverParams = VmSpec.BASE_KERNEL_PARAMS;
         if (machine == MachineType.MICROVM && accelerator == Accelerator.TCG && hostTscKhz.isPresent()) {
@@ -98,6 +99,9 @@ record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
         fragments.add(new QemuFragment.Console(paths.consoleSocket()));
         fragments.add(new QemuFragment.Qmp(paths.qmpSocket()));
         fragments.add(new QemuFragment.FreePageReporting(machine));
+        if (image != null) {
+            fragments.add(new QemuFragment.AgentImage(machine, image.file(), image.bytes()));
+        }
         switch (spec.agentChannel()) {
             case SERIAL -> fragments.add(new QemuFragment.AgentSerial(machine, paths.agentSocket(),
                     QemuHypervisor.AGENT_PORT_NAME));

@@ -107,9 +107,9 @@ sealed interface QemuFragment {
      *
      * @param file the memory file, or null for a memfd
      */
-    record Memory(int mebibytes, Path file) implements QemuFragment {
+    record Memory(int mebibytes, Path file, long deviceMiB) implements QemuFragment {
         Memory(int mebibytes) {
-            this(mebibytes, null);
+            this(mebibytes, null, 0);
         }
 
         @Override
@@ -117,7 +117,27 @@ sealed interface QemuFragment {
             String size = mebibytes + "M";
             String backend = file == null ? "memory-backend-memfd,id=mem,size=" + size + ",share=on"
                     : "memory-backend-file,id=mem,size=" + size + ",mem-path=" + file + ",share=on";
-            return List.of("-m", size, "-object", backend, "-numa", "node,memdev=mem");
+            // A memory device (the agent image's virtio-pmem) needs a slot and room above the RAM: maxmem - size.
+            String m = deviceMiB == 0 ? size : size + ",slots=1,maxmem=" + (mebibytes + deviceMiB) + "M";
+            return List.of("-m", m, "-object", backend, "-numa", "node,memdev=mem");
+        }
+    }
+
+    /**
+     * The agent image (VmSpec.AgentImage), read-only. q35: a virtio-pmem device on a shared, read-only file backend;
+     * the guest maps it with DAX, and a template's migration skips it like the RAM (x-ignore-shared). microvm, which
+     * has no memory devices: a read-only raw virtio-blk disk.
+     */
+    record AgentImage(MachineType machine, Path file, long bytes) implements QemuFragment {
+        @Override
+        public List<String> args() {
+            if (machine == MachineType.MICROVM) {
+                return List.of("-drive", "file=" + file + ",if=none,id=agentimg,format=raw,readonly=on",
+                        "-device", machine.device("virtio-blk") + ",drive=agentimg");
+            }
+            return List.of("-object", "memory-backend-file,id=agentimg,mem-path=" + file + ",size=" + bytes
+                            + ",share=on,readonly=on",
+                    "-device", "virtio-pmem-pci,memdev=agentimg,id=agentimg-dev");
         }
     }
 

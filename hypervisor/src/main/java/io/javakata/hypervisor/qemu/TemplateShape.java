@@ -20,7 +20,7 @@ import java.util.stream.Collectors;
 /**
  * Everything a VM template and its clones must share, and its content hash: a migration stream restores only into
  * the machine it was saved from (same QEMU, devices, RAM size and vCPUs), and the guest in the template must be the
- * one a cold boot of the same configuration would run (same kernel, initrd with its agent, kernel parameters).
+ * one a cold boot of the same configuration would run (same kernel, initrd, agent image, kernel parameters).
  * Files are hashed by content (a digest cached beside the templates, keyed by the file's size, modification time
  * and inode, so a replaced file is hashed again), everything else by value. Two configurations that differ in any
  * of these get different templates; nothing else of a pod (its share, NICs, network namespace, cgroup, sizes of
@@ -58,6 +58,9 @@ public record TemplateShape(Map<String, String> inputs, String hash) {
         inputs.put("qemu", spec.vmmBinary() + " sha256:" + digest(spec.vmmBinary(), digestCache));
         inputs.put("kernel", spec.kernel() + " sha256:" + digest(spec.kernel(), digestCache));
         inputs.put("initrd", spec.initrd() + " sha256:" + digest(spec.initrd(), digestCache));
+        VmSpec.AgentImage image = spec.agentImage();
+        inputs.put("agent_image", image == null ? "none"
+                : image.file() + " sha256:" + digest(image.file(), digestCache));
         inputs.put("kernel_params", spec.kernelParams());
         inputs.put("vcpus", Integer.toString(spec.vcpus()));
         inputs.put("memory_mib", Integer.toString(spec.memoryMiB()));

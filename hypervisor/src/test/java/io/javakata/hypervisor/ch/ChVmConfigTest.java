@@ -29,7 +29,8 @@ class ChVmConfigTest {
         return new VmSpec("pod-1", Path.of("/run/javakata/sandboxes/abc"), Path.of("/usr/local/bin/cloud-hypervisor"),
                 Path.of("/usr/share/javakata/vmlinuz"), Path.of("/usr/share/javakata/initrd.img"), "quiet", 2, 512,
                 Accelerator.AUTO, "q35", fs, VmSpec.AgentChannel.SERIAL, Duration.ofSeconds(30))
-                .withNetwork(nics.isEmpty() ? null : Path.of("/var/run/netns/cni-1"), nics);
+                .withNetwork(nics.isEmpty() ? null : Path.of("/var/run/netns/cni-1"), nics)
+                .withAgentImage(new VmSpec.AgentImage(Path.of("/usr/share/javakata/agent.img"), 66L << 20));
     }
 
     private static String golden(String name) throws IOException {

@@ -73,41 +73,44 @@ final class FakeChApi implements AutoCloseable {
     private static final String ANY = "any";
 
     /** The spec's schemas the driver may send: field → type, or → another schema's name ("[]" for an array of it). */
-    private static final Map<String, Map<String, String>> SCHEMAS = Map.of(
-            "VmConfig", Map.ofEntries(Map.entry("cpus", "CpusConfig"), Map.entry("memory", "MemoryConfig"),
+    private static final Map<String, Map<String, String>> SCHEMAS = Map.ofEntries(
+            Map.entry("VmConfig", Map.ofEntries(Map.entry("cpus", "CpusConfig"), Map.entry("memory", "MemoryConfig"),
                     Map.entry("payload", "PayloadConfig"), Map.entry("rate_limit_groups", ANY),
                     Map.entry("disks", ANY), Map.entry("net", "NetConfig[]"), Map.entry("rng", "RngConfig"),
                     Map.entry("balloon", ANY), Map.entry("fs", "FsConfig[]"), Map.entry("generic_vhost_user", ANY),
-                    Map.entry("pmem", ANY), Map.entry("serial", "SerialConfig"), Map.entry("console", "ConsoleConfig"),
+                    Map.entry("pmem", "PmemConfig[]"), Map.entry("serial", "SerialConfig"),
+                    Map.entry("console", "ConsoleConfig"),
                     Map.entry("debug_console", ANY), Map.entry("devices", ANY), Map.entry("user_devices", ANY),
                     Map.entry("vdpa", ANY), Map.entry("vsock", "VsockConfig"), Map.entry("numa", ANY),
                     Map.entry("iommu", BOOL), Map.entry("watchdog", BOOL), Map.entry("rtc", ANY),
                     Map.entry("pvpanic", BOOL), Map.entry("pci_segments", ANY), Map.entry("platform", ANY),
-                    Map.entry("tpm", ANY), Map.entry("landlock_enable", BOOL), Map.entry("landlock_rules", ANY)),
-            "CpusConfig", Map.of("boot_vcpus", INT, "max_vcpus", INT, "topology", ANY, "kvm_hyperv", BOOL,
-                    "max_phys_bits", INT, "nested", BOOL, "affinity", ANY, "features", ANY, "core_scheduling", STRING),
-            "MemoryConfig", Map.ofEntries(Map.entry("size", INT), Map.entry("hotplug_size", INT),
+                    Map.entry("tpm", ANY), Map.entry("landlock_enable", BOOL), Map.entry("landlock_rules", ANY))),
+            Map.entry("CpusConfig", Map.of("boot_vcpus", INT, "max_vcpus", INT, "topology", ANY, "kvm_hyperv", BOOL,
+                    "max_phys_bits", INT, "nested", BOOL, "affinity", ANY, "features", ANY, "core_scheduling", STRING)),
+            Map.entry("MemoryConfig", Map.ofEntries(Map.entry("size", INT), Map.entry("hotplug_size", INT),
                     Map.entry("hotplugged_size", INT), Map.entry("mergeable", BOOL), Map.entry("hotplug_method", STRING),
                     Map.entry("shared", BOOL), Map.entry("hugepages", BOOL), Map.entry("hugepage_size", INT),
                     Map.entry("prefault", BOOL), Map.entry("reserve", BOOL), Map.entry("thp", BOOL),
-                    Map.entry("zones", ANY)),
-            "PayloadConfig", Map.of("firmware", STRING, "kernel", STRING, "cmdline", STRING, "initramfs", STRING,
-                    "igvm", STRING, "host_data", STRING),
-            "NetConfig", Map.ofEntries(Map.entry("tap", STRING), Map.entry("ip", STRING), Map.entry("mask", STRING),
+                    Map.entry("zones", ANY))),
+            Map.entry("PayloadConfig", Map.of("firmware", STRING, "kernel", STRING, "cmdline", STRING, "initramfs", STRING,
+                    "igvm", STRING, "host_data", STRING)),
+            Map.entry("NetConfig", Map.ofEntries(Map.entry("tap", STRING), Map.entry("ip", STRING), Map.entry("mask", STRING),
                     Map.entry("mac", STRING), Map.entry("host_mac", STRING), Map.entry("mtu", INT),
                     Map.entry("iommu", BOOL), Map.entry("num_queues", INT), Map.entry("queue_size", INT),
                     Map.entry("vhost_user", BOOL), Map.entry("vhost_socket", STRING), Map.entry("vhost_mode", STRING),
                     Map.entry("id", STRING), Map.entry("pci_segment", INT), Map.entry("pci_device_id", INT),
                     Map.entry("rate_limiter_config", ANY), Map.entry("offload_tso", BOOL),
-                    Map.entry("offload_ufo", BOOL), Map.entry("offload_csum", BOOL)),
-            "RngConfig", Map.of("src", STRING, "iommu", BOOL),
-            "FsConfig", Map.of("tag", STRING, "socket", STRING, "num_queues", INT, "queue_size", INT,
-                    "pci_segment", INT, "pci_device_id", INT, "id", STRING),
-            "SerialConfig", Map.of("file", STRING, "socket", STRING, "mode", STRING),
-            "ConsoleConfig", Map.of("file", STRING, "socket", STRING, "mode", STRING, "iommu", BOOL, "id", STRING,
-                    "pci_segment", INT, "pci_device_id", INT),
-            "VsockConfig", Map.of("cid", INT, "socket", STRING, "iommu", BOOL, "pci_segment", INT,
-                    "pci_device_id", INT, "id", STRING));
+                    Map.entry("offload_ufo", BOOL), Map.entry("offload_csum", BOOL))),
+            Map.entry("RngConfig", Map.of("src", STRING, "iommu", BOOL)),
+            Map.entry("FsConfig", Map.of("tag", STRING, "socket", STRING, "num_queues", INT, "queue_size", INT,
+                    "pci_segment", INT, "pci_device_id", INT, "id", STRING)),
+            Map.entry("SerialConfig", Map.of("file", STRING, "socket", STRING, "mode", STRING)),
+            Map.entry("ConsoleConfig", Map.of("file", STRING, "socket", STRING, "mode", STRING, "iommu", BOOL, "id", STRING,
+                    "pci_segment", INT, "pci_device_id", INT)),
+            Map.entry("VsockConfig", Map.of("cid", INT, "socket", STRING, "iommu", BOOL, "pci_segment", INT,
+                    "pci_device_id", INT, "id", STRING)),
+            Map.entry("PmemConfig", Map.of("file", STRING, "size", INT, "iommu", BOOL, "discard_writes", BOOL,
+                    "pci_segment", INT, "id", STRING)));
     private static final Map<String, List<String>> REQUIRED = Map.of(
             "VmConfig", List.of("payload"),
             "CpusConfig", List.of("boot_vcpus", "max_vcpus"),
@@ -116,7 +119,8 @@ final class FakeChApi implements AutoCloseable {
             "RngConfig", List.of("src"),
             "SerialConfig", List.of("mode"),
             "ConsoleConfig", List.of("mode"),
-            "VsockConfig", List.of("cid", "socket"));
+            "VsockConfig", List.of("cid", "socket"),
+            "PmemConfig", List.of("file"));
     private static final List<String> CONSOLE_MODES = List.of("Off", "Pty", "Tty", "File", "Socket", "Null");
 
     private final ServerSocketChannel server;

@@ -8,6 +8,7 @@ import org.junit.jupiter.api.Timeout;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -28,11 +29,23 @@ class QemuCommandLineTest {
     /** Only a microvm guest under TCG gets it. */
     private static final OptionalLong TSC = OptionalLong.of(2_596_120);
 
+    /** 66 MiB: a virtio-pmem device under q35 (maxmem = RAM + 66 MiB), a read-only disk under microvm. */
+    private static final VmSpec.AgentImage IMAGE = new VmSpec.AgentImage(Path.of("/usr/share/javakata/agent.img"),
+            66L << 20);
+
     private static VmSpec spec(String machine, int vcpus, int memory, String params, VmSpec.SharedFs shared,
                                VmSpec.AgentChannel channel) {
         return new VmSpec("pod-1", STATE, Path.of("/usr/bin/qemu-system-x86_64"),
                 Path.of("/usr/share/javakata/vmlinuz"), Path.of("/usr/share/javakata/initrd.img"), params, vcpus,
-                memory, Accelerator.AUTO, machine, shared, channel, Duration.ofSeconds(30));
+                memory, Accelerator.AUTO, machine, shared, channel, Duration.ofSeconds(30)).withAgentImage(IMAGE);
+    }
+
+    @Test
+    void withoutAgentImageTheRamHasNoRoomForMemoryDevices() {
+        VmSpec spec = spec("q35", 1, 512, "", null, VmSpec.AgentChannel.SERIAL).withAgentImage(null);
+        List<String> argv = QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty(), TSC).argv();
+        assertEquals("512M", argv.get(argv.indexOf("-m") + 1));
+        assertTrue(argv.stream().noneMatch(a -> a.contains("pmem") || a.contains("agentimg")), argv.toString());
     }
 
     @Test
@@ -178,7 +191,7 @@ class QemuCommandLineTest {
         VmSpec spec = new VmSpec("template-0123abcd", Path.of("/run/javakata/templates/0123abcd.build"),
                 Path.of("/usr/bin/qemu-system-x86_64"), Path.of("/usr/share/javakata/vmlinuz"),
                 Path.of("/usr/share/javakata/initrd.img"), "", 1, 512, Accelerator.AUTO, "q35", null,
-                VmSpec.AgentChannel.SERIAL, Duration.ofSeconds(30));
+                VmSpec.AgentChannel.SERIAL, Duration.ofSeconds(30)).withAgentImage(IMAGE);
         assertGolden("q35-serial-template-tcg.txt", QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty(),
                 TSC, new QemuCommandLine.Launch.Template(Path.of("/run/javakata/templates/0123abcd.build/memory"))));
     }
@@ -200,7 +213,8 @@ class QemuCommandLineTest {
                 .withHostLimits("javakata-qemu", 1 << 20).withDebugConsole(true);
         VmSpec template = new VmSpec("template-1", Path.of("/run/javakata/templates/1.build"), pod.vmmBinary(),
                 pod.kernel(), pod.initrd(), pod.kernelParams(), pod.vcpus(), pod.memoryMiB(), pod.accelerator(),
-                pod.machine(), null, pod.agentChannel(), pod.bootTimeout()).withDebugConsole(true);
+                pod.machine(), null, pod.agentChannel(), pod.bootTimeout()).withDebugConsole(true)
+                .withAgentImage(pod.agentImage());
         List<String> ofTemplate = devices(QemuCommandLine.of(template, Accelerator.TCG, OptionalLong.empty(), TSC,
                 new QemuCommandLine.Launch.Template(Path.of("/t/memory"))));
         List<String> ofClone = devices(QemuCommandLine.of(pod, Accelerator.TCG, OptionalLong.empty(), TSC,
@@ -223,7 +237,12 @@ class QemuCommandLineTest {
         return devices;
     }
 
+    /** Compares with src/test/resources/argv/RESOURCE; {@code -Dgolden.update=true} rewrites the file instead. */
     private static void assertGolden(String resource, QemuCommandLine commandLine) throws IOException {
+        if (Boolean.getBoolean("golden.update")) {
+            Files.writeString(Path.of("src/test/resources/argv", resource), commandLine.render());
+            return;
+        }
         try (InputStream in = QemuCommandLineTest.class.getResourceAsStream("/argv/" + resource)) {
             assertTrue(in != null, "missing golden file " + resource);
             assertEquals(new String(in.readAllBytes(), StandardCharsets.UTF_8), commandLine.render(), resource);

@@ -34,8 +34,8 @@ public final class ConfigLoader {
     private static final System.Logger LOG = System.getLogger(ConfigLoader.class.getName());
 
     static final Map<String, Set<String>> KNOWN = Map.of(
-            "hypervisor", Set.of("type", "path", "kernel", "initrd", "machine", "accel", "vcpus", "memory_mib",
-                    "kernel_params", "boot_timeout_seconds", "run_as", "console_log_max_kib"),
+            "hypervisor", Set.of("type", "path", "kernel", "initrd", "agent_image", "machine", "accel", "vcpus",
+                    "memory_mib", "kernel_params", "boot_timeout_seconds", "run_as", "console_log_max_kib"),
             "virtiofsd", Set.of("path", "cache"),
             "agent", Set.of("transport", "request_timeout_seconds", "debug_console", "vhost_device_vsock"),
             "runtime", Set.of("state_dir", "debug"),
@@ -133,6 +133,7 @@ public final class ConfigLoader {
                         ? RuntimeConfig.Hypervisor.DEFAULT_CLOUD_HYPERVISOR_PATH : hv.path()),
                 h.absolutePath("kernel", hv.kernel()),
                 h.absolutePath("initrd", hv.initrd()),
+                h.absolutePath("agent_image", hv.agentImage()),
                 h.oneOf("machine", hv.machine()),
                 h.oneOf("accel", hv.accel()),
                 h.integer("vcpus", hv.vcpus(), VmSpec.MIN_VCPUS, VmSpec.MAX_VCPUS),

@@ -23,6 +23,7 @@ public final class EffectiveConfig {
                 .put("path", hv.path().toString())
                 .put("kernel", hv.kernel().toString())
                 .put("initrd", hv.initrd().toString())
+                .put("agent_image", hv.agentImage().toString())
                 .put("machine", RuntimeConfig.tomlName(hv.machine()))
                 .put("accel", RuntimeConfig.tomlName(hv.accel()))
                 .put("vcpus", hv.vcpus())

@@ -125,7 +125,9 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
      * @param path          the VMM binary (default {@link #DEFAULT_QEMU_PATH}, or {@link #DEFAULT_CLOUD_HYPERVISOR_PATH}
      *                      when type is cloud-hypervisor)
      * @param kernel        the guest kernel
-     * @param initrd        the guest initrd (agent, runc, modules)
+     * @param initrd        the guest initrd (init, busybox, modules, crun)
+     * @param agentImage    the guest's agent image, mounted on its /opt: the agent and its Java runtime (TOML key
+     *                      agent_image)
      * @param machine       the QEMU machine type
      * @param accel         AUTO (KVM when usable, else TCG), KVM or TCG
      * @param vcpus         default vCPUs of a pod VM, within {@link VmSpec#MIN_VCPUS} to {@link VmSpec#MAX_VCPUS}
@@ -139,7 +141,7 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
      * @param consoleLogMaxKiB the most a VM's serial console keeps on the host, in KiB (TOML key
      *                      console_log_max_kib)
      */
-    public record Hypervisor(HypervisorType type, Path path, Path kernel, Path initrd, Machine machine,
+    public record Hypervisor(HypervisorType type, Path path, Path kernel, Path initrd, Path agentImage, Machine machine,
                              Accelerator accel, int vcpus, int memoryMiB, String kernelParams, Duration bootTimeout, String runAs,
                              int consoleLogMaxKiB) {
         /** The user make install creates for QEMU. */
@@ -151,6 +153,7 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
         public static Hypervisor defaults() {
             return new Hypervisor(HypervisorType.QEMU, DEFAULT_QEMU_PATH,
                     Path.of("/usr/share/javakata/vmlinuz"), Path.of("/usr/share/javakata/initrd.img"),
+                    Path.of("/usr/share/javakata/agent.img"),
                     Machine.Q35, Accelerator.AUTO, 1, 512, "", Duration.ofSeconds(90), DEFAULT_RUN_AS, 1024);
         }
     }

@@ -13,21 +13,23 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * {@code guest-manifest.json}, written by guest/image/build.sh next to the kernel and initrd it builds and installed
- * with them: which agent the initrd holds and which files the build produced.
+ * {@code guest-manifest.json}, written by guest/image/build.sh next to the kernel, initrd and agent image it builds and
+ * installed with them: which agent the guest holds and which files the build produced.
  *
  * @param version             the agent jar's Implementation-Version
  * @param agentProtocolSha256 sha256 of the agent's {@code javakata/agent.proto}
  * @param kernelRelease       the guest kernel's release
  * @param kernelSha256        sha256 of vmlinuz as built
  * @param initrdSha256        sha256 of initrd.img as built
+ * @param agentImageSha256    sha256 of agent.img as built (null in a manifest of a guest without one)
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record GuestManifest(@JsonProperty("version") String version,
                             @JsonProperty("agent_protocol_sha256") String agentProtocolSha256,
                             @JsonProperty("kernel_release") String kernelRelease,
                             @JsonProperty("kernel_sha256") String kernelSha256,
-                            @JsonProperty("initrd_sha256") String initrdSha256) {
+                            @JsonProperty("initrd_sha256") String initrdSha256,
+                            @JsonProperty("agent_image_sha256") String agentImageSha256) {
 
     /** The manifest's name, in the initrd's directory. */
     public static final String FILE_NAME = "guest-manifest.json";
@@ -53,10 +55,16 @@ public record GuestManifest(@JsonProperty("version") String version,
      * Compares the manifest with the installed files and this shim: FAIL if a file is missing or not the one built
      * with the manifest, or if the agent speaks another protocol; WARN if only the versions differ.
      */
-    Finding check(Path kernel, Path initrd, ShimBuild shim) {
+    Finding check(Path kernel, Path initrd, Path agentImage, ShimBuild shim) {
         List<String> problems = new ArrayList<>();
         verify(kernel, kernelSha256).ifPresent(problems::add);
         verify(initrd, initrdSha256).ifPresent(problems::add);
+        if (agentImageSha256 == null) {
+            problems.add("the manifest names no agent image: the guest was built before agent images, and its init "
+                    + "does not mount " + agentImage);
+        } else {
+            verify(agentImage, agentImageSha256).ifPresent(problems::add);
+        }
         if (!agentProtocolSha256.equals(shim.agentProtocolSha256())) {
             problems.add("the guest's agent speaks another agent protocol (agent.proto sha256 "
                     + abbreviate(agentProtocolSha256) + ") than this shim (" + abbreviate(shim.agentProtocolSha256())

@@ -69,7 +69,7 @@ public final class HostCheck {
         findings.add(setup.containerd().map(ContainerdConfig::finding).orElseGet(() -> Finding.fail(
                 "containerd-config", setup.containerdError().orElse("unreadable") + ": CRI has no javakata runtime "
                         + "(give containerd's config with --containerd-config if it is elsewhere)")));
-        findings.add(guestAssets(hv.kernel(), hv.initrd()));
+        findings.add(guestAssets(hv.kernel(), hv.initrd(), hv.agentImage()));
         return List.copyOf(findings);
     }
 
@@ -149,8 +149,8 @@ public final class HostCheck {
                 + "start (make install creates it)");
     }
 
-    private Finding guestAssets(Path kernel, Path initrd) {
-        for (Path file : List.of(kernel, initrd)) {
+    private Finding guestAssets(Path kernel, Path initrd, Path agentImage) {
+        for (Path file : List.of(kernel, initrd, agentImage)) {
             if (!Files.isRegularFile(file)) {
                 return Finding.fail("guest-assets", file + " does not exist (make install)");
             }
@@ -161,7 +161,7 @@ public final class HostCheck {
                     + " matches this shim (a guest built before manifests, or by hand)");
         }
         try {
-            return GuestManifest.read(manifest).check(kernel, initrd, shim);
+            return GuestManifest.read(manifest).check(kernel, initrd, agentImage, shim);
         } catch (IOException e) {
             return Finding.fail("guest-assets", e.getMessage());
         }

@@ -17,6 +17,7 @@ import io.javakata.ttrpc.TtrpcClient;
 import io.javakata.ttrpc.transport.Connection;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -161,7 +162,7 @@ public final class Sandbox {
                 cgroup = HostCgroup.create(HostCgroup.ROOT, cgroupPath.get());
                 undo.push("remove host cgroup " + cgroup.path(), cgroup::killAndRemove);
             }
-            VmSpec vm = vmSpec(config, sandboxId, paths, sizing);
+            VmSpec vm = vmSpec(config, sandboxId, paths, sizing).withAgentImage(agentImage(config));
             vm = network == null ? vm : network.applyTo(vm);
             vm = cgroup == null ? vm : vm.withHostCgroup(cgroup.dirs());
             journal.record(new PodResource.Vm(List.of()));
@@ -367,6 +368,18 @@ public final class Sandbox {
         stopped = true;
         resources.unwind();
         LOG.log(System.Logger.Level.INFO, "sandbox {0}: stopped", id);
+    }
+
+    /** The configured agent image, with its size; an error names the key when it cannot be read. */
+    static VmSpec.AgentImage agentImage(RuntimeConfig config) throws IOException {
+        Path file = config.hypervisor().agentImage();
+        try {
+            return VmSpec.AgentImage.of(file);
+        } catch (NoSuchFileException e) {
+            throw new IOException("[hypervisor] agent_image " + file + ": no such file (make install puts it there)");
+        } catch (IOException | IllegalArgumentException e) {
+            throw new IOException("[hypervisor] agent_image " + file + ": " + e.getMessage(), e);
+        }
     }
 
     static VmSpec vmSpec(RuntimeConfig config, String sandboxId, SandboxPaths paths, SandboxSizing sizing) {

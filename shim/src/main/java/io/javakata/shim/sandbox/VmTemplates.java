@@ -136,7 +136,7 @@ final class VmTemplates {
                 vm.initrd(), vm.kernelParams(), vm.vcpus(), vm.memoryMiB(), vm.accelerator(), vm.machine(), null,
                 vm.agentChannel(), vm.bootTimeout())
                 .withHostCgroup(vm.hostCgroup()).withDebugConsole(vm.debugConsole())
-                .withVsockBackend(vm.vsockBackend());
+                .withVsockBackend(vm.vsockBackend()).withAgentImage(vm.agentImage());
         QemuHypervisor qemu = QemuHypervisor.template(spec, KvmProbe.DEFAULT_CACHE);
         try {
             qemu.start(p -> launched.accept(Hypervisor.OwnedProcess.VMM.equals(p.role())

@@ -67,7 +67,7 @@ class ConfigLoaderTest {
                 """));
         var d = RuntimeConfig.defaults();
         assertEquals(new RuntimeConfig.Hypervisor(RuntimeConfig.HypervisorType.QEMU, d.hypervisor().path(),
-                d.hypervisor().kernel(), d.hypervisor().initrd(), RuntimeConfig.Machine.Q35, Accelerator.TCG, 2, 1024,
+                d.hypervisor().kernel(), d.hypervisor().initrd(), d.hypervisor().agentImage(), RuntimeConfig.Machine.Q35, Accelerator.TCG, 2, 1024,
                 "quiet panic=1", Duration.ofSeconds(120), "", 64), c.hypervisor());
         assertEquals(new RuntimeConfig.Virtiofsd(d.virtiofsd().path(), RuntimeConfig.VirtiofsCache.NONE),
                 c.virtiofsd());
@@ -125,7 +125,7 @@ class ConfigLoaderTest {
         Path file = write("[hypervisor]\nvcpu = 2\n");
         var e = assertThrows(RuntimeStatusException.class, () -> ConfigLoader.load(file));
         assertEquals(Code.INVALID_ARGUMENT, e.code());
-        assertEquals("unknown key hypervisor.vcpu in " + file + "; known keys: accel, boot_timeout_seconds, "
+        assertEquals("unknown key hypervisor.vcpu in " + file + "; known keys: accel, agent_image, boot_timeout_seconds, "
                 + "console_log_max_kib, initrd, kernel, kernel_params, machine, memory_mib, path, run_as, type, vcpus", e.getMessage());
     }
 

@@ -34,6 +34,7 @@ class EffectiveConfigTest {
         assertEquals(new ObjectMapper().readTree("""
                 {"hypervisor": {"type": "qemu", "path": "/usr/bin/qemu-system-x86_64",
                   "kernel": "/usr/share/javakata/vmlinuz", "initrd": "/usr/share/javakata/initrd.img",
+                  "agent_image": "/usr/share/javakata/agent.img",
                   "machine": "q35", "accel": "auto", "vcpus": 1, "memory_mib": 512, "kernel_params": "",
                   "boot_timeout_seconds": 90, "run_as": "javakata-qemu", "console_log_max_kib": 1024},
                  "virtiofsd": {"path": "/usr/lib/qemu/virtiofsd", "cache": "auto"},

@@ -35,6 +35,7 @@ final class FakeHost {
         script("virtiofsd", "echo 'virtiofsd version 7.2.22 (fake)'");
         write("usr/share/javakata/vmlinuz", "kernel");
         write("usr/share/javakata/initrd.img", "initrd");
+        write("usr/share/javakata/agent.img", "agent image");
         try {
             GuestManifestTest.writeManifest(share.resolve("initrd.img"), share.resolve("vmlinuz"), shim().version(),
                     shim().agentProtocolSha256());
@@ -46,6 +47,7 @@ final class FakeHost {
                 path = "%1$s/qemu-system-x86_64"
                 kernel = "%2$s/vmlinuz"
                 initrd = "%2$s/initrd.img"
+                agent_image = "%2$s/agent.img"
                 [virtiofsd]
                 path = "%1$s/virtiofsd"
                 """.formatted(bin, share));

@@ -24,14 +24,19 @@ class GuestManifestTest {
     Path dir;
     Path kernel;
     Path initrd;
+    Path agentImage;
 
     @BeforeEach
     void files() throws Exception {
         kernel = Files.writeString(dir.resolve("vmlinuz"), "kernel bytes");
         initrd = Files.writeString(dir.resolve("initrd.img"), "initrd bytes");
+        agentImage = Files.writeString(dir.resolve("agent.img"), "agent image bytes");
     }
 
-    /** A manifest as guest/image/build.sh writes it (printf, two-space indent). */
+    /**
+     * A manifest as guest/image/build.sh writes it (printf, two-space indent), for the kernel, the initrd and the
+     * agent.img beside it.
+     */
     static void writeManifest(Path initrd, Path kernel, String version, String protocol) throws Exception {
         Files.writeString(GuestManifest.besides(initrd), """
                 {
@@ -39,9 +44,11 @@ class GuestManifestTest {
                   "agent_protocol_sha256": "%s",
                   "kernel_release": "6.1.0-56-cloud-amd64",
                   "kernel_sha256": "%s",
-                  "initrd_sha256": "%s"
+                  "initrd_sha256": "%s",
+                  "agent_image_sha256": "%s"
                 }
-                """.formatted(version, protocol, sha(Files.readString(kernel)), sha(Files.readString(initrd))));
+                """.formatted(version, protocol, sha(Files.readString(kernel)), sha(Files.readString(initrd)),
+                sha(Files.readString(initrd.resolveSibling("agent.img")))));
     }
 
     static String sha(String text) throws Exception {
@@ -49,7 +56,7 @@ class GuestManifestTest {
     }
 
     private Finding check() throws Exception {
-        return GuestManifest.read(GuestManifest.besides(initrd)).check(kernel, initrd, SHIM);
+        return GuestManifest.read(GuestManifest.besides(initrd)).check(kernel, initrd, agentImage, SHIM);
     }
 
     @Test
@@ -68,6 +75,25 @@ class GuestManifestTest {
         Finding f = check();
         assertEquals(Verdict.FAIL, f.verdict());
         assertTrue(f.detail().startsWith(initrd + " is not the file this manifest was built with"), f.detail());
+    }
+
+    @Test
+    void anAgentImageReplacedAfterTheManifestFails() throws Exception {
+        writeManifest(initrd, kernel, "1.2.0", PROTOCOL);
+        Files.writeString(agentImage, "another agent image");
+        Finding f = check();
+        assertEquals(Verdict.FAIL, f.verdict());
+        assertTrue(f.detail().startsWith(agentImage + " is not the file this manifest was built with"), f.detail());
+    }
+
+    @Test
+    void aManifestWithoutAgentImageFails() throws Exception {
+        writeManifest(initrd, kernel, "1.2.0", PROTOCOL);
+        Files.writeString(GuestManifest.besides(initrd),
+                Files.readString(GuestManifest.besides(initrd)).replaceAll(",\\s*\"agent_image_sha256\": \"[0-9a-f]+\"", ""));
+        Finding f = check();
+        assertEquals(Verdict.FAIL, f.verdict());
+        assertTrue(f.detail().startsWith("the manifest names no agent image"), f.detail());
     }
 
     @Test

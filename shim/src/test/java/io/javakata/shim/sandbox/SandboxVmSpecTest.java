@@ -22,7 +22,7 @@ class SandboxVmSpecTest {
                                         int consoleKiB) {
         var d = RuntimeConfig.defaults();
         var hv = d.hypervisor();
-        return new RuntimeConfig(new RuntimeConfig.Hypervisor(hv.type(), hv.path(), hv.kernel(), hv.initrd(), machine,
+        return new RuntimeConfig(new RuntimeConfig.Hypervisor(hv.type(), hv.path(), hv.kernel(), hv.initrd(), hv.agentImage(), machine,
                 accel, hv.vcpus(), hv.memoryMiB(), hv.kernelParams(), hv.bootTimeout(), hv.runAs(), consoleKiB),
                 new RuntimeConfig.Virtiofsd(d.virtiofsd().path(), cache),
                 new RuntimeConfig.Agent(transport, Duration.ofSeconds(30), false), d.runtime());

@@ -24,7 +24,7 @@ class VmLauncherTest {
     private static RuntimeConfig withType(RuntimeConfig.HypervisorType type) {
         RuntimeConfig d = RuntimeConfig.defaults();
         RuntimeConfig.Hypervisor h = d.hypervisor();
-        return new RuntimeConfig(new RuntimeConfig.Hypervisor(type, h.path(), h.kernel(), h.initrd(), h.machine(),
+        return new RuntimeConfig(new RuntimeConfig.Hypervisor(type, h.path(), h.kernel(), h.initrd(), h.agentImage(), h.machine(),
                 h.accel(), h.vcpus(), h.memoryMiB(), h.kernelParams(), h.bootTimeout(), h.runAs(), h.consoleLogMaxKiB()),
                 d.virtiofsd(), d.agent(), d.runtime());
     }
