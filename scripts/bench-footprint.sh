@@ -6,6 +6,9 @@
 #     restored from a VM template the shim's memfd "/memfd:javakata-ram-<pod>") and the rest, of which the initrd's
 #     mapping (QEMU maps the -initrd file and keeps it for fw_cfg) and the agent image's (virtio-pmem: the host's
 #     page cache of agent.img, which every VM maps) are shown on their own;
+#   - guest RAM held: the pages allocated in the guest's memfd (`stat` of it: blocks), whoever maps them. For a
+#     cold-booted pod it is about the RSS of QEMU's mapping; for a pod restored from a template it is more, since its
+#     memfd (the shim's) was filled from the template's memory file and QEMU maps only the pages the guest touched since;
 #   - virtiofsd and vhost-device-vsock (when the transport uses it): PSS and RSS;
 #   - the guest's used memory, MemTotal - MemAvailable of the guest's /proc/meminfo, read in the container.
 # PSS counts a page shared by N processes as 1/N: the guest RAM QEMU and virtiofsd both map, the page cache of the
@@ -72,14 +75,31 @@ mapping() {
         END { print p + 0, r + 0 }' "/proc/$1/smaps"
 }
 descendants() { local c; for c in $(pgrep -P "$1" || true); do echo "$c"; descendants "$c"; done; }
+# KiB allocated in the guest-RAM memfds the processes PIDS hold open (each memfd once, by inode).
+memfd_held() {
+    local pid fd seen=" " inode blocks size total=0
+    for pid in "$@"; do
+        for fd in /proc/"$pid"/fd/*; do
+            case "$(readlink "$fd" 2>/dev/null)" in
+                "/memfd:mem"*|"/memfd:javakata-ram-"*)
+                    read -r inode blocks size < <(stat -L -c '%i %b %B' "$fd") || continue
+                    [[ "$seen" == *" $inode "* ]] && continue
+                    seen+="$inode "
+                    total=$((total + blocks * size / 1024)) ;;
+            esac
+        done
+    done
+    echo "$total"
+}
 
 echo
-echo "pod | shim PSS/RSS MiB | QEMU PSS/RSS MiB | guest RAM (memfd) PSS/RSS MiB | QEMU rest PSS/RSS MiB | of which initrd PSS/RSS MiB | of which agent image PSS/RSS MiB | virtiofsd PSS/RSS MiB | vhost-device-vsock PSS/RSS MiB | guest used MiB"
+echo "pod | shim PSS/RSS MiB | QEMU PSS/RSS MiB | guest RAM (memfd) PSS/RSS MiB | QEMU rest PSS/RSS MiB | of which initrd PSS/RSS MiB | of which agent image PSS/RSS MiB | guest RAM held MiB | virtiofsd PSS/RSS MiB | vhost-device-vsock PSS/RSS MiB | guest used MiB"
 for i in $(seq "$PODS"); do
     shim=$(pgrep -f -- "javakata-shim.jar .*-address $sock .*-id fp-$i .*serve" | head -1 || true)
     [[ -n "$shim" ]] || { echo "fp-$i | no shim process found"; continue; }
     read -r shim_p shim_r < <(rollup "$shim")
     qemu_p=0 qemu_r=0 mem_p=0 mem_r=0 initrd_p=0 initrd_r=0 image_p=0 image_r=0 vfs_p=0 vfs_r=0 vsock_p=0 vsock_r=0
+    held=$(memfd_held "$shim" $(descendants "$shim"))
     for pid in $(descendants "$shim"); do
         case "$(cat "/proc/$pid/comm" 2>/dev/null)" in
             qemu-system-x86)
@@ -98,5 +118,5 @@ for i in $(seq "$PODS"); do
         | awk '/^MemTotal:/ { t = $2 } /^MemAvailable:/ { a = $2 } END { printf "%.1f", (t - a) / 1024 }')
     echo "fp-$i | $(kib "$shim_p")/$(kib "$shim_r") | $(kib "$qemu_p")/$(kib "$qemu_r")" \
         "| $(kib "$mem_p")/$(kib "$mem_r") | $(kib $((qemu_p - mem_p)))/$(kib $((qemu_r - mem_r)))" \
-        "| $(kib "$initrd_p")/$(kib "$initrd_r") | $(kib "$image_p")/$(kib "$image_r") | $(kib "$vfs_p")/$(kib "$vfs_r") | $(kib "$vsock_p")/$(kib "$vsock_r") | $used"
+        "| $(kib "$initrd_p")/$(kib "$initrd_r") | $(kib "$image_p")/$(kib "$image_r") | $(kib "$held") | $(kib "$vfs_p")/$(kib "$vfs_r") | $(kib "$vsock_p")/$(kib "$vsock_r") | $used"
 done
