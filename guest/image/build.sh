@@ -337,7 +337,8 @@ ship_on_demand_modules "$HERE/on-demand-modules" "$WORK/kernel" "$ROOT" "$KREL"
 # The VM maps it from the host (virtio-pmem, DAX): the guest reads the runtime and the AOT cache straight from the
 # host's page cache, which every VM shares, instead of unpacking them into guest RAM. 4 KiB blocks (DAX needs the
 # page size), no journal (it is never written), its size a multiple of 2 MiB (a virtio-pmem region's alignment).
-# Reproducible: fixed UUID, hash seed and creation time, every mtime $EPOCH.
+# Fixed UUID, hash seed and file times; not byte for byte reproducible: mke2fs 1.47.0 stamps inode change and
+# creation times with the clock (two builds of one tree differ in 392 bytes of the inode table).
 find "$ROOT" -exec touch -h -d "@$EPOCH" {} +
 mkdir "$WORK/agent-image"
 mv "$ROOT/opt"/* "$WORK/agent-image/"
