@@ -57,8 +57,8 @@ public record VmSpec(String id, Path stateDir, Path vmmBinary, Path kernel, Path
      * serial port; a panic ends the VM at once (panic=-1 reboots, and the VMM is told to exit on reboot); a reboot
      * is a triple fault, the quickest.
      * <p>
-     * {@code swiotlb=noforce}: no DMA bounce buffer. The x86 kernel sets one up whenever the guest may have memory
-     * above 4 GiB, and zeroes all 64 MiB of it at boot, so the VMM holds 64 MiB of guest RAM per VM that nothing
+     * {@code swiotlb=noforce}: no DMA bounce buffer. The x86 kernel sets one up at boot (it did for a 512 MiB q35
+     * guest) and zeroes all 64 MiB of it, so the VMM holds 64 MiB of guest RAM per VM that nothing
      * uses: a javakata VM's devices are virtio devices without VIRTIO_F_ACCESS_PLATFORM, which address guest memory
      * directly and never bounce (docs/architecture.md, "Guest memory").
      */
