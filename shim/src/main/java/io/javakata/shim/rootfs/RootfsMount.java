@@ -5,7 +5,7 @@ import java.util.Objects;
 
 /**
  * One mount of a container's root filesystem as containerd's snapshotter describes it
- * (docs/protocol-facts.md §6.4): an overlay ({@code type=overlay, source=overlay, options=[lowerdir=…,
+ * (containerd snapshots/overlay/overlay.go, {@code mounts}): an overlay ({@code type=overlay, source=overlay, options=[lowerdir=…,
  * upperdir=…, workdir=…]}) or a bind ({@code type=bind, options=[rbind, rw|ro]}).
  *
  * @param type    the filesystem type, "bind" for a bind mount

@@ -20,7 +20,8 @@ import java.util.stream.Stream;
 /**
  * The pod sandbox's cgroup on the host, at the sandbox spec's {@code linux.cgroupsPath}, holding the
  * VM's host processes (QEMU, virtiofsd). CRI computes pod stats from the host cgroup at the pod's
- * cgroup parent (docs/protocol-facts.md §5), so the VM's CPU and memory count toward the pod only if its
+ * cgroup parent (containerd pkg/cri/server/sandbox_run_linux.go puts it in the sandbox spec's linux.cgroupsPath;
+ * the kubelet's pkg/kubelet/cm creates it before RunPodSandbox), so the VM's CPU and memory count toward the pod only if its
  * processes sit under it.
  *
  * <p>Placement only: none of the pod's limits are written here (the VMM needs headroom above what

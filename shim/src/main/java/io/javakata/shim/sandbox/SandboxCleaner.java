@@ -13,7 +13,8 @@ import java.nio.file.Path;
 import java.time.Instant;
 
 /**
- * The shim's {@code delete} action (docs/protocol-facts.md §2.4). containerd runs it after every task's
+ * The shim's {@code delete} action (containerd runtime/v2/binary.go, {@code Delete}: a 5 s timeout, a raw
+ * DeleteResponse on stdout; runtime/v2/shim.go). containerd runs it after every task's
  * connection closes, normally after the shim already cleaned up, and also when a shim died. So it
  * must be idempotent, finish well within containerd's 5 s, and never disturb a live pod shim's
  * other tasks:

@@ -15,7 +15,8 @@ import java.util.Map;
  * <p>The rule follows Kata's static sizing: the base is the configuration's {@code vcpus} and
  * {@code memory_mib}, or a per-pod override from the allowlisted annotations {@value #VCPUS} and
  * {@value #MEMORY_MIB}; to it is added what the pod asks for through CRI's sandbox annotations
- * (docs/protocol-facts.md §6.1, written only when the kubelet sends pod-level resources): the CPU quota
+ * (containerd pkg/cri/annotations/annotations.go, {@code io.kubernetes.cri.sandbox-*}; written only when the
+ * kubelet sends pod-level resources): the CPU quota
  * over the period rounded up to whole vCPUs ({@code 220000/100000} gives 3), and the memory limit
  * rounded up to MiB. The containers' own limits are unknown when the VM boots, so the base must
  * cover the guest's own needs. The result is capped by the host and by {@link VmSpec}'s limits: no more

@@ -25,7 +25,9 @@ class ShimAddressesTest {
 
     @Test
     void socketHashMatchesWhatContainerdsRuncShimUsed() {
-        // docs/protocol-facts.md §2.2: observed under containerd 1.6.20 for -address /tmp/pfctd/c.sock -namespace pfns -id probe1
+        // The socket name is sha256 of "<address>/<namespace>/<id>" (containerd runtime/v2/shim/util.go, SocketAddress,
+        // at v1.6.20); this value was observed under containerd 1.6.20 for -address /tmp/pfctd/c.sock -namespace pfns
+        // -id probe1.
         String hex = ShimAddresses.sha256Hex("/tmp/pfctd/c.sock/pfns/probe1");
         assertEquals(64, hex.length());
         assertTrue(hex.startsWith("3c53d112"), hex);

@@ -70,20 +70,21 @@ class GuestManifestTest {
 
     @Test
     void anInitrdReplacedAfterTheManifestFails() throws Exception {
-        writeManifest(initrd, kernel, "1.2.0", PROTOCOL);
-        Files.writeString(initrd, "another initrd");
-        Finding f = check();
-        assertEquals(Verdict.FAIL, f.verdict());
-        assertTrue(f.detail().startsWith(initrd + " is not the file this manifest was built with"), f.detail());
+        assertReplacingFails(initrd);
     }
 
     @Test
     void anAgentImageReplacedAfterTheManifestFails() throws Exception {
+        assertReplacingFails(agentImage);
+    }
+
+    /** A file of the guest rewritten after its manifest was written: check names it. */
+    private void assertReplacingFails(Path file) throws Exception {
         writeManifest(initrd, kernel, "1.2.0", PROTOCOL);
-        Files.writeString(agentImage, "another agent image");
+        Files.writeString(file, "other bytes");
         Finding f = check();
         assertEquals(Verdict.FAIL, f.verdict());
-        assertTrue(f.detail().startsWith(agentImage + " is not the file this manifest was built with"), f.detail());
+        assertTrue(f.detail().startsWith(file + " is not the file this manifest was built with"), f.detail());
     }
 
     @Test
