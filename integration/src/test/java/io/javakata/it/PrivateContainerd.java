@@ -303,9 +303,22 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
         return owned.stream().filter(pid -> any || watched(pid)).toList();
     }
 
-    private static boolean watched(long pid) {
-        String cmd = cmdline(pid);
-        return WATCHED.stream().anyMatch(cmd::contains);
+    /**
+     * Whether one of {@code pid}'s arguments names a {@link #WATCHED} program: the executable itself (QEMU), the
+     * script bash runs (the shim's launcher) or the jar java runs. A whole argument, not a substring of the command
+     * line: a shell whose {@code -c} script merely mentions the shim (make test's recipe) is not a pod's process.
+     */
+    static boolean watched(long pid) {
+        return watchedArgv(readProc(pid, "cmdline"));
+    }
+
+    static boolean watchedArgv(String nulSeparatedArgv) {
+        for (String arg : nulSeparatedArgv.split("\0")) {
+            if (WATCHED.contains(arg.substring(arg.lastIndexOf('/') + 1))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     static List<String> mountsUnder(Path path) throws IOException {
