@@ -31,7 +31,13 @@ final class ServerCall {
     }
 
     void start(Runnable body, long timeoutNanos) {
-        thread = Threads.startVirtual(connection.threadName(method), body);
+        // Known before it runs: an abandon() from the moment the handler starts must find the thread to interrupt.
+        Thread t = Threads.newVirtual(connection.threadName(method), body);
+        thread = t;
+        t.start();
+        if (answered.get()) {
+            t.interrupt(); // abandoned before the thread was known or had started: an interrupt then may be lost
+        }
         if (timeoutNanos > 0) {
             done.orTimeout(timeoutNanos, TimeUnit.NANOSECONDS).whenComplete((v, e) -> {
                 if (e instanceof TimeoutException) {

@@ -15,9 +15,16 @@ final class Threads {
 
     /** Starts {@code task} on a new virtual thread named {@code name-N}. */
     static Thread startVirtual(String name, Runnable task) {
+        Thread thread = newVirtual(name, task);
+        thread.start();
+        return thread;
+    }
+
+    /** A virtual thread named {@code name-N} for {@code task}, not started. */
+    static Thread newVirtual(String name, Runnable task) {
         return Thread.ofVirtual()
                 .name(name + "-" + COUNTER.incrementAndGet())
                 .uncaughtExceptionHandler(HANDLER)
-                .start(task);
+                .unstarted(task);
     }
 }

@@ -68,6 +68,7 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
     private Path dir;
     private Ctr ctr;
     private Set<String> sandboxesBefore = Set.of();
+    private Set<String> shimSocketsBefore = Set.of();
 
     public PrivateContainerd(String namespace) {
         this(namespace, Optional.empty(), false);
@@ -121,6 +122,8 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
     public void beforeAll(ExtensionContext context) throws Exception {
         dir = Files.createTempDirectory(Path.of("/tmp"), "jkit-");
         sandboxesBefore = CI || node ? Set.of() : sandboxEntries();
+        // Always against what was there: a socket a killed shim left before this class is not this class's leak.
+        shimSocketsBefore = sandboxEntries(shimSockets());
         // scripts/containerd.sh remembers the binaries in its directory: the later actions on it need no variable.
         var env = new java.util.HashMap<String, String>();
         binaries.ifPresent(b -> env.put("JAVAKATA_CONTAINERD_BIN", b.toString()));
@@ -166,6 +169,9 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
             }
             exec("rm", "-rf", sandbox.toString());
         }
+        for (String socket : newShimSockets()) {
+            Files.deleteIfExists(shimSockets().resolve(socket));
+        }
         if (!leaks.isEmpty()) {
             throw new AssertionError("the private containerd's tests leaked (now cleaned up):\n  "
                     + String.join("\n  ", leaks));
@@ -201,6 +207,10 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
             for (String mount : mountsUnder(sandboxes().resolve(entry))) {
                 leaks.add("mount " + mount);
             }
+        }
+        // A shim's socket stays when it was killed, until containerd's `delete` of its task removes it.
+        for (String socket : newShimSockets()) {
+            leaks.add("shim socket " + shimSockets().resolve(socket));
         }
         // CRI pods: their network namespaces (netns_mounts_under_state_dir) and the host ends of their veth pairs.
         Path netns = dir.resolve("state/io.containerd.grpc.v1.cri/netns");
@@ -256,6 +266,17 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
 
     private Path sandboxes() {
         return node ? nodeRoot().resolve("run/javakata/sandboxes") : SANDBOXES;
+    }
+
+    private Path shimSockets() {
+        return node ? nodeRoot().resolve("run/javakata/s") : SHIM_SOCKETS;
+    }
+
+    /** Shim sockets that appeared since this containerd started. */
+    private Set<String> newShimSockets() throws IOException {
+        var entries = new TreeSet<>(sandboxEntries(shimSockets()));
+        entries.removeAll(shimSocketsBefore);
+        return entries;
     }
 
     private Set<String> newSandboxes() throws IOException {

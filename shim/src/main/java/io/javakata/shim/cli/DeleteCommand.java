@@ -9,6 +9,9 @@ import io.javakata.ttrpc.Code;
 import io.javakata.ttrpc.Errors;
 import io.javakata.ttrpc.RuntimeStatusException;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -45,7 +48,9 @@ final class DeleteCommand {
         var cleanup = new CompletableFuture<DeleteResponse>();
         Thread.ofVirtual().name("delete-" + flags.id()).start(() -> {
             try {
-                cleanup.complete(SandboxCleaner.cleanup(ctx, flags.id(), bundle));
+                DeleteResponse response = SandboxCleaner.cleanup(ctx, flags.id(), bundle);
+                removeDeadShimSocket(bundle, config.runtime().stateDir());
+                cleanup.complete(response);
             } catch (Throwable t) {
                 cleanup.completeExceptionally(t);
             }
@@ -62,6 +67,27 @@ final class DeleteCommand {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw Errors.unknown("delete task %s: interrupted", flags.id());
+        }
+    }
+
+    /**
+     * The socket the bundle's {@code address} file names, removed when nothing answers on it: a shim that was killed
+     * left it (a shim that exits removes its own), as containerd's runc shim removes it in its own cleanup. Only a
+     * socket directly in the shims' directory ({@code <state_dir>/s}) is touched, whatever the file says; a live
+     * pod shim's socket (a joining container's task deleted) answers and stays.
+     */
+    static void removeDeadShimSocket(Path bundle, Path stateDir) throws IOException {
+        if (bundle == null) {
+            return;
+        }
+        Optional<Path> socket = ShimAddresses.readAddressFile(bundle);
+        Path shims = stateDir.resolve("s").normalize();
+        if (socket.isEmpty() || !shims.equals(socket.get().normalize().getParent())) {
+            return;
+        }
+        if (Files.exists(socket.get(), LinkOption.NOFOLLOW_LINKS)
+                && !ShimAddresses.canConnect(socket.get(), StartCommand.ALIVE_TIMEOUT)) {
+            Files.deleteIfExists(socket.get());
         }
     }
 
