@@ -33,7 +33,7 @@ sock="$dir/c.sock"
 # With templates on (the default) the first pod builds one; it goes at the end unless templates were there before.
 # shellcheck source=lib/templates.sh
 source "$ROOT/scripts/lib/templates.sh"
-templates_note_before /etc/javakata/configuration.toml # the configuration the shim reads without ConfigPath
+templates_note_before "${JAVAKATA_CONFIG:-/etc/javakata/configuration.toml}" # the configuration the shim reads without ConfigPath
 cleanup() {
     trap - EXIT INT TERM
     for i in $(seq "$PODS"); do

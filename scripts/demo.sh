@@ -37,7 +37,7 @@ subnet_n=$(( $$ % 250 + 1 ))
 host_veth="jkdemo$$"
 # shellcheck source=lib/templates.sh
 source "$ROOT/scripts/lib/templates.sh"
-templates_note_before /etc/javakata/configuration.toml # the configuration the shim reads without ConfigPath
+templates_note_before "${JAVAKATA_CONFIG:-/etc/javakata/configuration.toml}" # the configuration the shim reads without ConfigPath
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM

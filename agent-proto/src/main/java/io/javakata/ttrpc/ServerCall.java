@@ -22,6 +22,11 @@ final class ServerCall {
     /** Completes when the call is answered; its timeout, run by the JDK's delayer, is the deadline. */
     private final CompletableFuture<Void> done = new CompletableFuture<>();
     private volatile Thread thread;
+    /**
+     * Set by the deadline or the connection's end, never by the handler's own answer: only a cancelled handler is
+     * interrupted (an interrupt while it still writes its answer would close the connection's channel).
+     */
+    private volatile boolean cancelled;
 
     ServerCall(ServerConnection connection, int streamId, String service, String method) {
         this.connection = connection;
@@ -35,8 +40,8 @@ final class ServerCall {
         Thread t = Threads.newVirtual(connection.threadName(method), body);
         thread = t;
         t.start();
-        if (answered.get()) {
-            t.interrupt(); // abandoned before the thread was known or had started: an interrupt then may be lost
+        if (cancelled) {
+            t.interrupt(); // cancelled before the thread was known or had started: that interrupt may be lost
         }
         if (timeoutNanos > 0) {
             done.orTimeout(timeoutNanos, TimeUnit.NANOSECONDS).whenComplete((v, e) -> {
@@ -74,6 +79,7 @@ final class ServerCall {
     }
 
     private void interrupt() {
+        cancelled = true;
         Thread t = thread;
         if (t != null) {
             t.interrupt();

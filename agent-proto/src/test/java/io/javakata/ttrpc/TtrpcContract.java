@@ -103,6 +103,30 @@ abstract class TtrpcContract {
         }
     }
 
+    /**
+     * A handler that answered is never interrupted: an interrupt while it still writes its answer closes the
+     * connection's channel. Several connections at once, so a read loop is often descheduled right after it started
+     * a handler, which then answers before the loop goes on.
+     */
+    @Test
+    void thousandsOfQuickCallsKeepTheirConnections() throws Exception {
+        var clients = new ArrayList<CompletableFuture<Void>>();
+        for (int c = 0; c < 4; c++) {
+            TtrpcClient client = new TtrpcClient(connectToServer());
+            clients.add(CompletableFuture.runAsync(() -> {
+                try (client) {
+                    for (int i = 0; i < 2000; i++) {
+                        assertEquals("v1", client.call(AGENT, "Check", CheckRequest.getDefaultInstance(),
+                                CheckResponse.parser(), T).getVersion(), "call " + i);
+                    }
+                }
+            }));
+        }
+        for (var client : clients) {
+            client.get(60, TimeUnit.SECONDS);
+        }
+    }
+
     @Test
     void twoHundredConcurrentCallsShareOneConnection() throws Exception {
         try (TtrpcClient client = new TtrpcClient(connectToServer());
