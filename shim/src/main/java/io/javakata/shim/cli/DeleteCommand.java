@@ -72,9 +72,10 @@ final class DeleteCommand {
 
     /**
      * The socket the bundle's {@code address} file names, removed when nothing answers on it: a shim that was killed
-     * left it (a shim that exits removes its own), as containerd's runc shim removes it in its own cleanup. Only a
-     * socket directly in the shims' directory ({@code <state_dir>/s}) is touched, whatever the file says; a live
-     * pod shim's socket (a joining container's task deleted) answers and stays.
+     * left it (a shim that exits removes its own; containerd's runc shim leaves a killed one's until a later
+     * {@code start} of the same address). Only a socket directly in the shims' directory ({@code <state_dir>/s}) is
+     * touched, whatever the file says; a live pod shim's socket (a joining container's task deleted) answers and
+     * stays.
      */
     static void removeDeadShimSocket(Path bundle, Path stateDir) throws IOException {
         if (bundle == null) {
