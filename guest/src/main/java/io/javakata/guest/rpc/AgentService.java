@@ -73,12 +73,17 @@ public final class AgentService {
      * reseed.
      */
     private volatile boolean initialized;
+    /**
+     * The longest time between two readings of the containers' OOM kill counters: a change wakes the watcher at once
+     * (OomWatcher); this picks up containers created since it last looked.
+     */
+    static final java.time.Duration OOM_READ_PERIOD = java.time.Duration.ofSeconds(2);
 
     /**
      * @param procSys {@code /proc/sys}, where the kernel release and boot id are read
      */
     public AgentService(ContainerManager containers, String version, Path procSys) {
-        this(containers, version, procSys, new OomWatcher(containers, java.time.Duration.ofMillis(200)));
+        this(containers, version, procSys, new OomWatcher(containers, OOM_READ_PERIOD));
     }
 
     AgentService(ContainerManager containers, String version, Path procSys, OomWatcher oom) {

@@ -52,8 +52,13 @@ class AgentServiceTest {
     private OomWatcher oom;
 
     private AgentService service() throws Exception {
+        return service(Duration.ofMillis(20));
+    }
+
+    /** The service, its OOM watcher reading the counters at least every {@code oomPeriod}. */
+    private AgentService service(Duration oomPeriod) throws Exception {
         manager = RUNC.manager(tmp, Path.of("/proc"), tmp.resolve("cgroup"));
-        oom = new OomWatcher(manager, Duration.ofMillis(20));
+        oom = new OomWatcher(manager, oomPeriod);
         return new AgentService(manager, "test", Path.of("/proc/sys"), oom);
     }
 
@@ -65,6 +70,27 @@ class AgentServiceTest {
         Container c = manager.get(id);
         Files.createDirectories(c.cgroup().dir());
         return c;
+    }
+
+    /** A change of memory.events wakes the watcher (inotify on the cgroup directory), long before its period. */
+    @Test
+    void anOomKillIsReportedWhenMemoryEventsChangesNotAtTheNextPeriod() throws Exception {
+        AgentService agent = service(Duration.ofMinutes(10));
+        Container c = run(agent, "c1", "sleep 30");
+        Files.writeString(c.cgroup().dir().resolve("memory.events"), "oom 0\noom_kill 0\n");
+        CompletableFuture<String> event = CompletableFuture.supplyAsync(() -> {
+            try {
+                return agent.oomEvent().getContainerId();
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        // Whether this write comes before the watcher reads the counters or while it waits, it sees it.
+        Files.writeString(c.cgroup().dir().resolve("memory.events"), "oom 1\noom_kill 1\n");
+        assertEquals("c1", event.get(10, TimeUnit.SECONDS), "GetOOMEvent names the container at once");
+        agent.signal(SignalProcessRequest.newBuilder().setContainerId("c1").setSignal(9).build());
+        agent.waitProcess(WaitProcessRequest.newBuilder().setContainerId("c1").build());
+        agent.remove(io.javakata.agent.v1.RemoveContainerRequest.newBuilder().setContainerId("c1").build());
     }
 
     @Test
