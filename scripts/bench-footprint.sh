@@ -10,7 +10,10 @@
 #     cold-booted pod it is about the RSS of QEMU's mapping; for a pod restored from a template it is more, since its
 #     memfd (the shim's) was filled from the template's memory file and QEMU maps only the pages the guest touched since;
 #   - virtiofsd and vhost-device-vsock (when the transport uses it): PSS and RSS;
-#   - the guest's used memory, MemTotal - MemAvailable of the guest's /proc/meminfo, read in the container.
+#   - the guest's used memory, MemTotal - MemAvailable of the guest's /proc/meminfo, read in the container;
+#   - idle CPU: the CPU time (utime + stime) the shim, QEMU and the pod's other processes took during the SETTLE
+#     seconds, as a percentage of one core. Under TCG an idle guest's every wake-up is emulated: this is what limits
+#     how many idle pods a host holds (docs/benchmarks.md "Density").
 # PSS counts a page shared by N processes as 1/N: the guest RAM QEMU and virtiofsd both map, the page cache of the
 # jar, the AOT cache, the JDK and the initrd that all pods share.
 #
@@ -60,8 +63,39 @@ for i in $(seq "$PODS"); do
     done
     echo "pod fp-$i running after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 done
+descendants() { local c; for c in $(pgrep -P "$1" || true); do echo "$c"; descendants "$c"; done; }
+shim_of() { pgrep -f -- "javakata-shim.jar .*-address $sock .*-id fp-$1 .*serve" | head -1 || true; }
+# "shim qemu rest": CPU clock ticks (utime + stime, /proc/<pid>/stat) so far of pod I's shim, its QEMU and its
+# other processes (virtiofsd, vhost-device-vsock).
+pod_ticks() {
+    local shim pid t shim_t=0 qemu_t=0 rest_t=0
+    shim=$(shim_of "$1")
+    [[ -n "$shim" ]] || { echo "0 0 0"; return; }
+    shim_t=$(awk '{ print $14 + $15 }' "/proc/$shim/stat")
+    for pid in $(descendants "$shim"); do
+        t=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+        case "$(cat "/proc/$pid/comm" 2>/dev/null)" in
+            qemu-system-x86) qemu_t=$((qemu_t + t)) ;;
+            *) rest_t=$((rest_t + t)) ;;
+        esac
+    done
+    echo "$shim_t $qemu_t $rest_t"
+}
+declare -A ticks_before
+for i in $(seq "$PODS"); do
+    ticks_before[$i]=$(pod_ticks "$i")
+done
+settle_start=$(date +%s%N)
 echo "idling $SETTLE s"
 sleep "$SETTLE"
+declare -A ticks_after
+for i in $(seq "$PODS"); do
+    ticks_after[$i]=$(pod_ticks "$i")
+done
+settle_ns=$(( $(date +%s%N) - settle_start ))
+hz=$(getconf CLK_TCK)
+# PERCENT of one core that TICKS_BEFORE -> TICKS_AFTER (one field) took over the idle period.
+cpu_pct() { awk -v b="$1" -v a="$2" -v hz="$hz" -v ns="$settle_ns" 'BEGIN { printf "%.1f", (a - b) / hz * 1e11 / ns }'; }
 
 kib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 # "pss_kib rss_kib" of a process, from smaps_rollup.
@@ -74,7 +108,6 @@ mapping() {
         hit && /^Pss:/ { p += $2 }
         END { print p + 0, r + 0 }' "/proc/$1/smaps"
 }
-descendants() { local c; for c in $(pgrep -P "$1" || true); do echo "$c"; descendants "$c"; done; }
 # KiB allocated in the guest-RAM memfds the processes PIDS hold open (each memfd once, by inode).
 memfd_held() {
     local pid fd seen=" " inode blocks size total=0
@@ -93,10 +126,13 @@ memfd_held() {
 }
 
 echo
-echo "pod | shim PSS/RSS MiB | QEMU PSS/RSS MiB | guest RAM (memfd) PSS/RSS MiB | QEMU rest PSS/RSS MiB | of which initrd PSS/RSS MiB | of which agent image PSS/RSS MiB | guest RAM held MiB | virtiofsd PSS/RSS MiB | vhost-device-vsock PSS/RSS MiB | guest used MiB"
+echo "pod | shim PSS/RSS MiB | QEMU PSS/RSS MiB | guest RAM (memfd) PSS/RSS MiB | QEMU rest PSS/RSS MiB | of which initrd PSS/RSS MiB | of which agent image PSS/RSS MiB | guest RAM held MiB | virtiofsd PSS/RSS MiB | vhost-device-vsock PSS/RSS MiB | guest used MiB | idle CPU % of a core: shim / QEMU / rest"
 for i in $(seq "$PODS"); do
-    shim=$(pgrep -f -- "javakata-shim.jar .*-address $sock .*-id fp-$i .*serve" | head -1 || true)
+    shim=$(shim_of "$i")
     [[ -n "$shim" ]] || { echo "fp-$i | no shim process found"; continue; }
+    read -r b_shim b_qemu b_rest <<< "${ticks_before[$i]}"
+    read -r a_shim a_qemu a_rest <<< "${ticks_after[$i]}"
+    idle_cpu="$(cpu_pct "$b_shim" "$a_shim") / $(cpu_pct "$b_qemu" "$a_qemu") / $(cpu_pct "$b_rest" "$a_rest")"
     read -r shim_p shim_r < <(rollup "$shim")
     qemu_p=0 qemu_r=0 mem_p=0 mem_r=0 initrd_p=0 initrd_r=0 image_p=0 image_r=0 vfs_p=0 vfs_r=0 vsock_p=0 vsock_r=0
     held=$(memfd_held "$shim" $(descendants "$shim"))
@@ -118,5 +154,5 @@ for i in $(seq "$PODS"); do
         | awk '/^MemTotal:/ { t = $2 } /^MemAvailable:/ { a = $2 } END { printf "%.1f", (t - a) / 1024 }')
     echo "fp-$i | $(kib "$shim_p")/$(kib "$shim_r") | $(kib "$qemu_p")/$(kib "$qemu_r")" \
         "| $(kib "$mem_p")/$(kib "$mem_r") | $(kib $((qemu_p - mem_p)))/$(kib $((qemu_r - mem_r)))" \
-        "| $(kib "$initrd_p")/$(kib "$initrd_r") | $(kib "$image_p")/$(kib "$image_r") | $(kib "$held") | $(kib "$vfs_p")/$(kib "$vfs_r") | $(kib "$vsock_p")/$(kib "$vsock_r") | $used"
+        "| $(kib "$initrd_p")/$(kib "$initrd_r") | $(kib "$image_p")/$(kib "$image_r") | $(kib "$held") | $(kib "$vfs_p")/$(kib "$vfs_r") | $(kib "$vsock_p")/$(kib "$vsock_r") | $used | $idle_cpu"
 done
