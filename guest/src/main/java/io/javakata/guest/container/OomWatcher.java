@@ -10,6 +10,7 @@ import java.nio.file.WatchService;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -93,20 +94,20 @@ public final class OomWatcher {
             if (watcher == null) {
                 watcher = FileSystems.getDefault().newWatchService();
             }
-            var dirs = new HashMap<Path, Container>();
+            var dirs = new HashSet<Path>();
             for (Container c : all) {
                 if (c.cgroup() != null) {
-                    dirs.put(c.cgroup().dir(), c);
+                    dirs.add(c.cgroup().dir());
                 }
             }
             watched.entrySet().removeIf(e -> {
-                if (dirs.containsKey(e.getKey()) && e.getValue().isValid()) {
+                if (dirs.contains(e.getKey()) && e.getValue().isValid()) {
                     return false;
                 }
                 e.getValue().cancel();
                 return true;
             });
-            for (Path dir : dirs.keySet()) {
+            for (Path dir : dirs) {
                 if (!watched.containsKey(dir)) {
                     try {
                         watched.put(dir, dir.register(watcher, StandardWatchEventKinds.ENTRY_MODIFY));

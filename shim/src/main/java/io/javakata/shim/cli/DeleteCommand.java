@@ -11,8 +11,8 @@ import io.javakata.ttrpc.RuntimeStatusException;
 
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
@@ -29,6 +29,7 @@ import java.util.concurrent.TimeoutException;
 final class DeleteCommand {
 
     static final Duration BUDGET = Duration.ofMillis(3_500);
+    private static final System.Logger LOG = System.getLogger(DeleteCommand.class.getName());
 
     private final Flags flags;
     private final Map<String, String> env;
@@ -77,18 +78,24 @@ final class DeleteCommand {
      * touched, whatever the file says; a live pod shim's socket (a joining container's task deleted) answers and
      * stays.
      */
-    static void removeDeadShimSocket(Path bundle, Path stateDir) throws IOException {
+    static void removeDeadShimSocket(Path bundle, Path stateDir) {
         if (bundle == null) {
             return;
         }
-        Optional<Path> socket = ShimAddresses.readAddressFile(bundle);
-        Path shims = stateDir.resolve("s").normalize();
-        if (socket.isEmpty() || !shims.equals(socket.get().normalize().getParent())) {
-            return;
-        }
-        if (Files.exists(socket.get(), LinkOption.NOFOLLOW_LINKS)
-                && !ShimAddresses.canConnect(socket.get(), StartCommand.ALIVE_TIMEOUT)) {
-            Files.deleteIfExists(socket.get());
+        try {
+            Optional<Path> socket = ShimAddresses.readAddressFile(bundle);
+            Path shims = stateDir.resolve("s").normalize();
+            if (socket.isEmpty() || !shims.equals(socket.get().normalize().getParent())) {
+                return;
+            }
+            if (Files.exists(socket.get())
+                    && Files.readAttributes(socket.get(), BasicFileAttributes.class).isOther() // a socket
+                    && !ShimAddresses.canConnect(socket.get(), StartCommand.ALIVE_TIMEOUT)) {
+                Files.deleteIfExists(socket.get());
+            }
+        } catch (IOException e) {
+            // The task is cleaned up all the same; a stale socket only costs an inode until the next start there.
+            LOG.log(System.Logger.Level.WARNING, "delete: the shim socket of bundle " + bundle + ": " + e);
         }
     }
 

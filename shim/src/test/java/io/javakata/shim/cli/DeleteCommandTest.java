@@ -66,6 +66,18 @@ class DeleteCommandTest {
     }
 
     @Test
+    void onlyASocketIsRemovedNeverAFileOrADirectory() throws IOException {
+        Path state = tmp.resolve("state");
+        Path dir = Files.createDirectories(state.resolve("s").resolve("c".repeat(64)));
+        Files.writeString(dir.resolve("inside"), "x");
+        DeleteCommand.removeDeadShimSocket(bundleNaming(dir), state);
+        assertTrue(Files.exists(dir.resolve("inside")), "a directory stays, and delete does not fail");
+        Path file = Files.writeString(state.resolve("s").resolve("d".repeat(64)), "not a socket");
+        DeleteCommand.removeDeadShimSocket(bundleNaming(file), state);
+        assertTrue(Files.exists(file));
+    }
+
+    @Test
     void aBundleWithoutAnAddressFileIsANoOp() throws IOException {
         DeleteCommand.removeDeadShimSocket(Files.createDirectories(tmp.resolve("empty")), tmp.resolve("state"));
         DeleteCommand.removeDeadShimSocket(null, tmp.resolve("state"));
