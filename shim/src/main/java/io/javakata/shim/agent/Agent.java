@@ -35,6 +35,12 @@ public interface Agent extends AutoCloseable {
     Info check(Duration timeout);
 
     /**
+     * A Check that is the wait for the guest to boot or resume: as {@link #check}, but its time is the guest's boot,
+     * not an answer time of the agent's (the boot timeline records it).
+     */
+    Info awaitBoot(Duration timeout);
+
+    /**
      * InitGuest, right after the first Check of every pod: host entropy for the guest's RNG (at least 64 bytes), the
      * host's wall-clock time, and the virtio-fs tag to mount when the guest has not (a clone of a VM template gets
      * its share hot-plugged), waiting up to {@code deviceWait} for its device.

@@ -90,6 +90,12 @@ public final class TtrpcAgent implements Agent {
     }
 
     @Override
+    public Info awaitBoot(Duration timeout) {
+        return AgentMessages.info(call("Check", CheckRequest.getDefaultInstance(), CheckResponse.parser(), timeout,
+                false));
+    }
+
+    @Override
     public void initGuest(byte[] entropy, java.time.Instant now, String shareTag, Duration deviceWait) {
         call("InitGuest", io.javakata.agent.v1.InitGuestRequest.newBuilder()
                 .setEntropy(com.google.protobuf.ByteString.copyFrom(entropy))

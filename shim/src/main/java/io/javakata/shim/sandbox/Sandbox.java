@@ -57,6 +57,15 @@ public final class Sandbox {
     private static final java.security.SecureRandom ENTROPY = new java.security.SecureRandom();
     /** How long a clone's hot-plugged virtio-fs device may take to appear in the guest. */
     private static final Duration SHARE_DEVICE_WAIT = Duration.ofSeconds(10);
+    /**
+     * How long one Check waits before it is sent again (checkAgent): a guest restored from a template answers in
+     * 4–16 s on this project's TCG host, a cold boot takes longer and simply gets a few.
+     */
+    static final Duration CHECK_ATTEMPT = Duration.ofSeconds(20);
+    /** No Check is sent with less time than this left. */
+    static final Duration MIN_CHECK_ATTEMPT = Duration.ofMillis(500);
+    /** How much sooner than its wait a Check may end and still count as unanswered (timer granularity). */
+    private static final Duration CHECK_SLACK = Duration.ofMillis(50);
     private static final int CONSOLE_TAIL_BYTES = 1500;
     private static final int DEAD_CONSOLE_TAIL_BYTES = 600;
 
@@ -186,7 +195,8 @@ public final class Sandbox {
             Connection connection = launcher.dialer().dial(hypervisor.agentEndpoint(), remaining(booting, bootTimeout));
             Agent agent = new TtrpcAgent(new TtrpcClient(connection), config.agent().requestTimeout());
             undo.push("close agent connection", agent::close);
-            Agent.Info check = checkAgent(agent, paths, remaining(booting, bootTimeout));
+            Agent.Info check = checkAgent(agent::awaitBoot, sandboxId, paths.consoleLog(), remaining(booting, bootTimeout),
+                    CHECK_ATTEMPT);
             initGuest(agent);
             timeline.agentReady();
             LOG.log(System.Logger.Level.INFO, "sandbox {0}: agent {1} answered after {2} ms, guest kernel {3}",
@@ -416,15 +426,41 @@ public final class Sandbox {
         return entropy;
     }
 
-    private static Agent.Info checkAgent(Agent agent, SandboxPaths paths, Duration timeout) {
-        try {
-            return agent.check(timeout);
-        } catch (RuntimeStatusException e) {
-            String tail = consoleTail(paths.consoleLog());
-            // The console tail goes last: it is long, and the cause must stay readable on one line.
-            throw new RuntimeStatusException(e.code(), "agent did not answer Check within "
-                    + timeout.toSeconds() + " s: " + e.getMessage()
-                    + (tail.isEmpty() ? "" : "; VM console ends with:\n" + tail), e);
+    /**
+     * The agent's first answer to Check, within {@code timeout}. A Check that gets no answer within {@code attempt} is
+     * sent again on the same connection (the late answer of the first, if any, is dropped): a request can be lost on
+     * a virtio-serial port the host connects to while the guest reopens it (DeviceConnection), and once in a CI run a
+     * clone restored from a VM template never answered its only Check although its kernel ran on. Any other failure
+     * (the connection closed: the VM died) ends the wait at once.
+     */
+    static Agent.Info checkAgent(java.util.function.Function<Duration, Agent.Info> check, String sandboxId,
+                                 Path consoleLog, Duration timeout, Duration attempt) {
+        Instant started = Instant.now();
+        int sent = 0;
+        while (true) {
+            Duration left = remaining(started, timeout);
+            Duration wait = left.compareTo(attempt) > 0 ? attempt : left;
+            Instant sending = Instant.now();
+            sent++;
+            try {
+                return check.apply(wait);
+            } catch (RuntimeStatusException e) {
+                // Sent again only after a Check that went unanswered for its whole wait: an agent that answers
+                // DEADLINE_EXCEEDED at once is not asked again and again.
+                boolean unanswered = Duration.between(sending, Instant.now()).compareTo(wait.minus(CHECK_SLACK)) >= 0;
+                if (e.code() == io.javakata.ttrpc.Code.DEADLINE_EXCEEDED && unanswered
+                        && remaining(started, timeout).compareTo(MIN_CHECK_ATTEMPT) > 0) {
+                    LOG.log(System.Logger.Level.INFO, "sandbox {0}: no answer to Check {1} after {2} ms; sending "
+                            + "it again", sandboxId, String.valueOf(sent),
+                            String.valueOf(Duration.between(started, Instant.now()).toMillis()));
+                    continue;
+                }
+                String tail = consoleTail(consoleLog);
+                // The console tail goes last: it is long, and the cause must stay readable on one line.
+                throw new RuntimeStatusException(e.code(), "agent did not answer Check within "
+                        + timeout.toSeconds() + " s (" + sent + " sent): " + e.getMessage()
+                        + (tail.isEmpty() ? "" : "; VM console ends with:\n" + tail), e);
+            }
         }
     }
 
