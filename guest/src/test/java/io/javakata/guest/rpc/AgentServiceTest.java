@@ -62,6 +62,17 @@ class AgentServiceTest {
         return new AgentService(manager, "test", Path.of("/proc/sys"), oom);
     }
 
+    /** GetOOMEvent, waiting on another thread: the id of the container it names. */
+    private static CompletableFuture<String> oomEvent(AgentService agent) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return agent.oomEvent().getContainerId();
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+    }
+
     private Container run(AgentService agent, String id, String script) throws Exception {
         String spec = "{\"process\":{\"args\":[\"sh\",\"-c\",\"" + script + "\"]}}";
         agent.create(CreateContainerRequest.newBuilder().setContainerId(id).setOciSpec(ByteString.copyFromUtf8(spec))
@@ -78,13 +89,7 @@ class AgentServiceTest {
         AgentService agent = service(Duration.ofMinutes(10));
         Container c = run(agent, "c1", "sleep 30");
         Files.writeString(c.cgroup().dir().resolve("memory.events"), "oom 0\noom_kill 0\n");
-        CompletableFuture<String> event = CompletableFuture.supplyAsync(() -> {
-            try {
-                return agent.oomEvent().getContainerId();
-            } catch (InterruptedException e) {
-                throw new IllegalStateException(e);
-            }
-        });
+        CompletableFuture<String> event = oomEvent(agent);
         // Whether this write comes before the watcher reads the counters or while it waits, it sees it.
         Files.writeString(c.cgroup().dir().resolve("memory.events"), "oom 1\noom_kill 1\n");
         assertEquals("c1", event.get(10, TimeUnit.SECONDS), "GetOOMEvent names the container at once");
@@ -98,13 +103,7 @@ class AgentServiceTest {
         AgentService agent = service();
         Container c = run(agent, "c1", "sleep 30");
         assertTrue(c.cgroup().dir().startsWith(tmp.resolve("cgroup")), c.cgroup().dir().toString());
-        CompletableFuture<String> event = CompletableFuture.supplyAsync(() -> {
-            try {
-                return agent.oomEvent().getContainerId();
-            } catch (InterruptedException e) {
-                throw new IllegalStateException(e);
-            }
-        });
+        CompletableFuture<String> event = oomEvent(agent);
         Files.writeString(c.cgroup().dir().resolve("memory.events"), "oom 1\noom_kill 1\n");
         assertEquals("c1", event.get(10, TimeUnit.SECONDS), "GetOOMEvent names the container");
         agent.signal(SignalProcessRequest.newBuilder().setContainerId("c1").setSignal(9).build());

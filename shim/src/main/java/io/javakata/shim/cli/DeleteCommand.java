@@ -10,9 +10,7 @@ import io.javakata.ttrpc.Errors;
 import io.javakata.ttrpc.RuntimeStatusException;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
@@ -83,16 +81,7 @@ final class DeleteCommand {
             return;
         }
         try {
-            Optional<Path> socket = ShimAddresses.readAddressFile(bundle);
-            Path shims = stateDir.resolve("s").normalize();
-            if (socket.isEmpty() || !shims.equals(socket.get().normalize().getParent())) {
-                return;
-            }
-            if (Files.exists(socket.get())
-                    && Files.readAttributes(socket.get(), BasicFileAttributes.class).isOther() // a socket
-                    && !ShimAddresses.canConnect(socket.get(), StartCommand.ALIVE_TIMEOUT)) {
-                Files.deleteIfExists(socket.get());
-            }
+            ShimAddresses.removeDeadSocket(bundle, stateDir.resolve("s"), StartCommand.ALIVE_TIMEOUT);
         } catch (IOException e) {
             // The task is cleaned up all the same; a stale socket only costs an inode until the next start there.
             LOG.log(System.Logger.Level.WARNING, "delete: the shim socket of bundle " + bundle + ": " + e);

@@ -125,6 +125,24 @@ public final class ShimAddresses {
     }
 
     /**
+     * Removes the socket {@code <bundle>/address} names when it is a socket directly in {@code shimsDir} and nothing
+     * answers on it (its shim exited or was killed); anything else the file names is left alone. Returns what it
+     * removed.
+     */
+    public static java.util.Optional<Path> removeDeadSocket(Path bundle, Path shimsDir, Duration probe)
+            throws IOException {
+        java.util.Optional<Path> socket = readAddressFile(bundle);
+        if (socket.isEmpty() || !shimsDir.normalize().equals(socket.get().normalize().getParent())
+                || !Files.exists(socket.get())
+                || !Files.readAttributes(socket.get(), java.nio.file.attribute.BasicFileAttributes.class).isOther()
+                || canConnect(socket.get(), probe)) {
+            return java.util.Optional.empty();
+        }
+        Files.deleteIfExists(socket.get());
+        return socket;
+    }
+
+    /**
      * Whether something accepts connections on a socket within the timeout (Go's CanConnect uses 100 ms). A refused or
      * missing socket answers false at once.
      */

@@ -144,10 +144,7 @@ final class ShimServer {
         try {
             Files.deleteIfExists(socket);
             // The address file names the pod's socket; remove it only if no live shim answers there.
-            var named = ShimAddresses.readAddressFile(bundle);
-            if (named.isPresent() && !ShimAddresses.canConnect(named.get(), StartCommand.ALIVE_TIMEOUT)) {
-                Files.deleteIfExists(named.get());
-            }
+            ShimAddresses.removeDeadSocket(bundle, socket.getParent(), StartCommand.ALIVE_TIMEOUT);
         } catch (IOException e) {
             LOG.log(Level.WARNING, "remove shim socket " + socket + ": " + e.getMessage());
         }

@@ -17,7 +17,7 @@ import java.util.Optional;
  * {@code oom_score_adj}. The runtimes table sits at another path in each config version (1: {@code plugins.cri},
  * 2: {@code plugins."io.containerd.grpc.v1.cri"}, 3: {@code plugins."io.containerd.cri.v1.runtime"}), so every
  * {@code runtimes} table is searched. Files named by {@code imports} (paths or globs, as containerd takes them) are
- * read too (docs/protocol-facts.md §14.1).
+ * read too (containerd docs/cri/config.md; services/server/config/config.go, resolveImports).
  *
  * @param file                the main file
  * @param runtimes            the javakata runtimes found, in file order
@@ -70,7 +70,7 @@ record ContainerdConfig(Path file, List<Runtime> runtimes, boolean restrictOomSc
         }
     }
 
-    /** An import: a path or a glob, relative to the importing file's directory (docs/protocol-facts.md §14.1). */
+    /** An import: a path or a glob, relative to the importing file's directory (containerd resolveImports). */
     private static List<Path> expand(Path dir, String pattern) throws IOException {
         Path path = dir.resolve(pattern);
         if (!pattern.contains("*") && !pattern.contains("?") && !pattern.contains("[")) {

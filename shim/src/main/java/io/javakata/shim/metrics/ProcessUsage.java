@@ -8,7 +8,7 @@ import java.util.Optional;
 
 /**
  * The CPU time and resident memory of a host process, from {@code /proc/<pid>/stat} (utime and stime, fields 14 and 15,
- * in USER_HZ ticks of 1/100 s) and {@code /proc/<pid>/status} ({@code VmRSS}, kB); docs/protocol-facts.md §14.4.
+ * in USER_HZ ticks of 1/100 s) and {@code /proc/<pid>/status} ({@code VmRSS}, kB); proc(5).
  *
  * @param cpuTicks      user plus system CPU time, in USER_HZ ticks
  * @param residentBytes resident set size

@@ -8,8 +8,9 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * Prometheus' text exposition format 0.0.4 (docs/protocol-facts.md §14.3): metric families, each a {@code # HELP} and
- * a {@code # TYPE} line followed by its samples, {@code name{label="value",…} number}. {@link #write} renders families;
+ * Prometheus' text exposition format 0.0.4 (Prometheus docs/instrumenting/exposition_formats.md): metric
+ * families, each a {@code # HELP} and a {@code # TYPE} line followed by its samples,
+ * {@code name{label="value",…} number}. {@link #write} renders families;
  * {@link #parse} reads back what javakata's shims write (and any well-formed exposition without timestamps'
  * quirks), so the node-level command can relabel and merge them. Values are immutable.
  */

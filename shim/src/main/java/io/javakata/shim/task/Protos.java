@@ -17,7 +17,7 @@ import java.util.List;
 /** Conversions between the containerd wire types and the shim's model. */
 final class Protos {
 
-    /** Type URLs of docs/protocol-facts.md §3.3 (typeurl: registered name, no type.googleapis.com/ prefix). */
+    /** Type URLs as containerd/typeurl registers them: the message name, no type.googleapis.com/ prefix. */
     static final String OCI_PROCESS = "types.containerd.io/opencontainers/runtime-spec/1/Process";
     static final String OCI_LINUX_RESOURCES = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources";
     static final String CGROUPS_V2_METRICS = "io.containerd.cgroups.v2.Metrics";

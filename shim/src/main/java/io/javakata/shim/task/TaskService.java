@@ -82,7 +82,8 @@ public final class TaskService {
     public static final String SERVICE = "containerd.task.v2.Task";
     /**
      * The same service under containerd 2.x's name: its messages are those of v2 field for field, only the proto
-     * package differs (docs/protocol-facts.md §2.13), so one handler serves both names.
+     * package differs (containerd core/runtime/v2/bridge.go and the two shim.proto files), so one handler serves
+     * both names.
      */
     public static final String SERVICE_V3 = "containerd.task.v3.Task";
     private static final List<String> SERVICES = List.of(SERVICE, SERVICE_V3);
@@ -219,7 +220,7 @@ public final class TaskService {
 
     /**
      * Publishes TaskOOM and waits (bounded) until it was forwarded: CRI records OOMKilled only when
-     * the oom event arrived before Wait returned (docs/protocol-facts.md §4.5).
+     * the oom event arrived before Wait returned (containerd pkg/cri/server/events.go).
      */
     private void publishOom(String containerId) {
         if (!containers.containsKey(containerId)) {

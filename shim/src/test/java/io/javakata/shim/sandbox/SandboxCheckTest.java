@@ -27,13 +27,13 @@ class SandboxCheckTest {
     @Test
     void aCheckLeftUnansweredIsSentAgainAndItsAnswerCounts() {
         List<Duration> waits = new ArrayList<>();
-        Agent.Info info = Sandbox.checkAgent(wait -> {
+        Agent.Info info = check(wait -> {
             waits.add(wait);
             if (waits.size() == 1) {
                 unanswered(wait); // the request was lost
             }
             return INFO;
-        }, "pod", tmp.resolve("console.log"), Duration.ofSeconds(60), Duration.ofMillis(300));
+        }, Duration.ofSeconds(60), Duration.ofMillis(300));
         assertEquals(INFO, info);
         assertEquals(Duration.ofMillis(300), waits.get(0), "one attempt waits at most its share");
         assertEquals(2, waits.size());
@@ -42,12 +42,17 @@ class SandboxCheckTest {
     @Test
     void anAgentAnsweringDeadlineExceededAtOnceIsNotAskedAgain() {
         List<Duration> waits = new ArrayList<>();
-        var e = assertThrows(RuntimeStatusException.class, () -> Sandbox.checkAgent(wait -> {
+        var e = assertThrows(RuntimeStatusException.class, () -> check(wait -> {
             waits.add(wait);
             throw Errors.deadlineExceeded("Check: deadline exceeded in the guest");
-        }, "pod", tmp.resolve("console.log"), Duration.ofSeconds(60), Duration.ofSeconds(20)));
+        }, Duration.ofSeconds(60), Duration.ofSeconds(20)));
         assertEquals(1, waits.size());
         assertEquals(io.javakata.ttrpc.Code.DEADLINE_EXCEEDED, e.code());
+    }
+
+    private Agent.Info check(java.util.function.Function<Duration, Agent.Info> agent, Duration timeout,
+                             Duration attempt) {
+        return Sandbox.checkAgent(agent, "pod", tmp.resolve("console.log"), timeout, attempt);
     }
 
     /** What a Check that gets no answer does: it waits its whole time, then fails DEADLINE_EXCEEDED. */
@@ -63,10 +68,10 @@ class SandboxCheckTest {
     @Test
     void aClosedConnectionEndsTheWaitAtOnce() {
         List<Duration> waits = new ArrayList<>();
-        var e = assertThrows(RuntimeStatusException.class, () -> Sandbox.checkAgent(wait -> {
+        var e = assertThrows(RuntimeStatusException.class, () -> check(wait -> {
             waits.add(wait);
             throw Errors.unavailable("connection to the agent closed");
-        }, "pod", tmp.resolve("console.log"), Duration.ofSeconds(60), Duration.ofSeconds(20)));
+        }, Duration.ofSeconds(60), Duration.ofSeconds(20)));
         assertEquals(1, waits.size());
         assertTrue(e.getMessage().startsWith("agent did not answer Check within 60 s (1 sent): "), e.getMessage());
     }
@@ -75,10 +80,10 @@ class SandboxCheckTest {
     void aGuestThatNeverAnswersFailsWithinTheTimeout() {
         List<Duration> waits = new ArrayList<>();
         long started = System.nanoTime();
-        var e = assertThrows(RuntimeStatusException.class, () -> Sandbox.checkAgent(wait -> {
+        var e = assertThrows(RuntimeStatusException.class, () -> check(wait -> {
             waits.add(wait);
             return unanswered(wait);
-        }, "pod", tmp.resolve("console.log"), Duration.ofMillis(1500), Duration.ofMillis(400)));
+        }, Duration.ofMillis(1500), Duration.ofMillis(400)));
         long tookMillis = (System.nanoTime() - started) / 1_000_000;
         assertTrue(tookMillis >= 1000 && tookMillis < 5000, "took " + tookMillis + " ms");
         assertTrue(waits.size() >= 3, "sent " + waits.size());
