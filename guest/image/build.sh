@@ -93,10 +93,11 @@ BUSYBOX_VERSION=$(pkg_candidate busybox-static)
 # own libc, copied from this Debian 12 host for the JVM, is 2.36). They go to a private directory, CRUN_DIR, and
 # patchelf points the crun binary's loader (PT_INTERP) and library path (DT_RPATH, which, unlike DT_RUNPATH,
 # also serves the libraries' own dependencies) there, so nothing else in the guest sees them. No wrapper
-# script: crun re-executes /proc/self/exe, which must be crun itself.
+# script: crun re-executes /proc/self/exe, which must be crun itself. CRUN_DIR is under /opt: in the agent image,
+# whose pages are the host's (DAX), not in the initrd, whose files the guest keeps in its RAM.
 CRUN_SUITE=trixie
 CRUN_PACKAGES=(crun libc6 libcap2 libseccomp2 libsystemd0 libyajl2)
-CRUN_DIR=/usr/lib/javakata/crun
+CRUN_DIR=/opt/crun
 command -v patchelf >/dev/null || { echo "patchelf not found (Debian package patchelf)" >&2; exit 1; }
 CRUN_UNPACKED="$CACHE/crun-$CRUN_SUITE"
 rm -rf "$CRUN_UNPACKED"
@@ -143,7 +144,8 @@ KREL=$(basename "$(ls -d "$WORK"/kernel/lib/modules/*)")
 KCONFIG="$WORK/kernel/boot/config-$KREL"
 
 ROOT="$WORK/root"
-mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,etc/javakata,proc,sys,dev,run,tmp,root,opt/agent,lib/modules}
+mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,etc/javakata,proc,sys,dev,run,tmp,root,opt/agent,lib/modules} \
+    "$ROOT"/opt/{lib/x86_64-linux-gnu,lib64,modules}
 
 # --- busybox -----------------------------------------------------------------------------------
 cp "$WORK/busybox/bin/busybox" "$ROOT/bin/busybox"
@@ -179,11 +181,11 @@ done
 
 # --- modules loaded on demand (the list is guest/image/on-demand-modules) --------------------------
 # The listed modules, closed under their dependencies, with depmod's index of that set, go into a zstd
-# squashfs image (xz is 10 % smaller but 2-3 times slower to read under TCG), /lib/modules/on-demand.squashfs,
-# which /init mounts read-only (loop) on /lib/modules/<release>; loop.ko and squashfs.ko, which that mount
-# needs, ship beside it uncompressed (/etc/javakata/on-demand-mount lists them in load order). The kernel's
+# squashfs image (xz is 10 % smaller but 2-3 times slower to read under TCG), /opt/modules/on-demand.squashfs in the
+# agent image, which /init mounts read-only (loop) on /lib/modules/<release>; loop.ko and squashfs.ko, which that
+# mount needs, ship in the initrd's /lib/modules uncompressed (/etc/javakata/on-demand-mount lists them in load order). The kernel's
 # request_module runs /sbin/modprobe (CONFIG_MODPROBE_PATH), busybox's, which resolves aliases and
-# dependencies from the index; at boot /init loads only ip_tables and ip6_tables from it. A squashfs keeps the initrd and the guest's tmpfs small (the kernel decompresses only
+# dependencies from the index; at boot /init loads only ip_tables and ip6_tables from it. A squashfs keeps the agent image small (the kernel decompresses only
 # what is read), and the modules stay plain .ko files: the cloud kernel cannot decompress a .ko.xz itself
 # (no CONFIG_MODULE_DECOMPRESS), so each load of one logs "Invalid ELF header magic" before busybox falls
 # back to decompressing it. Figures: docs/benchmarks.md, "Kernel modules on demand".
@@ -228,7 +230,7 @@ ship_on_demand_modules() {
     # busybox modprobe reads the text files; the binary indexes are for kmod's modprobe, which is not here.
     rm -f "$stage/lib/modules/$krel"/*.bin "$stage/lib/modules/$krel/modules.builtin.modinfo"
     find "$stage" -exec touch -h -d "@$EPOCH" {} +
-    mksquashfs "$stage/lib/modules/$krel" "$root/lib/modules/on-demand.squashfs" -comp zstd -Xcompression-level 19 \
+    mksquashfs "$stage/lib/modules/$krel" "$root/opt/modules/on-demand.squashfs" -comp zstd -Xcompression-level 19 \
         -noappend -no-xattrs \
         -all-root -mkfs-time "$EPOCH" -all-time "$EPOCH" -quiet >/dev/null
     mkdir -p "$root/lib/modules/$krel"
@@ -240,7 +242,7 @@ ship_on_demand_modules() {
     done
     echo "on-demand modules: $(wc -l < "$WORK/on-demand.closed") ($(LC_ALL=C sort -u "$wanted" | wc -l) listed)," \
         "$(du -sk --apparent-size "$stage" | cut -f1) KiB in a squashfs of" \
-        "$(du -k --apparent-size "$root/lib/modules/on-demand.squashfs" | cut -f1) KiB"
+        "$(du -k --apparent-size "$root/opt/modules/on-demand.squashfs" | cut -f1) KiB"
 }
 
 # --- Java runtime and agent ----------------------------------------------------------------------
@@ -285,6 +287,9 @@ echo "guest crun: $(head -1 "$WORK/crun-version") ($(du -sk "$ROOT$CRUN_DIR" | c
 # --- end of crun ---------------------------------------------------------------------------------------------
 
 # --- shared libraries of the Java runtime (from ldd; crun has its own) --------------------------------------
+# In the agent image too (/opt/lib, /opt/lib64): only the JVM loads them, after /init mounted /opt. The paths
+# the loader looks in (/lib/x86_64-linux-gnu) and the one baked into every binary (/lib64/ld-linux-x86-64.so.2)
+# are links into /opt.
 copy_libs() {
     # The JDK's own libraries find libjvm.so once the launcher has loaded it; anything else missing is an error.
     local missing
@@ -296,7 +301,7 @@ copy_libs() {
     fi
     # Libraries resolved inside the runtime itself ($ORIGIN) are already there.
     ldd "$1" 2>/dev/null | awk '/=> \// {print $3} /^\s*\/lib/ {print $1}' | { grep -v "^$ROOT/" || true; } | while read -r lib; do
-        dest="$ROOT/lib/x86_64-linux-gnu/$(basename "$lib")"
+        dest="$ROOT/opt/lib/x86_64-linux-gnu/$(basename "$lib")"
         [ -e "$dest" ] || { mkdir -p "$(dirname "$dest")"; cp -L "$lib" "$dest"; }
     done
 }
@@ -304,7 +309,9 @@ while read -r elf; do
     copy_libs "$elf"
 done < <(find "$ROOT/opt/jre" -type f \( -name '*.so' -o -perm -u+x \))
 # The loader path is baked into every binary.
-cp -L /lib64/ld-linux-x86-64.so.2 "$ROOT/lib64/ld-linux-x86-64.so.2"
+cp -L /lib64/ld-linux-x86-64.so.2 "$ROOT/opt/lib64/ld-linux-x86-64.so.2"
+ln -s /opt/lib64/ld-linux-x86-64.so.2 "$ROOT/lib64/ld-linux-x86-64.so.2"
+ln -s /opt/lib/x86_64-linux-gnu "$ROOT/lib/x86_64-linux-gnu"
 
 # --- init, config files ----------------------------------------------------------------------------
 install -m 0755 "$HERE/init" "$ROOT/init"
