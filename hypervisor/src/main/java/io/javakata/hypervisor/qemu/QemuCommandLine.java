@@ -56,6 +56,19 @@ record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
      * hot-plugged after the restore). A template and its clones get the same devices in the same order: a
      * migration stream restores only into the machine it was saved from.
      */
+    /**
+     * Kernel parameters of a template VM, and of its clones for the same command line (a clone restores its template's
+     * running kernel and boots none). {@code init_on_free=1}: the guest's kernel zeroes every page it frees (Linux
+     * {@code Documentation/admin-guide/kernel-parameters.txt}, "init_on_free"). The pages the template's guest used
+     * during its boot and freed then hold zeroes when it is saved, and the sparse copies of its memory
+     * ({@code cp --sparse=always} makes a hole of every zero block) leave them out: the template's file and each
+     * clone's RAM start with only the pages in use. Not for a cold boot: at boot the kernel zeroes all the memory it
+     * hands to its page allocator, so the VMM would hold the whole of a cold VM's RAM until free page reporting
+     * returns it. A template VM's RAM is a memfd (see {@link QemuHypervisor#template}), not a file on the state
+     * directory's tmpfs, whose size limit that moment would exceed.
+     */
+    static final String TEMPLATE_KERNEL_PARAMS = "init_on_free=1";
+
     sealed interface Launch {
         record Cold() implements Launch {
         }
@@ -87,6 +100,9 @@ record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
         }, image != null && machine == MachineType.Q35 ? image.mebibytes() : 0));
         fragments.add(new QemuFragment.Smp(spec.vcpus()));
         String driverParams = VmSpec.BASE_KERNEL_PARAMS;
+        if (!(launch instanceof Launch.Cold)) {
+            driverParams += " " + TEMPLATE_KERNEL_PARAMS;
+        }
         if (machine == MachineType.MICROVM && accelerator == Accelerator.TCG && hostTscKhz.isPresent()) {
             driverParams += " tsc_early_khz=" + hostTscKhz.getAsLong();
         }

@@ -119,18 +119,21 @@ public final class QemuHypervisor implements Hypervisor {
     }
 
     /**
-     * A VM template of {@code spec}'s shape: its guest RAM in {@link VmPaths#memory()}, saved later by
-     * {@link #saveTemplate}. The spec must carry no pod device (share, NIC, network namespace), and QEMU stays root
-     * ({@code runAs} ""; the guest runs only javakata's kernel and agent, never a container): it sends its state
-     * to a socket only root reaches.
+     * A VM template of {@code spec}'s shape: its guest RAM is {@code memory} (closed when the VM stops; the driver
+     * owns it from here, even if this throws), and {@link #saveTemplate} writes its state and a sparse copy of that
+     * RAM to {@link VmPaths#memory()}. The spec must carry no pod device (share, NIC, network namespace), and QEMU
+     * stays root ({@code runAs} ""; the guest runs only javakata's kernel and agent, never a container): it sends
+     * its state to a socket only root reaches.
      */
-    public static QemuHypervisor template(VmSpec spec, Path kvmProbeCache) {
+    public static QemuHypervisor template(VmSpec spec, Path kvmProbeCache, CloneMemory memory) {
+        Objects.requireNonNull(memory, "memory");
         if (spec.sharedFs() != null || !spec.nics().isEmpty() || spec.netns() != null || !spec.runAs().isEmpty()) {
+            memory.close();
             throw new IllegalArgumentException("template VM " + spec.id() + ": its spec must have no share, NIC, "
                     + "network namespace or run_as user");
         }
-        return new QemuHypervisor(spec, kvmProbeCache,
-                new QemuCommandLine.Launch.Template(new VmPaths(spec.stateDir()).memory()), null, null);
+        return new QemuHypervisor(spec, kvmProbeCache, new QemuCommandLine.Launch.Template(memory.path()), null,
+                memory);
     }
 
     /**
@@ -483,35 +486,41 @@ public final class QemuHypervisor implements Hypervisor {
 
     /**
      * A clone's RAM: a sparse copy of the template's memory file into {@link #cloneMemory} ({@code cp --sparse=always}:
-     * only the pages the template touched take room). A copy, not the template's file itself: the RAM must stay
-     * shared ({@code share=on}) for virtiofsd to map it, so the clone's writes would land in the template.
+     * only the pages the template touched and did not free take room). A copy, not the template's file itself: the
+     * RAM must stay shared ({@code share=on}) for virtiofsd to map it, so the clone's writes would land in the
+     * template.
      */
     private void copyMemory() throws IOException {
-        Path copy = cloneMemory.path();
         long started = System.nanoTime();
-        // Through the spawner, into the pod's cgroup: the copy's pages are charged to whoever writes them, and they
-        // are the pod's RAM, as a cold-booted VM's memfd pages are QEMU's.
+        sparseCopy(template.memory(), cloneMemory.path(), spec.bootTimeout());
+        LOG.log(System.Logger.Level.INFO, "VM {0}: memory of template {1} copied in {2} ms", spec.id(),
+                template.dir().getFileName(), (System.nanoTime() - started) / 1_000_000);
+    }
+
+    /**
+     * {@code cp --sparse=always from to}: every all-zero block of {@code from} is a hole in {@code to}. Through the
+     * spawner, into the VM's host cgroup: the copy's pages are charged to whoever writes them, and they are the pod's
+     * RAM (or its template's), as a cold-booted VM's memfd pages are QEMU's.
+     */
+    private void sparseCopy(Path from, Path to, Duration timeout) throws IOException {
         Path log = paths.stateDir().resolve("memory-copy.log");
-        Process cp = HostSpawner.start(List.of(CP, "--sparse=always", template.memory().toString(), copy.toString()),
+        Process cp = HostSpawner.start(List.of(CP, "--sparse=always", from.toString(), to.toString()),
                 spec.hostCgroup(), log);
         try {
-            if (!cp.waitFor(spec.bootTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
+            if (!cp.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
                 cp.destroyForcibly();
-                throw new IOException("copy " + template.memory() + " to " + copy + ": not done within "
-                        + spec.bootTimeout().toSeconds() + " s");
+                throw new IOException("copy " + from + " to " + to + ": not done within " + timeout.toSeconds() + " s");
             }
         } catch (InterruptedException e) {
             cp.destroyForcibly();
             Thread.currentThread().interrupt();
-            throw new IOException("copy " + template.memory() + ": interrupted", e);
+            throw new IOException("copy " + from + ": interrupted", e);
         }
         if (cp.exitValue() != 0) {
-            throw new IOException("copy " + template.memory() + " to " + copy + ": cp exited with "
+            throw new IOException("copy " + from + " to " + to + ": cp exited with "
                     + cp.exitValue() + ": " + ChildProcesses.logTail(log, 500));
         }
         ChildProcesses.deleteQuietly(log);
-        LOG.log(System.Logger.Level.INFO, "VM {0}: memory of template {1} copied in {2} ms", spec.id(),
-                template.dir().getFileName(), (System.nanoTime() - started) / 1_000_000);
     }
 
     /**
@@ -568,9 +577,9 @@ public final class QemuHypervisor implements Hypervisor {
     }
 
     /**
-     * Saves a running template VM (see {@link #template}): pauses it, and sends its state with x-ignore-shared (the
-     * RAM stays in the memory file) to a socket in its state dir that this JVM reads into {@code stateFile}. The VM
-     * stays paused; stop it afterwards.
+     * Saves a running template VM (see {@link #template}): pauses it, sends its state with x-ignore-shared (the
+     * stream leaves the RAM out) to a socket in its state dir that this JVM reads into {@code stateFile}, then
+     * copies its RAM, sparse, to {@link VmPaths#memory()}. The VM stays paused; stop it afterwards.
      */
     public void saveTemplate(Path stateFile, Duration timeout) throws IOException {
         if (!(launchMode instanceof QemuCommandLine.Launch.Template)) {
@@ -623,6 +632,12 @@ public final class QemuHypervisor implements Hypervisor {
                 Thread.currentThread().interrupt();
                 throw new IOException("save of template VM " + spec.id() + ": interrupted", e);
             }
+            long left = timeout.toNanos() - (System.nanoTime() - started);
+            if (left <= 0) {
+                throw new IOException("save of template VM " + spec.id() + ": no time left within "
+                        + timeout.toSeconds() + " s to copy its memory");
+            }
+            sparseCopy(cloneMemory.path(), paths.memory(), Duration.ofNanos(left));
             LOG.log(System.Logger.Level.INFO, "VM {0}: template saved in {1} ms, state {2} bytes", spec.id(),
                     (System.nanoTime() - started) / 1_000_000, bytes);
         } finally {

@@ -32,7 +32,7 @@ import java.util.stream.Collectors;
 public record TemplateShape(Map<String, String> inputs, String hash) {
 
     /** Bumped when the command line of templates or clones changes in a way the inputs do not show. */
-    static final String FORMAT = "javakata-template-1";
+    static final String FORMAT = "javakata-template-2";
 
     public TemplateShape {
         inputs = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(inputs));

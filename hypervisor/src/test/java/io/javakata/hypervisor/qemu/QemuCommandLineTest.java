@@ -187,13 +187,13 @@ class QemuCommandLineTest {
     }
 
     @Test
-    void aTemplateHasItsRamInAFileAndNoPodDevice() throws IOException {
+    void aTemplateHasItsRamInAMemfdNoPodDeviceAndZeroesFreedPages() throws IOException {
         VmSpec spec = new VmSpec("template-0123abcd", Path.of("/run/javakata/templates/0123abcd.build"),
                 Path.of("/usr/bin/qemu-system-x86_64"), Path.of("/usr/share/javakata/vmlinuz"),
                 Path.of("/usr/share/javakata/initrd.img"), "", 1, 512, Accelerator.AUTO, "q35", null,
                 VmSpec.AgentChannel.SERIAL, Duration.ofSeconds(30)).withAgentImage(IMAGE);
         assertGolden("q35-serial-template-tcg.txt", QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty(),
-                TSC, new QemuCommandLine.Launch.Template(Path.of("/run/javakata/templates/0123abcd.build/memory"))));
+                TSC, new QemuCommandLine.Launch.Template(Path.of("/proc/4242/fd/18")))); // its RAM: a memfd of the shim
     }
 
     @Test

@@ -137,7 +137,8 @@ final class VmTemplates {
                 vm.agentChannel(), vm.bootTimeout())
                 .withHostCgroup(vm.hostCgroup()).withDebugConsole(vm.debugConsole())
                 .withVsockBackend(vm.vsockBackend()).withAgentImage(vm.agentImage());
-        QemuHypervisor qemu = QemuHypervisor.template(spec, KvmProbe.DEFAULT_CACHE);
+        QemuHypervisor qemu = QemuHypervisor.template(spec, KvmProbe.DEFAULT_CACHE,
+                MemfdMemory.create("template-" + shape.key()));
         try {
             qemu.start(p -> launched.accept(Hypervisor.OwnedProcess.VMM.equals(p.role())
                     ? new Hypervisor.OwnedProcess(TEMPLATE_VMM, p.pid()) : p));
@@ -155,7 +156,7 @@ final class VmTemplates {
         return template;
     }
 
-    /** A clone's RAM in a memfd of this shim (see {@link CloneMemory}). */
+    /** A clone's or a template VM's RAM in a memfd of this shim (see {@link CloneMemory}). */
     private static final class MemfdMemory implements CloneMemory {
         private final int fd;
         private final Path path;
@@ -166,8 +167,9 @@ final class VmTemplates {
             this.path = Path.of("/proc/" + ProcessHandle.current().pid() + "/fd/" + fd);
         }
 
-        static MemfdMemory create(String sandboxId) throws IOException {
-            return new MemfdMemory(Fds.memfd("javakata-ram-" + sandboxId.substring(0, Math.min(12, sandboxId.length()))));
+        /** Named {@code javakata-ram-} and the first 12 characters of {@code owner} (a pod's id, or "template-…"). */
+        static MemfdMemory create(String owner) throws IOException {
+            return new MemfdMemory(Fds.memfd("javakata-ram-" + owner.substring(0, Math.min(12, owner.length()))));
         }
 
         @Override
