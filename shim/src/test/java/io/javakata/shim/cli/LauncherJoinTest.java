@@ -145,6 +145,21 @@ class LauncherJoinTest {
                 "-id", "c5", "start"));
     }
 
+    /** containerd reads start's stderr as part of the address: the JVM must not print "Picked up ..." there. */
+    @Test
+    void theJvmGetsNoOptionsFromContainerdsEnvironment() throws Exception {
+        Files.writeString(dir.resolve("jdk/bin/java"), "#!/bin/sh\necho JVM tool=${JAVA_TOOL_OPTIONS-unset} "
+                + "jdk=${JDK_JAVA_OPTIONS-unset} other=${_JAVA_OPTIONS-unset} arena=$MALLOC_ARENA_MAX\n");
+        Path plain = Files.createDirectories(dir.resolve("task/k8s.io/plain"));
+        Files.writeString(plain.resolve("config.json"), "{\"ociVersion\":\"1.1.0\"}");
+
+        var result = start(plain, java.util.Map.of("JAVA_TOOL_OPTIONS", "-Xmx1g", "JDK_JAVA_OPTIONS", "-Xss1m",
+                "_JAVA_OPTIONS", "-Xms1g"), "-namespace", "k8s.io", "-address", CONTAINERD, "-id", "c6", "start");
+
+        assertEquals(0, result.status(), result.output());
+        assertEquals("JVM tool=unset jdk=unset other=unset arena=2", result.output().strip());
+    }
+
     private static void assertJvm(Result result) {
         assertTrue(result.output().startsWith("JVM "), "want the JVM path, got: " + result.output());
     }
@@ -179,10 +194,16 @@ class LauncherJoinTest {
     }
 
     private Result start(Path bundle, String... args) throws Exception {
+        return start(bundle, java.util.Map.of(), args);
+    }
+
+    private Result start(Path bundle, java.util.Map<String, String> env, String... args) throws Exception {
         var cmd = new ArrayList<>(List.of(launcher.toString()));
         cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).directory(bundle.toFile()).redirectErrorStream(true)
-                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+        var builder = new ProcessBuilder(cmd).directory(bundle.toFile()).redirectErrorStream(true)
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        builder.environment().putAll(env);
+        Process p = builder.start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(10, TimeUnit.SECONDS));
         return new Result(p.exitValue(), out);
