@@ -183,12 +183,12 @@ done
 # The listed modules, closed under their dependencies, with depmod's index of that set, go into a zstd
 # squashfs image (xz is 10 % smaller but 2-3 times slower to read under TCG), /opt/modules/on-demand.squashfs in the
 # agent image, which /init mounts read-only (loop) on /lib/modules/<release>; loop.ko and squashfs.ko, which that
-# mount needs, ship in the initrd's /lib/modules uncompressed (/etc/javakata/on-demand-mount lists them in load order). The kernel's
-# request_module runs /sbin/modprobe (CONFIG_MODPROBE_PATH), busybox's, which resolves aliases and
-# dependencies from the index; at boot /init loads only ip_tables and ip6_tables from it. A squashfs keeps the agent image small (the kernel decompresses only
-# what is read), and the modules stay plain .ko files: the cloud kernel cannot decompress a .ko.xz itself
-# (no CONFIG_MODULE_DECOMPRESS), so each load of one logs "Invalid ELF header magic" before busybox falls
-# back to decompressing it. Figures: docs/benchmarks.md, "Kernel modules on demand".
+# mount needs, ship in the initrd's /lib/modules uncompressed (/etc/javakata/on-demand-mount lists them in load
+# order). The kernel's request_module runs /sbin/modprobe (CONFIG_MODPROBE_PATH), busybox's, which resolves aliases
+# and dependencies from the index; at boot /init loads only ip_tables and ip6_tables from it. A squashfs keeps the
+# agent image small (the kernel decompresses only what is read), and the modules stay plain .ko files: the cloud
+# kernel cannot decompress a .ko.xz itself (no CONFIG_MODULE_DECOMPRESS), so each load of one logs "Invalid ELF
+# header magic" before busybox falls back to decompressing it. Figures: docs/benchmarks.md, "Kernel modules on demand".
 ship_on_demand_modules() {
     local list=$1 kernel_root=$2 root=$3 krel=$4
     local src="$kernel_root/lib/modules/$krel" stage="$WORK/on-demand" entry module

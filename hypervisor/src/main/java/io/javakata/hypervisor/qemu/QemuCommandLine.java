@@ -50,13 +50,6 @@ record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
     }
 
     /**
-     * How QEMU starts: a cold boot; a VM template (guest RAM in {@code memoryFile}, and no pod device: the caller
-     * passes a spec without share or NIC); or a clone of a template (its RAM a copy of the template's memory file in a memfd,
-     * waiting for the template's state, with the share's and NICs' host backends open and their devices left to be
-     * hot-plugged after the restore). A template and its clones get the same devices in the same order: a
-     * migration stream restores only into the machine it was saved from.
-     */
-    /**
      * Kernel parameters of a template VM, and of its clones for the same command line (a clone restores its template's
      * running kernel and boots none). {@code init_on_free=1}: the guest's kernel zeroes every page it frees (Linux
      * {@code Documentation/admin-guide/kernel-parameters.txt}, "init_on_free"). The pages the template's guest used
@@ -69,6 +62,13 @@ record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
      */
     static final String TEMPLATE_KERNEL_PARAMS = "init_on_free=1";
 
+    /**
+     * How QEMU starts: a cold boot; a VM template (guest RAM in {@code memoryFile}, and no pod device: the caller
+     * passes a spec without share or NIC); or a clone of a template (its RAM a copy of the template's memory file in a memfd,
+     * waiting for the template's state, with the share's and NICs' host backends open and their devices left to be
+     * hot-plugged after the restore). A template and its clones get the same devices in the same order: a
+     * migration stream restores only into the machine it was saved from.
+     */
     sealed interface Launch {
         record Cold() implements Launch {
         }
