@@ -24,7 +24,8 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * Forwards task events to containerd's ttrpc {@code Events} service at {@code $TTRPC_ADDRESS}: one request per event,
  * 5 s timeout each, metadata {@code containerd-namespace-ttrpc}, as containerd's Go shim library does
- * (docs/protocol-facts.md §4.2, §4.6). Unlike that library, an event outlives a containerd restart:
+ * (containerd {@code runtime/v2/shim/publisher.go}: {@code Events/Forward} on {@code TTRPC_ADDRESS}, 5 s per request,
+ * requeued after 1 s × its retry count, dropped after 5). Unlike that library, an event outlives a containerd restart:
  *
  * <ul>
  *   <li>While containerd is unreachable (connect refused, the connection closed, no answer within the call's

@@ -8,7 +8,8 @@ import java.util.Optional;
 
 /**
  * The effective capabilities of a process, from the {@code CapEff} line of {@code /proc/<pid>/status} (a hex mask
- * with linux/capability.h's bit numbers, docs/protocol-facts.md §14.2), and the ones the shim needs.
+ * whose bit numbers are linux/capability.h's {@code CAP_*} constants: proc(5), capabilities(7)), and the ones the
+ * shim needs.
  *
  * @param mask the CapEff bits
  */

@@ -6,7 +6,7 @@ import java.util.Optional;
 
 /**
  * How the host's cgroup hierarchies are mounted under {@code /sys/fs/cgroup}, from {@code /proc/self/mountinfo}
- * (docs/protocol-facts.md §14.2: fields up to a lone "-", then the file system type, the source and the super
+ * (proc(5), /proc/pid/mountinfo: fields up to a lone "-", then the file system type, the source and the super
  * options). The shim places QEMU and virtiofsd in the pod's cgroup in every hierarchy it finds
  * (io.javakata.shim.sandbox.HostCgroup).
  *

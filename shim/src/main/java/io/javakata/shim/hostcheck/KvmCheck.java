@@ -9,7 +9,8 @@ import java.util.List;
 
 /**
  * Whether VMs get KVM, from the hypervisor's own probe (io.javakata.hypervisor.qemu.KvmProbe: QEMU really started
- * with {@code -accel kvm}; docs/protocol-facts.md §7.4), with what the host shows about why not.
+ * with {@code -accel kvm}: an openable /dev/kvm is not enough, QEMU manual, {@code -accel}), with what the host shows
+ * about why not.
  */
 final class KvmCheck {
 

@@ -15,7 +15,9 @@ import java.util.Optional;
 
 /**
  * Connects a pod VM to the pod's network namespace, which CNI configured before the sandbox task
- * was created (docs/protocol-facts.md §6.2). For each interface CNI made (usually eth0, a veth) a tap
+ * was created and named in the sandbox spec as {@code {type: network, path: ...}} (containerd
+ * {@code pkg/cri/server/container_create_linux.go}, {@code pkg/cri/opts/spec_linux.go}). For each interface CNI made
+ * (usually eth0, a veth) a tap
  * device is created in the same namespace and mirrored to it with tc (ingress qdisc + u32
  * + mirred redirect, both ways; from the tap only the pod's own frames, see {@link SpoofFilter}); QEMU runs in that namespace and opens the tap; the
  * guest NIC takes the interface's MAC, addresses, routes and MTU (see docs/networking.md).

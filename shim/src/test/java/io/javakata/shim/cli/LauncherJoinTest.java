@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -153,7 +154,7 @@ class LauncherJoinTest {
         Path plain = Files.createDirectories(dir.resolve("task/k8s.io/plain"));
         Files.writeString(plain.resolve("config.json"), "{\"ociVersion\":\"1.1.0\"}");
 
-        var result = start(plain, java.util.Map.of("JAVA_TOOL_OPTIONS", "-Xmx1g", "JDK_JAVA_OPTIONS", "-Xss1m",
+        var result = start(plain, Map.of("JAVA_TOOL_OPTIONS", "-Xmx1g", "JDK_JAVA_OPTIONS", "-Xss1m",
                 "_JAVA_OPTIONS", "-Xms1g"), "-namespace", "k8s.io", "-address", CONTAINERD, "-id", "c6", "start");
 
         assertEquals(0, result.status(), result.output());
@@ -194,10 +195,10 @@ class LauncherJoinTest {
     }
 
     private Result start(Path bundle, String... args) throws Exception {
-        return start(bundle, java.util.Map.of(), args);
+        return start(bundle, Map.of(), args);
     }
 
-    private Result start(Path bundle, java.util.Map<String, String> env, String... args) throws Exception {
+    private Result start(Path bundle, Map<String, String> env, String... args) throws Exception {
         var cmd = new ArrayList<>(List.of(launcher.toString()));
         cmd.addAll(List.of(args));
         var builder = new ProcessBuilder(cmd).directory(bundle.toFile()).redirectErrorStream(true)
