@@ -175,7 +175,8 @@ class OperationsIT {
             }
             Thread.sleep(100);
         }
-        List<String> boot = List.of("vmm_spawned", "kernel_up", "init_started", "agent_started", "agent_ready",
+        List<String> boot = List.of("create_requested", "vmm_spawned", "kernel_up", "init_started", "agent_started",
+                "agent_answered", "agent_ready",
                 "container_created:" + pod.id(), "container_started:" + pod.id(), "container_created:" + app,
                 "container_started:" + app);
         assertTrue(elapsed.keySet().containsAll(boot), () -> "phases logged: " + elapsed);

@@ -126,7 +126,7 @@ public final class AgentService {
 
     Empty initGuest(InitGuestRequest q) {
         init.apply(q);
-        initialized = true;
+        initialized |= !q.getTemplateWarmUp();
         return Empty.getDefaultInstance();
     }
 

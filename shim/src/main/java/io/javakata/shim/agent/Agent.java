@@ -47,6 +47,12 @@ public interface Agent extends AutoCloseable {
      */
     void initGuest(byte[] entropy, java.time.Instant now, String shareTag, Duration deviceWait);
 
+    /**
+     * InitGuest with entropy and the clock only, sent to a template VM right before it is saved: its code runs once
+     * there, so each clone runs it warm, and the guest does not count as initialised (it reads no boot id yet).
+     */
+    void warmUpInitGuest(byte[] entropy, java.time.Instant now);
+
     /** Creates a container from its (guest) OCI spec; returns its init's guest pid. Nothing runs until start. */
     int createContainer(String containerId, byte[] ociSpec, Stdio stdio);
 

@@ -105,6 +105,14 @@ public final class TtrpcAgent implements Agent {
     }
 
     @Override
+    public void warmUpInitGuest(byte[] entropy, java.time.Instant now) {
+        call("InitGuest", io.javakata.agent.v1.InitGuestRequest.newBuilder()
+                .setEntropy(com.google.protobuf.ByteString.copyFrom(entropy))
+                .setRealtimeNanos(now.getEpochSecond() * 1_000_000_000L + now.getNano())
+                .setTemplateWarmUp(true).build(), Empty.parser(), requestTimeout, false);
+    }
+
+    @Override
     public int createContainer(String containerId, byte[] ociSpec, Stdio stdio) {
         return call("CreateContainer", AgentMessages.createContainer(containerId, ociSpec, stdio),
                 CreateContainerResponse.parser(), requestTimeout).getPid();

@@ -29,9 +29,12 @@ import java.util.regex.Pattern;
 
 /**
  * One pod's boot phases, each with the milliseconds elapsed since the pod's shim started (its {@code serve}
- * process): {@value #VMM_SPAWNED}, {@value #KERNEL_UP} (the guest's first console output), {@value #INIT_STARTED} and
- * {@value #AGENT_STARTED} (from the guest's own clock in its console, see {@link #guestPhases}), {@value #AGENT_READY}
- * (the agent answered Check), then {@value #CONTAINER_CREATED} and {@value #CONTAINER_STARTED} for every container.
+ * process): {@value #CREATE_REQUESTED} (the shim's JVM is up and containerd's request to create the sandbox reached it),
+ * {@value #VMM_SPAWNED}, {@value #KERNEL_UP} (the guest's first console output), {@value #INIT_STARTED} and
+ * {@value #AGENT_STARTED} (from the guest's own clock in its console, see {@link #guestPhases}),
+ * {@value #AGENT_ANSWERED} (the agent answered Check), {@value #AGENT_READY} (the guest is initialised: host entropy,
+ * clock and the shared directory mounted), then {@value #CONTAINER_CREATED} and {@value #CONTAINER_STARTED} for every
+ * container.
  * Each phase is one shim log line ({@code msg="boot phase=agent_ready elapsed_ms=8123 sandbox=…"}) and is kept in
  * {@code timeline.json} in the sandbox's state directory with the pod's identity, for {@code diagnose} and the
  * metrics.
@@ -40,10 +43,12 @@ import java.util.regex.Pattern;
  */
 public final class BootTimeline implements AutoCloseable {
 
+    public static final String CREATE_REQUESTED = "create_requested";
     public static final String VMM_SPAWNED = "vmm_spawned";
     public static final String KERNEL_UP = "kernel_up";
     public static final String INIT_STARTED = "init_started";
     public static final String AGENT_STARTED = "agent_started";
+    public static final String AGENT_ANSWERED = "agent_answered";
     public static final String AGENT_READY = "agent_ready";
     public static final String CONTAINER_CREATED = "container_created";
     public static final String CONTAINER_STARTED = "container_started";
@@ -143,6 +148,8 @@ public final class BootTimeline implements AutoCloseable {
     private final List<Phase> phases = new ArrayList<>();
     private final Map<String, String> names = new HashMap<>();
     private final Map<String, Integer> creations = new HashMap<>();
+    /** The agent's first answer to Check, once seen. */
+    private volatile Phase answered;
     private WatchService consoleWatch;
 
     BootTimeline(Identity identity, SandboxPaths paths, Instant origin, Clock clock) {
@@ -160,7 +167,7 @@ public final class BootTimeline implements AutoCloseable {
     static BootTimeline start(Identity identity, SandboxPaths paths, Duration bootTimeout) {
         Instant origin = ProcessHandle.current().info().startInstant().orElseGet(Instant::now);
         BootTimeline timeline = new BootTimeline(identity, paths, origin, Clock.systemUTC());
-        timeline.save();
+        timeline.record(CREATE_REQUESTED, "", "", false);
         timeline.watchConsole(bootTimeout);
         return timeline;
     }
@@ -191,11 +198,20 @@ public final class BootTimeline implements AutoCloseable {
         }
     }
 
-    /** The agent answered: {@value #AGENT_READY}, then the guest's own marks placed from its console. */
+    /** The agent answered its first Check: {@value #AGENT_ANSWERED}. */
+    void agentAnswered() {
+        answered = record(AGENT_ANSWERED, "", "", false);
+    }
+
+    /**
+     * The guest is initialised: {@value #AGENT_READY}, then the guest's own marks placed from its console, anchored at
+     * the agent's answer to Check ({@link #agentAnswered}, else this phase).
+     */
     void agentReady() {
         stopWatching();
         Phase ready = record(AGENT_READY, "", "", false);
-        for (Phase guest : guestPhases(ConsoleRing.tail(consoleLog, CONSOLE_BYTES), ready.elapsedMillis())) {
+        Phase anchor = answered == null ? ready : answered;
+        for (Phase guest : guestPhases(ConsoleRing.tail(consoleLog, CONSOLE_BYTES), anchor.elapsedMillis())) {
             add(guest);
         }
     }

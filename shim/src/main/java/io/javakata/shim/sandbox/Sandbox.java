@@ -197,6 +197,7 @@ public final class Sandbox {
             undo.push("close agent connection", agent::close);
             Agent.Info check = checkAgent(agent::awaitBoot, sandboxId, paths.consoleLog(), remaining(booting, bootTimeout),
                     CHECK_ATTEMPT);
+            timeline.agentAnswered();
             initGuest(agent);
             timeline.agentReady();
             LOG.log(System.Logger.Level.INFO, "sandbox {0}: agent {1} answered after {2} ms, guest kernel {3}",
@@ -420,7 +421,7 @@ public final class Sandbox {
         }
     }
 
-    private static byte[] freshEntropy() {
+    static byte[] freshEntropy() {
         byte[] entropy = new byte[GUEST_ENTROPY_BYTES];
         ENTROPY.nextBytes(entropy);
         return entropy;

@@ -34,6 +34,25 @@ class DaemonCommandTest {
     }
 
     @Test
+    void theDaemonGetsItsOwnAotCacheWhereThereIsOne(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        String shared = "-XX:AOTCache=" + dir.resolve("javakata-shim.aot");
+        List<String> start = List.of("-Xmx64m", shared, "-jar", dir.resolve("javakata-shim.jar").toString(), "start");
+        // No serve cache installed: the daemon keeps the launcher's.
+        assertEquals(List.of("setsid", "/j/bin/java", "-Xmx64m", shared, "-jar",
+                dir.resolve("javakata-shim.jar").toString(), "-id", "t", "serve"),
+                DaemonCommand.build("/j/bin/java", start, dir.resolve("javakata-shim.jar"), "", SERVE));
+        java.nio.file.Files.writeString(dir.resolve("javakata-shim-serve.aot"), "cache");
+        assertEquals(List.of("setsid", "/j/bin/java", "-Xmx64m",
+                "-XX:AOTCache=" + dir.resolve("javakata-shim-serve.aot"), "-jar", dir.resolve("javakata-shim.jar").toString(), "-id", "t", "serve"),
+                DaemonCommand.build("/j/bin/java", start, dir.resolve("javakata-shim.jar"), "", SERVE));
+        // Only the option that names a cache changes, and a serve cache is not renamed again.
+        assertEquals(List.of("-XX:AOTCache=/c/a-serve.aot", "-Xss1m"),
+                DaemonCommand.serveCache(List.of("-XX:AOTCache=/c/a-serve.aot", "-Xss1m"), p -> true));
+        assertEquals(List.of("-XX:AOTCache=/c/a.aot"),
+                DaemonCommand.serveCache(List.of("-XX:AOTCache=/c/a.aot"), p -> false));
+    }
+
+    @Test
     void keepsTheClassPathWhenStartedByMainClass() {
         var cmd = DaemonCommand.build("/j/bin/java", List.of("-Xss1m", "-cp", "/a:/b", DaemonCommand.MAIN_CLASS,
                 "start"), Path.of("/a"), "/a:/b", SERVE);

@@ -83,18 +83,22 @@ class BootTimelineTest {
         timeline.launched(new Hypervisor.OwnedProcess(Hypervisor.OwnedProcess.VMM, 11));
         Files.writeString(dir.resolve("console.log"), CONSOLE);
         now = ORIGIN.plusMillis(10_000);
+        timeline.agentAnswered();
+        now = ORIGIN.plusMillis(10_400);
         timeline.agentReady();
         now = ORIGIN.plusMillis(11_500);
         timeline.containerCreated("c1", "app");
         now = ORIGIN.plusMillis(12_250);
         timeline.containerStarted("c1");
 
-        // The guest's marks are placed from its uptime: agent ready at 8.88 s was the host's 10000 ms.
+        // The guest's marks are placed from its uptime: agent ready at 8.88 s was the host's 10000 ms, when the agent
+        // answered Check (not when the guest was initialised after it).
         assertEquals(List.of(
                 new BootTimeline.Phase("vmm_spawned", "", "", 900, false),
                 new BootTimeline.Phase("init_started", "", "", 4149, true),
                 new BootTimeline.Phase("agent_started", "", "", 5450, true),
-                new BootTimeline.Phase("agent_ready", "", "", 10_000, false),
+                new BootTimeline.Phase("agent_answered", "", "", 10_000, false),
+                new BootTimeline.Phase("agent_ready", "", "", 10_400, false),
                 new BootTimeline.Phase("container_created", "c1", "app", 11_500, false),
                 new BootTimeline.Phase("container_started", "c1", "app", 12_250, false)), timeline.phases());
         assertEquals(Map.of("app", 1), timeline.creationsByName());
@@ -109,7 +113,7 @@ class BootTimelineTest {
         assertTrue(lines.contains("msg=\"boot phase=init_started elapsed_ms=4149 sandbox=sb1 clock=guest\""), lines);
         assertTrue(lines.contains("msg=\"boot phase=container_started elapsed_ms=12250 sandbox=sb1 container=c1 "
                 + "name=app\""), lines);
-        assertEquals(6, lines.lines().filter(l -> l.contains("boot phase=")).count(), lines);
+        assertEquals(7, lines.lines().filter(l -> l.contains("boot phase=")).count(), lines);
     }
 
     @Test
