@@ -86,6 +86,15 @@ public final class HostSpawner {
      * exec: a clone of a VM template reads the template's state there, after QEMU dropped root.
      */
     public static Process start(List<String> command, List<Path> cgroupDirs, Path log, Path stdin) throws IOException {
+        return start(command, cgroupDirs, log, stdin, null);
+    }
+
+    /**
+     * As {@link #start(List, List, Path, Path)}, spawned from {@code confined}'s thread (null: the default one), so
+     * that the process inherits the confinement that thread holds from its first instruction.
+     */
+    public static Process start(List<String> command, List<Path> cgroupDirs, Path log, Path stdin, Confined confined)
+            throws IOException {
         Objects.requireNonNull(log, "log");
         Objects.requireNonNull(stdin, "stdin");
         List<String> argv = argv(command, cgroupDirs);
@@ -97,7 +106,7 @@ public final class HostSpawner {
             throw new IOException(SETPRIV + " is missing (util-linux): it binds " + command.getFirst()
                     + " to the shim's life");
         }
-        Future<Process> started = SPAWNER.submit(builder::start);
+        Future<Process> started = confined == null ? SPAWNER.submit(builder::start) : confined.submit(builder);
         try {
             return started.get();
         } catch (ExecutionException e) {
@@ -109,6 +118,52 @@ public final class HostSpawner {
             killWhenStarted(started);
             Thread.currentThread().interrupt();
             throw new IOException("start " + command.getFirst() + ": interrupted", e);
+        }
+    }
+
+    /** What a {@link Confined} spawner applies to its own thread before it starts anything. */
+    @FunctionalInterface
+    public interface Confinement {
+        void applyToThisThread() throws Exception;
+    }
+
+    /**
+     * A spawner thread of its own, which applies a {@link Confinement} to itself once (a seccomp filter and
+     * no_new_privs: both belong to the calling thread and pass to every child it creates, through fork, vfork and
+     * posix_spawn alike, and across execve; seccomp(2), prctl(2)), then starts processes as the default spawner
+     * does. The confinement holds in the spawned process from its first instruction, with no helper process in
+     * between. Its thread, like the default one, never ends, so PDEATHSIG fires only with the JVM. If the
+     * confinement cannot be applied, every start fails: nothing runs unconfined. Threads the JDK creates from this
+     * one inherit the confinement too: its process reaper threads, which only wait for processes and complete their
+     * exit futures.
+     */
+    public static final class Confined {
+        private final String name;
+        private final ExecutorService thread;
+        private final Future<?> applied;
+
+        /** Starts the thread, named {@code name}, which applies {@code confinement} before anything else. */
+        public Confined(String name, Confinement confinement) {
+            this.name = Objects.requireNonNull(name, "name");
+            Objects.requireNonNull(confinement, "confinement");
+            this.thread = Executors.newSingleThreadExecutor(
+                    task -> Thread.ofPlatform().daemon().name(name).unstarted(task));
+            this.applied = thread.submit(() -> {
+                confinement.applyToThisThread();
+                return null;
+            });
+        }
+
+        Future<Process> submit(ProcessBuilder builder) {
+            return thread.submit(() -> {
+                try {
+                    applied.get();
+                } catch (ExecutionException e) {
+                    throw new IOException("spawner " + name + " could not confine itself: " + e.getCause(),
+                            e.getCause());
+                }
+                return builder.start();
+            });
         }
     }
 

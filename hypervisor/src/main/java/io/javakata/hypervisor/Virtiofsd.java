@@ -71,18 +71,17 @@ public final class Virtiofsd implements AutoCloseable {
      */
     public static Virtiofsd start(Path binary, Path socket, Path sharedDir, String cache, Path logFile,
                                   Duration timeout) throws IOException {
-        return start(List.of(), binary, socket, sharedDir, cache, logFile, timeout, List.of());
+        return start(null, binary, socket, sharedDir, cache, logFile, timeout, List.of());
     }
 
     /**
-     * As {@link #start(Path, Path, Path, String, Path, Duration)}, with virtiofsd's command line behind
-     * {@code launcher}: a command that confines what it then execs, same pid (the shim passes one that
-     * installs a seccomp filter; see {@link VmSpec.SharedFs#launcher()}). Empty: virtiofsd runs directly.
-     * It starts through {@link HostSpawner}: it dies with this JVM and sits in {@code cgroupDirs} (none:
-     * no cgroup change).
+     * As {@link #start(Path, Path, Path, String, Path, Duration)}, spawned by {@code confined} (the shim passes
+     * one whose thread holds a seccomp filter; see {@link VmSpec.SharedFs#confined()}), null for none. It starts
+     * through {@link HostSpawner}: it dies with this JVM and sits in {@code cgroupDirs} (none: no cgroup change).
      */
-    public static Virtiofsd start(List<String> launcher, Path binary, Path socket, Path sharedDir, String cache,
-                                  Path logFile, Duration timeout, List<Path> cgroupDirs) throws IOException {
+    public static Virtiofsd start(HostSpawner.Confined confined, Path binary, Path socket, Path sharedDir,
+                                  String cache, Path logFile, Duration timeout, List<Path> cgroupDirs)
+            throws IOException {
         Objects.requireNonNull(binary, "binary");
         Objects.requireNonNull(socket, "socket");
         Objects.requireNonNull(sharedDir, "sharedDir");
@@ -94,9 +93,8 @@ public final class Virtiofsd implements AutoCloseable {
             throw new IOException("virtiofsd: shared directory " + sharedDir + " does not exist");
         }
         Files.deleteIfExists(socket);
-        List<String> command = new ArrayList<>(launcher);
-        command.addAll(argv(binary, socket, sharedDir, cache));
-        Process process = HostSpawner.start(command, cgroupDirs, logFile);
+        Process process = HostSpawner.start(argv(binary, socket, sharedDir, cache), cgroupDirs, logFile,
+                Path.of("/dev/null"), confined);
         Virtiofsd daemon = new Virtiofsd(process, socket);
         try {
             daemon.awaitSocket(timeout, logFile);

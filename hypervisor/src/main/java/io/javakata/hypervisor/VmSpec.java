@@ -210,16 +210,15 @@ public record VmSpec(String id, Path stateDir, Path vmmBinary, Path kernel, Path
      * @param source    the host directory
      * @param virtiofsd the virtiofsd executable
      * @param cache     virtiofsd's cache mode: auto, always or none
-     * @param launcher  a command virtiofsd's command line is appended to, which confines and then execs it
-     *                  (same pid); empty to run virtiofsd directly
+     * @param confined  the spawner whose thread's confinement virtiofsd inherits ({@link HostSpawner.Confined});
+     *                  null to start it from the default spawner
      */
-    public record SharedFs(String tag, Path source, Path virtiofsd, String cache, List<String> launcher) {
+    public record SharedFs(String tag, Path source, Path virtiofsd, String cache, HostSpawner.Confined confined) {
         public SharedFs(String tag, Path source, Path virtiofsd, String cache) {
-            this(tag, source, virtiofsd, cache, List.of());
+            this(tag, source, virtiofsd, cache, null);
         }
 
         public SharedFs {
-            launcher = launcher == null ? List.of() : List.copyOf(launcher);
             require(tag != null && tag.matches("[A-Za-z0-9_-]{1,36}"), "sharedFs.tag", tag,
                     "must be 1 to 36 letters, digits, '-' or '_'");
             Objects.requireNonNull(source, "sharedFs.source");

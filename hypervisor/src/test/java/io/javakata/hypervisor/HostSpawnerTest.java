@@ -88,6 +88,34 @@ class HostSpawnerTest {
     }
 
     @Test
+    void aConfinedSpawnerConfinesItsOwnThreadOnceBeforeItStartsAnything() throws Exception {
+        List<String> applied = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        HostSpawner.Confined confined = new HostSpawner.Confined("test-confined",
+                () -> applied.add(Thread.currentThread().getName()));
+        for (int i = 0; i < 2; i++) {
+            Process process = HostSpawner.start(List.of("/bin/true"), List.of(), dir.resolve("log" + i),
+                    Path.of("/dev/null"), confined);
+            assertTrue(process.waitFor(30, TimeUnit.SECONDS));
+            assertEquals(0, process.exitValue());
+        }
+        assertEquals(List.of("test-confined"), applied);
+    }
+
+    @Test
+    void nothingStartsFromASpawnerThatCouldNotConfineItself() {
+        Path marker = dir.resolve("ran");
+        HostSpawner.Confined confined = new HostSpawner.Confined("test-unconfinable", () -> {
+            throw new IllegalStateException("no seccomp here");
+        });
+        IOException e = assertThrows(IOException.class, () -> HostSpawner.start(
+                List.of("/usr/bin/touch", marker.toString()), List.of(), dir.resolve("log"), Path.of("/dev/null"),
+                confined));
+        assertTrue(e.getMessage().contains("spawner test-unconfinable could not confine itself")
+                && e.getMessage().contains("no seccomp here"), e.getMessage());
+        assertFalse(Files.exists(marker));
+    }
+
+    @Test
     void anEmptyCommandIsRefused() {
         var e = assertThrows(IllegalArgumentException.class, () -> HostSpawner.argv(List.of(), List.of()));
         assertEquals("command: must not be empty", e.getMessage());

@@ -194,7 +194,7 @@ public final class CloudHypervisor implements Hypervisor {
         if (shared == null) {
             return;
         }
-        virtiofsd = Virtiofsd.start(shared.launcher(), shared.virtiofsd(), paths.virtiofsdSocket(), shared.source(),
+        virtiofsd = Virtiofsd.start(shared.confined(), shared.virtiofsd(), paths.virtiofsdSocket(), shared.source(),
                 shared.cache(), paths.virtiofsdLog(), spec.bootTimeout(), spec.hostCgroup());
         Virtiofsd daemon = virtiofsd;
         launched.accept(new OwnedProcess("virtiofsd", daemon.pid()));

@@ -209,7 +209,7 @@ public final class QemuHypervisor implements Hypervisor {
         checkRunAs();
         VmSpec.SharedFs shared = spec.sharedFs();
         if (shared != null) {
-            virtiofsd = Virtiofsd.start(shared.launcher(), shared.virtiofsd(), paths.virtiofsdSocket(), shared.source(), shared.cache(),
+            virtiofsd = Virtiofsd.start(shared.confined(), shared.virtiofsd(), paths.virtiofsdSocket(), shared.source(), shared.cache(),
                     paths.virtiofsdLog(), spec.bootTimeout(), spec.hostCgroup());
             Virtiofsd daemon = virtiofsd;
             launched.accept(new OwnedProcess("virtiofsd", daemon.pid()));

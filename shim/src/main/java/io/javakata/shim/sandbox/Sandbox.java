@@ -2,6 +2,7 @@ package io.javakata.shim.sandbox;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javakata.hypervisor.ConsoleRing;
+import io.javakata.hypervisor.HostSpawner;
 import io.javakata.hypervisor.Hypervisor;
 import io.javakata.hypervisor.VmSpec;
 import io.javakata.shim.agent.Agent;
@@ -41,15 +42,15 @@ public final class Sandbox {
 
     private static final System.Logger LOG = System.getLogger(Sandbox.class.getName());
     /**
-     * virtiofsd starts under io.javakata.sys.ConfinedExec: a seccomp filter that refuses setuid/setgid modes
-     * and device nodes, which no capability drop can refuse to a root daemon that owns what it writes
-     * (docs/security.md). Empty, with a warning, if this JVM cannot name its own binary or jar.
+     * virtiofsd is spawned from a thread that holds javakata's seccomp filter (io.javakata.sys.Seccomp: setuid/setgid
+     * modes and device nodes refused, which no capability drop can refuse to a root daemon that owns what it writes;
+     * docs/security.md), so it holds the filter from its first instruction. Made on first use: only a `serve`
+     * shim starts virtiofsd.
      */
-    private static final List<String> VIRTIOFSD_LAUNCHER = io.javakata.sys.ConfinedExec.launcher().orElseGet(() -> {
-        System.getLogger(Sandbox.class.getName()).log(System.Logger.Level.WARNING,
-                "virtiofsd runs without javakata's seccomp argument filter: this JVM's binary or jar is unknown");
-        return List.of();
-    });
+    private static final class VirtiofsdSpawner {
+        static final HostSpawner.Confined CONFINED = new HostSpawner.Confined("javakata-spawner-virtiofsd",
+                io.javakata.sys.Seccomp::installNoPrivilegedFiles);
+    }
 
     private static final Duration STOP_GRACE = Duration.ofSeconds(2);
     /** What InitGuest sends the guest's RNG: 512 bits from the host's. */
@@ -399,7 +400,7 @@ public final class Sandbox {
         return new VmSpec(sandboxId, paths.dir(), hv.path(), hv.kernel(), hv.initrd(), hv.kernelParams(),
                 sizing.vcpus(), sizing.memoryMiB(), hv.accel(), RuntimeConfig.tomlName(hv.machine()),
                 new VmSpec.SharedFs(SHARED_FS_TAG, paths.shared(), fs.path(), RuntimeConfig.tomlName(fs.cache()),
-                        VIRTIOFSD_LAUNCHER),
+                        VirtiofsdSpawner.CONFINED),
                 config.agent().channel(), hv.bootTimeout()).withHostLimits(hv.runAs(), hv.consoleLogMaxKiB() * 1024L)
                 .withDebugConsole(config.agent().debugConsole())
                 .withVsockBackend(config.agent().vhostDeviceVsock());
