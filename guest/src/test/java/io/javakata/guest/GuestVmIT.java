@@ -128,6 +128,13 @@ class GuestVmIT {
                 com.google.protobuf.Empty.parser(), CALL);
         assertEquals("", call("Check", CheckRequest.getDefaultInstance(), CheckResponse.parser(), CALL).getBootId(),
                 "no boot id after a template's warm-up InitGuest");
+        // It ran the agent's own container to its end and removed it before answering.
+        assertTrue(Files.readAllLines(vm.paths().consoleLog()).stream().anyMatch(l ->
+                l.contains("msg=\"template warm-up container ran\" ok=true")), "the warm-up container's line");
+        RuntimeStatusException warmUpGone = assertThrows(RuntimeStatusException.class, () -> call("StatsContainer",
+                io.javakata.agent.v1.ContainerRequest.newBuilder().setContainerId("javakata-template-warm-up").build(),
+                io.javakata.agent.v1.StatsContainerResponse.parser(), CALL));
+        assertEquals(Code.NOT_FOUND, warmUpGone.code(), warmUpGone.getMessage());
         new java.security.SecureRandom().nextBytes(entropy);
         call("InitGuest", io.javakata.agent.v1.InitGuestRequest.newBuilder()
                 .setEntropy(com.google.protobuf.ByteString.copyFrom(entropy))

@@ -67,10 +67,12 @@ public final class AgentService {
     private final Path procSys;
     private final OomWatcher oom;
     private final GuestInit init = new GuestInit(Path.of("/dev/urandom"), GuestInit.SHARE);
+    /** Where a template's warm-up container gets its (empty, removed) root. */
+    static final Path WARM_UP_ROOT = Path.of("/run/javakata/warm-up/rootfs");
     /**
      * Whether InitGuest ran: until then Check does not read the boot id, which the kernel makes at its first read.
-     * A VM template is saved after its Check and before any InitGuest, so each clone makes its own boot id after its
-     * reseed.
+     * A VM template is saved after its Check and its warm-up InitGuest (which leaves this false), so each clone makes
+     * its own boot id after its reseed.
      */
     private volatile boolean initialized;
     /**
@@ -126,7 +128,11 @@ public final class AgentService {
 
     Empty initGuest(InitGuestRequest q) {
         init.apply(q);
-        initialized |= !q.getTemplateWarmUp();
+        if (q.getTemplateWarmUp()) {
+            new TemplateWarmUp(this, WARM_UP_ROOT).run();
+        } else {
+            initialized = true;
+        }
         return Empty.getDefaultInstance();
     }
 

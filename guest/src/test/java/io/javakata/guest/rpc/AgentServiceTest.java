@@ -85,6 +85,18 @@ class AgentServiceTest {
 
     /** A change of memory.events wakes the watcher (inotify on the cgroup directory), long before its period. */
     @Test
+    void aTemplatesWarmUpContainerRunsToItsEndAndLeavesNothingBehind() throws Exception {
+        AgentService agent = service();
+        Path root = tmp.resolve("warm-up/rootfs");
+        assertTrue(new TemplateWarmUp(agent, root).run(), "the warm-up container printed its line and exited 0");
+        assertFalse(Files.exists(root), "its root is removed");
+        assertThrows(io.javakata.ttrpc.RuntimeStatusException.class, () -> agent.stats(ContainerRequest.newBuilder()
+                .setContainerId(TemplateWarmUp.CONTAINER_ID).build()), "the container is removed");
+        // The same id can be used again: nothing of it is left in the manager or the runtime.
+        assertTrue(new TemplateWarmUp(agent, root).run());
+    }
+
+    @Test
     void anOomKillIsReportedWhenMemoryEventsChangesNotAtTheNextPeriod() throws Exception {
         AgentService agent = service(Duration.ofMinutes(10));
         Container c = run(agent, "c1", "sleep 30");

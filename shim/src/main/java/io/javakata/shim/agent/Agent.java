@@ -48,10 +48,11 @@ public interface Agent extends AutoCloseable {
     void initGuest(byte[] entropy, java.time.Instant now, String shareTag, Duration deviceWait);
 
     /**
-     * InitGuest with entropy and the clock only, sent to a template VM right before it is saved: its code runs once
-     * there, so each clone runs it warm, and the guest does not count as initialised (it reads no boot id yet).
+     * InitGuest with entropy and the clock only, sent to a template VM right before it is saved, waiting up to
+     * {@code timeout}: its code runs once there, and the agent runs and removes one container of its own, so each
+     * clone runs that code warm; the guest does not count as initialised (it reads no boot id yet).
      */
-    void warmUpInitGuest(byte[] entropy, java.time.Instant now);
+    void warmUpInitGuest(byte[] entropy, java.time.Instant now, Duration timeout);
 
     /** Creates a container from its (guest) OCI spec; returns its init's guest pid. Nothing runs until start. */
     int createContainer(String containerId, byte[] ociSpec, Stdio stdio);

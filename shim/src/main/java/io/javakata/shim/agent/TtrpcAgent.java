@@ -105,11 +105,11 @@ public final class TtrpcAgent implements Agent {
     }
 
     @Override
-    public void warmUpInitGuest(byte[] entropy, java.time.Instant now) {
+    public void warmUpInitGuest(byte[] entropy, java.time.Instant now, Duration timeout) {
         call("InitGuest", io.javakata.agent.v1.InitGuestRequest.newBuilder()
                 .setEntropy(com.google.protobuf.ByteString.copyFrom(entropy))
                 .setRealtimeNanos(now.getEpochSecond() * 1_000_000_000L + now.getNano())
-                .setTemplateWarmUp(true).build(), Empty.parser(), requestTimeout, false);
+                .setTemplateWarmUp(true).build(), Empty.parser(), timeout, false);
     }
 
     @Override

@@ -147,9 +147,10 @@ final class VmTemplates {
                     vm.bootTimeout())), config.agent().requestTimeout())) {
                 agent.check(vm.bootTimeout());
                 // A clone's first InitGuest reseeds the RNG and sets the clock through code the agent has not run
-                // yet (its FFM calls link on first use: seconds under TCG); run once here, that work is saved in the
-                // template (docs/benchmarks.md "Pod start").
-                agent.warmUpInitGuest(Sandbox.freshEntropy(), java.time.Instant.now());
+                // yet (its FFM calls link on first use: seconds under TCG), and its first containers run the agent's
+                // container code for the first time; run once here (the agent runs a container of its own), that
+                // work is saved in the template (docs/benchmarks.md "Pod start").
+                agent.warmUpInitGuest(Sandbox.freshEntropy(), java.time.Instant.now(), vm.bootTimeout());
             }
             qemu.saveTemplate(dir.resolve("state"), vm.bootTimeout());
         } finally {
