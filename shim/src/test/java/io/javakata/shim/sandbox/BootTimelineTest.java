@@ -132,6 +132,24 @@ class BootTimelineTest {
     }
 
     @Test
+    void theProcessStartComesFromItsStartTickAndTheUptime() throws Exception {
+        Path proc = dir.resolve("proc");
+        Files.createDirectories(proc.resolve("self"));
+        // Field 22 (starttime) = 12345 ticks after boot; the command name may hold spaces and parentheses.
+        Files.writeString(proc.resolve("self/stat"), "4242 (java (x) y) S 1 4242 4242 0 -1 4194560 10 0 0 0 1 2 0 0 "
+                + "20 0 30 0 12345 1000000 2000 18446744073709551615\n");
+        Files.writeString(proc.resolve("uptime"), "130.45 250.00\n");
+        Clock clock = Clock.fixed(ORIGIN, java.time.ZoneOffset.UTC);
+        // Up 130.45 s, started at 123.45 s: 7 s ago.
+        assertEquals(java.util.Optional.of(ORIGIN.minusMillis(7000)), BootTimeline.processStart(proc, clock));
+        Files.writeString(proc.resolve("uptime"), "garbage\n");
+        assertEquals(java.util.Optional.empty(), BootTimeline.processStart(proc, clock));
+        // This JVM's own start is in the past, within its uptime.
+        Instant own = BootTimeline.processStart(Path.of("/proc"), Clock.systemUTC()).orElseThrow();
+        assertTrue(own.isBefore(Instant.now()), own::toString);
+    }
+
+    @Test
     void withoutTheAgentsLineTheGuestMarksAreLeftOut() {
         assertEquals(List.of(), BootTimeline.guestPhases("[    3.029063] Run /init as init process\n", 5000));
     }
