@@ -32,14 +32,20 @@ jar=$(readlink -f "$jar")
 aot="${jar%.jar}.aot"
 serve_aot="${jar%.jar}-serve.aot"
 work=$(mktemp -d /tmp/javakata-aot.XXXXXX)
-daemon_pid=""
+# Every training daemon started, stopped on the way out whatever happened: none may outlive the script.
+daemon_pids=()
+
+# stop PID: SIGTERM, 5 s, SIGKILL.
+stop() {
+    kill -0 "$1" 2>/dev/null || return 0
+    kill -TERM "$1" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+    kill -KILL "$1" 2>/dev/null || true
+}
 
 cleanup() {
-    if [[ -n "$daemon_pid" ]] && kill -0 "$daemon_pid" 2>/dev/null; then
-        kill -TERM "$daemon_pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$daemon_pid" 2>/dev/null || true
-    fi
+    local pid
+    for pid in "${daemon_pids[@]}"; do stop "$pid"; done
     rm -rf "$work"
     rm -f "$aot.tmp" "$aot.tmp.config" "$serve_aot.tmp" "$serve_aot.tmp.config"
 }
@@ -59,10 +65,13 @@ if ! (cd "$work/bundle" && JAVAKATA_CONFIG="$work/config.toml" TTRPC_ADDRESS="$w
         </dev/null >"$work/training.log" 2>&1); then
     echo "make-aot-cache: the training run failed; no AOT cache (the shim works without one):" >&2
     cat "$work/training.log" >&2
-    [[ -f "$work/bundle/shim.pid" ]] && daemon_pid=$(cat "$work/bundle/shim.pid")
+    [[ -f "$work/bundle/shim.pid" ]] && daemon_pids+=("$(cat "$work/bundle/shim.pid")")
     exit 1
 fi
-[[ -f "$work/bundle/shim.pid" ]] && daemon_pid=$(cat "$work/bundle/shim.pid")
+if [[ -f "$work/bundle/shim.pid" ]]; then
+    daemon_pids+=("$(cat "$work/bundle/shim.pid")")
+    stop "${daemon_pids[-1]}"
+fi
 mv "$aot.tmp" "$aot"
 echo "make-aot-cache: wrote $aot ($(du -h "$aot" | cut -f1))"
 
@@ -75,7 +84,7 @@ cp "$work/bundle/config.json" "$work/serve-bundle/config.json"
     -address "$work/containerd.sock" -id aot-serve -bundle "$work/serve-bundle" -socket "$work/serve.sock" serve \
     </dev/null >"$work/serve-training.log" 2>&1) &
 serve_pid=$!
-daemon_pid=$serve_pid
+daemon_pids+=("$serve_pid")
 for _ in $(seq 300); do [[ -s "$work/serve-bundle/shim.pid" ]] && break; kill -0 "$serve_pid" 2>/dev/null || break; sleep 0.1; done
 if [[ ! -s "$work/serve-bundle/shim.pid" ]]; then
     echo "make-aot-cache: the serve training run did not listen within 30 s; no cache for serve:" >&2
@@ -89,6 +98,5 @@ if kill -0 "$serve_pid" 2>/dev/null || [[ ! -s "$serve_aot.tmp" ]]; then
     cat "$work/serve-training.log" >&2
     exit 1
 fi
-daemon_pid=""
 mv "$serve_aot.tmp" "$serve_aot"
 echo "make-aot-cache: wrote $serve_aot ($(du -h "$serve_aot" | cut -f1))"
