@@ -20,9 +20,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * {@code delete} (docs/protocol-facts.md §2.4): cleans up after one task whose connection containerd lost, and answers with a
- * marshalled DeleteResponse on stdout. containerd kills it after 5 s ({@code io.containerd.timeout.shim.cleanup}), so
- * the cleanup gets a shorter budget of its own and fails cleanly instead of being killed halfway through its output.
+ * {@code delete} (containerd runtime/v2/binary.go, Delete: 5 s, a raw DeleteResponse on stdout): cleans up after one
+ * task whose connection containerd lost, and answers with a marshalled DeleteResponse on stdout. containerd kills it
+ * after 5 s ({@code io.containerd.timeout.shim.cleanup}), so the cleanup gets a shorter budget of its own and fails
+ * cleanly instead of being killed halfway through its output.
  */
 final class DeleteCommand {
 

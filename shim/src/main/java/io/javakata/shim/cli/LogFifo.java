@@ -14,9 +14,9 @@ import java.util.Optional;
 
 /**
  * The bundle's {@code log} FIFO, which containerd creates and reads before it runs the shim and copies into its own log
- * (docs/protocol-facts.md §2.3). Opening a FIFO write-only blocks while nobody reads it, so serve first probes with
- * O_NONBLOCK, which fails at once (ENXIO) without a reader, as when the shim is run by hand; then it opens again in
- * blocking mode, so that a full pipe slows the writer instead of losing lines.
+ * (containerd runtime/v2/bundle.go, runtime/v2/shim/shim_unix.go). Opening a FIFO write-only blocks while nobody reads
+ * it, so serve first probes with O_NONBLOCK, which fails at once (ENXIO) without a reader, as when the shim is run by
+ * hand; then it opens again in blocking mode, so that a full pipe slows the writer instead of losing lines.
  */
 final class LogFifo {
 

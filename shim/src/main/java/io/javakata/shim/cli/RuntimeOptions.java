@@ -10,7 +10,8 @@ import java.util.Optional;
 
 /**
  * The task options containerd writes to {@code start}'s stdin: a marshalled {@code google.protobuf.Any}, which for a
- * non-runc runtime holds CRI's {@code runtimeoptions.v1.Options} (docs/protocol-facts.md §2.9). Empty stdin means no options.
+ * non-runc runtime holds CRI's {@code runtimeoptions.v1.Options} (containerd pkg/cri/server/helpers.go;
+ * runtimeoptions/v1/api.proto). Empty stdin means no options.
  */
 final class RuntimeOptions {
 

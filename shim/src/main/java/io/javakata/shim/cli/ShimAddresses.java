@@ -23,9 +23,9 @@ import java.util.HexFormat;
 import java.util.Map;
 
 /**
- * Where a task's shim listens, and the bundle files that record it (docs/protocol-facts.md §2.2, §2.7). One shim serves a whole
- * pod: a CRI container's task is grouped under its sandbox id, so both hash to the same socket. Stateless and
- * thread-safe.
+ * Where a task's shim listens, and the bundle files that record it (containerd docs/runtime-v2.md, "Shim grouping";
+ * runtime/v2/shim/util.go). One shim serves a whole pod: a CRI container's task is grouped under its sandbox id, so
+ * both hash to the same socket. Stateless and thread-safe.
  */
 public final class ShimAddresses {
 

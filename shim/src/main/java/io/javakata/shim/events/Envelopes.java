@@ -10,10 +10,11 @@ import java.time.Instant;
 import java.util.Objects;
 
 /**
- * Builds the {@code Events/Forward} request for one task event (docs/protocol-facts.md §4.2). The envelope is always set:
- * containerd 1.6.20 dereferences it unchecked and dies on a request without one. Its namespace, topic and timestamp are
- * what containerd validates; the event's type URL is {@code containerd.events.<SimpleName>}, without the
- * {@code type.googleapis.com/} prefix, as containerd's own shims send it.
+ * Builds the {@code Events/Forward} request for one task event (containerd's shim publisher,
+ * runtime/v2/shim/publisher.go: Events/Forward on TTRPC_ADDRESS). The envelope is always set: containerd 1.6.20
+ * dereferences it unchecked and dies on a request without one. Its namespace, topic and timestamp are what containerd
+ * validates; the event's type URL is {@code containerd.events.<SimpleName>}, without the {@code type.googleapis.com/}
+ * prefix, as containerd's own shims send it.
  */
 public final class Envelopes {
 
