@@ -97,19 +97,23 @@ public final class TtrpcAgent implements Agent {
 
     @Override
     public void initGuest(byte[] entropy, java.time.Instant now, String shareTag, Duration deviceWait) {
-        call("InitGuest", io.javakata.agent.v1.InitGuestRequest.newBuilder()
-                .setEntropy(com.google.protobuf.ByteString.copyFrom(entropy))
-                .setRealtimeNanos(now.getEpochSecond() * 1_000_000_000L + now.getNano())
-                .setShareTag(shareTag).setDeviceWaitMs((int) deviceWait.toMillis()).build(),
-                Empty.parser(), deviceWait.plus(requestTimeout), false);
+        call("InitGuest", initGuestRequest(entropy, now).setShareTag(shareTag)
+                .setDeviceWaitMs((int) deviceWait.toMillis()).build(), Empty.parser(), deviceWait.plus(requestTimeout),
+                false);
     }
 
     @Override
     public void warmUpInitGuest(byte[] entropy, java.time.Instant now, Duration timeout) {
-        call("InitGuest", io.javakata.agent.v1.InitGuestRequest.newBuilder()
+        call("InitGuest", initGuestRequest(entropy, now).setTemplateWarmUp(true).build(), Empty.parser(), timeout,
+                false);
+    }
+
+    /** The entropy and the host's wall-clock time every InitGuest carries. */
+    private static io.javakata.agent.v1.InitGuestRequest.Builder initGuestRequest(byte[] entropy,
+                                                                                 java.time.Instant now) {
+        return io.javakata.agent.v1.InitGuestRequest.newBuilder()
                 .setEntropy(com.google.protobuf.ByteString.copyFrom(entropy))
-                .setRealtimeNanos(now.getEpochSecond() * 1_000_000_000L + now.getNano())
-                .setTemplateWarmUp(true).build(), Empty.parser(), timeout, false);
+                .setRealtimeNanos(now.getEpochSecond() * 1_000_000_000L + now.getNano());
     }
 
     @Override
