@@ -75,6 +75,9 @@ JVM_ARGS=(
     --sun-misc-unsafe-memory-access=allow
     -Xms8m -Xmx96m -Xss512k -XX:MaxMetaspaceSize=64m
     --enable-native-access=ALL-UNNAMED
+    # An idle agent wakes the guest as seldom as it can: each wake-up is a timer interrupt QEMU emulates. No safepoint
+    # just because a second passed, and idle monitors looked for every 10 s instead of every 250 ms.
+    -XX:GuaranteedSafepointInterval=0 -XX:AsyncDeflationInterval=10000
 )
 
 # --- resolve package versions (inputs of the stamp) -------------------------------------------

@@ -61,8 +61,15 @@ public record VmSpec(String id, Path stateDir, Path vmmBinary, Path kernel, Path
      * guest) and zeroes all 64 MiB of it, so the VMM holds 64 MiB of guest RAM per VM that nothing
      * uses: a javakata VM's devices are virtio devices without VIRTIO_F_ACCESS_PLATFORM, which address guest memory
      * directly and never bounce (docs/architecture.md, "Guest memory").
+     * <p>
+     * The rest keeps an idle guest from waking its vCPU (each wake-up is an emulated timer interrupt, and under TCG
+     * the host pays for every one; docs/architecture.md, "An idle guest"): {@code tsc=reliable} ends the clocksource
+     * watchdog's HPET reads twice a second, {@code nowatchdog} the soft-lockup detector's timer,
+     * {@code vm.compaction_proactiveness=0} kcompactd's wake-ups twice a second, and {@code vm.stat_interval=10}
+     * folds the per-CPU memory counters every 10 s instead of every second.
      */
-    public static final String BASE_KERNEL_PARAMS = "console=ttyS0 panic=-1 reboot=t swiotlb=noforce";
+    public static final String BASE_KERNEL_PARAMS = "console=ttyS0 panic=-1 reboot=t swiotlb=noforce tsc=reliable "
+            + "nowatchdog sysctl.vm.compaction_proactiveness=0 sysctl.vm.stat_interval=10";
 
     /*
      * The VM's limits. They are the only copy: the shim's configuration loader and its pod sizing check

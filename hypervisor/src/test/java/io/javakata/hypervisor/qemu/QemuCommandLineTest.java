@@ -146,7 +146,8 @@ class QemuCommandLineTest {
         commandLine.fragments().forEach(f -> expected.addAll(f.args()));
         assertEquals(expected, commandLine.argv());
         int append = commandLine.argv().indexOf("-append");
-        assertEquals("console=ttyS0 panic=-1 reboot=t swiotlb=noforce a=b", commandLine.argv().get(append + 1));
+        assertEquals("console=ttyS0 panic=-1 reboot=t swiotlb=noforce tsc=reliable nowatchdog "
+                + "sysctl.vm.compaction_proactiveness=0 sysctl.vm.stat_interval=10 a=b", commandLine.argv().get(append + 1));
     }
 
     @Test
