@@ -8,7 +8,8 @@ import java.util.Set;
 
 /**
  * containerd's shim command line, in Go {@code flag} syntax: flags first, the action last
- * ({@code -namespace ns -address a -publish-binary p -id id [-debug] [-bundle b] start}, docs/protocol-facts.md §2.2).
+ * ({@code -namespace ns -address a -publish-binary p -id id [-debug] [-bundle b] start}; containerd
+ * {@code runtime/v2/binary.go}, {@code docs/runtime-v2.md}).
  * Each flag may be written {@code -name value}, {@code --name value} or {@code -name=value}. Flags this shim does not
  * know are kept in {@link #ignored()} (later containerd versions may add some) instead of failing the shim.
  *

@@ -25,7 +25,7 @@ import java.util.concurrent.TimeUnit;
  * {@code serve}: the long-lived shim of one pod. It logs into the bundle's {@code log} FIFO, serves the Task API on
  * its socket, prints {@code ready} for {@code start} and runs until the Task service asks it to exit (Shutdown with no
  * task left) or it gets SIGTERM. Then it stops intake first (the server), drains events (at most 5 s), and removes its
- * socket, as containerd's Go shims do (docs/protocol-facts.md §2.8).
+ * socket, as containerd's Go shims do (containerd {@code runtime/v2/shim/shim.go}).
  */
 final class ShimServer {
 

@@ -22,9 +22,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * {@code start} (docs/protocol-facts.md §2.2, §2.7): finds the pod's shim socket, and either reuses the live shim there or
- * spawns a new one and waits for it to say {@code ready}. containerd merges stdout and stderr and takes the result as
- * the address, so on success this prints the address and nothing else; the daemon gets neither stream.
+ * {@code start} (containerd {@code runtime/v2/binary.go}; {@code docs/runtime-v2.md}, "Shim grouping"): finds the
+ * pod's shim socket, and either reuses the live shim there or spawns a new one and waits for it to say
+ * {@code ready}. containerd merges stdout and stderr and takes the result as the address, so on success this prints
+ * the address and nothing else; the daemon gets neither stream.
  */
 final class StartCommand {
 

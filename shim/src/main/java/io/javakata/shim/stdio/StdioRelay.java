@@ -22,8 +22,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *   <li>stdout, stderr: a thread per stream loops ReadStdout/ReadStderr (blocking in the guest
  *       until data or EOF) and writes the host FIFO, opened O_WRONLY (containerd holds the read
  *       end), until EOF; then closes the FIFO. The relay holds a read end of its own, as
- *       containerd's runc shim does (docs/protocol-facts.md §3.5): while containerd is down
- *       (restarting) the output waits in the pipe for it instead of failing with EPIPE, and a full
+ *       containerd's runc shim does (containerd {@code pkg/process/io.go}, {@code copyPipes}): while
+ *       containerd is down (restarting) the output waits in the pipe for it instead of failing with EPIPE, and a full
  *       pipe holds the process back as it would under runc. A write to a full FIFO blocks in the
  *       kernel for as long as nobody reads, so these are platform threads: on virtual threads a
  *       few such writes would hold every carrier and stall the whole shim; {@link #close()} ends a

@@ -19,14 +19,13 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The host side of a container's volumes (docs/protocol-facts.md §6.3): every bind mount of the spec whose
- * source is a host path (hostPath, emptyDir, /etc/hosts, /etc/resolv.conf, /etc/hostname,
- * termination-log, ConfigMaps, Secrets) is bound under {@code <container dir>/mounts/<n>}, which
- * lies inside the pod's shared directory and so reaches the guest through virtiofs. The bind is
- * read-only when the spec mount is (made read-only before it is attached, so virtiofsd's copy is
- * read-only too), so a write through virtiofsd fails with EROFS. The mount the
- * guest gets keeps the spec's destination and options and takes the guest path of that bind as its
- * source.
+ * The host side of a container's volumes (containerd {@code pkg/cri/server/container_create_linux.go} adds the CRI
+ * ones): every bind mount of the spec whose source is a host path (hostPath, emptyDir, /etc/hosts, /etc/resolv.conf,
+ * /etc/hostname, termination-log, ConfigMaps, Secrets) is bound under {@code <container dir>/mounts/<n>}, which lies
+ * inside the pod's shared directory and so reaches the guest through virtiofs. The bind is read-only when the spec
+ * mount is (made read-only before it is attached, so virtiofsd's copy is read-only too), so a write through virtiofsd
+ * fails with EROFS. The mount the guest gets keeps the spec's destination and options and takes the guest path of
+ * that bind as its source.
  *
  * <p>{@code /dev/shm} is not shared with the host: it becomes a tmpfs in the guest. The containers of
  * a CRI pod all bind the guest's own {@code /dev/shm}, a tmpfs in the guest's root mount namespace
@@ -241,8 +240,9 @@ public final class SharedMounts implements AutoCloseable {
 
     /**
      * An OCI hook remounting the guest's /dev/shm with {@code size=bytes} (busybox mount), which runc kills after
-     * {@link #HOOK_TIMEOUT_SECONDS}, failing the create (docs/protocol-facts.md §12.1): a remount that hangs must not
-     * hold runc create until the agent's own timeout.
+     * {@link #HOOK_TIMEOUT_SECONDS}, failing the create (runtime-spec {@code config.md}, "POSIX-platform Hooks";
+     * runc {@code libcontainer/configs/config.go}): a remount that hangs must not hold runc create until the agent's
+     * own timeout.
      */
     static ObjectNode resizeShmHook(long bytes) {
         ObjectNode hook = JsonNodeFactory.instance.objectNode();
