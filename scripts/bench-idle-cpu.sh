@@ -66,9 +66,9 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-"$ROOT/scripts/build-busybox-image.sh" "$dir/busybox.tar" "$IMAGE" >/dev/null
-"$ROOT/scripts/containerd.sh" start "$dir"
-ctr -a "$sock" -n "$NS" images import "$dir/busybox.tar" >/dev/null
+# shellcheck source=lib/busybox-containerd.sh
+source "$ROOT/scripts/lib/busybox-containerd.sh"
+busybox_containerd_start "$dir" "$NS" "$IMAGE"
 
 for name in "${names[@]}"; do
     for i in $(seq "$PODS"); do

@@ -35,9 +35,9 @@ ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%d", (b - a) * 1000 }'; }
 # The first shim line (time=<instant> … id=ID …) of task ID whose message matches PATTERN.
 shim_line() { grep -E "^time=[0-9][^ ]* .*\\bid=$1\\b" "$dir/containerd.log" | grep -E -m1 "$2" || true; }
 
-"$ROOT/scripts/build-busybox-image.sh" "$dir/busybox.tar" "$IMAGE" >/dev/null
-"$ROOT/scripts/containerd.sh" start "$dir"
-ctr -a "$sock" -n "$NS" images import "$dir/busybox.tar" >/dev/null
+# shellcheck source=lib/busybox-containerd.sh
+source "$ROOT/scripts/lib/busybox-containerd.sh"
+busybox_containerd_start "$dir" "$NS" "$IMAGE"
 
 echo "## ctr run --runtime $RUNTIME --rm $IMAGE bench-N uname -r  ($RUNS runs)"
 echo "run | total ms | shim ready | VMM launched | agent ready | container created | started | exited | deleted, VM stopped, ctr returned"
