@@ -14,7 +14,9 @@ import java.util.Objects;
  * runtime/v2/shim/publisher.go: Events/Forward on TTRPC_ADDRESS). The envelope is always set: containerd 1.6.20
  * dereferences it unchecked and dies on a request without one. Its namespace, topic and timestamp are what containerd
  * validates; the event's type URL is {@code containerd.events.<SimpleName>}, without the {@code type.googleapis.com/}
- * prefix, as containerd's own shims send it.
+ * prefix, as containerd's own shims send it. The name is the generated class's simple name, which protoc gives the
+ * message's own name (java_multiple_files): reading it from the message's descriptor would build every file descriptor
+ * of containerd's event protos on each shim's first event (see {@link EventText}).
  */
 public final class Envelopes {
 
@@ -32,7 +34,7 @@ public final class Envelopes {
             throw new IllegalArgumentException("event namespace is empty: containerd refuses it");
         }
         var any = Any.newBuilder()
-                .setTypeUrl(TYPE_URL_PREFIX + event.getDescriptorForType().getName())
+                .setTypeUrl(TYPE_URL_PREFIX + event.getClass().getSimpleName())
                 .setValue(event.toByteString());
         var ts = Timestamp.newBuilder().setSeconds(timestamp.getEpochSecond()).setNanos(timestamp.getNano());
         return ForwardRequest.newBuilder()

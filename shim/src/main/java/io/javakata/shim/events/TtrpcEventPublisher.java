@@ -2,7 +2,6 @@ package io.javakata.shim.events;
 
 import com.google.protobuf.Empty;
 import com.google.protobuf.Message;
-import com.google.protobuf.TextFormat;
 import io.containerd.services.events.ttrpc.v1.ForwardRequest;
 import io.javakata.ttrpc.Code;
 import io.javakata.ttrpc.RuntimeStatusException;
@@ -55,7 +54,8 @@ public final class TtrpcEventPublisher implements EventPublisher {
     static final int RETRIES = 5;
     /**
      * Events that may wait for containerd. A pod's lifecycle publishes a handful per container and exec, so this holds
-     * the events of minutes of busy work; the Go library's retry channel holds 2048 (§4.6).
+     * the events of minutes of busy work; the Go library's retry channel holds 2048 (containerd
+     * {@code runtime/v2/shim/publisher.go}, {@code queueSize}).
      */
     static final int CAPACITY = 1024;
     /** The delay before a retry is the base delay × the attempt, at most this many times the base delay. */
@@ -142,7 +142,7 @@ public final class TtrpcEventPublisher implements EventPublisher {
         if (accepted) {
             // One line per lifecycle step (create, start, exit, delete, ...): scripts/bench-skeleton.sh splits a
             // container's start-to-exit time with these timestamps.
-            LOG.log(Level.INFO, "event " + topic + " " + TextFormat.shortDebugString(event));
+            LOG.log(Level.INFO, "event " + topic + " " + EventText.of(event));
         }
     }
 

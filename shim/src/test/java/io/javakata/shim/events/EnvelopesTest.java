@@ -34,6 +34,15 @@ class EnvelopesTest {
     }
 
     @Test
+    void typeUrlNamesTheEventsProtobufMessage() {
+        for (var event : EventTextTest.events()) {
+            var any = Envelopes.forward("ns", "/tasks/x", event, Instant.EPOCH).getEnvelope().getEvent();
+            assertEquals("containerd.events." + event.getDescriptorForType().getName(), any.getTypeUrl());
+            assertEquals(event.getDescriptorForType().getFullName(), any.getTypeUrl());
+        }
+    }
+
+    @Test
     void refusesWhatContainerdWouldRefuse() {
         var exit = TaskExit.getDefaultInstance();
         var e = assertThrows(IllegalArgumentException.class,
