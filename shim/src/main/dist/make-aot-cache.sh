@@ -10,7 +10,8 @@
 # spawns a `serve` daemon, in a throw-away bundle and state directory, with no containerd: the daemon's event publisher
 # connects lazily, so it never notices. The daemon is then stopped with SIGTERM through the shim.pid it wrote. The
 # second runs `serve` itself the same way until it listens, then stops it with SIGTERM: the JVM writes the cache as it
-# exits.
+# exits. With JAVAKATA_AOT_TRAINING set, that daemon first loads the classes a real pod's shim loads (the jar's
+# serve-classes.txt, written by scripts/make-serve-classlist.sh), so that they are in its cache too.
 set -euo pipefail
 
 # The java the launcher runs; a cache is only valid for it. make install's launcher runs the JDK of scripts/java-env.sh;
@@ -23,7 +24,7 @@ else
 fi
 # Keep in step with the launcher's options, minus -Xshare:auto and -Xlog:disable (the JVM refuses -Xshare with
 # -XX:AOTCacheOutput, and the training output goes to a log file).
-OPTS=(-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xms8m -Xmx96m -Xss512k -XX:+UnlockDiagnosticVMOptions
+OPTS=(-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xms8m -XX:NewSize=1m -Xmx96m -Xss512k -XX:+UnlockDiagnosticVMOptions
       -XX:ArchiveRelocationMode=0 -XX:TrimNativeHeapInterval=10000 -XX:-UsePerfData --enable-native-access=ALL-UNNAMED
       --sun-misc-unsafe-memory-access=allow)
 
@@ -80,6 +81,7 @@ echo "make-aot-cache: wrote $aot ($(du -h "$aot" | cut -f1))"
 mkdir -p "$work/serve-bundle"
 cp "$work/bundle/config.json" "$work/serve-bundle/config.json"
 (cd "$work/serve-bundle" && exec env JAVAKATA_CONFIG="$work/config.toml" TTRPC_ADDRESS="$work/none.sock.ttrpc" \
+    JAVAKATA_AOT_TRAINING=1 \
     "$JAVA" "${OPTS[@]}" "-XX:AOTCacheOutput=$serve_aot.tmp" -jar "$jar" -namespace aot \
     -address "$work/containerd.sock" -id aot-serve -bundle "$work/serve-bundle" -socket "$work/serve.sock" serve \
     </dev/null >"$work/serve-training.log" 2>&1) &

@@ -82,6 +82,16 @@ final class ShimServer {
             return 1;
         }
         Runtime.getRuntime().addShutdownHook(new Thread(this::onSigterm, "shim-sigterm"));
+        if (AotTraining.requested(env)) {
+            // make-aot-cache.sh stops this daemon once shim.pid is there: the classes are loaded before.
+            try {
+                var trained = AotTraining.loadListed(ShimServer.class.getClassLoader());
+                LOG.log(Level.INFO, "AOT training: loaded " + trained.loaded() + " listed classes" + (trained
+                        .missing().isEmpty() ? "" : "; not found: " + String.join(" ", trained.missing())));
+            } catch (IOException e) {
+                LOG.log(Level.WARNING, "AOT training: " + e.getMessage() + "; the cache holds what serve loaded");
+            }
+        }
         writePidFile();
         LOG.log(Level.INFO, "shim serving task API on " + socket + " (pid " + ProcessHandle.current().pid() + ")");
         System.out.println(StartCommand.READY);
