@@ -58,8 +58,12 @@ import java.util.Objects;
 public final class TtrpcAgent implements Agent {
 
     public static final String SERVICE = "javakata.agent.v1.Agent";
-    /** How long the guest holds one WaitProcess or Read* call before it answers "nothing yet". */
-    public static final Duration LONG_POLL = Duration.ofSeconds(10);
+    /**
+     * How long the guest holds one WaitProcess or Read* call before it answers "nothing yet". An answer ends the
+     * call at once when there is output or an exit, so this only sets how often an idle container's three polls wake
+     * its guest (once each per poll); a guest that stops answering is the pod watchdog's to notice, within ~20 s.
+     */
+    public static final Duration LONG_POLL = Duration.ofSeconds(30);
     /** Long polls in a row that may miss their deadline before the wait fails (a guest that stopped answering). */
     static final int MISSED_DEADLINES = 3;
 

@@ -22,13 +22,17 @@ import java.util.function.Consumer;
  *       {@code UNRESPONSIVE + CHECK_TIMEOUT} (20 s), while a guest slowed down for a few seconds
  *       (TCG on a loaded host) is not mistaken for a dead one.</li>
  * </ul>
- * The verdict is given once, to {@code onDead}, with a sentence naming the cause.
+ * The verdict is given once, to {@code onDead}, with a sentence naming the cause. Each check wakes an idle guest
+ * (under TCG every wake-up is emulated, and idle pods' CPU is what bounds how many a host holds): every 2 s the checks
+ * and the long polls ({@code TtrpcAgent.LONG_POLL}) kept an idle pod's QEMU at 88-99 wake-ups a second, every 5 s
+ * (and 30 s polls) at 70-77 (docs/benchmarks.md, "An idle pod's CPU"); a dead guest is still noticed within the same
+ * ~20 s, since the silence, not the period, decides.
  *
  * <p>One virtual thread per pod; {@link #close()} ends it (within one check's deadline at most).
  */
 final class PodWatchdog implements AutoCloseable {
 
-    static final Duration PERIOD = Duration.ofSeconds(2);
+    static final Duration PERIOD = Duration.ofSeconds(5);
     static final Duration CHECK_TIMEOUT = Duration.ofSeconds(5);
     /*
      * 6 s (with a 3 s deadline) was too short for a TCG guest on a host running several VMs at a load of 8 to 16
