@@ -31,7 +31,7 @@ public record Frame(int streamId, int type, int flags, byte[] data) {
         }
     }
 
-    /** Whether a client opened this stream: clients use odd ids (§1.3). */
+    /** Whether a client opened this stream: clients use odd ids (containerd/ttrpc PROTOCOL.md, "Stream IDs"). */
     public boolean clientInitiated() {
         return (streamId & 1) == 1;
     }

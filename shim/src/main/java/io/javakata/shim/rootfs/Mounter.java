@@ -37,10 +37,10 @@ public final class Mounter {
 
     /**
      * Mounts a container's rootfs at {@code target} (an existing, empty directory that only the host can
-     * write to). containerd's snapshotters hand one mount (§6.4); more than one is refused as
-     * INVALID_ARGUMENT. The target is opened as a descriptor (no symlink followed) and mounted on through
-     * {@code /proc/self/fd/N}; a bind is made detached and gets its flags before it is attached
-     * ({@link #bind}).
+     * write to). containerd's snapshotters hand one mount (containerd {@code snapshots/overlay/overlay.go},
+     * {@code mounts}); more than one is refused as INVALID_ARGUMENT. The target is opened as a descriptor (no
+     * symlink followed) and mounted on through {@code /proc/self/fd/N}; a bind is made detached and gets its
+     * flags before it is attached ({@link #bind}).
      */
     public static void mountRootfs(List<RootfsMount> mounts, Path target) throws IOException {
         if (mounts.size() != 1) {

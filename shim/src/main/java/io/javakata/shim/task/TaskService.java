@@ -332,7 +332,10 @@ public final class TaskService {
                 .setExitedAt(Protos.timestamp(exit.exitedAt())).build();
     }
 
-    /** An exec's delete: no TaskDelete (the runc shim sends it for the init only, §4.1). */
+    /**
+     * An exec's delete: no TaskDelete (the runc shim sends it for the init only: containerd
+     * {@code runtime/v2/runc/task/service.go}, {@code Delete}).
+     */
     private DeleteResponse deleteExec(TaskProcess exec) {
         ExitStatus exit;
         eventLock.lock();
@@ -353,7 +356,8 @@ public final class TaskService {
     }
 
     Empty shutdown(ShutdownRequest request) {
-        // A pod's shim serves several tasks; containerd sends Shutdown after each Delete (§2.7).
+        // A pod's shim serves several tasks; containerd sends Shutdown after each Delete (containerd
+        // runtime/v2/shim.go, waitShutdown).
         if (!containers.isEmpty()) {
             return Empty.getDefaultInstance();
         }

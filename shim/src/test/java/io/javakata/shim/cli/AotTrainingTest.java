@@ -16,8 +16,9 @@ class AotTrainingTest {
     void everyListedClassLoads() throws Exception {
         var listed = AotTraining.listed();
         // A pod's daemon: the task service, the VM's driver, the agent's client, containerd's protos.
-        for (String name : new String[]{"io.javakata.shim.task.TaskService", "io.javakata.hypervisor.qemu.QemuHypervisor",
-                "io.javakata.shim.agent.TtrpcAgent", "io.containerd.task.v2.CreateTaskRequest"}) {
+        for (String name : new String[]{"io.javakata.shim.task.TaskService",
+                "io.javakata.hypervisor.qemu.QemuHypervisor", "io.javakata.shim.agent.TtrpcAgent",
+                "io.containerd.task.v2.CreateTaskRequest"}) {
             assertTrue(listed.contains(name), name + " is not in " + AotTraining.CLASS_LIST);
         }
         var result = AotTraining.loadListed(AotTrainingTest.class.getClassLoader());
