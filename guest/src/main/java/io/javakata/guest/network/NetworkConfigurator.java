@@ -93,12 +93,11 @@ public final class NetworkConfigurator {
         for (List<String> command : commands) {
             all.add(pid > 0 ? inNetns(pid, command) : command);
         }
-        for (List<String> command : all) {
-            try {
-                runner.run(command);
-            } catch (IOException e) {
-                throw Errors.internal("configure the guest network: %s", e.getMessage());
-            }
+        try {
+            // One shell for all of them (CommandRunner.runAll): a process spawned by the JVM is the costly part.
+            runner.runAll(all);
+        } catch (IOException e) {
+            throw Errors.internal("configure the guest network: %s", e.getMessage());
         }
         if (!request.getHostname().isEmpty()) {
             try {
