@@ -93,11 +93,12 @@ public final class NetworkConfigurator {
         for (List<String> command : commands) {
             all.add(pid > 0 ? inNetns(pid, command) : command);
         }
-        try {
-            // One shell for all of them (CommandRunner.runAll): a process spawned by the JVM is the costly part.
-            runner.runAll(all);
-        } catch (IOException e) {
-            throw Errors.internal("configure the guest network: %s", e.getMessage());
+        for (List<String> command : all) {
+            try {
+                runner.run(command);
+            } catch (IOException e) {
+                throw Errors.internal("configure the guest network: %s", e.getMessage());
+            }
         }
         if (!request.getHostname().isEmpty()) {
             try {
