@@ -52,6 +52,7 @@ public final class NetworkConfigurator {
 
     /** Applies {@code request}; INVALID_ARGUMENT for a MAC no guest interface has, INTERNAL if ip fails. */
     public void configure(ConfigureNetworkRequest request) {
+        long start = System.nanoTime();
         List<List<String>> moves = new ArrayList<>();
         List<List<String>> commands = new ArrayList<>();
         int pid = request.getNetnsPid();
@@ -89,6 +90,7 @@ public final class NetworkConfigurator {
             }
             commands.add(List.copyOf(command));
         }
+        long found = System.nanoTime();
         List<List<String>> all = new ArrayList<>(moves);
         for (List<String> command : commands) {
             all.add(pid > 0 ? inNetns(pid, command) : command);
@@ -107,9 +109,12 @@ public final class NetworkConfigurator {
                 throw Errors.internal("set the guest hostname to %s: %s", request.getHostname(), e.getMessage());
             }
         }
-        LOG.log(System.Logger.Level.INFO, "network configured: {0} interfaces, {1} routes, hostname {2}, netns of pid {3}",
+        long done = System.nanoTime();
+        LOG.log(System.Logger.Level.INFO, "network configured: {0} interfaces, {1} routes, hostname {2}, netns of pid {3}"
+                        + " nics_found_millis={4} commands={5} commands_millis={6}",
                 request.getInterfacesCount(), request.getRoutesCount(), request.getHostname(),
-                pid > 0 ? Integer.toString(pid) : "agent");
+                pid > 0 ? Integer.toString(pid) : "agent", String.valueOf((found - start) / 1_000_000),
+                String.valueOf(all.size()), String.valueOf((done - found) / 1_000_000));
     }
 
     private static List<String> inNetns(int pid, List<String> command) {
