@@ -8,11 +8,13 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.time.Duration;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 @Timeout(10)
 class NetworkServiceTest {
@@ -39,5 +41,36 @@ class NetworkServiceTest {
         service.configure(ConfigureNetworkRequest.newBuilder().setNetnsPid(417).build());
         assertEquals(List.of("nsenter -t 417 -n ip link set dev lo up"), commands);
         assertEquals(List.of(443, 6379), service.listeningPorts(now).getTcpPortsList());
+    }
+
+    /** Fast reads while ports are likely to change (after ConfigureNetwork or a change), then slow ones. */
+    @Test
+    void thePortScanSlowsDownOnceThePortsHaveNotChangedForAWhile() {
+        assertEquals(Duration.ofMillis(250), NetworkService.pollInterval(Duration.ZERO));
+        assertEquals(Duration.ofMillis(250), NetworkService.pollInterval(Duration.ofSeconds(59)));
+        assertEquals(Duration.ofSeconds(2), NetworkService.pollInterval(Duration.ofSeconds(60)));
+        assertEquals(Duration.ofSeconds(2), NetworkService.pollInterval(Duration.ofHours(1)));
+    }
+
+    /** A long poll still answers at once when the ports differ from the caller's, and at its wait otherwise. */
+    @Test
+    void aLongPollAnswersAChangeAtOnceAndNothingNewAtItsWait() throws Exception {
+        Path proc = tmp.resolve("proc");
+        Files.createDirectories(proc.resolve("net"));
+        Files.writeString(proc.resolve("net/tcp"), ListeningPortsTest.TCP);
+        NetworkService service = new NetworkService(
+                new NetworkConfigurator(Files.createDirectories(tmp.resolve("net")), tmp.resolve("hostname"),
+                        argv -> { }),
+                proc.resolve("net"));
+        long start = System.nanoTime();
+        assertEquals(List.of(80, 8080), service.listeningPorts(ListListeningPortsRequest.newBuilder().setWaitMs(5000)
+                .build()).getTcpPortsList());
+        assertTrue(Duration.ofNanos(System.nanoTime() - start).compareTo(Duration.ofSeconds(2)) < 0, "at once");
+        start = System.nanoTime();
+        assertEquals(List.of(80, 8080), service.listeningPorts(ListListeningPortsRequest.newBuilder().setWaitMs(600)
+                .addAllKnownTcpPorts(List.of(80, 8080)).build()).getTcpPortsList());
+        Duration took = Duration.ofNanos(System.nanoTime() - start);
+        assertTrue(took.compareTo(Duration.ofMillis(550)) > 0 && took.compareTo(Duration.ofSeconds(5)) < 0,
+                "answered after " + took);
     }
 }

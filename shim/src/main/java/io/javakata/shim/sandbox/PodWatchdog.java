@@ -17,22 +17,24 @@ import java.util.function.Consumer;
  *   <li>the VMM exited (at once);</li>
  *   <li>a backend the guest depends on exited: virtiofsd ({@link Hypervisor#onBackendExit()}, at once);</li>
  *   <li>the agent has answered no {@code Check} for {@link #UNRESPONSIVE}: a frozen guest (QMP {@code stop}),
- *       a hung agent, a guest kernel that no longer schedules it. A check is sent every {@link #PERIOD}
- *       with a deadline of {@link #CHECK_TIMEOUT}, so a dead pod is noticed within about
- *       {@code UNRESPONSIVE + CHECK_TIMEOUT} (20 s), while a guest slowed down for a few seconds
- *       (TCG on a loaded host) is not mistaken for a dead one.</li>
+ *       a hung agent, a guest kernel that no longer schedules it. A check is sent every {@link #PERIOD} (every
+ *       {@link #RETRY_PERIOD} once one failed) with a deadline of {@link #CHECK_TIMEOUT}, so a dead pod is
+ *       noticed within about {@code UNRESPONSIVE + CHECK_TIMEOUT} (20 s), while a guest slowed down for a few
+ *       seconds (TCG on a loaded host) is not mistaken for a dead one.</li>
  * </ul>
  * The verdict is given once, to {@code onDead}, with a sentence naming the cause. Each check wakes an idle guest
  * (under TCG every wake-up is emulated, and idle pods' CPU is what bounds how many a host holds): every 2 s the checks
- * and the long polls ({@code TtrpcAgent.LONG_POLL}) kept an idle pod's QEMU at 88-99 wake-ups a second, every 5 s
+ * and the long polls ({@code TtrpcAgent.LONG_POLL}) kept an idle pod's QEMU at 87-99 wake-ups a second, every 5 s
  * (and 30 s polls) at 70-77 (docs/benchmarks.md, "An idle pod's CPU"); a dead guest is still noticed within the same
- * ~20 s, since the silence, not the period, decides.
+ * ~20 s, since the silence decides, and a failed check is retried every {@link #RETRY_PERIOD}.
  *
  * <p>One virtual thread per pod; {@link #close()} ends it (within one check's deadline at most).
  */
 final class PodWatchdog implements AutoCloseable {
 
     static final Duration PERIOD = Duration.ofSeconds(5);
+    /** The period once a check has failed, so that the verdict comes soon after {@link #UNRESPONSIVE} of silence. */
+    static final Duration RETRY_PERIOD = Duration.ofSeconds(2);
     static final Duration CHECK_TIMEOUT = Duration.ofSeconds(5);
     /*
      * 6 s (with a 3 s deadline) was too short for a TCG guest on a host running several VMs at a load of 8 to 16
@@ -79,12 +81,14 @@ final class PodWatchdog implements AutoCloseable {
         long lastAnswer = System.nanoTime();
         while (!closed) {
             long round = System.nanoTime();
+            boolean failed = false;
             String verdict = processVerdict();
             if (verdict == null) {
                 try {
                     agent.check(checkTimeout);
                     lastAnswer = System.nanoTime();
                 } catch (RuntimeStatusException e) {
+                    failed = true;
                     Duration silent = Duration.ofNanos(System.nanoTime() - lastAnswer);
                     verdict = processVerdict();
                     if (verdict == null && !closed && silent.compareTo(unresponsive) >= 0) {
@@ -102,7 +106,8 @@ final class PodWatchdog implements AutoCloseable {
                 }
                 return;
             }
-            Duration pause = period.minus(Duration.ofNanos(System.nanoTime() - round));
+            Duration next = failed && RETRY_PERIOD.compareTo(period) < 0 ? RETRY_PERIOD : period;
+            Duration pause = next.minus(Duration.ofNanos(System.nanoTime() - round));
             if (pause.isPositive()) {
                 try {
                     processEnded.get(pause.toMillis(), TimeUnit.MILLISECONDS);
