@@ -28,7 +28,7 @@ public final class NetworkService {
     /**
      * How often ListListeningPorts reads the pod's tcp tables while ports are likely to change: for {@link
      * #FAST_WINDOW} after ConfigureNetwork or the last change seen. Then every {@link #SLOW_POLL}: each read wakes an
-     * idle guest, and under TCG every wake-up is emulated; at 4 a second an idle CRI pod's QEMU took ~6 % of a core
+     * idle guest, and under TCG every wake-up is emulated; at 4 a second an idle CRI pod's QEMU took ~5 % of a core
      * against ~1.2 % for a pod without a network (docs/benchmarks.md, "An idle pod's CPU"). A port a server opens
      * later is then forwarded within 2 s of it listening.
      */
