@@ -122,10 +122,11 @@ public final class NetworkService {
                 throw Errors.internal("read %s/tcp: %s", tables, e.getMessage());
             }
             long now = System.nanoTime();
-            if (!ports.equals(known)) {
+            boolean changed = !ports.equals(known);
+            if (changed) {
                 lastChange = now;
             }
-            if (!ports.equals(known) || now >= deadline) {
+            if (changed || now >= deadline) {
                 return ListListeningPortsResponse.newBuilder().addAllTcpPorts(ports).build();
             }
             long pause = Math.min(pollInterval(Duration.ofNanos(now - lastChange)).toNanos(), deadline - now);

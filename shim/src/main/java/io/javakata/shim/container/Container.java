@@ -102,7 +102,10 @@ public final class Container extends TaskProcess {
         return rootfs;
     }
 
-    /** The pid reported to containerd: the VMM's (docs/protocol-facts.md §6.2 trap 6). */
+    /**
+     * The pid reported to containerd: the VMM's. CRI gives a pod's other containers {@code /proc/<that pid>/ns/*}
+     * paths (containerd {@code pkg/cri/server/container_create_linux.go}), which GuestSpec drops.
+     */
     @Override
     public long pid() {
         return sandbox.pid();

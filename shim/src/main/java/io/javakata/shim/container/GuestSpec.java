@@ -21,8 +21,8 @@ import java.util.Set;
  * must and keep every other field as it came, known to us or not):
  * <ul>
  *   <li>{@code root.path} becomes the rootfs as the guest sees it under the virtiofs share;</li>
- *   <li>host namespace paths (docs/protocol-facts.md §6.2) mean nothing in the guest. A {@code network},
- *       {@code ipc}, {@code uts} or {@code pid} entry with a path joins the same namespace of the
+ *   <li>host namespace paths (CRI's, containerd {@code pkg/cri/opts/spec_linux.go}) mean nothing in the guest.
+ *       A {@code network}, {@code ipc}, {@code uts} or {@code pid} entry with a path joins the same namespace of the
  *       pod's sandbox container in the guest ({@code /proc/<guest pid>/ns/<type>}) when the pod has
  *       one, so the containers of a pod share them as under runc; any other path (the sandbox
  *       container's own /var/run/netns/cni-…, or a container without a pod) is removed and the guest
@@ -128,8 +128,9 @@ public final class GuestSpec {
      * as PID 1: an OCI spec without a {@code pid}, {@code ipc} or {@code mount} entry in
      * {@code linux.namespaces} shares the runtime's, and runc in the guest runs in the guest's root namespaces.
      * CRI leaves {@code pid} out for hostPID and {@code ipc} for hostIPC (containerd's sandbox_run_linux.go,
-     * docs/protocol-facts.md §6.2); the host's namespaces cannot reach into a VM, and the guest's would let a
-     * container see, signal and {@code nsenter} the agent. (No {@code network} entry, hostNetwork, is refused by
+     * containerd {@code pkg/cri/server/container_create_linux.go}); the host's namespaces cannot reach into a VM,
+     * and the guest's would let a container see, signal and {@code nsenter} the agent. (No {@code network} entry,
+     * hostNetwork, is refused by
      * {@code io.javakata.shim.network.PodNetwork#netnsOf} with the pod network.)
      *
      * @throws io.javakata.ttrpc.RuntimeStatusException INVALID_ARGUMENT naming the namespace and the pod

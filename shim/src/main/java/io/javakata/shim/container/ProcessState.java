@@ -66,7 +66,8 @@ public sealed interface ProcessState {
      * deleted  refused  NOT_FOUND  refused  NOT_FOUND  refused  refused  refused
      * </pre>
      * "refused" is FAILED_PRECONDITION. Kill after the exit must be NOT_FOUND: CRI's StopContainer
-     * ignores exactly that code (docs/protocol-facts.md §3.4). A created process may be killed or deleted
+     * ignores exactly that code (containerd {@code runtime/v2/runc/task/service.go}, containerd/errdefs). A created
+     * process may be killed or deleted
      * (CRI removes containers that never started). A paused process can still be killed, and SIGKILL
      * ends it (cgroup v2 freezer). Exec into a stopped container is FAILED_PRECONDITION: the system is
      * not in the state the operation needs (gRPC's {@code doc/statuscodes.md}).

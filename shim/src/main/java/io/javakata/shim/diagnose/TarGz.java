@@ -7,8 +7,9 @@ import java.time.Instant;
 import java.util.zip.GZIPOutputStream;
 
 /**
- * Writes a gzip-compressed ustar archive of regular files, what {@code tar -xzf} reads (docs/protocol-facts.md §14.5:
- * 512-byte headers with octal fields and a checksum, contents padded to 512 bytes, two zero blocks at the end).
+ * Writes a gzip-compressed ustar archive of regular files, what {@code tar -xzf} reads (POSIX {@code pax}, "ustar
+ * Interchange Format": 512-byte headers with octal fields and a checksum, contents padded to 512 bytes, two zero
+ * blocks at the end).
  * Names up to 255 bytes (split at a '/' into the prefix and name fields). Not thread-safe; close() finishes the
  * archive and closes the stream.
  */
