@@ -59,10 +59,15 @@ public final class Sandbox {
     /** How long a clone's hot-plugged virtio-fs device may take to appear in the guest. */
     private static final Duration SHARE_DEVICE_WAIT = Duration.ofSeconds(10);
     /**
-     * How long one Check waits before it is sent again (checkAgent): a guest restored from a template answers in
-     * 4–16 s on this project's TCG host, a cold boot takes longer and simply gets a few.
+     * How long the first Check waits before it is sent again (checkAgent); each later one waits twice as long as the
+     * one before, up to {@link #CHECK_MAX_ATTEMPT}. A guest restored from a template answers its first Check within a
+     * second on this project's TCG host when nothing else runs, and a lost request (one clone in seven, side by side
+     * in docs/benchmarks.md "A lost first Check") then costs 2 s instead of a whole 20 s attempt; a cold boot or a
+     * loaded host simply gets a few Checks, which its agent answers in turn (the later answers are dropped).
      */
-    static final Duration CHECK_ATTEMPT = Duration.ofSeconds(20);
+    static final Duration CHECK_FIRST_ATTEMPT = Duration.ofSeconds(2);
+    /** The longest one Check waits before it is sent again. */
+    static final Duration CHECK_MAX_ATTEMPT = Duration.ofSeconds(20);
     /** No Check is sent with less time than this left. */
     static final Duration MIN_CHECK_ATTEMPT = Duration.ofMillis(500);
     /** How much sooner than its wait a Check may end and still count as unanswered (timer granularity). */
@@ -197,7 +202,7 @@ public final class Sandbox {
             Agent agent = new TtrpcAgent(new TtrpcClient(connection), config.agent().requestTimeout());
             undo.push("close agent connection", agent::close);
             Agent.Info check = checkAgent(agent::awaitBoot, sandboxId, paths.consoleLog(), remaining(booting, bootTimeout),
-                    CHECK_ATTEMPT);
+                    CHECK_FIRST_ATTEMPT, CHECK_MAX_ATTEMPT);
             timeline.agentAnswered();
             initGuest(agent);
             timeline.agentReady();
@@ -429,16 +434,18 @@ public final class Sandbox {
     }
 
     /**
-     * The agent's first answer to Check, within {@code timeout}. A Check that gets no answer within {@code attempt} is
-     * sent again on the same connection (the late answer of the first, if any, is dropped): a request can be lost on
+     * The agent's first answer to Check, within {@code timeout}. A Check that gets no answer within its attempt is
+     * sent again on the same connection (the late answer of the first, if any, is dropped); the first attempt is
+     * {@code firstAttempt}, each later one twice the one before, up to {@code maxAttempt}: a request can be lost on
      * a virtio-serial port the host connects to while the guest reopens it (DeviceConnection), and once in a CI run a
      * clone restored from a VM template never answered its only Check although its kernel ran on. Any other failure
      * (the connection closed: the VM died) ends the wait at once.
      */
     static Agent.Info checkAgent(java.util.function.Function<Duration, Agent.Info> check, String sandboxId,
-                                 Path consoleLog, Duration timeout, Duration attempt) {
+                                 Path consoleLog, Duration timeout, Duration firstAttempt, Duration maxAttempt) {
         Instant started = Instant.now();
         int sent = 0;
+        Duration attempt = firstAttempt.compareTo(maxAttempt) < 0 ? firstAttempt : maxAttempt;
         while (true) {
             Duration left = remaining(started, timeout);
             Duration wait = left.compareTo(attempt) > 0 ? attempt : left;
@@ -455,6 +462,8 @@ public final class Sandbox {
                     LOG.log(System.Logger.Level.INFO, "sandbox {0}: no answer to Check {1} after {2} ms; sending "
                             + "it again", sandboxId, String.valueOf(sent),
                             String.valueOf(Duration.between(started, Instant.now()).toMillis()));
+                    Duration doubled = attempt.multipliedBy(2);
+                    attempt = doubled.compareTo(maxAttempt) < 0 ? doubled : maxAttempt;
                     continue;
                 }
                 String tail = consoleTail(consoleLog);

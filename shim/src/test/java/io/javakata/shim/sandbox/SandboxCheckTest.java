@@ -50,9 +50,29 @@ class SandboxCheckTest {
         assertEquals(io.javakata.ttrpc.Code.DEADLINE_EXCEEDED, e.code());
     }
 
+    @Test
+    void eachCheckLeftUnansweredWaitsTwiceAsLongAsTheOneBeforeUpToTheLongestAttempt() {
+        List<Duration> waits = new ArrayList<>();
+        Agent.Info info = check(wait -> {
+            waits.add(wait);
+            if (waits.size() < 5) {
+                unanswered(wait); // lost, or the guest is slow
+            }
+            return INFO;
+        }, Duration.ofSeconds(60), Duration.ofMillis(100), Duration.ofMillis(500));
+        assertEquals(INFO, info);
+        assertEquals(List.of(Duration.ofMillis(100), Duration.ofMillis(200), Duration.ofMillis(400),
+                Duration.ofMillis(500), Duration.ofMillis(500)), waits);
+    }
+
     private Agent.Info check(java.util.function.Function<Duration, Agent.Info> agent, Duration timeout,
                              Duration attempt) {
-        return Sandbox.checkAgent(agent, "pod", tmp.resolve("console.log"), timeout, attempt);
+        return check(agent, timeout, attempt, attempt);
+    }
+
+    private Agent.Info check(java.util.function.Function<Duration, Agent.Info> agent, Duration timeout,
+                             Duration firstAttempt, Duration maxAttempt) {
+        return Sandbox.checkAgent(agent, "pod", tmp.resolve("console.log"), timeout, firstAttempt, maxAttempt);
     }
 
     /** What a Check that gets no answer does: it waits its whole time, then fails DEADLINE_EXCEEDED. */
