@@ -76,7 +76,8 @@ record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
         record Template(Path memoryFile) implements Launch {
         }
 
-        record Clone(Path memoryFile) implements Launch {
+        /** @param kernel the template's {@link KernelBootHeader}, or the spec's kernel when it has none */
+        record Clone(Path memoryFile, Path kernel) implements Launch {
         }
     }
 
@@ -110,7 +111,7 @@ record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
             // The agent listens on AF_VSOCK only when told so (guest io.javakata.guest.rpc.AgentChannelParam).
             driverParams += " " + AGENT_VSOCK_PORT_PARAM + "=" + QemuHypervisor.VSOCK_AGENT_PORT;
         }
-        fragments.add(new QemuFragment.Boot(spec.kernel(), spec.initrd(),
+        fragments.add(new QemuFragment.Boot(launch instanceof Launch.Clone c ? c.kernel() : spec.kernel(), spec.initrd(),
                 kernelParams(driverParams, machine, spec.kernelParams())));
         fragments.add(new QemuFragment.Console(paths.consoleSocket()));
         fragments.add(new QemuFragment.Qmp(paths.qmpSocket()));

@@ -153,8 +153,9 @@ public final class QemuHypervisor implements Hypervisor {
             memory.close();
             throw e;
         }
-        return new QemuHypervisor(spec, kvmProbeCache, new QemuCommandLine.Launch.Clone(memory.path()), template,
-                memory);
+        Path kernel = Files.isRegularFile(template.kernelHeader()) ? template.kernelHeader() : spec.kernel();
+        return new QemuHypervisor(spec, kvmProbeCache, new QemuCommandLine.Launch.Clone(memory.path(), kernel),
+                template, memory);
     }
 
     /**
@@ -579,7 +580,9 @@ public final class QemuHypervisor implements Hypervisor {
     /**
      * Saves a running template VM (see {@link #template}): pauses it, sends its state with x-ignore-shared (the
      * stream leaves the RAM out) to a socket in its state dir that this JVM reads into {@code stateFile}, then
-     * copies its RAM, sparse, to {@link VmPaths#memory()}. The VM stays paused; stop it afterwards.
+     * copies its RAM, sparse, to {@link VmPaths#memory()}, and writes the kernel's boot header beside
+     * {@code stateFile} ({@code kernel-header}, {@link KernelBootHeader}) for its clones. The VM stays paused; stop
+     * it afterwards.
      */
     public void saveTemplate(Path stateFile, Duration timeout) throws IOException {
         if (!(launchMode instanceof QemuCommandLine.Launch.Template)) {
@@ -638,8 +641,10 @@ public final class QemuHypervisor implements Hypervisor {
                         + timeout.toSeconds() + " s to copy its memory");
             }
             sparseCopy(cloneMemory.path(), paths.memory(), Duration.ofNanos(left));
-            LOG.log(System.Logger.Level.INFO, "VM {0}: template saved in {1} ms, state {2} bytes", spec.id(),
-                    (System.nanoTime() - started) / 1_000_000, bytes);
+            boolean header = KernelBootHeader.write(spec.kernel(), stateFile.resolveSibling("kernel-header"));
+            LOG.log(System.Logger.Level.INFO, "VM {0}: template saved in {1} ms, state {2} bytes, {3}", spec.id(),
+                    (System.nanoTime() - started) / 1_000_000, bytes, header ? "clones boot from the kernel's header"
+                            : "clones get the whole kernel (" + spec.kernel() + " has no bzImage header)");
         } finally {
             ChildProcesses.deleteQuietly(socket);
         }

@@ -233,11 +233,12 @@ public final class TemplateStore {
     }
 
     /**
-     * Turns a build directory holding {@code state} and {@code memory} into the template of {@code shape}: the
+     * Turns a build directory holding {@code state} and {@code memory} (and {@code kernel-header}, if the kernel has
+     * one) into the template of {@code shape}: the
      * template VM's other files go, {@code shape.txt} is written, and one rename makes it visible whole.
      */
     public VmTemplate commit(TemplateShape shape, Path buildDir) throws IOException {
-        List<String> keep = List.of("state", "memory", "console.log");
+        List<String> keep = List.of("state", "memory", "kernel-header", "console.log");
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(buildDir)) {
             for (Path entry : entries) {
                 if (!keep.contains(entry.getFileName().toString())) {

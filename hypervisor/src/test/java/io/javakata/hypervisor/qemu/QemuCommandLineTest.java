@@ -203,7 +203,9 @@ class QemuCommandLineTest {
                 .withNetwork(Path.of("/var/run/netns/cni-1234"), List.of(new VmSpec.Nic("net0", "tap0_jk", "02:42:AC:11:00:02")))
                 .withHostLimits("javakata-qemu", 1 << 20);
         assertGolden("q35-serial-clone-tcg.txt", QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty(), TSC,
-                new QemuCommandLine.Launch.Clone(Path.of("/proc/4242/fd/17")))); // its RAM: a memfd of the shim
+                // its RAM: a memfd of the shim; its kernel: the template's boot header
+                new QemuCommandLine.Launch.Clone(Path.of("/proc/4242/fd/17"),
+                        Path.of("/run/javakata/templates/0123abcd/kernel-header"))));
     }
 
     /** A migration stream restores only into the same devices: a clone adds backends and -incoming, nothing else. */
@@ -219,7 +221,7 @@ class QemuCommandLineTest {
         List<String> ofTemplate = devices(QemuCommandLine.of(template, Accelerator.TCG, OptionalLong.empty(), TSC,
                 new QemuCommandLine.Launch.Template(Path.of("/t/memory"))));
         List<String> ofClone = devices(QemuCommandLine.of(pod, Accelerator.TCG, OptionalLong.empty(), TSC,
-                new QemuCommandLine.Launch.Clone(Path.of("/p/memory"))));
+                new QemuCommandLine.Launch.Clone(Path.of("/p/memory"), pod.kernel())));
         assertEquals(ofTemplate, ofClone);
         assertTrue(ofClone.stream().noneMatch(d -> d.startsWith("vhost-user-fs") || d.startsWith("virtio-net")),
                 ofClone.toString());
