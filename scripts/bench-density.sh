@@ -2,7 +2,8 @@
 # Density, for docs/benchmarks.md ("Density"): idle javakata pods (one busybox container each that prints a line and
 # sleeps) started through CRI one after another on a private containerd and kept running
 # (io.javakata.it.DensityBench from integration/'s test classes). Per pod: RunPodSandbox -> the container's first log
-# line, the host's MemAvailable and load average, and the memory of all pods' shims, QEMUs and virtiofsds. It stops
+# line, the host's MemAvailable and load average, how many of the pods started so far still run their container (a
+# pod declared dead by its shim's watchdog does not), and the memory of all pods' shims, QEMUs and virtiofsds. It stops
 # at COUNT pods, when a start fails (RunPodSandbox past its 180 s deadline)
 # or takes over 300 s in all, when MemAvailable falls under 2 GiB, or after BUDGET seconds;
 # then it tears every pod down and checks that nothing is left (processes, mounts, sandbox state, network

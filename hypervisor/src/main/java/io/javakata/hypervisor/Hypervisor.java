@@ -34,6 +34,20 @@ public interface Hypervisor extends AutoCloseable {
     long pid();
 
     /**
+     * How long the VMM's threads have run and waited for a CPU so far ({@link SchedStat}), which tells a guest the
+     * host starves of CPU from one that stopped; empty when unknown (not started, gone, no statistics).
+     */
+    default java.util.Optional<SchedStat> vmmSchedStat() {
+        long pid;
+        try {
+            pid = pid();
+        } catch (RuntimeException notStarted) {
+            return java.util.Optional.empty();
+        }
+        return pid > 0 ? SchedStat.ofProcess(pid) : java.util.Optional.empty();
+    }
+
+    /**
      * A host process this VM owns: the VMM ({@link #VMM}) or a backend serving the guest
      * (virtiofsd). The pod's journal records them, so a dead shim's {@code delete} finds them
      * without scanning other processes.

@@ -8,13 +8,16 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.function.UnaryOperator;
+import io.javakata.it.cri.v1.ContainerState;
 
 /**
  * The density figures of docs/benchmarks.md, run by scripts/bench-density.sh (not a test): idle pods (one busybox
  * container each that prints a line and sleeps) started through CRI one after another on one private containerd, all
  * kept running (RunPodSandbox with the 180 s deadline of {@link PrivateCri#runPod}, the whole start within
  * {@link #POD_DEADLINE}). Per pod: RunPodSandbox → the container's first log line, the host's MemAvailable and load average
- * after it, and the memory (RSS/PSS) of all pods' shims, QEMUs and virtiofsds together. It stops at COUNT pods, when a
+ * after it, how many of the pods started so far still have their container running (a pod declared dead by its
+ * shim's watchdog, say, has not), and the memory (RSS/PSS) of all pods' shims, QEMUs and virtiofsds together. It
+ * stops at COUNT pods, when a
  * start fails or times out, when MemAvailable falls under {@value #MIN_AVAILABLE_MIB} MiB, or when the time budget is
  * spent; then it tears every pod down (as the kubelet would, a few at a time), and checks that nothing is left: no
  * shim, QEMU, virtiofsd or vsock backend, no mount, sandbox state, pod network namespace (which takes the pod's tap
@@ -48,7 +51,8 @@ public final class DensityBench {
         long teardownMs = 0;
         long podsPss = 0;
         System.out.printf(Locale.ROOT, "before: MemAvailable %d MiB, load %s%n", availableBefore / 1024, HostFigures.load());
-        System.out.println("pod start_ms mem_available_mib load shims_rss/pss_mib qemus_rss/pss_mib virtiofsds_rss/pss_mib");
+        System.out.println("pod start_ms mem_available_mib load running shims_rss/pss_mib qemus_rss/pss_mib virtiofsds_rss/pss_mib");
+        int running = 0;
         long runStart = System.nanoTime();
         try {
             for (int n = 1; n <= count; n++) {
@@ -80,8 +84,9 @@ public final class DensityBench {
                 var qemus = HostFigures.memory(CriBench.program(containerd, "qemu-system-x86_64"));
                 var virtiofsds = HostFigures.memory(CriBench.program(containerd, "virtiofsd"));
                 podsPss = shims.pssKib() + qemus.pssKib() + virtiofsds.pssKib();
-                System.out.printf(Locale.ROOT, "%d %d %d %s %s %s %s%n", n, startMs, availableAfter / 1024, HostFigures.load(),
-                        shims, qemus, virtiofsds);
+                running = running(pods);
+                System.out.printf(Locale.ROOT, "%d %d %d %s %d %s %s %s%n", n, startMs, availableAfter / 1024,
+                        HostFigures.load(), running, shims, qemus, virtiofsds);
             }
         } finally {
             long teardownStart = System.nanoTime();
@@ -95,22 +100,23 @@ public final class DensityBench {
                 leakCheck = e;
             }
         }
-        int running = starts.size();
-        System.out.printf(Locale.ROOT, "pods running at once: %d of %d asked; stopped: %s%n", running, count, stopped);
+        int started = starts.size();
+        System.out.printf(Locale.ROOT, "pods started: %d of %d asked, %d of them running at the end; stopped: %s%n",
+                started, count, running, stopped);
         System.out.println("start ms, median (min–max): " + HostFigures.spread(starts)
-                + (running >= 10 ? "; first 5: " + HostFigures.spread(starts.subList(0, 5)) + "; last 5: "
-                        + HostFigures.spread(starts.subList(running - 5, running)) : ""));
-        if (running > 0) {
-            long perPodKib = (availableBefore - availableAfter) / running;
+                + (started >= 10 ? "; first 5: " + HostFigures.spread(starts.subList(0, 5)) + "; last 5: "
+                        + HostFigures.spread(starts.subList(started - 5, started)) : ""));
+        if (started > 0) {
+            long perPodKib = (availableBefore - availableAfter) / started;
             System.out.printf(Locale.ROOT, "MemAvailable: %d MiB before, %d MiB with %d pods: %d MiB per pod (other work on "
                     + "the host moves this too); the pods' shims, QEMUs and virtiofsds: %d MiB PSS, %d MiB per pod%n",
-                    availableBefore / 1024, availableAfter / 1024, running, perPodKib / 1024, podsPss / 1024, podsPss / 1024 / running);
+                    availableBefore / 1024, availableAfter / 1024, started, perPodKib / 1024, podsPss / 1024, podsPss / 1024 / started);
             long room = Math.max(0, availableAfter - MIN_AVAILABLE_MIB * 1024);
-            for (long perPod : List.of(perPodKib, podsPss / running)) {
+            for (long perPod : List.of(perPodKib, podsPss / started)) {
                 if (perPod > 0) {
                     System.out.printf(Locale.ROOT, "extrapolation (memory only, not measured) at %d MiB per pod: %d pods "
                             + "more before MemAvailable reaches %d MiB, %d in all%n", perPod / 1024, room / perPod,
-                            MIN_AVAILABLE_MIB, running + room / perPod);
+                            MIN_AVAILABLE_MIB, started + room / perPod);
                 }
             }
         }
@@ -119,6 +125,21 @@ public final class DensityBench {
         if (!leaks.isEmpty() || leakCheck != null) {
             System.exit(1);
         }
+    }
+
+    /** How many of {@code pods} have their "idle" container running (CRI ContainerStatus). */
+    private static int running(List<Pod> pods) {
+        int running = 0;
+        for (Pod pod : pods) {
+            try {
+                if (pod.containerStatus(pod.containerIdOf("idle")).getState() == ContainerState.CONTAINER_RUNNING) {
+                    running++;
+                }
+            } catch (RuntimeException | AssertionError e) {
+                // not running, as far as CRI can tell
+            }
+        }
+        return running;
     }
 
     /** Tears {@code pods} down, {@value #TEARDOWN_THREADS} at a time; what failed, one line each. */

@@ -41,6 +41,12 @@ final class FakeHypervisor implements Hypervisor {
         return ProcessHandle.current().pid();
     }
 
+    /** Unknown: the pid is this test JVM's, whose scheduling says nothing about a guest. */
+    @Override
+    public java.util.Optional<io.javakata.hypervisor.SchedStat> vmmSchedStat() {
+        return java.util.Optional.empty();
+    }
+
     @Override
     public Accelerator.Choice accelerator() {
         return new Accelerator.Choice(Accelerator.TCG, "fake VM");
