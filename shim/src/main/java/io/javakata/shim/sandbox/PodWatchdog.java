@@ -25,7 +25,8 @@ import java.util.function.Supplier;
  *       noticed within about {@code UNRESPONSIVE + CHECK_TIMEOUT} (20 s), while a guest slowed down for a few
  *       seconds (TCG on a loaded host) is not mistaken for a dead one. Nor is a guest the host starves of CPU:
  *       when the VMM's threads spent the silence mostly waiting for a CPU ({@link #starved}: they waited longer than
- *       they ran, and at least a quarter of the silence; {@link SchedStat}), the verdict waits, up to
+ *       they ran, and at least a quarter of the silence; {@link SchedStat}), and still do since the last failed
+ *       check, the verdict waits, up to
  *       {@link #STARVED_LIMIT} of silence. A VMM stopped by a signal or a paused guest neither runs nor waits, and a
  *       guest spinning in a hung kernel runs: both are still declared dead after {@link #UNRESPONSIVE}. In a density
  *       run at a load of 30 to 70 on 2 cores, 16 of 98 idle pods were declared dead after 15 s of silence although
@@ -102,6 +103,8 @@ final class PodWatchdog implements AutoCloseable {
         CompletableFuture<Object> processEnded = CompletableFuture.anyOf(hypervisor.onExit(), hypervisor.onBackendExit());
         long lastAnswer = System.nanoTime();
         Optional<SchedStat> atLastAnswer = vmmSched.get();
+        long lastSampled = lastAnswer;
+        Optional<SchedStat> atLastSample = atLastAnswer;
         boolean starvedLogged = false;
         while (!closed) {
             long round = System.nanoTime();
@@ -112,16 +115,27 @@ final class PodWatchdog implements AutoCloseable {
                     agent.check(checkTimeout);
                     lastAnswer = System.nanoTime();
                     atLastAnswer = vmmSched.get();
+                    lastSampled = lastAnswer;
+                    atLastSample = atLastAnswer;
                     starvedLogged = false;
                 } catch (RuntimeStatusException e) {
                     failed = true;
                     Duration silent = Duration.ofNanos(System.nanoTime() - lastAnswer);
                     verdict = processVerdict();
+                    long sampled = System.nanoTime();
+                    Optional<SchedStat> now = vmmSched.get();
+                    Duration sinceSample = Duration.ofNanos(sampled - lastSampled);
+                    Optional<SchedStat> during = added(atLastAnswer, now);
+                    Optional<SchedStat> lately = added(atLastSample, now);
+                    lastSampled = sampled;
+                    atLastSample = now;
                     if (verdict == null && !closed && silent.compareTo(unresponsive) >= 0) {
-                        Optional<SchedStat> during = atLastAnswer.flatMap(then -> vmmSched.get().map(now -> now.since(then)));
                         String sched = during.map(d -> "; its VMM ran " + d.onCpu().toMillis() + " ms and waited "
                                 + d.waiting().toMillis() + " ms for a CPU meanwhile").orElse("");
-                        if (during.isPresent() && starved(during.get(), silent) && silent.compareTo(starvedLimit) < 0) {
+                        // Starved over the whole silence and still now: a VMM stopped after a starved spell is dead.
+                        boolean starved = during.isPresent() && lately.isPresent() && starved(during.get(), silent)
+                                && starved(lately.get(), sinceSample);
+                        if (starved && silent.compareTo(starvedLimit) < 0) {
                             if (!starvedLogged) {
                                 LOG.log(System.Logger.Level.WARNING, "sandbox {0}: its agent has answered no Check for "
                                         + "{1} ms{2}: the host is short of CPU, the guest is not taken for dead before "
@@ -157,6 +171,11 @@ final class PodWatchdog implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /** What {@code now} added to {@code then}; empty if either is unknown. */
+    private static Optional<SchedStat> added(Optional<SchedStat> then, Optional<SchedStat> now) {
+        return then.isPresent() && now.isPresent() ? Optional.of(now.get().since(then.get())) : Optional.empty();
     }
 
     /**

@@ -95,6 +95,19 @@ class PodWatchdogTest {
     }
 
     @Test
+    void aVmmStoppedAfterAStarvedSpellIsDeadOnceItStopped() throws Exception {
+        long origin = System.nanoTime();
+        long stopAt = STARVED_LIMIT.toNanos() / 2;
+        Supplier<Optional<SchedStat>> starvedThenStopped = () -> {
+            long passed = Math.min(System.nanoTime() - origin, stopAt); // neither runs nor waits once stopped
+            return Optional.of(new SchedStat(Duration.ofNanos(passed / 20), Duration.ofNanos(passed * 9 / 10)));
+        };
+        Verdict v = watch(starvedThenStopped, Duration.ofSeconds(10));
+        assertTrue(v.after().compareTo(Duration.ofNanos(stopAt)) >= 0, "dead while still starved: " + v);
+        assertTrue(v.after().compareTo(STARVED_LIMIT) < 0, "dead only at the starved limit: " + v);
+    }
+
+    @Test
     void withoutSchedulingFiguresTheSilenceAloneDecides() throws Exception {
         Verdict v = watch(Optional::empty, Duration.ofSeconds(10));
         assertTrue(v.after().compareTo(STARVED_LIMIT) < 0, v.toString());
