@@ -61,9 +61,10 @@ public final class Sandbox {
     /**
      * How long the first Check waits before it is sent again (checkAgent); each later one waits twice as long as the
      * one before, up to {@link #CHECK_MAX_ATTEMPT}. A guest restored from a template answers its first Check within a
-     * second on this project's TCG host when nothing else runs, and a lost request (one clone in seven, side by side
-     * in docs/benchmarks.md "A lost first Check") then costs 2 s instead of a whole 20 s attempt; a cold boot or a
-     * loaded host simply gets a few Checks, which its agent answers in turn (the later answers are dropped).
+     * second on this project's TCG host when nothing else runs, and a lost request (one clone in 13, side by side in
+     * docs/benchmarks.md, "A clone's QEMU without a copy of the kernel, and a lost first Check") then costs 2 s
+     * instead of a whole 20 s attempt; a cold boot or a loaded host simply gets a few Checks, which its agent answers
+     * in turn (the later answers are dropped).
      */
     static final Duration CHECK_FIRST_ATTEMPT = Duration.ofSeconds(2);
     /** The longest one Check waits before it is sent again. */
