@@ -47,19 +47,24 @@ build: deps
 guest: build
 	guest/image/build.sh --agent-jar $(AGENT_JAR) --out $(GUEST_OUT)
 
+# install_new MODE,SOURCE,TARGET: SOURCE as TARGET.new, then renamed to TARGET.
+install_new = install -D -m $(1) $(2) $(3).new && mv -f $(3).new $(3)
+
 # The launcher runs without the source tree, so install writes the JDK's path into it.
 install: deps build guest
 	mkdir -p build
 	sed 's|@JAVAKATA_JAVA_HOME@|$(JAVAKATA_JAVA_HOME)|' $(DIST)/containerd-shim-javakata-v2 \
 	    > build/containerd-shim-javakata-v2
-	install -D -m 0755 build/containerd-shim-javakata-v2 $(PREFIX_BIN)/containerd-shim-javakata-v2
-	install -D -m 0644 $(SHIM_JAR) $(SHARE)/javakata-shim.jar
-	install -D -m 0644 $(GUEST_OUT)/vmlinuz $(SHARE)/vmlinuz
-	install -D -m 0644 $(GUEST_OUT)/initrd.img $(SHARE)/initrd.img
-	# A new file, renamed into place: running VMs map the old one, which must not change under them.
-	install -D -m 0644 $(GUEST_OUT)/agent.img $(SHARE)/agent.img.new && mv -f $(SHARE)/agent.img.new $(SHARE)/agent.img
-	install -D -m 0644 $(GUEST_OUT)/guest-manifest.json $(SHARE)/guest-manifest.json
-	install -D -m 0755 $(VHOST_DEVICE_VSOCK) $(LIBEXEC)/vhost-device-vsock
+	# Each file is a new one, renamed into place (install(1) rewrites an existing file in place): what runs keeps the
+	# old one unchanged under it. A shim JVM reads classes from its jar while it runs, bash reads the launcher as it
+	# goes, running VMs map agent.img, and a QEMU that starts meanwhile reads the kernel and initrd whole.
+	$(call install_new,0755,build/containerd-shim-javakata-v2,$(PREFIX_BIN)/containerd-shim-javakata-v2)
+	$(call install_new,0644,$(SHIM_JAR),$(SHARE)/javakata-shim.jar)
+	$(call install_new,0644,$(GUEST_OUT)/vmlinuz,$(SHARE)/vmlinuz)
+	$(call install_new,0644,$(GUEST_OUT)/initrd.img,$(SHARE)/initrd.img)
+	$(call install_new,0644,$(GUEST_OUT)/agent.img,$(SHARE)/agent.img)
+	$(call install_new,0644,$(GUEST_OUT)/guest-manifest.json,$(SHARE)/guest-manifest.json)
+	$(call install_new,0755,$(VHOST_DEVICE_VSOCK),$(LIBEXEC)/vhost-device-vsock)
 	@if getent passwd $(QEMU_USER) >/dev/null; then \
 	    echo "install: system user $(QEMU_USER) exists"; \
 	else \

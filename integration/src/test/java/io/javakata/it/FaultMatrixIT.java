@@ -31,6 +31,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -77,7 +78,7 @@ class FaultMatrixIT {
 
     enum Victim { SHIM, QEMU, VIRTIOFSD, AGENT }
 
-    enum Phase { BOOT, RUNNING, EXEC, STOPPING }
+    enum Phase { BOOT, STARTING, RUNNING, EXEC, STOPPING }
 
     @AfterAll
     static void printTable() {
@@ -123,6 +124,42 @@ class FaultMatrixIT {
             }
         }
         record(victim, Phase.BOOT, outcome, killedAt);
+        removeAnyPodOf(config);
+        assertNothingLeft(sandbox, journal);
+    }
+
+    /**
+     * The VMM dies once the guest's init has started the agent, before the agent answers (what a guest kernel panic
+     * does too: QEMU runs with -no-reboot). RunPodSandbox fails soon, naming the VMM's exit, instead of waiting out the
+     * boot timeout for an agent that can no longer answer (with hybrid vsock, the vsock backend outlives QEMU and
+     * keeps taking CONNECTs that nobody answers).
+     */
+    @Test
+    void theVmmDiesWhileTheAgentStarts() throws Exception {
+        Set<String> before = sandboxEntries();
+        PodSandboxConfig config = podConfig("starting-qemu");
+        Files.createDirectories(Path.of(config.getLogDirectory()));
+        CompletableFuture<String> run = CompletableFuture.supplyAsync(() -> CRI.cri().runtime(BOOT_FAILS.plusSeconds(30))
+                .runPodSandbox(RunPodSandboxRequest.newBuilder().setConfig(config).setRuntimeHandler(PrivateCri.HANDLER)
+                        .build()).getPodSandboxId());
+        Path sandbox = awaitNewSandbox(before, run);
+        JsonNode journal = awaitJournal(sandbox, "vmm", run);
+        awaitConsole(sandbox, AGENT_STARTING, run);
+        long killedAt = System.nanoTime();
+        kill(processOf(journal, "vmm"), "KILL");
+        String outcome;
+        try {
+            String podId = run.get(REPORTED.toSeconds(), TimeUnit.SECONDS);
+            throw new AssertionError("RunPodSandbox succeeded although its VMM was killed before the agent answered: "
+                    + podId);
+        } catch (java.util.concurrent.ExecutionException e) {
+            assertTrue(e.getCause() instanceof StatusRuntimeException, "RunPodSandbox failed with " + e.getCause());
+            String message = e.getCause().getMessage();
+            assertTrue(message.contains("its VMM (pid " + processOf(journal, "vmm") + ") exited"),
+                    "the error names the VMM's exit: " + message);
+            outcome = "RunPodSandbox failed: " + firstLine(message);
+        }
+        record(Victim.QEMU, Phase.STARTING, outcome, killedAt);
         removeAnyPodOf(config);
         assertNothingLeft(sandbox, journal);
     }

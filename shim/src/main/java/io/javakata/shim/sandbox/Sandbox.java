@@ -1,11 +1,13 @@
 package io.javakata.shim.sandbox;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.javakata.hypervisor.AgentEndpoint;
 import io.javakata.hypervisor.ConsoleRing;
 import io.javakata.hypervisor.HostSpawner;
 import io.javakata.hypervisor.Hypervisor;
 import io.javakata.hypervisor.VmSpec;
 import io.javakata.shim.agent.Agent;
+import io.javakata.shim.agent.AgentDialer;
 import io.javakata.shim.agent.TtrpcAgent;
 import io.javakata.shim.config.RuntimeConfig;
 import io.javakata.shim.config.ShimContext;
@@ -75,6 +77,8 @@ public final class Sandbox {
     private static final Duration CHECK_SLACK = Duration.ofMillis(50);
     private static final int CONSOLE_TAIL_BYTES = 1500;
     private static final int DEAD_CONSOLE_TAIL_BYTES = 600;
+    /** What precedes the VM console's tail in a boot error. */
+    static final String CONSOLE_TAIL_HEADING = "VM console ends with:";
 
     private final String id;
     private final SandboxPaths paths;
@@ -146,6 +150,7 @@ public final class Sandbox {
         // One stack undoes the pod's resources (PodResource, in the order made): on a failure here, and in stop().
         CleanupStack undo = new CleanupStack();
         Instant started = Instant.now();
+        BootWatch watch = null;
         try {
             if (Files.exists(paths.dir())) {
                 throw Errors.alreadyExists("state directory %s already exists", paths.dir());
@@ -199,9 +204,13 @@ public final class Sandbox {
                     String.valueOf(sizing.memoryMiB()));
 
             Duration bootTimeout = config.hypervisor().bootTimeout();
-            Connection connection = launcher.dialer().dial(hypervisor.agentEndpoint(), remaining(booting, bootTimeout));
+            watch = new BootWatch(hypervisor);
+            undo.push("end the boot watch", watch::close);
+            Connection connection = dialAgent(watch, launcher.dialer(), hypervisor.agentEndpoint(), paths.consoleLog(),
+                    remaining(booting, bootTimeout));
             Agent agent = new TtrpcAgent(new TtrpcClient(connection), config.agent().requestTimeout());
             undo.push("close agent connection", agent::close);
+            watch.closeOnEnd(agent);
             Agent.Info check = checkAgent(agent::awaitBoot, sandboxId, paths.consoleLog(), remaining(booting, bootTimeout),
                     CHECK_FIRST_ATTEMPT, CHECK_MAX_ATTEMPT);
             timeline.agentAnswered();
@@ -215,16 +224,40 @@ public final class Sandbox {
             sandbox.network = network;
             sandbox.timeline = timeline;
             sandbox.hostname = spec == null ? "" : spec.path("hostname").asText("");
+            watch.close();
             PodWatchdog watchdog = PodWatchdog.start(sandboxId, hypervisor, agent, sandbox::declareDead);
             undo.push("stop watching the pod", watchdog::close);
             return sandbox;
         } catch (RuntimeStatusException e) {
+            // Read before the unwind, which stops the VM: whether the VM had ended on its own while it booted.
+            Optional<String> ended = watch == null ? Optional.empty() : watch.reason();
             undo.unwind();
-            throw e.withContext("create sandbox " + sandboxId);
+            throw new RuntimeStatusException(e.code(), bootFailure(sandboxId, ended, e.getMessage(), paths.consoleLog()),
+                    e);
         } catch (IOException | RuntimeException e) {
+            Optional<String> ended = watch == null ? Optional.empty() : watch.reason();
             undo.unwind();
-            throw Errors.unknown(e, "create sandbox %s", sandboxId);
+            throw new RuntimeStatusException(io.javakata.ttrpc.Code.UNKNOWN,
+                    bootFailure(sandboxId, ended, Errors.describe(e), paths.consoleLog()), e);
         }
+    }
+
+    /**
+     * A failed create's error: "create sandbox &lt;id&gt;: " and the step's failure, and when the VM had ended on its
+     * own while it booted (a kernel panic, a killed VMM, a dead virtiofsd), that first, so that a step which then
+     * failed for want of an answer is not taken for the cause; the VM console's tail goes last, unless the step's
+     * own error carries it.
+     */
+    static String bootFailure(String sandboxId, Optional<String> ended, String failure, Path consoleLog) {
+        String message = "create sandbox " + sandboxId + ": ";
+        if (ended.isEmpty()) {
+            return message + failure;
+        }
+        if (!failure.contains(ended.get())) {
+            message += ended.get() + " while it booted: ";
+        }
+        String tail = failure.contains(CONSOLE_TAIL_HEADING) ? "" : consoleTail(consoleLog);
+        return message + failure + (tail.isEmpty() ? "" : "; " + CONSOLE_TAIL_HEADING + "\n" + tail);
     }
 
     /**
@@ -471,8 +504,23 @@ public final class Sandbox {
                 // The console tail goes last: it is long, and the cause must stay readable on one line.
                 throw new RuntimeStatusException(e.code(), "agent did not answer Check within "
                         + timeout.toSeconds() + " s (" + sent + " sent): " + e.getMessage()
-                        + (tail.isEmpty() ? "" : "; VM console ends with:\n" + tail), e);
+                        + (tail.isEmpty() ? "" : "; " + CONSOLE_TAIL_HEADING + "\n" + tail), e);
             }
+        }
+    }
+
+    /**
+     * Connects to the agent, giving up when the VM ends meanwhile ({@link BootWatch}); a guest whose agent never
+     * listened fails with the VM console's tail, as a Check that goes unanswered does, so that the error says how far
+     * the guest got.
+     */
+    static Connection dialAgent(BootWatch watch, AgentDialer dialer, AgentEndpoint endpoint, Path consoleLog,
+                                Duration timeout) throws IOException {
+        try {
+            return watch.dial(dialer, endpoint, timeout);
+        } catch (IOException e) {
+            String tail = consoleTail(consoleLog);
+            throw tail.isEmpty() ? e : new IOException(e.getMessage() + "; " + CONSOLE_TAIL_HEADING + "\n" + tail, e);
         }
     }
 

@@ -1,0 +1,139 @@
+package io.javakata.shim.sandbox;
+
+import io.javakata.hypervisor.AgentEndpoint;
+import io.javakata.hypervisor.Hypervisor;
+import io.javakata.shim.agent.AgentDialer;
+import io.javakata.ttrpc.transport.Connection;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Ends a pod's boot as soon as its VM can no longer answer: the VMM exited (a guest kernel panic ends QEMU under
+ * {@code -no-reboot}, and so does a kill) or a backend the guest depends on did. Without it, a boot whose VM is gone
+ * waits out the whole boot timeout: a hybrid vsock backend keeps accepting connections for a guest that no longer
+ * exists and never answers their CONNECT, and an agent connection through it is never closed.
+ *
+ * <p>While the watch is open, the dial gives up at once and the agent connection it was given is closed, so that a
+ * Check or an InitGuest in flight fails at once; {@link #reason()} then says why. {@link #close()} ends the watch when
+ * the pod is up and its {@link PodWatchdog} takes over. Thread-safe.
+ */
+final class BootWatch implements AutoCloseable {
+
+    /** How much longer than its own timeout a dial is waited for (it returns by its timeout). */
+    static final Duration DIAL_SLACK = Duration.ofSeconds(5);
+
+    private final Hypervisor hypervisor;
+    private final CompletableFuture<String> ended = new CompletableFuture<>();
+    private AutoCloseable agent;
+    private boolean closed;
+
+    BootWatch(Hypervisor hypervisor) {
+        this.hypervisor = hypervisor;
+        // The first to end is the cause: a VMM killed takes its vsock backend with it, and a virtiofsd that dies may
+        // end its VMM.
+        hypervisor.onBackendExit().whenComplete((why, e) -> ended.complete(e == null ? why : "a backend of its VM exited"));
+        hypervisor.onExit().whenComplete((status, e) -> ended.complete("its VMM (pid " + hypervisor.pid() + ") exited"
+                + (status == null ? "" : " with status " + status)));
+        ended.whenComplete((v, e) -> closeAgent());
+    }
+
+    /** Why the VM can no longer answer, once it cannot: its VMM or a backend ended, whichever did first. */
+    Optional<String> reason() {
+        return Optional.ofNullable(ended.getNow(null));
+    }
+
+    /**
+     * Dials the agent, as {@code dialer} does within {@code timeout}, but fails at once when the VM ends meanwhile. A
+     * dial that succeeds after that is closed.
+     */
+    Connection dial(AgentDialer dialer, AgentEndpoint endpoint, Duration timeout) throws IOException {
+        CompletableFuture<Connection> dialed = new CompletableFuture<>();
+        Thread dialing = Thread.ofVirtual().name("dial-agent").start(() -> {
+            try {
+                Connection connection = dialer.dial(endpoint, timeout);
+                if (!dialed.complete(connection)) {
+                    closeQuietly(connection);
+                }
+            } catch (Throwable e) {
+                dialed.completeExceptionally(e);
+            }
+        });
+        try {
+            CompletableFuture.anyOf(dialed, ended).get(timeout.plus(DIAL_SLACK).toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            dialing.interrupt();
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while dialing the agent");
+        } catch (ExecutionException ignored) {
+            // Either the dial failed (its exception is read below) or the watch's future failed, which it does not.
+        } catch (TimeoutException e) {
+            dialing.interrupt();
+            throw new IOException("the dial to " + endpoint + " did not return within " + timeout.plus(DIAL_SLACK));
+        }
+        if (dialed.isDone()) {
+            try {
+                return dialed.join();
+            } catch (java.util.concurrent.CompletionException e) {
+                if (e.getCause() instanceof IOException io) {
+                    throw io;
+                }
+                throw new IOException(String.valueOf(e.getCause().getMessage()), e.getCause());
+            }
+        }
+        // The VM ended first. Interrupting ends the dial's pause between attempts; a CONNECT waiting for its answer
+        // gives up within the transport's own bound.
+        dialed.completeExceptionally(new IOException("abandoned"));
+        dialing.interrupt();
+        throw new IOException(reason().orElse("its VM ended") + " before its agent answered");
+    }
+
+    /** Closes {@code agent} as soon as the VM ends while the watch is open (at once if it has ended already). */
+    void closeOnEnd(AutoCloseable agent) {
+        boolean endedAlready;
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            this.agent = agent;
+            endedAlready = ended.isDone();
+        }
+        if (endedAlready) {
+            closeAgent();
+        }
+    }
+
+    private void closeAgent() {
+        AutoCloseable toClose;
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            toClose = agent;
+            agent = null;
+        }
+        if (toClose != null) {
+            closeQuietly(toClose);
+        }
+    }
+
+    /** Ends the watch: the VM ending from now on is the pod watchdog's to report. */
+    @Override
+    public synchronized void close() {
+        closed = true;
+        agent = null;
+    }
+
+    private static void closeQuietly(AutoCloseable closeable) {
+        try {
+            closeable.close();
+        } catch (Exception ignored) {
+            // The VM is gone: nothing more to do with this connection.
+        }
+    }
+}

@@ -1,0 +1,176 @@
+package io.javakata.shim.sandbox;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.javakata.hypervisor.AgentEndpoint;
+import io.javakata.hypervisor.Hypervisor;
+import io.javakata.shim.agent.AgentDialer;
+import io.javakata.ttrpc.transport.Connection;
+import java.io.IOException;
+import java.lang.reflect.Proxy;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A boot ends as soon as its VM does, instead of when its boot timeout runs out. */
+@Timeout(30)
+class BootWatchTest {
+
+    private static final AgentEndpoint ENDPOINT = new AgentEndpoint.HybridVsock(Path.of("/nonexistent/hvsock.sock"), 1024);
+
+    @TempDir
+    Path dir;
+
+    private final CompletableFuture<Integer> vmmExit = new CompletableFuture<>();
+    private final CompletableFuture<String> backendExit = new CompletableFuture<>();
+
+    /** A VM that runs on: neither its VMM nor a backend ever exits. */
+    static Hypervisor runningVm() {
+        return new BootWatchTest().vm();
+    }
+
+    private Hypervisor vm() {
+        return (Hypervisor) Proxy.newProxyInstance(Hypervisor.class.getClassLoader(), new Class<?>[] {Hypervisor.class},
+                (proxy, method, args) -> switch (method.getName()) {
+                    case "onExit" -> vmmExit;
+                    case "onBackendExit" -> backendExit;
+                    case "pid" -> 4242L;
+                    default -> throw new UnsupportedOperationException(method.getName());
+                });
+    }
+
+    /** A dialer that gets no answer until its timeout, as a hybrid vsock backend whose guest is gone. */
+    private static AgentDialer unanswered(CountDownLatch dialing, AtomicBoolean interrupted) {
+        return (endpoint, timeout) -> {
+            dialing.countDown();
+            try {
+                Thread.sleep(timeout);
+            } catch (InterruptedException e) {
+                interrupted.set(true);
+                throw new java.io.InterruptedIOException("interrupted");
+            }
+            throw new IOException("connect " + endpoint + ": gave up");
+        };
+    }
+
+    @Test
+    void aVmmThatExitsEndsTheDialAtOnce() throws Exception {
+        CountDownLatch dialing = new CountDownLatch(1);
+        AtomicBoolean interrupted = new AtomicBoolean();
+        try (BootWatch watch = new BootWatch(vm())) {
+            CompletableFuture<IOException> failed = CompletableFuture.supplyAsync(() -> assertThrows(IOException.class,
+                    () -> watch.dial(unanswered(dialing, interrupted), ENDPOINT, Duration.ofSeconds(90))));
+            assertTrue(dialing.await(10, TimeUnit.SECONDS));
+            long exited = System.nanoTime();
+            vmmExit.complete(0);
+            IOException e = failed.get(10, TimeUnit.SECONDS);
+            assertTrue(Duration.ofNanos(System.nanoTime() - exited).compareTo(Duration.ofSeconds(5)) < 0,
+                    "the dial ended long after the VMM exited");
+            assertEquals("its VMM (pid 4242) exited with status 0 before its agent answered", e.getMessage());
+            assertEquals(Optional.of("its VMM (pid 4242) exited with status 0"), watch.reason());
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!interrupted.get() && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        assertTrue(interrupted.get(), "the abandoned dial is interrupted");
+    }
+
+    @Test
+    void aBackendThatExitsIsTheReason() throws Exception {
+        try (BootWatch watch = new BootWatch(vm())) {
+            backendExit.complete("virtiofsd (pid 77) exited with status 1");
+            IOException e = assertThrows(IOException.class,
+                    () -> watch.dial(unanswered(new CountDownLatch(1), new AtomicBoolean()), ENDPOINT,
+                            Duration.ofSeconds(90)));
+            assertEquals("virtiofsd (pid 77) exited with status 1 before its agent answered", e.getMessage());
+        }
+    }
+
+    @Test
+    void aDialThatSucceedsOrFailsOnItsOwnIsReturnedAsItIs() throws Exception {
+        Connection connection = new Connection() {
+            @Override
+            public java.io.InputStream input() {
+                return java.io.InputStream.nullInputStream();
+            }
+
+            @Override
+            public java.io.OutputStream output() {
+                return java.io.OutputStream.nullOutputStream();
+            }
+
+            @Override
+            public String describe() {
+                return "test";
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        IOException refused = new IOException("connect: gave up after 3 attempts");
+        try (BootWatch watch = new BootWatch(vm())) {
+            assertSame(connection, watch.dial((endpoint, timeout) -> connection, ENDPOINT, Duration.ofSeconds(5)));
+            assertSame(refused, assertThrows(IOException.class, () -> watch.dial((endpoint, timeout) -> {
+                throw refused;
+            }, ENDPOINT, Duration.ofSeconds(5))));
+            assertEquals(Optional.empty(), watch.reason());
+        }
+    }
+
+    @Test
+    void theAgentConnectionIsClosedWhenTheVmEndsWhileTheWatchIsOpen() {
+        AtomicBoolean closed = new AtomicBoolean();
+        try (BootWatch watch = new BootWatch(vm())) {
+            watch.closeOnEnd(() -> closed.set(true));
+            assertFalse(closed.get());
+            vmmExit.complete(137);
+            assertTrue(closed.get(), "an agent call in flight fails at once");
+        }
+    }
+
+    @Test
+    void afterTheBootTheWatchLeavesTheAgentAlone() {
+        AtomicBoolean closed = new AtomicBoolean();
+        BootWatch watch = new BootWatch(vm());
+        watch.closeOnEnd(() -> closed.set(true));
+        watch.close();
+        vmmExit.complete(0);
+        assertFalse(closed.get(), "once the pod is up, the watchdog reports a VM that ends");
+    }
+
+    @Test
+    void aCreateThatFailsAfterTheVmEndedSaysSoFirstWithTheConsoleTail() throws Exception {
+        Path log = dir.resolve("console.log");
+        Files.writeString(log, "[   14.1] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100\n");
+        String message = Sandbox.bootFailure("s1", Optional.of("its VMM (pid 9) exited with status 0"),
+                "agent did not answer Check within 90 s (1 sent): connection closed", log);
+        assertEquals("create sandbox s1: its VMM (pid 9) exited with status 0 while it booted: agent did not answer "
+                + "Check within 90 s (1 sent): connection closed; VM console ends with:\n"
+                + "[   14.1] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100", message);
+    }
+
+    @Test
+    void aFailureThatAlreadyNamesTheEndIsNotPrefixedTwice() throws Exception {
+        Path log = dir.resolve("console.log");
+        Files.writeString(log, "[    3.7] javakata-init: exec agent\n");
+        String failure = "its VMM (pid 9) exited with status 0 before its agent answered; VM console ends with:\n"
+                + "[    3.7] javakata-init: exec agent";
+        assertEquals("create sandbox s1: " + failure,
+                Sandbox.bootFailure("s1", Optional.of("its VMM (pid 9) exited with status 0"), failure, log));
+        assertEquals("create sandbox s1: no room", Sandbox.bootFailure("s1", Optional.empty(), "no room", log));
+    }
+}
