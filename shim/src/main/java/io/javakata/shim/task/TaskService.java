@@ -100,6 +100,14 @@ public final class TaskService {
      * at once, then the exit waits at most TaskProcess.RELAY_DRAIN for containerd's FIFOs.
      */
     private static final Duration FINAL_EXITS_WAIT = TaskProcess.RELAY_DRAIN.plusSeconds(1);
+    /**
+     * How long a shim that has no task left (its last one deleted, or the create of its first one failed) waits for
+     * containerd's Shutdown before it exits on its own. containerd sends Shutdown right after the Delete, but gives up
+     * on it after its shim shutdown timeout (3 s by default), and a containerd that restarts meanwhile never sends it;
+     * a shim that waited for it forever would be a JVM left behind for nothing, since nothing can use it again: a
+     * pod's last task is its sandbox's.
+     */
+    static final Duration ORPHAN_EXIT = Duration.ofSeconds(60);
 
     private final ShimContext ctx;
     private final EventPublisher events;
@@ -109,6 +117,8 @@ public final class TaskService {
     private final ReentrantLock createLock = new ReentrantLock();
     private final ReentrantLock eventLock = new ReentrantLock();
     private volatile Sandbox sandbox;
+    private volatile Duration orphanExit = ORPHAN_EXIT;
+    private final java.util.concurrent.atomic.AtomicBoolean exiting = new java.util.concurrent.atomic.AtomicBoolean();
 
     public TaskService(ShimContext ctx, EventPublisher events, Runnable exitShim) {
         this(ctx, events, exitShim, VmLauncher.forConfig(ctx.config()));
@@ -150,6 +160,7 @@ public final class TaskService {
 
     CreateTaskResponse create(CreateTaskRequest request) {
         createLock.lock();
+        boolean created = false;
         try {
             String id = TaskIds.container(request.getId());
             if (containers.containsKey(id)) {
@@ -177,6 +188,7 @@ public final class TaskService {
             }
             sandbox = pod;
             containers.put(id, container);
+            created = true;
             events.publish("/tasks/create", TaskCreate.newBuilder().setContainerId(id).setBundle(request.getBundle())
                     .addAllRootfs(request.getRootfsList())
                     .setIo(TaskIO.newBuilder().setStdin(stdio.stdin()).setStdout(stdio.stdout())
@@ -185,6 +197,9 @@ public final class TaskService {
             return CreateTaskResponse.newBuilder().setPid((int) container.pid()).build();
         } finally {
             createLock.unlock();
+            if (!created) {
+                exitIfOrphaned();
+            }
         }
     }
 
@@ -328,6 +343,7 @@ public final class TaskService {
             eventLock.unlock();
         }
         stopSandboxIfUnused();
+        exitIfOrphaned();
         return DeleteResponse.newBuilder().setPid((int) container.pid()).setExitStatus(exit.status())
                 .setExitedAt(Protos.timestamp(exit.exitedAt())).build();
     }
@@ -363,8 +379,43 @@ public final class TaskService {
         }
         stopSandboxIfUnused();
         LOG.log(System.Logger.Level.INFO, "no task left: shim exits");
-        CompletableFuture.delayedExecutor(EXIT_DELAY_MILLIS, TimeUnit.MILLISECONDS).execute(exitShim);
+        CompletableFuture.delayedExecutor(EXIT_DELAY_MILLIS, TimeUnit.MILLISECONDS).execute(this::exit);
         return Empty.getDefaultInstance();
+    }
+
+    /**
+     * When no task is left: exits the shim after {@link #ORPHAN_EXIT} unless containerd's Shutdown has made it exit by
+     * then, or a task has been created meanwhile.
+     */
+    private void exitIfOrphaned() {
+        if (!containers.isEmpty() || sandbox != null) {
+            return;
+        }
+        Duration wait = orphanExit;
+        CompletableFuture.delayedExecutor(wait.toMillis(), TimeUnit.MILLISECONDS).execute(() -> {
+            createLock.lock();
+            try {
+                if (!containers.isEmpty() || sandbox != null || exiting.get()) {
+                    return;
+                }
+            } finally {
+                createLock.unlock();
+            }
+            LOG.log(System.Logger.Level.WARNING, "no task left and no Shutdown from containerd within "
+                    + wait.toSeconds() + " s: shim exits");
+            exit();
+        });
+    }
+
+    private void exit() {
+        if (exiting.compareAndSet(false, true)) {
+            exitShim.run();
+        }
+    }
+
+    /** For tests: how long a shim with no task left waits for Shutdown. */
+    void orphanExitAfter(Duration wait) {
+        orphanExit = Objects.requireNonNull(wait, "wait");
     }
 
     Empty closeIO(CloseIORequest request) {

@@ -222,6 +222,28 @@ class TaskServiceTest {
     }
 
     @Test
+    void aShimWhoseLastTaskIsDeletedExitsOnItsOwnWhenNoShutdownComes() throws Exception {
+        service.orphanExitAfter(Duration.ofMillis(300));
+        agent.programs.put("c1", p -> p.exit(0));
+        create("c1", "", "");
+        call("Start", StartRequest.newBuilder().setId("c1").build(), io.containerd.task.v2.StartResponse.parser());
+        call("Wait", WaitRequest.newBuilder().setId("c1").build(), WaitResponse.parser());
+        assertFalse(shimExited.await(600, TimeUnit.MILLISECONDS), "a task left (stopped, not deleted) keeps the shim");
+        call("Delete", DeleteRequest.newBuilder().setId("c1").build(), DeleteResponse.parser());
+        // No Shutdown: containerd gave up on it (its shim shutdown timeout) or restarted meanwhile.
+        assertTrue(shimExited.await(5, TimeUnit.SECONDS), "with no task left the shim exits without Shutdown");
+    }
+
+    @Test
+    void aShimWhoseFirstCreateFailedExitsOnItsOwnWhenNoShutdownComes() throws Exception {
+        service.orphanExitAfter(Duration.ofMillis(300));
+        RuntimeStatusException e = failure(() -> call("Create", CreateTaskRequest.newBuilder().setId("c1")
+                .setBundle(tmp.resolve("no-such-bundle").toString()).build(), CreateTaskResponse.parser()));
+        assertTrue(e.getMessage().contains("no-such-bundle"), e.getMessage());
+        assertTrue(shimExited.await(5, TimeUnit.SECONDS), "a shim that never got a task exits without Shutdown");
+    }
+
+    @Test
     void illegalOperationsAreRefusedWithTheirCodes() throws Exception {
         CompletableFuture<Integer> signalled = new CompletableFuture<>();
         agent.programs.put("c1", p -> {
