@@ -2,6 +2,7 @@ package io.javakata.shim.sandbox;
 
 import io.javakata.hypervisor.AgentEndpoint;
 import io.javakata.hypervisor.Hypervisor;
+import io.javakata.hypervisor.SchedStat;
 import io.javakata.shim.agent.AgentDialer;
 import io.javakata.ttrpc.transport.Connection;
 import java.io.IOException;
@@ -12,12 +13,15 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
 
 /**
  * Ends a pod's boot as soon as its VM can no longer answer: the VMM exited (a guest kernel panic ends QEMU under
- * {@code -no-reboot}, and so does a kill) or a backend the guest depends on did. Without it, a boot whose VM is gone
- * waits out the whole boot timeout: a hybrid vsock backend keeps accepting connections for a guest that no longer
- * exists and never answers their CONNECT, and an agent connection through it is never closed.
+ * {@code -no-reboot}, and so does a kill), a backend the guest depends on did, or the VMM has not been on a CPU, nor
+ * waited for one, for {@link #FROZEN} (stopped by SIGSTOP, or frozen: a booting guest always has work, and even an
+ * idle one takes its timer's interrupts). Without it, a boot whose VM is gone waits out the whole boot timeout: a
+ * hybrid vsock backend keeps accepting connections for a guest that no longer exists and never answers their CONNECT,
+ * and an agent connection through it is never closed.
  *
  * <p>While the watch is open, the dial gives up at once and the agent connection it was given is closed, so that a
  * Check or an InitGuest in flight fails at once; {@link #reason()} then says why. {@link #close()} ends the watch when
@@ -27,13 +31,23 @@ final class BootWatch implements AutoCloseable {
 
     /** How much longer than its own timeout a dial is waited for (it returns by its timeout). */
     static final Duration DIAL_SLACK = Duration.ofSeconds(5);
+    /** How long a VMM may go without running or waiting to run before the boot counts it as stopped. */
+    static final Duration FROZEN = Duration.ofSeconds(15);
+    /** How often the VMM's scheduling statistics are read during the boot. */
+    static final Duration SAMPLE = Duration.ofSeconds(1);
 
     private final Hypervisor hypervisor;
     private final CompletableFuture<String> ended = new CompletableFuture<>();
+    private final Thread sampler;
     private AutoCloseable agent;
     private boolean closed;
 
     BootWatch(Hypervisor hypervisor) {
+        this(hypervisor, hypervisor::vmmSchedStat, FROZEN, SAMPLE);
+    }
+
+    /** For tests: the VMM's scheduling read from {@code schedStat}, stopped after {@code frozen} without a change. */
+    BootWatch(Hypervisor hypervisor, Supplier<Optional<SchedStat>> schedStat, Duration frozen, Duration sample) {
         this.hypervisor = hypervisor;
         // The first to end is the cause: a VMM killed takes its vsock backend with it, and a virtiofsd that dies may
         // end its VMM.
@@ -41,6 +55,34 @@ final class BootWatch implements AutoCloseable {
         hypervisor.onExit().whenComplete((status, e) -> ended.complete("its VMM (pid " + hypervisor.pid() + ") exited"
                 + (status == null ? "" : " with status " + status)));
         ended.whenComplete((v, e) -> closeAgent());
+        sampler = Thread.ofVirtual().name("boot-watch").start(() -> watchScheduling(schedStat, frozen, sample));
+    }
+
+    /**
+     * Reads the VMM's time on a CPU and waiting for one every {@code sample}; when neither has changed for
+     * {@code frozen}, the VM has ended for the boot. Gives no verdict when the statistics cannot be read.
+     */
+    private void watchScheduling(Supplier<Optional<SchedStat>> schedStat, Duration frozen, Duration sample) {
+        Optional<SchedStat> last = schedStat.get();
+        long changed = System.nanoTime();
+        while (last.isPresent() && !ended.isDone()) {
+            try {
+                Thread.sleep(sample);
+            } catch (InterruptedException e) {
+                return; // closed
+            }
+            Optional<SchedStat> now = schedStat.get();
+            if (now.isEmpty()) {
+                return; // the VMM is gone, which its exit reports
+            }
+            if (!now.equals(last)) {
+                last = now;
+                changed = System.nanoTime();
+            } else if (System.nanoTime() - changed >= frozen.toNanos()) {
+                ended.complete("its VMM (pid " + hypervisor.pid() + ") stopped running (neither on a CPU nor "
+                        + "waiting for one for " + frozen.toSeconds() + " s: stopped by a signal, or frozen)");
+            }
+        }
     }
 
     /** Why the VM can no longer answer, once it cannot: its VMM or a backend ended, whichever did first. */
@@ -124,9 +166,12 @@ final class BootWatch implements AutoCloseable {
 
     /** Ends the watch: the VM ending from now on is the pod watchdog's to report. */
     @Override
-    public synchronized void close() {
-        closed = true;
-        agent = null;
+    public void close() {
+        synchronized (this) {
+            closed = true;
+            agent = null;
+        }
+        sampler.interrupt();
     }
 
     private static void closeQuietly(AutoCloseable closeable) {

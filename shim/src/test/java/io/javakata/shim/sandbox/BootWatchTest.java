@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.javakata.hypervisor.AgentEndpoint;
 import io.javakata.hypervisor.Hypervisor;
+import io.javakata.hypervisor.SchedStat;
 import io.javakata.shim.agent.AgentDialer;
 import io.javakata.ttrpc.transport.Connection;
 import java.io.IOException;
@@ -47,6 +48,7 @@ class BootWatchTest {
                     case "onExit" -> vmmExit;
                     case "onBackendExit" -> backendExit;
                     case "pid" -> 4242L;
+                    case "vmmSchedStat" -> Optional.empty();
                     default -> throw new UnsupportedOperationException(method.getName());
                 });
     }
@@ -150,6 +152,48 @@ class BootWatchTest {
         watch.close();
         vmmExit.complete(0);
         assertFalse(closed.get(), "once the pod is up, the watchdog reports a VM that ends");
+    }
+
+    @Test
+    void aVmmThatNeitherRunsNorWaitsEndsTheBoot() throws Exception {
+        SchedStat stopped = new SchedStat(Duration.ofMillis(1200), Duration.ofMillis(30));
+        CountDownLatch closed = new CountDownLatch(1);
+        try (BootWatch watch = new BootWatch(vm(), () -> Optional.of(stopped), Duration.ofMillis(300),
+                Duration.ofMillis(20))) {
+            watch.closeOnEnd(closed::countDown);
+            IOException e = assertThrows(IOException.class, () -> watch.dial(unanswered(new CountDownLatch(1),
+                    new AtomicBoolean()), ENDPOINT, Duration.ofSeconds(20)));
+            assertEquals("its VMM (pid 4242) stopped running (neither on a CPU nor waiting for one for 0 s: stopped "
+                    + "by a signal, or frozen) before its agent answered", e.getMessage());
+            assertTrue(closed.await(5, TimeUnit.SECONDS), "the agent connection is closed");
+        }
+    }
+
+    @Test
+    void aVmmThatRunsOrWaitsForACpuIsNotFrozen() throws Exception {
+        java.util.concurrent.atomic.AtomicLong ran = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.atomic.AtomicLong waited = new java.util.concurrent.atomic.AtomicLong();
+        AtomicBoolean starvedTurn = new AtomicBoolean();
+        // Alternately a little time on a CPU and a little waiting for one (a host short of CPU): never frozen.
+        try (BootWatch watch = new BootWatch(vm(), () -> {
+            if (starvedTurn.getAndSet(!starvedTurn.get())) {
+                waited.addAndGet(1);
+            } else {
+                ran.addAndGet(1);
+            }
+            return Optional.of(new SchedStat(Duration.ofNanos(ran.get()), Duration.ofNanos(waited.get())));
+        }, Duration.ofMillis(200), Duration.ofMillis(20))) {
+            TimeUnit.MILLISECONDS.sleep(800);
+            assertEquals(Optional.empty(), watch.reason());
+        }
+    }
+
+    @Test
+    void noSchedulingStatisticsGiveNoVerdict() throws Exception {
+        try (BootWatch watch = new BootWatch(vm(), Optional::empty, Duration.ofMillis(100), Duration.ofMillis(10))) {
+            TimeUnit.MILLISECONDS.sleep(400);
+            assertEquals(Optional.empty(), watch.reason());
+        }
     }
 
     @Test
