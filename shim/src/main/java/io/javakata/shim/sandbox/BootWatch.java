@@ -109,13 +109,13 @@ final class BootWatch implements AutoCloseable {
         try {
             CompletableFuture.anyOf(dialed, ended).get(timeout.plus(DIAL_SLACK).toMillis(), TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
-            dialing.interrupt();
+            abandon(dialed, dialing);
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("interrupted while dialing the agent");
         } catch (ExecutionException ignored) {
             // Either the dial failed (its exception is read below) or the watch's future failed, which it does not.
         } catch (TimeoutException e) {
-            dialing.interrupt();
+            abandon(dialed, dialing);
             throw new IOException("the dial to " + endpoint + " did not return within " + timeout.plus(DIAL_SLACK));
         }
         if (dialed.isDone()) {
@@ -128,11 +128,21 @@ final class BootWatch implements AutoCloseable {
                 throw new IOException(String.valueOf(e.getCause().getMessage()), e.getCause());
             }
         }
-        // The VM ended first. Interrupting ends the dial's pause between attempts; a CONNECT waiting for its answer
-        // gives up within the transport's own bound.
-        dialed.completeExceptionally(new IOException("abandoned"));
-        dialing.interrupt();
+        abandon(dialed, dialing);
         throw new IOException(reason().orElse("its VM ended") + " before its agent answered");
+    }
+
+    /**
+     * Gives up a dial still under way: a connection it makes after all is closed (its thread finds {@code dialed}
+     * complete). Interrupting ends the dial's pause between attempts; a CONNECT waiting for its answer gives up within
+     * the transport's own bound.
+     */
+    private static void abandon(CompletableFuture<Connection> dialed, Thread dialing) {
+        if (dialed.completeExceptionally(new IOException("abandoned"))) {
+            dialing.interrupt();
+        } else if (!dialed.isCompletedExceptionally()) {
+            closeQuietly(dialed.join()); // it connected right then
+        }
     }
 
     /** Closes {@code agent} as soon as the VM ends while the watch is open (at once if it has ended already). */
