@@ -103,7 +103,9 @@ public final class TaskService {
     /**
      * How long a shim that has no task left (its last one deleted, or the create of its first one failed) waits for
      * containerd's Shutdown before it exits on its own. containerd sends Shutdown right after the Delete, but gives up
-     * on it after its shim shutdown timeout (3 s by default), and a containerd that restarts meanwhile never sends it;
+     * on it after its shim shutdown timeout and only logs that (containerd {@code runtime/v2/shim.go}, waitShutdown;
+     * the timeout is {@code io.containerd.timeout.shim.shutdown}, 3 s by default), and a containerd that restarts
+     * meanwhile never sends it;
      * a shim that waited for it forever would be a JVM left behind for nothing, since nothing can use it again: a
      * pod's last task is its sandbox's.
      */
