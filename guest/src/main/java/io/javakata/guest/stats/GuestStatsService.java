@@ -14,7 +14,7 @@ import java.util.Map;
 
 /**
  * {@code GuestStats}: the guest's memory (/proc/meminfo), load averages (/proc/loadavg) and uptime (/proc/uptime) as
- * its kernel counts them (docs/protocol-facts.md §14.6), for the pod's metrics on the host. Reads three small files
+ * its kernel counts them (proc(5): /proc/meminfo, /proc/loadavg, /proc/uptime), for the pod's metrics on the host. Reads three small files
  * per call; stateless.
  */
 public final class GuestStatsService {
