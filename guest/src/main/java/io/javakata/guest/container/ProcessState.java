@@ -91,9 +91,9 @@ public sealed interface ProcessState {
      * A signal for a process that has exited is NOT_FOUND ("process already finished"): CRI's StopContainer ignores
      * exactly that code (containerd {@code runtime/v2/runc/task/service.go}, containerd/errdefs). Registered, starting
      * and the exec-only events are never seen by an init, nor created and the init-only events by an exec; the table
-     * still answers them. An init may be signalled, paused or updated while created (the runtime refuses what it cannot do) and deleted in any state but removed.
-     * An exec may be removed unless it may be running (starting or running), as runc's shim refuses to delete a
-     * running exec.
+     * still answers them. An init may be signalled, paused or updated while created (the runtime refuses what it
+     * cannot do) and deleted in any state but removed. An exec may be removed unless it may be running (starting or
+     * running), as runc's shim refuses to delete a running exec.
      */
     default ProcessState next(Event event) {
         return switch (this) {
