@@ -3,6 +3,7 @@ package io.javakata.shim.sandbox;
 import io.javakata.hypervisor.AgentEndpoint;
 import io.javakata.hypervisor.Hypervisor;
 import io.javakata.hypervisor.SchedStat;
+import io.javakata.hypervisor.VmEnd;
 import io.javakata.shim.agent.AgentDialer;
 import io.javakata.ttrpc.transport.Connection;
 import java.io.IOException;
@@ -49,11 +50,7 @@ final class BootWatch implements AutoCloseable {
     /** For tests: the VMM's scheduling read from {@code schedStat}, stopped after {@code frozen} without a change. */
     BootWatch(Hypervisor hypervisor, Supplier<Optional<SchedStat>> schedStat, Duration frozen, Duration sample) {
         this.hypervisor = hypervisor;
-        // The first to end is the cause: a VMM killed takes its vsock backend with it, and a virtiofsd that dies may
-        // end its VMM.
-        hypervisor.onBackendExit().whenComplete((why, e) -> ended.complete(e == null ? why : "a backend of its VM exited"));
-        hypervisor.onExit().whenComplete((status, e) -> ended.complete("its VMM (pid " + hypervisor.pid() + ") exited"
-                + (status == null ? "" : " with status " + status)));
+        VmEnd.watch(hypervisor).thenAccept(ended::complete);
         ended.whenComplete((v, e) -> closeAgent());
         sampler = Thread.ofVirtual().name("boot-watch").start(() -> watchScheduling(schedStat, frozen, sample));
     }
@@ -85,9 +82,27 @@ final class BootWatch implements AutoCloseable {
         }
     }
 
-    /** Why the VM can no longer answer, once it cannot: its VMM or a backend ended, whichever did first. */
+    /** Why the VM can no longer answer, once it cannot: its VMM or a backend ended ({@link VmEnd}), or it froze. */
     Optional<String> reason() {
         return Optional.ofNullable(ended.getNow(null));
+    }
+
+    /**
+     * {@link #reason()} for a boot that failed: when a process of the VM has exited but which one was the cause is not
+     * settled yet (a backend's exit waits up to {@link VmEnd#GRACE} for its VMM's), waits for it, a little longer than
+     * that at most. A VM whose processes all run costs no wait.
+     */
+    Optional<String> settledReason() {
+        if (!ended.isDone() && (hypervisor.onExit().isDone() || hypervisor.onBackendExit().isDone())) {
+            try {
+                ended.get(VmEnd.GRACE.plusSeconds(1).toMillis(), TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (ExecutionException | TimeoutException e) {
+                // reported as not known
+            }
+        }
+        return reason();
     }
 
     /**

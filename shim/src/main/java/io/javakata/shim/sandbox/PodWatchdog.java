@@ -2,6 +2,7 @@ package io.javakata.shim.sandbox;
 
 import io.javakata.hypervisor.Hypervisor;
 import io.javakata.hypervisor.SchedStat;
+import io.javakata.hypervisor.VmEnd;
 import io.javakata.shim.agent.Agent;
 import io.javakata.ttrpc.RuntimeStatusException;
 import java.time.Duration;
@@ -17,8 +18,8 @@ import java.util.function.Supplier;
  * Declares a pod dead when it can no longer run anything, so that its containers are reported EXITED
  * and CRI can stop and remove it instead of waiting on a VM that will never answer:
  * <ul>
- *   <li>the VMM exited (at once);</li>
- *   <li>a backend the guest depends on exited: virtiofsd ({@link Hypervisor#onBackendExit()}, at once);</li>
+ *   <li>the VMM exited (at once), or a backend the guest depends on did: virtiofsd, the vsock backend
+ *       ({@link Hypervisor#onBackendExit()}; {@link VmEnd} says which was the cause);</li>
  *   <li>the agent has answered no {@code Check} for {@link #UNRESPONSIVE}: a frozen guest (QMP {@code stop}),
  *       a hung agent, a guest kernel that no longer schedules it. A check is sent every {@link #PERIOD} (every
  *       {@link #RETRY_PERIOD} once one failed) with a deadline of {@link #CHECK_TIMEOUT}, so a dead pod is
@@ -100,7 +101,7 @@ final class PodWatchdog implements AutoCloseable {
     }
 
     private void watch() {
-        CompletableFuture<Object> processEnded = CompletableFuture.anyOf(hypervisor.onExit(), hypervisor.onBackendExit());
+        CompletableFuture<String> processEnded = VmEnd.watch(hypervisor);
         long lastAnswer = System.nanoTime();
         Optional<SchedStat> atLastAnswer = vmmSched.get();
         long lastSampled = lastAnswer;
@@ -109,7 +110,7 @@ final class PodWatchdog implements AutoCloseable {
         while (!closed) {
             long round = System.nanoTime();
             boolean failed = false;
-            String verdict = processVerdict();
+            String verdict = processEnded.getNow(null);
             if (verdict == null) {
                 try {
                     agent.check(checkTimeout);
@@ -121,7 +122,7 @@ final class PodWatchdog implements AutoCloseable {
                 } catch (RuntimeStatusException e) {
                     failed = true;
                     Duration silent = Duration.ofNanos(System.nanoTime() - lastAnswer);
-                    verdict = processVerdict();
+                    verdict = processEnded.getNow(null);
                     long sampled = System.nanoTime();
                     Optional<SchedStat> now = vmmSched.get();
                     Duration sinceSample = Duration.ofNanos(sampled - lastSampled);
@@ -185,18 +186,6 @@ final class PodWatchdog implements AutoCloseable {
     static boolean starved(SchedStat during, Duration silence) {
         return during.waiting().compareTo(during.onCpu()) > 0
                 && during.waiting().compareTo(silence.dividedBy(4)) >= 0;
-    }
-
-    /** Why the VM's processes say the pod is dead, or null while they run. */
-    private String processVerdict() {
-        if (hypervisor.onBackendExit().isDone()) {
-            return hypervisor.onBackendExit().getNow("a backend of the VM exited");
-        }
-        if (hypervisor.onExit().isDone()) {
-            Integer code = hypervisor.onExit().exceptionally(e -> null).getNow(null);
-            return "its VMM pid " + hypervisor.pid() + " exited with status " + code;
-        }
-        return null;
     }
 
     /** Stops watching: an orderly stop is not a death. Idempotent. */

@@ -230,12 +230,12 @@ public final class Sandbox {
             return sandbox;
         } catch (RuntimeStatusException e) {
             // Read before the unwind, which stops the VM: whether the VM had ended on its own while it booted.
-            Optional<String> ended = watch == null ? Optional.empty() : watch.reason();
+            Optional<String> ended = watch == null ? Optional.empty() : watch.settledReason();
             undo.unwind();
             throw new RuntimeStatusException(e.code(), bootFailure(sandboxId, ended, e.getMessage(), paths.consoleLog()),
                     e);
         } catch (IOException | RuntimeException e) {
-            Optional<String> ended = watch == null ? Optional.empty() : watch.reason();
+            Optional<String> ended = watch == null ? Optional.empty() : watch.settledReason();
             undo.unwind();
             throw new RuntimeStatusException(io.javakata.ttrpc.Code.UNKNOWN,
                     bootFailure(sandboxId, ended, Errors.describe(e), paths.consoleLog()), e);

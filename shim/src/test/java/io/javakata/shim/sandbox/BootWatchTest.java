@@ -101,6 +101,20 @@ class BootWatchTest {
         }
     }
 
+    /** A dial that failed on its own as the VM ended: the failure's cause is read once it is settled. */
+    @Test
+    void aFailedBootWaitsForTheCauseOnlyWhenAProcessOfTheVmExited() throws Exception {
+        try (BootWatch watch = new BootWatch(vm())) {
+            long before = System.nanoTime();
+            assertEquals(Optional.empty(), watch.settledReason());
+            assertTrue(Duration.ofNanos(System.nanoTime() - before).compareTo(Duration.ofMillis(500)) < 0,
+                    "a VM whose processes run costs no wait");
+            backendExit.complete("virtiofsd pid 77 exited with code 0 while the VM ran");
+            CompletableFuture.delayedExecutor(200, TimeUnit.MILLISECONDS).execute(() -> vmmExit.complete(137));
+            assertEquals(Optional.of("its VMM (pid 4242) exited with status 137"), watch.settledReason());
+        }
+    }
+
     @Test
     void aDialThatSucceedsOrFailsOnItsOwnIsReturnedAsItIs() throws Exception {
         Connection connection = new Connection() {
