@@ -6,6 +6,7 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -36,8 +37,8 @@ public final class HybridVsockTransport implements Transport {
     }
 
     @Override
-    public Connection connect(Duration timeout) throws IOException {
-        return Retry.until(describe(), timeout, this::handshake);
+    public Connection connect(Duration timeout, CompletableFuture<?> giveUp) throws IOException {
+        return Retry.until(describe(), timeout, giveUp, remaining -> handshake(remaining, giveUp));
     }
 
     @Override
@@ -45,25 +46,27 @@ public final class HybridVsockTransport implements Transport {
         return "hvsock:" + socket + ":" + port;
     }
 
-    private Connection handshake(Duration remaining) throws IOException {
+    private Connection handshake(Duration remaining, CompletableFuture<?> giveUp) throws IOException {
         UnixConnection connection = UnixConnection.connect(socket);
         Duration wait = remaining.compareTo(MIN_REPLY_WAIT) < 0 ? MIN_REPLY_WAIT
                 : remaining.compareTo(MAX_REPLY_WAIT) > 0 ? MAX_REPLY_WAIT : remaining;
-        // Closing the connection is what unblocks a read that gets no reply.
+        // Closing the connection is what unblocks a read that gets no reply: after the wait, or when the caller gives
+        // up (a vsock backend keeps taking CONNECTs for a guest that has gone, and never answers them).
         CompletableFuture<Void> replied = new CompletableFuture<>();
         replied.orTimeout(wait.toNanos(), TimeUnit.NANOSECONDS).whenComplete((v, e) -> {
             if (e != null) {
                 closeQuietly(connection);
             }
         });
+        giveUp.whenComplete((v, e) -> replied.completeExceptionally(new CancellationException("given up")));
         try {
             connection.output().write(("CONNECT " + port + "\n").getBytes(StandardCharsets.US_ASCII));
             connection.output().flush();
             String line = readLine(connection.input());
-            if (replied.isCompletedExceptionally()) {
-                throw new IOException("no answer to CONNECT " + port + " within " + wait);
+            if (!replied.complete(null)) {
+                throw new IOException(giveUp.isDone() ? "CONNECT " + port + " given up before its answer"
+                        : "no answer to CONNECT " + port + " within " + wait);
             }
-            replied.complete(null);
             if (line == null) {
                 throw new IOException("VMM closed the connection after CONNECT " + port
                         + " (is the guest listening on that port?)");

@@ -3,10 +3,15 @@ package io.javakata.ttrpc.transport;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * Connect retries with exponential back-off until a deadline (Kata {@code sock/hybrid_vsock.rs}): the
- * VMM's socket appears, and the guest starts listening, a while after the VMM starts.
+ * VMM's socket appears, and the guest starts listening, a while after the VMM starts. A caller that learns the
+ * endpoint can no longer answer (its VM ended) completes {@code giveUp}, and the retries stop at once.
  */
 final class Retry {
 
@@ -23,17 +28,24 @@ final class Retry {
     }
 
     /**
-     * Runs {@code attempt} until it succeeds or {@code timeout} has passed; at least once.
+     * Runs {@code attempt} until it succeeds, {@code timeout} has passed (at least once) or {@code giveUp} completes
+     * (then not once more).
      *
-     * @throws IOException "connect &lt;what&gt;: gave up after N attempts in T: &lt;last error&gt;"
+     * @throws IOException "connect &lt;what&gt;: gave up after N attempts in T: &lt;last error&gt;", or "connect
+     *     &lt;what&gt;: given up after N attempts" when {@code giveUp} completed
      */
-    static <T> T until(String what, Duration timeout, Attempt<T> attempt) throws IOException {
+    static <T> T until(String what, Duration timeout, CompletableFuture<?> giveUp, Attempt<T> attempt)
+            throws IOException {
         long deadline = System.nanoTime() + timeout.toNanos();
         long pause = FIRST_PAUSE_NANOS;
         int attempts = 0;
+        IOException last = null;
         while (true) {
+            if (giveUp.isDone()) {
+                throw new IOException("connect " + what + ": given up after " + attempts + " attempts"
+                        + (last == null ? "" : " (last error: " + last.getMessage() + ")"), last);
+            }
             attempts++;
-            IOException last;
             try {
                 return attempt.run(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
             } catch (InterruptedIOException e) {
@@ -42,12 +54,14 @@ final class Retry {
                 last = e;
             }
             long left = deadline - System.nanoTime();
-            if (left <= 0) {
+            if (left <= 0 && !giveUp.isDone()) {
                 throw new IOException("connect " + what + ": gave up after " + attempts + " attempts in "
                         + timeout + ": " + last.getMessage(), last);
             }
             try {
-                Thread.sleep(Duration.ofNanos(Math.min(pause, left)));
+                giveUp.get(Math.max(0, Math.min(pause, left)), TimeUnit.NANOSECONDS);
+            } catch (TimeoutException | ExecutionException e) {
+                // the pause is over, or the caller gave up (checked above)
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new InterruptedIOException("connect " + what + ": interrupted after " + attempts + " attempts");

@@ -3,6 +3,7 @@ package io.javakata.ttrpc.transport;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * The host side of the agent's virtio-serial port: QEMU exposes the port's chardev as a Unix socket
@@ -18,8 +19,8 @@ public final class SerialTransport implements Transport {
     }
 
     @Override
-    public Connection connect(Duration timeout) throws IOException {
-        return Retry.until(describe(), timeout, remaining -> UnixConnection.connect(socket));
+    public Connection connect(Duration timeout, CompletableFuture<?> giveUp) throws IOException {
+        return Retry.until(describe(), timeout, giveUp, remaining -> UnixConnection.connect(socket));
     }
 
     @Override

@@ -4,6 +4,7 @@ import io.javakata.sys.VsockSocket;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * AF_VSOCK to a guest (vhost-vsock): connects to {@code port} on context {@code cid} through
@@ -39,8 +40,8 @@ public final class VsockTransport implements Transport {
     }
 
     @Override
-    public Connection connect(Duration timeout) throws IOException {
-        return Retry.until(describe(), timeout, remaining -> dialer.dial(cid, port,
+    public Connection connect(Duration timeout, CompletableFuture<?> giveUp) throws IOException {
+        return Retry.until(describe(), timeout, giveUp, remaining -> dialer.dial(cid, port,
                 remaining.compareTo(MAX_ATTEMPT) < 0 && remaining.isPositive() ? remaining : MAX_ATTEMPT));
     }
 

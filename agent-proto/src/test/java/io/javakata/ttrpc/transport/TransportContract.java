@@ -135,6 +135,31 @@ abstract class TransportContract {
     /** What the last error says on this transport when nobody (or the VMM, for the guest) refuses. */
     abstract void refusedDetail(String message);
 
+    /**
+     * A caller that learns its guest is gone gives up, and the dial ends at once instead of at its timeout: between
+     * attempts (refused), and in the middle of one (hybrid vsock: a CONNECT nobody answers, what a vsock backend
+     * whose VM ended does).
+     */
+    @Test
+    void aDialGivenUpEndsAtOnce() throws Exception {
+        Transport transport = start(handshake() ? FakeGuest.Behaviour.SILENT : FakeGuest.Behaviour.REFUSE);
+        CompletableFuture<Void> giveUp = new CompletableFuture<>();
+        CompletableFuture<IOException> dial = CompletableFuture.supplyAsync(
+                () -> assertThrows(IOException.class, () -> transport.connect(Duration.ofSeconds(60), giveUp)));
+        if (handshake()) {
+            Await.until("the CONNECT is sent", Duration.ofSeconds(10), () -> guest.connections() > 0);
+        } else {
+            assertThrows(java.util.concurrent.TimeoutException.class, () -> dial.get(300, TimeUnit.MILLISECONDS));
+        }
+        long gaveUp = System.nanoTime();
+        giveUp.complete(null);
+        IOException e = dial.get(SLACK.toMillis(), TimeUnit.MILLISECONDS);
+        assertWithin(gaveUp, SLACK);
+        assertTrue(e.getMessage().startsWith("connect " + transport.describe() + ": given up after "), e.getMessage());
+        IOException late = assertThrows(IOException.class, () -> transport.connect(Duration.ofSeconds(60), giveUp));
+        assertTrue(late.getMessage().endsWith("given up after 0 attempts"), "no attempt once given up: " + late);
+    }
+
     @Test
     void aWrongOkLineIsRefusedOrCarriedAsData() throws Exception {
         Transport transport = start(FakeGuest.Behaviour.WRONG_LINE);

@@ -8,6 +8,7 @@ import io.javakata.ttrpc.transport.Transport;
 import io.javakata.ttrpc.transport.VsockTransport;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * Opens the byte stream to a VM's agent. The production dialer maps each {@link AgentEndpoint} to its
@@ -16,12 +17,15 @@ import java.time.Duration;
 @FunctionalInterface
 public interface AgentDialer {
 
-    /** Connects, retrying until {@code timeout} as the transport does; blocking. */
-    Connection dial(AgentEndpoint endpoint, Duration timeout) throws IOException;
+    /**
+     * Connects, retrying until {@code timeout} as the transport does, and giving up at once when {@code giveUp}
+     * completes (the VM ended: {@link Transport#connect(Duration, CompletableFuture)}); blocking.
+     */
+    Connection dial(AgentEndpoint endpoint, Duration timeout, CompletableFuture<?> giveUp) throws IOException;
 
     /** The dialer for real VMs. */
     static AgentDialer transports() {
-        return (endpoint, timeout) -> transportFor(endpoint).connect(timeout);
+        return (endpoint, timeout, giveUp) -> transportFor(endpoint).connect(timeout, giveUp);
     }
 
     /** The transport that reaches {@code endpoint}. */

@@ -7,7 +7,6 @@ import io.javakata.hypervisor.VmEnd;
 import io.javakata.shim.agent.AgentDialer;
 import io.javakata.ttrpc.transport.Connection;
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -24,14 +23,12 @@ import java.util.function.Supplier;
  * hybrid vsock backend keeps accepting connections for a guest that no longer exists and never answers their CONNECT,
  * and an agent connection through it is never closed.
  *
- * <p>While the watch is open, the dial gives up at once and the agent connection it was given is closed, so that a
- * Check or an InitGuest in flight fails at once; {@link #reason()} then says why. {@link #close()} ends the watch when
- * the pod is up and its {@link PodWatchdog} takes over. Thread-safe.
+ * <p>When the VM ends while the watch is open, the dial gives up at once and the agent connection it was given is
+ * closed, so that a Check or an InitGuest in flight fails at once; {@link #reason()} then says why. {@link #close()}
+ * ends the watch when the pod is up and its {@link PodWatchdog} takes over (or the template is saved). Thread-safe.
  */
 final class BootWatch implements AutoCloseable {
 
-    /** How much longer than its own timeout a dial is waited for (it returns by its timeout). */
-    static final Duration DIAL_SLACK = Duration.ofSeconds(5);
     /** How long a VMM may go without running or waiting to run before the boot counts it as stopped. */
     static final Duration FROZEN = Duration.ofSeconds(15);
     /** How often the VMM's scheduling statistics are read during the boot. */
@@ -106,57 +103,18 @@ final class BootWatch implements AutoCloseable {
     }
 
     /**
-     * Dials the agent, as {@code dialer} does within {@code timeout}, but fails at once when the VM ends meanwhile. A
-     * dial that succeeds after that is closed.
+     * Dials the agent, as {@code dialer} does within {@code timeout}, but fails at once when the VM ends meanwhile:
+     * the dial is told to give up ({@link AgentDialer#dial}), and its error then says why.
      */
     Connection dial(AgentDialer dialer, AgentEndpoint endpoint, Duration timeout) throws IOException {
-        CompletableFuture<Connection> dialed = new CompletableFuture<>();
-        Thread dialing = Thread.ofVirtual().name("dial-agent").start(() -> {
-            try {
-                Connection connection = dialer.dial(endpoint, timeout);
-                if (!dialed.complete(connection)) {
-                    closeQuietly(connection);
-                }
-            } catch (Throwable e) {
-                dialed.completeExceptionally(e);
-            }
-        });
         try {
-            CompletableFuture.anyOf(dialed, ended).get(timeout.plus(DIAL_SLACK).toMillis(), TimeUnit.MILLISECONDS);
-        } catch (InterruptedException e) {
-            abandon(dialed, dialing);
-            Thread.currentThread().interrupt();
-            throw new InterruptedIOException("interrupted while dialing the agent");
-        } catch (ExecutionException ignored) {
-            // Either the dial failed (its exception is read below) or the watch's future failed, which it does not.
-        } catch (TimeoutException e) {
-            abandon(dialed, dialing);
-            throw new IOException("the dial to " + endpoint + " did not return within " + timeout.plus(DIAL_SLACK));
-        }
-        if (dialed.isDone()) {
-            try {
-                return dialed.join();
-            } catch (java.util.concurrent.CompletionException e) {
-                if (e.getCause() instanceof IOException io) {
-                    throw io;
-                }
-                throw new IOException(String.valueOf(e.getCause().getMessage()), e.getCause());
+            return dialer.dial(endpoint, timeout, ended);
+        } catch (IOException e) {
+            Optional<String> why = reason();
+            if (why.isPresent()) {
+                throw new IOException(why.get() + " before its agent answered", e);
             }
-        }
-        abandon(dialed, dialing);
-        throw new IOException(reason().orElse("its VM ended") + " before its agent answered");
-    }
-
-    /**
-     * Gives up a dial still under way: a connection it makes after all is closed (its thread finds {@code dialed}
-     * complete). Interrupting ends the dial's pause between attempts; a CONNECT waiting for its answer gives up within
-     * the transport's own bound.
-     */
-    private static void abandon(CompletableFuture<Connection> dialed, Thread dialing) {
-        if (dialed.completeExceptionally(new IOException("abandoned"))) {
-            dialing.interrupt();
-        } else if (!dialed.isCompletedExceptionally()) {
-            closeQuietly(dialed.join()); // it connected right then
+            throw e;
         }
     }
 

@@ -143,14 +143,25 @@ final class VmTemplates {
         try {
             qemu.start(p -> launched.accept(Hypervisor.OwnedProcess.VMM.equals(p.role())
                     ? new Hypervisor.OwnedProcess(TEMPLATE_VMM, p.pid()) : p));
-            try (Agent agent = new TtrpcAgent(new TtrpcClient(launcher.dialer().dial(qemu.agentEndpoint(),
-                    vm.bootTimeout())), config.agent().requestTimeout())) {
-                agent.check(vm.bootTimeout());
-                // A clone's first InitGuest reseeds the RNG and sets the clock through code the agent has not run
-                // yet (its FFM calls link on first use: seconds under TCG), and its first containers run the agent's
-                // container code for the first time; run once here (the agent runs a container of its own), that
-                // work is saved in the template (docs/benchmarks.md "Pod start").
-                agent.warmUpInitGuest(Sandbox.freshEntropy(), java.time.Instant.now(), vm.bootTimeout());
+            // A template VM that dies or freezes while it boots fails the build at once, as a pod's would.
+            try (BootWatch watch = new BootWatch(qemu);
+                 Agent agent = new TtrpcAgent(new TtrpcClient(watch.dial(launcher.dialer(), qemu.agentEndpoint(),
+                         vm.bootTimeout())), config.agent().requestTimeout())) {
+                watch.closeOnEnd(agent);
+                try {
+                    agent.check(vm.bootTimeout());
+                    // A clone's first InitGuest reseeds the RNG and sets the clock through code the agent has not run
+                    // yet (its FFM calls link on first use: seconds under TCG), and its first containers run the
+                    // agent's container code for the first time; run once here (the agent runs a container of its
+                    // own), that work is saved in the template (docs/benchmarks.md "Pod start").
+                    agent.warmUpInitGuest(Sandbox.freshEntropy(), java.time.Instant.now(), vm.bootTimeout());
+                } catch (RuntimeException e) {
+                    Optional<String> ended = watch.settledReason();
+                    if (ended.isEmpty()) {
+                        throw e;
+                    }
+                    throw new IOException(ended.get() + " while it booted: " + e.getMessage(), e);
+                }
             }
             qemu.saveTemplate(dir.resolve("state"), vm.bootTimeout());
         } finally {

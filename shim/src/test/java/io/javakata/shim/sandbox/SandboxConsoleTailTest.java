@@ -35,7 +35,7 @@ class SandboxConsoleTailTest {
     void anAgentThatNeverListenedFailsTheDialWithTheConsoleTail() throws Exception {
         Path log = dir.resolve("console.log");
         Files.writeString(log, "[   31.0] Run /init as init process\n[   95.2] rcu: INFO: rcu_sched self-detected stall\n");
-        AgentDialer refusing = (endpoint, timeout) -> {
+        AgentDialer refusing = (endpoint, timeout, giveUp) -> {
             throw new IOException("connect hvsock:" + endpoint + ": gave up after 3 attempts");
         };
         var e = assertThrows(IOException.class, () -> Sandbox.dialAgent(new BootWatch(BootWatchTest.runningVm()), refusing,
@@ -48,7 +48,7 @@ class SandboxConsoleTailTest {
     @Test
     void aDialThatFailsBeforeTheConsoleHasAnythingKeepsItsMessage() {
         IOException refused = new IOException("connect serial:/x: gave up");
-        AgentDialer refusing = (endpoint, timeout) -> {
+        AgentDialer refusing = (endpoint, timeout, giveUp) -> {
             throw refused;
         };
         var e = assertThrows(IOException.class, () -> Sandbox.dialAgent(new BootWatch(BootWatchTest.runningVm()), refusing,

@@ -301,7 +301,7 @@ class TaskServiceFuzzTest {
                 FakeHypervisor vm = new FakeHypervisor(spec);
                 vms.add(vm);
                 return vm;
-            }, (endpoint, timeout) -> serve(agentServer));
+            }, (endpoint, timeout, giveUp) -> serve(agentServer));
             // c2 runs until signalled, so that Kill, Pause, Exec and Wait meet a running task; the others exit 0.
             agent.programs.put("c2", p -> p.exit(128 + p.signal.join()));
             service = new TaskService(ctx, new RecordingPublisher(), () -> { }, launcher);

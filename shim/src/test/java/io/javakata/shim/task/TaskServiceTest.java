@@ -102,7 +102,7 @@ class TaskServiceTest {
             FakeHypervisor vm = new FakeHypervisor(spec);
             vms.add(vm);
             return vm;
-        }, (endpoint, timeout) -> serve(agentServer));
+        }, (endpoint, timeout, giveUp) -> serve(agentServer));
 
         taskServer = new TtrpcServer("shim");
         service = new TaskService(ctx, events, shimExited::countDown, launcher);
