@@ -103,19 +103,11 @@ final class BootWatch implements AutoCloseable {
     }
 
     /**
-     * Dials the agent, as {@code dialer} does within {@code timeout}, but fails at once when the VM ends meanwhile:
-     * the dial is told to give up ({@link AgentDialer#dial}), and its error then says why.
+     * Dials the agent, as {@code dialer} does within {@code timeout}, but gives up at once when the VM ends meanwhile
+     * ({@link AgentDialer#dial}); {@link #settledReason()} then says why.
      */
     Connection dial(AgentDialer dialer, AgentEndpoint endpoint, Duration timeout) throws IOException {
-        try {
-            return dialer.dial(endpoint, timeout, ended);
-        } catch (IOException e) {
-            Optional<String> why = reason();
-            if (why.isPresent()) {
-                throw new IOException(why.get() + " before its agent answered", e);
-            }
-            throw e;
-        }
+        return dialer.dial(endpoint, timeout, ended);
     }
 
     /** Closes {@code agent} as soon as the VM ends while the watch is open (at once if it has ended already). */

@@ -1,13 +1,11 @@
 package io.javakata.shim.sandbox;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.javakata.hypervisor.AgentEndpoint;
 import io.javakata.hypervisor.ConsoleRing;
 import io.javakata.hypervisor.HostSpawner;
 import io.javakata.hypervisor.Hypervisor;
 import io.javakata.hypervisor.VmSpec;
 import io.javakata.shim.agent.Agent;
-import io.javakata.shim.agent.AgentDialer;
 import io.javakata.shim.agent.TtrpcAgent;
 import io.javakata.shim.config.RuntimeConfig;
 import io.javakata.shim.config.ShimContext;
@@ -151,6 +149,7 @@ public final class Sandbox {
         CleanupStack undo = new CleanupStack();
         Instant started = Instant.now();
         BootWatch watch = null;
+        boolean answered = false;
         try {
             if (Files.exists(paths.dir())) {
                 throw Errors.alreadyExists("state directory %s already exists", paths.dir());
@@ -206,13 +205,14 @@ public final class Sandbox {
             Duration bootTimeout = config.hypervisor().bootTimeout();
             watch = new BootWatch(hypervisor);
             undo.push("end the boot watch", watch::close);
-            Connection connection = dialAgent(watch, launcher.dialer(), hypervisor.agentEndpoint(), paths.consoleLog(),
+            Connection connection = watch.dial(launcher.dialer(), hypervisor.agentEndpoint(),
                     remaining(booting, bootTimeout));
             Agent agent = new TtrpcAgent(new TtrpcClient(connection), config.agent().requestTimeout());
             undo.push("close agent connection", agent::close);
             watch.closeOnEnd(agent);
-            Agent.Info check = checkAgent(agent::awaitBoot, sandboxId, paths.consoleLog(), remaining(booting, bootTimeout),
+            Agent.Info check = checkAgent(agent::awaitBoot, sandboxId, remaining(booting, bootTimeout),
                     CHECK_FIRST_ATTEMPT, CHECK_MAX_ATTEMPT);
+            answered = true;
             timeline.agentAnswered();
             initGuest(agent);
             timeline.agentReady();
@@ -228,36 +228,32 @@ public final class Sandbox {
             PodWatchdog watchdog = PodWatchdog.start(sandboxId, hypervisor, agent, sandbox::declareDead);
             undo.push("stop watching the pod", watchdog::close);
             return sandbox;
-        } catch (RuntimeStatusException e) {
-            // Read before the unwind, which stops the VM: whether the VM had ended on its own while it booted.
-            Optional<String> ended = watch == null ? Optional.empty() : watch.settledReason();
-            undo.unwind();
-            throw new RuntimeStatusException(e.code(), bootFailure(sandboxId, ended, e.getMessage(), paths.consoleLog()),
-                    e);
         } catch (IOException | RuntimeException e) {
+            // Worded before the unwind, which stops the VM and removes its console: whether the VM had ended on its
+            // own while it booted, and the console's tail.
             Optional<String> ended = watch == null ? Optional.empty() : watch.settledReason();
+            io.javakata.ttrpc.Code code = e instanceof RuntimeStatusException status ? status.code()
+                    : io.javakata.ttrpc.Code.UNKNOWN;
+            String message = bootFailure(sandboxId, ended, e instanceof RuntimeStatusException ? e.getMessage()
+                    : Errors.describe(e), watch != null && !answered, paths.consoleLog());
             undo.unwind();
-            throw new RuntimeStatusException(io.javakata.ttrpc.Code.UNKNOWN,
-                    bootFailure(sandboxId, ended, Errors.describe(e), paths.consoleLog()), e);
+            throw new RuntimeStatusException(code, message, e);
         }
     }
 
     /**
-     * A failed create's error: "create sandbox &lt;id&gt;: " and the step's failure, and when the VM had ended on its
-     * own while it booted (a kernel panic, a killed VMM, a dead virtiofsd), that first, so that a step which then
-     * failed for want of an answer is not taken for the cause; the VM console's tail goes last, unless the step's
-     * own error carries it.
+     * A failed create's error: "create sandbox &lt;id&gt;: " and the step's failure. When the VM had ended on its own
+     * while it booted (a kernel panic, a killed VMM, a dead virtiofsd: {@code ended}), that goes first, so that a step
+     * which then failed for want of an answer is not taken for the cause. The VM console's tail goes last when the VM
+     * ended or its agent never answered ({@code agentSilent}: the dial or the first Check failed): how far the guest
+     * got is then the only clue. It goes last because it is long, and the cause must stay readable on one line.
      */
-    static String bootFailure(String sandboxId, Optional<String> ended, String failure, Path consoleLog) {
-        String message = "create sandbox " + sandboxId + ": ";
-        if (ended.isEmpty()) {
-            return message + failure;
-        }
-        if (!failure.contains(ended.get())) {
-            message += ended.get() + " while it booted: ";
-        }
-        String tail = failure.contains(CONSOLE_TAIL_HEADING) ? "" : consoleTail(consoleLog);
-        return message + failure + (tail.isEmpty() ? "" : "; " + CONSOLE_TAIL_HEADING + "\n" + tail);
+    static String bootFailure(String sandboxId, Optional<String> ended, String failure, boolean agentSilent,
+                              Path consoleLog) {
+        String message = "create sandbox " + sandboxId + ": " + ended.map(end -> end + " while it booted: ").orElse("")
+                + failure;
+        String tail = ended.isPresent() || agentSilent ? consoleTail(consoleLog) : "";
+        return tail.isEmpty() ? message : message + "; " + CONSOLE_TAIL_HEADING + "\n" + tail;
     }
 
     /**
@@ -476,7 +472,7 @@ public final class Sandbox {
      * (the connection closed: the VM died) ends the wait at once.
      */
     static Agent.Info checkAgent(java.util.function.Function<Duration, Agent.Info> check, String sandboxId,
-                                 Path consoleLog, Duration timeout, Duration firstAttempt, Duration maxAttempt) {
+                                 Duration timeout, Duration firstAttempt, Duration maxAttempt) {
         Instant started = Instant.now();
         int sent = 0;
         Duration attempt = firstAttempt.compareTo(maxAttempt) < 0 ? firstAttempt : maxAttempt;
@@ -500,27 +496,9 @@ public final class Sandbox {
                     attempt = doubled.compareTo(maxAttempt) < 0 ? doubled : maxAttempt;
                     continue;
                 }
-                String tail = consoleTail(consoleLog);
-                // The console tail goes last: it is long, and the cause must stay readable on one line.
                 throw new RuntimeStatusException(e.code(), "agent did not answer Check within "
-                        + timeout.toSeconds() + " s (" + sent + " sent): " + e.getMessage()
-                        + (tail.isEmpty() ? "" : "; " + CONSOLE_TAIL_HEADING + "\n" + tail), e);
+                        + timeout.toSeconds() + " s (" + sent + " sent): " + e.getMessage(), e);
             }
-        }
-    }
-
-    /**
-     * Connects to the agent, giving up when the VM ends meanwhile ({@link BootWatch}); a guest whose agent never
-     * listened fails with the VM console's tail, as a Check that goes unanswered does, so that the error says how far
-     * the guest got.
-     */
-    static Connection dialAgent(BootWatch watch, AgentDialer dialer, AgentEndpoint endpoint, Path consoleLog,
-                                Duration timeout) throws IOException {
-        try {
-            return watch.dial(dialer, endpoint, timeout);
-        } catch (IOException e) {
-            String tail = consoleTail(consoleLog);
-            throw tail.isEmpty() ? e : new IOException(e.getMessage() + "; " + CONSOLE_TAIL_HEADING + "\n" + tail, e);
         }
     }
 

@@ -144,18 +144,17 @@ final class VmTemplates {
             qemu.start(p -> launched.accept(Hypervisor.OwnedProcess.VMM.equals(p.role())
                     ? new Hypervisor.OwnedProcess(TEMPLATE_VMM, p.pid()) : p));
             // A template VM that dies or freezes while it boots fails the build at once, as a pod's would.
-            try (BootWatch watch = new BootWatch(qemu);
-                 Agent agent = new TtrpcAgent(new TtrpcClient(watch.dial(launcher.dialer(), qemu.agentEndpoint(),
-                         vm.bootTimeout())), config.agent().requestTimeout())) {
-                watch.closeOnEnd(agent);
-                try {
+            try (BootWatch watch = new BootWatch(qemu)) {
+                try (Agent agent = new TtrpcAgent(new TtrpcClient(watch.dial(launcher.dialer(), qemu.agentEndpoint(),
+                        vm.bootTimeout())), config.agent().requestTimeout())) {
+                    watch.closeOnEnd(agent);
                     agent.check(vm.bootTimeout());
                     // A clone's first InitGuest reseeds the RNG and sets the clock through code the agent has not run
                     // yet (its FFM calls link on first use: seconds under TCG), and its first containers run the
                     // agent's container code for the first time; run once here (the agent runs a container of its
                     // own), that work is saved in the template (docs/benchmarks.md "Pod start").
                     agent.warmUpInitGuest(Sandbox.freshEntropy(), java.time.Instant.now(), vm.bootTimeout());
-                } catch (RuntimeException e) {
+                } catch (IOException | RuntimeException e) {
                     Optional<String> ended = watch.settledReason();
                     if (ended.isEmpty()) {
                         throw e;

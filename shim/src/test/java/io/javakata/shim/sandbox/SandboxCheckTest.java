@@ -72,7 +72,7 @@ class SandboxCheckTest {
 
     private Agent.Info check(java.util.function.Function<Duration, Agent.Info> agent, Duration timeout,
                              Duration firstAttempt, Duration maxAttempt) {
-        return Sandbox.checkAgent(agent, "pod", tmp.resolve("console.log"), timeout, firstAttempt, maxAttempt);
+        return Sandbox.checkAgent(agent, "pod", timeout, firstAttempt, maxAttempt);
     }
 
     /** What a Check that gets no answer does: it waits its whole time, then fails DEADLINE_EXCEEDED. */
