@@ -12,14 +12,13 @@ import java.util.concurrent.TimeUnit;
  * exits with status 0), and a dying process's files are closed before its parent can reap it (exit(2): "Any open
  * file descriptors belonging to the process are closed"; the parent learns of the exit only after), so the backend's
  * exit is often seen first. A backend's exit is therefore taken for the cause only when the VMM still runs
- * {@link #GRACE} after it; otherwise the sentence names the VMM and the backend's exit is logged.
+ * {@link #GRACE} after it; otherwise the sentence names the VMM. The hypervisor logs every exit, backends' included,
+ * once, so this class only words the verdict and may be asked for it by several watchers.
  */
 public final class VmEnd {
 
     /** How long after a backend's exit the VMM's own exit still counts as the cause. */
     public static final Duration GRACE = Duration.ofSeconds(1);
-
-    private static final System.Logger LOG = System.getLogger(VmEnd.class.getName());
 
     private VmEnd() {
     }
@@ -32,13 +31,7 @@ public final class VmEnd {
     /** As {@link #watch(Hypervisor)}, with a backend's exit the cause only when the VMM runs on for {@code grace}. */
     public static CompletableFuture<String> watch(Hypervisor vm, Duration grace) {
         CompletableFuture<String> end = new CompletableFuture<>();
-        vm.onExit().whenComplete((status, e) -> {
-            String vmm = vmmExited(vm.pid(), e == null ? status : null);
-            if (end.complete(vmm) && vm.onBackendExit().isDone() && !vm.onBackendExit().isCompletedExceptionally()) {
-                LOG.log(System.Logger.Level.INFO, "{0}, and a backend ended with it: {1}", vmm,
-                        vm.onBackendExit().join());
-            }
-        });
+        vm.onExit().whenComplete((status, e) -> end.complete(vmmExited(vm.pid(), e == null ? status : null)));
         vm.onBackendExit().whenComplete((why, e) -> CompletableFuture.delayedExecutor(grace.toMillis(),
                 TimeUnit.MILLISECONDS).execute(() -> end.complete(e == null ? why : "a backend of its VM exited")));
         return end;
@@ -47,5 +40,13 @@ public final class VmEnd {
     /** The sentence for a VMM that exited with {@code status} (null when unknown). */
     public static String vmmExited(long pid, Integer status) {
         return "its VMM (pid " + pid + ") exited" + (status == null ? "" : " with status " + status);
+    }
+
+    /**
+     * {@code failure}, a step of a boot that failed, after what ended the VM meanwhile ({@code ended}), if anything
+     * did: so that a step which failed for want of an answer is not taken for the cause.
+     */
+    public static String whileBooting(java.util.Optional<String> ended, String failure) {
+        return ended.map(end -> end + " while it booted: ").orElse("") + failure;
     }
 }

@@ -200,8 +200,10 @@ public final class CloudHypervisor implements Hypervisor {
         launched.accept(new OwnedProcess("virtiofsd", daemon.pid()));
         daemon.onExit().thenAccept(code -> {
             if (state == State.RUNNING && !stopping) {
-                backendExit.complete("virtiofsd pid " + daemon.pid() + " exited with code " + code
-                        + " while the VM ran: " + ChildProcesses.logTail(paths.virtiofsdLog(), 500));
+                String why = "virtiofsd pid " + daemon.pid() + " exited with code " + code + " while the VM ran: "
+                        + ChildProcesses.logTail(paths.virtiofsdLog(), 500);
+                LOG.log(System.Logger.Level.INFO, "VM {0}: {1}", spec.id(), why);
+                backendExit.complete(why);
             }
         });
     }

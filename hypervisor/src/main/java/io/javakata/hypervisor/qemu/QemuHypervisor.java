@@ -216,7 +216,7 @@ public final class QemuHypervisor implements Hypervisor {
             launched.accept(new OwnedProcess("virtiofsd", daemon.pid()));
             daemon.onExit().thenAccept(code -> {
                 if (state == State.RUNNING && !stopping) {
-                    backendExit.complete("virtiofsd pid " + daemon.pid() + " exited with code " + code
+                    backendExited("virtiofsd pid " + daemon.pid() + " exited with code " + code
                             + " while the VM ran: " + ChildProcesses.logTail(paths.virtiofsdLog(), 500));
                 }
             });
@@ -262,7 +262,7 @@ public final class QemuHypervisor implements Hypervisor {
         launched.accept(new OwnedProcess(VSOCK_BACKEND, backend.pid()));
         backend.onExit().thenAccept(code -> {
             if (state == State.RUNNING && !stopping) {
-                backendExit.complete("vhost-device-vsock pid " + backend.pid() + " exited with code " + code
+                backendExited("vhost-device-vsock pid " + backend.pid() + " exited with code " + code
                         + " while the VM ran: " + ChildProcesses.logTail(paths.vsockBackendLog(), 500));
             }
         });
@@ -401,6 +401,12 @@ public final class QemuHypervisor implements Hypervisor {
     @Override
     public CompletableFuture<String> onBackendExit() {
         return backendExit;
+    }
+
+    /** A backend's exit while the VM runs: logged here, once, whichever exit {@code VmEnd} then reports. */
+    private void backendExited(String why) {
+        LOG.log(System.Logger.Level.INFO, "VM {0}: {1}", spec.id(), why);
+        backendExit.complete(why);
     }
 
     /**

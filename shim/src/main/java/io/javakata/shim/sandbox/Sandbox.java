@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javakata.hypervisor.ConsoleRing;
 import io.javakata.hypervisor.HostSpawner;
 import io.javakata.hypervisor.Hypervisor;
+import io.javakata.hypervisor.VmEnd;
 import io.javakata.hypervisor.VmSpec;
 import io.javakata.shim.agent.Agent;
 import io.javakata.shim.agent.TtrpcAgent;
@@ -250,8 +251,7 @@ public final class Sandbox {
      */
     static String bootFailure(String sandboxId, Optional<String> ended, String failure, boolean agentSilent,
                               Path consoleLog) {
-        String message = "create sandbox " + sandboxId + ": " + ended.map(end -> end + " while it booted: ").orElse("")
-                + failure;
+        String message = "create sandbox " + sandboxId + ": " + VmEnd.whileBooting(ended, failure);
         String tail = ended.isPresent() || agentSilent ? consoleTail(consoleLog) : "";
         return tail.isEmpty() ? message : message + "; " + CONSOLE_TAIL_HEADING + "\n" + tail;
     }
@@ -329,9 +329,9 @@ public final class Sandbox {
             throw Errors.failedPrecondition("sandbox %s is dead: %s; recreate the pod", id, dead);
         }
         if (hypervisor.onExit().isDone()) {
-            Integer code = hypervisor.onExit().getNow(null);
-            throw Errors.failedPrecondition("sandbox %s: its VM (VMM pid %d) exited with status %s; recreate the pod",
-                    id, hypervisor.pid(), code);
+            Integer code = hypervisor.onExit().exceptionally(e -> null).getNow(null);
+            throw Errors.failedPrecondition("sandbox %s: %s; recreate the pod", id,
+                    VmEnd.vmmExited(hypervisor.pid(), code));
         }
         if (agent.isClosed()) {
             throw Errors.failedPrecondition("sandbox %s: the connection to its agent is closed; recreate the pod", id);

@@ -2,6 +2,7 @@ package io.javakata.shim.sandbox;
 
 import io.javakata.hypervisor.Accelerator;
 import io.javakata.hypervisor.Hypervisor;
+import io.javakata.hypervisor.VmEnd;
 import io.javakata.hypervisor.VmSpec;
 import io.javakata.hypervisor.qemu.CloneMemory;
 import io.javakata.hypervisor.qemu.KvmProbe;
@@ -159,7 +160,7 @@ final class VmTemplates {
                     if (ended.isEmpty()) {
                         throw e;
                     }
-                    throw new IOException(ended.get() + " while it booted: " + e.getMessage(), e);
+                    throw new IOException(VmEnd.whileBooting(ended, e.getMessage()), e);
                 }
             }
             qemu.saveTemplate(dir.resolve("state"), vm.bootTimeout());
