@@ -91,10 +91,11 @@ public final class Main {
         OciCli runtime = new OciCli(runtimeBinary, Path.of("/run/crun"), reaper);
         ContainerManager containers = new ContainerManager(RUN.resolve("bundles"), runtime, reaper);
         String version = Optional.ofNullable(Main.class.getPackage().getImplementationVersion()).orElse("dev");
-        AgentService service = new AgentService(containers, version, Path.of("/proc/sys"));
+        NetworkService network = NetworkService.system();
+        AgentService service = new AgentService(containers, version, Path.of("/proc/sys"), network::warmUp);
         try (TtrpcServer server = new TtrpcServer("agent")) {
             service.register(server);
-            NetworkService.system(reaper).register(server);
+            network.register(server);
             new GuestStatsService(Path.of("/proc")).register(server);
             OptionalInt vsockPort = AgentChannelParam.vsockPort(Files.readString(Path.of("/proc/cmdline")));
             // Only a host whose configuration turns the debug console on adds its port.

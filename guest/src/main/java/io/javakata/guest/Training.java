@@ -19,10 +19,12 @@ import io.javakata.agent.v1.WaitProcessRequest;
 import io.javakata.agent.v1.WaitProcessResponse;
 import io.javakata.guest.container.ContainerManager;
 import io.javakata.guest.container.OciCli;
+import io.javakata.guest.network.NetworkConfigurator;
 import io.javakata.guest.reaper.Reaper;
 import io.javakata.guest.reaper.SystemChildWaiter;
 import io.javakata.guest.rpc.AgentService;
 import io.javakata.guest.stdio.StreamBuffer;
+import io.javakata.sys.RouteNetlink;
 import io.javakata.ttrpc.RuntimeStatusException;
 import io.javakata.ttrpc.TtrpcClient;
 import io.javakata.ttrpc.TtrpcServer;
@@ -69,6 +71,19 @@ final class Training {
             }
             pipe[0].close();
             serving.join(TIMEOUT);
+        }
+        // ConfigureNetwork: a pod's request planned and walked without changes, then the rtnetlink path, read-only
+        // (the build's own loopback link is only looked up).
+        Path net = Files.createDirectories(work.resolve("sys-class-net/lo"));
+        Files.writeString(net.resolve("address"), "00:00:00:00:00:00\n");
+        LOG.log(Level.DEBUG, "msg=\"rehearsed ConfigureNetwork\" changes={0}", new NetworkConfigurator(net.getParent(),
+                work.resolve("hostname"), pid -> {
+                    throw new IOException("the rehearsal opens no links");
+                }).rehearse(1));
+        try (RouteNetlink netlink = RouteNetlink.open()) {
+            LOG.log(Level.DEBUG, "msg=\"trained rtnetlink\" lo={0}", netlink.linkIndex("lo"));
+        } catch (IOException e) {
+            LOG.log(Level.INFO, "msg=\"rtnetlink not trained\" error=\"{0}\"", e.getMessage());
         }
         StreamBuffer buffer = new StreamBuffer(64);
         buffer.write(new byte[16], 0, 16);

@@ -5,6 +5,7 @@ import io.javakata.agent.v1.NetworkInterface;
 import io.javakata.agent.v1.NetworkRoute;
 import io.javakata.ttrpc.Errors;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -13,95 +14,71 @@ import java.util.Locale;
 import java.util.stream.Stream;
 
 /**
- * Configures the pod's NICs in the guest with busybox {@code ip}: each interface is found by MAC
- * under /sys/class/net, renamed to the pod interface's name, given its MTU and addresses and
- * brought up; then the routes are added and the hostname set. With a {@code netns_pid} (the pod's
- * sandbox container, whose network namespace the pod's other containers join) each interface is first
- * moved into that namespace ({@code ip link set … netns PID}) and every later command runs inside it
- * through busybox {@code nsenter -t PID -n}, starting with {@code lo} up; as under runc, the pod's
- * network is then the sandbox container's namespace, not the guest's root one.
+ * Configures the pod's NICs in the guest over rtnetlink ({@link Links}): each interface is found by MAC under
+ * /sys/class/net, renamed to the pod interface's name, given its MTU and addresses and brought up; then the routes
+ * are added and the hostname set. With a {@code netns_pid} (the pod's sandbox container, whose network namespace the
+ * pod's other containers join) each interface is first moved into that namespace and every later change is made
+ * inside it, starting with {@code lo} up; as under runc, the pod's network is then the sandbox container's
+ * namespace, not the guest's root one.
+ *
+ * <p>The request is checked whole before anything changes: an address, gateway or name that cannot be used is an
+ * INVALID_ARGUMENT naming its field, and the guest's links are left as they were.
  */
 public final class NetworkConfigurator {
 
     /** How long a NIC named in a request may take to appear (a hot-plugged one probes after the guest resumed). */
     static final java.time.Duration NIC_WAIT = java.time.Duration.ofSeconds(10);
     private static final long NIC_POLL_MILLIS = 20;
+    /** IFNAMSIZ (include/uapi/linux/if.h) less the terminating NUL. */
+    static final int MAX_NAME_BYTES = 15;
     private final java.time.Duration nicWait;
 
     private static final System.Logger LOG = System.getLogger(NetworkConfigurator.class.getName());
 
     private final Path sysClassNet;
     private final Path hostnameFile;
-    private final CommandRunner runner;
+    private final Links.Opener links;
 
     /**
      * @param sysClassNet  /sys/class/net
      * @param hostnameFile /proc/sys/kernel/hostname
+     * @param links        opens the changes for a network namespace ({@link RouteNetlinkLinks#open} in the guest)
      */
-    public NetworkConfigurator(Path sysClassNet, Path hostnameFile, CommandRunner runner) {
-        this(sysClassNet, hostnameFile, runner, NIC_WAIT);
+    public NetworkConfigurator(Path sysClassNet, Path hostnameFile, Links.Opener links) {
+        this(sysClassNet, hostnameFile, links, NIC_WAIT);
     }
 
     /** @param nicWait how long a NIC named in a request may take to appear */
-    NetworkConfigurator(Path sysClassNet, Path hostnameFile, CommandRunner runner, java.time.Duration nicWait) {
+    NetworkConfigurator(Path sysClassNet, Path hostnameFile, Links.Opener links, java.time.Duration nicWait) {
         this.sysClassNet = sysClassNet;
         this.hostnameFile = hostnameFile;
-        this.runner = runner;
+        this.links = links;
         this.nicWait = nicWait;
     }
 
-    /** Applies {@code request}; INVALID_ARGUMENT for a MAC no guest interface has, INTERNAL if ip fails. */
+    /** One change, named for errors and tests ("eth0 mtu 1450"). */
+    record Step(String what, Change change) {
+    }
+
+    @FunctionalInterface
+    interface Change {
+        void apply(Links links) throws IOException;
+    }
+
+    /**
+     * Applies {@code request}: INVALID_ARGUMENT for a MAC no guest interface has or a value that cannot be used,
+     * INTERNAL if the kernel refuses a change.
+     */
     public void configure(ConfigureNetworkRequest request) {
         long start = System.nanoTime();
-        List<List<String>> moves = new ArrayList<>();
-        List<List<String>> commands = new ArrayList<>();
         int pid = request.getNetnsPid();
-        if (pid > 0) {
-            commands.add(List.of("ip", "link", "set", "dev", "lo", "up"));
-        }
-        for (NetworkInterface nic : request.getInterfacesList()) {
-            String current = awaitInterfaceWithMac(nic.getMac());
-            String name = nic.getName().isEmpty() ? current : nic.getName();
-            if (pid > 0) {
-                moves.add(List.of("ip", "link", "set", "dev", current, "netns", Integer.toString(pid)));
-            }
-            if (!current.equals(name)) {
-                commands.add(List.of("ip", "link", "set", "dev", current, "name", name));
-            }
-            if (nic.getMtu() > 0) {
-                commands.add(List.of("ip", "link", "set", "dev", name, "mtu", Integer.toString(nic.getMtu())));
-            }
-            for (String address : nic.getAddressesList()) {
-                commands.add(List.of("ip", address.contains(":") ? "-6" : "-4", "addr", "add", address, "dev", name));
-            }
-            commands.add(List.of("ip", "link", "set", "dev", name, "up"));
-        }
-        for (NetworkRoute route : request.getRoutesList()) {
-            List<String> command = new ArrayList<>(List.of("ip", route.getFamily() == 6 ? "-6" : "-4", "route", "add",
-                    route.getDestination()));
-            if (!route.getGateway().isEmpty()) {
-                command.addAll(List.of("via", route.getGateway()));
-            }
-            if (!route.getDevice().isEmpty()) {
-                command.addAll(List.of("dev", route.getDevice()));
-            }
-            if (!route.getSource().isEmpty()) {
-                command.addAll(List.of("src", route.getSource()));
-            }
-            commands.add(List.copyOf(command));
-        }
+        List<Step> moves = new ArrayList<>();
+        List<Step> steps = plan(request, moves);
         long found = System.nanoTime();
-        List<List<String>> all = new ArrayList<>(moves);
-        for (List<String> command : commands) {
-            all.add(pid > 0 ? inNetns(pid, command) : command);
+        if (!moves.isEmpty()) {
+            apply(0, moves);
         }
-        for (List<String> command : all) {
-            try {
-                runner.run(command);
-            } catch (IOException e) {
-                throw Errors.internal("configure the guest network: %s", e.getMessage());
-            }
-        }
+        apply(pid, steps);
         if (!request.getHostname().isEmpty()) {
             try {
                 Files.writeString(hostnameFile, request.getHostname());
@@ -111,16 +88,167 @@ public final class NetworkConfigurator {
         }
         long done = System.nanoTime();
         LOG.log(System.Logger.Level.INFO, "network configured: {0} interfaces, {1} routes, hostname {2}, netns of pid {3}"
-                        + " nics_found_millis={4} commands={5} commands_millis={6}",
+                        + " nics_found_millis={4} changes={5} changes_millis={6}",
                 request.getInterfacesCount(), request.getRoutesCount(), request.getHostname(),
                 pid > 0 ? Integer.toString(pid) : "agent", String.valueOf((found - start) / 1_000_000),
-                String.valueOf(all.size()), String.valueOf((done - found) / 1_000_000));
+                String.valueOf(moves.size() + steps.size()), String.valueOf((done - found) / 1_000_000));
     }
 
-    private static List<String> inNetns(int pid, List<String> command) {
-        List<String> argv = new ArrayList<>(List.of("nsenter", "-t", Integer.toString(pid), "-n"));
-        argv.addAll(command);
-        return List.copyOf(argv);
+    /** The changes of {@code request} in the pod's namespace, after the moves into it it adds to {@code moves}. */
+    List<Step> plan(ConfigureNetworkRequest request, List<Step> moves) {
+        int pid = request.getNetnsPid();
+        List<Step> steps = new ArrayList<>();
+        if (pid > 0) {
+            steps.add(new Step("lo up", l -> l.setUp("lo")));
+        }
+        for (int i = 0; i < request.getInterfacesCount(); i++) {
+            NetworkInterface nic = request.getInterfaces(i);
+            String name = nic.getName().isEmpty() ? null : nic.getName();
+            if (name != null && (name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_NAME_BYTES
+                    || name.contains("/") || name.isBlank())) {
+                throw Errors.invalidArgument("interfaces[%d].name=%s: not a link name (1 to %d bytes, no /)", i, name,
+                        MAX_NAME_BYTES);
+            }
+            List<IpPrefix> addresses = new ArrayList<>();
+            for (String address : nic.getAddressesList()) {
+                addresses.add(parse(() -> IpPrefix.parse(address), "interfaces[%d].addresses=%s", i, address));
+            }
+            String current = awaitInterfaceWithMac(nic.getMac());
+            String target = name == null ? current : name;
+            if (pid > 0) {
+                moves.add(new Step(current + " netns " + pid, l -> l.moveToNetnsOf(current, pid)));
+            }
+            if (!current.equals(target)) {
+                steps.add(new Step(current + " name " + target, l -> l.rename(current, target)));
+            }
+            if (nic.getMtu() > 0) {
+                steps.add(new Step(target + " mtu " + nic.getMtu(), l -> l.setMtu(target, nic.getMtu())));
+            }
+            for (IpPrefix address : addresses) {
+                steps.add(new Step(target + " addr " + address, l -> l.addAddress(target, address)));
+            }
+            steps.add(new Step(target + " up", l -> l.setUp(target)));
+        }
+        for (int i = 0; i < request.getRoutesCount(); i++) {
+            NetworkRoute route = request.getRoutes(i);
+            int family = route.getFamily() == 6 ? 6 : 4;
+            String destinationText = route.getDestination();
+            IpPrefix destination = destinationText.isEmpty() || destinationText.equals("default") ? null
+                    : parse(() -> IpPrefix.parse(destinationText), "routes[%d].destination=%s", i, destinationText);
+            InetAddress gateway = route.getGateway().isEmpty() ? null
+                    : parse(() -> IpPrefix.literal(route.getGateway()), "routes[%d].gateway=%s", i, route.getGateway());
+            InetAddress source = route.getSource().isEmpty() ? null
+                    : parse(() -> IpPrefix.literal(route.getSource()), "routes[%d].source=%s", i, route.getSource());
+            String device = route.getDevice().isEmpty() ? null : route.getDevice();
+            for (InetAddress address : java.util.Arrays.asList(destination == null ? null : destination.address(),
+                    gateway, source)) {
+                if (address != null && (address instanceof java.net.Inet4Address ? 4 : 6) != family) {
+                    throw Errors.invalidArgument("routes[%d]: %s is not an IPv%d address (family=%d)", i,
+                            address.getHostAddress(), family, route.getFamily());
+                }
+            }
+            String what = "route -" + family + " " + (destination == null ? "default" : destination.toString())
+                    + (gateway == null ? "" : " via " + gateway.getHostAddress())
+                    + (device == null ? "" : " dev " + device)
+                    + (source == null ? "" : " src " + source.getHostAddress());
+            steps.add(new Step(what, l -> l.addRoute(family, destination, gateway, device, source)));
+        }
+        return steps;
+    }
+
+    private void apply(int pid, List<Step> steps) {
+        try (Links opened = links.open(pid)) {
+            apply(opened, steps);
+        } catch (IOException e) {
+            throw Errors.internal("configure the guest network: open rtnetlink in the %s: %s",
+                    pid > 0 ? "network namespace of pid " + pid : "agent's network namespace", e.getMessage());
+        }
+    }
+
+    private static void apply(Links links, List<Step> steps) {
+        for (Step step : steps) {
+            try {
+                step.change().apply(links);
+            } catch (IOException e) {
+                throw Errors.internal("configure the guest network: %s: %s", step.what(), e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * A pod's request as {@link #rehearse} plans it: the link whose MAC is all zeroes ({@code lo}, the one link a
+     * template VM has) renamed, given an MTU, an IPv4 and an IPv6 address, and routes of both families.
+     */
+    static final ConfigureNetworkRequest REHEARSAL = ConfigureNetworkRequest.newBuilder()
+            .addInterfaces(NetworkInterface.newBuilder().setMac("00:00:00:00:00:00").setName("eth0").setMtu(1500)
+                    .addAddresses("10.88.0.2/16").addAddresses("fd00::2/64"))
+            .addRoutes(NetworkRoute.newBuilder().setDestination("default").setGateway("10.88.0.1").setDevice("eth0")
+                    .setFamily(4))
+            .addRoutes(NetworkRoute.newBuilder().setDestination("10.99.0.0/24").setDevice("eth0")
+                    .setSource("10.88.0.2").setFamily(4))
+            .addRoutes(NetworkRoute.newBuilder().setDestination("default").setGateway("fd00::1").setFamily(6))
+            .build();
+
+    /**
+     * Plans {@link #REHEARSAL} for the namespace of {@code pid} and walks its changes through a {@link Links} that
+     * makes none, returning how many it walked. A template's warm-up and the agent's AOT training run it, so that a
+     * clone's first ConfigureNetwork finds this code's classes loaded and its lambdas linked: under TCG each costs
+     * tens of milliseconds the first time.
+     */
+    public int rehearse(int pid) {
+        List<Step> moves = new ArrayList<>();
+        List<Step> steps = plan(REHEARSAL.toBuilder().setNetnsPid(pid).build(), moves);
+        try (Links none = new NoChanges()) {
+            apply(none, moves);
+            apply(none, steps);
+        }
+        return moves.size() + steps.size();
+    }
+
+    /** The rehearsal's links: every change accepted, none made. */
+    private static final class NoChanges implements Links {
+        @Override
+        public void moveToNetnsOf(String name, int pid) {
+        }
+
+        @Override
+        public void rename(String name, String newName) {
+        }
+
+        @Override
+        public void setMtu(String name, int mtu) {
+        }
+
+        @Override
+        public void setUp(String name) {
+        }
+
+        @Override
+        public void addAddress(String name, IpPrefix address) {
+        }
+
+        @Override
+        public void addRoute(int family, IpPrefix destination, InetAddress gateway, String device,
+                InetAddress source) {
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    private static <T> T parse(java.util.function.Supplier<T> parser, String field, Object... args) {
+        try {
+            return parser.get();
+        } catch (IllegalArgumentException e) {
+            throw Errors.invalidArgument(field + ": %s", append(args, e.getMessage()));
+        }
+    }
+
+    private static Object[] append(Object[] args, Object last) {
+        Object[] all = java.util.Arrays.copyOf(args, args.length + 1);
+        all[args.length] = last;
+        return all;
     }
 
     /**

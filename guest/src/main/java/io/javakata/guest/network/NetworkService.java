@@ -11,7 +11,6 @@ import io.javakata.agent.v1.PortForwardCloseRequest;
 import io.javakata.agent.v1.PortForwardReadRequest;
 import io.javakata.agent.v1.PortForwardReadResponse;
 import io.javakata.agent.v1.PortForwardWriteRequest;
-import io.javakata.guest.reaper.Reaper;
 import io.javakata.ttrpc.Errors;
 import io.javakata.ttrpc.TtrpcServer;
 import java.io.IOException;
@@ -54,10 +53,21 @@ public final class NetworkService {
         this.procNet = procNet;
     }
 
-    /** The real guest: busybox ip (started through {@code reaper}), /sys/class/net, /proc. */
-    public static NetworkService system(Reaper reaper) {
+    /** The real guest: rtnetlink, /sys/class/net, /proc. */
+    public static NetworkService system() {
         return new NetworkService(new NetworkConfigurator(Path.of("/sys/class/net"),
-                Path.of("/proc/sys/kernel/hostname"), CommandRunner.system(reaper)), Path.of("/proc/net"));
+                Path.of("/proc/sys/kernel/hostname"), RouteNetlinkLinks::open), Path.of("/proc/net"));
+    }
+
+    /**
+     * A template's warm-up, so that its clones run ConfigureNetwork's code warm: rehearses a pod's request
+     * ({@link NetworkConfigurator#rehearse}), then brings up {@code lo} of the agent's own network namespace the way a
+     * pod's is brought up (rtnetlink from a thread that joined /proc/PID/ns/net), without making it the pod's.
+     */
+    public void warmUp() {
+        int self = (int) ProcessHandle.current().pid();
+        configurator.rehearse(self);
+        configurator.configure(ConfigureNetworkRequest.newBuilder().setNetnsPid(self).build());
     }
 
     public void register(TtrpcServer server) {

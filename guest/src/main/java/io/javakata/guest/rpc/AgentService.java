@@ -62,10 +62,13 @@ public final class AgentService {
     /** Upper bound on one ReadStdout/ReadStderr answer, well under ttrpc's 4 MiB frame limit. */
     static final int MAX_READ = 1 << 20;
 
+    private static final System.Logger LOG = System.getLogger(AgentService.class.getName());
     private final ContainerManager containers;
     private final String version;
     private final Path procSys;
     private final OomWatcher oom;
+    /** Runs ConfigureNetwork's code without configuring a pod's network; a template's warm-up. */
+    private final Runnable networkWarmUp;
     private final GuestInit init = new GuestInit(Path.of("/dev/urandom"), GuestInit.SHARE);
     /** Where a template's warm-up container gets its (empty, removed) root. */
     static final Path WARM_UP_ROOT = Path.of("/run/javakata/warm-up/rootfs");
@@ -85,14 +88,28 @@ public final class AgentService {
      * @param procSys {@code /proc/sys}, where the kernel release and boot id are read
      */
     public AgentService(ContainerManager containers, String version, Path procSys) {
-        this(containers, version, procSys, new OomWatcher(containers, OOM_READ_PERIOD));
+        this(containers, version, procSys, () -> { });
+    }
+
+    /**
+     * @param networkWarmUp runs ConfigureNetwork's code without configuring a pod's network
+     *                      ({@code NetworkService.warmUp}); a template's warm-up InitGuest runs it
+     */
+    public AgentService(ContainerManager containers, String version, Path procSys, Runnable networkWarmUp) {
+        this(containers, version, procSys, new OomWatcher(containers, OOM_READ_PERIOD), networkWarmUp);
     }
 
     AgentService(ContainerManager containers, String version, Path procSys, OomWatcher oom) {
+        this(containers, version, procSys, oom, () -> { });
+    }
+
+    AgentService(ContainerManager containers, String version, Path procSys, OomWatcher oom,
+            Runnable networkWarmUp) {
         this.containers = containers;
         this.version = version;
         this.procSys = procSys;
         this.oom = oom;
+        this.networkWarmUp = networkWarmUp;
     }
 
     public void register(TtrpcServer server) {
@@ -130,10 +147,26 @@ public final class AgentService {
         init.apply(q);
         if (q.getTemplateWarmUp()) {
             new TemplateWarmUp(this, WARM_UP_ROOT).run();
+            warmUpNetwork();
         } else {
             initialized = true;
         }
         return Empty.getDefaultInstance();
+    }
+
+    /** The network part of a template's warm-up; a failure is logged: the template is then only slower to clone. */
+    boolean warmUpNetwork() {
+        long started = System.nanoTime();
+        try {
+            networkWarmUp.run();
+            LOG.log(System.Logger.Level.INFO, "msg=\"template warm-up of the network done\" millis={0}",
+                    (System.nanoTime() - started) / 1_000_000);
+            return true;
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "msg=\"template warm-up of the network failed\" error=\"{0}\"",
+                    e.getMessage());
+            return false;
+        }
     }
 
     CreateContainerResponse create(CreateContainerRequest q) {

@@ -37,13 +37,7 @@ class NetworkConfiguratorTest {
         Files.writeString(net.resolve("lo/address"), "00:00:00:00:00:00\n");
         Files.createDirectories(net.resolve("enp0s2"));
         Files.writeString(net.resolve("enp0s2/address"), "0a:58:0a:58:00:05\n");
-        return new NetworkConfigurator(net, tmp.resolve("hostname"), argv -> {
-            String joined = String.join(" ", argv);
-            commands.add(joined);
-            if (failOn != null && joined.contains(failOn)) {
-                throw new IOException(joined + ": exit 2: ip: RTNETLINK answers: File exists");
-            }
-        }, nicWait);
+        return new NetworkConfigurator(net, tmp.resolve("hostname"), new RecordingLinks(commands, failOn), nicWait);
     }
 
     /** A clone of a VM template gets its NIC hot-plugged as it resumes: ConfigureNetwork waits for it. */
@@ -79,14 +73,14 @@ class NetworkConfiguratorTest {
     void findsTheNicByMacRenamesAndConfiguresIt() throws IOException {
         configurator(null).configure(request("0A:58:0A:58:00:05"));
         assertEquals(List.of(
-                "ip link set dev enp0s2 name eth0",
-                "ip link set dev eth0 mtu 1450",
-                "ip -4 addr add 10.88.0.5/16 dev eth0",
-                "ip -6 addr add fd00::5/64 dev eth0",
-                "ip link set dev eth0 up",
-                "ip -4 route add default via 10.88.0.1 dev eth0",
-                "ip -4 route add 10.99.0.0/24 via 10.88.0.254 dev eth0 src 10.88.0.5",
-                "ip -6 route add default via fd00::1 dev eth0"), commands);
+                "[agent] link enp0s2 name eth0",
+                "[agent] link eth0 mtu 1450",
+                "[agent] addr 10.88.0.5/16 dev eth0",
+                "[agent] addr fd00:0:0:0:0:0:0:5/64 dev eth0",
+                "[agent] link eth0 up",
+                "[agent] route -4 default via 10.88.0.1 dev eth0",
+                "[agent] route -4 10.99.0.0/24 via 10.88.0.254 dev eth0 src 10.88.0.5",
+                "[agent] route -6 default via fd00:0:0:0:0:0:0:1 dev eth0"), commands);
         assertEquals("web-1", Files.readString(tmp.resolve("hostname")));
     }
 
@@ -94,17 +88,25 @@ class NetworkConfiguratorTest {
     void withANetnsPidTheNicIsMovedThereAndConfiguredInsideIt() throws IOException {
         configurator(null).configure(request("0a:58:0a:58:00:05").toBuilder().setNetnsPid(417).build());
         assertEquals(List.of(
-                "ip link set dev enp0s2 netns 417",
-                "nsenter -t 417 -n ip link set dev lo up",
-                "nsenter -t 417 -n ip link set dev enp0s2 name eth0",
-                "nsenter -t 417 -n ip link set dev eth0 mtu 1450",
-                "nsenter -t 417 -n ip -4 addr add 10.88.0.5/16 dev eth0",
-                "nsenter -t 417 -n ip -6 addr add fd00::5/64 dev eth0",
-                "nsenter -t 417 -n ip link set dev eth0 up",
-                "nsenter -t 417 -n ip -4 route add default via 10.88.0.1 dev eth0",
-                "nsenter -t 417 -n ip -4 route add 10.99.0.0/24 via 10.88.0.254 dev eth0 src 10.88.0.5",
-                "nsenter -t 417 -n ip -6 route add default via fd00::1 dev eth0"), commands);
+                "[agent] link enp0s2 netns 417",
+                "[417] link lo up",
+                "[417] link enp0s2 name eth0",
+                "[417] link eth0 mtu 1450",
+                "[417] addr 10.88.0.5/16 dev eth0",
+                "[417] addr fd00:0:0:0:0:0:0:5/64 dev eth0",
+                "[417] link eth0 up",
+                "[417] route -4 default via 10.88.0.1 dev eth0",
+                "[417] route -4 10.99.0.0/24 via 10.88.0.254 dev eth0 src 10.88.0.5",
+                "[417] route -6 default via fd00:0:0:0:0:0:0:1 dev eth0"), commands);
         assertEquals("web-1", Files.readString(tmp.resolve("hostname")));
+    }
+
+    /** The warm-up's rehearsal plans a whole pod's request for lo and walks it, changing nothing. */
+    @Test
+    void aRehearsalWalksAPodsChangesAndMakesNone() throws IOException {
+        assertEquals(10, configurator(null).rehearse(417));
+        assertEquals(List.of(), commands);
+        assertTrue(Files.notExists(tmp.resolve("hostname")));
     }
 
     @Test
@@ -117,10 +119,37 @@ class NetworkConfiguratorTest {
     }
 
     @Test
-    void aFailingCommandCarriesIpsMessage() throws IOException {
-        NetworkConfigurator configurator = configurator("route add default via 10.88.0.1");
+    void aRefusedChangeNamesTheChangeAndTheKernelsAnswer() throws IOException {
+        NetworkConfigurator configurator = configurator("route -4 default via 10.88.0.1");
         var e = assertThrows(RuntimeStatusException.class, () -> configurator.configure(request("0a:58:0a:58:00:05")));
         assertEquals(Code.INTERNAL, e.code());
-        assertTrue(e.getMessage().contains("File exists"), e.getMessage());
+        assertTrue(e.getMessage().startsWith("configure the guest network: route -4 default via 10.88.0.1 dev eth0: "),
+                e.getMessage());
+        assertTrue(e.getMessage().contains("EEXIST (File exists)"), e.getMessage());
+    }
+
+    /** A value that cannot be used is refused before any change: the guest's links stay as they were. */
+    @Test
+    void aBadAddressGatewayOrNameIsAnInvalidArgumentNamingItsFieldAndNothingChanges() throws IOException {
+        NetworkConfigurator configurator = configurator(null);
+        ConfigureNetworkRequest good = request("0a:58:0a:58:00:05");
+        List<ConfigureNetworkRequest> bad = List.of(
+                good.toBuilder().setInterfaces(0, good.getInterfaces(0).toBuilder().setAddresses(1, "fd00::5/129"))
+                        .build(),
+                good.toBuilder().setInterfaces(0, good.getInterfaces(0).toBuilder().setAddresses(0, "web.local/16"))
+                        .build(),
+                good.toBuilder().setInterfaces(0, good.getInterfaces(0).toBuilder().setName("a-name-longer-than-15"))
+                        .build(),
+                good.toBuilder().setRoutes(1, good.getRoutes(1).toBuilder().setGateway("10.88.0.x")).build(),
+                good.toBuilder().setRoutes(2, good.getRoutes(2).toBuilder().setGateway("10.88.0.1")).build());
+        List<String> fields = List.of("interfaces[0].addresses=fd00::5/129", "interfaces[0].addresses=web.local/16",
+                "interfaces[0].name=a-name-longer-than-15", "routes[1].gateway=10.88.0.x", "routes[2]: 10.88.0.1");
+        for (int i = 0; i < bad.size(); i++) {
+            ConfigureNetworkRequest request = bad.get(i);
+            var e = assertThrows(RuntimeStatusException.class, () -> configurator.configure(request));
+            assertEquals(Code.INVALID_ARGUMENT, e.code(), e.getMessage());
+            assertTrue(e.getMessage().startsWith(fields.get(i)), e.getMessage());
+        }
+        assertEquals(List.of(), commands);
     }
 }

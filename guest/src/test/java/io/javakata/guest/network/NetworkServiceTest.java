@@ -33,14 +33,32 @@ class NetworkServiceTest {
         List<String> commands = new ArrayList<>();
         NetworkService service = new NetworkService(
                 new NetworkConfigurator(Files.createDirectories(tmp.resolve("net")), tmp.resolve("hostname"),
-                        argv -> commands.add(String.join(" ", argv))),
+                        new RecordingLinks(commands, null)),
                 proc.resolve("net"));
         ListListeningPortsRequest now = ListListeningPortsRequest.newBuilder().setWaitMs(0).build();
 
         assertEquals(List.of(80, 8080), service.listeningPorts(now).getTcpPortsList());
         service.configure(ConfigureNetworkRequest.newBuilder().setNetnsPid(417).build());
-        assertEquals(List.of("nsenter -t 417 -n ip link set dev lo up"), commands);
+        assertEquals(List.of("[417] link lo up"), commands);
         assertEquals(List.of(443, 6379), service.listeningPorts(now).getTcpPortsList());
+    }
+
+    /** The warm-up brings up lo of the agent's own namespace, and the port scan stays on that namespace. */
+    @Test
+    void theWarmUpChangesOnlyTheAgentsLoopbackAndNotWhichNetnsIsThePods() throws Exception {
+        Path proc = tmp.resolve("proc");
+        Files.createDirectories(proc.resolve("net"));
+        Files.writeString(proc.resolve("net/tcp"), ListeningPortsTest.TCP);
+        Path net = Files.createDirectories(tmp.resolve("net/lo"));
+        Files.writeString(net.resolve("address"), "00:00:00:00:00:00\n");
+        List<String> changes = new ArrayList<>();
+        NetworkService service = new NetworkService(
+                new NetworkConfigurator(net.getParent(), tmp.resolve("hostname"), new RecordingLinks(changes, null)),
+                proc.resolve("net"));
+        service.warmUp();
+        assertEquals(List.of("[" + ProcessHandle.current().pid() + "] link lo up"), changes);
+        assertEquals(List.of(80, 8080), service.listeningPorts(ListListeningPortsRequest.newBuilder().setWaitMs(0)
+                .build()).getTcpPortsList());
     }
 
     /** Fast reads while ports are likely to change (after ConfigureNetwork or a change), then slow ones. */
@@ -60,7 +78,7 @@ class NetworkServiceTest {
         Files.writeString(proc.resolve("net/tcp"), ListeningPortsTest.TCP);
         NetworkService service = new NetworkService(
                 new NetworkConfigurator(Files.createDirectories(tmp.resolve("net")), tmp.resolve("hostname"),
-                        argv -> { }),
+                        new RecordingLinks(new ArrayList<>(), null)),
                 proc.resolve("net"));
         long start = System.nanoTime();
         assertEquals(List.of(80, 8080), service.listeningPorts(ListListeningPortsRequest.newBuilder().setWaitMs(5000)

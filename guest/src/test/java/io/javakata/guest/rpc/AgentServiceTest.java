@@ -96,6 +96,18 @@ class AgentServiceTest {
         assertTrue(new TemplateWarmUp(agent, root).run());
     }
 
+    /** The network part of a template's warm-up runs once; its failure is reported, not thrown. */
+    @Test
+    void theNetworkWarmUpRunsAndItsFailureIsNotThrown() throws Exception {
+        service();
+        int[] runs = {0};
+        assertTrue(new AgentService(manager, "test", Path.of("/proc/sys"), oom, () -> runs[0]++).warmUpNetwork());
+        assertEquals(1, runs[0]);
+        assertFalse(new AgentService(manager, "test", Path.of("/proc/sys"), oom, () -> {
+            throw new IllegalStateException("no rtnetlink");
+        }).warmUpNetwork());
+    }
+
     @Test
     void anOomKillIsReportedWhenMemoryEventsChangesNotAtTheNextPeriod() throws Exception {
         AgentService agent = service(Duration.ofMinutes(10));
