@@ -15,6 +15,11 @@
 #
 #   scripts/bench-pod-start.sh [ROUNDS]        default 5 rounds
 #
+# BENCH_GUESTS="NAME=AGENT_IMAGE:INITRD ..." adds, per entry, a handler NAME that runs the template configuration
+# with another guest (e.g. the agent image and initrd of an earlier commit, built by guest/image/build.sh): an agent
+# change measured side by side with the same shim, kernel and host. Each gets its own template (the guest is part
+# of a template's key).
+#
 # The shim: the installed one, or JAVAKATA_SHIM_JAR; its base configuration: JAVAKATA_CONFIG or
 # /etc/javakata/configuration.toml (the handlers' configurations derive from it, with boot_timeout_seconds = 300 and
 # request_timeout_seconds = 120 so that a loaded machine gives slow figures rather than failed pods; its [runtime]
@@ -59,6 +64,18 @@ if shim_accepts "$jar" "$work/template.toml"; then
     toml_with_key "$work/javakata.toml" template enabled false > "$work/cold.toml"
     extra="javakata-cold=$work/cold.toml javakata-from-template=$work/template.toml"
     handlers+=(javakata-from-template)
+    for guest in ${BENCH_GUESTS:-}; do
+        name="${guest%%=*}" files="${guest#*=}"
+        [[ "$name" != "$guest" && "$files" == *:* ]] \
+            || { echo "bench-pod-start: BENCH_GUESTS entry \"$guest\" is not NAME=AGENT_IMAGE:INITRD" >&2; exit 2; }
+        for f in "${files%%:*}" "${files#*:}"; do
+            [[ -f "$f" ]] || { echo "bench-pod-start: BENCH_GUESTS $name: no file $f" >&2; exit 2; }
+        done
+        toml_with_key "$work/template.toml" hypervisor agent_image "\"${files%%:*}\"" > "$work/$name.step.toml"
+        toml_with_key "$work/$name.step.toml" hypervisor initrd "\"${files#*:}\"" > "$work/$name.toml"
+        extra+=" $name=$work/$name.toml"
+        handlers+=("$name")
+    done
     template="available"
 else
     cp "$work/javakata.toml" "$work/cold.toml"
