@@ -41,6 +41,14 @@ final class Layouts {
             JAVA_LONG.withName("tv_sec"),
             JAVA_LONG.withName("tv_usec"));
 
+    /** A {@code struct timeval} of {@code duration} (to the microsecond) in {@code arena}, for socket timeouts. */
+    static java.lang.foreign.MemorySegment timeval(java.lang.foreign.Arena arena, java.time.Duration duration) {
+        java.lang.foreign.MemorySegment tv = arena.allocate(TIMEVAL);
+        tv.set(JAVA_LONG, offset(TIMEVAL, "tv_sec"), duration.toSeconds());
+        tv.set(JAVA_LONG, offset(TIMEVAL, "tv_usec"), duration.toNanosPart() / 1000);
+        return tv;
+    }
+
     /**
      * {@code siginfo_t}, bits/types/siginfo_t.h, as far as a SIGCHLD's fields go: 128 bytes in all; the
      * union starts at 16 on 64-bit because of alignment, so {@code si_pid} sits at 16.

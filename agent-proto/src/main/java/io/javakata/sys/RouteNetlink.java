@@ -12,7 +12,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * A NETLINK_ROUTE socket (rtnetlink(7)) and the few requests that configure a pod's interfaces: find a link by
@@ -109,9 +108,7 @@ public final class RouteNetlink implements AutoCloseable {
             throw LibC.propagate(t);
         }
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment tv = arena.allocate(Layouts.TIMEVAL);
-            tv.set(JAVA_LONG, Layouts.offset(Layouts.TIMEVAL, "tv_sec"), ANSWER_TIMEOUT.toSeconds());
-            tv.set(JAVA_LONG, Layouts.offset(Layouts.TIMEVAL, "tv_usec"), ANSWER_TIMEOUT.toNanosPart() / 1000);
+            MemorySegment tv = Layouts.timeval(arena, ANSWER_TIMEOUT);
             MemorySegment state = LibC.callState(arena);
             int result = (int) LibC.SETSOCKOPT.invokeExact(state, fd, SOL_SOCKET, SO_RCVTIMEO, tv,
                     (int) Layouts.TIMEVAL.byteSize());

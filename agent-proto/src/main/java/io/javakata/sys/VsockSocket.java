@@ -9,7 +9,6 @@ import java.time.Duration;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 /**
@@ -69,9 +68,7 @@ public final class VsockSocket {
     }
 
     private static void setConnectTimeout(Arena arena, int fd, Duration timeout, String what) throws Throwable {
-        MemorySegment tv = arena.allocate(Layouts.TIMEVAL);
-        tv.set(JAVA_LONG, Layouts.offset(Layouts.TIMEVAL, "tv_sec"), timeout.toSeconds());
-        tv.set(JAVA_LONG, Layouts.offset(Layouts.TIMEVAL, "tv_usec"), timeout.toNanosPart() / 1000);
+        MemorySegment tv = Layouts.timeval(arena, timeout);
         MemorySegment state = LibC.callState(arena);
         int result = (int) LibC.SETSOCKOPT.invokeExact(state, fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, tv,
                 (int) Layouts.TIMEVAL.byteSize());

@@ -1,5 +1,7 @@
 package io.javakata.sys;
 
+import static io.javakata.sys.IpCommand.ip;
+
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -15,7 +17,6 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.UUID;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -96,14 +97,5 @@ class NamespacesTest {
             throw new IOException("boom");
         }));
         assertEquals("boom", e.getMessage());
-    }
-
-    private static void ip(String... args) throws Exception {
-        String[] argv = new String[args.length + 1];
-        argv[0] = "ip";
-        System.arraycopy(args, 0, argv, 1, args.length);
-        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertTrue(p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0, String.join(" ", argv) + ": " + out);
     }
 }

@@ -1,5 +1,7 @@
 package io.javakata.sys;
 
+import static io.javakata.sys.IpCommand.ip;
+
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -157,15 +159,5 @@ class RouteNetlinkTest {
 
     private static Path netns(String name) {
         return Path.of("/var/run/netns", name);
-    }
-
-    private static String ip(String... args) throws Exception {
-        String[] argv = new String[args.length + 1];
-        argv[0] = "ip";
-        System.arraycopy(args, 0, argv, 1, args.length);
-        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertTrue(p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0, String.join(" ", argv) + ": " + out);
-        return out;
     }
 }
