@@ -1,7 +1,10 @@
 package io.javakata.sys;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
+import java.time.Duration;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -42,8 +45,8 @@ final class Layouts {
             JAVA_LONG.withName("tv_usec"));
 
     /** A {@code struct timeval} of {@code duration} (to the microsecond) in {@code arena}, for socket timeouts. */
-    static java.lang.foreign.MemorySegment timeval(java.lang.foreign.Arena arena, java.time.Duration duration) {
-        java.lang.foreign.MemorySegment tv = arena.allocate(TIMEVAL);
+    static MemorySegment timeval(Arena arena, Duration duration) {
+        MemorySegment tv = arena.allocate(TIMEVAL);
         tv.set(JAVA_LONG, offset(TIMEVAL, "tv_sec"), duration.toSeconds());
         tv.set(JAVA_LONG, offset(TIMEVAL, "tv_usec"), duration.toNanosPart() / 1000);
         return tv;

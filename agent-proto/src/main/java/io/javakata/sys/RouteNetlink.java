@@ -71,6 +71,8 @@ public final class RouteNetlink implements AutoCloseable {
     static final int RTN_UNICAST = 1;
 
     static final int NLMSG_HDRLEN = 16;
+    /** asm-generic/errno-base.h: what a read past SO_RCVTIMEO fails with. */
+    static final int EAGAIN = 11;
     /** Room for one answer: an acknowledgement is 36 bytes, one link's RTM_NEWLINK with its statistics ~1.5 KiB. */
     static final int ANSWER_BYTES = 32 * 1024;
     /** How long a request may wait for the kernel's answer. */
@@ -202,7 +204,7 @@ public final class RouteNetlink implements AutoCloseable {
                 try {
                     LibC.check("read(answer to " + what + ") in " + namespace, read, state);
                 } catch (ErrnoException e) {
-                    if (e.errno() == 11) {
+                    if (e.errno() == EAGAIN) {
                         throw new IOException(what + ": no answer from the kernel within " + ANSWER_TIMEOUT, e);
                     }
                     throw e;

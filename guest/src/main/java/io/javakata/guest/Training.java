@@ -50,7 +50,7 @@ final class Training {
         Reaper reaper = new Reaper(new SystemChildWaiter(), Clock.systemUTC());
         ContainerManager containers = new ContainerManager(work.resolve("bundles"),
                 new OciCli(Path.of(Main.OCI_RUNTIME), work.resolve("crun"), reaper), reaper);
-        AgentService service = new AgentService(containers, "train", Path.of("/proc/sys"));
+        AgentService service = new AgentService(containers, "train", Path.of("/proc/sys"), () -> { });
         PipeConnection[] pipe = PipeConnection.pair();
         try (TtrpcServer server = new TtrpcServer("train")) {
             service.register(server);

@@ -7,7 +7,7 @@ import java.net.InetAddress;
 public record IpPrefix(InetAddress address, int length) {
 
     public IpPrefix {
-        int max = address instanceof Inet4Address ? 32 : 128;
+        int max = family(address) == 4 ? 32 : 128;
         if (length < 0 || length > max) {
             throw new IllegalArgumentException("prefix length " + length + " is outside 0.." + max);
         }
@@ -22,7 +22,7 @@ public record IpPrefix(InetAddress address, int length) {
         int slash = text.indexOf('/');
         InetAddress address = literal(slash < 0 ? text : text.substring(0, slash));
         if (slash < 0) {
-            return new IpPrefix(address, address instanceof Inet4Address ? 32 : 128);
+            return new IpPrefix(address, family(address) == 4 ? 32 : 128);
         }
         String length = text.substring(slash + 1);
         if (length.isEmpty() || length.length() > 3 || !length.chars().allMatch(Character::isDigit)) {
@@ -42,6 +42,11 @@ public record IpPrefix(InetAddress address, int length) {
 
     /** 4 or 6. */
     public int family() {
+        return family(address);
+    }
+
+    /** 4 or 6: the IP version of {@code address}. */
+    public static int family(InetAddress address) {
         return address instanceof Inet4Address ? 4 : 6;
     }
 

@@ -1,7 +1,6 @@
 package io.javakata.guest.network;
 
 import java.io.IOException;
-import java.net.InetAddress;
 
 /**
  * The link and route changes of ConfigureNetwork, in one network namespace. {@link RouteNetlinkLinks} makes them
@@ -26,13 +25,7 @@ public interface Links extends AutoCloseable {
 
     void addAddress(String name, IpPrefix address) throws IOException;
 
-    /**
-     * Adds a route to {@code destination} (null: the default route of {@code family}, 4 or 6), through
-     * {@code gateway} (null: on the link), out of {@code device} (null: the kernel chooses), preferring
-     * {@code source} (null: none).
-     */
-    void addRoute(int family, IpPrefix destination, InetAddress gateway, String device, InetAddress source)
-            throws IOException;
+    void addRoute(Route route) throws IOException;
 
     @Override
     void close();

@@ -103,12 +103,7 @@ public final class NetworkConfigurator {
         }
         for (int i = 0; i < request.getInterfacesCount(); i++) {
             NetworkInterface nic = request.getInterfaces(i);
-            String name = nic.getName().isEmpty() ? null : nic.getName();
-            if (name != null && (name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_NAME_BYTES
-                    || name.contains("/") || name.isBlank())) {
-                throw Errors.invalidArgument("interfaces[%d].name=%s: not a link name (1 to %d bytes, no /)", i, name,
-                        MAX_NAME_BYTES);
-            }
+            String name = linkName(nic.getName(), "interfaces[%d].name", i);
             List<IpPrefix> addresses = new ArrayList<>();
             for (String address : nic.getAddressesList()) {
                 addresses.add(parse(() -> IpPrefix.parse(address), "interfaces[%d].addresses=%s", i, address));
@@ -130,28 +125,17 @@ public final class NetworkConfigurator {
             steps.add(new Step(target + " up", l -> l.setUp(target)));
         }
         for (int i = 0; i < request.getRoutesCount(); i++) {
-            NetworkRoute route = request.getRoutes(i);
-            int family = route.getFamily() == 6 ? 6 : 4;
-            String destinationText = route.getDestination();
-            IpPrefix destination = destinationText.isEmpty() || destinationText.equals("default") ? null
-                    : parse(() -> IpPrefix.parse(destinationText), "routes[%d].destination=%s", i, destinationText);
-            InetAddress gateway = route.getGateway().isEmpty() ? null
-                    : parse(() -> IpPrefix.literal(route.getGateway()), "routes[%d].gateway=%s", i, route.getGateway());
-            InetAddress source = route.getSource().isEmpty() ? null
-                    : parse(() -> IpPrefix.literal(route.getSource()), "routes[%d].source=%s", i, route.getSource());
-            String device = route.getDevice().isEmpty() ? null : route.getDevice();
-            for (InetAddress address : java.util.Arrays.asList(destination == null ? null : destination.address(),
-                    gateway, source)) {
-                if (address != null && (address instanceof java.net.Inet4Address ? 4 : 6) != family) {
-                    throw Errors.invalidArgument("routes[%d]: %s is not an IPv%d address (family=%d)", i,
-                            address.getHostAddress(), family, route.getFamily());
-                }
-            }
-            String what = "route -" + family + " " + (destination == null ? "default" : destination.toString())
-                    + (gateway == null ? "" : " via " + gateway.getHostAddress())
-                    + (device == null ? "" : " dev " + device)
-                    + (source == null ? "" : " src " + source.getHostAddress());
-            steps.add(new Step(what, l -> l.addRoute(family, destination, gateway, device, source)));
+            NetworkRoute r = request.getRoutes(i);
+            IpPrefix destination = r.getDestination().isEmpty() || r.getDestination().equals("default") ? null
+                    : parse(() -> IpPrefix.parse(r.getDestination()), "routes[%d].destination=%s", i,
+                            r.getDestination());
+            InetAddress gateway = r.getGateway().isEmpty() ? null
+                    : parse(() -> IpPrefix.literal(r.getGateway()), "routes[%d].gateway=%s", i, r.getGateway());
+            InetAddress source = r.getSource().isEmpty() ? null
+                    : parse(() -> IpPrefix.literal(r.getSource()), "routes[%d].source=%s", i, r.getSource());
+            String device = linkName(r.getDevice(), "routes[%d].device", i);
+            Route route = parse(() -> new Route(r.getFamily(), destination, gateway, device, source), "routes[%d]", i);
+            steps.add(new Step("route " + route, l -> l.addRoute(route)));
         }
         return steps;
     }
@@ -228,13 +212,25 @@ public final class NetworkConfigurator {
         }
 
         @Override
-        public void addRoute(int family, IpPrefix destination, InetAddress gateway, String device,
-                InetAddress source) {
+        public void addRoute(Route route) {
         }
 
         @Override
         public void close() {
         }
+    }
+
+    /** {@code name}, or null if it is empty; INVALID_ARGUMENT naming {@code field} if no link can have it. */
+    private static String linkName(String name, String field, Object... args) {
+        if (name.isEmpty()) {
+            return null;
+        }
+        if (name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_NAME_BYTES || name.contains("/")
+                || name.isBlank()) {
+            throw Errors.invalidArgument(field + "=%s: not a link name (1 to %d bytes, no /)",
+                    append(args, name, MAX_NAME_BYTES));
+        }
+        return name;
     }
 
     private static <T> T parse(java.util.function.Supplier<T> parser, String field, Object... args) {
@@ -245,9 +241,9 @@ public final class NetworkConfigurator {
         }
     }
 
-    private static Object[] append(Object[] args, Object last) {
-        Object[] all = java.util.Arrays.copyOf(args, args.length + 1);
-        all[args.length] = last;
+    private static Object[] append(Object[] args, Object... more) {
+        Object[] all = java.util.Arrays.copyOf(args, args.length + more.length);
+        System.arraycopy(more, 0, all, args.length, more.length);
         return all;
     }
 

@@ -2,7 +2,6 @@ package io.javakata.guest.network;
 
 import io.javakata.sys.RouteNetlink;
 import java.io.IOException;
-import java.net.InetAddress;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
@@ -66,11 +65,11 @@ public final class RouteNetlinkLinks implements Links {
     }
 
     @Override
-    public void addRoute(int family, IpPrefix destination, InetAddress gateway, String device, InetAddress source)
-            throws IOException {
-        netlink.addRoute(family == 6 ? RouteNetlink.AF_INET6 : RouteNetlink.AF_INET,
-                destination == null ? null : destination.address(), destination == null ? 0 : destination.length(),
-                gateway, device == null ? 0 : index(device), source);
+    public void addRoute(Route route) throws IOException {
+        netlink.addRoute(route.family() == 6 ? RouteNetlink.AF_INET6 : RouteNetlink.AF_INET,
+                route.destination() == null ? null : route.destination().address(),
+                route.destination() == null ? 0 : route.destination().length(), route.gateway(),
+                route.device() == null ? 0 : index(route.device()), route.source());
     }
 
     @Override

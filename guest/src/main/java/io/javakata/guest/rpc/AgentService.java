@@ -85,22 +85,12 @@ public final class AgentService {
     static final java.time.Duration OOM_READ_PERIOD = java.time.Duration.ofSeconds(2);
 
     /**
-     * @param procSys {@code /proc/sys}, where the kernel release and boot id are read
-     */
-    public AgentService(ContainerManager containers, String version, Path procSys) {
-        this(containers, version, procSys, () -> { });
-    }
-
-    /**
+     * @param procSys       {@code /proc/sys}, where the kernel release and boot id are read
      * @param networkWarmUp runs ConfigureNetwork's code without configuring a pod's network
      *                      ({@code NetworkService.warmUp}); a template's warm-up InitGuest runs it
      */
     public AgentService(ContainerManager containers, String version, Path procSys, Runnable networkWarmUp) {
         this(containers, version, procSys, new OomWatcher(containers, OOM_READ_PERIOD), networkWarmUp);
-    }
-
-    AgentService(ContainerManager containers, String version, Path procSys, OomWatcher oom) {
-        this(containers, version, procSys, oom, () -> { });
     }
 
     AgentService(ContainerManager containers, String version, Path procSys, OomWatcher oom,

@@ -141,9 +141,12 @@ class NetworkConfiguratorTest {
                 good.toBuilder().setInterfaces(0, good.getInterfaces(0).toBuilder().setName("a-name-longer-than-15"))
                         .build(),
                 good.toBuilder().setRoutes(1, good.getRoutes(1).toBuilder().setGateway("10.88.0.x")).build(),
-                good.toBuilder().setRoutes(2, good.getRoutes(2).toBuilder().setGateway("10.88.0.1")).build());
+                good.toBuilder().setRoutes(2, good.getRoutes(2).toBuilder().setGateway("10.88.0.1")).build(),
+                good.toBuilder().setRoutes(0, good.getRoutes(0).toBuilder().setDevice("x".repeat(300))).build(),
+                good.toBuilder().setRoutes(1, good.getRoutes(1).toBuilder().setFamily(0)).build());
         List<String> fields = List.of("interfaces[0].addresses=fd00::5/129", "interfaces[0].addresses=web.local/16",
-                "interfaces[0].name=a-name-longer-than-15", "routes[1].gateway=10.88.0.x", "routes[2]: 10.88.0.1");
+                "interfaces[0].name=a-name-longer-than-15", "routes[1].gateway=10.88.0.x",
+                "routes[2]: 10.88.0.1 is not an IPv6 address", "routes[0].device=xxx", "routes[1]: family 0");
         for (int i = 0; i < bad.size(); i++) {
             ConfigureNetworkRequest request = bad.get(i);
             var e = assertThrows(RuntimeStatusException.class, () -> configurator.configure(request));

@@ -1,7 +1,6 @@
 package io.javakata.guest.network;
 
 import java.io.IOException;
-import java.net.InetAddress;
 import java.util.List;
 
 /**
@@ -49,12 +48,8 @@ record RecordingLinks(List<String> changes, String failOn) implements Links.Open
             }
 
             @Override
-            public void addRoute(int family, IpPrefix destination, InetAddress gateway, String device,
-                    InetAddress source) throws IOException {
-                record("route -" + family + " " + (destination == null ? "default" : destination)
-                        + (gateway == null ? "" : " via " + gateway.getHostAddress())
-                        + (device == null ? "" : " dev " + device)
-                        + (source == null ? "" : " src " + source.getHostAddress()));
+            public void addRoute(Route route) throws IOException {
+                record("route " + route);
             }
 
             @Override

@@ -332,7 +332,8 @@ class AgentServiceFuzzTest {
             cgroups = base.resolve("cgroup");
             manager = new ContainerManager(base.resolve("bundles"), new OciCli(RUNC, base.resolve("state"), REAPER),
                     REAPER, Path.of("/proc"), cgroups);
-            new AgentService(manager, "fuzz", Path.of("/proc/sys"), new OomWatcher(manager, Duration.ofMillis(20)))
+            new AgentService(manager, "fuzz", Path.of("/proc/sys"), new OomWatcher(manager, Duration.ofMillis(20)),
+                    () -> { })
                     .register(server);
             PipeConnection[] pair = PipeConnection.pair();
             Thread.ofVirtual().start(() -> server.serve(pair[1]));

@@ -59,7 +59,7 @@ class AgentServiceTest {
     private AgentService service(Duration oomPeriod) throws Exception {
         manager = RUNC.manager(tmp, Path.of("/proc"), tmp.resolve("cgroup"));
         oom = new OomWatcher(manager, oomPeriod);
-        return new AgentService(manager, "test", Path.of("/proc/sys"), oom);
+        return new AgentService(manager, "test", Path.of("/proc/sys"), oom, () -> { });
     }
 
     /** GetOOMEvent, waiting on another thread: the id of the container it names. */

@@ -62,7 +62,7 @@ class GuestAgentContractTest extends AgentContract {
         ContainerManager containers = new ContainerManager(tmp.resolve("bundles"), new OciCli(runc, tmp.resolve("state"),
                 reaper), reaper, Path.of("/proc"), tmp.resolve("cgroup"));
         server = new TtrpcServer("guest-agent");
-        new AgentService(containers, "contract", Path.of("/proc/sys")).register(server);
+        new AgentService(containers, "contract", Path.of("/proc/sys"), () -> { }).register(server);
         agent = connect(server);
     }
 
