@@ -80,8 +80,11 @@ sed -i 's#^exec /opt/jre/bin/java .*#/bench.sh; poweroff -f#' "$WORK/root/init"
 grep -q '^/bench.sh; poweroff -f' "$WORK/root/init" || { echo "the guest's init has no agent exec line" >&2; exit 1; }
 (cd "$WORK/root" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) > "$WORK/initrd.img"
 
+# KVM when /dev/kvm opens and is not a PVM host's (kvm_pvm as the only KVM module), which runs only PVM guest kernels.
 accel=tcg
-[[ -w /dev/kvm ]] && accel=kvm
+if [[ -w /dev/kvm ]] && { [[ ! -d /sys/module/kvm_pvm ]] || [[ -d /sys/module/kvm_intel ]] || [[ -d /sys/module/kvm_amd ]]; }; then
+    accel=kvm
+fi
 timeout 600 qemu-system-x86_64 -machine q35,accel=$accel -cpu max -smp 1 -m 512 -nodefaults -no-user-config \
     -nographic -serial stdio -no-reboot -kernel "$KERNEL" -initrd "$WORK/initrd.img" \
     -append "console=ttyS0 panic=-1 quiet" < /dev/null > "$WORK/console.log" 2>&1 || true

@@ -1,5 +1,7 @@
 package io.javakata.hypervisor.ch;
 
+import io.javakata.hypervisor.PvmHost;
+
 import java.io.File;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -28,7 +30,6 @@ public final class CloudHypervisorHost {
     public static final String BINARY_NAME = "cloud-hypervisor";
 
     static final Path DEV_KVM = Path.of("/dev/kvm");
-    static final Path SYS_MODULE = Path.of("/sys/module");
 
     private CloudHypervisorHost() {
     }
@@ -99,19 +100,15 @@ public final class CloudHypervisorHost {
 
     /** This host's KVM as Cloud Hypervisor needs it. */
     public static Kvm kvm() {
-        return kvm(DEV_KVM, SYS_MODULE);
+        return kvm(DEV_KVM, PvmHost.SYS_MODULE);
     }
 
     /** As {@link #kvm()}, with the device and {@code /sys/module} as parameters so a test can point elsewhere. */
     static Kvm kvm(Path devKvm, Path sysModule) {
-        boolean pvm = Files.isDirectory(sysModule.resolve("kvm_pvm"))
-                && !Files.isDirectory(sysModule.resolve("kvm_intel"))
-                && !Files.isDirectory(sysModule.resolve("kvm_amd"));
-        String pvmNote = " This host's KVM is PVM (module kvm_pvm, no kvm_intel or kvm_amd): it runs only guest kernels "
-                + "built for PVM, and a stock guest kernel does not boot under it.";
+        Optional<String> pvm = PvmHost.check(sysModule);
         if (!Files.exists(devKvm)) {
             return new Kvm(false, "no " + devKvm + ": Cloud Hypervisor runs only on KVM (it has no emulation)."
-                    + (pvm ? pvmNote : ""));
+                    + pvm.map(p -> " " + Character.toUpperCase(p.charAt(0)) + p.substring(1) + ".").orElse(""));
         }
         try (FileChannel _ = FileChannel.open(devKvm, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
             // opening is the check
@@ -119,8 +116,8 @@ public final class CloudHypervisorHost {
             return new Kvm(false, "cannot open " + devKvm + " read-write: " + e.getMessage()
                     + "; Cloud Hypervisor runs only on KVM.");
         }
-        if (pvm) {
-            return new Kvm(false, devKvm + " opens, but" + pvmNote.replace(" This host's KVM", " this host's KVM"));
+        if (pvm.isPresent()) {
+            return new Kvm(false, devKvm + " opens, but " + pvm.get() + ".");
         }
         return new Kvm(true, devKvm + " opens read-write");
     }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javakata.hypervisor.Accelerator;
 import io.javakata.hypervisor.ChildProcesses;
+import io.javakata.hypervisor.PvmHost;
 
 import java.io.File;
 import java.io.IOException;
@@ -22,12 +23,14 @@ import java.util.Objects;
  * Decides whether a VM runs under KVM or TCG (QEMU manual, {@code -accel}: KVM is usable only if /dev/kvm opens and QEMU starts
  * with {@code -accel kvm}; otherwise TCG).
  *
- * <p>{@code /dev/kvm} existing and opening is not enough: on a PVM host KVM initialises and then
- * QEMU aborts at vCPU reset ("failed to set MSR 0x10a"), and {@code -accel kvm -accel tcg} does not
- * fall back because the accelerator did initialise. So the probe launches QEMU for real with the
- * machine type, {@code -accel kvm -cpu host -S}, checks that it survives about a second and that
- * {@code query-kvm} reports enabled. That costs a second or so, so the verdict is cached per host
- * boot (key: {@code /proc/sys/kernel/random/boot_id}, the QEMU binary and the machine type).
+ * <p>{@code /dev/kvm} existing and opening is not enough. A PVM host's KVM runs only guest kernels built for PVM
+ * ({@link PvmHost}), so it is refused before anything else, cache included: with some host kernels QEMU aborts at
+ * vCPU reset there ("failed to set MSR 0x10a"), with others it starts, {@code query-kvm} reports KVM enabled, and the
+ * stock guest kernel hangs without a line of output. Elsewhere the probe launches QEMU for real with the machine
+ * type, {@code -accel kvm -cpu host -S} ({@code -accel kvm -accel tcg} does not fall back once the accelerator
+ * initialised), checks that it survives about a second and that {@code query-kvm} reports enabled. That costs a
+ * second or so, so the verdict is cached per host boot (key: {@code /proc/sys/kernel/random/boot_id}, the QEMU
+ * binary and the machine type).
  *
  * <p>Blocking: {@link #choose} may run QEMU for up to about {@value #PROBE_BUDGET_SECONDS} seconds.
  * Thread-safe; concurrent callers may both probe, and the last writer's cache wins.
@@ -78,11 +81,18 @@ public final class KvmProbe {
      */
     public static Accelerator.Choice choose(Accelerator requested, Path qemuBinary, String machine, Path cacheFile)
             throws IOException {
+        return choose(requested, qemuBinary, machine, cacheFile, PvmHost.SYS_MODULE);
+    }
+
+    /** As {@link #choose(Accelerator, Path, String, Path)}, with {@code /sys/module} a parameter for tests. */
+    static Accelerator.Choice choose(Accelerator requested, Path qemuBinary, String machine, Path cacheFile,
+            Path sysModule) throws IOException {
         Objects.requireNonNull(requested, "requested");
         if (requested == Accelerator.TCG) {
             return new Accelerator.Choice(Accelerator.TCG, "requested by configuration");
         }
-        Verdict verdict = cachedOrProbe(qemuBinary, machine, cacheFile);
+        Verdict verdict = PvmHost.check(sysModule).map(pvm -> Verdict.of(false, pvm))
+                .orElseGet(() -> cachedOrProbe(qemuBinary, machine, cacheFile));
         if (requested == Accelerator.KVM) {
             if (!verdict.kvmUsable()) {
                 throw new IOException("accelerator=KVM is configured but KVM is unusable on this host: "

@@ -12,7 +12,7 @@ import java.util.concurrent.TimeUnit;
 final class HostFacts {
 
     private static final long QEMU_DEADLINE_SECONDS = 30;
-    private static Boolean kvmUsable;
+    private static Boolean qemuStartsKvm;
 
     private HostFacts() {
     }
@@ -20,13 +20,23 @@ final class HostFacts {
     /**
      * Whether QEMU runs a q35 machine under KVM here: it is started with {@code -accel kvm -cpu host -S} and
      * asked {@code info kvm} on its human monitor (QEMU manual, "info kvm"). A host where KVM initialises
-     * but QEMU aborts at vCPU reset never answers, so it counts as no KVM, as the probe must find.
+     * but QEMU aborts at vCPU reset never answers, so it counts as no KVM, as the probe must find. So does a PVM host
+     * (kvm_pvm the only KVM module in /sys/module), whose KVM QEMU may start on but where a stock guest kernel hangs.
      */
-    static synchronized boolean kvmUsable(Path qemu) throws IOException, InterruptedException {
-        if (kvmUsable == null) {
-            kvmUsable = askQemuAboutKvm(qemu);
+    static boolean kvmUsable(Path qemu) throws IOException, InterruptedException {
+        Path modules = Path.of("/sys/module");
+        boolean pvmOnly = Files.isDirectory(modules.resolve("kvm_pvm"))
+                && !Files.isDirectory(modules.resolve("kvm_intel"))
+                && !Files.isDirectory(modules.resolve("kvm_amd"));
+        return !pvmOnly && qemuStartsKvm(qemu);
+    }
+
+    /** Whether QEMU starts a q35 machine with KVM enabled here, whatever the KVM (PVM or not). */
+    static synchronized boolean qemuStartsKvm(Path qemu) throws IOException, InterruptedException {
+        if (qemuStartsKvm == null) {
+            qemuStartsKvm = askQemuAboutKvm(qemu);
         }
-        return kvmUsable;
+        return qemuStartsKvm;
     }
 
     /** Whether the host has the vhost-vsock device QEMU's vhost-vsock-pci opens (QEMU manual, "vhost-vsock-pci"). */

@@ -35,12 +35,28 @@ class KvmProbeTest {
         return HostFacts.kvmUsable(QEMU) ? Accelerator.KVM : Accelerator.TCG;
     }
 
+    /**
+     * What the probe itself finds with QEMU, on a stand-in {@code /sys/module} without kvm_pvm: the cache tests
+     * need the probe to run and its verdict to be cached, which a PVM host (this project's machines) skips.
+     */
+    private static Accelerator probedAccelerator() throws IOException, InterruptedException {
+        return HostFacts.qemuStartsKvm(QEMU) ? Accelerator.KVM : Accelerator.TCG;
+    }
+
+    private Path noPvm() throws IOException {
+        return Files.createDirectories(dir.resolve("stand-in/sys/module/kvm"));
+    }
+
     @Test
     void autoChoosesWhatTheHostSupportsWithAReasonAndReusesTheCachedVerdict() throws Exception {
-        Accelerator expected = hostAccelerator();
+        Accelerator.Choice onThisHost = KvmProbe.choose(Accelerator.AUTO, QEMU, "q35", dir.resolve("host.json"));
+        assertEquals(hostAccelerator(), onThisHost.accelerator(), onThisHost.reason());
+
+        Accelerator expected = probedAccelerator();
+        Path modules = noPvm().getParent();
         Path cache = dir.resolve("run/kvm-probe.json");
         long t0 = System.nanoTime();
-        Accelerator.Choice first = KvmProbe.choose(Accelerator.AUTO, QEMU, "q35", cache);
+        Accelerator.Choice first = KvmProbe.choose(Accelerator.AUTO, QEMU, "q35", cache, modules);
         long probeMillis = (System.nanoTime() - t0) / 1_000_000;
         System.out.println("KVM probe took " + probeMillis + " ms: " + first);
 
@@ -56,7 +72,7 @@ class KvmProbeTest {
         // Reuse: a marked reason in the cache must come back, proving QEMU was not run again.
         ((ObjectNode) entry).put("reason", "marked by the test");
         JSON.writeValue(cache.toFile(), written);
-        Accelerator.Choice second = KvmProbe.choose(Accelerator.AUTO, QEMU, "q35", cache);
+        Accelerator.Choice second = KvmProbe.choose(Accelerator.AUTO, QEMU, "q35", cache, modules);
         assertEquals(expected, second.accelerator());
         assertTrue(second.reason().startsWith("marked by the test (verdict cached for this host boot"),
                 second.reason());
@@ -64,12 +80,12 @@ class KvmProbeTest {
 
     @Test
     void aCacheFromAnotherBootIsIgnoredAndReplaced() throws Exception {
-        Accelerator expected = hostAccelerator();
+        Accelerator expected = probedAccelerator();
         Path cache = dir.resolve("kvm-probe.json");
         // The stale verdict says the opposite of what this host has, so using it would show.
         Files.writeString(cache, "{\"bootId\": \"another-boot\", \"verdicts\": {\"" + QEMU
                 + "|q35\": {\"kvm\": " + (expected != Accelerator.KVM) + ", \"reason\": \"stale\"}}}");
-        Accelerator.Choice choice = KvmProbe.choose(Accelerator.AUTO, QEMU, "q35", cache);
+        Accelerator.Choice choice = KvmProbe.choose(Accelerator.AUTO, QEMU, "q35", cache, noPvm().getParent());
         assertEquals(expected, choice.accelerator(), choice.reason());
         assertFalse(choice.reason().contains("stale"));
         assertFalse(Files.readString(cache).contains("another-boot"));
@@ -117,5 +133,35 @@ class KvmProbeTest {
         KvmProbe.Verdict verdict = KvmProbe.probe(dir, QEMU, "q35");
         assertFalse(verdict.kvmUsable());
         assertTrue(verdict.reason().startsWith("cannot open " + dir), verdict.reason());
+    }
+
+    /**
+     * A PVM host: its /dev/kvm may open and QEMU may even start with {@code -accel kvm}, but a stock guest kernel
+     * hangs. AUTO falls back to TCG naming PVM, KVM is refused, and a cached verdict that says otherwise (written by
+     * an earlier build on this boot) is not used.
+     */
+    @Test
+    void aPvmHostGetsTcgWhateverTheCacheSays() throws Exception {
+        Path modules = dir.resolve("sys/module");
+        Files.createDirectories(modules.resolve("kvm"));
+        Files.createDirectories(modules.resolve("kvm_pvm"));
+        Path cache = dir.resolve("kvm-probe.json");
+        Files.writeString(cache, "{\"bootId\": \"" + Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).strip()
+                + "\", \"verdicts\": {\"" + QEMU + "|q35\": {\"kvm\": true, \"reason\": \"cached\"}}}");
+
+        Accelerator.Choice choice = KvmProbe.choose(Accelerator.AUTO, QEMU, "q35", cache, modules);
+        assertEquals(new Accelerator.Choice(Accelerator.TCG, "this host's KVM is PVM (module kvm_pvm, no kvm_intel or "
+                + "kvm_amd): it runs only guest kernels built for PVM, and a stock guest kernel does not boot under it"),
+                choice);
+        IOException e = assertThrows(IOException.class,
+                () -> KvmProbe.choose(Accelerator.KVM, QEMU, "q35", cache, modules));
+        assertTrue(e.getMessage().startsWith("accelerator=KVM is configured but KVM is unusable on this host: this "
+                + "host's KVM is PVM"), e.getMessage());
+
+        // With kvm_intel beside it the host has hardware KVM, and the cache is read again.
+        Files.createDirectories(modules.resolve("kvm_intel"));
+        Accelerator.Choice cached = KvmProbe.choose(Accelerator.AUTO, QEMU, "q35", cache, modules);
+        assertEquals(Accelerator.KVM, cached.accelerator());
+        assertTrue(cached.reason().startsWith("cached (verdict cached for this host boot"), cached.reason());
     }
 }

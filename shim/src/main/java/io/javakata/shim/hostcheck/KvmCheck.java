@@ -31,7 +31,7 @@ final class KvmCheck {
             return Finding.fail("kvm", "the KVM probe failed: " + e.getMessage());
         }
         boolean usable = choice.accelerator() == Accelerator.KVM;
-        String reason = usable ? choice.reason() : choice.reason() + context(host);
+        String reason = usable ? choice.reason() : choice.reason() + context(choice.reason(), host);
         return switch (accel) {
             case TCG -> Finding.ok("kvm", "hypervisor.accel = tcg: VMs use TCG; KVM " + (usable ? "would be usable: "
                     : "is unusable anyway: ") + reason);
@@ -44,10 +44,10 @@ final class KvmCheck {
         };
     }
 
-    /** What the host shows about KVM besides the probe, as "; …" or "". */
-    static String context(HostView host) {
+    /** What the host shows about KVM besides the probe's {@code reason}, as "; …" or "". */
+    static String context(String reason, HostView host) {
         List<String> notes = new ArrayList<>();
-        if (host.exists("/sys/module/kvm_pvm")) {
+        if (host.exists("/sys/module/kvm_pvm") && !reason.contains("kvm_pvm")) {
             notes.add("the kvm_pvm module is loaded: a PVM host, whose KVM runs only PVM-enabled guest kernels");
         }
         String flags = host.read("/proc/cpuinfo").flatMap(c -> c.lines().filter(l -> l.startsWith("flags"))

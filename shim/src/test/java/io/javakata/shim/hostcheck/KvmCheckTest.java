@@ -54,10 +54,21 @@ class KvmCheckTest {
     }
 
     @Test
+    void aProbeThatNamedPvmIsNotToldAgain() throws Exception {
+        Files.createDirectories(root.resolve("sys/module/kvm_pvm"));
+        String pvm = "this host's KVM is PVM (module kvm_pvm, no kvm_intel or kvm_amd): it runs only guest kernels "
+                + "built for PVM, and a stock guest kernel does not boot under it";
+        Finding f = KvmCheck.check(Accelerator.AUTO, QEMU, "q35", answers(Accelerator.TCG, pvm), new HostView(root));
+        assertEquals(Verdict.FALLBACK, f.verdict());
+        assertEquals("KVM is unusable: " + pvm + "; fallback: TCG, software emulation (boots and CPU-bound work "
+                + "several times slower)", f.detail());
+    }
+
+    @Test
     void aCpuWithVmxAddsNoNote() throws Exception {
         Files.createDirectories(root.resolve("proc"));
         Files.writeString(root.resolve("proc/cpuinfo"), "flags\t\t: fpu vmx sse2\n");
-        assertEquals("", KvmCheck.context(new HostView(root)));
+        assertEquals("", KvmCheck.context("no /dev/kvm", new HostView(root)));
     }
 
     @Test
