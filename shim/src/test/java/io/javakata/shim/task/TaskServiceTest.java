@@ -484,6 +484,99 @@ class TaskServiceTest {
     }
 
     @Test
+    void theSandboxMadeWhenTheShimStartedIsClaimedByItsCreate() throws Exception {
+        agent.programs.put("c1", p -> p.exit(0));
+        service.prepareSandbox(bundle("c1", ""));
+        Path timelineFile = awaitEarlySandboxReady("c1");
+        assertEquals(1, vms.size());
+        int initGuests = agent.initGuests.get();
+
+        create("c1", "", "");
+        assertEquals(1, vms.size(), "Create takes the VM made before it, it does not make another");
+        assertEquals(initGuests, agent.initGuests.get(), "and does not initialise its guest again");
+        assertFalse(vms.getFirst().stopped);
+        JsonNode timeline = new ObjectMapper().readTree(timelineFile.toFile());
+        List<String> phases = new java.util.ArrayList<>();
+        timeline.path("phases").forEach(p -> phases.add(p.path("phase").asText()));
+        assertEquals("sandbox_started", phases.getFirst(), phases::toString);
+        assertTrue(phases.indexOf("create_requested") > phases.indexOf("agent_ready"), phases::toString);
+
+        call("Delete", DeleteRequest.newBuilder().setId("c1").build(), DeleteResponse.parser());
+        assertTrue(vms.getFirst().stopped);
+        assertFalse(Files.exists(sandboxPaths("c1").dir()));
+    }
+
+    /** The timeline.json of sandbox {@code id}, once it says the sandbox's guest is ready. */
+    private Path awaitEarlySandboxReady(String id) throws Exception {
+        Path timeline = sandboxPaths(id).dir().resolve("timeline.json");
+        Await.until("sandbox " + id + " ready", CALL, () -> Files.exists(timeline)
+                && Files.readString(timeline).contains("agent_ready"));
+        return timeline;
+    }
+
+    @Test
+    void aCreateForAnotherSpecStopsTheEarlySandboxAndMakesItsOwn() throws Exception {
+        service.prepareSandbox(bundle("c1", "\"io.kubernetes.cri.sandbox-name\": \"before\""));
+        awaitEarlySandboxReady("c1");
+
+        create("c1", "", "");  // rewrites the bundle's spec without the annotation
+        assertEquals(2, vms.size());
+        assertTrue(vms.getFirst().stopped, "the VM made from the earlier spec is stopped");
+        assertFalse(vms.getLast().stopped);
+        call("Delete", DeleteRequest.newBuilder().setId("c1").build(), DeleteResponse.parser());
+        assertFalse(Files.exists(sandboxPaths("c1").dir()));
+    }
+
+    @Test
+    void theEarlySandboxsFailureIsCreatesAnswer() throws Exception {
+        agent.checkUnavailable = true;
+        service.prepareSandbox(bundle("c1", ""));
+        RuntimeStatusException e = failure(() -> {
+            try {
+                create("c1", "", "");
+            } catch (IOException io) {
+                throw new AssertionError(io);
+            }
+        });
+        assertEquals(Code.DEADLINE_EXCEEDED, e.code());
+        assertTrue(e.getMessage().startsWith("create sandbox c1: agent did not answer Check within "), e.getMessage());
+        assertEquals(1, vms.size(), "Create does not boot a second VM after the first failed");
+        assertFalse(Files.exists(sandboxPaths("c1").dir()));
+        assertNoMountsUnder(tmp);
+    }
+
+    @Test
+    void anEarlySandboxNoCreateClaimsIsStoppedAndTheShimExits() throws Exception {
+        service.orphanExitAfter(Duration.ofMillis(300));
+        service.prepareSandbox(bundle("c1", ""));
+        assertTrue(shimExited.await(CALL.toSeconds(), TimeUnit.SECONDS), "an unclaimed sandbox's shim exits");
+        assertEquals(1, vms.size());
+        Await.until("the unclaimed VM stopped", CALL, () -> vms.getFirst().stopped);
+        Await.until("its state removed", CALL, () -> !Files.exists(sandboxPaths("c1").dir()));
+        assertNoMountsUnder(tmp);
+    }
+
+    @Test
+    void closingTheServiceStopsAnEarlySandbox() throws Exception {
+        service.prepareSandbox(bundle("c1", ""));
+        awaitEarlySandboxReady("c1");
+        service.close();
+        Await.until("the early VM stopped", CALL, () -> vms.getFirst().stopped);
+        Await.until("its state removed", CALL, () -> !Files.exists(sandboxPaths("c1").dir()));
+    }
+
+    @Test
+    void aBundleOfAJoiningContainerMakesNoEarlySandbox() throws Exception {
+        service.prepareSandbox(bundle("c1", """
+                "io.kubernetes.cri.container-type": "container", "io.kubernetes.cri.sandbox-id": "pod1"
+                """));
+        service.prepareSandbox(tmp.resolve("no-such-bundle"));
+        assertTrue(vms.isEmpty());
+        assertFalse(Files.exists(sandboxPaths("c1").dir()));
+        assertFalse(Files.exists(sandboxPaths("pod1").dir()));
+    }
+
+    @Test
     void failedCreateLeavesNoMountOrDirectoryBehind() throws Exception {
         agent.failCreateWith = "oci_spec: process.args must not be empty";
         RuntimeStatusException e = failure(() -> {
