@@ -18,7 +18,9 @@
 # BENCH_GUESTS="NAME=AGENT_IMAGE:INITRD ..." adds, per entry, a handler NAME that runs the template configuration
 # with another guest (e.g. the agent image and initrd of an earlier commit, built by guest/image/build.sh): an agent
 # change measured side by side with the same shim, kernel and host. Each gets its own template (the guest is part
-# of a template's key).
+# of a template's key). BENCH_VMMS="NAME=EXECUTABLE ..." adds, per entry, a handler NAME that runs the template
+# configuration with another QEMU binary as hypervisor.path (e.g. a wrapper script that changes a flag before it
+# execs QEMU): a VMM change measured side by side; the binary is part of a template's key too.
 #
 # The shim: the installed one, or JAVAKATA_SHIM_JAR; its base configuration: JAVAKATA_CONFIG or
 # /etc/javakata/configuration.toml (the handlers' configurations derive from it, with boot_timeout_seconds = 300 and
@@ -73,6 +75,14 @@ if shim_accepts "$jar" "$work/template.toml"; then
         done
         toml_with_key "$work/template.toml" hypervisor agent_image "\"${files%%:*}\"" > "$work/$name.step.toml"
         toml_with_key "$work/$name.step.toml" hypervisor initrd "\"${files#*:}\"" > "$work/$name.toml"
+        extra+=" $name=$work/$name.toml"
+        handlers+=("$name")
+    done
+    for vmm in ${BENCH_VMMS:-}; do
+        name="${vmm%%=*}" path="${vmm#*=}"
+        [[ "$name" != "$vmm" && -x "$path" ]] \
+            || { echo "bench-pod-start: BENCH_VMMS entry \"$vmm\" is not NAME=EXECUTABLE" >&2; exit 2; }
+        toml_with_key "$work/template.toml" hypervisor path "\"$path\"" > "$work/$name.toml"
         extra+=" $name=$work/$name.toml"
         handlers+=("$name")
     done
