@@ -31,7 +31,8 @@ import java.util.regex.Pattern;
  * One pod's boot phases, each with the milliseconds elapsed since the pod's shim started (its {@code serve}
  * process): {@value #SANDBOX_STARTED} (the shim began making the sandbox: as soon as the pod's daemon is up, from its
  * bundle, or when Create asked for it), {@value #CREATE_REQUESTED} (containerd's Create of the sandbox reached the
- * shim, which may be after the next phases), {@value #VMM_SPAWNED}, {@value #KERNEL_UP} (the guest's first console output), {@value #INIT_STARTED} and
+ * shim, which may be after the next phases), {@value #VMM_SPAWNED}, {@value #KERNEL_UP} (the guest's first console
+ * output), {@value #INIT_STARTED} and
  * {@value #AGENT_STARTED} (from the guest's own clock in its console, see {@link #guestPhases}),
  * {@value #AGENT_ANSWERED} (the agent answered Check), {@value #AGENT_READY} (the guest is initialised: host entropy,
  * clock and the shared directory mounted), then {@value #CONTAINER_CREATED} and {@value #CONTAINER_STARTED} for every
