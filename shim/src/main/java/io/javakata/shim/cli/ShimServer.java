@@ -91,9 +91,6 @@ final class ShimServer {
             } catch (IOException e) {
                 LOG.log(Level.WARNING, "AOT training: " + e.getMessage() + "; the cache holds what serve loaded");
             }
-        } else {
-            // The pod's sandbox is made from now on, while start returns and containerd connects and sends Create.
-            tasks.prepareSandbox(bundle);
         }
         writePidFile();
         LOG.log(Level.INFO, "shim serving task API on " + socket + " (pid " + ProcessHandle.current().pid() + ")");

@@ -29,10 +29,8 @@ import java.util.regex.Pattern;
 
 /**
  * One pod's boot phases, each with the milliseconds elapsed since the pod's shim started (its {@code serve}
- * process): {@value #SANDBOX_STARTED} (the shim began making the sandbox: as soon as the pod's daemon is up, from its
- * bundle, or when Create asked for it), {@value #CREATE_REQUESTED} (containerd's Create of the sandbox reached the
- * shim, which may be after the next phases), {@value #VMM_SPAWNED}, {@value #KERNEL_UP} (the guest's first console
- * output), {@value #INIT_STARTED} and
+ * process): {@value #CREATE_REQUESTED} (the shim's JVM is up and containerd's request to create the sandbox reached it),
+ * {@value #VMM_SPAWNED}, {@value #KERNEL_UP} (the guest's first console output), {@value #INIT_STARTED} and
  * {@value #AGENT_STARTED} (from the guest's own clock in its console, see {@link #guestPhases}),
  * {@value #AGENT_ANSWERED} (the agent answered Check), {@value #AGENT_READY} (the guest is initialised: host entropy,
  * clock and the shared directory mounted), then {@value #CONTAINER_CREATED} and {@value #CONTAINER_STARTED} for every
@@ -45,7 +43,6 @@ import java.util.regex.Pattern;
  */
 public final class BootTimeline implements AutoCloseable {
 
-    public static final String SANDBOX_STARTED = "sandbox_started";
     public static final String CREATE_REQUESTED = "create_requested";
     public static final String VMM_SPAWNED = "vmm_spawned";
     public static final String KERNEL_UP = "kernel_up";
@@ -171,7 +168,7 @@ public final class BootTimeline implements AutoCloseable {
         Instant origin = processStart(Path.of("/proc"), Clock.systemUTC())
                 .or(() -> ProcessHandle.current().info().startInstant()).orElseGet(Instant::now);
         BootTimeline timeline = new BootTimeline(identity, paths, origin, Clock.systemUTC());
-        timeline.record(SANDBOX_STARTED, "", "", false);
+        timeline.record(CREATE_REQUESTED, "", "", false);
         timeline.watchConsole(bootTimeout);
         return timeline;
     }
@@ -198,11 +195,6 @@ public final class BootTimeline implements AutoCloseable {
 
     public Identity identity() {
         return identity;
-    }
-
-    /** containerd's Create of the sandbox reached the shim at {@code requested}. */
-    public void createRequested(Instant requested) {
-        add(new Phase(CREATE_REQUESTED, "", "", Duration.between(origin, requested).toMillis(), false));
     }
 
     /** The phases so far, in elapsed order. */

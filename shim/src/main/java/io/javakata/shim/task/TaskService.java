@@ -59,16 +59,12 @@ import io.javakata.ttrpc.TtrpcServer;
 import io.javakata.ttrpc.UnaryHandler;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -114,8 +110,6 @@ public final class TaskService {
      * pod's last task is its sandbox's.
      */
     static final Duration ORPHAN_EXIT = Duration.ofSeconds(60);
-    /** How long close() waits for a sandbox no Create claimed to be made, so that it can stop it. */
-    static final Duration EARLY_CLOSE_WAIT = Duration.ofSeconds(5);
 
     private final ShimContext ctx;
     private final EventPublisher events;
@@ -125,8 +119,6 @@ public final class TaskService {
     private final ReentrantLock createLock = new ReentrantLock();
     private final ReentrantLock eventLock = new ReentrantLock();
     private volatile Sandbox sandbox;
-    /** The sandbox {@link #prepareSandbox} is making or made, until a Create claims it; guarded by createLock. */
-    private Early early;
     private volatile Duration orphanExit = ORPHAN_EXIT;
     private final java.util.concurrent.atomic.AtomicBoolean exiting = new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -168,121 +160,6 @@ public final class TaskService {
         }
     }
 
-    /**
-     * A sandbox made from the daemon's own bundle before containerd's Create asked for it.
-     *
-     * @param bundle  the bundle it was made from
-     * @param spec    that bundle's spec as it was then
-     * @param started when its making began
-     * @param made    completes with the sandbox, or with why it could not be made
-     */
-    private record Early(Path bundle, ObjectNode spec, Instant started, CompletableFuture<Sandbox> made) {
-    }
-
-    /**
-     * Starts making the pod's sandbox (share, network, VM, agent) from {@code bundle}, the bundle containerd started
-     * this daemon for, before containerd's Create for it arrives. containerd writes the bundle's spec before it runs
-     * the shim's {@code start} and sends Create only after {@code start} returned and it connected (containerd
-     * {@code runtime/v2/manager.go}, docs/protocol-facts.md §2.3), and everything the sandbox is
-     * made from is in that spec: a VM's launch or restore now overlaps the daemon's JVM start-up and containerd's
-     * connecting, which came before it.
-     *
-     * <p>Create claims the sandbox when it is for this daemon's id and bundle and the spec has not changed; the
-     * sandbox's failure is then Create's answer, the error Create would have given itself. Otherwise Create stops it
-     * and makes its own. One that no Create claims within {@link #ORPHAN_EXIT} of its end is stopped, and the shim
-     * exits as a shim without a task does. Nothing is started when the spec cannot be read or names a container that
-     * joins a pod: Create says why.
-     */
-    public void prepareSandbox(Path bundle) {
-        ObjectNode spec;
-        String sandboxId;
-        try {
-            spec = GuestSpec.read(bundle);
-            GuestSpec.refuseHostNamespaces(spec);
-            sandboxId = sandboxIdFor(TaskIds.container(ctx.id()), spec);
-        } catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.DEBUG, "no sandbox made before Create: " + e.getMessage());
-            return;
-        }
-        Early made = new Early(bundle.toAbsolutePath().normalize(), spec.deepCopy(), Instant.now(), new CompletableFuture<>());
-        createLock.lock();
-        try {
-            if (sandbox != null || early != null || !containers.isEmpty() || exiting.get()) {
-                return;
-            }
-            early = made;
-        } finally {
-            createLock.unlock();
-        }
-        LOG.log(System.Logger.Level.INFO, "sandbox " + sandboxId + ": making it from bundle " + bundle
-                + " while containerd's Create is on its way");
-        Thread.ofVirtual().name("early-sandbox-" + sandboxId).start(() -> {
-            try {
-                made.made().complete(Sandbox.create(ctx, sandboxId, launcher, spec));
-            } catch (Throwable t) {
-                made.made().completeExceptionally(t);
-            }
-        });
-        made.made().whenComplete((pod, failure) -> CompletableFuture.delayedExecutor(orphanExit.toMillis(),
-                TimeUnit.MILLISECONDS).execute(() -> dropUnclaimed(made)));
-    }
-
-    /** {@code made} when no Create claimed it: stopped, and the shim exits unless a task came meanwhile. */
-    private void dropUnclaimed(Early made) {
-        createLock.lock();
-        try {
-            if (early != made) {
-                return;
-            }
-            early = null;
-        } finally {
-            createLock.unlock();
-        }
-        LOG.log(System.Logger.Level.WARNING, "the sandbox made from bundle " + made.bundle() + " when the shim started "
-                + "was not claimed by a Create within " + orphanExit.toSeconds() + " s: stopping it");
-        made.made().thenAccept(Sandbox::stop);
-        exitIfOrphaned();
-    }
-
-    /**
-     * The pod's sandbox for Create of container {@code id}: the one {@link #prepareSandbox} made when it was made for
-     * this id, bundle and spec (its failure rethrown), else a new one, after the early one, if any, is stopped. Called
-     * with createLock held; waits for an early sandbox still in the making, which its own boot deadline bounds.
-     */
-    private Sandbox ownSandbox(String id, Path bundle, ObjectNode spec) {
-        Instant requested = Instant.now();
-        Early made = early;
-        early = null;
-        if (made != null) {
-            boolean same = id.equals(TaskIds.container(ctx.id())) && made.bundle().equals(bundle.toAbsolutePath()
-                    .normalize()) && made.spec().equals(spec);
-            Sandbox pod;
-            try {
-                pod = made.made().join();
-            } catch (CompletionException e) {
-                if (same) {
-                    throw e.getCause() instanceof RuntimeStatusException status ? status
-                            : Errors.unknown(e.getCause(), "create sandbox for %s", id);
-                }
-                pod = null;
-            }
-            if (same) {
-                pod.timeline().createRequested(requested);
-                LOG.log(System.Logger.Level.INFO, "sandbox " + pod.id() + ": Create claimed the sandbox made since "
-                        + Duration.between(made.started(), Instant.now()).toMillis() + " ms");
-                return pod;
-            }
-            LOG.log(System.Logger.Level.INFO, "Create of " + id + " (bundle " + bundle + ") is not for the sandbox made "
-                    + "from bundle " + made.bundle() + " when the shim started: stopping that one, making another");
-            if (pod != null) {
-                pod.stop();
-            }
-        }
-        Sandbox pod = Sandbox.create(ctx, sandboxIdFor(id, spec), launcher, spec);
-        pod.timeline().createRequested(requested);
-        return pod;
-    }
-
     CreateTaskResponse create(CreateTaskRequest request) {
         createLock.lock();
         boolean created = false;
@@ -295,7 +172,7 @@ public final class TaskService {
             ObjectNode spec = GuestSpec.read(bundle);
             GuestSpec.refuseHostNamespaces(spec);
             boolean ownsSandbox = sandbox == null;
-            Sandbox pod = ownsSandbox ? ownSandbox(id, bundle, spec) : joinSandbox(id, spec);
+            Sandbox pod = ownsSandbox ? Sandbox.create(ctx, sandboxIdFor(id, spec), launcher, spec) : joinSandbox(id, spec);
             StdioPaths stdio = new StdioPaths(request.getStdin(), request.getStdout(), request.getStderr(),
                     request.getTerminal());
             Container container;
@@ -559,11 +436,6 @@ public final class TaskService {
     public void close() {
         createLock.lock();
         try {
-            Early made = early;
-            early = null;
-            if (made != null) {
-                stopEarly(made);
-            }
             Sandbox pod = sandbox;
             if (pod != null) {
                 sandbox = null;
@@ -578,31 +450,6 @@ public final class TaskService {
         } finally {
             createLock.unlock();
         }
-    }
-
-    /**
-     * Stops a sandbox that no Create claimed, once it is made; waits for that at most {@link #EARLY_CLOSE_WAIT}. One
-     * still in the making then stops when it is made, if this JVM lives that long; else its VMM dies with the JVM
-     * (HostSpawner: PR_SET_PDEATHSIG) and containerd's {@code delete} removes the rest from its journal.
-     */
-    private static void stopEarly(Early made) {
-        Sandbox pod;
-        try {
-            pod = made.made().get(EARLY_CLOSE_WAIT.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (TimeoutException e) {
-            LOG.log(System.Logger.Level.WARNING, "the sandbox made from bundle " + made.bundle() + " when the shim "
-                    + "started was still in the making " + EARLY_CLOSE_WAIT.toSeconds() + " s after the shim began to "
-                    + "exit: it stops when made if the shim still runs, else containerd's delete removes it");
-            made.made().thenAccept(Sandbox::stop);
-            return;
-        } catch (ExecutionException e) {
-            return; // never made: nothing to stop
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            made.made().thenAccept(Sandbox::stop);
-            return;
-        }
-        pod.stop();
     }
 
     /**
