@@ -8,8 +8,9 @@ import java.util.Optional;
  * Whether this host's KVM is PVM. PVM (Pagetable-based Virtual Machine, https://lwn.net/Articles/963718/) is a KVM
  * module, {@code kvm_pvm}, that runs guests without hardware virtualisation, and only guest kernels built for it. On
  * a PVM host {@code /dev/kvm} opens, and with some host kernels QEMU even starts with {@code -accel kvm} and
- * {@code query-kvm} reports it enabled, yet a stock guest kernel never boots (docs/protocol-facts.md §8.6). javakata's
- * guest kernel is a stock one, so a PVM-only KVM counts as unusable for it.
+ * {@code query-kvm} reports it enabled, yet a stock guest kernel never boots: PVM runs only guest kernels built for it,
+ * whose kernel runs in ring 3 with paravirtual operations (LWN, above). javakata's guest kernel is a stock one, so a
+ * PVM-only KVM counts as unusable for it.
  *
  * <p>Stateless; each call looks for three directories under {@code /sys/module}.
  */
