@@ -31,7 +31,7 @@ final class KvmCheck {
             return Finding.fail("kvm", "the KVM probe failed: " + e.getMessage());
         }
         boolean usable = choice.accelerator() == Accelerator.KVM;
-        String reason = usable ? choice.reason() : choice.reason() + context(choice.reason(), host);
+        String reason = usable ? choice.reason() : choice.reason() + context(host);
         return switch (accel) {
             case TCG -> Finding.ok("kvm", "hypervisor.accel = tcg: VMs use TCG; KVM " + (usable ? "would be usable: "
                     : "is unusable anyway: ") + reason);
@@ -44,12 +44,12 @@ final class KvmCheck {
         };
     }
 
-    /** What the host shows about KVM besides the probe's {@code reason}, as "; …" or "". */
-    static String context(String reason, HostView host) {
+    /**
+     * What the host's CPU shows about why KVM is unusable, as "; …" or "". A PVM host is not told here: the probe
+     * refuses its KVM and names the reason itself (io.javakata.hypervisor.PvmHost).
+     */
+    static String context(HostView host) {
         List<String> notes = new ArrayList<>();
-        if (host.exists("/sys/module/kvm_pvm") && !reason.contains("kvm_pvm")) {
-            notes.add("the kvm_pvm module is loaded: a PVM host, whose KVM runs only PVM-enabled guest kernels");
-        }
         String flags = host.read("/proc/cpuinfo").flatMap(c -> c.lines().filter(l -> l.startsWith("flags"))
                 .findFirst()).orElse("");
         if (!flags.isEmpty() && !flags.matches(".*\\b(vmx|svm)\\b.*")) {

@@ -1,6 +1,7 @@
 package io.javakata.shim.hostcheck;
 
 import io.javakata.hypervisor.Accelerator;
+import io.javakata.hypervisor.PvmHost;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -80,7 +81,8 @@ final class FakeHost {
     }
 
     HostCheck check() {
+        // What the real probe answers on this host: a PVM host's KVM is refused before anything is tried.
         return new HostCheck(setup(), new HostView(root), (qemu, machine) -> new Accelerator.Choice(Accelerator.TCG,
-                "no /dev/kvm"), shim());
+                PvmHost.check(root.resolve("sys/module")).orElse("no /dev/kvm")), shim());
     }
 }

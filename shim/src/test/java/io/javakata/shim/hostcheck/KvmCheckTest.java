@@ -41,20 +41,18 @@ class KvmCheckTest {
     }
 
     @Test
-    void aPvmHostWithoutNestedVirtualizationSaysSo() throws Exception {
-        Files.createDirectories(root.resolve("sys/module/kvm_pvm"));
+    void aVmWithoutNestedVirtualizationSaysSo() throws Exception {
         Files.createDirectories(root.resolve("proc"));
         Files.writeString(root.resolve("proc/cpuinfo"), "processor\t: 0\nflags\t\t: fpu vme sse2 hypervisor lahf_lm\n");
         Finding f = KvmCheck.check(Accelerator.AUTO, QEMU, "q35", answers(Accelerator.TCG, "no /dev/kvm"), new HostView(root));
         assertEquals(Verdict.FALLBACK, f.verdict());
-        assertEquals("KVM is unusable: no /dev/kvm; the kvm_pvm module is loaded: a PVM host, whose KVM runs only "
-                + "PVM-enabled guest kernels; the CPU offers no vmx/svm (this host is itself a VM without nested "
+        assertEquals("KVM is unusable: no /dev/kvm; the CPU offers no vmx/svm (this host is itself a VM without nested "
                 + "virtualization); fallback: TCG, software emulation (boots and CPU-bound work several times slower)",
                 f.detail());
     }
 
     @Test
-    void aProbeThatNamedPvmIsNotToldAgain() throws Exception {
+    void aPvmHostIsToldOnceByTheProbe() throws Exception {
         Files.createDirectories(root.resolve("sys/module/kvm_pvm"));
         String pvm = "this host's KVM is PVM (module kvm_pvm, no kvm_intel or kvm_amd): it runs only guest kernels "
                 + "built for PVM, and a stock guest kernel does not boot under it";
@@ -68,7 +66,7 @@ class KvmCheckTest {
     void aCpuWithVmxAddsNoNote() throws Exception {
         Files.createDirectories(root.resolve("proc"));
         Files.writeString(root.resolve("proc/cpuinfo"), "flags\t\t: fpu vmx sse2\n");
-        assertEquals("", KvmCheck.context("no /dev/kvm", new HostView(root)));
+        assertEquals("", KvmCheck.context(new HostView(root)));
     }
 
     @Test
