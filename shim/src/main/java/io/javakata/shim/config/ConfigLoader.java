@@ -35,7 +35,8 @@ public final class ConfigLoader {
 
     static final Map<String, Set<String>> KNOWN = Map.of(
             "hypervisor", Set.of("type", "path", "kernel", "initrd", "agent_image", "machine", "accel", "vcpus",
-                    "memory_mib", "kernel_params", "boot_timeout_seconds", "run_as", "console_log_max_kib"),
+                    "memory_mib", "kernel_params", "boot_timeout_seconds", "run_as", "console_log_max_kib",
+                    "guest_lockdown"),
             "virtiofsd", Set.of("path", "cache"),
             "agent", Set.of("transport", "request_timeout_seconds", "debug_console", "vhost_device_vsock"),
             "runtime", Set.of("state_dir", "debug"),
@@ -143,7 +144,9 @@ public final class ConfigLoader {
                 h.matching("run_as", hv.runAs(), VmSpec.RUN_AS_PATTERN,
                         "must be \"\" (root) or a user name: lower-case letters, digits, _ or -, at most 32"),
                 h.integer("console_log_max_kib", hv.consoleLogMaxKiB(), (int) (VmSpec.MIN_CONSOLE_LOG_BYTES / 1024),
-                        (int) (VmSpec.MAX_CONSOLE_LOG_BYTES / 1024)));
+                        (int) (VmSpec.MAX_CONSOLE_LOG_BYTES / 1024)),
+                h.oneOf("guest_lockdown", hv.lockdown()));
+        checkKernelParams(hypervisor, file);
         var virtiofsd = new RuntimeConfig.Virtiofsd(
                 v.absolutePath("path", d.virtiofsd().path()),
                 v.oneOf("cache", d.virtiofsd().cache()));
@@ -160,6 +163,19 @@ public final class ConfigLoader {
                         RuntimeConfig.Template.MAX_COUNT));
         checkCloudHypervisor(hypervisor, agent, file);
         return new RuntimeConfig(hypervisor, virtiofsd, agent, runtime, template);
+    }
+
+    /**
+     * kernel_params must not set the lockdown level: the kernel only ever raises it, so a {@code lockdown=} there would
+     * silently fight guest_lockdown.
+     */
+    private static void checkKernelParams(RuntimeConfig.Hypervisor hypervisor, Path file) {
+        for (String param : hypervisor.kernelParams().strip().split("\\s+")) {
+            if (param.startsWith("lockdown=")) {
+                throw Errors.invalidArgument("hypervisor.kernel_params in %s has %s: set hypervisor.guest_lockdown "
+                        + "(none, integrity or confidentiality) instead", file, param);
+            }
+        }
     }
 
     /**

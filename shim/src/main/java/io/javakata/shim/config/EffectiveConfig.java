@@ -31,7 +31,8 @@ public final class EffectiveConfig {
                 .put("kernel_params", hv.kernelParams())
                 .put("boot_timeout_seconds", hv.bootTimeout().toSeconds())
                 .put("run_as", hv.runAs())
-                .put("console_log_max_kib", hv.consoleLogMaxKiB());
+                .put("console_log_max_kib", hv.consoleLogMaxKiB())
+                .put("guest_lockdown", RuntimeConfig.tomlName(hv.lockdown()));
         root.putObject("virtiofsd")
                 .put("path", config.virtiofsd().path().toString())
                 .put("cache", RuntimeConfig.tomlName(config.virtiofsd().cache()));

@@ -7,6 +7,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * The shim's configuration, read from configuration.toml (see {@code ConfigLoader}). Every field has
@@ -111,6 +113,30 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
         }
     }
 
+    /**
+     * hypervisor.guest_lockdown: the guest kernel's lockdown level (Linux
+     * {@code Documentation/admin-guide/kernel-parameters.txt}, "lockdown"; the LSM is built into the guest kernel,
+     * Debian's {@code CONFIG_SECURITY_LOCKDOWN_LSM=y}), given as its {@code lockdown=} parameter. It protects nothing
+     * of the host's: the host never trusts the guest. What it buys is memory. At {@link #CONFIDENTIALITY} the guest
+     * kernel makes no tracefs (Linux 6.1 {@code kernel/trace/trace.c}, {@code tracing_init_dentry}: "Tracing disabled
+     * due to lockdown"), whose file per trace event otherwise pins ~10,000 inodes and dentries (9.3 MiB of slab) in
+     * every VM, and, with templates, in every clone's copy of its template's memory (docs/benchmarks.md, "Guest
+     * lockdown"). What the guest's root then cannot do (Linux {@code include/linux/security.h},
+     * {@code enum lockdown_reason}): trace the guest kernel (tracefs, kprobes, BPF reads of kernel memory, perf's
+     * kernel registers), read {@code /dev/mem} or {@code /proc/kcore}, load an unsigned module (the guest's modules
+     * are Debian's, signed), kexec or hibernate. {@link #NONE} gives that back to pods that trace their guest kernel.
+     */
+    public enum GuestLockdown {
+        NONE,
+        INTEGRITY,
+        CONFIDENTIALITY;
+
+        /** The kernel parameter, "" for {@link #NONE}. */
+        public String kernelParam() {
+            return this == NONE ? "" : "lockdown=" + tomlName(this);
+        }
+    }
+
     /** virtiofsd.cache: the guest page-cache policy virtiofsd is started with ({@code -o cache=}). */
     public enum VirtiofsCache {
         AUTO,
@@ -140,10 +166,11 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
      *                      (TOML key run_as)
      * @param consoleLogMaxKiB the most a VM's serial console keeps on the host, in KiB (TOML key
      *                      console_log_max_kib)
+     * @param lockdown      the guest kernel's lockdown level (TOML key guest_lockdown)
      */
     public record Hypervisor(HypervisorType type, Path path, Path kernel, Path initrd, Path agentImage, Machine machine,
                              Accelerator accel, int vcpus, int memoryMiB, String kernelParams, Duration bootTimeout, String runAs,
-                             int consoleLogMaxKiB) {
+                             int consoleLogMaxKiB, GuestLockdown lockdown) {
         /** The user make install creates for QEMU. */
         public static final String DEFAULT_RUN_AS = "javakata-qemu";
         public static final Path DEFAULT_QEMU_PATH = Path.of("/usr/bin/qemu-system-x86_64");
@@ -154,7 +181,14 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
             return new Hypervisor(HypervisorType.QEMU, DEFAULT_QEMU_PATH,
                     Path.of("/usr/share/javakata/vmlinuz"), Path.of("/usr/share/javakata/initrd.img"),
                     Path.of("/usr/share/javakata/agent.img"),
-                    Machine.Q35, Accelerator.AUTO, 1, 512, "", Duration.ofSeconds(90), DEFAULT_RUN_AS, 1024);
+                    Machine.Q35, Accelerator.AUTO, 1, 512, "", Duration.ofSeconds(90), DEFAULT_RUN_AS, 1024,
+                    GuestLockdown.CONFIDENTIALITY);
+        }
+
+        /** The guest kernel's parameters from this table: the lockdown level's, then kernel_params. */
+        public String guestKernelParams() {
+            return Stream.of(lockdown.kernelParam(), kernelParams.strip()).filter(p -> !p.isEmpty())
+                    .collect(Collectors.joining(" "));
         }
     }
 

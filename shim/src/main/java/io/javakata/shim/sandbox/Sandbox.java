@@ -432,7 +432,7 @@ public final class Sandbox {
     static VmSpec vmSpec(RuntimeConfig config, String sandboxId, SandboxPaths paths, SandboxSizing sizing) {
         RuntimeConfig.Hypervisor hv = config.hypervisor();
         RuntimeConfig.Virtiofsd fs = config.virtiofsd();
-        return new VmSpec(sandboxId, paths.dir(), hv.path(), hv.kernel(), hv.initrd(), hv.kernelParams(),
+        return new VmSpec(sandboxId, paths.dir(), hv.path(), hv.kernel(), hv.initrd(), hv.guestKernelParams(),
                 sizing.vcpus(), sizing.memoryMiB(), hv.accel(), RuntimeConfig.tomlName(hv.machine()),
                 new VmSpec.SharedFs(SHARED_FS_TAG, paths.shared(), fs.path(), RuntimeConfig.tomlName(fs.cache()),
                         VirtiofsdSpawner.CONFINED),

@@ -55,6 +55,7 @@ class ConfigLoaderTest {
                 boot_timeout_seconds = 120
                 run_as = ""
                 console_log_max_kib = 64
+                guest_lockdown = "none"
                 [virtiofsd]
                 cache = "none"
                 [agent]
@@ -68,7 +69,8 @@ class ConfigLoaderTest {
         var d = RuntimeConfig.defaults();
         assertEquals(new RuntimeConfig.Hypervisor(RuntimeConfig.HypervisorType.QEMU, d.hypervisor().path(),
                 d.hypervisor().kernel(), d.hypervisor().initrd(), d.hypervisor().agentImage(), RuntimeConfig.Machine.Q35, Accelerator.TCG, 2, 1024,
-                "quiet panic=1", Duration.ofSeconds(120), "", 64), c.hypervisor());
+                "quiet panic=1", Duration.ofSeconds(120), "", 64, RuntimeConfig.GuestLockdown.NONE), c.hypervisor());
+        assertEquals("quiet panic=1", c.hypervisor().guestKernelParams());
         assertEquals(new RuntimeConfig.Virtiofsd(d.virtiofsd().path(), RuntimeConfig.VirtiofsCache.NONE),
                 c.virtiofsd());
         assertEquals(new RuntimeConfig.Agent(VmSpec.AgentChannel.VSOCK, Duration.ofSeconds(7), true), c.agent());
@@ -126,7 +128,19 @@ class ConfigLoaderTest {
         var e = assertThrows(RuntimeStatusException.class, () -> ConfigLoader.load(file));
         assertEquals(Code.INVALID_ARGUMENT, e.code());
         assertEquals("unknown key hypervisor.vcpu in " + file + "; known keys: accel, agent_image, boot_timeout_seconds, "
-                + "console_log_max_kib, initrd, kernel, kernel_params, machine, memory_mib, path, run_as, type, vcpus", e.getMessage());
+                + "console_log_max_kib, guest_lockdown, initrd, kernel, kernel_params, machine, memory_mib, path, run_as, type, "
+                + "vcpus", e.getMessage());
+    }
+
+    @Test
+    void theGuestKernelIsLockedDownUnlessToldOtherwise() throws Exception {
+        var defaults = ConfigLoader.load(write("[hypervisor]\nkernel_params = \" quiet \"\n")).hypervisor();
+        assertEquals(RuntimeConfig.GuestLockdown.CONFIDENTIALITY, defaults.lockdown());
+        assertEquals("lockdown=confidentiality quiet", defaults.guestKernelParams());
+        var integrity = ConfigLoader.load(write("[hypervisor]\nguest_lockdown = \"integrity\"\n")).hypervisor();
+        assertEquals("lockdown=integrity", integrity.guestKernelParams());
+        var none = ConfigLoader.load(write("[hypervisor]\nguest_lockdown = \"none\"\n")).hypervisor();
+        assertEquals("", none.guestKernelParams());
     }
 
     @Test
@@ -170,6 +184,8 @@ class ConfigLoaderTest {
         "[hypervisor]\\nmemory_mib = 1.5|hypervisor.memory_mib = 1.5 in FILE: must be an integer from 128 to 1048576",
         "[hypervisor]\\nmemory_mib = 99999999999999999999|hypervisor.memory_mib = 99999999999999999999 in FILE: must be an integer from 128 to 1048576",
         "[hypervisor]\\nkernel_params = [\"quiet\"]|hypervisor.kernel_params = [\"quiet\"] in FILE: must be a string",
+        "[hypervisor]\\nguest_lockdown = \"off\"|hypervisor.guest_lockdown = \"off\" in FILE: must be one of none, integrity, confidentiality",
+        "[hypervisor]\\nkernel_params = \"quiet lockdown=integrity\"|hypervisor.kernel_params in FILE has lockdown=integrity: set hypervisor.guest_lockdown (none, integrity or confidentiality) instead",
         "[hypervisor]\\nboot_timeout_seconds = 0|hypervisor.boot_timeout_seconds = 0 in FILE: must be an integer from 1 to 3600",
         "[hypervisor]\\nboot_timeout_seconds = 3601|hypervisor.boot_timeout_seconds = 3601 in FILE: must be an integer from 1 to 3600",
         "[hypervisor]\\nrun_as = \"Qemu,x\"|hypervisor.run_as = \"Qemu,x\" in FILE: must be \"\" (root) or a user name: lower-case letters, digits, _ or -, at most 32",

@@ -23,7 +23,8 @@ class SandboxVmSpecTest {
         var d = RuntimeConfig.defaults();
         var hv = d.hypervisor();
         return new RuntimeConfig(new RuntimeConfig.Hypervisor(hv.type(), hv.path(), hv.kernel(), hv.initrd(), hv.agentImage(), machine,
-                accel, hv.vcpus(), hv.memoryMiB(), hv.kernelParams(), hv.bootTimeout(), hv.runAs(), consoleKiB),
+                accel, hv.vcpus(), hv.memoryMiB(), hv.kernelParams(), hv.bootTimeout(), hv.runAs(), consoleKiB,
+                hv.lockdown()),
                 new RuntimeConfig.Virtiofsd(d.virtiofsd().path(), cache),
                 new RuntimeConfig.Agent(transport, Duration.ofSeconds(30), false), d.runtime());
     }
@@ -59,5 +60,18 @@ class SandboxVmSpecTest {
         assertEquals(VmSpec.MIN_MEMORY_MIB, least.memoryMiB());
         VmSpec most = Sandbox.vmSpec(d, "pod1", PATHS, new SandboxSizing(VmSpec.MAX_VCPUS, VmSpec.MAX_MEMORY_MIB));
         assertEquals(VmSpec.MAX_VCPUS, most.vcpus());
+    }
+
+    @Test
+    void theGuestKernelGetsTheLockdownLevelBeforeTheConfiguredParameters() {
+        var d = RuntimeConfig.defaults();
+        var hv = d.hypervisor();
+        var tracing = new RuntimeConfig(new RuntimeConfig.Hypervisor(hv.type(), hv.path(), hv.kernel(), hv.initrd(),
+                hv.agentImage(), hv.machine(), hv.accel(), hv.vcpus(), hv.memoryMiB(), "quiet", hv.bootTimeout(),
+                hv.runAs(), hv.consoleLogMaxKiB(), RuntimeConfig.GuestLockdown.NONE), d.virtiofsd(), d.agent(),
+                d.runtime());
+        assertEquals("lockdown=confidentiality", Sandbox.vmSpec(d, "pod1", PATHS, new SandboxSizing(1, 512))
+                .kernelParams());
+        assertEquals("quiet", Sandbox.vmSpec(tracing, "pod1", PATHS, new SandboxSizing(1, 512)).kernelParams());
     }
 }

@@ -25,7 +25,8 @@ class VmLauncherTest {
         RuntimeConfig d = RuntimeConfig.defaults();
         RuntimeConfig.Hypervisor h = d.hypervisor();
         return new RuntimeConfig(new RuntimeConfig.Hypervisor(type, h.path(), h.kernel(), h.initrd(), h.agentImage(), h.machine(),
-                h.accel(), h.vcpus(), h.memoryMiB(), h.kernelParams(), h.bootTimeout(), h.runAs(), h.consoleLogMaxKiB()),
+                h.accel(), h.vcpus(), h.memoryMiB(), h.kernelParams(), h.bootTimeout(), h.runAs(), h.consoleLogMaxKiB(),
+                h.lockdown()),
                 d.virtiofsd(), d.agent(), d.runtime());
     }
 

@@ -26,7 +26,7 @@ class VmTemplatesTest {
         var hv = d.hypervisor();
         return new RuntimeConfig(new RuntimeConfig.Hypervisor(type, hv.path(), hv.kernel(), hv.initrd(), hv.agentImage(), machine,
                 Accelerator.AUTO, hv.vcpus(), hv.memoryMiB(), hv.kernelParams(), hv.bootTimeout(), hv.runAs(),
-                hv.consoleLogMaxKiB()), d.virtiofsd(), new RuntimeConfig.Agent(transport, Duration.ofSeconds(30), false),
+                hv.consoleLogMaxKiB(), hv.lockdown()), d.virtiofsd(), new RuntimeConfig.Agent(transport, Duration.ofSeconds(30), false),
                 d.runtime(), new RuntimeConfig.Template(enabled, 2));
     }
 
