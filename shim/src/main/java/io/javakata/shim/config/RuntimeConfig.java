@@ -121,7 +121,7 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
      * kernel makes no tracefs (Linux 6.1 {@code kernel/trace/trace.c}, {@code tracing_init_dentry}: "Tracing disabled
      * due to lockdown"), whose file per trace event otherwise pins ~10,000 inodes and dentries (9.3 MiB of slab) in
      * every VM, and, with templates, in every clone's copy of its template's memory (docs/benchmarks.md, "Guest
-     * lockdown"). What the guest's root then cannot do (Linux {@code include/linux/security.h},
+     * lockdown and a trimmed agent heap"). What the guest's root then cannot do (Linux {@code include/linux/security.h},
      * {@code enum lockdown_reason}): trace the guest kernel (tracefs, kprobes, BPF reads of kernel memory, perf's
      * kernel registers), read {@code /dev/mem} or {@code /proc/kcore}, load an unsigned module (the guest's modules
      * are Debian's, signed), kexec or hibernate. {@link #NONE} gives that back to pods that trace their guest kernel.
