@@ -29,7 +29,7 @@ class DeployManifestsTest {
         assertEquals("installed", rc.getScheduling().getNodeSelector().get("javakata.io/runtime"));
         assertEquals("javakata.io/sandbox", rc.getScheduling().getTolerations().getFirst().getKey());
         var overhead = rc.getOverhead().getPodFixed();
-        assertEquals(320L * 1024 * 1024, Quantity.getAmountInBytes(overhead.get("memory")).longValueExact());
+        assertEquals(304L * 1024 * 1024, Quantity.getAmountInBytes(overhead.get("memory")).longValueExact());
         assertEquals("250m", overhead.get("cpu").toString());
     }
 
