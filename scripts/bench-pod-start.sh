@@ -62,6 +62,8 @@ toml_with_key "$base" hypervisor boot_timeout_seconds 300 > "$work/step.toml"
 toml_with_key "$work/step.toml" agent request_timeout_seconds 120 > "$work/javakata.toml"
 toml_with_key "$work/javakata.toml" template enabled true > "$work/template.toml"
 handlers=(runc javakata-cold)
+# add_handler NAME: one more handler, running the configuration $work/NAME.toml.
+add_handler() { extra+=" $1=$work/$1.toml"; handlers+=("$1"); }
 if shim_accepts "$jar" "$work/template.toml"; then
     toml_with_key "$work/javakata.toml" template enabled false > "$work/cold.toml"
     extra="javakata-cold=$work/cold.toml javakata-from-template=$work/template.toml"
@@ -75,16 +77,14 @@ if shim_accepts "$jar" "$work/template.toml"; then
         done
         toml_with_key "$work/template.toml" hypervisor agent_image "\"${files%%:*}\"" > "$work/$name.step.toml"
         toml_with_key "$work/$name.step.toml" hypervisor initrd "\"${files#*:}\"" > "$work/$name.toml"
-        extra+=" $name=$work/$name.toml"
-        handlers+=("$name")
+        add_handler "$name"
     done
     for vmm in ${BENCH_VMMS:-}; do
         name="${vmm%%=*}" path="${vmm#*=}"
         [[ "$name" != "$vmm" && -x "$path" ]] \
             || { echo "bench-pod-start: BENCH_VMMS entry \"$vmm\" is not NAME=EXECUTABLE" >&2; exit 2; }
         toml_with_key "$work/template.toml" hypervisor path "\"$path\"" > "$work/$name.toml"
-        extra+=" $name=$work/$name.toml"
-        handlers+=("$name")
+        add_handler "$name"
     done
     template="available"
 else

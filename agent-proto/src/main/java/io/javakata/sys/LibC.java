@@ -84,8 +84,6 @@ final class LibC {
     static final MethodHandle IOCTL = link("ioctl", 2, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG);
     static final MethodHandle CLOCK_SETTIME = link("clock_settime", JAVA_INT, JAVA_INT, ADDRESS);
     static final MethodHandle MKDIRAT = link("mkdirat", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT);
-    /** {@code int malloc_trim(size_t pad)} (glibc): 1 if memory was returned to the kernel, else 0. */
-    static final MethodHandle MALLOC_TRIM = link("malloc_trim", JAVA_INT, JAVA_LONG);
     private static final MethodHandle STRERROR = LINKER.downcallHandle(
             LOOKUP.find("strerror").orElseThrow(), FunctionDescriptor.of(ADDRESS, JAVA_INT));
 
@@ -95,7 +93,11 @@ final class LibC {
     private LibC() {
     }
 
-    private static MethodHandle link(String name, MemoryLayout result, MemoryLayout... args) {
+    /**
+     * Links one function, capturing errno. For a function only one rarely loaded class calls, that class links it
+     * itself (e.g. {@link NativeHeap}), so that every JVM that loads LibC, each shim among them, does not pay for it.
+     */
+    static MethodHandle link(String name, MemoryLayout result, MemoryLayout... args) {
         return link(name, -1, result, args);
     }
 

@@ -158,8 +158,8 @@ public final class AgentService {
             boolean released = NativeHeap.trim();
             LOG.log(System.Logger.Level.INFO, "msg=\"native heap trimmed\" released={0} millis={1}", released,
                     (System.nanoTime() - started) / 1_000_000);
-        } catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, "msg=\"native heap not trimmed\" error=\"{0}\"", e.getMessage());
+        } catch (RuntimeException | LinkageError e) { // a C library without malloc_trim: the template is only larger
+            LOG.log(System.Logger.Level.WARNING, "msg=\"native heap not trimmed\" error=\"{0}\"", e.toString());
         }
     }
 
