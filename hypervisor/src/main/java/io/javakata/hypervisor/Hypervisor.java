@@ -30,6 +30,17 @@ public interface Hypervisor extends AutoCloseable {
     /** How the shim reaches the agent in this VM; valid after {@link #start()}. */
     AgentEndpoint agentEndpoint();
 
+    /**
+     * Returns once the host may open {@link #agentEndpoint()} without harm to the VM; at once where any moment is
+     * safe, which is every channel but QEMU's hybrid vsock (see {@code VsockDeviceStart}). Call it after
+     * {@link #start()}, before the first connection.
+     *
+     * @param giveUp completed when the VM can no longer answer; the wait then ends at once
+     * @throws IOException when the channel is not safe to open within {@code timeout}, or {@code giveUp} completes
+     */
+    default void awaitAgentChannel(Duration timeout, CompletableFuture<?> giveUp) throws IOException {
+    }
+
     /** The VMM's host pid; valid after {@link #start()}. */
     long pid();
 

@@ -249,11 +249,14 @@ sealed interface QemuFragment {
      * backend's to set, not QEMU's.
      */
     record VhostUserVsock(MachineType machine, Path socket) implements QemuFragment {
+        /** The device's {@code id}, which names it to QMP ({@code /machine/peripheral/ID}). */
+        static final String DEVICE_ID = "vsock0";
+
         @Override
         public List<String> args() {
             return List.of(
                     "-chardev", "socket,id=vsockbe,path=" + socket,
-                    "-device", machine.device("vhost-user-vsock") + ",chardev=vsockbe");
+                    "-device", machine.device("vhost-user-vsock") + ",chardev=vsockbe,id=" + DEVICE_ID);
         }
     }
 

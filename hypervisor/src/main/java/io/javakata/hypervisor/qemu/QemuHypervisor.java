@@ -355,6 +355,20 @@ public final class QemuHypervisor implements Hypervisor {
         return requireStarted(endpoint, "agentEndpoint");
     }
 
+    /** Under hybrid vsock, until the guest has started the vsock device ({@link VsockDeviceStart}). */
+    @Override
+    public void awaitAgentChannel(Duration timeout, CompletableFuture<?> giveUp) throws IOException {
+        requireStarted(endpoint, "awaitAgentChannel");
+        if (spec.agentChannel() == VmSpec.AgentChannel.HYBRID_VSOCK) {
+            QmpClient client = qmp();
+            long began = System.nanoTime();
+            VsockDeviceStart.await((command, arguments) -> client.execute(command, arguments, QMP_COMMAND_TIMEOUT),
+                    QemuFragment.VhostUserVsock.DEVICE_ID, timeout, giveUp);
+            LOG.log(System.Logger.Level.INFO, "VM {0}: the guest started its vsock device {1} ms after the first look",
+                    spec.id(), String.valueOf((System.nanoTime() - began) / 1_000_000));
+        }
+    }
+
     @Override
     public long pid() {
         return requireStarted(qemu, "pid").pid();

@@ -103,11 +103,14 @@ final class BootWatch implements AutoCloseable {
     }
 
     /**
-     * Dials the agent, as {@code dialer} does within {@code timeout}, but gives up at once when the VM ends meanwhile
+     * Dials the agent, as {@code dialer} does within {@code timeout}, once the hypervisor says its channel may be
+     * opened ({@link Hypervisor#awaitAgentChannel}), but gives up at once when the VM ends meanwhile
      * ({@link AgentDialer#dial}); {@link #settledReason()} then says why.
      */
     Connection dial(AgentDialer dialer, AgentEndpoint endpoint, Duration timeout) throws IOException {
-        return dialer.dial(endpoint, timeout, ended);
+        long deadline = System.nanoTime() + timeout.toNanos();
+        hypervisor.awaitAgentChannel(timeout, ended);
+        return dialer.dial(endpoint, Duration.ofNanos(Math.max(0, deadline - System.nanoTime())), ended);
     }
 
     /** Closes {@code agent} as soon as the VM ends while the watch is open (at once if it has ended already). */

@@ -16,11 +16,14 @@ import java.lang.reflect.Proxy;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -36,6 +39,13 @@ class BootWatchTest {
 
     private final CompletableFuture<Integer> vmmExit = new CompletableFuture<>();
     private final CompletableFuture<String> backendExit = new CompletableFuture<>();
+    /** What the VM's {@code awaitAgentChannel} does: by default, return at once. */
+    private ChannelWait channelWait = (timeout, giveUp) -> { };
+
+    @FunctionalInterface
+    private interface ChannelWait {
+        void await(Duration timeout, CompletableFuture<?> giveUp) throws IOException;
+    }
 
     /** A VM that runs on: neither its VMM nor a backend ever exits. */
     static Hypervisor runningVm() {
@@ -49,6 +59,10 @@ class BootWatchTest {
                     case "onBackendExit" -> backendExit;
                     case "pid" -> 4242L;
                     case "vmmSchedStat" -> Optional.empty();
+                    case "awaitAgentChannel" -> {
+                        channelWait.await((Duration) args[0], (CompletableFuture<?>) args[1]);
+                        yield null;
+                    }
                     default -> throw new UnsupportedOperationException(method.getName());
                 });
     }
@@ -148,6 +162,63 @@ class BootWatchTest {
             }, ENDPOINT, Duration.ofSeconds(5))));
             assertEquals(Optional.empty(), watch.reason());
         }
+    }
+
+    /** The dial waits for the VM's channel first, and both share the one timeout: the dial gets what is left. */
+    @Test
+    void theDialWaitsUntilTheChannelMayBeOpenedWithinTheSameTimeout() throws Exception {
+        List<String> order = new CopyOnWriteArrayList<>();
+        channelWait = (timeout, giveUp) -> order.add("await " + timeout.toSeconds());
+        AtomicReference<Duration> dialTimeout = new AtomicReference<>();
+        IOException refused = new IOException("refused");
+        try (BootWatch watch = new BootWatch(vm())) {
+            assertSame(refused, assertThrows(IOException.class, () -> watch.dial((endpoint, timeout, giveUp) -> {
+                order.add("dial");
+                dialTimeout.set(timeout);
+                throw refused;
+            }, ENDPOINT, Duration.ofSeconds(60))));
+        }
+        assertEquals(List.of("await 60", "dial"), order);
+        assertTrue(dialTimeout.get().compareTo(Duration.ofSeconds(60)) < 0, dialTimeout.get().toString());
+        assertTrue(dialTimeout.get().compareTo(Duration.ofSeconds(50)) > 0, dialTimeout.get().toString());
+    }
+
+    /** A channel that never may be opened fails the dial, which never dials; the VM's end ends that wait too. */
+    @Test
+    void aChannelThatNeverOpensFailsTheBootWithoutADialAndAVmEndEndsTheWait() throws Exception {
+        AtomicBoolean dialed = new AtomicBoolean();
+        AgentDialer dialer = (endpoint, timeout, giveUp) -> {
+            dialed.set(true);
+            throw new IOException("dialed");
+        };
+        channelWait = (timeout, giveUp) -> {
+            throw new IOException("the guest did not start its vsock device");
+        };
+        try (BootWatch watch = new BootWatch(vm())) {
+            IOException e = assertThrows(IOException.class, () -> watch.dial(dialer, ENDPOINT, Duration.ofSeconds(5)));
+            assertEquals("the guest did not start its vsock device", e.getMessage());
+        }
+        CountDownLatch waiting = new CountDownLatch(1);
+        channelWait = (timeout, giveUp) -> {
+            waiting.countDown();
+            try {
+                giveUp.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (InterruptedException | java.util.concurrent.ExecutionException
+                     | java.util.concurrent.TimeoutException e) {
+                throw new IOException("not given up: " + e);
+            }
+            throw new IOException("gave up waiting for the guest to start its vsock device");
+        };
+        try (BootWatch watch = new BootWatch(vm())) {
+            CompletableFuture<IOException> failed = CompletableFuture.supplyAsync(
+                    () -> assertThrows(IOException.class, () -> watch.dial(dialer, ENDPOINT, Duration.ofSeconds(90))));
+            assertTrue(waiting.await(10, TimeUnit.SECONDS));
+            vmmExit.complete(137);
+            assertEquals("gave up waiting for the guest to start its vsock device",
+                    failed.get(10, TimeUnit.SECONDS).getMessage());
+            assertTrue(watch.reason().isPresent());
+        }
+        assertFalse(dialed.get());
     }
 
     @Test
