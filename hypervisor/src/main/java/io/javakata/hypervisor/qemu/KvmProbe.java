@@ -81,18 +81,23 @@ public final class KvmProbe {
      */
     public static Accelerator.Choice choose(Accelerator requested, Path qemuBinary, String machine, Path cacheFile)
             throws IOException {
-        return choose(requested, qemuBinary, machine, cacheFile, PvmHost.SYS_MODULE);
+        return choose(requested, qemuBinary, machine, cacheFile, DEV_KVM, PvmHost.SYS_MODULE);
     }
 
-    /** As {@link #choose(Accelerator, Path, String, Path)}, with {@code /sys/module} a parameter for tests. */
+    /**
+     * As {@link #choose(Accelerator, Path, String, Path)}, with {@code /dev/kvm} and {@code /sys/module} parameters
+     * for tests. A host without the device is told so first, and whether its KVM would be PVM anyway.
+     */
     static Accelerator.Choice choose(Accelerator requested, Path qemuBinary, String machine, Path cacheFile,
-            Path sysModule) throws IOException {
+            Path devKvm, Path sysModule) throws IOException {
         Objects.requireNonNull(requested, "requested");
         if (requested == Accelerator.TCG) {
             return new Accelerator.Choice(Accelerator.TCG, "requested by configuration");
         }
-        Verdict verdict = PvmHost.check(sysModule).map(pvm -> Verdict.of(false, pvm))
-                .orElseGet(() -> cachedOrProbe(qemuBinary, machine, cacheFile));
+        java.util.Optional<String> pvm = PvmHost.check(sysModule);
+        Verdict verdict = !Files.exists(devKvm) ? Verdict.of(false, "no " + devKvm + pvm.map(p -> "; " + p).orElse(""))
+                : pvm.map(p -> Verdict.of(false, p)).orElseGet(() -> cachedOrProbe(devKvm, qemuBinary, machine,
+                        cacheFile));
         if (requested == Accelerator.KVM) {
             if (!verdict.kvmUsable()) {
                 throw new IOException("accelerator=KVM is configured but KVM is unusable on this host: "
@@ -103,7 +108,7 @@ public final class KvmProbe {
         return new Accelerator.Choice(verdict.kvmUsable() ? Accelerator.KVM : Accelerator.TCG, verdict.reason());
     }
 
-    private static Verdict cachedOrProbe(Path qemuBinary, String machine, Path cacheFile) {
+    private static Verdict cachedOrProbe(Path devKvm, Path qemuBinary, String machine, Path cacheFile) {
         String bootId = bootId();
         String key = qemuBinary.toAbsolutePath() + "|" + machine;
         Verdict cached = readCache(cacheFile, bootId, key);
@@ -111,7 +116,7 @@ public final class KvmProbe {
             return Verdict.of(cached.kvmUsable(), cached.reason() + " (verdict cached for this host boot in "
                     + cacheFile + ")");
         }
-        Verdict verdict = probe(DEV_KVM, qemuBinary, machine);
+        Verdict verdict = probe(devKvm, qemuBinary, machine);
         if (verdict.conclusive()) {
             writeCache(cacheFile, bootId, key, verdict);
         }

@@ -26,6 +26,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class KvmProbeTest {
 
     private static final Path QEMU = Path.of("/usr/bin/qemu-system-x86_64");
+    private static final Path DEV_KVM = Path.of("/dev/kvm");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir
@@ -43,6 +44,14 @@ class KvmProbeTest {
         return HostFacts.qemuStartsKvm(QEMU) ? Accelerator.KVM : Accelerator.TCG;
     }
 
+    /**
+     * The device the cache tests hand the probe: this host's /dev/kvm, or where there is none a stand-in file that
+     * opens, so that the probe still runs QEMU (which fails without the real device) and caches its verdict.
+     */
+    private Path probeDevice() throws IOException {
+        return Files.exists(DEV_KVM) ? DEV_KVM : Files.createFile(dir.resolve("stand-in-kvm"));
+    }
+
     private Path noPvm() throws IOException {
         return Files.createDirectories(dir.resolve("stand-in/sys/module/kvm"));
     }
@@ -55,8 +64,9 @@ class KvmProbeTest {
         Accelerator expected = probedAccelerator();
         Path modules = noPvm().getParent();
         Path cache = dir.resolve("run/kvm-probe.json");
+        Path device = probeDevice();
         long t0 = System.nanoTime();
-        Accelerator.Choice first = KvmProbe.choose(Accelerator.AUTO, QEMU, "q35", cache, modules);
+        Accelerator.Choice first = KvmProbe.choose(Accelerator.AUTO, QEMU, "q35", cache, device, modules);
         long probeMillis = (System.nanoTime() - t0) / 1_000_000;
         System.out.println("KVM probe took " + probeMillis + " ms: " + first);
 
@@ -72,7 +82,7 @@ class KvmProbeTest {
         // Reuse: a marked reason in the cache must come back, proving QEMU was not run again.
         ((ObjectNode) entry).put("reason", "marked by the test");
         JSON.writeValue(cache.toFile(), written);
-        Accelerator.Choice second = KvmProbe.choose(Accelerator.AUTO, QEMU, "q35", cache, modules);
+        Accelerator.Choice second = KvmProbe.choose(Accelerator.AUTO, QEMU, "q35", cache, device, modules);
         assertEquals(expected, second.accelerator());
         assertTrue(second.reason().startsWith("marked by the test (verdict cached for this host boot"),
                 second.reason());
@@ -85,7 +95,8 @@ class KvmProbeTest {
         // The stale verdict says the opposite of what this host has, so using it would show.
         Files.writeString(cache, "{\"bootId\": \"another-boot\", \"verdicts\": {\"" + QEMU
                 + "|q35\": {\"kvm\": " + (expected != Accelerator.KVM) + ", \"reason\": \"stale\"}}}");
-        Accelerator.Choice choice = KvmProbe.choose(Accelerator.AUTO, QEMU, "q35", cache, noPvm().getParent());
+        Accelerator.Choice choice = KvmProbe.choose(Accelerator.AUTO, QEMU, "q35", cache, probeDevice(),
+                noPvm().getParent());
         assertEquals(expected, choice.accelerator(), choice.reason());
         assertFalse(choice.reason().contains("stale"));
         assertFalse(Files.readString(cache).contains("another-boot"));
@@ -135,6 +146,22 @@ class KvmProbeTest {
         assertTrue(verdict.reason().startsWith("cannot open " + dir), verdict.reason());
     }
 
+    /** Without /dev/kvm that is the reason, first; a PVM module beside it is named too, and nothing is probed. */
+    @Test
+    void noDeviceIsTheReasonAndAPvmHostSaysBoth() throws Exception {
+        Path modules = dir.resolve("sys/module");
+        Files.createDirectories(modules.resolve("kvm"));
+        Path cache = dir.resolve("kvm-probe.json");
+        Path absent = dir.resolve("no-kvm");
+        assertEquals(new Accelerator.Choice(Accelerator.TCG, "no " + absent),
+                KvmProbe.choose(Accelerator.AUTO, QEMU, "q35", cache, absent, modules));
+        Files.createDirectories(modules.resolve("kvm_pvm"));
+        assertEquals(new Accelerator.Choice(Accelerator.TCG, "no " + absent + "; this host's KVM is PVM (module "
+                + "kvm_pvm, no kvm_intel or kvm_amd): it runs only guest kernels built for PVM, and a stock guest "
+                + "kernel does not boot under it"), KvmProbe.choose(Accelerator.AUTO, QEMU, "q35", cache, absent, modules));
+        assertFalse(Files.exists(cache), "nothing was probed, so nothing was cached");
+    }
+
     /**
      * A PVM host: its /dev/kvm may open and QEMU may even start with {@code -accel kvm}, but a stock guest kernel
      * hangs. AUTO falls back to TCG naming PVM, KVM is refused, and a cached verdict that says otherwise (written by
@@ -146,21 +173,23 @@ class KvmProbeTest {
         Files.createDirectories(modules.resolve("kvm"));
         Files.createDirectories(modules.resolve("kvm_pvm"));
         Path cache = dir.resolve("kvm-probe.json");
+        // A device that opens, as a PVM host's does: what refuses it is the module, not the device.
+        Path device = Files.createFile(dir.resolve("kvm"));
         Files.writeString(cache, "{\"bootId\": \"" + Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).strip()
                 + "\", \"verdicts\": {\"" + QEMU + "|q35\": {\"kvm\": true, \"reason\": \"cached\"}}}");
 
-        Accelerator.Choice choice = KvmProbe.choose(Accelerator.AUTO, QEMU, "q35", cache, modules);
+        Accelerator.Choice choice = KvmProbe.choose(Accelerator.AUTO, QEMU, "q35", cache, device, modules);
         assertEquals(new Accelerator.Choice(Accelerator.TCG, "this host's KVM is PVM (module kvm_pvm, no kvm_intel or "
                 + "kvm_amd): it runs only guest kernels built for PVM, and a stock guest kernel does not boot under it"),
                 choice);
         IOException e = assertThrows(IOException.class,
-                () -> KvmProbe.choose(Accelerator.KVM, QEMU, "q35", cache, modules));
+                () -> KvmProbe.choose(Accelerator.KVM, QEMU, "q35", cache, device, modules));
         assertTrue(e.getMessage().startsWith("accelerator=KVM is configured but KVM is unusable on this host: this "
                 + "host's KVM is PVM"), e.getMessage());
 
         // With kvm_intel beside it the host has hardware KVM, and the cache is read again.
         Files.createDirectories(modules.resolve("kvm_intel"));
-        Accelerator.Choice cached = KvmProbe.choose(Accelerator.AUTO, QEMU, "q35", cache, modules);
+        Accelerator.Choice cached = KvmProbe.choose(Accelerator.AUTO, QEMU, "q35", cache, device, modules);
         assertEquals(Accelerator.KVM, cached.accelerator());
         assertTrue(cached.reason().startsWith("cached (verdict cached for this host boot"), cached.reason());
     }

@@ -81,7 +81,8 @@ final class FakeHost {
     }
 
     HostCheck check() {
-        // What the real probe answers on this host: a PVM host's KVM is refused before anything is tried.
+        // What the real probe answers on this host, a PVM host with its /dev/kvm: its KVM is refused before anything is
+        // tried.
         return new HostCheck(setup(), new HostView(root), (qemu, machine) -> new Accelerator.Choice(Accelerator.TCG,
                 PvmHost.check(root.resolve("sys/module")).orElse("no /dev/kvm")), shim());
     }
