@@ -27,8 +27,9 @@ import java.util.concurrent.TimeoutException;
  * <p><b>How.</b> {@code x-query-virtio} names the device's QOM path; {@code x-query-virtio-status} on it reports
  * the driver's status bits and whether QEMU has started the vhost device ({@code vhost-started}), both as of QEMU
  * 7.2's {@code qapi/virtio.json} (docs/protocol-facts.md §8.12). QEMU sends the ring set-up messages without
- * waiting for the backend to act on them, so the start has to be seen twice, one {@link #POLL} apart, before it
- * counts. A QEMU without these commands is not waited for (the risk stays as it was), and the log says so.
+ * waiting for the backend to act on them, so the start counts once it has been seen for {@link #SETTLE}: the time the
+ * backend's own thread has to catch up, even on a loaded host. That costs a cold boot nothing (its agent listens
+ * seconds after the driver starts the device). A QEMU without these commands is not waited for (the risk stays as it was), and the log says so.
  */
 final class VsockDeviceStart {
 
@@ -41,13 +42,16 @@ final class VsockDeviceStart {
     private static final System.Logger LOG = System.getLogger(VsockDeviceStart.class.getName());
     /** Between two status reads. */
     static final Duration POLL = Duration.ofMillis(50);
+    /** How long the device must have been seen started before it counts. */
+    static final Duration SETTLE = Duration.ofMillis(250);
     private static final String DRIVER_OK = "VIRTIO_CONFIG_S_DRIVER_OK";
 
     private VsockDeviceStart() {
     }
 
     /**
-     * Returns once the device whose {@code -device … id=} is {@code deviceId} has been seen started twice in a row.
+     * Returns once the device whose {@code -device … id=} is {@code deviceId} has been seen started, and still
+     * started {@link #SETTLE} later (every read in between too).
      *
      * @param giveUp completed when the VM can no longer answer; the wait then ends at once
      * @throws IOException when the device is not started within {@code timeout} (naming its last status), when
@@ -66,7 +70,7 @@ final class VsockDeviceStart {
             }
             throw e;
         }
-        boolean seenStarted = false;
+        long startedSince = -1;
         String last = "not read yet";
         while (true) {
             if (giveUp.isDone()) {
@@ -76,12 +80,14 @@ final class VsockDeviceStart {
             JsonNode status = qmp.execute("x-query-virtio-status", Map.of("path", path));
             last = describe(status);
             if (started(status)) {
-                if (seenStarted) {
+                long now = System.nanoTime();
+                if (startedSince < 0) {
+                    startedSince = now;
+                } else if (now - startedSince >= SETTLE.toNanos()) {
                     return;
                 }
-                seenStarted = true;
             } else {
-                seenStarted = false;
+                startedSince = -1;
             }
             long left = deadline - System.nanoTime();
             if (left <= 0) {

@@ -48,6 +48,8 @@ class VsockDeviceStartTest {
     private static final class ScriptedQmp implements VsockDeviceStart.Qmp {
         final Deque<String> statuses;
         final List<String> calls = new ArrayList<>();
+        /** When each x-query-virtio-status was answered (System.nanoTime). */
+        final List<Long> readAt = new ArrayList<>();
         final String last;
 
         ScriptedQmp(String... statuses) {
@@ -60,7 +62,10 @@ class VsockDeviceStartTest {
             calls.add(command + (arguments.isEmpty() ? "" : " " + arguments));
             return switch (command) {
                 case "x-query-virtio" -> JSON.readTree(LIST);
-                case "x-query-virtio-status" -> JSON.readTree(statuses.isEmpty() ? last : statuses.poll());
+                case "x-query-virtio-status" -> {
+                    readAt.add(System.nanoTime());
+                    yield JSON.readTree(statuses.isEmpty() ? last : statuses.poll());
+                }
                 default -> throw new IOException("qmp " + command + " failed: CommandNotFound");
             };
         }
@@ -70,12 +75,17 @@ class VsockDeviceStartTest {
         }
     }
 
+    /** A start counts once it has lasted {@link VsockDeviceStart#SETTLE}; a reset in between starts the count again. */
     @Test
-    void aStartedDeviceCountsOnlyWhenSeenStartedTwiceInARow() throws IOException {
-        ScriptedQmp qmp = new ScriptedQmp(PROBING, PROBING, STARTED, RESET, STARTED, STARTED);
+    void aStartedDeviceCountsOnlyOnceItHasStayedStartedForTheSettlingTime() throws IOException {
+        ScriptedQmp qmp = new ScriptedQmp(PROBING, PROBING, STARTED, RESET, STARTED);
         VsockDeviceStart.await(qmp, "vsock0", Duration.ofSeconds(20), new CompletableFuture<>());
-        assertEquals(6, qmp.statusReads(), qmp.calls.toString());
+        long returned = System.nanoTime();
         assertEquals("x-query-virtio-status {path=" + PCI_PATH + "}", qmp.calls.get(1));
+        // The fifth read saw the start that counted (the one before the reset did not); it had to last SETTLE.
+        long lastStart = qmp.readAt.get(4);
+        assertTrue(returned - lastStart >= VsockDeviceStart.SETTLE.toNanos(), (returned - lastStart) + " ns");
+        assertTrue(qmp.statusReads() >= 6, qmp.calls.toString());
     }
 
     @Test
