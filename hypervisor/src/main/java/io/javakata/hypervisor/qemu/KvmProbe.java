@@ -18,13 +18,15 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * Decides whether a VM runs under KVM or TCG (QEMU manual, {@code -accel}: KVM is usable only if /dev/kvm opens and QEMU starts
  * with {@code -accel kvm}; otherwise TCG).
  *
- * <p>{@code /dev/kvm} existing and opening is not enough. A PVM host's KVM runs only guest kernels built for PVM
- * ({@link PvmHost}), so it is refused before anything else, cache included: with some host kernels QEMU aborts at
+ * <p>A host without {@code /dev/kvm} is told so first (and, on a PVM host, that its KVM would not do either). The device
+ * existing and opening is not enough: a PVM host's KVM runs only guest kernels built for PVM ({@link PvmHost}), so it
+ * is refused before anything is probed, cache included: with some host kernels QEMU aborts at
  * vCPU reset there ("failed to set MSR 0x10a"), with others it starts, {@code query-kvm} reports KVM enabled, and the
  * stock guest kernel hangs without a line of output. Elsewhere the probe launches QEMU for real with the machine
  * type, {@code -accel kvm -cpu host -S} ({@code -accel kvm -accel tcg} does not fall back once the accelerator
@@ -94,10 +96,15 @@ public final class KvmProbe {
         if (requested == Accelerator.TCG) {
             return new Accelerator.Choice(Accelerator.TCG, "requested by configuration");
         }
-        java.util.Optional<String> pvm = PvmHost.check(sysModule);
-        Verdict verdict = !Files.exists(devKvm) ? Verdict.of(false, "no " + devKvm + pvm.map(p -> "; " + p).orElse(""))
-                : pvm.map(p -> Verdict.of(false, p)).orElseGet(() -> cachedOrProbe(devKvm, qemuBinary, machine,
-                        cacheFile));
+        Optional<String> pvm = PvmHost.check(sysModule);
+        Verdict verdict;
+        if (!Files.exists(devKvm)) {
+            verdict = Verdict.of(false, "no " + devKvm + pvm.map(p -> "; " + p).orElse(""));
+        } else if (pvm.isPresent()) {
+            verdict = Verdict.of(false, pvm.get());
+        } else {
+            verdict = cachedOrProbe(devKvm, qemuBinary, machine, cacheFile);
+        }
         if (requested == Accelerator.KVM) {
             if (!verdict.kvmUsable()) {
                 throw new IOException("accelerator=KVM is configured but KVM is unusable on this host: "
