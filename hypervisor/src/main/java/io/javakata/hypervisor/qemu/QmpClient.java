@@ -60,6 +60,13 @@ public final class QmpClient implements AutoCloseable {
         this.name = name;
     }
 
+    /** A command got no reply within its timeout; QEMU may still be alive (frozen, or busy) and the client usable. */
+    public static final class NoReply extends IOException {
+        NoReply(String message) {
+            super(message);
+        }
+    }
+
     /**
      * Connects once (no retry), reads the greeting and negotiates capabilities, all within
      * {@code timeout}.
@@ -143,7 +150,7 @@ public final class QmpClient implements AutoCloseable {
         try {
             return reply.get(Math.max(1, timeout.toMillis()), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
-            throw new IOException("qmp " + command + ": no reply within " + timeout);
+            throw new NoReply("qmp " + command + ": no reply within " + timeout);
         } catch (ExecutionException e) {
             throw new IOException("qmp " + command + ": " + e.getCause().getMessage(), e.getCause());
         } catch (InterruptedException e) {

@@ -77,9 +77,16 @@ final class VsockDeviceStart {
                 throw new IOException("gave up waiting for the guest to start its vsock device " + path
                         + " (last status: " + last + ")");
             }
-            JsonNode status = qmp.execute("x-query-virtio-status", Map.of("path", path));
-            last = describe(status);
-            if (started(status)) {
+            JsonNode status;
+            try {
+                status = qmp.execute("x-query-virtio-status", Map.of("path", path));
+                last = describe(status);
+            } catch (QmpClient.NoReply e) {
+                // A VMM that does not answer is the boot watch's to judge (frozen, or starved of CPU); ask again.
+                status = null;
+                last = e.getMessage();
+            }
+            if (status != null && started(status)) {
                 long now = System.nanoTime();
                 if (startedSince < 0) {
                     startedSince = now;
@@ -92,7 +99,8 @@ final class VsockDeviceStart {
             long left = deadline - System.nanoTime();
             if (left <= 0) {
                 throw new IOException("the guest did not start its vsock device " + path + " within " + timeout
-                        + " (last status: " + last + "): is virtio-vsock in the guest kernel?");
+                        + " (last status: " + last + ")" + (status == null ? "" : ": is virtio-vsock in the guest "
+                        + "kernel?"));
             }
             pause(giveUp, Math.min(POLL.toNanos(), left));
         }

@@ -120,6 +120,33 @@ class VsockDeviceStartTest {
                 e.getMessage());
     }
 
+    /** QEMU not answering a read (frozen, or starved of CPU) is asked again; the boot watch judges a frozen VMM. */
+    @Test
+    void aReadWithoutAReplyIsAskedAgainAndNamedWhenTheWaitEnds() throws IOException {
+        ScriptedQmp script = new ScriptedQmp(PROBING, STARTED);
+        List<String> silent = new ArrayList<>();
+        VsockDeviceStart.Qmp qmp = (command, arguments) -> {
+            if (command.equals("x-query-virtio-status") && silent.size() < 2) {
+                silent.add(command);
+                throw new QmpClient.NoReply("qmp " + command + ": no reply within PT5S");
+            }
+            return script.execute(command, arguments);
+        };
+        VsockDeviceStart.await(qmp, "vsock0", Duration.ofSeconds(20), new CompletableFuture<>());
+        assertEquals(2, silent.size());
+
+        VsockDeviceStart.Qmp frozen = (command, arguments) -> {
+            if (command.equals("x-query-virtio-status")) {
+                throw new QmpClient.NoReply("qmp " + command + ": no reply within PT5S");
+            }
+            return script.execute(command, arguments);
+        };
+        IOException e = assertThrows(IOException.class, () -> VsockDeviceStart.await(frozen, "vsock0",
+                Duration.ofMillis(200), new CompletableFuture<>()));
+        assertTrue(e.getMessage().endsWith("(last status: qmp x-query-virtio-status: no reply within PT5S)"),
+                e.getMessage());
+    }
+
     @Test
     void aQemuWithoutTheQueryIsNotWaitedFor() throws IOException {
         VsockDeviceStart.Qmp old = (command, arguments) -> {
