@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# make-serve-classlist.sh: writes the classes a pod's shim daemon (`serve`) loads over a pod's life into
-# shim/src/main/resources/io/javakata/shim/cli/serve-classes.txt. make-aot-cache.sh's training run of `serve` loads
-# them (AotTraining) so that the daemon's AOT cache holds them; re-run this after a change that makes the daemon use
+# make-serve-classlist.sh: writes the classes a pod's shim (the JVM of the pod's first `start`) loads over a pod's
+# life into shim/src/main/resources/io/javakata/shim/cli/serve-classes.txt. make-aot-cache.sh's training run loads
+# them (AotTraining) so that the shim's AOT cache holds them; re-run this after a change that makes the shim use
 # other classes (the shim's AotTrainingTest fails when a listed class is gone), then `make install`.
 #
 # The pods are real: two CRI pods on one private containerd (io.javakata.it.CriBench, the kubelet's calls), the first
 # building a VM template in a private state directory, the second restored from it, each with a second container;
 # the installed shim, its launcher copied with one more JVM option that logs every class loaded. Kept: the classes
-# of the `serve` JVMs that came from the jar, the JDK or the AOT cache; left out: generated ones (lambdas, method
+# of the pods' shim JVMs that came from the jar, the JDK or the AOT cache; left out: generated ones (lambdas, method
 # handles' forms, proxies), which no name can load.
 #
 #   scripts/make-serve-classlist.sh        base configuration: JAVAKATA_CONFIG or /etc/javakata/configuration.toml
@@ -30,7 +30,7 @@ state=/run/javakata-classlist
 trap 'rm -rf "$work" "$state"' EXIT
 mkdir -p "$work/bin" "$work/log"
 
-# The launcher, logging class loads: start passes its JVM options to the serve daemon it spawns, one file per JVM.
+# The launcher, logging class loads: one file per JVM.
 sed "s#^    -Xlog:disable\$#&\n    -Xlog:class+load=info:file=$work/log/classes-%p.log#" "$launcher" > "$work/bin/containerd-shim-javakata-v2"
 grep -q 'class+load' "$work/bin/containerd-shim-javakata-v2" \
     || { echo "make-serve-classlist: $launcher has no '    -Xlog:disable' line to add the option after" >&2; exit 1; }
@@ -45,20 +45,20 @@ PATH="$work/bin:$PATH" JAVAKATA_EXTRA_HANDLERS="javakata-classlist=$work/train.t
     run_it_main "$root" "${BENCH_TARGET:-target-bench}" "-Djavakata.it.state=$state" \
     io.javakata.it.CriBench 2 javakata-classlist
 
-# The daemons' logs: the JVMs that loaded the task service.
+# The pods' shims' logs: the JVMs that loaded the task service.
 serve_logs=()
 for log in "$work"/log/classes-*.log; do
     grep -q '\] io\.javakata\.shim\.task\.TaskService source:' "$log" && serve_logs+=("$log")
 done
-((${#serve_logs[@]} >= 2)) || { echo "make-serve-classlist: ${#serve_logs[@]} serve JVM log(s), expected one per pod" >&2; exit 1; }
+((${#serve_logs[@]} >= 2)) || { echo "make-serve-classlist: ${#serve_logs[@]} shim JVM log(s), expected one per pod" >&2; exit 1; }
 
 {
-    echo "# The classes a pod's shim daemon loads, from a CRI run of two pods (template build, restore): written by"
-    echo "# scripts/make-serve-classlist.sh, loaded by make-aot-cache.sh's serve training (AotTraining)."
+    echo "# The classes a pod's shim loads, from a CRI run of two pods (template build, restore): written by"
+    echo "# scripts/make-serve-classlist.sh, loaded by make-aot-cache.sh's training run (AotTraining)."
     cat "${serve_logs[@]}" \
         | sed -n 's/^\[[^]]*\]\[info\]\[class,load\] \([^ ]*\) source: \(shared objects file\|jrt:\/\|file:\|jar:\).*/\1/p' \
         | grep -v -e '/' -e '\$\$Lambda' -e '^jdk\.proxy' -e '\$Proxy' \
         | LC_ALL=C sort -u
 } > "$out.tmp"
 mv "$out.tmp" "$out"
-echo "make-serve-classlist: $(grep -vc '^#' "$out") classes from ${#serve_logs[@]} serve JVMs in $out"
+echo "make-serve-classlist: $(grep -vc '^#' "$out") classes from ${#serve_logs[@]} shim JVMs in $out"

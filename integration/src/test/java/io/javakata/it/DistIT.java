@@ -168,15 +168,14 @@ class DistIT {
             assertFalse(lines.stream().anyMatch(l -> l.endsWith("guest kernel " + hostKernel)), "ran on the host's kernel: " + lines);
             assertEquals("exec", pod.execOk(app, "echo", "exec").strip());
 
-            // Its shim is the release's launcher on the release's own runtime, with the AOT cache install made for
-            // the daemon.
+            // Its shim is the release's launcher on the release's own runtime, with the AOT cache install made.
             String releaseDir = "/opt/javakata/releases/" + version + "/";
             List<String> shims = ProcessHandle.allProcesses().map(p -> PrivateContainerd.cmdline(p.pid()))
                     .filter(c -> c.contains(releaseDir + "lib/javakata-shim.jar")).toList();
             assertFalse(shims.isEmpty(), "no shim of the release runs");
             for (String shim : shims) {
                 assertTrue(shim.startsWith(releaseDir + "runtime/bin/java "), shim);
-                assertTrue(shim.contains("-XX:AOTCache=" + releaseDir + "lib/javakata-shim-serve.aot"), shim);
+                assertTrue(shim.contains("-XX:AOTCache=" + releaseDir + "lib/javakata-shim.aot"), shim);
             }
             pod.stopContainer(app, 2);
             pod.stop();

@@ -10,16 +10,16 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The serve daemon's part in the training run of its AOT cache (make-aot-cache.sh, JEP 483/514). A JVM finds in an AOT
- * cache the classes its training run loaded, and the training daemon never sees a pod: it listens and is stopped. So,
- * before it reports ready, it loads (without initialising) every class of {@value #CLASS_LIST}, the classes a real
+ * The pod shim's part in the training run of its AOT cache (make-aot-cache.sh, JEP 483/514). A JVM finds in an AOT
+ * cache the classes its training run loaded, and the training shim never sees a pod: it listens and is stopped. So,
+ * before it writes shim.pid, it loads (without initialising) every class of {@value #CLASS_LIST}, the classes a real
  * pod's shim loads over its life, written by {@code scripts/make-serve-classlist.sh} from a CRI run. Without them a
  * pod's shim loaded, parsed and verified some 1,300 classes from the jar while containerd waited for its Create, and
  * kept each in its own metaspace (~5 MiB per shim) instead of the cache's pages that every shim maps.
  */
 final class AotTraining {
 
-    /** Set (to any value) by make-aot-cache.sh for the serve training run only. */
+    /** Set (to any value) by make-aot-cache.sh for its training run only. */
     static final String ENV = "JAVAKATA_AOT_TRAINING";
     /** One binary class name per line; a resource beside this class. */
     static final String CLASS_LIST = "serve-classes.txt";

@@ -42,7 +42,7 @@ final class DeleteCommand {
 
     /** Returns the DeleteResponse bytes to write to stdout. */
     byte[] run() {
-        RuntimeConfig config = ConfigLoader.select(flags.configPath().map(Path::toString), env).load();
+        RuntimeConfig config = ConfigLoader.select(Optional.empty(), env).load();
         var ctx = new ShimContext(flags.namespace(), flags.id(), flags.address(), ttrpcAddress(flags, env), bundle,
                 config, flags.debug() || config.runtime().debug());
         var cleanup = new CompletableFuture<DeleteResponse>();

@@ -18,20 +18,17 @@ import java.util.Set;
  * @param publishBinary -publish-binary, containerd's executable (unused: events go over ttrpc)
  * @param id            -id, the task id (required)
  * @param debug         -debug
- * @param bundle        -bundle (given to delete; start and serve run in the bundle)
- * @param socket        -socket, the socket serve listens on (start passes it to its daemon)
- * @param configPath    -config, the configuration file chosen by start (our own flag, for serve)
+ * @param bundle        -bundle (given to delete; start runs in the bundle)
  * @param action        what to do
  * @param ignored       unknown flags as written, for a log line
  */
 public record Flags(String namespace, String address, String publishBinary, String id, boolean debug,
-                    Optional<Path> bundle, Optional<Path> socket, Optional<Path> configPath, Action action,
-                    List<String> ignored) {
+                    Optional<Path> bundle, Action action, List<String> ignored) {
 
-    /** What containerd (or start, for serve) asks the binary to do. */
-    public enum Action { START, DELETE, SERVE, VERSION }
+    /** What containerd asks the binary to do. */
+    public enum Action { START, DELETE, VERSION }
 
-    private static final Set<String> ACTIONS = Set.of("start", "delete", "serve");
+    private static final Set<String> ACTIONS = Set.of("start", "delete");
     private static final Set<String> BOOLEANS = Set.of("debug", "v", "version");
 
     public Flags {
@@ -107,13 +104,11 @@ public record Flags(String namespace, String address, String publishBinary, Stri
         private boolean debug;
         private boolean version;
         private String bundle;
-        private String socket;
-        private String config;
         private final List<String> ignored = new ArrayList<>();
 
         boolean knows(String name) {
             return switch (name) {
-                case "namespace", "address", "publish-binary", "id", "bundle", "socket", "config" -> true;
+                case "namespace", "address", "publish-binary", "id", "bundle" -> true;
                 default -> false;
             };
         }
@@ -133,8 +128,6 @@ public record Flags(String namespace, String address, String publishBinary, Stri
                 case "publish-binary" -> publishBinary = value;
                 case "id" -> id = value;
                 case "bundle" -> bundle = value;
-                case "socket" -> socket = value;
-                case "config" -> config = value;
                 default -> throw new IllegalArgumentException(name);
             }
         }
@@ -142,10 +135,10 @@ public record Flags(String namespace, String address, String publishBinary, Stri
         Flags build(List<String> rest) throws UsageException {
             if (version) {
                 return new Flags(orEmpty(namespace), orEmpty(address), orEmpty(publishBinary), orEmpty(id), debug,
-                        path(bundle), path(socket), path(config), Action.VERSION, ignored);
+                        path(bundle), Action.VERSION, ignored);
             }
             if (rest.isEmpty()) {
-                throw new UsageException("missing action: want start, delete or serve after the flags");
+                throw new UsageException("missing action: want start or delete after the flags");
             }
             if (rest.size() > 1) {
                 throw new UsageException("unexpected arguments after action " + rest.getFirst() + ": "
@@ -154,18 +147,13 @@ public record Flags(String namespace, String address, String publishBinary, Stri
             Action action = switch (rest.getFirst()) {
                 case "start" -> Action.START;
                 case "delete" -> Action.DELETE;
-                case "serve" -> Action.SERVE;
                 default -> throw new UsageException("unknown action \"" + rest.getFirst()
-                        + "\": want start, delete or serve");
+                        + "\": want start or delete");
             };
             require("namespace", namespace);
             require("id", id);
             require("address", address);
-            if (action == Action.SERVE) {
-                require("socket", socket);
-            }
-            return new Flags(namespace, address, orEmpty(publishBinary), id, debug, path(bundle), path(socket),
-                    path(config), action, ignored);
+            return new Flags(namespace, address, orEmpty(publishBinary), id, debug, path(bundle), action, ignored);
         }
 
         private static void require(String name, String value) throws UsageException {

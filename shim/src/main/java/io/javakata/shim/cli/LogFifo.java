@@ -63,13 +63,26 @@ final class LogFifo {
         }
     }
 
-    /** Points fd 1 at /dev/null, so the pipe start reads closes once serve has said ready. */
-    static void detachStdout() throws IOException {
-        int fd = Fds.open(Path.of("/dev/null"), Fds.O_WRONLY | Fds.O_CLOEXEC, 0);
+    /**
+     * Points fd 0 and fd 1 (and fd 2 when {@code stderrToo}) at /dev/null once the shim has printed its address: the
+     * launcher reads stdout and stderr until it has the address, containerd's stdin pipe is read already, and a
+     * long-lived shim holds none of start's pipes.
+     */
+    static void detachStdio(boolean stderrToo) throws IOException {
+        int in = Fds.open(Path.of("/dev/null"), Fds.O_RDONLY | Fds.O_CLOEXEC, 0);
         try {
-            Fds.dup2(fd, 1);
+            Fds.dup2(in, 0);
         } finally {
-            Fds.close(fd);
+            Fds.close(in);
+        }
+        int out = Fds.open(Path.of("/dev/null"), Fds.O_WRONLY | Fds.O_CLOEXEC, 0);
+        try {
+            Fds.dup2(out, 1);
+            if (stderrToo) {
+                Fds.dup2(out, 2);
+            }
+        } finally {
+            Fds.close(out);
         }
     }
 

@@ -13,8 +13,8 @@ import java.util.Arrays;
 import java.util.Map;
 
 /**
- * {@code containerd-shim-javakata-v2}: {@code start}, {@code delete} and {@code serve} (the daemon start spawns) for
- * containerd, which always passes its flags first; {@code check} and {@code env} for operators, who name the command
+ * {@code containerd-shim-javakata-v2}: {@code start} (which stays as the pod's shim when the pod has none yet) and
+ * {@code delete} for containerd, which always passes its flags first; {@code check} and {@code env} for operators, who name the command
  * first ({@link OperatorArgs}). A failure prints one line to stderr and exits 1 (2 for an operator's usage error);
  * users never see a stack trace (it goes to the log, if anywhere).
  */
@@ -55,7 +55,7 @@ public final class Main {
         } catch (Flags.UsageException e) {
             System.err.println(BINARY + ": " + e.getMessage());
             System.err.println("usage: " + BINARY + " -namespace NS -address ADDR -id ID [-debug] [-bundle DIR] "
-                    + "start|delete|serve");
+                    + "start|delete");
             System.err.println(OperatorArgs.USAGE.replaceFirst("^usage: ", "       "));
             return 1;
         }
@@ -64,10 +64,13 @@ public final class Main {
             case VERSION -> version();
             case START -> start(flags, env, cwd);
             case DELETE -> delete(flags, env, cwd);
-            case SERVE -> new ShimServer(flags, env, flags.bundle().orElse(cwd)).run();
         };
     }
 
+    /**
+     * The address on a line of its own (the launcher prints it to containerd without the newline), and then either
+     * the exit or, for a pod's first task, the pod's shim in this process.
+     */
     private static int start(Flags flags, Map<String, String> env, Path bundle) throws IOException {
         // containerd reads stdout and stderr as one string, the address: log lines may only go to the log FIFO.
         var sink = LogFifo.open(bundle).orElseGet(() -> new PrintStream(OutputStream.nullOutputStream()));
@@ -75,9 +78,13 @@ public final class Main {
                 Clock.systemUTC()));
         logIgnored(flags);
         byte[] stdin = readStdin();
-        String address = new StartCommand(flags, env, bundle).run(stdin);
-        System.out.print(address);
-        return 0;
+        return switch (new StartCommand(flags, env, bundle).run(stdin)) {
+            case StartCommand.Join join -> {
+                System.out.println(join.address());
+                yield 0;
+            }
+            case StartCommand.Serve serve -> new ShimServer(flags, env, bundle, serve).run(sink);
+        };
     }
 
     private static int delete(Flags flags, Map<String, String> env, Path cwd) throws IOException {

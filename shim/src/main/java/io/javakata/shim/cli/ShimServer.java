@@ -1,6 +1,5 @@
 package io.javakata.shim.cli;
 
-import io.javakata.shim.config.ConfigLoader;
 import io.javakata.shim.config.RuntimeConfig;
 import io.javakata.shim.config.ShimContext;
 import io.javakata.shim.events.TtrpcEventPublisher;
@@ -9,6 +8,7 @@ import io.javakata.shim.task.TaskService;
 import io.javakata.ttrpc.TtrpcServer;
 import io.javakata.ttrpc.UnixServer;
 
+import java.io.Closeable;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.file.Files;
@@ -22,9 +22,11 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 /**
- * {@code serve}: the long-lived shim of one pod. It logs into the bundle's {@code log} FIFO, serves the Task API on
- * its socket, prints {@code ready} for {@code start} and runs until the Task service asks it to exit (Shutdown with no
- * task left) or it gets SIGTERM. Then it stops intake first (the server), drains events (at most 5 s), and removes its
+ * The long-lived shim of one pod: the JVM of the pod's first {@code start}, once {@link StartCommand} found no shim
+ * running for it. It logs into the bundle's {@code log} FIFO, serves the Task API on its socket, writes the bundle's
+ * {@code shim.pid} and {@code address}, prints the address (the launcher hands it to containerd and exits), lets go
+ * of the launcher's stdin, stdout and stderr, and runs until the Task service asks it to exit (Shutdown with no task
+ * left) or it gets SIGTERM. Then it stops intake first (the server), drains events (at most 5 s), and removes its
  * socket, as containerd's Go shims do (containerd {@code runtime/v2/shim/shim.go}).
  */
 final class ShimServer {
@@ -37,28 +39,39 @@ final class ShimServer {
     private final Flags flags;
     private final Map<String, String> env;
     private final Path bundle;
+    private final StartCommand.Serve serve;
     private final CountDownLatch exitRequested = new CountDownLatch(1);
     private final CountDownLatch stopped = new CountDownLatch(1);
     private volatile boolean inShutdownHook;
 
-    ShimServer(Flags flags, Map<String, String> env, Path bundle) {
+    ShimServer(Flags flags, Map<String, String> env, Path bundle, StartCommand.Serve serve) {
         this.flags = flags;
         this.env = env;
         this.bundle = bundle;
+        this.serve = serve;
     }
 
-    int run() throws IOException {
-        Path socket = flags.socket().orElseThrow();
+    /**
+     * Serves until asked to exit.
+     *
+     * @param startLog start's own log stream (the FIFO opened read-write), closed once the log goes to fd 2: held by
+     *                 the long-lived shim it would keep the FIFO readable and so block the shim's writes on a full
+     *                 pipe once containerd stops reading
+     * @return the exit status; 1 if the shim did not start, after the one line that says why on stdout
+     */
+    int run(Closeable startLog) throws IOException {
+        Path socket = serve.socket();
         TtrpcEventPublisher publisher = null;
         TtrpcServer server = null;
         UnixServer listener = null;
         TaskService tasks;
+        boolean stderrToLog = false;
         try {
-            LogFifo.redirectStderr(bundle);
+            stderrToLog = LogFifo.redirectStderr(bundle);
             ShimLogging.configure(new ShimLogging.Settings(flags.namespace(), flags.id(), flags.debug(), System.err,
                     Clock.systemUTC()));
-            Main.logIgnored(flags);
-            RuntimeConfig config = ConfigLoader.select(flags.configPath().map(Path::toString), env).load();
+            startLog.close();
+            RuntimeConfig config = serve.config();
             boolean debug = flags.debug() || config.runtime().debug();
             ShimLogging.configure(flags.namespace(), flags.id(), debug);
             var ctx = new ShimContext(flags.namespace(), flags.id(), flags.address(),
@@ -73,30 +86,36 @@ final class ShimServer {
             } catch (IOException e) {
                 throw new IOException("listen on " + socket + ": " + Main.message(e), e);
             }
+            ShimAddresses.writeAddressFile(bundle, serve.address());
         } catch (IOException | RuntimeException e) {
             close(listener, server, publisher, socket);
-            // start reads stdout for "ready"; anything else is the one line it reports to containerd.
-            System.out.println("serve: " + Main.message(e));
+            // The launcher relays stdout to containerd until it reads an address: this is start's error.
+            System.out.println(Main.BINARY + ": shim for task " + flags.id() + " did not start: " + Main.message(e));
             System.out.flush();
             LOG.log(Level.ERROR, "shim did not start: " + Main.message(e), e);
             return 1;
         }
         Runtime.getRuntime().addShutdownHook(new Thread(this::onSigterm, "shim-sigterm"));
         if (AotTraining.requested(env)) {
-            // make-aot-cache.sh stops this daemon once shim.pid is there: the classes are loaded before.
+            // make-aot-cache.sh stops this shim once shim.pid is there: the classes are loaded before.
             try {
                 var trained = AotTraining.loadListed(ShimServer.class.getClassLoader());
                 LOG.log(Level.INFO, "AOT training: loaded " + trained.loaded() + " listed classes" + (trained
                         .missing().isEmpty() ? "" : "; not found: " + String.join(" ", trained.missing())));
             } catch (IOException e) {
-                LOG.log(Level.WARNING, "AOT training: " + e.getMessage() + "; the cache holds what serve loaded");
+                LOG.log(Level.WARNING, "AOT training: " + e.getMessage() + "; the cache holds what the shim loaded");
             }
         }
         writePidFile();
         LOG.log(Level.INFO, "shim serving task API on " + socket + " (pid " + ProcessHandle.current().pid() + ")");
-        System.out.println(StartCommand.READY);
+        System.out.println(serve.address());
         System.out.flush();
-        LogFifo.detachStdout();
+        if (System.out.checkError()) {
+            // The launcher is gone (containerd gave up on start and killed it): nobody knows this shim's address.
+            LOG.log(Level.WARNING, "start's launcher did not take the address: the shim stops");
+            exitRequested.countDown();
+        }
+        LogFifo.detachStdio(!stderrToLog);
         awaitExit();
         close(listener, server, null, socket);
         // Then the VM: after SIGTERM tasks may remain, and nothing else would stop their QEMU and virtiofsd.

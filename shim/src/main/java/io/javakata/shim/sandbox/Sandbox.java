@@ -45,8 +45,8 @@ public final class Sandbox {
     /**
      * virtiofsd is spawned from a thread that holds javakata's seccomp filter (io.javakata.sys.Seccomp: setuid/setgid
      * modes and device nodes refused, which no capability drop can refuse to a root daemon that owns what it writes;
-     * docs/security.md), so it holds the filter from its first instruction. Made on first use: only a `serve`
-     * shim starts virtiofsd.
+     * docs/security.md), so it holds the filter from its first instruction. Made on first use: only a pod's shim
+     * starts virtiofsd.
      */
     private static final class VirtiofsdSpawner {
         static final HostSpawner.Confined CONFINED = new HostSpawner.Confined("javakata-spawner-virtiofsd",

@@ -49,14 +49,11 @@ class FlagsTest {
     }
 
     @Test
-    void serveNeedsSocketAndKeepsConfig() throws Exception {
-        Flags f = parse("-namespace", "ns", "-address", "/a", "-id", "t", "-socket", "/run/javakata/s/x",
-                "-config", "/etc/j.toml", "serve");
-        assertEquals(Optional.of(Path.of("/run/javakata/s/x")), f.socket());
-        assertEquals(Optional.of(Path.of("/etc/j.toml")), f.configPath());
+    void serveIsNoLongerAnAction() {
+        // start's JVM stays as the pod's shim now: the daemon command line an earlier start spawned is refused by name
         var e = assertThrows(Flags.UsageException.class, () -> parse("-namespace", "ns", "-address", "/a", "-id", "t",
-                "serve"));
-        assertEquals("missing required flag -socket", e.getMessage());
+                "-socket", "/run/javakata/s/x", "serve"));
+        assertEquals("unknown action \"serve\": want start or delete", e.getMessage());
     }
 
     @Test
@@ -77,9 +74,9 @@ class FlagsTest {
     static Stream<Arguments> badCommandLines() {
         return Stream.of(
                 Arguments.of(List.of("-namespace", "ns", "-address", "/a", "-id", "t"),
-                        "missing action: want start, delete or serve after the flags"),
+                        "missing action: want start or delete after the flags"),
                 Arguments.of(List.of("-namespace", "ns", "-address", "/a", "-id", "t", "stop"),
-                        "unknown action \"stop\": want start, delete or serve"),
+                        "unknown action \"stop\": want start or delete"),
                 Arguments.of(List.of("-address", "/a", "-id", "t", "start"), "missing required flag -namespace"),
                 Arguments.of(List.of("-namespace", "ns", "-address", "/a", "start"), "missing required flag -id"),
                 Arguments.of(List.of("-namespace", "ns", "-id", "t", "delete"), "missing required flag -address"),

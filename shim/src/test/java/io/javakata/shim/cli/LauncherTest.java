@@ -26,14 +26,20 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The launcher's JVM-less answer to a joining container's {@code start} (join_pod in
- * src/main/dist/containerd-shim-javakata-v2) against the JVM's own derivation ({@link ShimAddresses}): for the same
- * containerd address, namespace and sandbox id both name the same socket, and anything the shell cannot vouch for
- * goes to the JVM. The launcher runs with a fake java that prints "JVM" and its arguments; the pod's shim is a shell
- * whose command line is a daemon's ({@code ... -socket SOCKET serve}), listening on a real UNIX socket.
+ * The launcher, src/main/dist/containerd-shim-javakata-v2, with a fake java (by default one that prints an address
+ * made of "JVM" and its arguments).
+ * <ul>
+ * <li>Its JVM-less answer to a joining container's {@code start} (join_pod) against the JVM's own derivation
+ * ({@link ShimAddresses}): for the same containerd address, namespace and sandbox id both name the same socket, and
+ * anything the shell cannot vouch for goes to the JVM. The pod's shim is a shell whose command line is a shim's
+ * ({@code ... -namespace NS -address A -id SANDBOX start}), listening on a real UNIX socket.</li>
+ * <li>How it runs start's JVM, which may stay as the pod's shim: the address handed to containerd as soon as the JVM
+ * prints it, the JVM in a session of its own with containerd's stdin; an error relayed with its status; a JVM with no
+ * address killed at the deadline.</li>
+ * </ul>
  */
 @Timeout(30)
-class LauncherJoinTest {
+class LauncherTest {
 
     private static final Path LAUNCHER = Path.of("src/main/dist/containerd-shim-javakata-v2");
     private static final String CONTAINERD = "/run/containerd/containerd.sock";
@@ -42,6 +48,8 @@ class LauncherJoinTest {
     Path dir;
     private Path launcher;
     private final List<Process> daemons = new ArrayList<>();
+    /** Fake JVMs the launcher left running (a pod's shim stays): killed after each test. */
+    private final List<ProcessHandle> stayed = new ArrayList<>();
     private final List<ServerSocketChannel> sockets = new ArrayList<>();
 
     @BeforeEach
@@ -49,7 +57,7 @@ class LauncherJoinTest {
         Path javaHome = dir.resolve("jdk");
         Files.createDirectories(javaHome.resolve("bin"));
         Path java = javaHome.resolve("bin/java");
-        Files.writeString(java, "#!/bin/sh\necho JVM \"$@\"\n");
+        Files.writeString(java, "#!/bin/sh\necho \"unix://JVM $*\"\n");
         Files.setPosixFilePermissions(java, PosixFilePermissions.fromString("rwxr-xr-x"));
         launcher = dir.resolve("containerd-shim-javakata-v2");
         Files.writeString(launcher, Files.readString(LAUNCHER).replace("@JAVAKATA_JAVA_HOME@", javaHome.toString()));
@@ -59,6 +67,7 @@ class LauncherJoinTest {
     @AfterEach
     void stopDaemons() throws IOException {
         daemons.forEach(Process::destroyForcibly);
+        stayed.forEach(ProcessHandle::destroyForcibly);
         for (var s : sockets) {
             s.close();
         }
@@ -127,8 +136,16 @@ class LauncherJoinTest {
         String[] args = {"-namespace", "k8s.io", "-address", CONTAINERD, "-id", "c4", "start"};
         assertEquals("unix://" + socket, start(joining, args).output());
 
-        // shim.pid naming a process that is not this socket's daemon (pid 1)
+        // shim.pid naming a process that is not this pod's shim: pid 1, another pod's shim, another namespace's
         Files.writeString(bundles.resolve("pod4/shim.pid"), "1");
+        assertJvm(start(joining, args));
+        Path otherSocket = ShimAddresses.socketPath(dir.resolve("state"), CONTAINERD, "k8s.io", "pod4b");
+        Process other = runningPod(bundles, "pod4b", otherSocket);
+        Files.writeString(bundles.resolve("pod4/shim.pid"), Long.toString(other.pid()));
+        assertJvm(start(joining, args));
+        Path otherNs = ShimAddresses.socketPath(dir.resolve("state"), CONTAINERD, "other", "pod4");
+        Process elsewhere = runningPod(dir.resolve("task/other"), "pod4", otherNs);
+        Files.writeString(bundles.resolve("pod4/shim.pid"), Long.toString(elsewhere.pid()));
         assertJvm(start(joining, args));
         // the daemon gone
         Files.writeString(bundles.resolve("pod4/shim.pid"), Long.toString(daemon.pid()));
@@ -149,7 +166,7 @@ class LauncherJoinTest {
     /** containerd reads start's stderr as part of the address: the JVM must not print "Picked up ..." there. */
     @Test
     void theJvmGetsNoOptionsFromContainerdsEnvironment() throws Exception {
-        Files.writeString(dir.resolve("jdk/bin/java"), "#!/bin/sh\necho JVM tool=${JAVA_TOOL_OPTIONS-unset} "
+        Files.writeString(dir.resolve("jdk/bin/java"), "#!/bin/sh\necho unix://JVM tool=${JAVA_TOOL_OPTIONS-unset} "
                 + "jdk=${JDK_JAVA_OPTIONS-unset} other=${_JAVA_OPTIONS-unset} arena=$MALLOC_ARENA_MAX\n");
         Path plain = Files.createDirectories(dir.resolve("task/k8s.io/plain"));
         Files.writeString(plain.resolve("config.json"), "{\"ociVersion\":\"1.1.0\"}");
@@ -158,22 +175,118 @@ class LauncherJoinTest {
                 "_JAVA_OPTIONS", "-Xms1g"), "-namespace", "k8s.io", "-address", CONTAINERD, "-id", "c6", "start");
 
         assertEquals(0, result.status(), result.output());
-        assertEquals("JVM tool=unset jdk=unset other=unset arena=2", result.output().strip());
+        assertEquals("unix://JVM tool=unset jdk=unset other=unset arena=2", result.output());
+    }
+
+    @Test
+    void theShimOfAnEarlierReleaseIsJoinedToo() throws Exception {
+        // its `serve` daemon: containerd's flags, then the socket it listens on
+        Path bundles = dir.resolve("task/k8s.io");
+        Path socket = ShimAddresses.socketPath(dir.resolve("state"), CONTAINERD, "k8s.io", "pod7");
+        runningPod(bundles, "pod7", socket, "-namespace", "k8s.io", "-address", CONTAINERD, "-id", "pod7", "-bundle",
+                bundles.resolve("pod7").toString(), "-socket", socket.toString(), "serve");
+
+        var result = start(container(bundles, "c7", "pod7", true), "-namespace", "k8s.io", "-address", CONTAINERD,
+                "-id", "c7", "start");
+
+        assertEquals("unix://" + socket, result.output());
+    }
+
+    /**
+     * A pod's first start: the JVM prints the address once it serves and stays. containerd reads start's output to
+     * its end, so the launcher must be gone and nothing that stays may hold that pipe (else this read would not end).
+     */
+    @Test
+    void theAddressIsHandedOverWhileTheShimStaysInASessionOfItsOwn() throws Exception {
+        fakeJava("""
+                cat > stdin.seen
+                echo $$ > jvm.pid
+                cut -d' ' -f6 /proc/$$/stat > jvm.sid
+                echo "a JVM warning"
+                echo unix:///run/javakata/s/pod8
+                exec sleep 60 </dev/null >/dev/null 2>&1
+                """);
+        Path bundle = plainBundle("pod8");
+
+        var result = start(bundle, Map.of(), "runtime options".getBytes(StandardCharsets.UTF_8), "-namespace",
+                "k8s.io", "-address", CONTAINERD, "-id", "pod8", "start");
+
+        assertEquals(new Result(0, "unix:///run/javakata/s/pod8"), result);
+        long pid = Long.parseLong(Files.readString(bundle.resolve("jvm.pid")).strip());
+        var shim = ProcessHandle.of(pid);
+        shim.ifPresent(stayed::add);
+        assertTrue(shim.map(ProcessHandle::isAlive).orElse(false), "the shim must stay");
+        assertEquals(Long.toString(pid), Files.readString(bundle.resolve("jvm.sid")).strip(), "its own session");
+        assertEquals("runtime options", Files.readString(bundle.resolve("stdin.seen")));
+    }
+
+    @Test
+    void startsErrorIsRelayedWithTheJvmsStatus() throws Exception {
+        fakeJava("""
+                echo "containerd-shim-javakata-v2: container c9: the shim of its sandbox p9 is not running" >&2
+                exit 3
+                """);
+        var result = start(plainBundle("c9"), "-namespace", "k8s.io", "-address", CONTAINERD, "-id", "c9", "start");
+        assertEquals(new Result(3, "containerd-shim-javakata-v2: container c9: the shim of its sandbox p9 is not "
+                + "running\n"), result);
+
+        // an exit without an address is a failed start too, whatever its status
+        fakeJava("printf 'no address'\n");
+        assertEquals(new Result(1, "no address"), start(plainBundle("c10"), "-namespace", "k8s.io", "-address",
+                CONTAINERD, "-id", "c10", "start"));
+    }
+
+    @Test
+    void aJvmWithNoAddressByTheDeadlineIsKilled() throws Exception {
+        fakeJava("""
+                echo $$ > jvm.pid
+                echo "loading"
+                exec sleep 60
+                """);
+        Path bundle = plainBundle("pod11");
+
+        var result = start(bundle, Map.of("JAVAKATA_START_TIMEOUT", "1"), "-namespace", "k8s.io", "-address",
+                CONTAINERD, "-id", "pod11", "start");
+
+        assertEquals(new Result(1, "loading\ncontainerd-shim-javakata-v2: start: no shim address within 1 s\n"),
+                result);
+        long pid = Long.parseLong(Files.readString(bundle.resolve("jvm.pid")).strip());
+        ProcessHandle.of(pid).ifPresent(stayed::add);
+        assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "the JVM must be killed");
+    }
+
+    private void fakeJava(String body) throws IOException {
+        Files.writeString(dir.resolve("jdk/bin/java"), "#!/bin/sh\n" + body);
+    }
+
+    private Path plainBundle(String id) throws IOException {
+        Path bundle = Files.createDirectories(dir.resolve("task/k8s.io").resolve(id));
+        Files.writeString(bundle.resolve("config.json"), "{\"ociVersion\":\"1.1.0\"}");
+        return bundle;
     }
 
     private static void assertJvm(Result result) {
-        assertTrue(result.output().startsWith("JVM "), "want the JVM path, got: " + result.output());
+        assertTrue(result.output().startsWith("unix://JVM "), "want the JVM path, got: " + result.output());
     }
 
-    /** A pod's bundle as its sandbox's start leaves it: address, shim.pid, and a daemon listening on the socket. */
+    /**
+     * A pod's bundle as its sandbox's start leaves it: address, shim.pid, and its shim listening on the socket, with
+     * the command line of the sandbox's start (bundles are {@code .../<namespace>/<id>}).
+     */
     private Process runningPod(Path bundles, String sandbox, Path socket) throws IOException {
+        return runningPod(bundles, sandbox, socket, "-namespace", bundles.getFileName().toString(), "-address",
+                CONTAINERD, "-id", sandbox, "start");
+    }
+
+    private Process runningPod(Path bundles, String sandbox, Path socket, String... shimArgs) throws IOException {
         Files.createDirectories(socket.getParent());
         var server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         server.bind(UnixDomainSocketAddress.of(socket));
         sockets.add(server);
-        // `read` is a shell builtin: the shell itself stays, with a serve daemon's arguments, until stdin closes.
-        Process daemon = new ProcessBuilder("sh", "-c", "read x", "java", "-jar", "shim.jar", "-id", sandbox,
-                "-socket", socket.toString(), "serve").start();
+        // `read` is a shell builtin: the shell itself stays, with a shim's arguments, until stdin closes.
+        var cmd = new ArrayList<>(List.of("sh", "-c", "read x", "java", "-jar", "shim.jar"));
+        cmd.addAll(List.of(shimArgs));
+        Process daemon = new ProcessBuilder(cmd).start();
         daemons.add(daemon);
         Path bundle = container(bundles, sandbox, sandbox, false);
         Files.writeString(bundle.resolve("address"), "unix://" + socket);
@@ -199,12 +312,24 @@ class LauncherJoinTest {
     }
 
     private Result start(Path bundle, Map<String, String> env, String... args) throws Exception {
+        return start(bundle, env, null, args);
+    }
+
+    /** The launcher as containerd runs start: stdin the runtime options (null: /dev/null), output read to its end. */
+    private Result start(Path bundle, Map<String, String> env, byte[] stdin, String... args) throws Exception {
         var cmd = new ArrayList<>(List.of(launcher.toString()));
         cmd.addAll(List.of(args));
-        var builder = new ProcessBuilder(cmd).directory(bundle.toFile()).redirectErrorStream(true)
-                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        var builder = new ProcessBuilder(cmd).directory(bundle.toFile()).redirectErrorStream(true);
+        if (stdin == null) {
+            builder.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        }
         builder.environment().putAll(env);
         Process p = builder.start();
+        if (stdin != null) {
+            try (var in = p.getOutputStream()) {
+                in.write(stdin);
+            }
+        }
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(10, TimeUnit.SECONDS));
         return new Result(p.exitValue(), out);
