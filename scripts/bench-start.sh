@@ -1,6 +1,14 @@
 #!/usr/bin/env bash
-# `start` of a container joining a running pod, for docs/benchmarks.md ("start of a joining container"): what
-# containerd runs for every container of a pod after the sandbox's own, timed with hyperfine in one run for
+# `start`, for docs/benchmarks.md ("start of a joining container", "start of a pod's sandbox"), timed with hyperfine.
+#
+# First, `start` of a pod's sandbox, what containerd runs first for every pod, until it has the address of the pod's
+# new shim (which stays: before every run hyperfine's --prepare stops the one the last run left), in one run for
+#   - javakata: containerd-shim-javakata-v2 start (start's JVM stays as the pod's shim),
+#   - containerd-shim-runc-v2 start (the Go shim re-executes itself as the pod's daemon),
+#   - with JAVAKATA_BASELINE_LAUNCHER=PATH, another javakata launcher (an earlier install's, say) the same way.
+#
+# Then `start` of a container joining a running pod: what containerd runs for every container of a pod after the
+# sandbox's own, in one run for
 #   - javakata: containerd-shim-javakata-v2 start (the launcher answers without a JVM),
 #   - javakata through the JVM (the same launcher with its JVM-less answer cut out; what every start cost before),
 #   - containerd-shim-runc-v2 start (containerd's Go runc shim).
@@ -11,7 +19,8 @@
 # (io.kubernetes.cri.container-type "container", io.kubernetes.cri.sandbox-id the sandbox), and `start` runs there
 # with containerd's flags: both shims then only find the pod's running daemon and print its address.
 #
-#   scripts/bench-start.sh [RUNS]      hyperfine runs per command, default 30
+#   scripts/bench-start.sh [RUNS]      hyperfine runs per command, default 30 (SANDBOX_RUNS, default 10, for the
+#                                      sandboxes' start)
 #
 # Installs hyperfine from apt when missing. Runs the shim on PATH (make install's) unless PATH names another
 # launcher first; JAVAKATA_SHIM_JAR and JAVAKATA_CONFIG are passed on to it as containerd would.
@@ -30,15 +39,28 @@ dir="$(mktemp -d /tmp/jkst.XXXXXX)"
 bundles="$dir/task/$NS"
 sock="$dir/c.sock"  # nothing listens: the daemons would dial it only to publish events
 export TTRPC_ADDRESS="$sock.ttrpc"
+# stop-pod BUNDLE: the shim that bundle's last start left (shim.pid), SIGTERM and at most 5 s, then SIGKILL, and its
+# socket (the address file) removed, as containerd's delete would after a real pod. (containerd-shim-runc-v2's daemon
+# exits at once here, with no containerd to connect to, and leaves its socket: its start binds the socket itself and
+# hands it to the daemon it spawns, without waiting for it.)
+cat > "$dir/stop-pod" <<'SH'
+#!/usr/bin/env bash
+b=$1
+if [[ -s "$b/shim.pid" ]]; then
+    pid=$(cat "$b/shim.pid")
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+fi
+if [[ -s "$b/address" ]]; then a=$(cat "$b/address"); rm -f "${a#unix://}"; fi
+rm -f "$b/shim.pid" "$b/address"
+SH
+chmod 0755 "$dir/stop-pod"
 cleanup() {
     trap - EXIT INT TERM
-    local pid_file pid
-    for pid_file in "$bundles"/*/shim.pid; do
-        [[ -f "$pid_file" ]] || continue
-        pid=$(cat "$pid_file")
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
+    local b
+    for b in "$bundles"/*/; do
+        [[ ! -d "$b" ]] || "$dir/stop-pod" "${b%/}"
     done
     rm -rf "$dir"
 }
@@ -67,6 +89,34 @@ r_out=$(cd "$bundles/rjoin" && "$runc_shim" $flags -id rjoin start </dev/null)
 [[ -n "$r_addr" && "$r_out" == "$r_addr" ]] || { echo "runc: pod at '$r_addr', join printed '$r_out'" >&2; exit 1; }
 echo "javakata pod shim: $j_addr; runc pod shim: $r_addr"
 
+# table HYPERFINE_JSON: the results, and each mean over runc-v2's.
+table() {
+    python3 - "$1" <<'PY'
+import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+base = r["runc-v2"]["mean"]
+print("command | mean ms | stddev ms | median ms | min ms | max ms | mean / runc-v2")
+for name, x in r.items():
+    print(f'{name} | {x["mean"]*1000:.1f} | {x["stddev"]*1000:.1f} | {x["median"]*1000:.1f} | '
+          f'{x["min"]*1000:.1f} | {x["max"]*1000:.1f} | {x["mean"]/base:.2f}')
+PY
+}
+
+bundle jsand sandbox jsand
+bundle rsand sandbox rsand
+sand=(-n javakata --prepare "$dir/stop-pod $bundles/jsand"
+      "cd $bundles/jsand && $launcher $flags -id jsand start </dev/null"
+      -n runc-v2 --prepare "$dir/stop-pod $bundles/rsand"
+      "cd $bundles/rsand && $runc_shim $flags -id rsand start </dev/null")
+if [[ -n "${JAVAKATA_BASELINE_LAUNCHER:-}" ]]; then
+    bundle bsand sandbox bsand
+    sand+=(-n javakata-baseline --prepare "$dir/stop-pod $bundles/bsand"
+           "cd $bundles/bsand && $JAVAKATA_BASELINE_LAUNCHER $flags -id bsand start </dev/null")
+fi
+echo "start of a pod's sandbox:"
+hyperfine --warmup 1 --runs "${SANDBOX_RUNS:-10}" --export-json "$dir/sandbox.json" "${sand[@]}"
+table "$dir/sandbox.json"
+
 cmds=(-n javakata "cd $bundles/jjoin && $launcher $flags -id jjoin start </dev/null"
       -n runc-v2 "cd $bundles/rjoin && $runc_shim $flags -id rjoin start </dev/null")
 # The JVM path: a copy of a make-install launcher (which names its JDK) with the JVM-less answer cut out.
@@ -78,13 +128,6 @@ if grep -q '^JAVA_HOME_INSTALLED=/' "$launcher"; then
     [[ "$j_jvm" == "$j_addr" ]] || { echo "javakata through the JVM printed '$j_jvm'" >&2; exit 1; }
     cmds+=(-n javakata-jvm "cd $bundles/jjoin && $dir/jvm-launcher $flags -id jjoin start </dev/null")
 fi
+echo "start of a joining container:"
 hyperfine --warmup 3 --runs "$RUNS" --export-json "$dir/hyperfine.json" "${cmds[@]}"
-python3 - "$dir/hyperfine.json" <<'PY'
-import json, sys
-r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-base = r["runc-v2"]["mean"]
-print("command | mean ms | stddev ms | median ms | min ms | max ms | mean / runc-v2")
-for name, x in r.items():
-    print(f'{name} | {x["mean"]*1000:.1f} | {x["stddev"]*1000:.1f} | {x["median"]*1000:.1f} | '
-          f'{x["min"]*1000:.1f} | {x["max"]*1000:.1f} | {x["mean"]/base:.2f}')
-PY
+table "$dir/hyperfine.json"
