@@ -19,7 +19,7 @@ class PrivateContainerdTest {
         assertTrue(PrivateContainerd.watchedArgv(argv("/bin/bash", "/usr/local/bin/containerd-shim-javakata-v2",
                 "-namespace", "k8s.io", "start")));
         assertTrue(PrivateContainerd.watchedArgv(argv("/usr/share/javakata/jre/bin/java", "-Xmx96m", "-jar",
-                "/usr/share/javakata/javakata-shim.jar", "serve")));
+                "/usr/share/javakata/javakata-shim.jar", "-id", "pod1", "start")));
     }
 
     @Test

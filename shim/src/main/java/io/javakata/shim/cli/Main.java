@@ -14,9 +14,9 @@ import java.util.Map;
 
 /**
  * {@code containerd-shim-javakata-v2}: {@code start} (which stays as the pod's shim when the pod has none yet) and
- * {@code delete} for containerd, which always passes its flags first; {@code check} and {@code env} for operators, who name the command
- * first ({@link OperatorArgs}). A failure prints one line to stderr and exits 1 (2 for an operator's usage error);
- * users never see a stack trace (it goes to the log, if anywhere).
+ * {@code delete} for containerd, which always passes its flags first; {@code check} and {@code env} for operators, who
+ * name the command first ({@link OperatorArgs}). A failure prints one line to stderr and exits 1 (2 for an operator's
+ * usage error); users never see a stack trace (it goes to the log, if anywhere).
  */
 public final class Main {
 
