@@ -21,15 +21,16 @@ import java.util.concurrent.TimeoutException;
  * connections, but nothing reaches the guest any more: every {@code CONNECT} goes unanswered and the pod's boot
  * times out with its agent listening. The window opens while QEMU starts the device (when the guest driver sets
  * DRIVER_OK: the memory table first, then each ring), and again whenever the guest resets it. rust-vmm/vhost-device
- * fixed it after 0.3.0 (pull request 936, "vsock: Access virtqueues only if they are ready"); docs/protocol-facts.md
- * §8.11 has how it was seen here.
+ * fixed it after 0.3.0 (pull request 936, "vsock: Access virtqueues only if they are ready": a queue's {@code ready()}
+ * is checked before it is processed).
  *
  * <p><b>How.</b> {@code x-query-virtio} names the device's QOM path; {@code x-query-virtio-status} on it reports
  * the driver's status bits and whether QEMU has started the vhost device ({@code vhost-started}), both as of QEMU
- * 7.2's {@code qapi/virtio.json} (docs/protocol-facts.md §8.12). QEMU sends the ring set-up messages without
- * waiting for the backend to act on them, so the start counts once it has been seen for {@link #SETTLE}: the time the
- * backend's own thread has to catch up, even on a loaded host. That costs a cold boot nothing (its agent listens
- * seconds after the driver starts the device). A QEMU without these commands is not waited for (the risk stays as it was), and the log says so.
+ * 7.2's {@code qapi/virtio.json} and {@code hw/virtio/virtio.c} ({@code qmp_x_query_virtio_status}). QEMU sends the
+ * ring set-up messages without waiting for the backend to act on them, so the start counts once it has been seen for
+ * {@link #SETTLE}: the time the backend's own thread has to catch up, even on a loaded host. That costs a cold boot
+ * nothing (its agent listens seconds after the driver starts the device). A QEMU without these commands is not
+ * waited for (the risk stays as it was), and the log says so.
  */
 final class VsockDeviceStart {
 

@@ -69,20 +69,15 @@ final class LogFifo {
      * long-lived shim holds none of start's pipes.
      */
     static void detachStdio(boolean stderrToo) throws IOException {
-        int in = Fds.open(Path.of("/dev/null"), Fds.O_RDONLY | Fds.O_CLOEXEC, 0);
+        int nul = Fds.open(Path.of("/dev/null"), Fds.O_RDWR | Fds.O_CLOEXEC, 0);
         try {
-            Fds.dup2(in, 0);
-        } finally {
-            Fds.close(in);
-        }
-        int out = Fds.open(Path.of("/dev/null"), Fds.O_WRONLY | Fds.O_CLOEXEC, 0);
-        try {
-            Fds.dup2(out, 1);
+            Fds.dup2(nul, 0);
+            Fds.dup2(nul, 1);
             if (stderrToo) {
-                Fds.dup2(out, 2);
+                Fds.dup2(nul, 2);
             }
         } finally {
-            Fds.close(out);
+            Fds.close(nul);
         }
     }
 

@@ -238,21 +238,29 @@ class LauncherTest {
 
     @Test
     void aJvmWithNoAddressByTheDeadlineIsKilled() throws Exception {
+        // it got as far as listening: its socket, address and shim.pid must not outlive it
+        Path socket = Files.createDirectories(dir.resolve("state/s")).resolve("pod11");
+        Files.writeString(socket, "");
         fakeJava("""
                 echo $$ > jvm.pid
                 echo "loading"
+                printf unix://%s "$SOCKET" > address
+                echo $$ > shim.pid
                 exec sleep 60
                 """);
         Path bundle = plainBundle("pod11");
 
-        var result = start(bundle, Map.of("JAVAKATA_START_TIMEOUT", "1"), "-namespace", "k8s.io", "-address",
-                CONTAINERD, "-id", "pod11", "start");
+        var result = start(bundle, Map.of("JAVAKATA_START_TIMEOUT", "1", "SOCKET", socket.toString()), "-namespace",
+                "k8s.io", "-address", CONTAINERD, "-id", "pod11", "start");
 
         assertEquals(new Result(1, "loading\ncontainerd-shim-javakata-v2: start: no shim address within 1 s\n"),
                 result);
         long pid = Long.parseLong(Files.readString(bundle.resolve("jvm.pid")).strip());
         ProcessHandle.of(pid).ifPresent(stayed::add);
         assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "the JVM must be killed");
+        assertFalse(Files.exists(socket), "its socket");
+        assertFalse(Files.exists(bundle.resolve("address")));
+        assertFalse(Files.exists(bundle.resolve("shim.pid")));
     }
 
     private void fakeJava(String body) throws IOException {
