@@ -94,6 +94,65 @@ class LifecycleIT {
         assertNothingLeftOf("gone");
     }
 
+    /**
+     * containerd runs {@code delete} without the runtime options {@code start} had: after a shim is killed, delete
+     * still cleans up in the state dir of the configuration those options named (here one that moves it out of
+     * /run/javakata), which start recorded in the bundle.
+     */
+    @Test
+    @Timeout(value = 300, unit = TimeUnit.SECONDS)
+    void aKilledShimIsCleanedUpInTheStateDirOfItsRuntimeOptions() throws Exception {
+        String name = CONTAINERD.dir().getFileName().toString();
+        Path state = Path.of("/run/jk-" + name.substring(Math.max(0, name.length() - 8)));
+        Path config = CONTAINERD.dir().resolve("moved.toml");
+        // The serial handler's configuration with the state dir moved, and no template to build for this one pod.
+        Ctr.execute(List.of("bash", "-c", "source \"$1\" && toml_with_key \"$2\" runtime state_dir \"\\\"$3\\\"\" "
+                + "| toml_with_key /dev/stdin template enabled false > \"$4\"", "bash",
+                PrivateContainerd.repo().resolve("scripts/lib/toml.sh").toString(),
+                CONTAINERD.dir().resolve("javakata-serial.toml").toString(), state.toString(), config.toString()),
+                null, CALL).assertOk();
+        Path sandbox = state.resolve("sandboxes").resolve(CONTAINERD.sandboxDir("moved").getFileName());
+        Path out = Files.createTempFile(CONTAINERD.dir(), "events", ".txt");
+        Process events = ctr().startEvents(out, CALL);
+        try {
+            ctr().run(RUN, "run", "--runtime", PrivateContainerd.RUNTIME, "--runtime-config-path", config.toString(),
+                    "-d", PrivateContainerd.IMAGE, "moved", "sleep", "1000").assertOk();
+            assertTrue(Files.isDirectory(sandbox), "the pod's state is in the moved state dir: " + sandbox);
+            long shimPid = Long.parseLong(Files.readString(CONTAINERD.bundle("moved").resolve("shim.pid")).strip());
+            ProcessHandle.of(shimPid).ifPresent(ProcessHandle::destroyForcibly);
+
+            Await.until("containerd's delete after the shim's death removed " + sandbox, Duration.ofSeconds(60),
+                    () -> !Files.exists(sandbox));
+            Await.until("the killed shim's socket removed from " + state.resolve("s"), Duration.ofSeconds(15),
+                    () -> isEmpty(state.resolve("s")));
+            // containerd publishes the exit that delete answered (SIGKILL's 137) and drops the task.
+            Await.until(() -> "the exit of moved with 137; events seen:\n" + read(out), Duration.ofSeconds(30),
+                    () -> Files.readAllLines(out).stream().anyMatch(l -> l.contains(" /tasks/exit ")
+                            && l.contains("\"moved\"") && l.contains("137")));
+            Await.until("moved no longer listed", Duration.ofSeconds(30), () -> "absent".equals(status("moved")));
+        } finally {
+            events.destroyForcibly().waitFor();
+            ctr().run(CALL, "task", "rm", "-f", "moved");
+            ctr().run(CALL, "containers", "rm", "moved");
+            // What a failed cleanup left (the assertions above said so): its mounts, then the moved state dir.
+            if (Files.exists(sandbox)) {
+                Ctr.execute(List.of("umount", "-R", "-l", sandbox.resolve("mounts").toString(),
+                        sandbox.resolve("shared").toString()), null, CALL);
+            }
+            Ctr.execute(List.of("rm", "-rf", state.toString()), null, CALL);
+        }
+        assertNothingLeftOf("moved");
+    }
+
+    private static boolean isEmpty(Path dir) throws java.io.IOException {
+        if (!Files.isDirectory(dir)) {
+            return true;
+        }
+        try (var entries = Files.list(dir)) {
+            return entries.findAny().isEmpty();
+        }
+    }
+
     private static void assertNothingLeftOf(String id) throws Exception {
         assertEquals(List.of(), CONTAINERD.leaksAfter(Duration.ofSeconds(15)));
         assertFalse(Files.exists(CONTAINERD.sandboxDir(id)), "sandbox state left: " + CONTAINERD.sandboxDir(id));

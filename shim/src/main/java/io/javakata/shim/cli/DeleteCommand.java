@@ -40,9 +40,13 @@ final class DeleteCommand {
         this.bundle = bundle;
     }
 
-    /** Returns the DeleteResponse bytes to write to stdout. */
-    byte[] run() {
-        RuntimeConfig config = ConfigLoader.select(Optional.empty(), env).load();
+    /**
+     * Returns the DeleteResponse bytes to write to stdout. The configuration is the one start read: the file its
+     * runtime options named, as start recorded it in the bundle (containerd gives delete no options), else
+     * {@code $JAVAKATA_CONFIG} or the default file, which delete sees as start did.
+     */
+    byte[] run() throws IOException {
+        RuntimeConfig config = ConfigLoader.select(ShimAddresses.readConfigRecord(bundle), env).load();
         var ctx = new ShimContext(flags.namespace(), flags.id(), flags.address(), ttrpcAddress(flags, env), bundle,
                 config, flags.debug() || config.runtime().debug());
         var cleanup = new CompletableFuture<DeleteResponse>();

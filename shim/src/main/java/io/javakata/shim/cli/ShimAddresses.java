@@ -21,6 +21,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Where a task's shim listens, and the bundle files that record it (containerd docs/runtime-v2.md, "Shim grouping";
@@ -34,6 +35,7 @@ public final class ShimAddresses {
     /** sun_path holds 108 bytes; Go's shim library refuses more than 106 (socketPathLimit). */
     static final int SOCKET_PATH_LIMIT = 106;
     static final String ADDRESS_FILE = "address";
+    static final String CONFIG_RECORD = "javakata-config";
 
     private ShimAddresses() {
     }
@@ -102,25 +104,54 @@ public final class ShimAddresses {
 
     /** Writes {@code <bundle>/address} atomically (".address", then rename), without a trailing newline. */
     public static void writeAddressFile(Path bundle, String address) throws IOException {
-        Path tmp = bundle.resolve("." + ADDRESS_FILE);
+        writeBundleFile(bundle, ADDRESS_FILE, address);
+    }
+
+    /**
+     * Records in {@code <bundle>/javakata-config} the configuration file containerd's runtime options named at
+     * {@code start} ({@code ConfigPath}), or removes a record when they named none. containerd runs {@code delete}
+     * without the options ({@code runtime/v2/binary.go}, {@code Delete}: {@code Opts: nil}), so delete reads the file
+     * from here, as containerd's runc shim keeps its options in the bundle's {@code options.json} for its cleanup
+     * ({@code runtime/v2/runc/container.go}, {@code WriteOptions} and {@code ReadOptions}).
+     */
+    public static void writeConfigRecord(Path bundle, Optional<String> configPath) throws IOException {
+        if (configPath.isPresent()) {
+            writeBundleFile(bundle, CONFIG_RECORD, configPath.get());
+        } else {
+            Files.deleteIfExists(bundle.resolve(CONFIG_RECORD));
+        }
+    }
+
+    /** The configuration file {@link #writeConfigRecord} recorded, if any. */
+    public static Optional<String> readConfigRecord(Path bundle) throws IOException {
         try {
-            Files.writeString(tmp, address, StandardCharsets.UTF_8);
-            Files.move(tmp, bundle.resolve(ADDRESS_FILE), StandardCopyOption.ATOMIC_MOVE,
-                    StandardCopyOption.REPLACE_EXISTING);
+            String path = Files.readString(bundle.resolve(CONFIG_RECORD), StandardCharsets.UTF_8).strip();
+            return path.isEmpty() ? Optional.empty() : Optional.of(path);
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Writes {@code <bundle>/<name>} atomically (".name", then rename), without a trailing newline. */
+    static void writeBundleFile(Path bundle, String name, String content) throws IOException {
+        Path tmp = bundle.resolve("." + name);
+        try {
+            Files.writeString(tmp, content, StandardCharsets.UTF_8);
+            Files.move(tmp, bundle.resolve(name), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
             Files.deleteIfExists(tmp);
-            throw new IOException("write " + bundle.resolve(ADDRESS_FILE) + ": " + e.getMessage(), e);
+            throw new IOException("write " + bundle.resolve(name) + ": " + e.getMessage(), e);
         }
     }
 
     /** The socket named by {@code <bundle>/address}, if the file exists and holds a {@code unix://} address. */
-    public static java.util.Optional<Path> readAddressFile(Path bundle) throws IOException {
+    public static Optional<Path> readAddressFile(Path bundle) throws IOException {
         try {
             String address = Files.readString(bundle.resolve(ADDRESS_FILE), StandardCharsets.UTF_8).strip();
-            return address.startsWith("unix://") ? java.util.Optional.of(Path.of(address.substring(7)))
-                    : java.util.Optional.empty();
+            return address.startsWith("unix://") ? Optional.of(Path.of(address.substring(7)))
+                    : Optional.empty();
         } catch (NoSuchFileException e) {
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
     }
 
@@ -129,14 +160,14 @@ public final class ShimAddresses {
      * answers on it (its shim exited or was killed); anything else the file names is left alone. Returns what it
      * removed.
      */
-    public static java.util.Optional<Path> removeDeadSocket(Path bundle, Path shimsDir, Duration probe)
+    public static Optional<Path> removeDeadSocket(Path bundle, Path shimsDir, Duration probe)
             throws IOException {
-        java.util.Optional<Path> socket = readAddressFile(bundle);
+        Optional<Path> socket = readAddressFile(bundle);
         if (socket.isEmpty() || !shimsDir.normalize().equals(socket.get().normalize().getParent())
                 || !Files.exists(socket.get())
                 || !Files.readAttributes(socket.get(), java.nio.file.attribute.BasicFileAttributes.class).isOther()
                 || canConnect(socket.get(), probe)) {
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
         Files.deleteIfExists(socket.get());
         return socket;

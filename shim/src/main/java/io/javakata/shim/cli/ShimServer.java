@@ -13,7 +13,6 @@ import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
@@ -181,13 +180,10 @@ final class ShimServer {
 
     /** {@code shim.pid}, as Kata's shim writes it: containerd ignores it, people and scripts use it. */
     private void writePidFile() {
-        Path tmp = bundle.resolve(".shim.pid");
         try {
-            Files.writeString(tmp, Long.toString(ProcessHandle.current().pid()));
-            Files.move(tmp, bundle.resolve("shim.pid"), StandardCopyOption.ATOMIC_MOVE,
-                    StandardCopyOption.REPLACE_EXISTING);
+            ShimAddresses.writeBundleFile(bundle, "shim.pid", Long.toString(ProcessHandle.current().pid()));
         } catch (IOException e) {
-            LOG.log(Level.WARNING, "write " + bundle.resolve("shim.pid") + ": " + e.getMessage());
+            LOG.log(Level.WARNING, e.getMessage());
         }
     }
 

@@ -49,6 +49,7 @@ final class StartCommand {
     Decision run(byte[] stdin) throws IOException {
         Optional<String> optionsConfig = RuntimeOptions.configPath(stdin);
         RuntimeConfig config = ConfigLoader.select(optionsConfig, env).load();
+        ShimAddresses.writeConfigRecord(bundle, optionsConfig);
         Map<String, String> annotations = ShimAddresses.readAnnotations(bundle.resolve("config.json"));
         String group = ShimAddresses.groupingId(annotations, flags.id());
         Path socket = ShimAddresses.socketPath(config.runtime().stateDir(), flags.address(), flags.namespace(), group);

@@ -1,18 +1,24 @@
 package io.javakata.shim.cli;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.containerd.task.v2.DeleteResponse;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@code delete}'s removal of a killed shim's socket (DeleteCommand.removeDeadShimSocket). */
+/** {@code delete}: the configuration it reads, and its removal of a killed shim's socket (removeDeadShimSocket). */
 class DeleteCommandTest {
 
     @TempDir
@@ -75,6 +81,41 @@ class DeleteCommandTest {
         Path file = Files.writeString(state.resolve("s").resolve("d".repeat(64)), "not a socket");
         DeleteCommand.removeDeadShimSocket(bundleNaming(file), state);
         assertTrue(Files.exists(file));
+    }
+
+    /**
+     * containerd gives delete no runtime options: it finds the configuration start read (here one that moves the
+     * state dir) through the bundle's record, and cleans up in that state dir.
+     */
+    @Test
+    void deleteUsesTheConfigurationStartRecorded() throws Exception {
+        Path state = tmp.resolve("moved");
+        Path config = Files.writeString(tmp.resolve("moved.toml"), "[runtime]\nstate_dir = \"" + state + "\"\n");
+        Path socket = deadSocket(state.resolve("s").resolve("e".repeat(64)));
+        Path bundle = bundleNaming(socket);
+        Files.writeString(bundle.resolve("config.json"), "{\"ociVersion\":\"1.1.0\"}");
+        ShimAddresses.writeConfigRecord(bundle, Optional.of(config.toString()));
+
+        byte[] response = new DeleteCommand(deleteFlags(bundle), Map.of(), bundle).run();
+
+        assertEquals(137, DeleteResponse.parseFrom(response).getExitStatus());
+        assertFalse(Files.exists(socket), "the dead shim's socket in the recorded configuration's state dir");
+    }
+
+    @Test
+    void aRecordedConfigurationThatIsGoneIsAnErrorNamingIt() throws Exception {
+        Path bundle = Files.createDirectories(tmp.resolve("bundle"));
+        Path gone = tmp.resolve("gone.toml");
+        ShimAddresses.writeConfigRecord(bundle, Optional.of(gone.toString()));
+
+        var e = assertThrows(RuntimeException.class,
+                () -> new DeleteCommand(deleteFlags(bundle), Map.of(), bundle).run());
+        assertTrue(Main.message(e).contains(gone.toString()), Main.message(e));
+    }
+
+    private static Flags deleteFlags(Path bundle) throws Flags.UsageException {
+        return Flags.parse(List.of("-namespace", "ns", "-address", "/run/containerd/containerd.sock", "-id", "t1",
+                "-bundle", bundle.toString(), "delete"));
     }
 
     @Test

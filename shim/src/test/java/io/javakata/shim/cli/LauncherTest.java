@@ -92,6 +92,25 @@ class LauncherTest {
         assertFalse(Files.exists(bundle.resolve(".address")));
     }
 
+    /** The configuration file the sandbox's runtime options named goes with the joining container, for its delete. */
+    @Test
+    void theSandboxsRecordOfItsConfigurationIsCopied() throws Exception {
+        Path bundles = dir.resolve("task/k8s.io");
+        Path socket = ShimAddresses.socketPath(dir.resolve("state"), CONTAINERD, "k8s.io", "pod9");
+        runningPod(bundles, "pod9", socket);
+        String[] args = {"-namespace", "k8s.io", "-address", CONTAINERD, "-id", "c9", "start"};
+        Path joining = container(bundles, "c9", "pod9", true);
+        Files.writeString(joining.resolve("javakata-config"), "/stale.toml");
+
+        assertEquals("unix://" + socket, start(joining, args).output());
+        assertFalse(Files.exists(joining.resolve("javakata-config")), "the sandbox recorded none");
+
+        ShimAddresses.writeConfigRecord(bundles.resolve("pod9"), java.util.Optional.of("/etc/javakata/other.toml"));
+        assertEquals("unix://" + socket, start(joining, args).output());
+        assertEquals(java.util.Optional.of("/etc/javakata/other.toml"), ShimAddresses.readConfigRecord(joining));
+        assertFalse(Files.exists(joining.resolve(".javakata-config")));
+    }
+
     @Test
     void debugFlagAndDoubleDashFlagsAreContainerdsToo() throws Exception {
         Path socket = ShimAddresses.socketPath(dir.resolve("state"), CONTAINERD, "default", "pod2");

@@ -79,6 +79,18 @@ class ShimAddressesTest {
     }
 
     @Test
+    void recordsTheConfigurationFileTheOptionsNamed(@TempDir Path bundle) throws Exception {
+        assertEquals(Optional.empty(), ShimAddresses.readConfigRecord(bundle));
+        ShimAddresses.writeConfigRecord(bundle, Optional.of("/etc/javakata/other.toml"));
+        assertEquals("/etc/javakata/other.toml", Files.readString(bundle.resolve("javakata-config")));
+        assertFalse(Files.exists(bundle.resolve(".javakata-config")));
+        assertEquals(Optional.of("/etc/javakata/other.toml"), ShimAddresses.readConfigRecord(bundle));
+        // options without a ConfigPath: no record, and none left from before
+        ShimAddresses.writeConfigRecord(bundle, Optional.empty());
+        assertEquals(Optional.empty(), ShimAddresses.readConfigRecord(bundle));
+    }
+
+    @Test
     void canConnectOnlyToALiveListener(@TempDir Path dir) throws Exception {
         Path socket = dir.resolve("live.sock");
         assertFalse(ShimAddresses.canConnect(socket, Duration.ofMillis(100)));
