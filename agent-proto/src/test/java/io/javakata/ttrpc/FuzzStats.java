@@ -12,7 +12,7 @@ import java.util.stream.Stream;
  * "fuzz-stats" lines. While a target runs, javakata's own log is quiet: fuzzed input makes the code log a
  * warning (with a stack trace for unexpected exceptions) on most executions.
  */
-final class FuzzStats {
+public final class FuzzStats {
 
     /** Held so the logger (and its level) is not collected while the target runs. */
     private static final java.util.logging.Logger JAVAKATA = java.util.logging.Logger.getLogger("io.javakata");
@@ -21,18 +21,18 @@ final class FuzzStats {
     private final Path corpus;
     private final AtomicLong executions = new AtomicLong();
 
-    FuzzStats(Class<?> testClass, String method) {
+    public FuzzStats(Class<?> testClass, String method) {
         this.target = testClass.getSimpleName() + "." + method;
         this.corpus = Path.of(".cifuzz-corpus", testClass.getName(), method);
         JAVAKATA.setLevel(java.util.logging.Level.OFF);
     }
 
-    void execution() {
+    public void execution() {
         executions.incrementAndGet();
     }
 
     /** Prints the figures and gives javakata its log back. */
-    void report() {
+    public void report() {
         JAVAKATA.setLevel(null);
         long entries;
         try (Stream<Path> files = Files.isDirectory(corpus) ? Files.list(corpus) : Stream.empty()) {

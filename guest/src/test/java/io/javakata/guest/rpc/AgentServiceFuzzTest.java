@@ -42,6 +42,8 @@ import io.javakata.guest.reaper.Reaper;
 import io.javakata.guest.reaper.SystemChildWaiter;
 import io.javakata.sys.Processes;
 import io.javakata.ttrpc.Code;
+import io.javakata.ttrpc.FuzzStats;
+import io.javakata.ttrpc.RawCaller;
 import io.javakata.ttrpc.TtrpcServer;
 import io.javakata.ttrpc.proto.Response;
 import io.javakata.ttrpc.transport.PipeConnection;

@@ -48,6 +48,8 @@ import io.javakata.shim.sandbox.VmLauncher;
 import io.javakata.sys.ErrnoException;
 import io.javakata.sys.Mounts;
 import io.javakata.ttrpc.Code;
+import io.javakata.ttrpc.FuzzStats;
+import io.javakata.ttrpc.RawCaller;
 import io.javakata.ttrpc.TtrpcServer;
 import io.javakata.ttrpc.proto.Response;
 import io.javakata.ttrpc.transport.PipeConnection;

@@ -1,8 +1,6 @@
-package io.javakata.guest.rpc;
+package io.javakata.ttrpc;
 
 import com.google.protobuf.ByteString;
-import io.javakata.ttrpc.Frame;
-import io.javakata.ttrpc.FrameCodec;
 import io.javakata.ttrpc.proto.Request;
 import io.javakata.ttrpc.proto.Response;
 import io.javakata.ttrpc.transport.Connection;
@@ -18,7 +16,7 @@ import java.util.concurrent.TimeoutException;
  * A ttrpc client for fuzz targets: sends any bytes as a request's payload under any method name (TtrpcClient
  * takes only messages), and fails a call that gets no answer within a bound instead of waiting forever.
  */
-final class RawCaller implements AutoCloseable {
+public final class RawCaller implements AutoCloseable {
 
     private final Connection connection;
     private final Map<Integer, CompletableFuture<Response>> calls = new ConcurrentHashMap<>();
@@ -26,7 +24,7 @@ final class RawCaller implements AutoCloseable {
     private int nextStreamId = 1;
     private volatile IOException ended;
 
-    RawCaller(Connection connection) {
+    public RawCaller(Connection connection) {
         this.connection = connection;
         this.reader = Thread.ofVirtual().name("fuzz-caller").start(this::readResponses);
     }
@@ -36,7 +34,7 @@ final class RawCaller implements AutoCloseable {
      * @return the server's answer
      * @throws TimeoutException if none came within {@code bound}: the server hangs
      */
-    Response call(String service, String method, byte[] payload, Duration deadline, Duration bound)
+    public Response call(String service, String method, byte[] payload, Duration deadline, Duration bound)
             throws IOException, InterruptedException, TimeoutException {
         CompletableFuture<Response> answer = new CompletableFuture<>();
         Frame frame;
