@@ -18,7 +18,8 @@
 # $JAVAKATA_TRANSPORT), `javakata-debug` (the same with ConfigPath DIR/javakata-debug.toml: [agent] debug_console
 # on), `javakata-serial` (ConfigPath DIR/javakata-serial.toml: the shim's configuration with [agent] transport =
 # "serial"), `javakata-template` (ConfigPath DIR/javakata-template.toml: javakata-serial's with [template] enabled =
-# true), `javakata-ch` (ConfigPath DIR/javakata-ch.toml: the same configuration with
+# true), `javakata-warm` (DIR/javakata-warm.toml: javakata-template's with [runtime] warm_shims = 1; containerd runs
+# with JAVAKATA_WARM_DIR=DIR/warm), `javakata-ch` (ConfigPath DIR/javakata-ch.toml: the same configuration with
 # [hypervisor] type = "cloud-hypervisor", path = $JAVAKATA_CH_BINARY or the cloud-hypervisor on PATH, accel auto, no debug console; only
 # CloudHypervisorIT uses it, when that binary and KVM are there), `runc` (io.containerd.runc.v2, state under
 # DIR/runc), one more io.containerd.javakata.v2 handler per NAME=FILE word of $JAVAKATA_EXTRA_HANDLERS (ConfigPath
@@ -147,6 +148,10 @@ javakata_runtimes() {
       runtime_type = "io.containerd.javakata.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-template.options]
         ConfigPath = "$dir/javakata-template.toml"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-warm]
+      runtime_type = "io.containerd.javakata.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-warm.options]
+        ConfigPath = "$dir/javakata-warm.toml"
 TOML
     extra_runtimes '"io.containerd.grpc.v1.cri".containerd' ""
 }
@@ -207,6 +212,8 @@ write_shim_configs() {
     agent_config "$base" transport '"serial"' > "$dir/javakata-serial.toml"
     # javakata-template's: the serial transport (templates need it) with VM templates on (TemplateIT).
     toml_with_key "$dir/javakata-serial.toml" template enabled true > "$dir/javakata-template.toml"
+    # javakata-warm's: javakata-template's with one warm shim kept started (WarmShimIT).
+    toml_with_key "$dir/javakata-template.toml" runtime warm_shims 1 > "$dir/javakata-warm.toml"
 }
 
 write_config() {
@@ -460,7 +467,9 @@ launch() {
         done
         [[ -n "$pid" ]] || { log "containerd did not start in the node namespace"; exit 1; }
     else
-        setsid "$containerd_bin" --config "$config" </dev/null >>"$dir/containerd.log" 2>&1 &
+        # The warm shims of its javakata-warm pods wait under DIR, not in the node's /run/javakata-warm.
+        JAVAKATA_WARM_DIR="$dir/warm" setsid "$containerd_bin" --config "$config" </dev/null \
+            >>"$dir/containerd.log" 2>&1 &
         pid=$!
     fi
     echo "$pid" > "$dir/containerd.pid"

@@ -40,6 +40,9 @@ public final class Main {
     }
 
     private static int run(String[] args, Map<String, String> env) throws Exception {
+        if (WarmShim.isWarmCommand(args)) {
+            return WarmShim.run(args);
+        }
         if (OperatorArgs.isOperatorCommand(Arrays.asList(args))) {
             try {
                 return new OperatorCommands(env, System.out).run(OperatorArgs.parse(Arrays.asList(args)));
@@ -62,7 +65,7 @@ public final class Main {
         Path cwd = Path.of("").toAbsolutePath();
         return switch (flags.action()) {
             case VERSION -> version();
-            case START -> start(flags, env, cwd);
+            case START -> start(flags, env, cwd, readStdin(), null);
             case DELETE -> delete(flags, env, cwd);
         };
     }
@@ -70,14 +73,21 @@ public final class Main {
     /**
      * The address on a line of its own (the launcher prints it to containerd without the newline), and then either
      * the exit or, for a pod's first task, the pod's shim in this process.
+     *
+     * @param stdin   containerd's runtime options
+     * @param adopted how a warm shim came to run this start ({@link WarmShim}), logged once the log is the bundle's;
+     *                null for start's own JVM
      */
-    private static int start(Flags flags, Map<String, String> env, Path bundle) throws IOException {
+    static int start(Flags flags, Map<String, String> env, Path bundle, byte[] stdin, String adopted)
+            throws IOException {
         // containerd reads stdout and stderr as one string, the address: log lines may only go to the log FIFO.
         var sink = LogFifo.open(bundle).orElseGet(() -> new PrintStream(OutputStream.nullOutputStream()));
         ShimLogging.configure(new ShimLogging.Settings(flags.namespace(), flags.id(), flags.debug(), sink,
                 Clock.systemUTC()));
         logIgnored(flags);
-        byte[] stdin = readStdin();
+        if (adopted != null) {
+            LOG.log(Level.INFO, adopted);
+        }
         return switch (new StartCommand(flags, env, bundle).run(stdin)) {
             case StartCommand.Join join -> {
                 System.out.println(join.address());

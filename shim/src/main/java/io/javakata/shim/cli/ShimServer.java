@@ -78,6 +78,10 @@ final class ShimServer {
             publisher = new TtrpcEventPublisher(Path.of(ctx.ttrpcAddress()), flags.namespace());
             server = new TtrpcServer("shim " + flags.id());
             tasks = new TaskService(ctx, publisher, exitRequested::countDown);
+            int warmShims = config.runtime().warmShims();
+            if (warmShims > 0) {
+                tasks.afterFirstStart(() -> WarmShim.topUp(warmShims, env));
+            }
             tasks.register(server);
             try {
                 createSocketDir(socket.getParent());

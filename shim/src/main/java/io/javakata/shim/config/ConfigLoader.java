@@ -39,7 +39,7 @@ public final class ConfigLoader {
                     "guest_lockdown"),
             "virtiofsd", Set.of("path", "cache"),
             "agent", Set.of("transport", "request_timeout_seconds", "debug_console", "vhost_device_vsock"),
-            "runtime", Set.of("state_dir", "debug"),
+            "runtime", Set.of("state_dir", "debug", "warm_shims"),
             "template", Set.of("enabled", "max_count"));
     private static final String ORDER = "hypervisor, virtiofsd, agent, runtime, template";
     /** The longest boot_timeout_seconds and request_timeout_seconds: an hour. */
@@ -157,7 +157,8 @@ public final class ConfigLoader {
                 a.absolutePath("vhost_device_vsock", d.agent().vhostDeviceVsock()));
         var runtime = new RuntimeConfig.Runtime(
                 r.absolutePath("state_dir", d.runtime().stateDir()),
-                r.bool("debug", d.runtime().debug()));
+                r.bool("debug", d.runtime().debug()),
+                r.integer("warm_shims", d.runtime().warmShims(), 0, RuntimeConfig.Runtime.MAX_WARM_SHIMS));
         var template = new RuntimeConfig.Template(t.bool("enabled", d.template().enabled()),
                 t.integer("max_count", d.template().maxCount(), RuntimeConfig.Template.MIN_COUNT,
                         RuntimeConfig.Template.MAX_COUNT));

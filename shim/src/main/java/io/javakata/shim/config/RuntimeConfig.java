@@ -245,10 +245,20 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
      * @param stateDir where sandboxes keep their sockets, logs and shared directories (TOML key
      *                 state_dir)
      * @param debug    log at DEBUG even when containerd does not pass -debug
+     * @param warmShims how many shim JVMs to keep started ahead of pods (TOML key warm_shims; 0, the default, keeps
+     *                  none): a pod's first {@code start} adopts one instead of starting a JVM (docs/architecture.md,
+     *                  "Warm shims")
      */
-    public record Runtime(Path stateDir, boolean debug) {
+    public record Runtime(Path stateDir, boolean debug, int warmShims) {
+        /** The most warm_shims a configuration may ask for: each is an idle JVM on the node. */
+        public static final int MAX_WARM_SHIMS = 8;
+
+        public Runtime(Path stateDir, boolean debug) {
+            this(stateDir, debug, 0);
+        }
+
         public static Runtime defaults() {
-            return new Runtime(Path.of("/run/javakata"), false);
+            return new Runtime(Path.of("/run/javakata"), false, 0);
         }
     }
 }

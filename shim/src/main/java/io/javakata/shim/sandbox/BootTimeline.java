@@ -160,12 +160,26 @@ public final class BootTimeline implements AutoCloseable {
         this.clock = Objects.requireNonNull(clock, "clock");
     }
 
+    /** When containerd ran the `start` a warm shim took over ({@link #countFrom}); null in start's own JVM. */
+    private static volatile Instant adoptedAt;
+
+    /**
+     * Makes this shim's pod count its phases from {@code launched}, when containerd ran the launcher whose `start` this
+     * warm shim took over, instead of from this process's start, which may be long before (docs/architecture.md,
+     * "Warm shims").
+     */
+    public static void countFrom(Instant launched) {
+        adoptedAt = Objects.requireNonNull(launched, "launched");
+    }
+
     /**
      * Starts the timeline of a pod whose state directory exists and whose VM is not launched yet, counting from this
-     * shim's start, and watches for the guest's first console output for at most {@code bootTimeout}.
+     * shim's start (or {@link #countFrom}), and watches for the guest's first console output for at most
+     * {@code bootTimeout}.
      */
     static BootTimeline start(Identity identity, SandboxPaths paths, Duration bootTimeout) {
-        Instant origin = processStart(Path.of("/proc"), Clock.systemUTC())
+        Instant adopted = adoptedAt;
+        Instant origin = adopted != null ? adopted : processStart(Path.of("/proc"), Clock.systemUTC())
                 .or(() -> ProcessHandle.current().info().startInstant()).orElseGet(Instant::now);
         BootTimeline timeline = new BootTimeline(identity, paths, origin, Clock.systemUTC());
         timeline.record(CREATE_REQUESTED, "", "", false);

@@ -121,6 +121,9 @@ public final class TaskService {
     private volatile Sandbox sandbox;
     private volatile Duration orphanExit = ORPHAN_EXIT;
     private final java.util.concurrent.atomic.AtomicBoolean exiting = new java.util.concurrent.atomic.AtomicBoolean();
+    /** Run once, on a thread of its own, after the pod's first task (its sandbox's) has started; see afterFirstStart. */
+    private final java.util.concurrent.atomic.AtomicReference<Runnable> afterFirstStart =
+            new java.util.concurrent.atomic.AtomicReference<>();
 
     public TaskService(ShimContext ctx, EventPublisher events, Runnable exitShim) {
         this(ctx, events, exitShim, VmLauncher.forConfig(ctx.config()));
@@ -132,6 +135,15 @@ public final class TaskService {
         this.events = Objects.requireNonNull(events, "events");
         this.exitShim = Objects.requireNonNull(exitShim, "exitShim");
         this.launcher = Objects.requireNonNull(launcher, "launcher");
+    }
+
+    /**
+     * Runs {@code step} once, on a virtual thread, right after the first Start of this shim's first task (the pod's
+     * sandbox task) has returned: work for the node (the warm shims' top-up) that should not compete with the pod's
+     * own start for the host's CPUs.
+     */
+    public void afterFirstStart(Runnable step) {
+        afterFirstStart.set(Objects.requireNonNull(step, "step"));
     }
 
     /** Registers all 17 methods of {@value #SERVICE} and of {@value #SERVICE_V3} on {@code server}. */
@@ -218,6 +230,10 @@ public final class TaskService {
                             .setExecId(process.execId()).setPid((int) process.pid()).build());
         } finally {
             eventLock.unlock();
+        }
+        Runnable after = process.execId().isEmpty() ? afterFirstStart.getAndSet(null) : null;
+        if (after != null) {
+            Thread.ofVirtual().name("after-first-start").start(after);
         }
         return StartResponse.newBuilder().setPid((int) process.pid()).build();
     }

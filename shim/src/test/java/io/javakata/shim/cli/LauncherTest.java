@@ -282,8 +282,130 @@ class LauncherTest {
         assertFalse(Files.exists(bundle.resolve("shim.pid")));
     }
 
+    /**
+     * A warm shim started as a pod's shim starts it ({@code launcher warm 1}), a fake java that waits until claimed and
+     * keeps the request it got: the launcher's `start` hands containerd's arguments, stdin and environment over and
+     * relays the address it answers; the warm shim's directory is named by its pid and holds its FIFOs.
+     */
+    @Test
+    void aStartIsHandedToAWarmShim() throws Exception {
+        Path warmRoot = dir.resolve("warm");
+        fakeJava("""
+                d="${@: -1}"
+                [ "${*: -3:1}" = warm ] || { echo "unix://JVM $*"; exit 0; }
+                mv "$d/id" "$d/ready"
+                cat "$d/request" > "$d/../request.seen"
+                echo "a JVM warning" > "$d/reply"
+                echo unix:///run/javakata/s/pod20 > "$d/reply"
+                """);
+        Map<String, String> env = Map.of("JAVAKATA_WARM_DIR", warmRoot.toString(), "JAVAKATA_SHIM_JAR", jar());
+        Path warmDir = startWarm(env);
+        Path bundle = plainBundle("pod20");
+
+        var result = start(bundle, env, new byte[] {0, 1, 'o', (byte) 0xff}, "-namespace", "k8s.io", "-address",
+                CONTAINERD, "-id", "pod20", "start");
+
+        assertEquals(new Result(0, "unix:///run/javakata/s/pod20"), result);
+        var request = WarmShim.Request.parse(Files.readAllBytes(warmRoot.resolve("request.seen")));
+        assertEquals(List.of("-namespace", "k8s.io", "-address", CONTAINERD, "-id", "pod20", "start"),
+                request.args());
+        assertEquals(bundle, request.bundle());
+        assertEquals(List.of(0, 1, (int) 'o', 0xff), toList(request.stdin()));
+        assertEquals(warmRoot.toString(), request.env().get("JAVAKATA_WARM_DIR"));
+        var sinceLaunch = java.time.Duration.between(request.launched(), java.time.Instant.now());
+        assertTrue(!sinceLaunch.isNegative() && sinceLaunch.toSeconds() < 30, "launched " + request.launched());
+        assertTrue(Files.exists(warmDir.resolve("claimed")), "claimed by renaming ready");
+    }
+
+    /**
+     * A claimed warm shim that does not answer within JAVAKATA_WARM_TIMEOUT is killed, its directory removed, and
+     * start's own JVM runs with containerd's stdin as it was; a warm shim of another install (its ready names another
+     * jar) is killed and removed without being claimed; a warm directory whose process is gone is removed.
+     */
+    @Test
+    void warmShimsThatCannotServeAreSweptAndStartsOwnJvmRuns() throws Exception {
+        Path warmRoot = dir.resolve("warm");
+        fakeJava("""
+                d="${@: -1}"
+                if [ "${*: -3:1}" != warm ]; then cat > stdin.seen; echo "unix://JVM $*"; exit 0; fi
+                mv "$d/id" "$d/ready"
+                [ -e "$d/../stale" ] && echo "another install" > "$d/ready"
+                mkfifo "$d/hold"
+                read x < "$d/hold"
+                """);
+        Map<String, String> env = Map.of("JAVAKATA_WARM_DIR", warmRoot.toString(), "JAVAKATA_SHIM_JAR", jar(),
+                "JAVAKATA_WARM_TIMEOUT", "1");
+        Path silent = startWarm(env);
+        long silentPid = Long.parseLong(silent.getFileName().toString());
+        ProcessHandle.of(silentPid).ifPresent(stayed::add);
+        Path gone = Files.createDirectories(warmRoot.resolve(Long.toString(finishedPid())));
+        Files.writeString(gone.resolve("ready"), "x");
+
+        var result = start(plainBundle("pod21"), env, "options".getBytes(StandardCharsets.UTF_8), "-namespace",
+                "k8s.io", "-address", CONTAINERD, "-id", "pod21", "start");
+
+        assertJvm(result);
+        assertEquals(0, result.status());
+        assertEquals("options", Files.readString(dir.resolve("task/k8s.io/pod21/stdin.seen")));
+        assertFalse(ProcessHandle.of(silentPid).map(ProcessHandle::isAlive).orElse(false), "killed");
+        assertFalse(Files.exists(silent), "its directory removed");
+        assertFalse(Files.exists(gone), "a directory whose process is gone is removed");
+
+        Files.writeString(warmRoot.resolve("stale"), "");
+        Path stale = startWarm(env);
+        long stalePid = Long.parseLong(stale.getFileName().toString());
+        ProcessHandle.of(stalePid).ifPresent(stayed::add);
+        result = start(plainBundle("pod22"), env, new byte[0], "-namespace", "k8s.io", "-address", CONTAINERD,
+                "-id", "pod22", "start");
+        assertJvm(result);
+        assertFalse(ProcessHandle.of(stalePid).map(ProcessHandle::isAlive).orElse(false), "another install's: killed");
+        assertFalse(Files.exists(stale));
+    }
+
+    /** The launcher's `warm 1` run as a pod's shim runs it; returns the warm shim's directory once it is ready. */
+    private Path startWarm(Map<String, String> env) throws Exception {
+        var builder = new ProcessBuilder(launcher.toString(), "warm", "1").directory(new java.io.File("/"))
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectErrorStream(true);
+        builder.environment().putAll(env);
+        Process warm = builder.start();
+        daemons.add(warm);
+        Path warmDir = Path.of(env.get("JAVAKATA_WARM_DIR")).resolve(Long.toString(warm.pid()));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!Files.exists(warmDir.resolve("ready"))) {
+            assertTrue(warm.isAlive() && System.nanoTime() < deadline, "the warm shim never got ready");
+            Thread.sleep(5); // the poll's period; the deadline above bounds the wait
+        }
+        assertTrue(Files.exists(warmDir.resolve("request")) && Files.exists(warmDir.resolve("reply")));
+        return warmDir;
+    }
+
+    /** A stand-in for the shim's jar, whose identity the launcher records for its warm shims. */
+    private String jar() throws IOException {
+        Path jar = dir.resolve("javakata-shim.jar");
+        if (!Files.exists(jar)) {
+            Files.writeString(jar, "jar");
+        }
+        return jar.toString();
+    }
+
+    /** The pid of a process that has exited and been reaped. */
+    private static long finishedPid() throws Exception {
+        Process p = new ProcessBuilder("true").start();
+        assertTrue(p.waitFor(10, TimeUnit.SECONDS));
+        return p.pid();
+    }
+
+    private static List<Integer> toList(byte[] bytes) {
+        var list = new ArrayList<Integer>();
+        for (byte b : bytes) {
+            list.add(b & 0xff);
+        }
+        return list;
+    }
+
     private void fakeJava(String body) throws IOException {
-        Files.writeString(dir.resolve("jdk/bin/java"), "#!/bin/sh\n" + body);
+        Files.writeString(dir.resolve("jdk/bin/java"), "#!/bin/bash\n" + body);
     }
 
     private Path plainBundle(String id) throws IOException {

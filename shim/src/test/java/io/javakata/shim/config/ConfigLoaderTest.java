@@ -65,6 +65,7 @@ class ConfigLoaderTest {
                 [runtime]
                 state_dir = "/tmp/jk"
                 debug = true
+                warm_shims = 2
                 """));
         var d = RuntimeConfig.defaults();
         assertEquals(new RuntimeConfig.Hypervisor(RuntimeConfig.HypervisorType.QEMU, d.hypervisor().path(),
@@ -74,7 +75,7 @@ class ConfigLoaderTest {
         assertEquals(new RuntimeConfig.Virtiofsd(d.virtiofsd().path(), RuntimeConfig.VirtiofsCache.NONE),
                 c.virtiofsd());
         assertEquals(new RuntimeConfig.Agent(VmSpec.AgentChannel.VSOCK, Duration.ofSeconds(7), true), c.agent());
-        assertEquals(new RuntimeConfig.Runtime(Path.of("/tmp/jk"), true), c.runtime());
+        assertEquals(new RuntimeConfig.Runtime(Path.of("/tmp/jk"), true, 2), c.runtime());
     }
 
     @Test
@@ -176,6 +177,8 @@ class ConfigLoaderTest {
         "[hypervisor]\\nmachine = \"pc\"|hypervisor.machine = \"pc\" in FILE: must be one of q35, microvm",
         "[hypervisor]\\nmachine = \"Q35\"|hypervisor.machine = \"Q35\" in FILE: must be one of q35, microvm",
         "[hypervisor]\\naccel = \"foo\"|hypervisor.accel = \"foo\" in FILE: must be one of auto, kvm, tcg",
+        "[runtime]\\nwarm_shims = 9|runtime.warm_shims = 9 in FILE: must be an integer from 0 to 8",
+        "[runtime]\\nwarm_shims = -1|runtime.warm_shims = -1 in FILE: must be an integer from 0 to 8",
         "[hypervisor]\\nvcpus = 0|hypervisor.vcpus = 0 in FILE: must be an integer from 1 to 254",
         "[hypervisor]\\nvcpus = 255|hypervisor.vcpus = 255 in FILE: must be an integer from 1 to 254",
         "[hypervisor]\\nvcpus = \"2\"|hypervisor.vcpus = \"2\" in FILE: must be an integer from 1 to 254",

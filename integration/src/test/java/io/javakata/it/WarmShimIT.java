@@ -1,0 +1,143 @@
+package io.javakata.it;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Warm shims through CRI (docs/architecture.md, "Warm shims"), with the private containerd's {@code javakata-warm}
+ * handler ({@code [runtime] warm_shims = 1}; its warm shims wait under the containerd's directory,
+ * JAVAKATA_WARM_DIR). The first pod's `start` finds no warm shim and runs its own JVM, whose shim starts one warm
+ * shim once the pod's sandbox has started; the second pod's shim is that very process (its bundle's shim.pid), which
+ * says so in containerd's log, runs the pod's container and exec, and starts the next warm shim. A warm shim killed
+ * while it waits costs the next pod nothing but start's own JVM, and its directory is removed. At the end the test
+ * kills the warm shims it left (the leak check of every test class would find them) and nothing else is left.
+ */
+@Tag("containerd")
+@Tag("qemu")
+@Tag("cri")
+@Timeout(value = 720, unit = TimeUnit.SECONDS)
+class WarmShimIT {
+
+    static final String HANDLER = "javakata-warm";
+    private static final Duration WARM_WAIT = Duration.ofSeconds(60);
+    private static final Duration LOG_WAIT = Duration.ofSeconds(120);
+
+    @RegisterExtension
+    static final PrivateCri CRI = new PrivateCri();
+
+    @Test
+    void aPodTakesOverAWarmShimAndItsShimStartsTheNext() throws Exception {
+        Path warm = CRI.containerd().dir().resolve("warm");
+        try {
+            long adopted;
+            try (Pod first = CRI.runPod(CRI.podConfig("warm-1", UnaryOperator.identity()), HANDLER,
+                    Duration.ofSeconds(360))) {
+                long firstShim = shimPid(first);
+                assertFalse(takeOver(firstShim, first.id()), "no warm shim before the first pod");
+                adopted = awaitReadyWarm(warm, -1);
+                assertNotEquals(firstShim, adopted);
+
+                try (Pod second = CRI.runPod(CRI.podConfig("warm-2", UnaryOperator.identity()), HANDLER,
+                        Duration.ofSeconds(180))) {
+                    assertEquals(adopted, shimPid(second), "the second pod's shim is the warm shim");
+                    assertTrue(takeOver(adopted, second.id()), "containerd's log says which warm shim took over");
+                    assertFalse(Files.exists(warm.resolve(Long.toString(adopted))), "its warm directory is gone");
+                    String app = second.run("app", "sh", "-c", "echo warm app; sleep 3600");
+                    second.awaitLog("app", l -> l.endsWith(" stdout F warm app"), LOG_WAIT);
+                    assertEquals("exec\n", second.execOk(app, "echo", "exec"));
+                    long next = awaitReadyWarm(warm, adopted);
+
+                    // A warm shim that dies while it waits: the next pod's start runs its own JVM and sweeps it.
+                    ProcessHandle.of(next).ifPresent(ProcessHandle::destroyForcibly);
+                    Await.until("the killed warm shim is gone", WARM_WAIT, () -> !alive(next));
+                    try (Pod third = CRI.runPod(CRI.podConfig("warm-3", UnaryOperator.identity()), HANDLER,
+                            Duration.ofSeconds(180))) {
+                        long thirdShim = shimPid(third);
+                        assertNotEquals(next, thirdShim);
+                        assertFalse(takeOver(thirdShim, third.id()));
+                        assertFalse(Files.exists(warm.resolve(Long.toString(next))), "the dead one's directory");
+                        third.run("app", "sh", "-c", "echo third; sleep 3600");
+                        third.awaitLog("app", l -> l.endsWith(" stdout F third"), LOG_WAIT);
+                    }
+                }
+            }
+        } finally {
+            killWarmShims(warm);
+        }
+        assertEquals(List.of(), warmDirectories(warm), "no warm shim directory left");
+    }
+
+    /** The pid in the pod's sandbox bundle's shim.pid. */
+    private static long shimPid(Pod pod) throws IOException {
+        return Long.parseLong(Files.readString(CRI.containerd().bundle(pod.id()).resolve("shim.pid")).strip());
+    }
+
+    /** Whether containerd's log has the line of warm shim {@code pid} taking over the start of {@code sandbox}. */
+    private static boolean takeOver(long pid, String sandbox) throws IOException {
+        try (Stream<String> lines = Files.lines(CRI.containerd().log())) {
+            return lines.anyMatch(l -> l.contains("warm shim " + pid + " takes over start of " + sandbox));
+        }
+    }
+
+    /** Waits until a warm shim other than {@code not} is ready (its directory has {@code ready}); its pid. */
+    private static long awaitReadyWarm(Path warm, long not) throws Exception {
+        long deadline = System.nanoTime() + WARM_WAIT.toNanos();
+        while (true) {
+            Optional<Long> ready = warmDirectories(warm).stream()
+                    .filter(d -> Files.exists(d.resolve("ready")))
+                    .map(d -> Long.parseLong(d.getFileName().toString()))
+                    .filter(pid -> pid != not && alive(pid))
+                    .findFirst();
+            if (ready.isPresent()) {
+                return ready.get();
+            }
+            assertTrue(System.nanoTime() < deadline, "a warm shim ready in " + warm + " within " + WARM_WAIT);
+            Thread.sleep(100); // the poll's period; the deadline above bounds the wait
+        }
+    }
+
+    private static boolean alive(long pid) {
+        return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+    }
+
+    private static List<Path> warmDirectories(Path warm) throws IOException {
+        if (!Files.isDirectory(warm)) {
+            return List.of();
+        }
+        try (Stream<Path> list = Files.list(warm)) {
+            return list.filter(p -> p.getFileName().toString().matches("[0-9]+")).sorted().toList();
+        }
+    }
+
+    /** Kills every warm shim waiting under {@code warm} and removes its directory. */
+    private static void killWarmShims(Path warm) throws Exception {
+        for (Path dir : warmDirectories(warm)) {
+            long pid = Long.parseLong(dir.getFileName().toString());
+            ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+            Await.until("warm shim " + pid + " gone", WARM_WAIT, () -> !alive(pid));
+            try (Stream<Path> files = Files.list(dir)) {
+                for (Path f : files.toList()) {
+                    Files.deleteIfExists(f);
+                }
+            }
+            Files.deleteIfExists(dir);
+        }
+    }
+}
