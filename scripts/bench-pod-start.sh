@@ -6,6 +6,8 @@
 #   javakata-cold      the same on javakata with [template] enabled = false (every pod boots its VM)
 #   javakata-from-template  the same with [template] enabled = true; "not available" when the shim has no [template]
 #                      table yet (then javakata-cold runs the base configuration as it is)
+#   javakata-warm-template  the same with [runtime] warm_shims = 1: from round 2 on, the pod's `start` takes over a
+#                      warm shim (docs/architecture.md, "Warm shims") instead of starting a JVM
 #   floor              the bare VM boot floor: the first javakata pod's QEMU command line (same flags, kernel and
 #                      kernel parameters; no pod devices, no QMP, no -S) on a busybox initrd whose one-line /init
 #                      prints "floor: init reached": QEMU's spawn -> that line on its serial console
@@ -68,6 +70,9 @@ if shim_accepts "$jar" "$work/template.toml"; then
     toml_with_key "$work/javakata.toml" template enabled false > "$work/cold.toml"
     extra="javakata-cold=$work/cold.toml javakata-from-template=$work/template.toml"
     handlers+=(javakata-from-template)
+    # From a template with a warm shim kept started: every pod after the first takes over a warm shim.
+    toml_with_key "$work/template.toml" runtime warm_shims 1 > "$work/javakata-warm-template.toml"
+    add_handler javakata-warm-template
     for guest in ${BENCH_GUESTS:-}; do
         name="${guest%%=*}" files="${guest#*=}"
         [[ "$name" != "$guest" && "$files" == *:* ]] \

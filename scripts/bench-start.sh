@@ -5,6 +5,8 @@
 # new shim (which stays: before every run hyperfine's --prepare stops the one the last run left), in one run for
 #   - javakata: containerd-shim-javakata-v2 start (start's JVM stays as the pod's shim),
 #   - containerd-shim-runc-v2 start (the Go shim re-executes itself as the pod's daemon),
+#   - javakata-warm: the same with [runtime] warm_shims = 1 and a warm shim started (and ready) before each run,
+#     which the timed start takes over,
 #   - with JAVAKATA_BASELINE_LAUNCHER=PATH, another javakata launcher (an earlier install's, say) the same way.
 #
 # Then `start` of a container joining a running pod: what containerd runs for every container of a pod after the
@@ -62,6 +64,10 @@ cleanup() {
     for b in "$bundles"/*/; do
         [[ ! -d "$b" ]] || "$dir/stop-pod" "${b%/}"
     done
+    local w
+    for w in "$dir"/warm/[1-9]*; do
+        [[ ! -d "$w" ]] || kill -KILL "${w##*/}" 2>/dev/null || true
+    done
     rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -108,6 +114,23 @@ sand=(-n javakata --prepare "$dir/stop-pod $bundles/jsand"
       "cd $bundles/jsand && $launcher $flags -id jsand start </dev/null"
       -n runc-v2 --prepare "$dir/stop-pod $bundles/rsand"
       "cd $bundles/rsand && $runc_shim $flags -id rsand start </dev/null")
+# javakata with a warm shim ([runtime] warm_shims = 1, docs/architecture.md "Warm shims"): before each run,
+# --prepare also starts one warm shim (the launcher's `warm 1`, as a pod's shim starts it) and waits until it is
+# ready; the timed start takes it over. Its configuration is the base one with warm_shims = 1.
+source "$(dirname "${BASH_SOURCE[0]}")/lib/toml.sh"
+warm_root="$dir/warm"
+toml_with_key "${JAVAKATA_CONFIG:-/etc/javakata/configuration.toml}" runtime warm_shims 1 > "$dir/warm.toml"
+cat > "$dir/warm-up" <<SH
+#!/usr/bin/env bash
+JAVAKATA_WARM_DIR=$warm_root "$launcher" warm 1 </dev/null >/dev/null 2>&1 &
+pid=\$!
+for _ in \$(seq 300); do [[ -e $warm_root/\$pid/ready ]] && exit 0; kill -0 \$pid 2>/dev/null || exit 1; sleep 0.05; done
+exit 1
+SH
+chmod 0755 "$dir/warm-up"
+bundle wsand sandbox wsand
+sand+=(-n javakata-warm --prepare "$dir/stop-pod $bundles/wsand && $dir/warm-up"
+       "cd $bundles/wsand && JAVAKATA_WARM_DIR=$warm_root JAVAKATA_CONFIG=$dir/warm.toml $launcher $flags -id wsand start </dev/null")
 if [[ -n "${JAVAKATA_BASELINE_LAUNCHER:-}" ]]; then
     bundle bsand sandbox bsand
     sand+=(-n javakata-baseline --prepare "$dir/stop-pod $bundles/bsand"

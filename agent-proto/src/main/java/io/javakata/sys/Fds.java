@@ -4,7 +4,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 
-/** Raw file descriptors: open(2), memfd_create(2), dup2(2), close(2), with the x86-64 flag values of asm-generic/fcntl.h. */
+/** Raw file descriptors: open(2), memfd_create(2), write(2), dup2(2), close(2), with the x86-64 flag values of asm-generic/fcntl.h. */
 public final class Fds {
 
     private static final System.Logger LOG = System.getLogger(Fds.class.getName());
@@ -48,6 +48,30 @@ public final class Fds {
             MemorySegment state = LibC.callState(arena);
             int result = (int) LibC.MEMFD_CREATE.invokeExact(state, arena.allocateFrom(name), MFD_CLOEXEC);
             return (int) LibC.check("memfd_create(" + name + ")", result, state);
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw LibC.propagate(t);
+        }
+    }
+
+    /** write(2) until all of {@code len} bytes of {@code b} from {@code off} are written, retrying on EINTR. */
+    public static void writeAll(int fd, byte[] b, int off, int len) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buffer = arena.allocate(Math.max(1, len));
+            MemorySegment.copy(b, off, buffer, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, len);
+            MemorySegment state = LibC.callState(arena);
+            long written = 0;
+            while (written < len) {
+                long n = (long) LibC.WRITE.invokeExact(state, fd, buffer.asSlice(written), len - written);
+                try {
+                    written += LibC.check("write(fd " + fd + ")", n, state);
+                } catch (ErrnoException e) {
+                    if (e.errno() != LibC.EINTR) {
+                        throw e;
+                    }
+                }
+            }
         } catch (ErrnoException e) {
             throw e;
         } catch (Throwable t) {

@@ -137,24 +137,7 @@ public final class Terminals {
     }
 
     private static void writeFd(int fd, byte[] b, int off, int len) throws IOException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buffer = arena.allocate(Math.max(1, len));
-            MemorySegment.copy(b, off, buffer, JAVA_BYTE, 0, len);
-            MemorySegment state = LibC.callState(arena);
-            long written = 0;
-            while (written < len) {
-                long n = (long) LibC.WRITE.invokeExact(state, fd, buffer.asSlice(written), len - written);
-                try {
-                    written += LibC.check("write(fd " + fd + ")", n, state);
-                } catch (ErrnoException e) {
-                    if (e.errno() != LibC.EINTR) {
-                        throw e;
-                    }
-                }
-            }
-        } catch (Throwable t) {
-            throw FdPassing.rethrow(t);
-        }
+        Fds.writeAll(fd, b, off, len);
     }
 
     private static void ioctl(Arena arena, int fd, long request, MemorySegment arg, String what)

@@ -153,8 +153,37 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
         ctr.run(Duration.ofSeconds(60), "images", "import", archive.toString()).assertOk();
     }
 
+    /**
+     * Kills the warm shims waiting under this containerd's directory (scripts/containerd.sh gives it
+     * JAVAKATA_WARM_DIR=DIR/warm; docs/architecture.md "Warm shims") and removes their directories: a pool the node
+     * keeps on purpose, not a leak, but nothing may outlive the test class. Returns the pids it killed.
+     */
+    public List<Long> stopWarmShims() throws Exception {
+        Path warm = dir.resolve("warm");
+        if (!Files.isDirectory(warm)) {
+            return List.of();
+        }
+        List<Path> dirs;
+        try (Stream<Path> list = Files.list(warm)) {
+            dirs = list.filter(p -> p.getFileName().toString().matches("[0-9]+")).toList();
+        }
+        var killed = new ArrayList<Long>();
+        for (Path d : dirs) {
+            long pid = Long.parseLong(d.getFileName().toString());
+            ProcessHandle.of(pid).filter(p -> cmdline(pid).contains(" warm ")).ifPresent(p -> {
+                p.destroyForcibly();
+                killed.add(pid);
+            });
+            Await.until("warm shim " + pid + " gone", Duration.ofSeconds(30),
+                    () -> ProcessHandle.of(pid).map(p -> !p.isAlive()).orElse(true));
+            exec("rm", "-rf", d.toString());
+        }
+        return killed;
+    }
+
     @Override
     public void afterAll(ExtensionContext context) throws Exception {
+        stopWarmShims();
         // A shim exits a moment after containerd's Shutdown, which follows `ctr run --rm`'s return: give it time.
         List<String> leaks = leaksAfter(Duration.ofSeconds(15));
         List<Long> pids = ownedPids(true);

@@ -27,7 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * shim once the pod's sandbox has started; the second pod's shim is that very process (its bundle's shim.pid), which
  * says so in containerd's log, runs the pod's container and exec, and starts the next warm shim. A warm shim killed
  * while it waits costs the next pod nothing but start's own JVM, and its directory is removed. At the end the test
- * kills the warm shims it left (the leak check of every test class would find them) and nothing else is left.
+ * kills the warm shims the pool kept (PrivateContainerd#stopWarmShims) and nothing else is left.
  */
 @Tag("containerd")
 @Tag("qemu")
@@ -79,7 +79,7 @@ class WarmShimIT {
                 }
             }
         } finally {
-            killWarmShims(warm);
+            CRI.containerd().stopWarmShims();
         }
         assertEquals(List.of(), warmDirectories(warm), "no warm shim directory left");
     }
@@ -123,21 +123,6 @@ class WarmShimIT {
         }
         try (Stream<Path> list = Files.list(warm)) {
             return list.filter(p -> p.getFileName().toString().matches("[0-9]+")).sorted().toList();
-        }
-    }
-
-    /** Kills every warm shim waiting under {@code warm} and removes its directory. */
-    private static void killWarmShims(Path warm) throws Exception {
-        for (Path dir : warmDirectories(warm)) {
-            long pid = Long.parseLong(dir.getFileName().toString());
-            ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
-            Await.until("warm shim " + pid + " gone", WARM_WAIT, () -> !alive(pid));
-            try (Stream<Path> files = Files.list(dir)) {
-                for (Path f : files.toList()) {
-                    Files.deleteIfExists(f);
-                }
-            }
-            Files.deleteIfExists(dir);
         }
     }
 }

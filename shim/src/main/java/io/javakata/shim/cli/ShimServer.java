@@ -80,7 +80,7 @@ final class ShimServer {
             tasks = new TaskService(ctx, publisher, exitRequested::countDown);
             int warmShims = config.runtime().warmShims();
             if (warmShims > 0) {
-                tasks.afterFirstStart(() -> WarmShim.topUp(warmShims, env));
+                tasks.afterPodStart(() -> WarmShim.topUp(warmShims, env));
             }
             tasks.register(server);
             try {

@@ -1,5 +1,6 @@
 package io.javakata.shim.cli;
 
+import io.javakata.shim.config.ConfigLoader;
 import io.javakata.shim.config.RuntimeConfig;
 import io.javakata.shim.sandbox.BootTimeline;
 import io.javakata.sys.ErrnoException;
@@ -34,19 +35,23 @@ import java.util.stream.Stream;
  * FIFOs {@code request} and {@code reply} and the file {@code id} (the launcher's and the jar's identity), and runs
  * {@code warm N DIR}. This JVM then holds one of N slot locks in the warm root (or exits: N are waiting already),
  * renames {@code id} to {@code ready} and waits on {@code request}. A `start` that claimed it (the rename of
- * {@code ready} to {@code claimed}) writes there what containerd gave it ({@link Request}); this JVM gives up its slot,
- * removes its directory, makes {@code reply} its stdout and stderr and runs that start as start's own JVM would
+ * {@code ready} to {@code claimed}) writes there what containerd gave it ({@link Request}). If the configuration that
+ * start loads has no warm shims, this JVM answers {@value #DECLINE_LINE} (start's own JVM runs it) and waits on: a
+ * pod of another runtime handler does not use up this one's warm shims. Otherwise it gives up its slot, removes its
+ * directory, makes {@code reply} its stdout and stderr and runs that start as start's own JVM would
  * ({@link Main#start}): the launcher relays the address to containerd, and this process is the pod's shim from then
  * on. A start that fails ends its answer with {@value #EXIT_LINE}STATUS, since the launcher, which holds the FIFO open
  * itself, sees no end of it.
  *
- * <p>A pod's shim tops the warm shims up ({@link #topUp}) once its pod's first task has started.
+ * <p>A pod's shim tops the warm shims up ({@link #topUp}) once its pod has started (TaskService#afterPodStart).
  */
 final class WarmShim {
 
     static final String COMMAND = "warm";
     /** The first field of a request: the format. */
     static final String REQUEST_FORMAT = "javakata-warm-request-1";
+    /** The answer to a start whose configuration has no warm shims: start's own JVM runs it. */
+    static final String DECLINE_LINE = "javakata-warm-decline";
     /** The line that ends a failed start's answer, followed by its status. */
     static final String EXIT_LINE = "javakata-warm-exit ";
     /** The largest request read: containerd's arguments, runtime options and environment are a few KiB. */
@@ -157,31 +162,76 @@ final class WarmShim {
             removeDir(dir);
             return 0;
         }
-        byte[] bytes;
-        try {
-            Files.move(dir.resolve("id"), dir.resolve("ready"), StandardCopyOption.ATOMIC_MOVE);
+        String id = Files.readString(dir.resolve("id"));
+        Files.move(dir.resolve("id"), dir.resolve("ready"), StandardCopyOption.ATOMIC_MOVE);
+        while (true) {
+            byte[] bytes;
             try (InputStream in = Files.newInputStream(dir.resolve("request"))) {
                 bytes = in.readNBytes(MAX_REQUEST_BYTES + 1);
             }
-        } finally {
+            int reply;
+            try {
+                // Not waiting for a reader: a launcher that is gone has no one to answer.
+                reply = Fds.open(dir.resolve("reply"), Fds.O_WRONLY | Fds.O_NONBLOCK | Fds.O_CLOEXEC, 0);
+            } catch (ErrnoException e) {
+                readyAgain(dir, id);
+                continue;
+            }
+            Request request = null;
+            String refusal = null;
+            try {
+                request = Request.parse(bytes);
+                if (!wantsWarmShims(request)) {
+                    // A pod of a configuration without warm shims does not use up those of another: start's own JVM
+                    // runs it, and this one waits on.
+                    byte[] decline = (DECLINE_LINE + "\n").getBytes(StandardCharsets.UTF_8);
+                    try {
+                        Fds.writeAll(reply, decline, 0, decline.length);
+                    } catch (ErrnoException e) {
+                        LOG.log(Level.WARNING, "warm shim: decline: " + e.getMessage());
+                    } finally {
+                        Fds.close(reply);
+                    }
+                    readyAgain(dir, id);
+                    continue;
+                }
+            } catch (IllegalArgumentException e) {
+                refusal = e.getMessage();
+            }
             slot.channel().close();
-        }
-        int reply;
-        try {
-            // Not waiting for a reader: a launcher that is gone has no one to answer.
-            reply = Fds.open(dir.resolve("reply"), Fds.O_WRONLY | Fds.O_NONBLOCK | Fds.O_CLOEXEC, 0);
-        } catch (ErrnoException e) {
             removeDir(dir);
-            return 1;
+            Fds.dup2(reply, 1);
+            Fds.dup2(reply, 2);
+            Fds.close(reply);
+            return refusal != null ? answerFailure(Main.fail(new IllegalArgumentException("warm shim: " + refusal)))
+                    : takeOver(request);
         }
-        removeDir(dir);
-        Fds.dup2(reply, 1);
-        Fds.dup2(reply, 2);
-        Fds.close(reply);
-        Request request;
+    }
+
+    /**
+     * Whether the configuration the request's start would load asks for warm shims. One that cannot be read counts as
+     * asking: the start then fails with the error start's own JVM would give.
+     */
+    static boolean wantsWarmShims(Request request) {
+        try {
+            return ConfigLoader.select(RuntimeOptions.configPath(request.stdin()), request.env()).load().runtime()
+                    .warmShims() > 0;
+        } catch (RuntimeException e) {
+            return true;
+        }
+    }
+
+    /** Waits for the next claim: {@code ready} again, with the launcher's identity {@code id}. */
+    private static void readyAgain(Path dir, String id) throws IOException {
+        Files.writeString(dir.resolve("ready.new"), id);
+        Files.deleteIfExists(dir.resolve("claimed"));
+        Files.move(dir.resolve("ready.new"), dir.resolve("ready"), StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** Runs the request's start in this process, as start's own JVM would. */
+    private static int takeOver(Request request) {
         Flags flags;
         try {
-            request = Request.parse(bytes);
             flags = Flags.parse(request.args());
             if (flags.action() != Flags.Action.START) {
                 throw new IllegalArgumentException("a warm shim runs only `start`, not " + flags.action());

@@ -121,9 +121,17 @@ public final class TaskService {
     private volatile Sandbox sandbox;
     private volatile Duration orphanExit = ORPHAN_EXIT;
     private final java.util.concurrent.atomic.AtomicBoolean exiting = new java.util.concurrent.atomic.AtomicBoolean();
-    /** Run once, on a thread of its own, after the pod's first task (its sandbox's) has started; see afterFirstStart. */
-    private final java.util.concurrent.atomic.AtomicReference<Runnable> afterFirstStart =
+    /** Run once, on a thread of its own, once the pod has started; see {@link #afterPodStart}. */
+    private final java.util.concurrent.atomic.AtomicReference<Runnable> afterPodStart =
             new java.util.concurrent.atomic.AtomicReference<>();
+    /** How many tasks (not execs) have started, for {@link #afterPodStart}. */
+    private final java.util.concurrent.atomic.AtomicInteger tasksStarted = new java.util.concurrent.atomic.AtomicInteger();
+    /**
+     * How long after its first task's start a pod counts as started when no second task starts (a pod of one
+     * container, as {@code ctr run} makes); a CRI pod's app container is its second task, which kubelet starts right
+     * after the sandbox's.
+     */
+    static final Duration POD_STARTED_AFTER = Duration.ofSeconds(10);
 
     public TaskService(ShimContext ctx, EventPublisher events, Runnable exitShim) {
         this(ctx, events, exitShim, VmLauncher.forConfig(ctx.config()));
@@ -138,12 +146,13 @@ public final class TaskService {
     }
 
     /**
-     * Runs {@code step} once, on a virtual thread, right after the first Start of this shim's first task (the pod's
-     * sandbox task) has returned: work for the node (the warm shims' top-up) that should not compete with the pod's
-     * own start for the host's CPUs.
+     * Runs {@code step} once, on a virtual thread, once the pod has started: right after the Start of its second task
+     * has returned (a CRI pod's first app container, after its sandbox's task), or {@link #POD_STARTED_AFTER} after
+     * its first task's when no second one comes. For work for the node (the warm shims' top-up) that should not
+     * compete with the pod's own start for the host's CPUs.
      */
-    public void afterFirstStart(Runnable step) {
-        afterFirstStart.set(Objects.requireNonNull(step, "step"));
+    public void afterPodStart(Runnable step) {
+        afterPodStart.set(Objects.requireNonNull(step, "step"));
     }
 
     /** Registers all 17 methods of {@value #SERVICE} and of {@value #SERVICE_V3} on {@code server}. */
@@ -231,11 +240,29 @@ public final class TaskService {
         } finally {
             eventLock.unlock();
         }
-        Runnable after = process.execId().isEmpty() ? afterFirstStart.getAndSet(null) : null;
-        if (after != null) {
-            Thread.ofVirtual().name("after-first-start").start(after);
+        if (process.execId().isEmpty() && afterPodStart.get() != null) {
+            int started = tasksStarted.incrementAndGet();
+            if (started == 1) {
+                Thread.ofVirtual().name("after-pod-start").start(() -> {
+                    try {
+                        Thread.sleep(POD_STARTED_AFTER);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                    runAfterPodStart();
+                });
+            } else if (started == 2) {
+                Thread.ofVirtual().name("after-pod-start").start(this::runAfterPodStart);
+            }
         }
         return StartResponse.newBuilder().setPid((int) process.pid()).build();
+    }
+
+    private void runAfterPodStart() {
+        Runnable step = afterPodStart.getAndSet(null);
+        if (step != null) {
+            step.run();
+        }
     }
 
     /** TaskOOM (sent before anything else is queued) when the guest saw an OOM kill, then TaskExit. */

@@ -362,6 +362,43 @@ class LauncherTest {
         assertFalse(Files.exists(stale));
     }
 
+    /**
+     * A warm shim that declines (the pod's configuration has no warm shims) stays, ready for the next start, and
+     * start's own JVM runs with containerd's stdin as it was.
+     */
+    @Test
+    void aWarmShimThatDeclinesStaysAndStartsOwnJvmRuns() throws Exception {
+        Path warmRoot = dir.resolve("warm");
+        fakeJava("""
+                d="${@: -1}"
+                if [ "${*: -3:1}" != warm ]; then cat > stdin.seen; echo "unix://JVM $*"; exit 0; fi
+                id=$(cat "$d/id")
+                mv "$d/id" "$d/ready"
+                cat "$d/request" > /dev/null
+                echo javakata-warm-decline > "$d/reply"
+                rm "$d/claimed"
+                echo -n "$id" > "$d/ready"
+                mkfifo "$d/hold"
+                read x < "$d/hold"
+                """);
+        Map<String, String> env = Map.of("JAVAKATA_WARM_DIR", warmRoot.toString(), "JAVAKATA_SHIM_JAR", jar());
+        Path warm = startWarm(env);
+        long pid = Long.parseLong(warm.getFileName().toString());
+        ProcessHandle.of(pid).ifPresent(stayed::add);
+
+        var result = start(plainBundle("pod23"), env, "options".getBytes(StandardCharsets.UTF_8), "-namespace",
+                "k8s.io", "-address", CONTAINERD, "-id", "pod23", "start");
+
+        assertJvm(result);
+        assertEquals("options", Files.readString(dir.resolve("task/k8s.io/pod23/stdin.seen")));
+        assertTrue(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "the warm shim stays");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!Files.exists(warm.resolve("ready"))) {
+            assertTrue(System.nanoTime() < deadline, "ready again");
+            Thread.sleep(5); // the poll's period; the deadline above bounds the wait
+        }
+    }
+
     /** The launcher's `warm 1` run as a pod's shim runs it; returns the warm shim's directory once it is ready. */
     private Path startWarm(Map<String, String> env) throws Exception {
         var builder = new ProcessBuilder(launcher.toString(), "warm", "1").directory(new java.io.File("/"))

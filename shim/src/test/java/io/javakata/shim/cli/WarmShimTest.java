@@ -75,6 +75,27 @@ class WarmShimTest {
                 .getMessage().contains("is not javakata-warm-request-1"));
     }
 
+    /**
+     * A warm shim takes over only a start whose configuration (here from JAVAKATA_CONFIG in the start's environment)
+     * asks for warm shims; one that cannot be loaded counts as asking, so that the start fails as start's own would.
+     */
+    @Test
+    void aStartIsTakenOverOnlyWhenItsConfigurationAsksForWarmShims(@org.junit.jupiter.api.io.TempDir Path tmp)
+            throws Exception {
+        Path warm = java.nio.file.Files.writeString(tmp.resolve("warm.toml"), "[runtime]\nwarm_shims = 1\n");
+        Path cold = java.nio.file.Files.writeString(tmp.resolve("cold.toml"), "[runtime]\nwarm_shims = 0\n");
+        Path broken = java.nio.file.Files.writeString(tmp.resolve("broken.toml"), "[runtime]\nwarm_shims = \"x\"\n");
+        assertTrue(WarmShim.wantsWarmShims(withConfig(warm)));
+        assertEquals(false, WarmShim.wantsWarmShims(withConfig(cold)));
+        assertTrue(WarmShim.wantsWarmShims(withConfig(broken)));
+        assertTrue(WarmShim.wantsWarmShims(withConfig(tmp.resolve("missing.toml"))));
+    }
+
+    private static WarmShim.Request withConfig(Path config) {
+        return WarmShim.Request.parse(request(WarmShim.REQUEST_FORMAT, "1", "/b", "", "1", "start",
+                "JAVAKATA_CONFIG=" + config));
+    }
+
     @Test
     void onlyWarmWithACountAndADirectoryIsTheWarmCommand() {
         assertTrue(WarmShim.isWarmCommand(new String[] {"warm", "1", "/run/javakata-warm/12"}));

@@ -553,6 +553,39 @@ class TaskServiceTest {
         assertTrue(shimExited.await(5, TimeUnit.SECONDS));
     }
 
+    /**
+     * The step for once the pod has started (the warm shims' top-up) runs once, right after the second task's
+     * Start: not after the sandbox's own, nor after an exec, nor again after a third task.
+     */
+    @Test
+    void theStepAfterThePodStartedRunsOnceAfterTheSecondTasksStart() throws Exception {
+        var runs = new java.util.concurrent.atomic.AtomicInteger();
+        var ran = new CountDownLatch(1);
+        service.afterPodStart(() -> {
+            runs.incrementAndGet();
+            ran.countDown();
+        });
+        for (String id : List.of("pod1", "app", "app2")) {
+            agent.programs.put(id, p -> p.exit(128 + p.signal.join()));
+            createIn(id, """
+                    "io.kubernetes.cri.container-type": "%s", "io.kubernetes.cri.sandbox-id": "pod1"
+                    """.formatted(id.equals("pod1") ? "sandbox" : "container"));
+        }
+        call("Start", StartRequest.newBuilder().setId("pod1").build(), io.containerd.task.v2.StartResponse.parser());
+        agent.programs.put("pod1/e1", p -> p.exit(0));
+        exec("pod1", "e1");
+        call("Start", StartRequest.newBuilder().setId("pod1").setExecId("e1").build(),
+                io.containerd.task.v2.StartResponse.parser());
+        assertFalse(ran.await(300, TimeUnit.MILLISECONDS), "not after the sandbox's task or an exec");
+        call("Start", StartRequest.newBuilder().setId("app").build(), io.containerd.task.v2.StartResponse.parser());
+        assertTrue(ran.await(10, TimeUnit.SECONDS), "after the second task's Start");
+        call("Start", StartRequest.newBuilder().setId("app2").build(), io.containerd.task.v2.StartResponse.parser());
+        assertEquals(1, runs.get());
+        for (String id : List.of("app2", "app", "pod1")) {
+            killAndDelete(id);
+        }
+    }
+
     private void createIn(String id, String annotations) throws IOException {
         call("Create", CreateTaskRequest.newBuilder().setId(id).setBundle(bundle(id, annotations).toString())
                 .addRootfs(Mount.newBuilder().setType("bind").setSource(image.toString()).addOptions("rbind"))
