@@ -25,8 +25,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * handler ({@code [runtime] warm_shims = 1}; its warm shims wait under the containerd's directory,
  * JAVAKATA_WARM_DIR). The first pod's `start` finds no warm shim and runs its own JVM, whose shim starts one warm
  * shim once the pod's sandbox has started; the second pod's shim is that very process (its bundle's shim.pid), which
- * says so in containerd's log, runs the pod's container and exec, and starts the next warm shim. A warm shim killed
- * while it waits costs the next pod nothing but start's own JVM, and its directory is removed. At the end the test
+ * says so in containerd's log, runs the pod's container and exec, and starts the next warm shim, which still waits
+ * once both pods are gone, and declines a pod of the {@code javakata-template} handler (no warm shims), which starts
+ * with its own JVM, and waits on. A warm shim killed while it waits costs the next pod nothing but start's own JVM, and its directory is removed. At the end the test
  * kills the warm shims the pool kept (PrivateContainerd#stopWarmShims) and nothing else is left.
  */
 @Tag("containerd")
@@ -47,6 +48,7 @@ class WarmShimIT {
         Path warm = CRI.containerd().dir().resolve("warm");
         try {
             long adopted;
+            long next;
             try (Pod first = CRI.runPod(CRI.podConfig("warm-1", UnaryOperator.identity()), HANDLER,
                     Duration.ofSeconds(360))) {
                 long firstShim = shimPid(first);
@@ -62,21 +64,35 @@ class WarmShimIT {
                     String app = second.run("app", "sh", "-c", "echo warm app; sleep 3600");
                     second.awaitLog("app", l -> l.endsWith(" stdout F warm app"), LOG_WAIT);
                     assertEquals("exec\n", second.execOk(app, "echo", "exec"));
-                    long next = awaitReadyWarm(warm, adopted);
-
-                    // A warm shim that dies while it waits: the next pod's start runs its own JVM and sweeps it.
-                    ProcessHandle.of(next).ifPresent(ProcessHandle::destroyForcibly);
-                    Await.until("the killed warm shim is gone", WARM_WAIT, () -> !alive(next));
-                    try (Pod third = CRI.runPod(CRI.podConfig("warm-3", UnaryOperator.identity()), HANDLER,
-                            Duration.ofSeconds(180))) {
-                        long thirdShim = shimPid(third);
-                        assertNotEquals(next, thirdShim);
-                        assertFalse(takeOver(thirdShim, third.id()));
-                        assertFalse(Files.exists(warm.resolve(Long.toString(next))), "the dead one's directory");
-                        third.run("app", "sh", "-c", "echo third; sleep 3600");
-                        third.awaitLog("app", l -> l.endsWith(" stdout F third"), LOG_WAIT);
-                    }
+                    next = awaitReadyWarm(warm, adopted);
                 }
+            }
+            // The pool outlives the pods whose shims started it.
+            long waiting = next;
+            assertTrue(alive(waiting) && Files.exists(warm.resolve(waiting + "/ready")),
+                    "the warm shim the second pod's shim started still waits after both pods are gone");
+
+            // A pod of a handler without warm shims: the warm shim declines it, and waits on.
+            try (Pod other = CRI.runPod(CRI.podConfig("warm-other", UnaryOperator.identity()), TemplateIT.HANDLER,
+                    Duration.ofSeconds(180))) {
+                assertNotEquals(waiting, shimPid(other));
+                other.run("app", "sh", "-c", "echo other; sleep 3600");
+                other.awaitLog("app", l -> l.endsWith(" stdout F other"), LOG_WAIT);
+            }
+            Await.until("the warm shim is ready again after it declined", WARM_WAIT,
+                    () -> alive(waiting) && Files.exists(warm.resolve(waiting + "/ready")));
+
+            // A warm shim that dies while it waits: the next pod's start runs its own JVM and sweeps it.
+            ProcessHandle.of(waiting).ifPresent(ProcessHandle::destroyForcibly);
+            Await.until("the killed warm shim is gone", WARM_WAIT, () -> !alive(waiting));
+            try (Pod third = CRI.runPod(CRI.podConfig("warm-3", UnaryOperator.identity()), HANDLER,
+                    Duration.ofSeconds(180))) {
+                long thirdShim = shimPid(third);
+                assertNotEquals(waiting, thirdShim);
+                assertFalse(takeOver(thirdShim, third.id()));
+                assertFalse(Files.exists(warm.resolve(Long.toString(waiting))), "the dead one's directory");
+                third.run("app", "sh", "-c", "echo third; sleep 3600");
+                third.awaitLog("app", l -> l.endsWith(" stdout F third"), LOG_WAIT);
             }
         } finally {
             CRI.containerd().stopWarmShims();
