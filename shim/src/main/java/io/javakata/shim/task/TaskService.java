@@ -124,14 +124,16 @@ public final class TaskService {
     /** Run once, on a thread of its own, once the pod has started; see {@link #afterPodStart}. */
     private final java.util.concurrent.atomic.AtomicReference<Runnable> afterPodStart =
             new java.util.concurrent.atomic.AtomicReference<>();
-    /** How many tasks (not execs) have started, for {@link #afterPodStart}. */
-    private final java.util.concurrent.atomic.AtomicInteger tasksStarted = new java.util.concurrent.atomic.AtomicInteger();
+    /** Whether the thread that waits for the pod to be started runs; System.nanoTime of the last task's Start. */
+    private final java.util.concurrent.atomic.AtomicBoolean podStartWatched = new java.util.concurrent.atomic.AtomicBoolean();
+    private volatile long lastTaskStart;
     /**
-     * How long after its first task's start a pod counts as started when no second task starts (a pod of one
-     * container, as {@code ctr run} makes); a CRI pod's app container is its second task, which kubelet starts right
-     * after the sandbox's.
+     * How long no task of the pod must have started for the pod to count as started: kubelet starts a pod's
+     * containers one after the other, and a JVM started meanwhile (a warm shim and its rehearsal, ~1 s of CPU) slowed
+     * them by 0.3–1 s on this project's 2-core host (docs/benchmarks.md, "Warm shims").
      */
-    static final Duration POD_STARTED_AFTER = Duration.ofSeconds(10);
+    static final Duration POD_QUIET = Duration.ofSeconds(10);
+    private volatile Duration podQuiet = POD_QUIET;
 
     public TaskService(ShimContext ctx, EventPublisher events, Runnable exitShim) {
         this(ctx, events, exitShim, VmLauncher.forConfig(ctx.config()));
@@ -146,10 +148,9 @@ public final class TaskService {
     }
 
     /**
-     * Runs {@code step} once, on a virtual thread, once the pod has started: right after the Start of its second task
-     * has returned (a CRI pod's first app container, after its sandbox's task), or {@link #POD_STARTED_AFTER} after
-     * its first task's when no second one comes. For work for the node (the warm shims' top-up) that should not
-     * compete with the pod's own start for the host's CPUs.
+     * Runs {@code step} once, on a virtual thread, once the pod has started: when no task of it has started for
+     * {@link #POD_QUIET} (execs do not count). For work for the node (the warm shims' top-up) that should not compete
+     * with the pod's own containers' start for the host's CPUs.
      */
     public void afterPodStart(Runnable step) {
         afterPodStart.set(Objects.requireNonNull(step, "step"));
@@ -241,17 +242,8 @@ public final class TaskService {
             eventLock.unlock();
         }
         if (process.execId().isEmpty() && afterPodStart.get() != null) {
-            int started = tasksStarted.incrementAndGet();
-            if (started == 1) {
-                Thread.ofVirtual().name("after-pod-start").start(() -> {
-                    try {
-                        Thread.sleep(POD_STARTED_AFTER);
-                    } catch (InterruptedException e) {
-                        return;
-                    }
-                    runAfterPodStart();
-                });
-            } else if (started == 2) {
+            lastTaskStart = System.nanoTime();
+            if (podStartWatched.compareAndSet(false, true)) {
                 Thread.ofVirtual().name("after-pod-start").start(this::runAfterPodStart);
             }
         }
@@ -259,6 +251,14 @@ public final class TaskService {
     }
 
     private void runAfterPodStart() {
+        try {
+            long quiet;
+            while ((quiet = System.nanoTime() - lastTaskStart) < podQuiet.toNanos()) {
+                Thread.sleep(Duration.ofNanos(podQuiet.toNanos() - quiet));
+            }
+        } catch (InterruptedException e) {
+            return;
+        }
         Runnable step = afterPodStart.getAndSet(null);
         if (step != null) {
             step.run();
@@ -459,6 +459,11 @@ public final class TaskService {
     }
 
     /** For tests: how long a shim with no task left waits for Shutdown. */
+    /** For tests: how long no task must have started for {@link #afterPodStart}'s step to run. */
+    void podQuietFor(Duration quiet) {
+        podQuiet = Objects.requireNonNull(quiet, "quiet");
+    }
+
     void orphanExitAfter(Duration wait) {
         orphanExit = Objects.requireNonNull(wait, "wait");
     }

@@ -554,16 +554,17 @@ class TaskServiceTest {
     }
 
     /**
-     * The step for once the pod has started (the warm shims' top-up) runs once, right after the second task's
-     * Start: not after the sandbox's own, nor after an exec, nor again after a third task.
+     * The step for once the pod has started (the warm shims' top-up) runs once, when no task has started for the
+     * quiet period: not while the pod's tasks keep starting (execs do not count), and not again after a later task.
      */
     @Test
-    void theStepAfterThePodStartedRunsOnceAfterTheSecondTasksStart() throws Exception {
-        var runs = new java.util.concurrent.atomic.AtomicInteger();
+    void theStepAfterThePodStartedRunsOnceWhenNoTaskHasStartedForAWhile() throws Exception {
         var ran = new CountDownLatch(1);
+        var twice = new CountDownLatch(2);
+        service.podQuietFor(Duration.ofSeconds(2));
         service.afterPodStart(() -> {
-            runs.incrementAndGet();
             ran.countDown();
+            twice.countDown();
         });
         for (String id : List.of("pod1", "app", "app2")) {
             agent.programs.put(id, p -> p.exit(128 + p.signal.join()));
@@ -576,11 +577,12 @@ class TaskServiceTest {
         exec("pod1", "e1");
         call("Start", StartRequest.newBuilder().setId("pod1").setExecId("e1").build(),
                 io.containerd.task.v2.StartResponse.parser());
-        assertFalse(ran.await(300, TimeUnit.MILLISECONDS), "not after the sandbox's task or an exec");
+        long beforeLastStart = System.nanoTime();
         call("Start", StartRequest.newBuilder().setId("app").build(), io.containerd.task.v2.StartResponse.parser());
-        assertTrue(ran.await(10, TimeUnit.SECONDS), "after the second task's Start");
+        assertTrue(ran.await(30, TimeUnit.SECONDS), "once no task has started for the quiet period");
+        assertTrue(System.nanoTime() - beforeLastStart >= Duration.ofSeconds(2).toNanos(), "not before it");
         call("Start", StartRequest.newBuilder().setId("app2").build(), io.containerd.task.v2.StartResponse.parser());
-        assertEquals(1, runs.get());
+        assertFalse(twice.await(3, TimeUnit.SECONDS), "once only");
         for (String id : List.of("app2", "app", "pod1")) {
             killAndDelete(id);
         }
