@@ -124,6 +124,10 @@ final class ShimServer {
         // Then the VM: after SIGTERM tasks may remain, and nothing else would stop their QEMU and virtiofsd.
         // It reports their exits, so the publisher closes (drains) only after it.
         tasks.close();
+        if (!inShutdownHook) {
+            // A pod that ended before it counted as started (TaskService#afterPodStart) still gets its warm shims.
+            tasks.runPendingAfterPodStart();
+        }
         publisher.close();
         LOG.log(Level.INFO, "shim stopped");
         stopped.countDown();

@@ -34,7 +34,7 @@ import java.util.stream.Stream;
  * ({@code containerd-shim-javakata-v2 warm N}) makes its directory under the warm root, named by its pid, with the
  * FIFOs {@code request} and {@code reply} and the file {@code id} (the launcher's and the jar's identity), and runs
  * {@code warm N DIR}. This JVM then holds one of N slot locks in the warm root (or exits: N are waiting already),
- * renames {@code id} to {@code ready} and waits on {@code request}. A `start` that claimed it (the rename of
+ * rehearses a pod's start ({@link #rehearse}), renames {@code id} to {@code ready} and waits on {@code request}. A `start` that claimed it (the rename of
  * {@code ready} to {@code claimed}) writes there what containerd gave it ({@link Request}). If the configuration that
  * start loads has no warm shims, this JVM answers {@value #DECLINE_LINE} (start's own JVM runs it) and waits on: a
  * pod of another runtime handler does not use up this one's warm shims. Otherwise it gives up its slot, removes its

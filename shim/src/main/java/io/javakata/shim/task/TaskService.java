@@ -149,8 +149,9 @@ public final class TaskService {
 
     /**
      * Runs {@code step} once, on a virtual thread, once the pod has started: when no task of it has started for
-     * {@link #POD_QUIET} (execs do not count). For work for the node (the warm shims' top-up) that should not compete
-     * with the pod's own containers' start for the host's CPUs.
+     * {@link #POD_QUIET} (execs do not count), or when the shim exits before that ({@link #runPendingAfterPodStart}).
+     * For work for the node (the warm shims' top-up) that should not compete with the pod's own containers' start for
+     * the host's CPUs.
      */
     public void afterPodStart(Runnable step) {
         afterPodStart.set(Objects.requireNonNull(step, "step"));
@@ -250,6 +251,17 @@ public final class TaskService {
         return StartResponse.newBuilder().setPid((int) process.pid()).build();
     }
 
+    /**
+     * Runs {@link #afterPodStart}'s step now if it has not run yet: the shim is exiting (its pod is gone), and the
+     * node's work it stands for no longer competes with the pod.
+     */
+    public void runPendingAfterPodStart() {
+        Runnable step = afterPodStart.getAndSet(null);
+        if (step != null) {
+            step.run();
+        }
+    }
+
     private void runAfterPodStart() {
         try {
             long quiet;
@@ -259,10 +271,7 @@ public final class TaskService {
         } catch (InterruptedException e) {
             return;
         }
-        Runnable step = afterPodStart.getAndSet(null);
-        if (step != null) {
-            step.run();
-        }
+        runPendingAfterPodStart();
     }
 
     /** TaskOOM (sent before anything else is queued) when the guest saw an OOM kill, then TaskExit. */

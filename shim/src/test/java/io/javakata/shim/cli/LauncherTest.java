@@ -399,6 +399,26 @@ class LauncherTest {
         }
     }
 
+    /** A warm shim's failed start: its error lines relayed with its status, as start's own JVM's would be. */
+    @Test
+    void aWarmShimsErrorIsRelayedWithItsStatus() throws Exception {
+        Path warmRoot = dir.resolve("warm");
+        fakeJava("""
+                d="${@: -1}"
+                [ "${*: -3:1}" = warm ] || { echo "unix://JVM $*"; exit 0; }
+                mv "$d/id" "$d/ready"
+                cat "$d/request" > /dev/null
+                printf 'containerd-shim-javakata-v2: bad configuration\njavakata-warm-exit 3\n' > "$d/reply"
+                """);
+        Map<String, String> env = Map.of("JAVAKATA_WARM_DIR", warmRoot.toString(), "JAVAKATA_SHIM_JAR", jar());
+        startWarm(env);
+
+        var result = start(plainBundle("pod24"), env, new byte[0], "-namespace", "k8s.io", "-address", CONTAINERD,
+                "-id", "pod24", "start");
+
+        assertEquals(new Result(3, "containerd-shim-javakata-v2: bad configuration\n"), result);
+    }
+
     /** The launcher's `warm 1` run as a pod's shim runs it; returns the warm shim's directory once it is ready. */
     private Path startWarm(Map<String, String> env) throws Exception {
         var builder = new ProcessBuilder(launcher.toString(), "warm", "1").directory(new java.io.File("/"))

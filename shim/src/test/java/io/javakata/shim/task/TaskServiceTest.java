@@ -583,9 +583,24 @@ class TaskServiceTest {
         assertTrue(System.nanoTime() - beforeLastStart >= Duration.ofSeconds(2).toNanos(), "not before it");
         call("Start", StartRequest.newBuilder().setId("app2").build(), io.containerd.task.v2.StartResponse.parser());
         assertFalse(twice.await(3, TimeUnit.SECONDS), "once only");
+        service.runPendingAfterPodStart();
+        assertEquals(1, twice.getCount(), "not again when the shim exits");
         for (String id : List.of("app2", "app", "pod1")) {
             killAndDelete(id);
         }
+    }
+
+    /** A shim that exits before its pod counts as started runs the step on its way out, once. */
+    @Test
+    void theStepAfterThePodStartedRunsWhenTheShimExitsBeforeIt() throws Exception {
+        var runs = new java.util.concurrent.atomic.AtomicInteger();
+        service.afterPodStart(runs::incrementAndGet);
+        startLongRunning("c1");
+        assertEquals(0, runs.get(), "not within the quiet period");
+        service.runPendingAfterPodStart();
+        service.runPendingAfterPodStart();
+        assertEquals(1, runs.get());
+        killAndDelete("c1");
     }
 
     private void createIn(String id, String annotations) throws IOException {
