@@ -117,7 +117,7 @@ final class WarmShim {
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException("request's argument count is not a number: " + fields.get(4));
             }
-            if (argc < 0 || 5 + argc > fields.size()) {
+            if (argc < 0 || argc > fields.size() - 5) {
                 throw new IllegalArgumentException("request has fewer arguments than its count, " + argc);
             }
             List<String> args = List.copyOf(fields.subList(5, 5 + argc));

@@ -43,7 +43,8 @@ public final class EffectiveConfig {
                 .put("vhost_device_vsock", config.agent().vhostDeviceVsock().toString());
         root.putObject("runtime")
                 .put("state_dir", config.runtime().stateDir().toString())
-                .put("debug", config.runtime().debug());
+                .put("debug", config.runtime().debug())
+                .put("warm_shims", config.runtime().warmShims());
         root.putObject("template")
                 .put("enabled", config.template().enabled())
                 .put("max_count", config.template().maxCount());

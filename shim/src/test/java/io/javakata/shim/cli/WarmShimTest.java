@@ -52,6 +52,7 @@ class WarmShimTest {
             "javakata-warm-request-1|1|/b||x|argument count is not a number: x",
             "javakata-warm-request-1|1|/b||2|fewer arguments than its count, 2",
             "javakata-warm-request-1|1|/b||-1|fewer arguments than its count, -1",
+            "javakata-warm-request-1|1|/b||2147483647|fewer arguments than its count, 2147483647",
     })
     void aBadRequestIsRefusedNamingWhatIsWrong(String format, String launched, String bundle, String stdin,
                                                String argc, String message) {

@@ -41,7 +41,7 @@ class EffectiveConfigTest {
                  "virtiofsd": {"path": "/usr/lib/qemu/virtiofsd", "cache": "auto"},
                  "agent": {"transport": "auto", "request_timeout_seconds": 30, "debug_console": false,
                    "vhost_device_vsock": "/usr/libexec/javakata/vhost-device-vsock"},
-                 "runtime": {"state_dir": "/run/javakata", "debug": false},
+                 "runtime": {"state_dir": "/run/javakata", "debug": false, "warm_shims": 0},
                  "template": {"enabled": true, "max_count": 2}}
                 """).toString(), EffectiveConfig.toJson(RuntimeConfig.defaults()).toString());
         ObjectNode other = EffectiveConfig.toJson(ConfigLoader.load(Files.writeString(dir.resolve("o.toml"),
