@@ -290,10 +290,7 @@ class LauncherTest {
     @Test
     void aStartIsHandedToAWarmShim() throws Exception {
         Path warmRoot = dir.resolve("warm");
-        fakeJava("""
-                d="${@: -1}"
-                [ "${*: -3:1}" = warm ] || { echo "unix://JVM $*"; exit 0; }
-                mv "$d/id" "$d/ready"
+        fakeWarmJava("""
                 cat "$d/request" > "$d/../request.seen"
                 echo "a JVM warning" > "$d/reply"
                 echo unix:///run/javakata/s/pod20 > "$d/reply"
@@ -325,10 +322,7 @@ class LauncherTest {
     @Test
     void warmShimsThatCannotServeAreSweptAndStartsOwnJvmRuns() throws Exception {
         Path warmRoot = dir.resolve("warm");
-        fakeJava("""
-                d="${@: -1}"
-                if [ "${*: -3:1}" != warm ]; then cat > stdin.seen; echo "unix://JVM $*"; exit 0; fi
-                mv "$d/id" "$d/ready"
+        fakeWarmJava("""
                 [ -e "$d/../stale" ] && echo "another install" > "$d/ready"
                 mkfifo "$d/hold"
                 read x < "$d/hold"
@@ -369,11 +363,8 @@ class LauncherTest {
     @Test
     void aWarmShimThatDeclinesStaysAndStartsOwnJvmRuns() throws Exception {
         Path warmRoot = dir.resolve("warm");
-        fakeJava("""
-                d="${@: -1}"
-                if [ "${*: -3:1}" != warm ]; then cat > stdin.seen; echo "unix://JVM $*"; exit 0; fi
-                id=$(cat "$d/id")
-                mv "$d/id" "$d/ready"
+        fakeWarmJava("""
+                id=$(cat "$d/ready")
                 cat "$d/request" > /dev/null
                 echo javakata-warm-decline > "$d/reply"
                 rm "$d/claimed"
@@ -392,21 +383,14 @@ class LauncherTest {
         assertJvm(result);
         assertEquals("options", Files.readString(dir.resolve("task/k8s.io/pod23/stdin.seen")));
         assertTrue(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "the warm shim stays");
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!Files.exists(warm.resolve("ready"))) {
-            assertTrue(System.nanoTime() < deadline, "ready again");
-            Thread.sleep(5); // the poll's period; the deadline above bounds the wait
-        }
+        awaitFile(warm.resolve("ready"), () -> true, "ready again");
     }
 
     /** A warm shim's failed start: its error lines relayed with its status, as start's own JVM's would be. */
     @Test
     void aWarmShimsErrorIsRelayedWithItsStatus() throws Exception {
         Path warmRoot = dir.resolve("warm");
-        fakeJava("""
-                d="${@: -1}"
-                [ "${*: -3:1}" = warm ] || { echo "unix://JVM $*"; exit 0; }
-                mv "$d/id" "$d/ready"
+        fakeWarmJava("""
                 cat "$d/request" > /dev/null
                 printf 'containerd-shim-javakata-v2: bad configuration\njavakata-warm-exit 3\n' > "$d/reply"
                 """);
@@ -428,13 +412,31 @@ class LauncherTest {
         Process warm = builder.start();
         daemons.add(warm);
         Path warmDir = Path.of(env.get("JAVAKATA_WARM_DIR")).resolve(Long.toString(warm.pid()));
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!Files.exists(warmDir.resolve("ready"))) {
-            assertTrue(warm.isAlive() && System.nanoTime() < deadline, "the warm shim never got ready");
-            Thread.sleep(5); // the poll's period; the deadline above bounds the wait
-        }
+        awaitFile(warmDir.resolve("ready"), warm::isAlive, "the warm shim never got ready");
         assertTrue(Files.exists(warmDir.resolve("request")) && Files.exists(warmDir.resolve("reply")));
         return warmDir;
+    }
+
+    /** Waits (10 s at most) until {@code file} exists, failing with {@code what} if {@code alive} stops holding. */
+    private static void awaitFile(Path file, java.util.function.BooleanSupplier alive, String what) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!Files.exists(file)) {
+            assertTrue(alive.getAsBoolean() && System.nanoTime() < deadline, what);
+            Thread.sleep(5); // the poll's period; the deadline above bounds the wait
+        }
+    }
+
+    /**
+     * A fake java that, run as a warm shim ({@code ... warm N DIR}), renames DIR's {@code id} to {@code ready}, with
+     * {@code $d} naming DIR, and then runs {@code whenReady}; run as start's own JVM, it keeps its stdin in
+     * {@code stdin.seen} and prints an address made of "JVM" and its arguments.
+     */
+    private void fakeWarmJava(String whenReady) throws IOException {
+        fakeJava("""
+                d="${@: -1}"
+                if [ "${*: -3:1}" != warm ]; then cat > stdin.seen; echo "unix://JVM $*"; exit 0; fi
+                mv "$d/id" "$d/ready"
+                """ + whenReady);
     }
 
     /** A stand-in for the shim's jar, whose identity the launcher records for its warm shims. */
