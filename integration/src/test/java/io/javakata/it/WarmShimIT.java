@@ -5,7 +5,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
@@ -114,19 +113,14 @@ class WarmShimIT {
 
     /** Waits until a warm shim other than {@code not} is ready (its directory has {@code ready}); its pid. */
     private static long awaitReadyWarm(Path warm, long not) throws Exception {
-        long deadline = System.nanoTime() + WARM_WAIT.toNanos();
-        while (true) {
-            Optional<Long> ready = warmDirectories(warm).stream()
-                    .filter(d -> Files.exists(d.resolve("ready")))
+        var ready = new java.util.concurrent.atomic.AtomicLong();
+        Await.until("a warm shim ready in " + warm, WARM_WAIT, () -> {
+            warmDirectories(warm).stream().filter(d -> Files.exists(d.resolve("ready")))
                     .map(d -> Long.parseLong(d.getFileName().toString()))
-                    .filter(pid -> pid != not && alive(pid))
-                    .findFirst();
-            if (ready.isPresent()) {
-                return ready.get();
-            }
-            assertTrue(System.nanoTime() < deadline, "a warm shim ready in " + warm + " within " + WARM_WAIT);
-            Thread.sleep(100); // the poll's period; the deadline above bounds the wait
-        }
+                    .filter(pid -> pid != not && alive(pid)).findFirst().ifPresent(ready::set);
+            return ready.get() != 0;
+        });
+        return ready.get();
     }
 
     private static boolean alive(long pid) {
