@@ -24,10 +24,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * handler ({@code [runtime] warm_shims = 1}; its warm shims wait under the containerd's directory,
  * JAVAKATA_WARM_DIR). The first pod's `start` finds no warm shim and runs its own JVM, whose shim starts one warm
  * shim once the pod's sandbox has started; the second pod's shim is that very process (its bundle's shim.pid), which
- * says so in containerd's log, runs the pod's container and exec, and starts the next warm shim, which still waits
- * once both pods are gone, and declines a pod of the {@code javakata-template} handler (no warm shims), which starts
- * with its own JVM, and waits on. A warm shim killed while it waits costs the next pod nothing but start's own JVM, and its directory is removed. At the end the test
- * kills the warm shims the pool kept (PrivateContainerd#stopWarmShims) and nothing else is left.
+ * says so in containerd's log, runs the pod's container (whose `start` the launcher answers without a JVM, as for
+ * any pod) and exec, and starts the next warm shim, which still waits once both pods are gone, and declines a pod of
+ * the {@code javakata-template} handler (no warm shims), which starts with its own JVM, and waits on. A warm shim
+ * killed while it waits costs the next pod nothing but start's own JVM, and its directory is removed. At the end the
+ * test kills the warm shims the pool kept (PrivateContainerd#stopWarmShims) and nothing else is left.
  */
 @Tag("containerd")
 @Tag("qemu")
@@ -62,6 +63,10 @@ class WarmShimIT {
                     assertFalse(Files.exists(warm.resolve(Long.toString(adopted))), "its warm directory is gone");
                     String app = second.run("app", "sh", "-c", "echo warm app; sleep 3600");
                     second.awaitLog("app", l -> l.endsWith(" stdout F warm app"), LOG_WAIT);
+                    // The launcher answered the container's start (the bundle's shim.start names the warm shim, whose
+                    // command line is not a sandbox's start): no JVM ran for it.
+                    assertFalse(logged("joins the running shim of " + second.id()),
+                            "the app container's start went to a JVM instead of the launcher's join");
                     assertEquals("exec\n", second.execOk(app, "echo", "exec"));
                     next = awaitReadyWarm(warm, adopted);
                 }
@@ -106,8 +111,12 @@ class WarmShimIT {
 
     /** Whether containerd's log has the line of warm shim {@code pid} taking over the start of {@code sandbox}. */
     private static boolean takeOver(long pid, String sandbox) throws IOException {
+        return logged("warm shim " + pid + " takes over start of " + sandbox);
+    }
+
+    private static boolean logged(String text) throws IOException {
         try (Stream<String> lines = Files.lines(CRI.containerd().log())) {
-            return lines.anyMatch(l -> l.contains("warm shim " + pid + " takes over start of " + sandbox));
+            return lines.anyMatch(l -> l.contains(text));
         }
     }
 

@@ -186,10 +186,20 @@ final class ShimServer {
         }
     }
 
-    /** {@code shim.pid}, as Kata's shim writes it: containerd ignores it, people and scripts use it. */
+    /**
+     * {@code shim.pid}, as Kata's shim writes it: containerd ignores it, people and scripts use it. Before it
+     * {@code shim.start}, when this process started ({@link ShimAddresses#startTicks}): the pid and that time name
+     * this process and no later one that reuses the pid, which is how the launcher's joining start knows the pod's
+     * shim from its command line or not (a warm shim's says {@code warm}).
+     */
     private void writePidFile() {
         try {
-            ShimAddresses.writeBundleFile(bundle, "shim.pid", Long.toString(ProcessHandle.current().pid()));
+            long pid = ProcessHandle.current().pid();
+            var started = ShimAddresses.startTicks(Path.of("/proc/self"));
+            if (started.isPresent()) {
+                ShimAddresses.writeBundleFile(bundle, ShimAddresses.START_FILE, Long.toString(started.getAsLong()));
+            }
+            ShimAddresses.writeBundleFile(bundle, "shim.pid", Long.toString(pid));
         } catch (IOException e) {
             LOG.log(Level.WARNING, e.getMessage());
         }

@@ -212,6 +212,38 @@ class LauncherTest {
     }
 
     /**
+     * A warm shim that took the sandbox's start over keeps its own command line ({@code warm N DIR}); the start time
+     * the shim wrote beside shim.pid says it is the pod's shim. A start time that is not the live pid's (the pid
+     * reused by a later process) goes to the JVM, whatever the command line.
+     */
+    @Test
+    void theShimIsKnownByItsStartTimeWhateverItsCommandLine() throws Exception {
+        Path bundles = dir.resolve("task/k8s.io");
+        Path socket = ShimAddresses.socketPath(dir.resolve("state"), CONTAINERD, "k8s.io", "pod10");
+        Process adopted = runningPod(bundles, "pod10", socket, "warm", "1", "/run/javakata-warm/1234");
+        Path sandbox = bundles.resolve("pod10");
+        Path joining = container(bundles, "c10", "pod10", true);
+        String[] args = {"-namespace", "k8s.io", "-address", CONTAINERD, "-id", "c10", "start"};
+        assertJvm(start(joining, args));
+
+        long started = ShimAddresses.startTicks(Path.of("/proc/" + adopted.pid())).orElseThrow();
+        Files.writeString(sandbox.resolve(ShimAddresses.START_FILE), Long.toString(started));
+        assertEquals("unix://" + socket, start(joining, args).output());
+
+        // shim.pid naming another process with the sandbox's start on its command line: not the one that started then
+        Process sandboxShim = new ProcessBuilder("sh", "-c", "read x", "java", "-jar", "shim.jar", "-namespace",
+                "k8s.io", "-address", CONTAINERD, "-id", "pod10", "start").start();
+        daemons.add(sandboxShim);
+        Files.writeString(sandbox.resolve("shim.pid"), Long.toString(sandboxShim.pid()));
+        assertJvm(start(joining, args));
+        Files.writeString(sandbox.resolve(ShimAddresses.START_FILE),
+                Long.toString(ShimAddresses.startTicks(Path.of("/proc/" + sandboxShim.pid())).orElseThrow()));
+        assertEquals("unix://" + socket, start(joining, args).output());
+        Files.writeString(sandbox.resolve(ShimAddresses.START_FILE), "not a number");
+        assertJvm(start(joining, args));
+    }
+
+    /**
      * A pod's first start: the JVM prints the address once it serves and stays. containerd reads start's output to
      * its end, so the launcher must be gone and nothing that stays may hold that pipe (else this read would not end).
      */
