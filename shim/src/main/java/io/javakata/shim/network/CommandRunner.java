@@ -10,8 +10,9 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Runs one host command (iproute2's {@code ip} and {@code tc}, through {@code nsenter}) and returns its standard
- * output. Tests pass a fake that records the commands and answers from fixtures.
+ * Runs one host command (iproute2's {@code ip} and {@code tc}, through {@code nsenter}; a batch of them on its
+ * standard input, {@link Iproute2#runBatched}) and returns its standard output. Tests pass a fake that records the
+ * commands and answers from fixtures.
  */
 @FunctionalInterface
 public interface CommandRunner {
@@ -22,13 +23,18 @@ public interface CommandRunner {
     Duration KILL_WAIT = Duration.ofSeconds(2);
 
     /**
-     * Runs {@code argv} to completion.
+     * Runs {@code argv} to completion with {@code stdin} as its standard input (null: none, /dev/null).
      *
      * @return its standard output
      * @throws IOException if it cannot start, exits non-zero (the message has the command and its
      *                     standard error) or runs longer than its timeout (then it and its children are killed)
      */
-    String run(List<String> argv) throws IOException;
+    String run(List<String> argv, String stdin) throws IOException;
+
+    /** Runs {@code argv} to completion with /dev/null as its standard input; as {@link #run(List, String)}. */
+    default String run(List<String> argv) throws IOException {
+        return run(argv, null);
+    }
 
     /** The real thing with {@link #TIMEOUT}. */
     static CommandRunner host() {
@@ -36,18 +42,20 @@ public interface CommandRunner {
     }
 
     /**
-     * A child process per command, stdin from /dev/null, killed with its descendants (SIGKILL) after {@code timeout}
-     * or when the calling thread is interrupted. Its stdout and stderr go to files read after its exit, so the timeout
-     * holds even while the command, or a child it left, keeps them open.
+     * A child process per command, killed with its descendants (SIGKILL) after {@code timeout} or when the calling
+     * thread is interrupted. Its stdin is a file written before it starts (or /dev/null), its stdout and stderr files
+     * read after its exit, so the timeout holds even while the command, or a child it left, keeps them open and no
+     * thread of the shim waits on a pipe to it.
      */
     static CommandRunner host(Duration timeout) {
-        return argv -> {
+        return (argv, stdin) -> {
             String command = String.join(" ", argv);
+            Path in = stdin == null ? null : Files.writeString(Files.createTempFile("javakata-cmd", ".in"), stdin);
             Path out = Files.createTempFile("javakata-cmd", ".out");
             Path err = Files.createTempFile("javakata-cmd", ".err");
             try {
                 Process process = new ProcessBuilder(argv)
-                        .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                        .redirectInput(ProcessBuilder.Redirect.from(in == null ? new File("/dev/null") : in.toFile()))
                         .redirectOutput(out.toFile())
                         .redirectError(err.toFile())
                         .start();
@@ -67,6 +75,9 @@ public interface CommandRunner {
                 }
                 return Files.readString(out, StandardCharsets.UTF_8);
             } finally {
+                if (in != null) {
+                    Files.deleteIfExists(in);
+                }
                 Files.deleteIfExists(out);
                 Files.deleteIfExists(err);
             }

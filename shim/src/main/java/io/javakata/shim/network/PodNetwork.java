@@ -53,7 +53,7 @@ public final class PodNetwork implements AutoCloseable {
 
     /** A VM with no NIC and nothing to undo. */
     static PodNetwork none() {
-        return new PodNetwork(null, List.of(), List.of(), argv -> {
+        return new PodNetwork(null, List.of(), List.of(), (argv, stdin) -> {
             throw new IOException("no commands run without a network namespace");
         });
     }
@@ -116,14 +116,12 @@ public final class PodNetwork implements AutoCloseable {
         PodNetwork network = new PodNetwork(netns, interfaces, List.copyOf(routes), runner);
         try {
             network.sink = true;
-            runner.run(SpoofFilter.createSink(netns));
+            List<List<String>> commands = new ArrayList<>(List.of(SpoofFilter.createSink(netns)));
             for (int i = 0; i < interfaces.size(); i++) {
-                PodInterface pod = interfaces.get(i);
                 network.taps.add(tapName(i));
-                for (List<String> command : Iproute2.mirrorSetup(netns, pod, tapName(i))) {
-                    runner.run(command);
-                }
+                commands.addAll(Iproute2.mirrorSetup(netns, interfaces.get(i), tapName(i)));
             }
+            Iproute2.runBatched(runner, commands, false);
         } catch (IOException e) {
             network.close();
             throw Errors.internal("connect network namespace %s to the VM: %s", netns, e.getMessage());
@@ -266,12 +264,10 @@ public final class PodNetwork implements AutoCloseable {
         if (sink) {
             commands.add(SpoofFilter.deleteSink(netns));
         }
-        for (List<String> command : commands) {
-            try {
-                runner.run(command);
-            } catch (IOException e) {
-                LOG.log(System.Logger.Level.DEBUG, "network teardown: " + e.getMessage());
-            }
+        try {
+            Iproute2.runBatched(runner, commands, true);
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.DEBUG, "network teardown: " + e.getMessage());
         }
         LOG.log(System.Logger.Level.INFO, "network namespace {0}: taps {1} and their tc mirrors removed; {2} frames "
                 + "the guest sent were dropped as not its own", netns, taps, String.valueOf(dropped));

@@ -63,6 +63,39 @@ class CommandRunnerTest {
         assertEquals("sh -c echo out; echo why >&2; exit 3: exit 3: why", e.getMessage());
     }
 
+    @Test
+    void stdinIsWhatTheCallerGaveOrNothing() throws IOException {
+        assertEquals("a b\nc\n", CommandRunner.host().run(List.of("cat"), "a b\nc\n"));
+        assertEquals("", CommandRunner.host().run(List.of("cat")));
+    }
+
+    /** A real ip batch in a namespace of its own: the failing line is named, and -force runs the lines after it. */
+    @Test
+    void anIproute2BatchNamesItsFailingLine() throws IOException {
+        String ns = "jk-batch-" + marker;
+        CommandRunner host = CommandRunner.host();
+        host.run(List.of("ip", "netns", "add", ns));
+        try {
+            java.nio.file.Path netns = java.nio.file.Path.of("/var/run/netns", ns);
+            var e = assertThrows(IOException.class, () -> Iproute2.runBatched(host, List.of(
+                    Iproute2.in(netns, "ip", "link", "add", "name", "jk0", "type", "ifb"),
+                    Iproute2.in(netns, "ip", "link", "add", "name", "jk0", "type", "ifb"),
+                    Iproute2.in(netns, "ip", "link", "add", "name", "jk1", "type", "ifb")), false));
+            assertTrue(e.getMessage().startsWith("/usr/bin/nsenter --net=" + netns + " ip link add name jk0 type ifb "
+                    + "(line 2 of a batch of 3): "), e.getMessage());
+            assertTrue(e.getMessage().contains("File exists"), e.getMessage());
+            String links = host.run(Iproute2.showLinks(netns));
+            assertEquals(List.of("lo", "jk0"), Iproute2.linkNames(links), "the batch stopped at line 2");
+
+            assertThrows(IOException.class, () -> Iproute2.runBatched(host, List.of(
+                    Iproute2.in(netns, "ip", "link", "del", "dev", "jk9"),
+                    Iproute2.in(netns, "ip", "link", "del", "dev", "jk0")), true));
+            assertEquals(List.of("lo"), Iproute2.linkNames(host.run(Iproute2.showLinks(netns))), "forced on");
+        } finally {
+            host.run(List.of("ip", "netns", "del", ns));
+        }
+    }
+
     private List<Long> sleepers() {
         try (var procs = Files.list(Path.of("/proc"))) {
             return procs.filter(p -> p.getFileName().toString().matches("\\d+")).filter(p -> {

@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -49,14 +50,42 @@ class PodNetworkTest {
     @TempDir
     Path tmp;
 
-    /** Answers the show commands from fixtures and records every command; fails those named in {@code failing}. */
+    /**
+     * Answers the show commands from fixtures and records every command, each line of a batch ({@code ip|tc [-force]
+     * -batch -}) as the command it stands for; fails those that contain {@code failOn}, as iproute2 does (a batch
+     * stops at that line unless forced, and names it).
+     */
     static final class FakeRunner implements CommandRunner {
         final List<List<String>> commands = new ArrayList<>();
+        /** The processes run: one per command or batch. */
+        final List<List<String>> processes = new ArrayList<>();
         String addr = ADDR;
         String failOn = null;
 
         @Override
-        public String run(List<String> argv) throws IOException {
+        public String run(List<String> argv, String stdin) throws IOException {
+            processes.add(argv);
+            if (argv.contains("-batch")) {
+                assertEquals("-", argv.get(argv.size() - 1));
+                String[] lines = stdin.split("\n");
+                int failed = 0;
+                for (int i = 0; i < lines.length; i++) {
+                    List<String> command = new ArrayList<>(argv.subList(0, 3));
+                    command.addAll(List.of(lines[i].split(" ")));
+                    commands.add(command);
+                    if (failOn != null && lines[i].contains(failOn.substring(failOn.indexOf(' ') + 1))) {
+                        failed = failed == 0 ? i + 1 : failed;
+                        if (!argv.contains("-force")) {
+                            break;
+                        }
+                    }
+                }
+                if (failed > 0) {
+                    throw new IOException(String.join(" ", argv) + ": exit 1: RTNETLINK answers: Operation not "
+                            + "supported\nCommand failed -:" + failed);
+                }
+                return "";
+            }
             commands.add(argv);
             String joined = String.join(" ", argv);
             if (failOn != null && joined.contains(failOn)) {
@@ -108,6 +137,9 @@ class PodNetworkTest {
         // From the tap only what SpoofFilter lets through (its rules are checked in SpoofFilterTest).
         assertEquals(SpoofFilter.filters(netns, "tap0_jk", network.interfaces().get(0)).stream()
                 .map(c -> String.join(" ", c.subList(2, c.size()))).toList(), mutations.subList(6, mutations.size()));
+        // Three processes look (addresses, IPv4 and IPv6 routes); the setup is one ip and one tc batch.
+        assertEquals(List.of("ip -j addr show", "ip -j -4 route show", "ip -j -6 route show", "ip -batch -",
+                "tc -batch -"), runner.processes.stream().map(c -> String.join(" ", c.subList(2, c.size()))).toList());
 
         VmSpec vm = network.applyTo(new VmSpec("p", tmp, Path.of("/q"), Path.of("/k"), Path.of("/i"), "", 1, 256,
                 Accelerator.TCG, "q35", null, VmSpec.AgentChannel.SERIAL, Duration.ofSeconds(1)));
@@ -127,8 +159,34 @@ class PodNetworkTest {
                         + r.device() + " src " + r.source() + " family " + r.family()).toList());
 
         runner.commands.clear();
+        runner.processes.clear();
         network.close();
         network.close();
+        assertEquals(List.of("tc qdisc del dev eth0 ingress", "ip link del dev tap0_jk", "ip link del dev drop_jk"),
+                runner.mutations());
+        // the drop counters, the tc line, then the two ip lines forced: each runs even if one before it failed
+        assertEquals(List.of("tc -s -j filter show dev tap0_jk ingress", "tc qdisc del dev eth0 ingress",
+                "ip -force -batch -"), runner.processes.stream().map(c -> String.join(" ", c.subList(2, c.size())))
+                .toList());
+    }
+
+    @Test
+    void aFailingBatchLineIsNamedAndATeardownRunsEveryLine() throws IOException {
+        Path netns = netnsFile();
+        FakeRunner runner = new FakeRunner();
+        runner.failOn = "tc qdisc add dev tap0_jk";
+        var e = assertThrows(RuntimeStatusException.class, () -> PodNetwork.setUp(
+                spec("[{\"type\":\"network\",\"path\":\"" + netns + "\"}]"), runner));
+        assertTrue(e.getMessage().contains("/usr/bin/nsenter --net=" + netns + " tc qdisc add dev tap0_jk ingress "
+                + "(line 3 of a batch of "), e.getMessage());
+        assertFalse(runner.mutations().stream().anyMatch(c -> c.startsWith("tc filter add dev tap0_jk")),
+                "the batch stopped at the failing line: " + runner.mutations());
+
+        // A teardown whose first line fails still removes the rest.
+        runner.failOn = "ip link del dev tap0_jk";
+        PodNetwork torn = PodNetwork.setUp(spec("[{\"type\":\"network\",\"path\":\"" + netns + "\"}]"), runner);
+        runner.commands.clear();
+        torn.close();
         assertEquals(List.of("tc qdisc del dev eth0 ingress", "ip link del dev tap0_jk", "ip link del dev drop_jk"),
                 runner.mutations());
     }

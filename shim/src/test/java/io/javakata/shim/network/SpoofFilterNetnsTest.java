@@ -15,7 +15,6 @@ import java.net.InetSocketAddress;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 
@@ -61,7 +60,7 @@ class SpoofFilterNetnsTest {
 
         ObjectNode spec = (ObjectNode) new ObjectMapper().readTree("{\"linux\":{\"namespaces\":[{\"type\":\"network\","
                 + "\"path\":\"/var/run/netns/" + pod + "\"}]}}");
-        network = PodNetwork.setUp(spec, argv -> host.run(tapAsVeth(argv)));
+        network = PodNetwork.setUp(spec, (argv, stdin) -> host.run(argv, stdin == null ? null : tapAsVeth(stdin)));
         // The guest's NIC: the VM's, with the pod's MAC and addresses (as the agent configures it).
         run("ip", "-n", guest, "link", "set", "g0", "address", MAC, "up");
         run("ip", "-n", guest, "addr", "add", "10.88.0.5/24", "dev", "g0");
@@ -72,16 +71,13 @@ class SpoofFilterNetnsTest {
                 "permanent");
     }
 
-    /** {@code ip tuntap add dev tap0_jk mode tap} becomes a veth pair whose peer g0 is in the guest netns. */
-    private List<String> tapAsVeth(List<String> argv) {
-        int add = argv.indexOf("tuntap");
-        if (add < 0) {
-            return argv;
-        }
-        List<String> veth = new ArrayList<>(argv.subList(0, add));
-        veth.addAll(List.of("link", "add", "name", argv.get(add + 3), "type", "veth", "peer", "name", "g0", "netns",
-                guest));
-        return veth;
+    /**
+     * The line {@code tuntap add dev tap0_jk mode tap} of the setup's {@code ip} batch becomes a veth pair whose peer
+     * g0 is in the guest netns.
+     */
+    private String tapAsVeth(String batch) {
+        return batch.replace("tuntap add dev tap0_jk mode tap",
+                "link add name tap0_jk type veth peer name g0 netns " + guest);
     }
 
     @AfterEach
