@@ -24,6 +24,9 @@
 # configuration with another QEMU binary as hypervisor.path (e.g. a wrapper script that changes a flag before it
 # execs QEMU): a VMM change measured side by side; the binary is part of a template's key too.
 #
+# BENCH_LOG=FILE keeps the private containerd's log there (with the shims' lines: each pod's boot phases,
+# `grep "boot phase"`), which otherwise goes with its directory.
+#
 # The shim: the installed one, or JAVAKATA_SHIM_JAR; its base configuration: JAVAKATA_CONFIG or
 # /etc/javakata/configuration.toml (the handlers' configurations derive from it, with boot_timeout_seconds = 300 and
 # request_timeout_seconds = 120 so that a loaded machine gives slow figures rather than failed pods; its [runtime]
@@ -102,6 +105,6 @@ echo "bench-pod-start: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(
     "shim $jar, base configuration $base; javakata-from-template: $template"
 
 JAVAKATA_EXTRA_HANDLERS="$extra" run_it_main "$root" "${BENCH_TARGET:-target-bench}" \
-    "-Djavakata.it.state=$(toml_state_dir "$base") -Djavakata.bench.floorInitrd=$work/floor.cpio ${BENCH_JAVA_OPTS:-}" \
+    "-Djavakata.it.state=$(toml_state_dir "$base") -Djavakata.bench.floorInitrd=$work/floor.cpio ${BENCH_LOG:+-Djavakata.it.keepLog=$(realpath -m "$BENCH_LOG")} ${BENCH_JAVA_OPTS:-}" \
     io.javakata.it.CriBench "$rounds" "${handlers[@]}"
 [[ "$template" == available ]] || echo "summary: javakata-from-template - | not available (${template#not available: })"

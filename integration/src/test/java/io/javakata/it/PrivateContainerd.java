@@ -181,8 +181,18 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
         return killed;
     }
 
+    /**
+     * With the system property {@value #KEEP_LOG} naming a file, containerd's log (the shims' lines with it, such as
+     * each pod's boot phases) is copied there before the directory goes: for the benchmarks' BENCH_LOG.
+     */
+    static final String KEEP_LOG = "javakata.it.keepLog";
+
     @Override
     public void afterAll(ExtensionContext context) throws Exception {
+        String keep = System.getProperty(KEEP_LOG, "");
+        if (!keep.isEmpty() && Files.exists(log())) {
+            Files.copy(log(), Path.of(keep), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
         stopWarmShims();
         // A shim exits a moment after containerd's Shutdown, which follows `ctr run --rm`'s return: give it time.
         List<String> leaks = leaksAfter(Duration.ofSeconds(15));

@@ -230,14 +230,16 @@ class LauncherTest {
         Files.writeString(sandbox.resolve(ShimAddresses.START_FILE), Long.toString(started));
         assertEquals("unix://" + socket, start(joining, args).output());
 
-        // shim.pid naming another process with the sandbox's start on its command line: not the one that started then
+        // shim.pid naming a process with the sandbox's start on its command line that did not start then (a pid
+        // reused), then one that did
         Process sandboxShim = new ProcessBuilder("sh", "-c", "read x", "java", "-jar", "shim.jar", "-namespace",
                 "k8s.io", "-address", CONTAINERD, "-id", "pod10", "start").start();
         daemons.add(sandboxShim);
         Files.writeString(sandbox.resolve("shim.pid"), Long.toString(sandboxShim.pid()));
+        long sandboxStarted = ShimAddresses.startTicks(Path.of("/proc/" + sandboxShim.pid())).orElseThrow();
+        Files.writeString(sandbox.resolve(ShimAddresses.START_FILE), Long.toString(sandboxStarted - 1));
         assertJvm(start(joining, args));
-        Files.writeString(sandbox.resolve(ShimAddresses.START_FILE),
-                Long.toString(ShimAddresses.startTicks(Path.of("/proc/" + sandboxShim.pid())).orElseThrow()));
+        Files.writeString(sandbox.resolve(ShimAddresses.START_FILE), Long.toString(sandboxStarted));
         assertEquals("unix://" + socket, start(joining, args).output());
         Files.writeString(sandbox.resolve(ShimAddresses.START_FILE), "not a number");
         assertJvm(start(joining, args));
