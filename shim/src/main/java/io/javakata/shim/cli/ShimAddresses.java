@@ -22,7 +22,6 @@ import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.Optional;
-import java.util.OptionalLong;
 
 /**
  * Where a task's shim listens, and the bundle files that record it (containerd docs/runtime-v2.md, "Shim grouping";
@@ -37,7 +36,10 @@ public final class ShimAddresses {
     static final int SOCKET_PATH_LIMIT = 106;
     static final String ADDRESS_FILE = "address";
     static final String CONFIG_RECORD = "javakata-config";
-    /** The bundle file with the start time of the pod's shim (ShimServer), beside its {@code shim.pid}. */
+    /**
+     * The bundle file with the start time of the pod's shim (ShimServer; HostProcesses#startTime), beside its
+     * {@code shim.pid}.
+     */
     static final String START_FILE = "shim.start";
 
     private ShimAddresses() {
@@ -132,21 +134,6 @@ public final class ShimAddresses {
             return path.isEmpty() ? Optional.empty() : Optional.of(path);
         } catch (NoSuchFileException e) {
             return Optional.empty();
-        }
-    }
-
-    /**
-     * When the process of {@code procDir} (/proc/PID, or /proc/self) started: {@code starttime}, field 22 of its
-     * {@code stat}, in clock ticks since the host's boot (proc(5)); the fields are counted after the last ')', since
-     * the command name before it may hold spaces and parentheses. Empty if it cannot be read.
-     */
-    static OptionalLong startTicks(Path procDir) {
-        try {
-            String stat = Files.readString(procDir.resolve("stat"));
-            String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-            return OptionalLong.of(Long.parseLong(fields[22 - 3]));
-        } catch (IOException | RuntimeException e) {
-            return OptionalLong.empty();
         }
     }
 

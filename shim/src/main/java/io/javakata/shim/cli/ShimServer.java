@@ -4,6 +4,7 @@ import io.javakata.shim.config.RuntimeConfig;
 import io.javakata.shim.config.ShimContext;
 import io.javakata.shim.events.TtrpcEventPublisher;
 import io.javakata.shim.log.ShimLogging;
+import io.javakata.shim.sandbox.HostProcesses;
 import io.javakata.shim.task.TaskService;
 import io.javakata.ttrpc.TtrpcServer;
 import io.javakata.ttrpc.UnixServer;
@@ -188,14 +189,14 @@ final class ShimServer {
 
     /**
      * {@code shim.pid}, as Kata's shim writes it: containerd ignores it, people and scripts use it. Before it
-     * {@code shim.start}, when this process started ({@link ShimAddresses#startTicks}): the pid and that time name
+     * {@code shim.start}, when this process started ({@link HostProcesses#startTime}): the pid and that time name
      * this process and no later one that reuses the pid, which is how the launcher's joining start knows the pod's
      * shim from its command line or not (a warm shim's says {@code warm}).
      */
     private void writePidFile() {
         try {
             long pid = ProcessHandle.current().pid();
-            var started = ShimAddresses.startTicks(Path.of("/proc/self"));
+            var started = HostProcesses.startTime(pid);
             if (started.isPresent()) {
                 ShimAddresses.writeBundleFile(bundle, ShimAddresses.START_FILE, Long.toString(started.getAsLong()));
             }

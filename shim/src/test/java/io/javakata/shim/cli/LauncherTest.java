@@ -8,6 +8,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import io.javakata.shim.sandbox.HostProcesses;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -226,7 +227,7 @@ class LauncherTest {
         String[] args = {"-namespace", "k8s.io", "-address", CONTAINERD, "-id", "c10", "start"};
         assertJvm(start(joining, args));
 
-        long started = ShimAddresses.startTicks(Path.of("/proc/" + adopted.pid())).orElseThrow();
+        long started = HostProcesses.startTime(adopted.pid()).orElseThrow();
         Files.writeString(sandbox.resolve(ShimAddresses.START_FILE), Long.toString(started));
         assertEquals("unix://" + socket, start(joining, args).output());
 
@@ -236,12 +237,28 @@ class LauncherTest {
                 "k8s.io", "-address", CONTAINERD, "-id", "pod10", "start").start();
         daemons.add(sandboxShim);
         Files.writeString(sandbox.resolve("shim.pid"), Long.toString(sandboxShim.pid()));
-        long sandboxStarted = ShimAddresses.startTicks(Path.of("/proc/" + sandboxShim.pid())).orElseThrow();
+        long sandboxStarted = HostProcesses.startTime(sandboxShim.pid()).orElseThrow();
         Files.writeString(sandbox.resolve(ShimAddresses.START_FILE), Long.toString(sandboxStarted - 1));
         assertJvm(start(joining, args));
         Files.writeString(sandbox.resolve(ShimAddresses.START_FILE), Long.toString(sandboxStarted));
         assertEquals("unix://" + socket, start(joining, args).output());
         Files.writeString(sandbox.resolve(ShimAddresses.START_FILE), "not a number");
+        assertJvm(start(joining, args));
+
+        // A shim killed and not yet reaped is a zombie with its start time: not the pod's shim.
+        Process parent = new ProcessBuilder("sh", "-c", "true & echo $!; exec sleep 60").start();
+        daemons.add(parent);
+        String zombie = parent.inputReader(StandardCharsets.US_ASCII).readLine().strip();
+        Path stat = Path.of("/proc", zombie, "stat");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!Files.readString(stat).substring(Files.readString(stat).lastIndexOf(')') + 2).startsWith("Z")) {
+            assertTrue(System.nanoTime() < deadline, "pid " + zombie + " never became a zombie");
+            Thread.sleep(5); // the poll's period; the deadline above bounds the wait
+        }
+        String fields = Files.readString(stat);
+        Files.writeString(sandbox.resolve("shim.pid"), zombie);
+        Files.writeString(sandbox.resolve(ShimAddresses.START_FILE),
+                fields.substring(fields.lastIndexOf(')') + 2).split(" ")[19]);
         assertJvm(start(joining, args));
     }
 
