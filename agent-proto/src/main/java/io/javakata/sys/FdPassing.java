@@ -16,8 +16,9 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 /**
  * Passing file descriptors over AF_UNIX stream sockets with {@code SCM_RIGHTS} (unix(7)), which the JDK's
- * socket channels cannot do. The guest agent uses it for {@code runc --console-socket}: runc connects,
- * sends the pty master of a terminal process, and leaves.
+ * socket channels cannot do. The guest agent uses it for the OCI runtime's {@code --console-socket}: the runtime
+ * connects, sends the pty master of a terminal process, and leaves; the shim hands a clone's tap descriptors to
+ * QEMU's QMP {@code getfd}.
  *
  * <p>All calls block at most as documented and pin their carrier thread while in native code; every
  * descriptor made here is close-on-exec.
@@ -59,7 +60,7 @@ public final class FdPassing {
          * {@link FdPassing#receiveFd}) and closes the connection. A peer that already connected, sent and
          * closed is still served: its message waits in the socket.
          *
-         * @throws IOException "accept(@throws IOException "accept(console socket …) : no connection within 5 s" on timeoutlt;path@throws IOException "accept(console socket …) : no connection within 5 s" on timeoutgt;): no connection within @throws IOException "accept(console socket …) : no connection within 5 s" on timeoutlt;n@throws IOException "accept(console socket …) : no connection within 5 s" on timeoutgt; ms" on timeout
+         * @throws IOException "accept(&lt;path&gt;): no connection within &lt;n&gt; ms" on timeout
          */
         public int acceptFd(Duration timeout) throws IOException {
             if (!poll(fd, timeout)) {
@@ -92,17 +93,10 @@ public final class FdPassing {
     /** Binds and listens on {@code path} (removing a stale socket file first). */
     public static Listener listen(Path path) throws IOException {
         Files.deleteIfExists(path);
-        byte[] name = path.toString().getBytes(StandardCharsets.UTF_8);
-        if (name.length >= 108) {
-            throw new IOException("socket path " + path + ": " + name.length + " bytes, must be under 108");
-        }
+        byte[] name = socketName(path);
         int fd = socket("socket(AF_UNIX) for " + path);
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment address = arena.allocate(UnixLayouts.SOCKADDR_UN);
-            address.fill((byte) 0);
-            address.set(JAVA_SHORT, UnixLayouts.offset(UnixLayouts.SOCKADDR_UN, "sun_family"), (short) AF_UNIX);
-            MemorySegment.copy(name, 0, address, JAVA_BYTE,
-                    UnixLayouts.offset(UnixLayouts.SOCKADDR_UN, "sun_path"), name.length);
+            MemorySegment address = address(arena, name);
             MemorySegment state = LibC.callState(arena);
             int result = (int) UnixCalls.BIND.invokeExact(state, fd, address, (int) UnixLayouts.SOCKADDR_UN.byteSize());
             LibC.check("bind(" + path + ")", result, state);
@@ -114,6 +108,66 @@ public final class FdPassing {
             Files.deleteIfExists(path);
             throw rethrow(t);
         }
+    }
+
+    /**
+     * Connects an AF_UNIX stream socket (close-on-exec) to the listening socket at {@code path} and returns it. A
+     * listener's backlog takes the connection at once, so this does not wait for the peer to accept it.
+     *
+     * @throws IOException "connect(&lt;path&gt;): …" with the errno, e.g. ECONNREFUSED when nothing listens there
+     */
+    public static int connect(Path path) throws IOException {
+        byte[] name = socketName(path);
+        int fd = socket("socket(AF_UNIX) for " + path);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment address = address(arena, name);
+            MemorySegment state = LibC.callState(arena);
+            int result = (int) LibC.CONNECT.invokeExact(state, fd, address, (int) UnixLayouts.SOCKADDR_UN.byteSize());
+            LibC.check("connect(" + path + ")", result, state);
+            return fd;
+        } catch (Throwable t) {
+            Fds.close(fd);
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * Reads what {@code fd} has, up to {@code buffer.length} bytes, waiting at most {@code timeout} for any; returns
+     * how many, 0 when the peer closed.
+     *
+     * @throws IOException "read(fd &lt;n&gt;): nothing within &lt;n&gt; ms" when nothing came in time
+     */
+    public static int read(int fd, byte[] buffer, Duration timeout) throws IOException {
+        if (!poll(fd, timeout)) {
+            throw new IOException("read(fd " + fd + "): nothing within " + timeout.toMillis() + " ms");
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment data = arena.allocate(Math.max(1, buffer.length));
+            MemorySegment state = LibC.callState(arena);
+            long n = (long) LibC.READ.invokeExact(state, fd, data, (long) buffer.length);
+            LibC.check("read(fd " + fd + ")", n, state);
+            MemorySegment.copy(data, JAVA_BYTE, 0, buffer, 0, (int) n);
+            return (int) n;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    private static byte[] socketName(Path path) throws IOException {
+        byte[] name = path.toString().getBytes(StandardCharsets.UTF_8);
+        if (name.length >= 108) {
+            throw new IOException("socket path " + path + ": " + name.length + " bytes, must be under 108");
+        }
+        return name;
+    }
+
+    private static MemorySegment address(Arena arena, byte[] name) {
+        MemorySegment address = arena.allocate(UnixLayouts.SOCKADDR_UN);
+        address.fill((byte) 0);
+        address.set(JAVA_SHORT, UnixLayouts.offset(UnixLayouts.SOCKADDR_UN, "sun_family"), (short) AF_UNIX);
+        MemorySegment.copy(name, 0, address, JAVA_BYTE, UnixLayouts.offset(UnixLayouts.SOCKADDR_UN, "sun_path"),
+                name.length);
+        return address;
     }
 
     /**

@@ -81,6 +81,56 @@ class FdPassingTest {
     }
 
     @Test
+    void aConnectedSocketCarriesBytesAndADescriptorToTheListener() throws Exception {
+        Path socket = dir.resolve("qmp.sock");
+        Path file = dir.resolve("passed");
+        Files.writeString(file, "x");
+        try (FdPassing.Listener listener = FdPassing.listen(socket)) {
+            int client = FdPassing.connect(socket);
+            int original = Fds.open(file, Fds.O_RDONLY | Fds.O_CLOEXEC, 0);
+            int received = -1;
+            try {
+                FdPassing.sendFd(client, original, "{}".getBytes(StandardCharsets.UTF_8));
+                received = listener.acceptFd(Duration.ofSeconds(5));
+                assertEquals(file.toRealPath(), Files.readSymbolicLink(Path.of("/proc/self/fd/" + received)));
+                // The listener closed its end after the message: the client reads end of stream, not a hang.
+                assertEquals(0, FdPassing.read(client, new byte[16], Duration.ofSeconds(5)));
+            } finally {
+                Fds.close(original);
+                Fds.close(client);
+                if (received >= 0) {
+                    Fds.close(received);
+                }
+            }
+        }
+    }
+
+    @Test
+    void readReturnsWhatArrivedAndTimesOutOnSilence() throws Exception {
+        int[] pair = FdPassing.socketPair();
+        try {
+            byte[] hello = "hello".getBytes(StandardCharsets.UTF_8);
+            Fds.writeAll(pair[0], hello, 0, hello.length);
+            byte[] buffer = new byte[64];
+            int n = FdPassing.read(pair[1], buffer, Duration.ofSeconds(5));
+            assertEquals("hello", new String(buffer, 0, n, StandardCharsets.UTF_8));
+            IOException silent = assertThrows(IOException.class,
+                    () -> FdPassing.read(pair[1], buffer, Duration.ofMillis(50)));
+            assertTrue(silent.getMessage().contains("nothing within 50 ms"), silent.getMessage());
+        } finally {
+            Fds.close(pair[0]);
+            Fds.close(pair[1]);
+        }
+    }
+
+    @Test
+    void connectingWhereNothingListensIsAClearError() {
+        Path socket = dir.resolve("nobody.sock");
+        IOException e = assertThrows(IOException.class, () -> FdPassing.connect(socket));
+        assertTrue(e.getMessage().startsWith("connect(" + socket + ")"), e.getMessage());
+    }
+
+    @Test
     void acceptTimesOutWithoutPeer() throws Exception {
         try (FdPassing.Listener listener = FdPassing.listen(dir.resolve("idle.sock"))) {
             IOException e = assertThrows(IOException.class, () -> listener.acceptFd(Duration.ofMillis(100)));
