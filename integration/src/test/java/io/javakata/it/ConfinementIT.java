@@ -104,6 +104,53 @@ class ConfinementIT {
     }
 
     /**
+     * A pod restored from a VM template: its QEMU runs in a network namespace of its own, which has nothing but a
+     * loopback device, and serves the pod's NIC through the tap descriptor it was handed; neither the host's nor the
+     * pod's namespace (where the pod's veth and the CNI bridge's neighbours are) is QEMU's to open a socket in. A
+     * cold-booted pod's QEMU opens its tap by name and runs in the pod's namespace.
+     */
+    @Test
+    void qemuOfARestoredPodHasANetworkNamespaceOfItsOwn() throws Exception {
+        long qemu = onlyProcess("qemu-system-x86_64");
+        Path qemuNetns = Path.of("/proc/" + qemu + "/ns/net");
+        Path podNetns = podNetns();
+        String ownLinks = run("nsenter", "--net=" + qemuNetns, "ip", "-o", "link", "show");
+        assertNotEquals(Files.readSymbolicLink(Path.of("/proc/self/ns/net")), Files.readSymbolicLink(qemuNetns),
+                "QEMU runs in the host's network namespace");
+        if (cmdline(qemu).contains(" -incoming ")) {
+            assertFalse(Files.isSameFile(podNetns, qemuNetns), "a clone's QEMU runs in the pod's network namespace");
+            assertEquals(1, ownLinks.lines().count(), "QEMU's namespace has devices: " + ownLinks);
+            assertTrue(ownLinks.contains(": lo: <LOOPBACK>"), "its loopback stays down: " + ownLinks);
+        } else {
+            assertTrue(Files.isSameFile(podNetns, qemuNetns), "a cold-booted QEMU runs in the pod's namespace");
+        }
+        assertTrue(run("nsenter", "--net=" + podNetns, "ip", "-o", "link", "show", "tap0_jk").contains("LOWER_UP"),
+                "QEMU serves the pod's tap");
+    }
+
+    /** The pod's network namespace on the host: the one of containerd's that holds its tap. */
+    private static Path podNetns() throws Exception {
+        Path dir = CRI.containerd().dir().resolve("state/io.containerd.grpc.v1.cri/netns");
+        List<Path> found = new ArrayList<>();
+        try (DirectoryStream<Path> namespaces = Files.newDirectoryStream(dir)) {
+            for (Path ns : namespaces) {
+                if (run("nsenter", "--net=" + ns, "ip", "-o", "link", "show").contains(" tap0_jk:")) {
+                    found.add(ns);
+                }
+            }
+        }
+        assertEquals(1, found.size(), "network namespaces with the pod's tap: " + found);
+        return found.getFirst();
+    }
+
+    private static String run(String... argv) throws Exception {
+        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0, String.join(" ", argv) + ": " + out);
+        return out;
+    }
+
+    /**
      * With the hybrid vsock transport the pod has one vhost-device-vsock: no capability at all, no new privileges,
      * and in the pod's cgroup like QEMU; with another transport there is none.
      */

@@ -15,14 +15,34 @@ import java.util.stream.Collectors;
  * The whole QEMU command line for one VM, as an ordered list of {@link QemuFragment}s.
  *
  * @param binary    qemu-system-x86_64
- * @param netns     the network namespace QEMU runs in, or null for the caller's: QEMU is then started
- *                  through {@code nsenter --net=<netns>}, which execs it, so the pid stays QEMU's
+ * @param network   the network namespace QEMU runs in
  * @param fragments the options, in order
  */
-record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
+record QemuCommandLine(Path binary, Network network, List<QemuFragment> fragments) {
 
     /** util-linux nsenter: enters the namespace, then execs QEMU (no --fork, so the pid is kept). */
     static final String NSENTER = "/usr/bin/nsenter";
+    /** util-linux unshare: makes a new namespace, then execs QEMU (no --fork, so the pid is kept). */
+    static final String UNSHARE = "/usr/bin/unshare";
+
+    /** Where QEMU's network namespace comes from. */
+    sealed interface Network {
+        /** The caller's (the host's): a VM with no NIC and no namespace of its own. */
+        record Inherited() implements Network {
+        }
+
+        /** The pod's: QEMU opens the pod's taps by name while still root ({@code nsenter --net=<netns>}). */
+        record Pod(Path netns) implements Network {
+        }
+
+        /**
+         * A new one that holds nothing but a loopback device that stays down ({@code unshare --net}): QEMU is given
+         * the pod's taps as descriptors ({@link TapHandOver}), so it can reach no network but the guest's NICs,
+         * neither the host's nor the pod's namespace with the pod's neighbours on the CNI bridge.
+         */
+        record Own() implements Network {
+        }
+    }
 
 
     /** The guest kernel parameter that makes the agent listen on AF_VSOCK (and its port). */
@@ -65,8 +85,8 @@ record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
     /**
      * How QEMU starts: a cold boot; a VM template (guest RAM in {@code memoryFile}, and no pod device: the caller
      * passes a spec without share or NIC); or a clone of a template (its RAM a copy of the template's memory file in a memfd,
-     * waiting for the template's state, with the share's and NICs' host backends open and their devices left to be
-     * hot-plugged after the restore). A template and its clones get the same devices in the same order: a
+     * waiting for the template's state, with the share's host backend open, in a network namespace of its own with a
+     * second QMP monitor for its NICs' taps, and the devices left to be hot-plugged after the restore). A template and its clones get the same devices in the same order: a
      * migration stream restores only into the machine it was saved from.
      */
     sealed interface Launch {
@@ -115,6 +135,10 @@ record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
                 kernelParams(driverParams, machine, spec.kernelParams())));
         fragments.add(new QemuFragment.Console(paths.consoleSocket()));
         fragments.add(new QemuFragment.Qmp(paths.qmpSocket()));
+        boolean clone = launch instanceof Launch.Clone;
+        if (clone && !spec.nics().isEmpty()) {
+            fragments.add(new QemuFragment.Qmp(paths.tapQmpSocket()));
+        }
         fragments.add(new QemuFragment.FreePageReporting(machine));
         if (image != null) {
             fragments.add(new QemuFragment.AgentImage(machine, image.file(), image.bytes()));
@@ -130,14 +154,14 @@ record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
             fragments.add(new QemuFragment.DebugConsole(machine, paths.debugConsoleSocket(),
                     QemuHypervisor.DEBUG_CONSOLE_PORT_NAME));
         }
-        boolean clone = launch instanceof Launch.Clone;
         if (spec.sharedFs() != null) {
             fragments.add(clone ? new QemuFragment.VirtiofsBackend(paths.virtiofsdSocket())
                     : new QemuFragment.Virtiofs(machine, paths.virtiofsdSocket(), spec.sharedFs().tag()));
         }
-        for (VmSpec.Nic nic : spec.nics()) {
-            fragments.add(clone ? new QemuFragment.NicBackend(nic.id(), nic.tap())
-                    : new QemuFragment.Nic(machine, nic.id(), nic.tap(), nic.mac().toLowerCase(Locale.ROOT)));
+        if (!clone) {
+            for (VmSpec.Nic nic : spec.nics()) {
+                fragments.add(new QemuFragment.Nic(machine, nic.id(), nic.tap(), nic.mac().toLowerCase(Locale.ROOT)));
+            }
         }
         if (machine == MachineType.Q35) {
             fragments.add(new QemuFragment.PcieRootPorts(PCIE_ROOT_PORTS));
@@ -145,7 +169,15 @@ record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
         if (clone) {
             fragments.add(new QemuFragment.Incoming());
         }
-        return new QemuCommandLine(spec.vmmBinary(), spec.netns(), fragments);
+        Network network;
+        if (clone) {
+            network = new Network.Own();
+        } else if (spec.netns() != null) {
+            network = new Network.Pod(spec.netns());
+        } else {
+            network = new Network.Inherited();
+        }
+        return new QemuCommandLine(spec.vmmBinary(), network, fragments);
     }
 
     /**
@@ -183,7 +215,11 @@ record QemuCommandLine(Path binary, Path netns, List<QemuFragment> fragments) {
     }
 
     private List<String> prefix() {
-        return netns == null ? List.of() : List.of(NSENTER, "--net=" + netns);
+        return switch (network) {
+            case Network.Inherited inherited -> List.of();
+            case Network.Pod pod -> List.of(NSENTER, "--net=" + pod.netns());
+            case Network.Own own -> List.of(UNSHARE, "--net");
+        };
     }
 
     private static String quote(String arg) {

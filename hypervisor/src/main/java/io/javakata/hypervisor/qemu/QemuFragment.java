@@ -166,14 +166,6 @@ sealed interface QemuFragment {
         }
     }
 
-    /** The host side of a clone's NIC, its tap opened while QEMU is still root; the device is hot-plugged. */
-    record NicBackend(String id, String tap) implements QemuFragment {
-        @Override
-        public List<String> args() {
-            return List.of("-netdev", "tap,id=" + id + ",ifname=" + tap + ",script=no,downscript=no");
-        }
-    }
-
     record Smp(int vcpus) implements QemuFragment {
         @Override
         public List<String> args() {

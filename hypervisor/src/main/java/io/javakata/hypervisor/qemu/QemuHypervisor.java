@@ -64,6 +64,8 @@ public final class QemuHypervisor implements Hypervisor {
     private static final Duration VIRTIOFSD_SELF_EXIT = Duration.ofSeconds(1);
     private static final Duration QMP_COMMAND_TIMEOUT = Duration.ofSeconds(5);
     private static final Duration MIGRATION_POLL = Duration.ofMillis(10);
+    /** The shim's own network namespace, where a spec without one has its taps. */
+    private static final Path HOST_NETNS = Path.of("/proc/self/ns/net");
     /** coreutils cp, for a sparse copy of a template's memory file. */
     private static final String CP = "/bin/cp";
 
@@ -334,6 +336,7 @@ public final class QemuHypervisor implements Hypervisor {
         try {
             qmp = QmpConnector.connect(paths.qmpSocket(), process, spec.bootTimeout());
             if (template != null) {
+                handOverTaps();
                 restore();
             }
             // QEMU starts paused (-S): the guest runs only now, after QEMU dropped root and with its console read.
@@ -546,8 +549,9 @@ public final class QemuHypervisor implements Hypervisor {
 
     /**
      * Restores a clone, paused: x-ignore-shared (its RAM is the copied file, absent from the stream), the stream
-     * from fd 0 (the template's state, opened by the spawner), then the pod's share and NICs hot-plugged onto the
-     * root ports while the guest is still stopped, so they are there when it resumes.
+     * from fd 0 (the template's state, opened by the spawner), then the pod's share and NICs (on the tap backends
+     * {@link #handOverTaps} made) hot-plugged onto the root ports while the guest is still stopped, so they are there
+     * when it resumes.
      */
     private void restore() throws IOException {
         long started = System.nanoTime();
@@ -567,6 +571,21 @@ public final class QemuHypervisor implements Hypervisor {
         }
         LOG.log(System.Logger.Level.INFO, "VM {0}: restored from template {1} in {2} ms, {3} device(s) hot-plugged",
                 spec.id(), template.dir().getFileName(), (System.nanoTime() - started) / 1_000_000, port - 1);
+    }
+
+    /**
+     * A clone's QEMU runs in a network namespace of its own: it gets the pod's taps as descriptors on its second
+     * monitor ({@link TapHandOver}), opened in the pod's namespace (the host's when the spec names none).
+     */
+    private void handOverTaps() throws IOException {
+        if (spec.nics().isEmpty()) {
+            return;
+        }
+        long started = System.nanoTime();
+        Path netns = spec.netns() != null ? spec.netns() : HOST_NETNS;
+        TapHandOver.handOver(paths.tapQmpSocket(), netns, spec.nics(), QMP_COMMAND_TIMEOUT);
+        LOG.log(System.Logger.Level.DEBUG, "VM {0}: {1} tap(s) handed to QEMU in {2} ms", spec.id(), spec.nics().size(),
+                (System.nanoTime() - started) / 1_000_000);
     }
 
     /** Polls query-migrate until the migration completed; fails on "failed"/"cancelled" or after {@code timeout}. */

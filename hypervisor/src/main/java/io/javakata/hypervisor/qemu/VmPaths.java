@@ -22,6 +22,14 @@ public record VmPaths(Path stateDir) {
         return stateDir.resolve("qmp.sock");
     }
 
+    /**
+     * A clone's second QMP monitor, where the driver hands QEMU the pod's tap descriptors ({@link TapHandOver}): a
+     * descriptor named by {@code getfd} belongs to the monitor that received it.
+     */
+    public Path tapQmpSocket() {
+        return stateDir.resolve("qmp-taps.sock");
+    }
+
     public Path agentSocket() {
         return stateDir.resolve("agent.sock");
     }
@@ -86,7 +94,7 @@ public record VmPaths(Path stateDir) {
 
     /** Every socket the driver may create, for cleanup. */
     List<Path> sockets() {
-        return List.of(qmpSocket(), agentSocket(), virtiofsdSocket(), consoleSocket(), debugConsoleSocket(),
+        return List.of(qmpSocket(), tapQmpSocket(), agentSocket(), virtiofsdSocket(), consoleSocket(), debugConsoleSocket(),
                 vsockBackendSocket(), hybridVsockSocket(), saveSocket());
     }
 

@@ -197,8 +197,12 @@ class QemuCommandLineTest {
                 TSC, new QemuCommandLine.Launch.Template(Path.of("/proc/4242/fd/18")))); // its RAM: a memfd of the shim
     }
 
+    /**
+     * A clone runs in a network namespace of its own (unshare), with no tap opened by name: it gets the pod's taps as
+     * descriptors on its second monitor; its share's backend is open and it waits for its state.
+     */
     @Test
-    void aCloneOpensItsPodBackendsAndWaitsForItsState() throws IOException {
+    void aCloneRunsInANamespaceOfItsOwnAndWaitsForItsTapsAndState() throws IOException {
         VmSpec spec = spec("q35", 1, 512, "", SHARED, VmSpec.AgentChannel.SERIAL)
                 .withNetwork(Path.of("/var/run/netns/cni-1234"), List.of(new VmSpec.Nic("net0", "tap0_jk", "02:42:AC:11:00:02")))
                 .withHostLimits("javakata-qemu", 1 << 20);
@@ -206,6 +210,16 @@ class QemuCommandLineTest {
                 // its RAM: a memfd of the shim; its kernel: the template's boot header
                 new QemuCommandLine.Launch.Clone(Path.of("/proc/4242/fd/17"),
                         Path.of("/run/javakata/templates/0123abcd/kernel-header"))));
+    }
+
+    /** A clone with no NIC has no second monitor. */
+    @Test
+    void aCloneWithoutNicHasOneMonitor() {
+        VmSpec spec = spec("q35", 1, 512, "", SHARED, VmSpec.AgentChannel.SERIAL);
+        List<String> argv = QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty(), TSC,
+                new QemuCommandLine.Launch.Clone(Path.of("/p/memory"), spec.kernel())).argv();
+        assertEquals(List.of("/usr/bin/unshare", "--net", "/usr/bin/qemu-system-x86_64"), argv.subList(0, 3));
+        assertEquals(1, argv.stream().filter("-qmp"::equals).count(), argv.toString());
     }
 
     /** A migration stream restores only into the same devices: a clone adds backends and -incoming, nothing else. */
