@@ -27,7 +27,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The first pod builds the template of its shape, then it and the two pods after it start by restoring it: each QEMU
  * waits for its state ({@code -incoming defer}) with its RAM in a copy of the template's memory file in its own
  * sandbox directory, and exactly one template exists. Each pod's container reads a host volume through its
- * hot-plugged virtio-fs device, serves that file over HTTP to the host on its hot-plugged NIC, and differs from its siblings in
+ * hot-plugged virtio-fs device, serves that file over HTTP to the host on its hot-plugged NIC (QEMU, in a network
+ * namespace of its own with only a loopback device, serves it through the tap descriptor the shim handed it), and
+ * differs from its siblings in
  * what a clone must not share: its first read of /dev/urandom, its boot id, its hostname; its clock is the host's.
  * After the pods, {@code template rm} removes the templates, and the leak check finds nothing left.
  */
@@ -74,8 +76,18 @@ class TemplateIT {
             // The first pod boots the template VM, then restores it like the others: two boots' worth of time.
             Duration deadline = i == 1 ? Duration.ofSeconds(360) : Duration.ofSeconds(180);
             try (Pod pod = CRI.runPod(CRI.podConfig(name, UnaryOperator.identity()), HANDLER, deadline)) {
-                String qemu = qemuCommandLine(pod);
+                long qemuPid = qemuOf(pod);
+                String qemu = PrivateContainerd.cmdline(qemuPid);
                 assertTrue(qemu.contains("-incoming defer"), "pod " + name + " restored a template: " + qemu);
+                // A clone's QEMU runs in a network namespace of its own, with nothing in it but a loopback device
+                // that stays down: it serves the pod's NIC through the tap descriptor the shim handed it.
+                Path qemuNetns = Path.of("/proc/" + qemuPid + "/ns/net");
+                assertTrue(!Files.readSymbolicLink(qemuNetns).equals(Files.readSymbolicLink(Path.of("/proc/self/ns/net"))),
+                        "a clone's QEMU runs in the host's network namespace");
+                String qemuLinks = Ctr.execute(List.of("nsenter", "--net=" + qemuNetns, "ip", "-o", "link", "show"),
+                        null, Duration.ofSeconds(30)).assertOk().stdout();
+                assertEquals(1, qemuLinks.strip().lines().count(), "QEMU's network namespace: " + qemuLinks);
+                assertTrue(qemuLinks.contains(": lo: <LOOPBACK>"), "QEMU's network namespace: " + qemuLinks);
                 assertTrue(qemu.matches("(?s).*memory-backend-file,id=mem,size=\\d+M,mem-path=/proc/\\d+/fd/\\d+,share=on.*"),
                         "its RAM is its own copy of the template's, in a memfd of its shim: " + qemu);
                 assertEquals("memfd:javakata-ram-" + pod.id().substring(0, 12), qemuRam(qemu),
@@ -125,12 +137,12 @@ class TemplateIT {
         }
     }
 
-    private static String qemuCommandLine(Pod pod) throws IOException {
+    private static long qemuOf(Pod pod) throws IOException {
         String sandbox = CRI.containerd().sandboxDir(pod.id()) + "/";
         List<Long> qemu = CRI.containerd().processes("qemu-system-x86_64").stream()
                 .filter(pid -> PrivateContainerd.cmdline(pid).contains(sandbox)).toList();
         assertEquals(1, qemu.size(), "one QEMU for the pod: " + qemu);
-        return PrivateContainerd.cmdline(qemu.getFirst());
+        return qemu.getFirst();
     }
 
     /** What the clone's mem-path leads to, read while the shim holds it open: a memfd's name, or a file. */
