@@ -36,9 +36,10 @@ record QemuCommandLine(Path binary, Network network, List<QemuFragment> fragment
         }
 
         /**
-         * A new one that holds nothing but a loopback device that stays down ({@code unshare --net}): QEMU is given
-         * the pod's taps as descriptors ({@link TapHandOver}), so it can reach no network but the guest's NICs,
-         * neither the host's nor the pod's namespace with the pod's neighbours on the CNI bridge.
+         * A new one that holds nothing but a loopback device that stays down ({@code unshare --net}), for a clone and
+         * a template VM: a clone is given the pod's taps as descriptors ({@link TapHandOver}), so it can reach no
+         * network but the guest's NICs, neither the host's nor the pod's namespace with the pod's neighbours on the
+         * CNI bridge; a template VM has no NIC, and keeps root while it boots.
          */
         record Own() implements Network {
         }
@@ -170,7 +171,7 @@ record QemuCommandLine(Path binary, Network network, List<QemuFragment> fragment
             fragments.add(new QemuFragment.Incoming());
         }
         Network network;
-        if (clone) {
+        if (!(launch instanceof Launch.Cold)) {
             network = new Network.Own();
         } else if (spec.netns() != null) {
             network = new Network.Pod(spec.netns());
