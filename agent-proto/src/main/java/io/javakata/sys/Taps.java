@@ -66,7 +66,7 @@ public final class Taps {
             ifr.fill((byte) 0);
             MemorySegment.copy(bytes, 0, ifr, JAVA_BYTE, 0, bytes.length);
             ifr.set(JAVA_SHORT, IFNAMSIZ, (short) (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR));
-            ioctl(fd, TUNSETIFF, ifr, "ioctl(TUNSETIFF, " + name + ")");
+            UnixCalls.ioctl(arena, fd, TUNSETIFF, ifr, "ioctl(TUNSETIFF, " + name + ")");
             if ((flags(fd) & IFF_PERSIST) == 0) {
                 throw new IOException("tap " + name + ": no such persistent tap in this network namespace");
             }
@@ -82,20 +82,8 @@ public final class Taps {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment ifr = arena.allocate(IFREQ_BYTES);
             ifr.fill((byte) 0);
-            ioctl(fd, TUNGETIFF, ifr, "ioctl(TUNGETIFF, fd " + fd + ")");
+            UnixCalls.ioctl(arena, fd, TUNGETIFF, ifr, "ioctl(TUNGETIFF, fd " + fd + ")");
             return Short.toUnsignedInt(ifr.get(JAVA_SHORT, IFNAMSIZ));
-        }
-    }
-
-    private static void ioctl(int fd, long request, MemorySegment arg, String what) throws ErrnoException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = LibC.callState(arena);
-            int result = (int) UnixCalls.IOCTL.invokeExact(state, fd, request, arg);
-            LibC.check(what, result, state);
-        } catch (ErrnoException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw LibC.propagate(t);
         }
     }
 }

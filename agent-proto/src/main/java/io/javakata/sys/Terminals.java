@@ -46,7 +46,7 @@ public final class Terminals {
             ws.fill((byte) 0);
             ws.set(JAVA_SHORT, UnixLayouts.offset(UnixLayouts.WINSIZE, "ws_row"), (short) rows);
             ws.set(JAVA_SHORT, UnixLayouts.offset(UnixLayouts.WINSIZE, "ws_col"), (short) cols);
-            ioctl(arena, fd, TIOCSWINSZ, ws, "ioctl(fd " + fd + ", TIOCSWINSZ " + rows + "x" + cols + ")");
+            UnixCalls.ioctl(arena, fd, TIOCSWINSZ, ws, "ioctl(fd " + fd + ", TIOCSWINSZ " + rows + "x" + cols + ")");
         }
     }
 
@@ -54,7 +54,7 @@ public final class Terminals {
     public static WindowSize windowSize(int fd) throws ErrnoException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment ws = arena.allocate(UnixLayouts.WINSIZE);
-            ioctl(arena, fd, TIOCGWINSZ, ws, "ioctl(fd " + fd + ", TIOCGWINSZ)");
+            UnixCalls.ioctl(arena, fd, TIOCGWINSZ, ws, "ioctl(fd " + fd + ", TIOCGWINSZ)");
             return new WindowSize(Short.toUnsignedInt(ws.get(JAVA_SHORT, UnixLayouts.offset(UnixLayouts.WINSIZE,
                     "ws_row"))), Short.toUnsignedInt(ws.get(JAVA_SHORT, UnixLayouts.offset(UnixLayouts.WINSIZE,
                     "ws_col"))));
@@ -66,8 +66,8 @@ public final class Terminals {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment value = arena.allocate(JAVA_INT);
             value.set(JAVA_INT, 0, 0);
-            ioctl(arena, masterFd, TIOCSPTLCK, value, "ioctl(fd " + masterFd + ", TIOCSPTLCK)");
-            ioctl(arena, masterFd, TIOCGPTN, value, "ioctl(fd " + masterFd + ", TIOCGPTN)");
+            UnixCalls.ioctl(arena, masterFd, TIOCSPTLCK, value, "ioctl(fd " + masterFd + ", TIOCSPTLCK)");
+            UnixCalls.ioctl(arena, masterFd, TIOCGPTN, value, "ioctl(fd " + masterFd + ", TIOCGPTN)");
             return value.get(JAVA_INT, 0);
         }
     }
@@ -138,18 +138,5 @@ public final class Terminals {
 
     private static void writeFd(int fd, byte[] b, int off, int len) throws IOException {
         Fds.writeAll(fd, b, off, len);
-    }
-
-    private static void ioctl(Arena arena, int fd, long request, MemorySegment arg, String what)
-            throws ErrnoException {
-        try {
-            MemorySegment state = LibC.callState(arena);
-            int result = (int) UnixCalls.IOCTL.invokeExact(state, fd, request, arg);
-            LibC.check(what, result, state);
-        } catch (ErrnoException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw LibC.propagate(t);
-        }
     }
 }

@@ -1,5 +1,6 @@
 package io.javakata.sys;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemoryLayout;
@@ -11,7 +12,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * The C library calls of {@link FdPassing} and {@link Terminals}, linked at class initialisation in the
+ * The C library calls of {@link FdPassing}, {@link Terminals} and {@link Taps}, linked at class initialisation in the
  * same jextract style as {@link LibC} (errno captured per call, checked by {@link LibC#check}).
  */
 @SuppressWarnings("restricted")
@@ -30,6 +31,19 @@ final class UnixCalls {
     static final MethodHandle IOCTL = link("ioctl", 2, JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS);
 
     private UnixCalls() {
+    }
+
+    /** {@code ioctl(fd, request, arg)} with a pointer argument; {@code what} names the call in the error. */
+    static void ioctl(Arena arena, int fd, long request, MemorySegment arg, String what) throws ErrnoException {
+        try {
+            MemorySegment state = LibC.callState(arena);
+            int result = (int) IOCTL.invokeExact(state, fd, request, arg);
+            LibC.check(what, result, state);
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw LibC.propagate(t);
+        }
     }
 
     private static MethodHandle link(String name, int firstVariadic, MemoryLayout result, MemoryLayout... args) {

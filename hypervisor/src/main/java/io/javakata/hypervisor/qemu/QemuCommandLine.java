@@ -27,7 +27,7 @@ record QemuCommandLine(Path binary, Network network, List<QemuFragment> fragment
 
     /** Where QEMU's network namespace comes from. */
     sealed interface Network {
-        /** The caller's (the host's): a VM with no NIC and no namespace of its own. */
+        /** The caller's (the host's): a cold-booted VM whose spec names no network namespace. */
         record Inherited() implements Network {
         }
 
@@ -85,10 +85,11 @@ record QemuCommandLine(Path binary, Network network, List<QemuFragment> fragment
 
     /**
      * How QEMU starts: a cold boot; a VM template (guest RAM in {@code memoryFile}, and no pod device: the caller
-     * passes a spec without share or NIC); or a clone of a template (its RAM a copy of the template's memory file in a memfd,
-     * waiting for the template's state, with the share's host backend open, in a network namespace of its own with a
-     * second QMP monitor for its NICs' taps, and the devices left to be hot-plugged after the restore). A template and its clones get the same devices in the same order: a
-     * migration stream restores only into the machine it was saved from.
+     * passes a spec without share or NIC); or a clone of a template (its RAM a copy of the template's memory file in
+     * a memfd, waiting for the template's state, with the share's host backend open, a second QMP monitor for its
+     * NICs' taps, and the devices left to be hot-plugged after the restore). A template and its clones run in network
+     * namespaces of their own ({@link Network.Own}) and get the same devices in the same order: a migration stream
+     * restores only into the machine it was saved from.
      */
     sealed interface Launch {
         record Cold() implements Launch {
