@@ -5,10 +5,19 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.HashSet;
+import java.util.Set;
 
-/** mount(2), umount2(2), and a mount-point test. Thread-safe; each call is one blocking system call. */
+/**
+ * mount(2), umount2(2), a mount-point test, and deleting a tree that stops at mount points. Thread-safe; each call
+ * but {@link #deleteTree} is one blocking system call.
+ */
 public final class Mounts {
 
     public static final long MS_RDONLY = 1;
@@ -75,6 +84,50 @@ public final class Mounts {
             }
         }
         return false;
+    }
+
+    /**
+     * Deletes {@code dir} and everything under it, never through a symbolic link (a link is removed, not followed)
+     * and never into a mount point: a mount left inside (a container's root filesystem, a volume's bind) fails the
+     * call with an IOException naming it, before anything under it is touched, so that a forgotten mount can never
+     * turn into deleting what it shows. Files and directories beside it may already be gone then. A missing
+     * {@code dir} is nothing to do. The mount points are read from {@code /proc/self/mountinfo} once.
+     */
+    public static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        Set<String> mountPoints = new HashSet<>();
+        for (String line : Files.readAllLines(MOUNTINFO, StandardCharsets.UTF_8)) {
+            String[] fields = line.split(" ");
+            if (fields.length > 4) {
+                mountPoints.add(unescape(fields[4]));
+            }
+        }
+        Files.walkFileTree(dir, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult preVisitDirectory(Path d, BasicFileAttributes attrs) throws IOException {
+                if (mountPoints.contains(d.toRealPath().toString())) {
+                    throw new IOException("refusing to delete " + dir + ": " + d + " is still a mount point");
+                }
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                Files.deleteIfExists(file);
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
+                if (e != null) {
+                    throw e;
+                }
+                Files.deleteIfExists(d);
+                return FileVisitResult.CONTINUE;
+            }
+        });
     }
 
     /** Decodes mountinfo's {@code \ooo} escapes (proc(5): "\040" is a space). */

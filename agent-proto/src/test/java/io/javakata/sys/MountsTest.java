@@ -34,6 +34,36 @@ class MountsTest {
     }
 
     @Test
+    void deleteTreeRemovesEverythingButFollowsNoLink() throws Exception {
+        Path outside = Files.createDirectory(dir.resolve("outside"));
+        Files.writeString(outside.resolve("keep"), "x");
+        Path tree = Files.createDirectories(dir.resolve("tree/a/b"));
+        Files.writeString(tree.resolve("f"), "x");
+        Files.createSymbolicLink(dir.resolve("tree/a/link-to-outside"), outside);
+        Files.createSymbolicLink(dir.resolve("tree/dangling"), dir.resolve("nowhere"));
+        Mounts.deleteTree(dir.resolve("tree"));
+        assertFalse(Files.exists(dir.resolve("tree")));
+        assertTrue(Files.exists(outside.resolve("keep")), "what a link pointed to is untouched");
+        Mounts.deleteTree(dir.resolve("tree")); // gone already: nothing to do
+    }
+
+    @Test
+    void deleteTreeStopsAtAMountAndLeavesItsContents() throws Exception {
+        Path mountPoint = Files.createDirectories(dir.resolve("tree/with space/rootfs"));
+        Mounts.mount("tmpfs", mountPoint.toString(), "tmpfs", Mounts.MS_NOSUID | Mounts.MS_NODEV, "size=1m");
+        try {
+            Files.writeString(mountPoint.resolve("image-file"), "x");
+            java.io.IOException e = assertThrows(java.io.IOException.class, () -> Mounts.deleteTree(dir.resolve("tree")));
+            assertTrue(e.getMessage().contains(mountPoint + " is still a mount point"), e.getMessage());
+            assertTrue(Files.exists(mountPoint.resolve("image-file")), "nothing under the mount is deleted");
+        } finally {
+            Mounts.unmount(mountPoint.toString(), 0);
+        }
+        Mounts.deleteTree(dir.resolve("tree"));
+        assertFalse(Files.exists(dir.resolve("tree")));
+    }
+
+    @Test
     void rootIsAMountPointAndAMissingPathIsNot() throws Exception {
         assertTrue(Mounts.isMountPoint(Path.of("/")));
         assertFalse(Mounts.isMountPoint(dir.resolve("missing")));

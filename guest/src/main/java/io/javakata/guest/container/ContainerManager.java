@@ -1,18 +1,17 @@
 package io.javakata.guest.container;
 
+import io.javakata.sys.Mounts;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Collection;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
 import io.javakata.guest.cgroup.Cgroup;
 import io.javakata.guest.reaper.ExitStatus;
@@ -394,13 +393,8 @@ public final class ContainerManager {
     }
 
     private static void deleteTree(Path dir) {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
+        try {
+            Mounts.deleteTree(dir);
         } catch (IOException e) {
             LOG.log(Level.WARNING, "msg=\"remove {0}: {1}\"", dir, e.getMessage());
         }

@@ -1,12 +1,11 @@
 package io.javakata.guest.rpc;
 
+import io.javakata.sys.Mounts;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
-import java.util.stream.Stream;
 
 import com.google.protobuf.ByteString;
 
@@ -98,10 +97,8 @@ final class TemplateWarmUp {
     }
 
     private void removeRoot() {
-        try (Stream<Path> paths = Files.walk(root)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
+        try {
+            Mounts.deleteTree(root);
         } catch (IOException e) {
             LOG.log(Level.WARNING, "msg=\"remove {0}\" error=\"{1}\"", root, e.getMessage());
         }

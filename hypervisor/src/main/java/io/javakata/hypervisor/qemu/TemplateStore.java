@@ -18,7 +18,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.stream.Stream;
 
 /**
  * The VM templates under {@code <state_dir>/templates/}, one directory per {@link TemplateShape#key()}:
@@ -290,14 +289,7 @@ public final class TemplateStore {
     }
 
     static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
+        io.javakata.sys.Mounts.deleteTree(dir);
     }
 
     /** The templates directory, root's alone (0700). */

@@ -21,7 +21,6 @@ import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -342,13 +341,8 @@ final class WarmShim {
     }
 
     private static void removeTree(Path dir) {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> files = Files.walk(dir)) {
-            for (Path f : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(f);
-            }
+        try {
+            io.javakata.sys.Mounts.deleteTree(dir);
         } catch (IOException e) {
             LOG.log(Level.WARNING, "warm shim: remove " + dir + ": " + e.getMessage());
         }

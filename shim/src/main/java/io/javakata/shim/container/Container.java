@@ -1,5 +1,6 @@
 package io.javakata.shim.container;
 
+import io.javakata.sys.Mounts;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.containerd.cgroups.v2.Metrics;
 import io.javakata.shim.agent.Agent;
@@ -62,7 +63,7 @@ public final class Container extends TaskProcess {
             sandbox.ensureRunning();
             Path containerDir = paths.containerDir(id);
             makeContainerDir(paths, id);
-            undo.push("remove " + containerDir, () -> Mounter.deleteTree(containerDir));
+            undo.push("remove " + containerDir, () -> Mounts.deleteTree(containerDir));
             Mounter.mountRootfs(rootfs, paths.rootfs(id));
             undo.push("unmount " + paths.rootfs(id), () -> Mounter.unmount(paths.rootfs(id)));
 
@@ -225,7 +226,7 @@ public final class Container extends TaskProcess {
         sandbox.containerRemoved(id);
         try {
             Mounter.unmountUnder(sandbox.paths().containerDir(id));
-            Mounter.deleteTree(sandbox.paths().containerDir(id));
+            Mounts.deleteTree(sandbox.paths().containerDir(id));
         } catch (IOException e) {
             throw Errors.unknown(e, "delete container %s", id);
         }

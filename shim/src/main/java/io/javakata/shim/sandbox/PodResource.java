@@ -1,5 +1,6 @@
 package io.javakata.shim.sandbox;
 
+import io.javakata.sys.Mounts;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import io.javakata.shim.network.CommandRunner;
@@ -55,7 +56,7 @@ public sealed interface PodResource {
         @Override
         public void cleanUp(SandboxPaths paths) throws IOException {
             Sandbox.unmountShared(paths);
-            Mounter.deleteTree(paths.dir());
+            Mounts.deleteTree(paths.dir());
         }
 
         @Override

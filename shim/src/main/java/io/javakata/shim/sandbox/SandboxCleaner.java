@@ -1,5 +1,6 @@
 package io.javakata.shim.sandbox;
 
+import io.javakata.sys.Mounts;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.Timestamp;
@@ -44,7 +45,7 @@ public final class SandboxCleaner {
         SandboxState state = readState(paths);
         try {
             Mounter.unmountUnder(paths.containerDir(taskId));
-            Mounter.deleteTree(paths.containerDir(taskId));
+            Mounts.deleteTree(paths.containerDir(taskId));
         } catch (IOException e) {
             LOG.log(System.Logger.Level.WARNING, "delete " + taskId + ": " + e.getMessage());
         }

@@ -1,5 +1,6 @@
 package io.javakata.shim.volume;
 
+import io.javakata.sys.Mounts;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
@@ -154,7 +155,7 @@ public final class SharedMounts implements AutoCloseable {
             return;
         }
         Mounter.unmountUnder(mountsDir);
-        Mounter.deleteTree(mountsDir);
+        Mounts.deleteTree(mountsDir);
     }
 
     /**

@@ -41,7 +41,7 @@ class MounterTest {
         Mounter.unmount(target);
         for (Path p : List.of(tmp.resolve("upper"), tmp.resolve("work"))) {
             if (Files.exists(p)) {
-                Mounter.deleteTree(p);
+                Mounts.deleteTree(p);
             }
         }
     }
@@ -78,7 +78,7 @@ class MounterTest {
     @Test
     void deleteTreeRefusesToEnterAMount() throws IOException {
         Mounter.mountRootfs(List.of(new RootfsMount("bind", image.toString(), List.of("rbind"))), target);
-        IOException e = assertThrows(IOException.class, () -> Mounter.deleteTree(tmp));
+        IOException e = assertThrows(IOException.class, () -> Mounts.deleteTree(tmp));
         assertTrue(e.getMessage().contains("still a mount point"), e.getMessage());
         assertTrue(Files.exists(image.resolve("file")), "the image is untouched");
     }

@@ -178,7 +178,7 @@ class TaskServiceFuzzTest {
     static void report() throws IOException {
         STATS.report();
         ShimLogging.configure(LOGGING);
-        Mounter.deleteTree(ROOT);
+        Mounts.deleteTree(ROOT);
     }
 
     private static void call(Pod pod, FuzzedDataProvider data, Set<String> created) throws Exception {
@@ -515,7 +515,7 @@ class TaskServiceFuzzTest {
         }
 
         void delete() throws IOException {
-            Mounter.deleteTree(base);
+            Mounts.deleteTree(base);
         }
     }
 
