@@ -55,17 +55,30 @@ public final class Fds {
         }
     }
 
+    /** The most one write(2) of {@link #writeAll} copies into native memory at a time. */
+    static final int WRITE_CHUNK = 64 * 1024;
+
     /** write(2) until all of {@code len} bytes of {@code b} from {@code off} are written, retrying on EINTR. */
     public static void writeAll(int fd, byte[] b, int off, int len) throws ErrnoException {
+        writeAll(fd, b, off, len, "fd " + fd);
+    }
+
+    /**
+     * As {@link #writeAll(int, byte[], int, int)}, through a native buffer of at most {@link #WRITE_CHUNK} bytes;
+     * {@code what} names the descriptor in the error ("write(&lt;what&gt;): …").
+     */
+    static void writeAll(int fd, byte[] b, int off, int len, String what) throws ErrnoException {
+        java.util.Objects.checkFromIndexSize(off, len, b.length);
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buffer = arena.allocate(Math.max(1, len));
-            MemorySegment.copy(b, off, buffer, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, len);
+            MemorySegment buffer = arena.allocate(Math.max(1, Math.min(len, WRITE_CHUNK)));
             MemorySegment state = LibC.callState(arena);
-            long written = 0;
-            while (written < len) {
-                long n = (long) LibC.WRITE.invokeExact(state, fd, buffer.asSlice(written), len - written);
+            int done = 0;
+            while (done < len) {
+                int chunk = (int) Math.min(len - done, buffer.byteSize());
+                MemorySegment.copy(b, off + done, buffer, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, chunk);
+                long n = (long) LibC.WRITE.invokeExact(state, fd, buffer, (long) chunk);
                 try {
-                    written += LibC.check("write(fd " + fd + ")", n, state);
+                    done += (int) LibC.check("write(" + what + ")", n, state);
                 } catch (ErrnoException e) {
                     if (e.errno() != LibC.EINTR) {
                         throw e;

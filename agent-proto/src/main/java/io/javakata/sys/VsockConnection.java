@@ -111,29 +111,11 @@ final class VsockConnection implements Connection {
     private void writeAll(byte[] b, int off, int len) throws IOException {
         Objects.checkFromIndexSize(off, len, b.length);
         fdLock.readLock().lock();
-        try (Arena arena = Arena.ofConfined()) {
+        try {
             if (closed) {
                 throw new IOException(description + " is closed");
             }
-            MemorySegment buffer = arena.allocate(Math.max(1, Math.min(len, CHUNK)));
-            int done = 0;
-            while (done < len) {
-                int chunk = (int) Math.min(len - done, buffer.byteSize());
-                MemorySegment.copy(MemorySegment.ofArray(b), off + done, buffer, 0, chunk);
-                MemorySegment state = LibC.callState(arena);
-                long n = (long) LibC.WRITE.invokeExact(state, fd, buffer, (long) chunk);
-                try {
-                    done += (int) LibC.check("write(" + description + ")", n, state);
-                } catch (ErrnoException e) {
-                    if (e.errno() != LibC.EINTR) {
-                        throw e;
-                    }
-                }
-            }
-        } catch (IOException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw LibC.propagate(t);
+            Fds.writeAll(fd, b, off, len, description);
         } finally {
             fdLock.readLock().unlock();
         }

@@ -38,6 +38,30 @@ class FifosFdsSignalsTest {
         }
     }
 
+    /** More than one native chunk, into a pipe that holds less: partial writes go on where they stopped. */
+    @Test
+    void writeAllWritesEveryByteInOrderAcrossChunksAndPartialWrites() throws Exception {
+        Path fifo = dir.resolve("big");
+        Fifos.mkfifo(fifo, 0600);
+        byte[] data = new byte[3 * Fds.WRITE_CHUNK + 12345];
+        new java.util.Random(7).nextBytes(data);
+        var read = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try (FileInputStream in = new FileInputStream(fifo.toFile())) {
+                return in.readAllBytes();
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        int fd = Fds.open(fifo, Fds.O_WRONLY | Fds.O_CLOEXEC, 0);
+        try {
+            Fds.writeAll(fd, data, 5, data.length - 5);
+        } finally {
+            Fds.close(fd);
+        }
+        assertTrue(java.util.Arrays.equals(java.util.Arrays.copyOfRange(data, 5, data.length),
+                read.get(10, java.util.concurrent.TimeUnit.SECONDS)), "the reader got every byte, in order");
+    }
+
     @Test
     void mkfifoOnExistingPathIsEexist() throws Exception {
         Path fifo = dir.resolve("twice");
