@@ -114,7 +114,7 @@ class ConfinementIT {
     void qemuOfARestoredPodHasANetworkNamespaceOfItsOwn() throws Exception {
         long qemu = onlyProcess("qemu-system-x86_64");
         Path qemuNetns = Path.of("/proc/" + qemu + "/ns/net");
-        Path podNetns = podNetns();
+        Path podNetns = CRI.containerd().podNetns(pod.status().getNetwork().getIp());
         String ownLinks = run("nsenter", "--net=" + qemuNetns, "ip", "-o", "link", "show");
         assertNotEquals(Files.readSymbolicLink(Path.of("/proc/self/ns/net")), Files.readSymbolicLink(qemuNetns),
                 "QEMU runs in the host's network namespace");
@@ -133,26 +133,8 @@ class ConfinementIT {
                 "QEMU serves the pod's tap");
     }
 
-    /** The pod's network namespace on the host: the one of containerd's that holds its tap. */
-    private static Path podNetns() throws Exception {
-        Path dir = CRI.containerd().dir().resolve("state/io.containerd.grpc.v1.cri/netns");
-        List<Path> found = new ArrayList<>();
-        try (DirectoryStream<Path> namespaces = Files.newDirectoryStream(dir)) {
-            for (Path ns : namespaces) {
-                if (run("nsenter", "--net=" + ns, "ip", "-o", "link", "show").contains(" tap0_jk:")) {
-                    found.add(ns);
-                }
-            }
-        }
-        assertEquals(1, found.size(), "network namespaces with the pod's tap: " + found);
-        return found.getFirst();
-    }
-
-    private static String run(String... argv) throws Exception {
-        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0, String.join(" ", argv) + ": " + out);
-        return out;
+    private static String run(String... argv) {
+        return Ctr.execute(List.of(argv), null, Duration.ofSeconds(30)).assertOk().stdout();
     }
 
     /**

@@ -15,7 +15,6 @@ import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -73,7 +72,7 @@ class HostileGuestIT {
         pod.awaitLog("attacker", l -> l.endsWith(" stdout F ready"), WAIT);
         gateway = pod.execOk(attacker, "sh", "-c", "ip route | awk '/default/ {print $3}'").strip();
         bridge = bridgeHolding(gateway);
-        netns = netnsHolding(podIp);
+        netns = CRI.containerd().podNetns(podIp);
     }
 
     @AfterAll
@@ -180,19 +179,6 @@ class HostileGuestIT {
             }
         }
         throw new IOException("no host interface holds " + address);
-    }
-
-    /** The pod netns: the one whose interface holds the pod IP. */
-    private static Path netnsHolding(String ip) throws Exception {
-        Path dir = CRI.containerd().dir().resolve("state/io.containerd.grpc.v1.cri/netns");
-        try (Stream<Path> files = Files.list(dir)) {
-            for (Path ns : files.toList()) {
-                if (run("nsenter", "--net=" + ns, "ip", "-4", "addr").contains(ip + "/")) {
-                    return ns;
-                }
-            }
-        }
-        throw new IOException("no netns holds " + ip);
     }
 
     static String run(String... argv) throws Exception {

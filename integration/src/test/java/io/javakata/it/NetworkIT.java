@@ -18,7 +18,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
-import java.util.stream.Stream;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -129,20 +128,7 @@ class NetworkIT {
     }
 
     private static Path netnsOf(Pod pod) throws IOException {
-        Path dir = CRI.containerd().dir().resolve("state/io.containerd.grpc.v1.cri/netns");
-        // the pod's netns is the one holding its IP
-        try (Stream<Path> files = Files.list(dir)) {
-            for (Path ns : files.toList()) {
-                try {
-                    if (run("nsenter", "--net=" + ns, "ip", "-4", "addr").contains(pod.status().getNetwork().getIp() + "/")) {
-                        return ns;
-                    }
-                } catch (Exception e) {
-                    throw new IOException(e);
-                }
-            }
-        }
-        throw new IOException("no netns holds " + pod.status().getNetwork().getIp());
+        return CRI.containerd().podNetns(pod.status().getNetwork().getIp());
     }
 
     @Test

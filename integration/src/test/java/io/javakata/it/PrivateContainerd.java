@@ -398,6 +398,22 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
         return mounts;
     }
 
+    /**
+     * A pod's network namespace on the host, as CRI made it: the one of this containerd's whose interfaces hold
+     * {@code podIp}. Not the namespace of the pod's QEMU: a restored pod's QEMU runs in one of its own.
+     */
+    public Path podNetns(String podIp) throws IOException {
+        try (java.util.stream.Stream<Path> files = Files.list(dir().resolve("state/io.containerd.grpc.v1.cri/netns"))) {
+            for (Path ns : files.toList()) {
+                if (Ctr.execute(List.of("nsenter", "--net=" + ns, "ip", "-4", "addr"), null, Duration.ofSeconds(30))
+                        .assertOk().stdout().contains(podIp + "/")) {
+                    return ns;
+                }
+            }
+        }
+        throw new IOException("no network namespace of " + dir() + " holds " + podIp);
+    }
+
     static String cmdline(long pid) {
         return readProc(pid, "cmdline").replace('\0', ' ').strip();
     }
