@@ -17,7 +17,8 @@
 # with $JAVAKATA_TRANSPORT set, ConfigPath DIR/javakata.toml: that configuration with [agent] transport =
 # $JAVAKATA_TRANSPORT), `javakata-debug` (the same with ConfigPath DIR/javakata-debug.toml: [agent] debug_console
 # on), `javakata-serial` (ConfigPath DIR/javakata-serial.toml: the shim's configuration with [agent] transport =
-# "serial"), `javakata-template` (ConfigPath DIR/javakata-template.toml: javakata-serial's with [template] enabled =
+# "serial"), `javakata-hvsock` (ConfigPath DIR/javakata-hvsock.toml: the shim's configuration with [agent] transport
+# = "hybrid-vsock" and [template] enabled = false), `javakata-template` (ConfigPath DIR/javakata-template.toml: javakata-serial's with [template] enabled =
 # true), `javakata-warm` (DIR/javakata-warm.toml: javakata-template's with [runtime] warm_shims = 1; containerd runs
 # with JAVAKATA_WARM_DIR=DIR/warm), `javakata-ch` (ConfigPath DIR/javakata-ch.toml: the same configuration with
 # [hypervisor] type = "cloud-hypervisor", path = $JAVAKATA_CH_BINARY or the cloud-hypervisor on PATH, accel auto, no debug console; only
@@ -144,6 +145,10 @@ javakata_runtimes() {
       runtime_type = "io.containerd.javakata.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-serial.options]
         ConfigPath = "$dir/javakata-serial.toml"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-hvsock]
+      runtime_type = "io.containerd.javakata.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-hvsock.options]
+        ConfigPath = "$dir/javakata-hvsock.toml"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-template]
       runtime_type = "io.containerd.javakata.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-template.options]
@@ -199,7 +204,7 @@ containerd_major() {
 
 # The shims' configurations: javakata's (with [agent] transport = $JAVAKATA_TRANSPORT when that is set, else the
 # base file as it is), javakata-debug's (javakata's with the debug console on), javakata-serial's (the base with
-# the virtio-serial transport) and javakata-template's (javakata-serial's with [template] enabled = true).
+# the virtio-serial transport), javakata-hvsock's (hybrid vsock, cold boots) and javakata-template's (javakata-serial's with [template] enabled = true).
 write_shim_configs() {
     local base="${JAVAKATA_CONFIG:-/etc/javakata/configuration.toml}"
     local main="$base"
@@ -210,6 +215,10 @@ write_shim_configs() {
     fi
     agent_config "$main" debug_console true > "$dir/javakata-debug.toml"
     agent_config "$base" transport '"serial"' > "$dir/javakata-serial.toml"
+    # javakata-hvsock's: the hybrid vsock transport, every pod booting its own VM (a template needs the serial
+    # channel): the suite's pods of that transport (AgentTransportsIT, FaultMatrixIT's boot cells, ConfinementIT).
+    toml_with_key "$dir/javakata-serial.toml" template enabled false | agent_config /dev/stdin transport '"hybrid-vsock"' \
+        > "$dir/javakata-hvsock.toml"
     # javakata-template's: the serial transport (templates need it) with VM templates on (TemplateIT).
     toml_with_key "$dir/javakata-serial.toml" template enabled true > "$dir/javakata-template.toml"
     # javakata-warm's: javakata-template's with one warm shim kept started (WarmShimIT).
@@ -336,6 +345,11 @@ state = "$dir/state"
       sandboxer = "podsandbox"
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.javakata-serial.options]
         ConfigPath = "$dir/javakata-serial.toml"
+    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.javakata-hvsock]
+      runtime_type = "io.containerd.javakata.v2"
+      sandboxer = "podsandbox"
+      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.javakata-hvsock.options]
+        ConfigPath = "$dir/javakata-hvsock.toml"
 $(extra_runtimes "'io.containerd.cri.v1.runtime'.containerd" 'sandboxer = "podsandbox"')
     [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.javakata-template]
       runtime_type = "io.containerd.javakata.v2"

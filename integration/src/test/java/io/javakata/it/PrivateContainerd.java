@@ -272,6 +272,20 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
         return ownedPids(true).stream().filter(pid -> cmdline(pid).contains(name)).toList();
     }
 
+    /**
+     * Whether pod {@code sandboxId}'s VM was restored from a VM template (its QEMU started with {@code -incoming})
+     * rather than booted: a restored guest's console and timeline begin where the template's boot ended.
+     */
+    public boolean restored(String sandboxId) throws IOException {
+        String sandbox = sandboxDir(sandboxId) + "/";
+        List<String> qemu = processes("qemu-system-x86_64").stream().map(PrivateContainerd::cmdline)
+                .filter(c -> c.contains(sandbox)).toList();
+        if (qemu.size() != 1) {
+            throw new AssertionError("not one QEMU for " + sandbox + ": " + qemu);
+        }
+        return qemu.getFirst().contains(" -incoming ");
+    }
+
     /** {@link #leaks()} once it is empty, or the last non-empty list after {@code timeout}. */
     public List<String> leaksAfter(Duration timeout) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();

@@ -42,6 +42,11 @@ public final class PrivateCri implements BeforeAllCallback, AfterAllCallback {
     public static final String PAUSE_IMAGE = "localhost/javakata/pause:1";
     /** The CRI runtime handler under test ({@code -Djavakata.it.handler=runc} checks the tests against runc). */
     public static final String HANDLER = System.getProperty("javakata.it.handler", "javakata");
+    /**
+     * The handler whose pods reach their agent over hybrid vsock and boot a VM each (scripts/containerd.sh): what a
+     * test of a booting guest or of the vsock backend runs, whatever the suite's handler does on this host.
+     */
+    public static final String HVSOCK_HANDLER = "javakata-hvsock";
     static final List<String> CGROUP_CONTROLLERS = List.of("blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer",
             "memory", "pids", "systemd", "unified");
 

@@ -17,6 +17,7 @@ import io.javakata.it.cri.v1.CreateContainerRequest;
 import io.javakata.it.cri.v1.ExecSyncRequest;
 import io.javakata.it.cri.v1.ExecSyncResponse;
 import io.javakata.it.cri.v1.ListPodSandboxRequest;
+import io.javakata.it.cri.v1.PodSandboxStatusRequest;
 import io.javakata.it.cri.v1.PodSandboxConfig;
 import io.javakata.it.cri.v1.RemovePodSandboxRequest;
 import io.javakata.it.cri.v1.RunPodSandboxRequest;
@@ -63,7 +64,8 @@ final class SoakPod {
     private final List<Integer> shimFds = new ArrayList<>();
     private final List<String> failures = new ArrayList<>();
     private long deadlineNanos;
-    private String netns;
+    /** The network namespaces of the pod ("net:[…]"): the pod's own and, where QEMU runs in another, QEMU's. */
+    private final List<String> namespaces = new ArrayList<>();
     private String containerId;
 
     /**
@@ -127,10 +129,11 @@ final class SoakPod {
     }
 
     /**
-     * Finds the pod's shim (its pid, returned) and QEMU, and notes QEMU's network namespace (the pod's, which it
-     * runs in), whose holders are looked for after removal. Runtimes without a VM (runc) have neither: -1.
+     * Finds the pod's shim (its pid, returned) and QEMU, and notes the pod's network namespace and QEMU's (the pod's
+     * when QEMU booted in it, one of its own when restored from a template), whose holders are looked for after
+     * removal. Runtimes without a VM (runc) have neither: -1.
      */
-    private long vmProcesses(String podId) {
+    private long vmProcesses(String podId) throws IOException {
         List<String> shims = HostInventory.processesMentioning("-id " + podId + " ");
         if (!PrivateCri.HANDLER.equals("javakata")) {
             return -1;
@@ -141,7 +144,13 @@ final class SoakPod {
             throw new AssertionError("pod " + podId + " runs, but its shim and QEMU are not one process each: shims " + shims
                     + ", QEMU " + qemu);
         }
-        netns = HostInventory.netnsOf(pid(qemu.getFirst()));
+        String ip = call("status", st -> st.podSandboxStatus(PodSandboxStatusRequest.newBuilder().setPodSandboxId(podId)
+                .build())).getStatus().getNetwork().getIp();
+        namespaces.add("net:[" + Files.getAttribute(cri.containerd().podNetns(ip), "unix:ino") + "]");
+        String qemuNetns = HostInventory.netnsOf(pid(qemu.getFirst()));
+        if (qemuNetns != null && !namespaces.contains(qemuNetns)) {
+            namespaces.add(qemuNetns);
+        }
         return pid(shims.getFirst());
     }
 
@@ -235,8 +244,8 @@ final class SoakPod {
                             || (containerId != null && m.contains(containerId)))
                     .forEach(m -> leaks.add("mount " + m));
         }
-        if (netns != null) {
-            HostInventory.netnsHolders(netns).forEach(h -> leaks.add("pod network namespace " + netns + ": " + h));
+        for (String netns : namespaces) {
+            HostInventory.netnsHolders(netns).forEach(h -> leaks.add("network namespace " + netns + ": " + h));
         }
         return leaks;
     }
