@@ -81,8 +81,8 @@ final class TapHandOver {
         }
     }
 
-    /** Sends one command (with {@code fd} attached when it is not -1) and waits for its answer. */
-    private JsonNode execute(String command, ObjectNode arguments, int fd) throws IOException {
+    /** Sends one command (with {@code fd} attached when it is not -1) and waits for its success. */
+    private void execute(String command, ObjectNode arguments, int fd) throws IOException {
         ObjectNode request = JSON.createObjectNode().put("execute", command);
         if (!arguments.isEmpty()) {
             request.set("arguments", arguments);
@@ -97,7 +97,6 @@ final class TapHandOver {
         if (answer.has("error")) {
             throw new IOException("QMP " + command + ": " + answer.path("error").path("desc").asText("refused"));
         }
-        return answer.path("return");
     }
 
     /** The next message that is not an event. */
