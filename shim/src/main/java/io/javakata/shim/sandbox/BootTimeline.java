@@ -233,8 +233,12 @@ public final class BootTimeline implements AutoCloseable {
         }
     }
 
-    /** The agent answered its first Check: {@value #AGENT_ANSWERED}. */
+    /**
+     * The agent answered its first Check: {@value #AGENT_ANSWERED}. The console's first output is no longer the
+     * kernel's start: a VM restored from a template prints only later (its hot-plugged devices), if at all.
+     */
     void agentAnswered() {
+        stopWatching();
         answered = record(AGENT_ANSWERED, "", "", false);
     }
 
@@ -387,7 +391,7 @@ public final class BootTimeline implements AutoCloseable {
 
     /** {@value #KERNEL_UP}, once, and only while the agent has not answered (after that the moment is unknown). */
     private synchronized void kernelUp() {
-        if (phases.stream().noneMatch(p -> p.phase().equals(KERNEL_UP) || p.phase().equals(AGENT_READY))) {
+        if (phases.stream().noneMatch(p -> List.of(KERNEL_UP, AGENT_ANSWERED, AGENT_READY).contains(p.phase()))) {
             record(KERNEL_UP, "", "", false);
         }
     }

@@ -132,6 +132,21 @@ class BootTimelineTest {
     }
 
     @Test
+    void consoleOutputAfterTheAgentAnsweredIsNotTheKernelsStart() throws Exception {
+        // A VM restored from a template: the agent answers before the guest prints anything.
+        BootTimeline timeline = timeline();
+        timeline.watchConsole(Duration.ofSeconds(10));
+        now = ORIGIN.plusMillis(1_670);
+        timeline.agentAnswered();
+        now = ORIGIN.plusMillis(1_700);
+        Files.writeString(dir.resolve("console.log"), "[   20.724013] pci 0000:02:00.0: [1af4:1041] type 00\n");
+        timeline.agentReady();
+        timeline.close();
+        assertEquals(List.of("agent_answered", "agent_ready"),
+                timeline.phases().stream().map(BootTimeline.Phase::phase).toList());
+    }
+
+    @Test
     void theProcessStartComesFromItsStartTickAndTheUptime() throws Exception {
         Path proc = dir.resolve("proc");
         Files.createDirectories(proc.resolve("self"));
