@@ -39,13 +39,13 @@ class AgentTransportsIT {
     @Test
     void aPodOfTheSerialHandlerIsServedOverVirtioSerial() throws Exception {
         try (Pod pod = CRI.runPod(CRI.podConfig("serial-it", UnaryOperator.identity()), "javakata-serial")) {
-            String sandbox = CRI.containerd().sandboxDir(pod.id()) + "/";
-            String commandLine = PrivateContainerd.cmdline(onlyProcess("qemu-system-x86_64", sandbox));
+            String commandLine = PrivateContainerd.cmdline(onlyProcess("qemu-system-x86_64", pod));
             assertTrue(commandLine.contains("virtserialport,bus=vser0.0,chardev=agent,name=agent0"), commandLine);
             for (String vsock : List.of("vhost-user-vsock", "vhost-vsock-pci", "javakata.agent_vsock_port")) {
                 assertFalse(commandLine.contains(vsock), "no vsock device and no vsock port for the agent: " + commandLine);
             }
-            assertEquals(List.of(), ofSandbox("vhost-device-vsock", sandbox), "no hybrid vsock backend");
+            assertEquals(List.of(), CRI.containerd().processesOf("vhost-device-vsock", pod.id()),
+                    "no hybrid vsock backend");
             servesAContainer(pod, "over-serial");
         }
     }
@@ -54,7 +54,7 @@ class AgentTransportsIT {
     void aPodOfTheHybridVsockHandlerIsServedThroughItsConfinedBackend() throws Exception {
         try (Pod pod = CRI.runPod(CRI.podConfig("hvsock-it", UnaryOperator.identity()), PrivateCri.HVSOCK_HANDLER)) {
             String sandbox = CRI.containerd().sandboxDir(pod.id()) + "/";
-            long qemu = onlyProcess("qemu-system-x86_64", sandbox);
+            long qemu = onlyProcess("qemu-system-x86_64", pod);
             String commandLine = PrivateContainerd.cmdline(qemu);
             assertTrue(commandLine.contains("vhost-user-vsock-pci,chardev=vsockbe,id=vsock0")
                     || commandLine.contains("vhost-user-vsock-device,chardev=vsockbe,id=vsock0"), commandLine);
@@ -63,7 +63,7 @@ class AgentTransportsIT {
             assertEquals(0L, vmm.capEff(), "a booted QEMU's effective capabilities: " + vmm);
             assertEquals(2, vmm.seccomp(), "a booted QEMU runs under its seccomp filter: " + vmm);
 
-            long backend = onlyProcess("vhost-device-vsock", sandbox);
+            long backend = onlyProcess("vhost-device-vsock", pod);
             ProcStatus status = ProcStatus.of(backend);
             assertEquals(0L, status.capEff(), "the backend's effective capabilities: " + status);
             assertEquals(0L, status.capPrm(), "the backend's permitted capabilities: " + status);
@@ -86,14 +86,9 @@ class AgentTransportsIT {
         assertEquals(137, pod.awaitExit(app, Duration.ofSeconds(60)).getExitCode());
     }
 
-    private static long onlyProcess(String name, String sandbox) throws IOException {
-        List<Long> pids = ofSandbox(name, sandbox);
+    private static long onlyProcess(String name, Pod pod) throws IOException {
+        List<Long> pids = CRI.containerd().processesOf(name, pod.id());
         assertEquals(1, pids.size(), () -> "one " + name + " for the pod: " + pids);
         return pids.getFirst();
-    }
-
-    private static List<Long> ofSandbox(String name, String sandbox) throws IOException {
-        return CRI.containerd().processes(name).stream()
-                .filter(pid -> PrivateContainerd.cmdline(pid).contains(sandbox)).toList();
     }
 }

@@ -230,7 +230,7 @@ class ConfinementIT {
      */
     private static long onlyProcess(String name) throws IOException {
         String sandbox = CRI.containerd().sandboxDir(pod.id()) + "/";
-        List<Long> pids = CRI.containerd().processes(name).stream().filter(pid -> cmdline(pid).contains(sandbox)).toList();
+        List<Long> pids = CRI.containerd().processesOf(name, pod.id());
         List<Long> roots = pids.stream().filter(pid -> ProcessHandle.of(pid).flatMap(ProcessHandle::parent)
                 .map(parent -> !pids.contains(parent.pid())).orElse(true)).toList();
         assertEquals(1, roots.size(), () -> name + " processes of the pod's VM " + sandbox + ": " + pids + "; all: "

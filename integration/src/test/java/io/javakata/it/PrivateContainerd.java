@@ -272,18 +272,22 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
         return ownedPids(true).stream().filter(pid -> cmdline(pid).contains(name)).toList();
     }
 
+    /** {@link #processes} of sandbox {@code sandboxId}'s VM: those whose command line names its state directory. */
+    public List<Long> processesOf(String name, String sandboxId) throws IOException {
+        String sandbox = sandboxDir(sandboxId) + "/";
+        return processes(name).stream().filter(pid -> cmdline(pid).contains(sandbox)).toList();
+    }
+
     /**
      * Whether pod {@code sandboxId}'s VM was restored from a VM template (its QEMU started with {@code -incoming})
      * rather than booted: a restored guest's console and timeline begin where the template's boot ended.
      */
     public boolean restored(String sandboxId) throws IOException {
-        String sandbox = sandboxDir(sandboxId) + "/";
-        List<String> qemu = processes("qemu-system-x86_64").stream().map(PrivateContainerd::cmdline)
-                .filter(c -> c.contains(sandbox)).toList();
+        List<Long> qemu = processesOf("qemu-system-x86_64", sandboxId);
         if (qemu.size() != 1) {
-            throw new AssertionError("not one QEMU for " + sandbox + ": " + qemu);
+            throw new AssertionError("not one QEMU for sandbox " + sandboxId + ": " + qemu);
         }
-        return qemu.getFirst().contains(" -incoming ");
+        return cmdline(qemu.getFirst()).contains(" -incoming ");
     }
 
     /** {@link #leaks()} once it is empty, or the last non-empty list after {@code timeout}. */

@@ -138,9 +138,7 @@ class TemplateIT {
     }
 
     private static long qemuOf(Pod pod) throws IOException {
-        String sandbox = CRI.containerd().sandboxDir(pod.id()) + "/";
-        List<Long> qemu = CRI.containerd().processes("qemu-system-x86_64").stream()
-                .filter(pid -> PrivateContainerd.cmdline(pid).contains(sandbox)).toList();
+        List<Long> qemu = CRI.containerd().processesOf("qemu-system-x86_64", pod.id());
         assertEquals(1, qemu.size(), "one QEMU for the pod: " + qemu);
         return qemu.getFirst();
     }
