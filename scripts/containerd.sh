@@ -20,7 +20,8 @@
 # "serial"), `javakata-hvsock` (ConfigPath DIR/javakata-hvsock.toml: the shim's configuration with [agent] transport
 # = "hybrid-vsock" and [template] enabled = false), `javakata-template` (ConfigPath DIR/javakata-template.toml: javakata-serial's with [template] enabled =
 # true), `javakata-warm` (DIR/javakata-warm.toml: javakata-template's with [runtime] warm_shims = 1; containerd runs
-# with JAVAKATA_WARM_DIR=DIR/warm), `javakata-ch` (ConfigPath DIR/javakata-ch.toml: the same configuration with
+# with JAVAKATA_WARM_DIR=DIR/warm), `javakata-spare` (DIR/javakata-spare.toml: javakata-warm's with [template] spares =
+# true), `javakata-ch` (ConfigPath DIR/javakata-ch.toml: the same configuration with
 # [hypervisor] type = "cloud-hypervisor", path = $JAVAKATA_CH_BINARY or the cloud-hypervisor on PATH, accel auto, no debug console; only
 # CloudHypervisorIT uses it, when that binary and KVM are there), `runc` (io.containerd.runc.v2, state under
 # DIR/runc), one more io.containerd.javakata.v2 handler per NAME=FILE word of $JAVAKATA_EXTRA_HANDLERS (ConfigPath
@@ -157,6 +158,10 @@ javakata_runtimes() {
       runtime_type = "io.containerd.javakata.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-warm.options]
         ConfigPath = "$dir/javakata-warm.toml"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-spare]
+      runtime_type = "io.containerd.javakata.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.javakata-spare.options]
+        ConfigPath = "$dir/javakata-spare.toml"
 TOML
     extra_runtimes '"io.containerd.grpc.v1.cri".containerd' ""
 }
@@ -223,6 +228,8 @@ write_shim_configs() {
     toml_with_key "$dir/javakata-serial.toml" template enabled true > "$dir/javakata-template.toml"
     # javakata-warm's: javakata-template's with one warm shim kept started (WarmShimIT).
     toml_with_key "$dir/javakata-template.toml" runtime warm_shims 1 > "$dir/javakata-warm.toml"
+    # javakata-spare's: javakata-warm's whose warm shim also holds a spare VM (WarmSpareIT).
+    toml_with_key "$dir/javakata-warm.toml" template spares true > "$dir/javakata-spare.toml"
 }
 
 write_config() {

@@ -43,7 +43,8 @@ public final class ConsoleRing implements AutoCloseable {
 
     private final SocketChannel channel;
     private final Process vmm;
-    private final Path log;
+    /** Changes only by {@link #moveTo}, which {@link #rotate} excludes. */
+    private volatile Path log;
     private final long halfBytes;
     private final Thread pump;
     private FileChannel current;
@@ -148,7 +149,15 @@ public final class ConsoleRing implements AutoCloseable {
         }
     }
 
-    private void rotate() throws IOException {
+    /**
+     * The console file was moved to {@code newLog} with its directory (a rename on one filesystem keeps the open
+     * file): the ring goes on there, and rotates there.
+     */
+    public synchronized void moveTo(Path newLog) {
+        log = newLog;
+    }
+
+    private synchronized void rotate() throws IOException {
         current.close();
         Files.move(log, previous(log), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         current = open(log);

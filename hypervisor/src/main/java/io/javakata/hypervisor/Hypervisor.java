@@ -95,4 +95,33 @@ public interface Hypervisor extends AutoCloseable {
     /** Same as {@code stop(Duration.ofSeconds(2))}. */
     @Override
     void close();
+
+    /**
+     * Whether this running VM can be taken by a pod after its start ({@link #relocate}, {@link #plugNics}): a VM
+     * restored from a template, which runs in a network namespace of its own and has a root port free for a NIC.
+     */
+    default boolean adoptable() {
+        return false;
+    }
+
+    /**
+     * The VM's state directory was renamed to {@code stateDir} on the same filesystem (its sockets and open files
+     * went with it): the driver's paths from now on. For a spare VM a pod takes (docs/architecture.md, "Warm spare
+     * VMs").
+     *
+     * @throws UnsupportedOperationException unless {@link #adoptable}
+     */
+    default void relocate(java.nio.file.Path stateDir) {
+        throw new UnsupportedOperationException("this VM cannot be relocated");
+    }
+
+    /**
+     * Hot-plugs {@code nics} into the running guest: each tap, opened in {@code netns} (the host's when null), handed
+     * to the VMM, then its device on a free root port. For a spare VM a pod takes.
+     *
+     * @throws UnsupportedOperationException unless {@link #adoptable}
+     */
+    default void plugNics(java.util.List<VmSpec.Nic> nics, java.nio.file.Path netns) throws IOException {
+        throw new UnsupportedOperationException("this VM cannot take NICs while it runs");
+    }
 }

@@ -89,6 +89,43 @@ class ConsoleRingTest {
         }
     }
 
+    /** A spare VM's directory renamed to its pod's: the ring writes and rotates at the new place. */
+    @Test
+    void afterItsDirectoryMovedTheRingGoesOnThere() throws Exception {
+        long max = 8 * 1024;
+        try (ServerSocketChannel server = server()) {
+            CompletableFuture<SocketChannel> guest = listen(server);
+            ConsoleRing ring = ConsoleRing.connect(socket, log, max, vmm, T);
+            try (SocketChannel out = guest.get()) {
+                out.write(ByteBuffer.wrap("before the move\n".getBytes(StandardCharsets.US_ASCII)));
+                long deadline = System.nanoTime() + T.toNanos();
+                while (!ConsoleRing.tail(log, 100).equals("before the move") && System.nanoTime() < deadline) {
+                    Thread.sleep(5);
+                }
+                Path moved = dir.resolveSibling(dir.getFileName() + "-moved");
+                Files.move(dir, moved, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                try {
+                    Path newLog = moved.resolve("console.log");
+                    ring.moveTo(newLog);
+                    for (int i = 0; i < 400; i++) { // ~10 KB: past half the bound, so the ring rotates
+                        out.write(ByteBuffer.wrap("line %04d after the move\n".formatted(i)
+                                .getBytes(StandardCharsets.US_ASCII)));
+                    }
+                    while (!ConsoleRing.tail(newLog, 100).endsWith("line 0399 after the move")
+                            && System.nanoTime() < deadline) {
+                        Thread.sleep(5);
+                    }
+                    assertTrue(ConsoleRing.tail(newLog, 100).endsWith("line 0399 after the move"));
+                    assertTrue(Files.exists(ConsoleRing.previous(newLog)), "rotated at the new place");
+                    assertFalse(Files.exists(dir), "nothing written at the old place");
+                } finally {
+                    ring.close();
+                    Files.move(moved, dir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                }
+            }
+        }
+    }
+
     @Test
     void theTailSpansBothFilesRightAfterARotation() throws IOException {
         Files.writeString(ConsoleRing.previous(log), "older part\nend of older ");

@@ -50,6 +50,8 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
     /** The shim's [runtime] state_dir ({@code -Djavakata.it.state=...} when a private configuration.toml moves it). */
     static final Path STATE = Path.of(System.getProperty("javakata.it.state", "/run/javakata"));
     static final Path SANDBOXES = STATE.resolve("sandboxes");
+    /** Where warm shims keep their spare VMs ({@code [template] spares}; docs/architecture.md "Warm spare VMs"). */
+    static final Path SPARES = STATE.resolve("spares");
     static final Path SHIM_SOCKETS = STATE.resolve("s");
     /** A pod's host processes: the shim, the VMM, virtiofsd and the hybrid vsock backend (vhost-device-vsock). */
     static final Set<String> WATCHED = Set.of("qemu-system-x86_64", "cloud-hypervisor", "virtiofsd",
@@ -155,8 +157,9 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
 
     /**
      * Kills the warm shims waiting under this containerd's directory (scripts/containerd.sh gives it
-     * JAVAKATA_WARM_DIR=DIR/warm; docs/architecture.md "Warm shims") and removes their directories: a pool the node
-     * keeps on purpose, not a leak, but nothing may outlive the test class. Returns the pids it killed.
+     * JAVAKATA_WARM_DIR=DIR/warm; docs/architecture.md "Warm shims") and removes their directories, then cleans up the
+     * spare VMs they held with the shim's {@code spares rm}: a pool the node keeps on purpose, not a leak, but nothing
+     * may outlive the test class. Returns the pids it killed.
      */
     public List<Long> stopWarmShims() throws Exception {
         Path warm = dir.resolve("warm");
@@ -178,8 +181,17 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
                     () -> ProcessHandle.of(pid).map(p -> !p.isAlive()).orElse(true));
             exec("rm", "-rf", d.toString());
         }
+        if (Files.isDirectory(SPARES)) {
+            // The spare VMs of the warm shims just killed ([template] spares): the shim's own sweep cleans them up.
+            var result = Ctr.execute(List.of("containerd-shim-javakata-v2", "spares", "rm", "--state-dir",
+                    STATE.toString()), null, Duration.ofSeconds(60));
+            if (result.exitCode() != 0) {
+                throw new AssertionError("spares rm: " + result);
+            }
+        }
         return killed;
     }
+
 
     /**
      * With the system property {@value #KEEP_LOG} naming a file, containerd's log (the shims' lines with it, such as
@@ -247,7 +259,17 @@ public final class PrivateContainerd implements BeforeAllCallback, AfterAllCallb
                 leaks.add("mount " + mount);
             }
         }
-        // A shim's socket stays when it was killed, until containerd's `delete` of its task removes it.
+        if (Files.isDirectory(SPARES)) {
+            try (Stream<Path> list = Files.list(SPARES)) {
+                for (Path spare : list.toList()) {
+                    leaks.add("spare VM state " + spare);
+                    for (String mount : mountsUnder(spare)) {
+                        leaks.add("mount " + mount);
+                    }
+                }
+            }
+        }
+                // A shim's socket stays when it was killed, until containerd's `delete` of its task removes it.
         for (String socket : newShimSockets()) {
             leaks.add("shim socket " + shimSockets().resolve(socket));
         }

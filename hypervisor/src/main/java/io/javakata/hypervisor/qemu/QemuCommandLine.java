@@ -138,7 +138,8 @@ record QemuCommandLine(Path binary, Network network, List<QemuFragment> fragment
         fragments.add(new QemuFragment.Console(paths.consoleSocket()));
         fragments.add(new QemuFragment.Qmp(paths.qmpSocket()));
         boolean clone = launch instanceof Launch.Clone;
-        if (clone && !spec.nics().isEmpty()) {
+        if (clone) {
+            // The monitor a clone's taps are handed over on, at its restore or later (a spare VM a pod takes).
             fragments.add(new QemuFragment.Qmp(paths.tapQmpSocket()));
         }
         fragments.add(new QemuFragment.FreePageReporting(machine));

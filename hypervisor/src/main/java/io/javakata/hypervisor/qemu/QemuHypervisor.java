@@ -72,7 +72,8 @@ public final class QemuHypervisor implements Hypervisor {
     private enum State { NEW, STARTING, RUNNING, STOPPED }
 
     private final VmSpec spec;
-    private final VmPaths paths;
+    /** Changes only by {@link #relocate} (a spare VM a pod takes). */
+    private volatile VmPaths paths;
     private final QemuCommandLine.Launch launchMode;
     /** The template a clone restores, or null. */
     private final VmTemplate template;
@@ -95,6 +96,8 @@ public final class QemuHypervisor implements Hypervisor {
     private volatile Accelerator.Choice choice;
     private volatile AgentEndpoint endpoint;
     private volatile long vsockCid = -1;
+    /** The next free root port of a clone (rp1 takes its share, the others its NICs); guarded by {@link #lock}. */
+    private int nextRootPort = 1;
 
     /** A driver caching the KVM verdict in {@link KvmProbe#DEFAULT_CACHE}. */
     public QemuHypervisor(VmSpec spec) {
@@ -555,22 +558,79 @@ public final class QemuHypervisor implements Hypervisor {
      */
     private void restore() throws IOException {
         long started = System.nanoTime();
+        nextRootPort = 1;
         qmp.execute("migrate-set-capabilities", Map.of("capabilities",
                 List.of(Map.of("capability", "x-ignore-shared", "state", true))), QMP_COMMAND_TIMEOUT);
         qmp.execute("migrate-incoming", Map.of("uri", "fd:0"), QMP_COMMAND_TIMEOUT);
         awaitMigration("restore of template " + template.dir().getFileName(), spec.bootTimeout());
-        int port = 1;
         if (spec.sharedFs() != null) {
             qmp.execute("device_add", Map.of("driver", "vhost-user-fs-pci", "id", QemuFragment.VIRTIOFS_CHARDEV + "-dev",
                     "chardev", QemuFragment.VIRTIOFS_CHARDEV, "tag", spec.sharedFs().tag(),
-                    "queue-size", QemuFragment.VIRTIOFS_QUEUE_SIZE, "bus", "rp" + port++), QMP_COMMAND_TIMEOUT);
+                    "queue-size", QemuFragment.VIRTIOFS_QUEUE_SIZE, "bus", "rp" + nextRootPort++),
+                    QMP_COMMAND_TIMEOUT);
         }
-        for (VmSpec.Nic nic : spec.nics()) {
-            qmp.execute("device_add", Map.of("driver", "virtio-net-pci", "netdev", nic.id(), "id", nic.id() + "-dev",
-                    "mac", nic.mac().toLowerCase(Locale.ROOT), "bus", "rp" + port++), QMP_COMMAND_TIMEOUT);
-        }
+        addNicDevices(spec.nics());
         LOG.log(System.Logger.Level.INFO, "VM {0}: restored from template {1} in {2} ms, {3} device(s) hot-plugged",
-                spec.id(), template.dir().getFileName(), (System.nanoTime() - started) / 1_000_000, port - 1);
+                spec.id(), template.dir().getFileName(), (System.nanoTime() - started) / 1_000_000,
+                nextRootPort - 1);
+    }
+
+    /** virtio-net-pci for each NIC (its tap backend handed over before), on the next free root ports. */
+    private void addNicDevices(List<VmSpec.Nic> nics) throws IOException {
+        if (nextRootPort + nics.size() > QemuCommandLine.PCIE_ROOT_PORTS + 1) {
+            throw new IOException(nics.size() + " NIC(s) do not fit the " + (QemuCommandLine.PCIE_ROOT_PORTS + 1
+                    - nextRootPort) + " free root port(s) of VM " + spec.id());
+        }
+        for (VmSpec.Nic nic : nics) {
+            qmp.execute("device_add", Map.of("driver", "virtio-net-pci", "netdev", nic.id(), "id", nic.id() + "-dev",
+                    "mac", nic.mac().toLowerCase(Locale.ROOT), "bus", "rp" + nextRootPort++), QMP_COMMAND_TIMEOUT);
+        }
+    }
+
+    @Override
+    public boolean adoptable() {
+        return template != null;
+    }
+
+    @Override
+    public void relocate(Path stateDir) {
+        if (template == null) {
+            throw new UnsupportedOperationException("VM " + spec.id() + " was not restored from a template");
+        }
+        lock.lock();
+        try {
+            paths = new VmPaths(stateDir);
+            ConsoleRing ring = console;
+            if (ring != null) {
+                ring.moveTo(paths.consoleLog());
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Hands {@code nics}' taps (opened in {@code netns}) to the running clone over its second monitor, as a restore
+     * does ({@link TapHandOver}), then hot-plugs their devices; the guest finds them as it found its share.
+     */
+    @Override
+    public void plugNics(List<VmSpec.Nic> nics, Path netns) throws IOException {
+        if (template == null) {
+            throw new UnsupportedOperationException("VM " + spec.id() + " was not restored from a template");
+        }
+        lock.lock();
+        try {
+            if (state != State.RUNNING || stopping) {
+                throw new IOException("VM " + spec.id() + " is " + (stopping ? "stopping" : state));
+            }
+            long started = System.nanoTime();
+            TapHandOver.handOver(paths.tapQmpSocket(), netns != null ? netns : HOST_NETNS, nics, QMP_COMMAND_TIMEOUT);
+            addNicDevices(nics);
+            LOG.log(System.Logger.Level.INFO, "VM {0}: {1} NIC(s) hot-plugged into the running guest in {2} ms",
+                    spec.id(), nics.size(), (System.nanoTime() - started) / 1_000_000);
+        } finally {
+            lock.unlock();
+        }
     }
 
     /**

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.OptionalLong;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -212,14 +213,20 @@ class QemuCommandLineTest {
                         Path.of("/run/javakata/templates/0123abcd/kernel-header"))));
     }
 
-    /** A clone with no NIC has no second monitor. */
+    /**
+     * A clone with no NIC still has the second monitor its taps are handed over on: a spare VM gets its pod's NIC
+     * while it runs.
+     */
     @Test
-    void aCloneWithoutNicHasOneMonitor() {
+    void aCloneWithoutNicHasTheTapMonitorToo() {
         VmSpec spec = spec("q35", 1, 512, "", SHARED, VmSpec.AgentChannel.SERIAL);
         List<String> argv = QemuCommandLine.of(spec, Accelerator.TCG, OptionalLong.empty(), TSC,
                 new QemuCommandLine.Launch.Clone(Path.of("/p/memory"), spec.kernel())).argv();
         assertEquals(List.of("/usr/bin/unshare", "--net", "/usr/bin/qemu-system-x86_64"), argv.subList(0, 3));
-        assertEquals(1, argv.stream().filter("-qmp"::equals).count(), argv.toString());
+        assertEquals(2, argv.stream().filter("-qmp"::equals).count(), argv.toString());
+        assertTrue(argv.contains("unix:/run/javakata/sandboxes/0123abcd/qmp-taps.sock,server=on,wait=off"),
+                argv.toString());
+        assertFalse(argv.stream().anyMatch(a -> a.startsWith("virtio-net-pci")), argv.toString());
     }
 
     /** A migration stream restores only into the same devices: a clone adds backends and -incoming, nothing else. */

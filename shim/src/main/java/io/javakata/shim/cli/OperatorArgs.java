@@ -28,11 +28,12 @@ record OperatorArgs(String command, Map<String, String> options, List<String> op
             "metrics", Set.of("config", "containerd-config", "state-dir"),
             "diagnose", Set.of("config", "containerd-config", "state-dir", "output"),
             "console", Set.of("config", "containerd-config", "state-dir"),
-            "template", Set.of("config", "containerd-config", "state-dir"));
+            "template", Set.of("config", "containerd-config", "state-dir"),
+            "spares", Set.of("config", "containerd-config", "state-dir"));
 
     /** Operands each command takes. */
     private static final Map<String, Integer> OPERANDS = Map.of("check", 0, "env", 0, "metrics", 0, "diagnose", 1,
-            "console", 1, "template", 1);
+            "console", 1, "template", 1, "spares", 1);
 
     static final String USAGE = """
             usage: %1$s check    [--config FILE] [--containerd-config FILE]
@@ -41,6 +42,7 @@ record OperatorArgs(String command, Map<String, String> options, List<String> op
                    %1$s diagnose POD [--output FILE.tar.gz] [--config FILE] [--containerd-config FILE] [--state-dir DIR]
                    %1$s console  POD [--config FILE] [--containerd-config FILE] [--state-dir DIR]
                    %1$s template ls|rm [--config FILE] [--containerd-config FILE] [--state-dir DIR]
+                   %1$s spares   ls|rm [--config FILE] [--containerd-config FILE] [--state-dir DIR]
                    (POD: the pod's name, namespace/name, its sandbox id or a prefix of it)""".formatted(Main.BINARY);
 
     OperatorArgs {

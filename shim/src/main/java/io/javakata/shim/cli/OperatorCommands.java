@@ -43,6 +43,7 @@ final class OperatorCommands {
             case "diagnose" -> diagnose(args);
             case "console" -> console(args);
             case "template" -> template(args);
+            case "spares" -> spares(args);
             default -> throw new Flags.UsageException("unknown command \"" + args.command() + "\"");
         };
     }
@@ -104,12 +105,14 @@ final class OperatorCommands {
     /** --state-dir, else the configuration's (the default one, with a warning, if the file is broken). */
     /**
      * {@code template ls}: one line per VM template (its key and directory, then its inputs); {@code template rm}:
-     * removes every template, build and failure record, so the next pod of each shape builds its template again.
+     * removes every template, build and failure record, so the next pod of each shape builds its template again, and
+     * cleans up the spare VMs whose warm shim is gone (a live spare is a clone with its own memory, as a pod is).
      * Pods running from a template keep their own copy of its memory and are not affected.
      */
     private int template(OperatorArgs args) throws Flags.UsageException, IOException {
         EffectiveSetup setup = EffectiveSetup.resolve(args.path("config"), args.path("containerd-config"), env);
-        var store = io.javakata.hypervisor.qemu.TemplateStore.under(stateDir(args, setup));
+        Path stateDir = stateDir(args, setup);
+        var store = io.javakata.hypervisor.qemu.TemplateStore.under(stateDir);
         switch (args.operands().getFirst()) {
             case "ls" -> {
                 for (var template : store.list()) {
@@ -124,9 +127,41 @@ final class OperatorCommands {
                 int count = store.list().size();
                 store.removeAll();
                 out.println("removed " + count + " VM template(s) and " + store.root());
+                var spares = io.javakata.shim.sandbox.SpareVms.sweep(io.javakata.shim.sandbox.SpareVms.root(stateDir));
+                if (!spares.isEmpty()) {
+                    out.println("cleaned up " + spares.size() + " spare VM(s) whose warm shim is gone");
+                }
                 return 0;
             }
             default -> throw new Flags.UsageException("template: the operand is ls or rm, not \""
+                    + args.operands().getFirst() + "\"");
+        }
+    }
+
+    /**
+     * {@code spares ls}: one line per spare VM (docs/architecture.md, "Warm spare VMs"): its directory, the pid of the
+     * warm shim that holds it and whether that runs, and its VMM's pid. {@code spares rm}: kills the warm shims that
+     * hold spare VMs and cleans up every spare whose shim is gone (its VM's processes, cgroup, share and directory).
+     */
+    private int spares(OperatorArgs args) throws Flags.UsageException, IOException {
+        EffectiveSetup setup = EffectiveSetup.resolve(args.path("config"), args.path("containerd-config"), env);
+        Path root = io.javakata.shim.sandbox.SpareVms.root(stateDir(args, setup));
+        switch (args.operands().getFirst()) {
+            case "ls" -> {
+                for (var spare : io.javakata.shim.sandbox.SpareVms.list(root)) {
+                    out.println(spare.dir() + " shim " + spare.shimPid() + (spare.shimAlive() ? " running" : " gone")
+                            + " vmm " + spare.vmmPid());
+                }
+                return 0;
+            }
+            case "rm" -> {
+                int killed = io.javakata.shim.sandbox.SpareVms.killShims(root);
+                var removed = io.javakata.shim.sandbox.SpareVms.sweep(root);
+                out.println("killed " + killed + " warm shim(s) holding spare VMs; cleaned up " + removed.size()
+                        + " spare VM(s)");
+                return 0;
+            }
+            default -> throw new Flags.UsageException("spares: the operand is ls or rm, not \""
                     + args.operands().getFirst() + "\"");
         }
     }

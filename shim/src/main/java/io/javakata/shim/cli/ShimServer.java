@@ -1,5 +1,6 @@
 package io.javakata.shim.cli;
 
+import io.javakata.shim.config.ConfigLoader;
 import io.javakata.shim.config.RuntimeConfig;
 import io.javakata.shim.config.ShimContext;
 import io.javakata.shim.events.TtrpcEventPublisher;
@@ -18,6 +19,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
@@ -81,7 +83,11 @@ final class ShimServer {
             tasks = new TaskService(ctx, publisher, exitRequested::countDown);
             int warmShims = config.runtime().warmShims();
             if (warmShims > 0) {
-                tasks.afterPodStart(() -> WarmShim.topUp(warmShims, env));
+                // With [template] spares, the warm shims make spare VMs of this pod's configuration file.
+                Optional<Path> spareConfig = config.template().spares()
+                        ? Optional.of(ConfigLoader.select(ShimAddresses.readConfigRecord(bundle), env).file()
+                        .toAbsolutePath()) : Optional.empty();
+                tasks.afterPodStart(() -> WarmShim.topUp(warmShims, env, spareConfig));
             }
             tasks.register(server);
             try {

@@ -3,6 +3,7 @@ package io.javakata.shim.cli;
 import io.javakata.shim.config.ConfigLoader;
 import io.javakata.shim.config.RuntimeConfig;
 import io.javakata.shim.sandbox.BootTimeline;
+import io.javakata.shim.sandbox.SpareVms;
 import io.javakata.sys.ErrnoException;
 import io.javakata.sys.Fds;
 
@@ -58,6 +59,11 @@ final class WarmShim {
     /** Moves the warm root, for tests; the launcher reads the same variable. */
     static final String ROOT_ENV = "JAVAKATA_WARM_DIR";
     static final Path DEFAULT_ROOT = Path.of("/run/javakata-warm");
+    /**
+     * The configuration file whose spare VM a warm shim makes ({@code [template] spares}), set by the pod's shim that
+     * starts it ({@link #topUp}).
+     */
+    static final String SPARE_CONFIG_ENV = "JAVAKATA_SPARE_CONFIG";
     /** The launcher's path, which it exports to the JVMs it runs: a pod's shim runs it to start warm shims. */
     static final String LAUNCHER_ENV = "JAVAKATA_LAUNCHER";
     private static final System.Logger LOG = System.getLogger(WarmShim.class.getName());
@@ -162,6 +168,7 @@ final class WarmShim {
             return 0;
         }
         rehearse();
+        prepareSpare(System.getenv(SPARE_CONFIG_ENV));
         String id = Files.readString(dir.resolve("id"));
         Files.move(dir.resolve("id"), dir.resolve("ready"), StandardCopyOption.ATOMIC_MOVE);
         while (true) {
@@ -203,8 +210,14 @@ final class WarmShim {
             Fds.dup2(reply, 1);
             Fds.dup2(reply, 2);
             Fds.close(reply);
-            return refusal != null ? answerFailure(Main.fail(new IllegalArgumentException("warm shim: " + refusal)))
+            int status = refusal != null
+                    ? answerFailure(Main.fail(new IllegalArgumentException("warm shim: " + refusal)))
                     : takeOver(request);
+            if (status != 0) {
+                // No pod took the spare VM (it is taken by the pod's sandbox create, later, in this process).
+                SpareVms.discard();
+            }
+            return status;
         }
     }
 
@@ -273,6 +286,22 @@ final class WarmShim {
             if (work != null) {
                 removeTree(work);
             }
+        }
+    }
+
+    /**
+     * Makes this warm shim's spare VM ({@link SpareVms}) for the configuration file {@code configFile} (null: none
+     * asked) once its own start is rehearsed. A configuration that cannot be read is logged: the warm shim waits
+     * without a spare.
+     */
+    static void prepareSpare(String configFile) {
+        if (configFile == null || configFile.isBlank()) {
+            return;
+        }
+        try {
+            SpareVms.prepare(ConfigLoader.load(Path.of(configFile)));
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "warm shim: no spare VM: " + Main.message(e));
         }
     }
 
@@ -360,7 +389,7 @@ final class WarmShim {
      * shims that several pods start at once are bounded by the N slot locks (the extra ones exit); a failure is only
      * logged: pods start without warm shims too.
      */
-    static void topUp(int wanted, Map<String, String> env) {
+    static void topUp(int wanted, Map<String, String> env, java.util.Optional<Path> spareConfig) {
         String launcher = env.get(LAUNCHER_ENV);
         if (launcher == null || !Path.of(launcher).isAbsolute()) {
             LOG.log(Level.WARNING, "warm shims: no launcher path in " + LAUNCHER_ENV + ": none started");
@@ -377,10 +406,14 @@ final class WarmShim {
         }
         for (long i = live; i < wanted; i++) {
             try {
-                new ProcessBuilder(launcher, COMMAND, Integer.toString(wanted)).directory(new File("/"))
+                ProcessBuilder builder = new ProcessBuilder(launcher, COMMAND, Integer.toString(wanted))
+                        .directory(new File("/"))
                         .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                         .redirectOutput(ProcessBuilder.Redirect.DISCARD)
-                        .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+                        .redirectError(ProcessBuilder.Redirect.DISCARD);
+                builder.environment().remove(SPARE_CONFIG_ENV);
+                spareConfig.ifPresent(file -> builder.environment().put(SPARE_CONFIG_ENV, file.toString()));
+                builder.start();
             } catch (IOException e) {
                 LOG.log(Level.WARNING, "warm shims: start " + launcher + " " + COMMAND + ": " + e.getMessage());
                 return;

@@ -40,7 +40,7 @@ public final class ConfigLoader {
             "virtiofsd", Set.of("path", "cache"),
             "agent", Set.of("transport", "request_timeout_seconds", "debug_console", "vhost_device_vsock"),
             "runtime", Set.of("state_dir", "debug", "warm_shims"),
-            "template", Set.of("enabled", "max_count"));
+            "template", Set.of("enabled", "max_count", "spares"));
     private static final String ORDER = "hypervisor, virtiofsd, agent, runtime, template";
     /** The longest boot_timeout_seconds and request_timeout_seconds: an hour. */
     static final int MAX_TIMEOUT_SECONDS = 3600;
@@ -161,7 +161,8 @@ public final class ConfigLoader {
                 r.integer("warm_shims", d.runtime().warmShims(), 0, RuntimeConfig.Runtime.MAX_WARM_SHIMS));
         var template = new RuntimeConfig.Template(t.bool("enabled", d.template().enabled()),
                 t.integer("max_count", d.template().maxCount(), RuntimeConfig.Template.MIN_COUNT,
-                        RuntimeConfig.Template.MAX_COUNT));
+                        RuntimeConfig.Template.MAX_COUNT),
+                t.bool("spares", d.template().spares()));
         checkCloudHypervisor(hypervisor, agent, file);
         return new RuntimeConfig(hypervisor, virtiofsd, agent, runtime, template);
     }

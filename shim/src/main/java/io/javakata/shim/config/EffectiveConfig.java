@@ -47,7 +47,8 @@ public final class EffectiveConfig {
                 .put("warm_shims", config.runtime().warmShims());
         root.putObject("template")
                 .put("enabled", config.template().enabled())
-                .put("max_count", config.template().maxCount());
+                .put("max_count", config.template().maxCount())
+                .put("spares", config.template().spares());
         return root;
     }
 

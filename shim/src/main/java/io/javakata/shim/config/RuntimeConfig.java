@@ -43,8 +43,11 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
      *                 the first such pod); on by default: a pod whose shape does not allow it cold-boots, saying why
      * @param maxCount how many templates the host keeps (TOML key max_count): each holds its guest RAM on the state
      *                 dir's tmpfs, so when a new one is built the least recently used beyond this many are removed
+     * @param spares   whether each warm shim ({@code [runtime] warm_shims}) also holds a spare VM: a clone of this
+     *                 configuration's template for the configured vCPUs and memory, restored and rehearsed ahead of a
+     *                 pod, which that pod's sandbox then takes as its VM (docs/architecture.md, "Warm spare VMs")
      */
-    public record Template(boolean enabled, int maxCount) {
+    public record Template(boolean enabled, int maxCount, boolean spares) {
         public static final int MIN_COUNT = 1;
         public static final int MAX_COUNT = 64;
 
@@ -55,8 +58,13 @@ public record RuntimeConfig(Hypervisor hypervisor, Virtiofsd virtiofsd, Agent ag
             }
         }
 
+        /** Without spares. */
+        public Template(boolean enabled, int maxCount) {
+            this(enabled, maxCount, false);
+        }
+
         public static Template defaults() {
-            return new Template(true, 2);
+            return new Template(true, 2, false);
         }
     }
 

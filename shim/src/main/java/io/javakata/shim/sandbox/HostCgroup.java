@@ -157,6 +157,42 @@ public final class HostCgroup {
     }
 
     /**
+     * Moves every process of this cgroup (each with all its threads) into {@code target}, in every hierarchy, by
+     * writing its pid to the target's {@code cgroup.procs}; a process forked meanwhile is moved by the next pass (at
+     * most {@value #MOVE_PASSES}). Memory charged so far stays charged where it was (Linux
+     * Documentation/admin-guide/cgroup-v2.rst, "Memory Ownership").
+     *
+     * @throws IOException if a write fails or processes are still here after the last pass
+     */
+    public void moveProcessesTo(HostCgroup target) throws IOException {
+        if (dirs.size() != target.dirs.size()) {
+            throw new IOException("move host cgroup " + path + " to " + target.path + ": not the same hierarchies");
+        }
+        for (int i = 0; i < dirs.size(); i++) {
+            List<Long> left = pids(dirs.get(i));
+            for (int pass = 0; !left.isEmpty(); pass++) {
+                if (pass == MOVE_PASSES) {
+                    throw new IOException("move host cgroup " + path + " to " + target.path + ": pids " + left
+                            + " still in " + dirs.get(i));
+                }
+                for (long pid : left) {
+                    try {
+                        Files.writeString(target.dirs.get(i).resolve("cgroup.procs"), Long.toString(pid));
+                    } catch (IOException e) {
+                        if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+                            throw new IOException("move pid " + pid + " to " + target.dirs.get(i) + ": "
+                                    + e.getMessage(), e);
+                        }
+                    }
+                }
+                left = pids(dirs.get(i));
+            }
+        }
+    }
+
+    private static final int MOVE_PASSES = 3;
+
+    /**
      * Removes the cgroup from every hierarchy, waiting up to a few seconds for exiting processes to
      * leave it. Failures are logged, not thrown: the caller is cleaning up.
      */

@@ -14,7 +14,7 @@ import java.util.List;
  */
 final class Journal {
 
-    private final SandboxPaths paths;
+    private SandboxPaths paths;
     private SandboxState state;
 
     private Journal(SandboxPaths paths, SandboxState state) {
@@ -29,6 +29,23 @@ final class Journal {
                 paths.dir().toString(), List.of(new PodResource.StateDir()));
         first.write(paths.sandboxJson());
         return new Journal(paths, first);
+    }
+
+    /**
+     * A spare VM's journal becomes pod {@code sandboxId}'s: written, with the pod's id, namespace and directory, in the
+     * spare's directory before the caller renames that directory to {@code to} (a dead shim's journal is cleaned up
+     * from wherever it is found, spare or pod), and followed there from then on.
+     */
+    synchronized void retarget(String namespace, String sandboxId, SandboxPaths to) throws IOException {
+        SandboxState next = new SandboxState(sandboxId, namespace, state.shimPid(), state.shimStartTime(),
+                to.dir().toString(), state.resources());
+        next.write(paths.sandboxJson());
+        state = next;
+    }
+
+    /** The directory was renamed to {@code to}'s (after {@link #retarget}). */
+    synchronized void moved(SandboxPaths to) {
+        paths = to;
     }
 
     /** Records {@code resource} (replacing the entry of its kind), on disk when this returns. */

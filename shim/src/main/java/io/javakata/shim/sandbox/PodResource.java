@@ -35,6 +35,7 @@ import java.util.Objects;
         @JsonSubTypes.Type(value = PodResource.StateDir.class, name = "state-dir"),
         @JsonSubTypes.Type(value = PodResource.Network.class, name = "network"),
         @JsonSubTypes.Type(value = PodResource.Cgroup.class, name = "cgroup"),
+        @JsonSubTypes.Type(value = PodResource.SpareCgroup.class, name = "spare-cgroup"),
         @JsonSubTypes.Type(value = PodResource.Vm.class, name = "vm"),
         @JsonSubTypes.Type(value = PodResource.PortForwarding.class, name = "port-forwarding")})
 public sealed interface PodResource {
@@ -100,6 +101,26 @@ public sealed interface PodResource {
         @Override
         public String describe() {
             return "host cgroup " + path;
+        }
+    }
+
+    /**
+     * The host cgroup a spare VM ran in before a pod took it ({@code SpareVms}): its processes moved to the pod's
+     * {@link Cgroup}, whatever a shim killed meanwhile left there is killed, and the directory removed.
+     */
+    record SpareCgroup(String path) implements PodResource {
+        public SpareCgroup {
+            Objects.requireNonNull(path, "path");
+        }
+
+        @Override
+        public void cleanUp(SandboxPaths paths) {
+            HostCgroup.killAndRemoveLeftover(HostCgroup.ROOT, path);
+        }
+
+        @Override
+        public String describe() {
+            return "spare VM's host cgroup " + path;
         }
     }
 

@@ -79,8 +79,13 @@ public final class Sandbox {
     /** What precedes the VM console's tail in a boot error. */
     static final String CONSOLE_TAIL_HEADING = "VM console ends with:";
 
-    private final String id;
-    private final SandboxPaths paths;
+    /** The pod's id: a spare VM's until a pod takes it ({@link #adopt}). */
+    private volatile String id;
+    /** Where the state directory is: a spare VM's moves when a pod takes it; the cleanup follows it. */
+    private final java.util.concurrent.atomic.AtomicReference<SandboxPaths> paths;
+    /** What the VM was made for: a spare VM is taken only by a pod of the same configuration and size. */
+    private final RuntimeConfig config;
+    private final SandboxSizing sizing;
     private final Hypervisor hypervisor;
     private final Agent agent;
     /** The pod's network (taps, tc mirrors) and its port forwarding; null when created without a spec. */
@@ -96,14 +101,18 @@ public final class Sandbox {
     /** Why the pod was declared dead ({@link #declareDead}), null while it lives. */
     private volatile String deadReason;
     private boolean stopped;
+    /** The host cgroup the VM's processes run in, null if none. */
+    private HostCgroup cgroup;
     /** The pod's sandbox (pause) container and its guest pid, once created; guarded by this. */
     private String podContainerId;
     private int podContainerPid;
 
-    private Sandbox(String id, SandboxPaths paths, Hypervisor hypervisor, Agent agent, CleanupStack resources,
-                    Journal journal) {
+    private Sandbox(String id, java.util.concurrent.atomic.AtomicReference<SandboxPaths> paths, RuntimeConfig config,
+                    SandboxSizing sizing, Hypervisor hypervisor, Agent agent, CleanupStack resources, Journal journal) {
         this.id = id;
         this.paths = paths;
+        this.config = config;
+        this.sizing = sizing;
         this.hypervisor = hypervisor;
         this.agent = agent;
         this.resources = resources;
@@ -146,8 +155,44 @@ public final class Sandbox {
             throw e.withContext("create sandbox " + sandboxId);
         }
         SandboxPaths paths = SandboxPaths.of(ctx.config().runtime().stateDir(), ctx.namespace(), sandboxId);
+        if (Files.exists(paths.dir())) {
+            throw Errors.alreadyExists("create sandbox %s: state directory %s already exists", sandboxId, paths.dir());
+        }
+        Optional<Sandbox> spare = SpareVms.take();
+        if (spare.isPresent()) {
+            Optional<Sandbox> adopted = spare.get().adopt(ctx, sandboxId, paths, launcher, annotations, spec, sizing);
+            if (adopted.isPresent()) {
+                return adopted.get();
+            }
+        }
+        return create(ctx, sandboxId, paths, launcher, annotations, spec, sizing, false);
+    }
+
+    /**
+     * A spare VM (docs/architecture.md, "Warm spare VMs"): a pod's VM without a pod, in {@code paths} (under the state
+     * dir's spares/), restored from the configuration's VM template for the configured vCPUs and memory, its guest
+     * initialised and then rehearsed (the agent runs a container of its own, so that this QEMU has translated the
+     * guest's container paths), waiting for a pod to take it ({@link #adopt}). Fails, having undone everything, when
+     * this configuration's pods would not start from a template.
+     */
+    static Sandbox createSpare(ShimContext ctx, String spareId, SandboxPaths paths, VmLauncher launcher) {
+        SandboxSizing sizing = SandboxSizing.of(ctx.config().hypervisor(), Map.of(), SandboxSizing.Host.current());
+        Sandbox spare = create(ctx, spareId, paths, launcher, Map.of(), null, sizing, true);
+        try {
+            spare.agent.warmUpInitGuest(freshEntropy(), Instant.now(), ctx.config().hypervisor().bootTimeout());
+        } catch (RuntimeException e) {
+            spare.stop();
+            throw e;
+        }
+        return spare;
+    }
+
+    private static Sandbox create(ShimContext ctx, String sandboxId, SandboxPaths paths, VmLauncher launcher,
+                                  Map<String, String> annotations, ObjectNode spec, SandboxSizing sizing,
+                                  boolean spare) {
         // One stack undoes the pod's resources (PodResource, in the order made): on a failure here, and in stop().
         CleanupStack undo = new CleanupStack();
+        var where = new java.util.concurrent.atomic.AtomicReference<>(paths);
         Instant started = Instant.now();
         BootWatch watch = null;
         boolean answered = false;
@@ -159,7 +204,7 @@ public final class Sandbox {
             // The journal comes before any mount, tap, cgroup or process, and names each before it is made:
             // a shim killed from here on leaves a sandbox.json from which containerd's `delete` removes it all.
             Journal journal = Journal.start(ctx, sandboxId, paths);
-            undo.push("remove " + paths.dir(), () -> new PodResource.StateDir().cleanUp(paths));
+            undo.push("remove the state directory", () -> new PodResource.StateDir().cleanUp(where.get()));
             BootTimeline timeline = BootTimeline.start(BootTimeline.Identity.of(sandboxId, ctx.namespace(),
                     annotations), paths, ctx.config().hypervisor().bootTimeout());
             undo.push("stop the boot timeline", timeline::close);
@@ -176,7 +221,9 @@ public final class Sandbox {
             if (network != null) {
                 undo.push("remove pod network", network::close);
             }
-            Optional<String> cgroupPath = HostCgroup.pathOf(spec);
+            // A spare VM has a host cgroup of its own, which binds QEMU once it switched to run_as (and lost its
+            // parent-death signal) until a pod takes it or a sweep cleans it up.
+            Optional<String> cgroupPath = spare ? Optional.of(SpareVms.cgroupPath(paths)) : HostCgroup.pathOf(spec);
             HostCgroup cgroup = null;
             if (cgroupPath.isPresent()) {
                 journal.record(new PodResource.Cgroup(cgroupPath.get()));
@@ -187,7 +234,8 @@ public final class Sandbox {
             vm = network == null ? vm : network.applyTo(vm);
             vm = cgroup == null ? vm : vm.withHostCgroup(cgroup.dirs());
             journal.record(new PodResource.Vm(List.of()));
-            Hypervisor hypervisor = VmTemplates.hypervisor(config, launcher, sandboxId, vm, journal::launched);
+            Hypervisor hypervisor = spare ? VmTemplates.clone(config, launcher, sandboxId, vm, journal::launched)
+                    : VmTemplates.hypervisor(config, launcher, sandboxId, vm, journal::launched);
             // The boot timeout bounds this pod's own boot or restore, not the build of a template before it.
             Instant booting = Instant.now();
             undo.push("stop VM", () -> {
@@ -221,7 +269,8 @@ public final class Sandbox {
                     sandboxId, check.version(), String.valueOf(Duration.between(started, Instant.now()).toMillis()),
                     check.kernelRelease());
 
-            Sandbox sandbox = new Sandbox(sandboxId, paths, hypervisor, agent, undo, journal);
+            Sandbox sandbox = new Sandbox(sandboxId, where, config, sizing, hypervisor, agent, undo, journal);
+            sandbox.cgroup = cgroup;
             sandbox.network = network;
             sandbox.timeline = timeline;
             sandbox.hostname = spec == null ? "" : spec.path("hostname").asText("");
@@ -285,7 +334,7 @@ public final class Sandbox {
     }
 
     public SandboxPaths paths() {
-        return paths;
+        return paths.get();
     }
 
     public Agent agent() {
@@ -354,9 +403,97 @@ public final class Sandbox {
         }
         LOG.log(System.Logger.Level.WARNING, "sandbox {0} is dead: {1}; its containers are reported exited (status "
                 + "255) and its VM is stopped. VM console ends with:\n{2}", id, reason,
-                ConsoleRing.tail(paths.consoleLog(), DEAD_CONSOLE_TAIL_BYTES));
+                ConsoleRing.tail(paths().consoleLog(), DEAD_CONSOLE_TAIL_BYTES));
         agent.close();
         hypervisor.stop(Duration.ZERO);
+    }
+
+    /**
+     * This spare VM ({@link #createSpare}) made pod {@code sandboxId}'s: its journal names the pod, its state directory
+     * is renamed to the pod's {@code to} (its mounts, sockets and open files go with it: one filesystem), QEMU, virtiofsd
+     * and their processes join the pod's host cgroup, the pod's NIC is handed to the running guest, and the guest gets
+     * fresh entropy and the host's clock (InitGuest). Empty, with the spare stopped and the reason logged, when the
+     * spare does not fit the pod (another configuration or size, a dead VM) or a step fails: the pod then starts as
+     * it would have without it. A shim killed on the way leaves a journal that names every resource, wherever the
+     * directory is (the spare's sweep or containerd's `delete` cleans it up).
+     */
+    private Optional<Sandbox> adopt(ShimContext ctx, String sandboxId, SandboxPaths to, VmLauncher launcher,
+                                    Map<String, String> annotations, ObjectNode spec, SandboxSizing podSizing) {
+        String spareId = id;
+        String unfit = !config.equals(ctx.config()) ? "it was made for another configuration"
+                : !sizing.equals(podSizing) ? "it has " + sizing.vcpus() + " vCPUs and " + sizing.memoryMiB()
+                + " MiB, the pod asks for " + podSizing.vcpus() + " and " + podSizing.memoryMiB()
+                : isDead() || hypervisor.onExit().isDone() || agent.isClosed() ? "its VM is gone"
+                : !hypervisor.adoptable() ? "its VM was not restored from a template" : null;
+        if (unfit != null) {
+            LOG.log(System.Logger.Level.INFO, "sandbox {0}: spare VM {1} not taken: {2}", sandboxId, spareId, unfit);
+            stop();
+            return Optional.empty();
+        }
+        Instant started = Instant.now();
+        try {
+            synchronized (this) {
+                if (stopped) {
+                    throw new IOException("it was stopped");
+                }
+                SandboxPaths from = paths.get();
+                journal.retarget(ctx.namespace(), sandboxId, to);
+                Files.createDirectories(to.dir().getParent());
+                Files.move(from.dir(), to.dir(), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                paths.set(to);
+                journal.moved(to);
+                hypervisor.relocate(to.dir());
+                id = sandboxId;
+            }
+            timeline.close();
+            BootTimeline podTimeline = BootTimeline.start(BootTimeline.Identity.of(sandboxId, ctx.namespace(),
+                    annotations), to, config.hypervisor().bootTimeout());
+            timeline = podTimeline;
+            resources.push("stop the boot timeline", podTimeline::close);
+            Optional<Path> netns = spec == null ? Optional.empty() : PodNetwork.netnsOf(spec);
+            if (netns.isPresent()) {
+                journal.record(new PodResource.Network(netns.get().toString()));
+            }
+            PodNetwork podNetwork = spec == null ? null : launcher.networks().setUp(spec);
+            if (podNetwork != null) {
+                resources.push("remove pod network", podNetwork::close);
+            }
+            Optional<String> cgroupPath = HostCgroup.pathOf(spec);
+            if (cgroupPath.isPresent() && cgroup != null) {
+                // Both in the journal before anything moves: a shim killed midway leaves neither behind.
+                journal.record(new PodResource.SpareCgroup(cgroup.path()));
+                journal.record(new PodResource.Cgroup(cgroupPath.get()));
+                HostCgroup podCgroup = HostCgroup.create(HostCgroup.ROOT, cgroupPath.get());
+                resources.push("remove host cgroup " + podCgroup.path(), podCgroup::killAndRemove);
+                cgroup.moveProcessesTo(podCgroup);
+                cgroup.remove();
+                cgroup = podCgroup;
+            }
+            if (podNetwork != null) {
+                VmSpec nics = podNetwork.applyTo(vmSpec(config, sandboxId, to, sizing));
+                if (!nics.nics().isEmpty()) {
+                    hypervisor.plugNics(nics.nics(), nics.netns());
+                }
+            }
+            // Undone first: the VM stops before the pod's cgroup and network made here go (as for a pod's own VM).
+            resources.push("stop VM", () -> hypervisor.stop(STOP_GRACE));
+            podTimeline.agentAnswered();
+            initGuest(agent);
+            podTimeline.agentReady();
+            synchronized (this) {
+                network = podNetwork;
+                hostname = spec == null ? "" : spec.path("hostname").asText("");
+            }
+            LOG.log(System.Logger.Level.INFO, "sandbox {0}: took spare VM {1} (VMM pid {2}) in {3} ms", sandboxId,
+                    spareId, String.valueOf(hypervisor.pid()),
+                    String.valueOf(Duration.between(started, Instant.now()).toMillis()));
+            return Optional.of(this);
+        } catch (IOException | RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "sandbox {0}: spare VM {1} not taken: {2}", sandboxId, spareId,
+                    e instanceof RuntimeStatusException ? e.getMessage() : Errors.describe(e));
+            stop();
+            return Optional.empty();
+        }
     }
 
     /** Whether the pod was declared dead ({@link #declareDead}). */

@@ -53,11 +53,7 @@ public final class SandboxCleaner {
             LOG.log(System.Logger.Level.INFO, "sandbox {0}: shim pid {1} is gone; cleaning up {2} from its journal",
                     sandboxId, String.valueOf(state.shimPid()),
                     state.resources().stream().map(PodResource::describe).toList());
-            CleanupStack stack = new CleanupStack();
-            for (PodResource resource : state.resources()) {
-                stack.push(resource.describe(), () -> resource.cleanUp(paths));
-            }
-            stack.unwind();
+            cleanUp(state, paths);
             if (state.resources().stream().filter(PodResource.Vm.class::isInstance).map(PodResource.Vm.class::cast)
                     .flatMap(vm -> vm.processes().stream())
                     .anyMatch(p -> VmTemplates.TEMPLATE_VMM.equals(p.role()))) {
@@ -70,6 +66,37 @@ public final class SandboxCleaner {
                 .setExitStatus(SIGKILL_STATUS)
                 .setExitedAt(Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano()))
                 .build();
+    }
+
+    /** Undoes every resource {@code state} names, newest first, the state directory being {@code paths}'. */
+    private static void cleanUp(SandboxState state, SandboxPaths paths) {
+        CleanupStack stack = new CleanupStack();
+        for (PodResource resource : state.resources()) {
+            stack.push(resource.describe(), () -> resource.cleanUp(paths));
+        }
+        stack.unwind();
+    }
+
+    /**
+     * For a directory laid out as a sandbox's that no `delete` will come for (a spare VM's, {@link SpareVms}): if the
+     * shim its journal names is gone, cleans up every resource the journal names; without a journal (its shim died
+     * before writing one), removes the directory if {@code goneWithoutJournal}. Whether it cleaned up.
+     */
+    static boolean cleanUpIfShimGone(SandboxPaths paths, boolean goneWithoutJournal) {
+        SandboxState state = readState(paths);
+        if (state == null) {
+            if (!goneWithoutJournal) {
+                return false;
+            }
+            cleanUp(new SandboxState("", "", 0, 0, paths.dir().toString(), java.util.List.of(new PodResource.StateDir())),
+                    paths);
+            return true;
+        }
+        if (HostProcesses.isAlive(state.shimPid(), state.shimStartTime())) {
+            return false;
+        }
+        cleanUp(state, paths);
+        return true;
     }
 
     /**

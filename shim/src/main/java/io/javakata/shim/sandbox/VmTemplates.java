@@ -60,6 +60,23 @@ final class VmTemplates {
         }
     }
 
+    /**
+     * A clone of {@code vm}'s template (built first if there is none), never a cold boot: for a spare VM
+     * ({@link Sandbox#createSpare}), which exists only to be taken as a clone.
+     *
+     * @throws IOException naming why this configuration's VMs are not clones
+     */
+    static Hypervisor clone(RuntimeConfig config, VmLauncher launcher, String id, VmSpec vm,
+                            Consumer<Hypervisor.OwnedProcess> launched) throws IOException {
+        Optional<String> reason = whyCold(config, launcher, vm);
+        if (reason.isPresent()) {
+            throw new IOException("no VM template for it: " + reason.get());
+        }
+        VmTemplate template = obtain(config, launcher, vm, launched);
+        LOG.log(System.Logger.Level.INFO, "{0}: starts from VM template {1}", id, template.dir().getFileName());
+        return QemuHypervisor.cloneOf(vm, KvmProbe.DEFAULT_CACHE, template, MemfdMemory.create(id));
+    }
+
     /** Why this pod cannot start from a template, or empty. */
     static Optional<String> whyCold(RuntimeConfig config, VmLauncher launcher, VmSpec vm) {
         if (!config.template().enabled()) {

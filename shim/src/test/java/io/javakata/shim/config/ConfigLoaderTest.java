@@ -160,6 +160,15 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void sparesAreOffUnlessAskedForAndMustBeABoolean() throws Exception {
+        assertEquals(false, ConfigLoader.load(write("[runtime]\nwarm_shims = 1\n")).template().spares());
+        assertEquals(true, ConfigLoader.load(write("[template]\nspares = true\n")).template().spares());
+        Path file = write("[template]\nspares = 2\n");
+        var e = assertThrows(RuntimeStatusException.class, () -> ConfigLoader.load(file));
+        assertTrue(e.getMessage().startsWith("template.spares = 2 in " + file), e.getMessage());
+    }
+
+    @Test
     void unknownTableIsRefused() throws Exception {
         Path file = write("[network]\nmode = \"tap\"\n");
         var e = assertThrows(RuntimeStatusException.class, () -> ConfigLoader.load(file));

@@ -42,7 +42,7 @@ class EffectiveConfigTest {
                  "agent": {"transport": "auto", "request_timeout_seconds": 30, "debug_console": false,
                    "vhost_device_vsock": "/usr/libexec/javakata/vhost-device-vsock"},
                  "runtime": {"state_dir": "/run/javakata", "debug": false, "warm_shims": 0},
-                 "template": {"enabled": true, "max_count": 2}}
+                 "template": {"enabled": true, "max_count": 2, "spares": false}}
                 """).toString(), EffectiveConfig.toJson(RuntimeConfig.defaults()).toString());
         ObjectNode other = EffectiveConfig.toJson(ConfigLoader.load(Files.writeString(dir.resolve("o.toml"),
                 "[hypervisor]\nmachine = \"microvm\"\naccel = \"tcg\"\n[virtiofsd]\ncache = \"none\"\n"
