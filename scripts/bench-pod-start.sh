@@ -6,12 +6,17 @@
 #   javakata-cold      the same on javakata with [template] enabled = false (every pod boots its VM)
 #   javakata-from-template  the same with [template] enabled = true; "not available" when the shim has no [template]
 #                      table yet (then javakata-cold runs the base configuration as it is)
-#   javakata-warm-template  the same with [runtime] warm_shims = 1: from round 2 on, the pod's `start` takes over a
-#                      warm shim (docs/architecture.md, "Warm shims") instead of starting a JVM
+#   javakata-spare-template  the same with [runtime] warm_shims = 1 and [template] spares = true: from round 2 on,
+#                      the pod's `start` takes over a warm shim and its sandbox takes that shim's spare VM, restored
+#                      and rehearsed ahead of it (docs/architecture.md, "Warm shims", "Warm spare VMs")
+#   javakata-warm-template  (BENCH_WARM=1) a warm shim without a spare VM: [runtime] warm_shims = 1 alone. It shares
+#                      the private containerd's warm shims with javakata-spare-template, so each may take the other's.
 #   floor              the bare VM boot floor: the first javakata pod's QEMU command line (same flags, kernel and
 #                      kernel parameters; no pod devices, no QMP, no -S) on a busybox initrd whose one-line /init
 #                      prints "floor: init reached": QEMU's spawn -> that line on its serial console
-# and, in each pod once its first container runs, CreateContainer + StartContainer of a second container (and its
+# After each javakata pod the run waits until the warm shims its shim started are ready, so that their start-up does
+# not run during the next sample.
+# And, in each pod once its first container runs, CreateContainer + StartContainer of a second container (and its
 # first log line). Prints every sample (with the load average when it started), then medians, min-max and the
 # ratios to the floor and to runc.
 #
@@ -73,9 +78,13 @@ if shim_accepts "$jar" "$work/template.toml"; then
     toml_with_key "$work/javakata.toml" template enabled false > "$work/cold.toml"
     extra="javakata-cold=$work/cold.toml javakata-from-template=$work/template.toml"
     handlers+=(javakata-from-template)
-    # From a template with a warm shim kept started: every pod after the first takes over a warm shim.
+    # From a template with a warm shim kept started, which holds a spare VM: every pod after the first takes both over.
     toml_with_key "$work/template.toml" runtime warm_shims 1 > "$work/javakata-warm-template.toml"
-    add_handler javakata-warm-template
+    toml_with_key "$work/javakata-warm-template.toml" template spares true > "$work/javakata-spare-template.toml"
+    add_handler javakata-spare-template
+    if [[ "${BENCH_WARM:-0}" == 1 ]]; then
+        add_handler javakata-warm-template
+    fi
     for guest in ${BENCH_GUESTS:-}; do
         name="${guest%%=*}" files="${guest#*=}"
         [[ "$name" != "$guest" && "$files" == *:* ]] \

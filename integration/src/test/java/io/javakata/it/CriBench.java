@@ -78,6 +78,9 @@ public final class CriBench {
                         Sample sample = handler.equals(FLOOR) ? floor.boot(round) : onePod(cri, handler, round, floor);
                         System.out.println(sample);
                         samples.add(sample);
+                        if (!handler.equals(FLOOR)) {
+                            awaitWarmShims(cri, handler.contains("warm") || handler.contains("spare"));
+                        }
                     } catch (RuntimeException | AssertionError e) {
                         // A pod that failed (under load, a deadline) is reported and left out; the run goes on.
                         String failure = handler + " " + round + " FAILED: " + e.getMessage();
@@ -95,6 +98,39 @@ public final class CriBench {
         System.out.print(summary(samples));
         failures.forEach(f -> System.out.println("summary: " + f));
     }
+
+    /**
+     * After a pod: once its shim started a warm shim (and, with [template] spares, its spare VM), waits until every warm
+     * shim waiting under the containerd's directory is ready, so that their start-up (a JVM, a rehearsal, a restored
+     * and rehearsed VM) does not run during the next handler's sample. With {@code started} (a handler with warm
+     * shims, whose pod's shim starts one as it exits), at least one must be ready; otherwise a handler without warm
+     * shims started none, and this returns at once.
+     */
+    private static void awaitWarmShims(PrivateCri cri, boolean started) throws InterruptedException {
+        Path warm = cri.containerd().dir().resolve("warm");
+        long deadline = System.nanoTime() + WARM_DEADLINE.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (!started && !Files.isDirectory(warm)) {
+                return;
+            }
+            try (var list = Files.isDirectory(warm) ? Files.list(warm) : java.util.stream.Stream.<Path>empty()) {
+                List<Path> live = list.filter(d -> d.getFileName().toString().matches("[0-9]+"))
+                        .filter(d -> ProcessHandle.of(Long.parseLong(d.getFileName().toString()))
+                                .map(ProcessHandle::isAlive).orElse(false)).toList();
+                boolean starting = live.stream()
+                        .anyMatch(d -> !Files.exists(d.resolve("ready")) && !Files.exists(d.resolve("claimed")));
+                if (!starting && (!started || live.stream().anyMatch(d -> Files.exists(d.resolve("ready"))))) {
+                    return;
+                }
+            } catch (java.io.IOException | java.io.UncheckedIOException e) {
+                // a directory went meanwhile: look again
+            }
+            TimeUnit.MILLISECONDS.sleep(100);
+        }
+        System.out.println("bench: warm shims still starting after " + WARM_DEADLINE.toSeconds() + " s; going on");
+    }
+
+    private static final Duration WARM_DEADLINE = Duration.ofSeconds(300);
 
     private static Sample onePod(PrivateCri cri, String handler, int round, Floor floor) throws Exception {
         String load = HostFigures.load();
