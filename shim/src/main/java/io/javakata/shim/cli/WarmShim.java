@@ -213,10 +213,8 @@ final class WarmShim {
             int status = refusal != null
                     ? answerFailure(Main.fail(new IllegalArgumentException("warm shim: " + refusal)))
                     : takeOver(request);
-            if (status != 0) {
-                // No pod took the spare VM (it is taken by the pod's sandbox create, later, in this process).
-                SpareVms.discard();
-            }
+            // The start's shim has ended (or never began): a spare VM its pod did not take goes with it.
+            SpareVms.discard();
             return status;
         }
     }
