@@ -245,8 +245,9 @@ class LauncherTest {
         Files.writeString(sandbox.resolve(ShimAddresses.START_FILE), "not a number");
         assertJvm(start(joining, args));
 
-        // A shim killed and not yet reaped is a zombie with its start time: not the pod's shim.
-        Process parent = new ProcessBuilder("sh", "-c", "true & echo $!; exec sleep 60").start();
+        // A shim killed and not yet reaped is a zombie with its start time: not the pod's shim. Its child still runs
+        // when sh execs sleep (a `true` could end first, and sh reap it before the exec: no zombie, seen once in CI).
+        Process parent = new ProcessBuilder("sh", "-c", "sleep 1 & echo $!; exec sleep 60").start();
         daemons.add(parent);
         String zombie = parent.inputReader(StandardCharsets.US_ASCII).readLine().strip();
         Path stat = Path.of("/proc", zombie, "stat");
