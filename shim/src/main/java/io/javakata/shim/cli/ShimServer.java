@@ -61,6 +61,20 @@ final class ShimServer {
      *                 pipe once containerd stops reading
      * @return the exit status; 1 if the shim did not start, after the one line that says why on stdout
      */
+    /**
+     * The configuration file this pod's shim loaded, whose spare VMs its warm shims make ({@code [template] spares});
+     * empty, logged, if the bundle's record cannot be read. Looked up once the pod has started, off its start path.
+     */
+    private Optional<Path> spareConfig() {
+        try {
+            return Optional.of(ConfigLoader.select(ShimAddresses.readConfigRecord(bundle), env).file()
+                    .toAbsolutePath());
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "warm shims without spare VMs: the configuration's path: " + e.getMessage());
+            return Optional.empty();
+        }
+    }
+
     int run(Closeable startLog) throws IOException {
         Path socket = serve.socket();
         TtrpcEventPublisher publisher = null;
@@ -83,11 +97,8 @@ final class ShimServer {
             tasks = new TaskService(ctx, publisher, exitRequested::countDown);
             int warmShims = config.runtime().warmShims();
             if (warmShims > 0) {
-                // With [template] spares, the warm shims make spare VMs of this pod's configuration file.
-                Optional<Path> spareConfig = config.template().spares()
-                        ? Optional.of(ConfigLoader.select(ShimAddresses.readConfigRecord(bundle), env).file()
-                        .toAbsolutePath()) : Optional.empty();
-                tasks.afterPodStart(() -> WarmShim.topUp(warmShims, env, spareConfig));
+                boolean spares = config.template().spares();
+                tasks.afterPodStart(() -> WarmShim.topUp(warmShims, env, spares ? spareConfig() : Optional.empty()));
             }
             tasks.register(server);
             try {

@@ -155,11 +155,14 @@ public final class Sandbox {
             throw e.withContext("create sandbox " + sandboxId);
         }
         SandboxPaths paths = SandboxPaths.of(ctx.config().runtime().stateDir(), ctx.namespace(), sandboxId);
-        if (Files.exists(paths.dir())) {
-            throw Errors.alreadyExists("create sandbox %s: state directory %s already exists", sandboxId, paths.dir());
-        }
         Optional<Sandbox> spare = SpareVms.take();
         if (spare.isPresent()) {
+            // Checked before the spare is touched: a rename replaces an empty directory instead of failing.
+            if (Files.exists(paths.dir())) {
+                spare.get().stop();
+                throw Errors.alreadyExists("create sandbox %s: state directory %s already exists", sandboxId,
+                        paths.dir());
+            }
             Optional<Sandbox> adopted = spare.get().adopt(ctx, sandboxId, paths, launcher, annotations, spec, sizing);
             if (adopted.isPresent()) {
                 return adopted.get();
@@ -213,14 +216,7 @@ public final class Sandbox {
             Mounter.makeShare(paths.mounts(), paths.shared());
 
             RuntimeConfig config = ctx.config();
-            Optional<Path> netns = spec == null ? Optional.empty() : PodNetwork.netnsOf(spec);
-            if (netns.isPresent()) {
-                journal.record(new PodResource.Network(netns.get().toString()));
-            }
-            PodNetwork network = spec == null ? null : launcher.networks().setUp(spec);
-            if (network != null) {
-                undo.push("remove pod network", network::close);
-            }
+            PodNetwork network = setUpNetwork(spec, launcher, journal, undo);
             // A spare VM has a host cgroup of its own, which binds QEMU once it switched to run_as (and lost its
             // parent-death signal) until a pod takes it or a sweep cleans it up.
             Optional<String> cgroupPath = spare ? Optional.of(SpareVms.cgroupPath(paths)) : HostCgroup.pathOf(spec);
@@ -289,6 +285,26 @@ public final class Sandbox {
             undo.unwind();
             throw new RuntimeStatusException(code, message, e);
         }
+    }
+
+    /**
+     * The pod's network for {@code spec} (none without a spec): its netns journaled first, then its taps and mirrors
+     * made, their removal pushed on {@code undo}.
+     */
+    private static PodNetwork setUpNetwork(ObjectNode spec, VmLauncher launcher, Journal journal, CleanupStack undo)
+            throws IOException {
+        if (spec == null) {
+            return null;
+        }
+        Optional<Path> netns = PodNetwork.netnsOf(spec);
+        if (netns.isPresent()) {
+            journal.record(new PodResource.Network(netns.get().toString()));
+        }
+        PodNetwork network = launcher.networks().setUp(spec);
+        if (network != null) {
+            undo.push("remove pod network", network::close);
+        }
+        return network;
     }
 
     /**
@@ -450,14 +466,7 @@ public final class Sandbox {
                     annotations), to, config.hypervisor().bootTimeout());
             timeline = podTimeline;
             resources.push("stop the boot timeline", podTimeline::close);
-            Optional<Path> netns = spec == null ? Optional.empty() : PodNetwork.netnsOf(spec);
-            if (netns.isPresent()) {
-                journal.record(new PodResource.Network(netns.get().toString()));
-            }
-            PodNetwork podNetwork = spec == null ? null : launcher.networks().setUp(spec);
-            if (podNetwork != null) {
-                resources.push("remove pod network", podNetwork::close);
-            }
+            PodNetwork podNetwork = setUpNetwork(spec, launcher, journal, resources);
             Optional<String> cgroupPath = HostCgroup.pathOf(spec);
             if (cgroupPath.isPresent() && cgroup != null) {
                 // Both in the journal before anything moves: a shim killed midway leaves neither behind.

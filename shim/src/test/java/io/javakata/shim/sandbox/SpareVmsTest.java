@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.javakata.shim.config.RuntimeConfig;
 import io.javakata.shim.rootfs.Mounter;
-import io.javakata.sys.ErrnoException;
 import io.javakata.sys.Mounts;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -34,16 +33,7 @@ class SpareVmsTest {
     @AfterEach
     void tearDown() throws IOException {
         processes.forEach(Process::destroyForcibly);
-        for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
-            String target = line.split(" ")[4];
-            if (target.startsWith(tmp.toString())) {
-                try {
-                    Mounts.unmount(target, Mounts.MNT_DETACH);
-                } catch (ErrnoException e) {
-                    // already gone with its parent
-                }
-            }
-        }
+        Mounter.unmountUnder(tmp);
     }
 
     private Process start(String... command) throws IOException {
