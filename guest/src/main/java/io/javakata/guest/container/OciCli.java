@@ -37,7 +37,7 @@ public final class OciCli implements OciRuntime {
     /**
      * @param binary the runtime's executable
      * @param root   its state directory ({@code --root})
-     * @param reaper starts the runtime so the guest reaper leaves its exit to the JDK
+     * @param reaper spawns the runtime and reaps it
      */
     public OciCli(Path binary, Path root, Reaper reaper) {
         this(binary, root, reaper, Duration.ofSeconds(TIMEOUT_SECONDS));

@@ -2,14 +2,16 @@ package io.javakata.guest.reaper;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
- * Runs one command the agent needs (runc, busybox {@code ip}, poweroff) to its end: started through the {@link Reaper},
- * so that its exit status stays the JDK's, and waited for at most a timeout. When the timeout fires, or the waiting
- * thread is interrupted, the command and every process it started are killed (SIGKILL) and the caller gets an
- * {@link IOException} saying so; the command's output must go to files or FIFOs, never to a pipe the caller reads
- * before the wait, or a hung command would hold the caller past the timeout.
+ * Runs one command the agent needs (crun, poweroff) to its end: spawned and reaped by the {@link Reaper}
+ * ({@link Reaper#spawn}), and waited for at most a timeout. When the timeout fires, or the waiting thread is
+ * interrupted, the command and every process it started are killed (SIGKILL) and the caller gets an
+ * {@link IOException} saying so. The command's output goes to files or FIFOs (a pipe is /dev/null), so nothing the
+ * command writes can hold the caller past the timeout.
  *
  * <p>Thread-safe; {@link #run} blocks for at most the timeout plus {@link #KILL_WAIT}.
  */
@@ -30,29 +32,34 @@ public final class BoundedCommand {
      *                     was interrupted (then killed; the interrupt flag stays set)
      */
     public static int run(Reaper reaper, ProcessBuilder builder, Duration timeout, String what) throws IOException {
-        Process process = reaper.start(builder);
+        Reaper.Child child = reaper.spawn(builder);
         try {
-            if (process.waitFor(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
-                return process.exitValue();
-            }
+            return child.exit().get(timeout.toNanos(), TimeUnit.NANOSECONDS).status();
         } catch (InterruptedException e) {
-            kill(process);
+            kill(child);
             Thread.currentThread().interrupt();
             throw new IOException(what + ": interrupted; killed", e);
+        } catch (TimeoutException e) {
+            kill(child);
+            throw new IOException(what + ": still running after " + timeout.toMillis() + " ms; killed");
+        } catch (ExecutionException e) {
+            throw new IOException(what + ": " + e.getCause().getMessage(), e.getCause()); // the reaper never fails one
         }
-        kill(process);
-        throw new IOException(what + ": still running after " + timeout.toMillis() + " ms; killed");
     }
 
     /** SIGKILL to the command's descendants, then to the command; waits a little for it to be gone. */
-    private static void kill(Process process) {
-        // Descendants first: once the command is dead they are re-parented to the agent and no longer found.
-        process.descendants().forEach(ProcessHandle::destroyForcibly);
-        process.destroyForcibly();
+    private static void kill(Reaper.Child child) {
+        ProcessHandle.of(child.pid()).ifPresent(command -> {
+            // Descendants first: once the command is dead they are re-parented to the agent and no longer found.
+            command.descendants().forEach(ProcessHandle::destroyForcibly);
+            command.destroyForcibly();
+        });
         try {
-            process.waitFor(KILL_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+            child.exit().get(KILL_WAIT.toMillis(), TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            // reported as killed all the same
         }
     }
 }
