@@ -102,6 +102,7 @@ final class ServerConnection {
 
     /** Runs on the call's own virtual thread. */
     private void execute(ServerCall call, Request request) {
+        long started = System.nanoTime();
         Response response;
         try {
             TtrpcServer.Method<?> method = server.method(request.getService(), request.getMethod());
@@ -121,6 +122,11 @@ final class ServerConnection {
             response = Response.newBuilder().setStatus(status).build();
         }
         call.finish(response);
+        if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
+            LOG.log(System.Logger.Level.DEBUG, "{0}: {1}/{2} answered in {3} ms{4}", connection.describe(),
+                    request.getService(), request.getMethod(), (System.nanoTime() - started) / 1_000_000,
+                    response.hasStatus() ? " with code " + response.getStatus().getCode() : "");
+        }
     }
 
     private static CallContext context(Request request) {
