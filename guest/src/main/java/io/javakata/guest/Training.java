@@ -48,6 +48,9 @@ final class Training {
     static void run() throws IOException, InterruptedException {
         Path work = Files.createTempDirectory("javakata-train");
         Reaper reaper = new Reaper(new SystemChildWaiter(), Clock.systemUTC());
+        // crun is spawned and reaped by the reaper's loop, as in the guest (without it the failed create of the
+        // request below would wait out its timeout).
+        reaper.startLoop();
         ContainerManager containers = new ContainerManager(work.resolve("bundles"),
                 new OciCli(Path.of(Main.OCI_RUNTIME), work.resolve("crun"), reaper), reaper);
         AgentService service = new AgentService(containers, "train", Path.of("/proc/sys"), () -> { });

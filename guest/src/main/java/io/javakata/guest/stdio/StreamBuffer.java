@@ -14,6 +14,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * readers still get every buffered byte before {@link Chunk#eof()} is reported.
  * {@link #discard()} drops everything and wakes everyone (container removed).
  *
+ * <p>The buffer starts at {@link #INITIAL_BYTES} and doubles, up to its capacity, only while the host reads slower
+ * than the container writes: a pod's containers each have two, most of which never hold more than a few lines, and
+ * in the guest every array the agent allocates is guest RAM touched and, under TCG, young collections of ~100 ms
+ * (docs/benchmarks.md, "The agent's heap during a pod start").
+ *
  * <p>Thread-safe. Any number of readers; chunks are handed out in order, each byte once.
  */
 public final class StreamBuffer {
@@ -26,7 +31,11 @@ public final class StreamBuffer {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition readable = lock.newCondition();
     private final Condition writable = lock.newCondition();
-    private final byte[] ring;
+    /** The size a buffer starts at. */
+    static final int INITIAL_BYTES = 16 * 1024;
+
+    private final int capacity;
+    private byte[] ring;
     private int head;
     private int size;
     private boolean finished;
@@ -36,7 +45,8 @@ public final class StreamBuffer {
         if (capacity <= 0) {
             throw new IllegalArgumentException("capacity=" + capacity + ": must be positive");
         }
-        this.ring = new byte[capacity];
+        this.capacity = capacity;
+        this.ring = new byte[Math.min(capacity, INITIAL_BYTES)];
     }
 
     /**
@@ -49,6 +59,9 @@ public final class StreamBuffer {
         try {
             int written = 0;
             while (written < len) {
+                if (size == ring.length && ring.length < capacity && !discarded) {
+                    grow();
+                }
                 while (size == ring.length && !discarded) {
                     writable.await();
                 }
@@ -66,6 +79,26 @@ public final class StreamBuffer {
                 readable.signalAll();
             }
             return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Doubles the ring, at most to the capacity, its bytes moved to the start. Called with the lock held. */
+    private void grow() {
+        byte[] bigger = new byte[(int) Math.min(capacity, 2L * ring.length)];
+        int first = Math.min(size, ring.length - head);
+        System.arraycopy(ring, head, bigger, 0, first);
+        System.arraycopy(ring, 0, bigger, first, size - first);
+        ring = bigger;
+        head = 0;
+    }
+
+    /** Bytes the buffer has room for now (it may grow up to its capacity). */
+    int allocated() {
+        lock.lock();
+        try {
+            return ring.length;
         } finally {
             lock.unlock();
         }

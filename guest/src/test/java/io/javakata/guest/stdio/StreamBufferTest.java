@@ -82,4 +82,38 @@ class StreamBufferTest {
         assertFalse(writer.get(5, TimeUnit.SECONDS), "write reports the discard");
         assertTrue(buffer.read(10).eof());
     }
+
+    /**
+     * A buffer starts small and grows only while its reader lags, keeping every byte in order across the growth and a
+     * wrapped ring, and still holds the writer back at its capacity.
+     */
+    @Test
+    void growsWhileTheReaderLagsUpToItsCapacityInOrder() throws Exception {
+        int capacity = StreamBuffer.INITIAL_BYTES * 4;
+        StreamBuffer buffer = new StreamBuffer(capacity);
+        assertEquals(StreamBuffer.INITIAL_BYTES, buffer.allocated(), "a quiet container's buffer stays small");
+        byte[] data = new byte[capacity + 1000];
+        for (int i = 0; i < data.length; i++) {
+            data[i] = (byte) (i % 251);
+        }
+        // Wrap the small ring first: 100 bytes in and out moves its head off 0.
+        assertTrue(buffer.write(data, 0, 100));
+        assertEquals(100, buffer.read(100).data().length);
+        CompletableFuture<Boolean> writer = CompletableFuture.supplyAsync(() -> {
+            try {
+                return buffer.write(data, 0, data.length);
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        Await.until("the writer fills the grown buffer", Duration.ofSeconds(5), () -> buffer.buffered() == capacity);
+        assertEquals(capacity, buffer.allocated(), "grown to its capacity, no further");
+        assertFalse(writer.isDone(), "the writer waits at the capacity (back-pressure)");
+        java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
+        while (got.size() < data.length) {
+            got.write(buffer.read(7000).data());
+        }
+        assertArrayEquals(data, got.toByteArray());
+        assertTrue(writer.get(5, TimeUnit.SECONDS));
+    }
 }
