@@ -64,7 +64,7 @@ for i in $(seq "$PODS"); do
     echo "pod fp-$i running after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 done
 descendants() { local c; for c in $(pgrep -P "$1" || true); do echo "$c"; descendants "$c"; done; }
-shim_of() { pgrep -f -- "javakata-shim.jar .*-address $sock .*-id fp-$1 start\$" | head -1 || true; }
+shim_of() { pgrep -f -- "javakata-shim.jar .*-address $sock .*-id fp-$1 (-debug )?start\$" | head -1 || true; }
 # "shim qemu rest": CPU clock ticks (utime + stime, /proc/<pid>/stat) so far of pod I's shim, its QEMU and its
 # other processes (virtiofsd, vhost-device-vsock).
 pod_ticks() {

@@ -83,7 +83,7 @@ descendants() { local c; for c in $(pgrep -P "$1" || true); do echo "$c"; descen
 # The QEMU of pod NAME-I: the qemu-system-x86 process under that pod's shim (the JVM of its `start`).
 qemu_of() {
     local shim pid
-    shim=$(pgrep -f -- "javakata-shim.jar .*-address $sock .*-id $1 start\$" | head -1 || true)
+    shim=$(pgrep -f -- "javakata-shim.jar .*-address $sock .*-id $1 (-debug )?start\$" | head -1 || true)
     [[ -n "$shim" ]] || return 0
     for pid in $(descendants "$shim"); do
         if [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == qemu-system-x86 ]]; then
