@@ -49,6 +49,9 @@ public final class BoundedCommand {
 
     /** SIGKILL to the command's descendants, then to the command; waits a little for it to be gone. */
     private static void kill(Reaper.Child child) {
+        if (child.exit().isDone()) {
+            return; // reaped already: its pid may be another process's by now
+        }
         ProcessHandle.of(child.pid()).ifPresent(command -> {
             // Descendants first: once the command is dead they are re-parented to the agent and no longer found.
             command.descendants().forEach(ProcessHandle::destroyForcibly);
