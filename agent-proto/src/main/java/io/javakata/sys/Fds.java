@@ -15,6 +15,7 @@ public final class Fds {
     public static final int O_CREAT = 0100;
     /** Opening a terminal does not make it the caller's controlling terminal. */
     public static final int O_NOCTTY = 0400;
+    public static final int O_TRUNC = 01000;
     public static final int O_APPEND = 02000;
     public static final int O_NONBLOCK = 04000;
     public static final int O_CLOEXEC = 02000000;

@@ -111,6 +111,16 @@ final class LibC {
         return LINKER.downcallHandle(symbol, FunctionDescriptor.of(result, args), options);
     }
 
+    /**
+     * Links a function that returns its error number instead of setting errno (posix_spawn and its helpers): no call
+     * state to capture.
+     */
+    static MethodHandle linkReturningError(String name, MemoryLayout result, MemoryLayout... args) {
+        MemorySegment symbol = LOOKUP.find(name)
+                .orElseThrow(() -> new UnsatisfiedLinkError("libc symbol " + name + " not found"));
+        return LINKER.downcallHandle(symbol, FunctionDescriptor.of(result, args));
+    }
+
     /** Room for the captured errno of one call, allocated in the caller's arena. */
     static MemorySegment callState(Arena arena) {
         return arena.allocate(CAPTURE_LAYOUT);

@@ -1,14 +1,13 @@
 package io.javakata.sys;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
+import static io.javakata.sys.LibC.linkReturningError;
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
@@ -24,7 +23,6 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * ({@code posix_spawn_file_actions_addclosefrom_np}, glibc 2.34), an empty signal mask and every signal's default
  * disposition. The caller reaps it: nothing here waits for it.
  */
-@SuppressWarnings("restricted")
 public final class Spawn {
 
     /** What one standard descriptor of the child is. */
@@ -49,40 +47,35 @@ public final class Spawn {
 
     public static final Stdio INHERIT = new Stdio.Inherit();
 
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final MethodHandle POSIX_SPAWNP = function("posix_spawnp", JAVA_INT,
+    private static final MethodHandle POSIX_SPAWNP = linkReturningError("posix_spawnp", JAVA_INT,
             ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
-    private static final MethodHandle FILE_ACTIONS_INIT = function("posix_spawn_file_actions_init", JAVA_INT, ADDRESS);
+    private static final MethodHandle FILE_ACTIONS_INIT =
+            linkReturningError("posix_spawn_file_actions_init", JAVA_INT, ADDRESS);
     private static final MethodHandle FILE_ACTIONS_DESTROY =
-            function("posix_spawn_file_actions_destroy", JAVA_INT, ADDRESS);
-    private static final MethodHandle ADD_OPEN = function("posix_spawn_file_actions_addopen", JAVA_INT,
+            linkReturningError("posix_spawn_file_actions_destroy", JAVA_INT, ADDRESS);
+    private static final MethodHandle ADD_OPEN = linkReturningError("posix_spawn_file_actions_addopen", JAVA_INT,
             ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT);
     private static final MethodHandle ADD_DUP2 =
-            function("posix_spawn_file_actions_adddup2", JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT);
+            linkReturningError("posix_spawn_file_actions_adddup2", JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT);
     private static final MethodHandle ADD_CLOSEFROM =
-            function("posix_spawn_file_actions_addclosefrom_np", JAVA_INT, ADDRESS, JAVA_INT);
+            linkReturningError("posix_spawn_file_actions_addclosefrom_np", JAVA_INT, ADDRESS, JAVA_INT);
     private static final MethodHandle ADD_CHDIR =
-            function("posix_spawn_file_actions_addchdir_np", JAVA_INT, ADDRESS, ADDRESS);
-    private static final MethodHandle ATTR_INIT = function("posix_spawnattr_init", JAVA_INT, ADDRESS);
-    private static final MethodHandle ATTR_DESTROY = function("posix_spawnattr_destroy", JAVA_INT, ADDRESS);
+            linkReturningError("posix_spawn_file_actions_addchdir_np", JAVA_INT, ADDRESS, ADDRESS);
+    private static final MethodHandle ATTR_INIT = linkReturningError("posix_spawnattr_init", JAVA_INT, ADDRESS);
+    private static final MethodHandle ATTR_DESTROY = linkReturningError("posix_spawnattr_destroy", JAVA_INT, ADDRESS);
     private static final MethodHandle ATTR_SETFLAGS =
-            function("posix_spawnattr_setflags", JAVA_INT, ADDRESS, JAVA_SHORT);
+            linkReturningError("posix_spawnattr_setflags", JAVA_INT, ADDRESS, JAVA_SHORT);
     private static final MethodHandle ATTR_SETSIGMASK =
-            function("posix_spawnattr_setsigmask", JAVA_INT, ADDRESS, ADDRESS);
+            linkReturningError("posix_spawnattr_setsigmask", JAVA_INT, ADDRESS, ADDRESS);
     private static final MethodHandle ATTR_SETSIGDEFAULT =
-            function("posix_spawnattr_setsigdefault", JAVA_INT, ADDRESS, ADDRESS);
-    private static final MethodHandle SIGEMPTYSET = function("sigemptyset", JAVA_INT, ADDRESS);
-    private static final MethodHandle SIGFILLSET = function("sigfillset", JAVA_INT, ADDRESS);
+            linkReturningError("posix_spawnattr_setsigdefault", JAVA_INT, ADDRESS, ADDRESS);
+    /** These two set errno instead, and fail only on a NULL set: their results are not checked. */
+    private static final MethodHandle SIGEMPTYSET = linkReturningError("sigemptyset", JAVA_INT, ADDRESS);
+    private static final MethodHandle SIGFILLSET = linkReturningError("sigfillset", JAVA_INT, ADDRESS);
 
     /** glibc's spawn.h. */
     private static final short POSIX_SPAWN_SETSIGDEF = 0x04;
     private static final short POSIX_SPAWN_SETSIGMASK = 0x08;
-    /** fcntl.h, x86-64. */
-    private static final int O_RDONLY = 0;
-    private static final int O_WRONLY = 1;
-    private static final int O_CREAT = 0100;
-    private static final int O_TRUNC = 01000;
-    private static final int O_APPEND = 02000;
     /**
      * Room for glibc's {@code posix_spawn_file_actions_t} (80 bytes on x86-64), {@code posix_spawnattr_t} (336) and
      * {@code sigset_t} (128), with margin: they are only ever passed to glibc's own functions.
@@ -122,8 +115,9 @@ public final class Spawn {
                     }
                     MemorySegment none = arena.allocate(OPAQUE_BYTES, 16);
                     MemorySegment all = arena.allocate(OPAQUE_BYTES, 16);
-                    check(argv, "sigemptyset", (int) SIGEMPTYSET.invokeExact(none));
-                    check(argv, "sigfillset", (int) SIGFILLSET.invokeExact(all));
+                    // These two fail only on a NULL set (EINVAL, through errno rather than their result).
+                    int emptied = (int) SIGEMPTYSET.invokeExact(none);
+                    int filled = (int) SIGFILLSET.invokeExact(all);
                     check(argv, "setsigmask", (int) ATTR_SETSIGMASK.invokeExact(attr, none));
                     check(argv, "setsigdefault", (int) ATTR_SETSIGDEFAULT.invokeExact(attr, all));
                     check(argv, "setflags", (int) ATTR_SETFLAGS.invokeExact(attr,
@@ -155,9 +149,10 @@ public final class Spawn {
         int result = switch (stdio) {
             case Stdio.Inherit i -> 0;
             case Stdio.ReadFrom r -> (int) ADD_OPEN.invokeExact(actions, fd,
-                    arena.allocateFrom(r.file().toString()), O_RDONLY, 0);
+                    arena.allocateFrom(r.file().toString()), Fds.O_RDONLY, 0);
             case Stdio.WriteTo w -> (int) ADD_OPEN.invokeExact(actions, fd,
-                    arena.allocateFrom(w.file().toString()), O_WRONLY | O_CREAT | (w.append() ? O_APPEND : O_TRUNC),
+                    arena.allocateFrom(w.file().toString()),
+                    Fds.O_WRONLY | Fds.O_CREAT | (w.append() ? Fds.O_APPEND : Fds.O_TRUNC),
                     0666);
             case Stdio.SameAs s -> (int) ADD_DUP2.invokeExact(actions, s.fd(), fd);
         };
@@ -197,13 +192,5 @@ public final class Spawn {
         }
         array.setAtIndex(ADDRESS, values.size(), MemorySegment.NULL);
         return array;
-    }
-
-    /** A libc function that returns its error instead of setting errno: no call state to capture. */
-    private static MethodHandle function(String name, java.lang.foreign.MemoryLayout result,
-            java.lang.foreign.MemoryLayout... args) {
-        MemorySegment symbol = LINKER.defaultLookup().find(name)
-                .orElseThrow(() -> new UnsatisfiedLinkError("libc symbol " + name + " not found"));
-        return LINKER.downcallHandle(symbol, FunctionDescriptor.of(result, args));
     }
 }

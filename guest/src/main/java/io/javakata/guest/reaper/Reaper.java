@@ -3,6 +3,7 @@ package io.javakata.guest.reaper;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.lang.ProcessBuilder.Redirect;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -42,7 +43,7 @@ public final class Reaper implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(Reaper.class.getName());
     private static final int RECENT_ORPHANS = 256;
     static final long JDK_CHILD_BACKOFF_MILLIS = 5;
-    private static final java.nio.file.Path DEV_NULL = java.nio.file.Path.of("/dev/null");
+    private static final Path DEV_NULL = Path.of("/dev/null");
 
     private final ChildWaiter waiter;
     private final Clock clock;

@@ -1,6 +1,5 @@
 package io.javakata.shim.cli;
 
-import io.javakata.shim.config.ConfigLoader;
 import io.javakata.shim.config.RuntimeConfig;
 import io.javakata.shim.config.ShimContext;
 import io.javakata.shim.events.TtrpcEventPublisher;
@@ -61,20 +60,6 @@ final class ShimServer {
      *                 pipe once containerd stops reading
      * @return the exit status; 1 if the shim did not start, after the one line that says why on stdout
      */
-    /**
-     * The configuration file this pod's shim loaded, whose spare VMs its warm shims make ({@code [template] spares});
-     * empty, logged, if the bundle's record cannot be read. Looked up once the pod has started, off its start path.
-     */
-    private Optional<Path> spareConfig() {
-        try {
-            return Optional.of(ConfigLoader.select(ShimAddresses.readConfigRecord(bundle), env).file()
-                    .toAbsolutePath());
-        } catch (IOException e) {
-            LOG.log(Level.WARNING, "warm shims without spare VMs: the configuration's path: " + e.getMessage());
-            return Optional.empty();
-        }
-    }
-
     int run(Closeable startLog) throws IOException {
         Path socket = serve.socket();
         TtrpcEventPublisher publisher = null;
@@ -97,8 +82,10 @@ final class ShimServer {
             tasks = new TaskService(ctx, publisher, exitRequested::countDown);
             int warmShims = config.runtime().warmShims();
             if (warmShims > 0) {
-                boolean spares = config.template().spares();
-                tasks.afterPodStart(() -> WarmShim.topUp(warmShims, env, spares ? spareConfig() : Optional.empty()));
+                // With [template] spares, the warm shims make spare VMs of this pod's configuration file.
+                Optional<Path> spareConfig = config.template().spares() ? Optional.of(serve.configFile())
+                        : Optional.empty();
+                tasks.afterPodStart(() -> WarmShim.topUp(warmShims, env, spareConfig));
             }
             tasks.register(server);
             try {

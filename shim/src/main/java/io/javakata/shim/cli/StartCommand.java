@@ -36,8 +36,11 @@ final class StartCommand {
     record Join(String address) implements Decision {
     }
 
-    /** This process serves the pod on {@code socket} with {@code config}. */
-    record Serve(String address, Path socket, RuntimeConfig config) implements Decision {
+    /**
+     * This process serves the pod on {@code socket} with {@code config}, loaded from {@code configFile} (absolute; a
+     * default file that does not exist when the defaults are used), whose spare VMs its warm shims make.
+     */
+    record Serve(String address, Path socket, RuntimeConfig config, Path configFile) implements Decision {
     }
 
     StartCommand(Flags flags, Map<String, String> env, Path bundle) {
@@ -48,7 +51,8 @@ final class StartCommand {
 
     Decision run(byte[] stdin) throws IOException {
         Optional<String> optionsConfig = RuntimeOptions.configPath(stdin);
-        RuntimeConfig config = ConfigLoader.select(optionsConfig, env).load();
+        ConfigLoader.Selection selection = ConfigLoader.select(optionsConfig, env);
+        RuntimeConfig config = selection.load();
         ShimAddresses.writeConfigRecord(bundle, optionsConfig);
         Map<String, String> annotations = ShimAddresses.readAnnotations(bundle.resolve("config.json"));
         String group = ShimAddresses.groupingId(annotations, flags.id());
@@ -65,6 +69,6 @@ final class StartCommand {
                     flags.id(), group, socket);
         }
         Files.deleteIfExists(socket); // a dead shim's socket: nothing accepted on it above
-        return new Serve(address, socket, config);
+        return new Serve(address, socket, config, selection.file().toAbsolutePath());
     }
 }
